@@ -1,0 +1,134 @@
+# owmcollect: build, set-up, the local stack, tests.
+#
+#   make run      install what is missing, build, run the stack in the foreground
+#   make test     install what is missing, build, run every test
+#   make start | stop | status     the stack in the background (PORT=8080)
+#
+# Packages come from Debian (apt-get); `make deps` installs only the missing
+# ones and runs `apt-get update` once when it has to.
+
+PORT		?= 8080
+VAR		?= $(CURDIR)/var
+B		:= build
+SANITIZE	?= 0
+
+DEB_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
+	default-libmysqlclient-dev libconfig-dev libjsmn-dev check \
+	libsystemd-dev mariadb-server mariadb-client nginx curl python3
+
+CC		?= cc
+WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+		   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS		?= -O2 -g
+ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ilib -Ifcgi \
+		   -Iworker $(shell pkg-config --cflags libconfig libmariadb \
+		   libcurl 2>/dev/null)
+LDLIBS_COMMON	 = $(shell pkg-config --libs libconfig libmariadb 2>/dev/null)
+ifeq ($(SANITIZE),1)
+ALL_CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+LDFLAGS		+= -fsanitize=address,undefined
+export ASAN_OPTIONS = detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
+B		:= build-sanitize
+endif
+
+LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/config.c lib/db.c \
+		   lib/supervise.c
+FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
+		   fcgi/store.c
+LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
+FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
+
+PROGRAMS	 = $(B)/owmcollect-fcgi
+UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
+		   $(B)/tests/check_parse
+
+-include worker/worker.mk
+
+.PHONY: all deps run start stop status test test-unit test-standin \
+	test-integration clean
+
+all: $(PROGRAMS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The default city list, compiled in from etc/cities.txt (one id per line).
+$(B)/cities_default.c: etc/cities.txt
+	@mkdir -p $(@D)
+	@if grep -qvE '^[1-9][0-9]{0,9}$$' $<; then \
+		echo "$<: every line must be one city id" >&2; exit 1; fi
+	{ echo '/* generated from $< by the Makefile */'; \
+	  echo '#include <stddef.h>'; \
+	  echo '#include "config.h"'; \
+	  echo 'const unsigned int config_default_cities[] = {'; \
+	  sed 's/$$/,/' $<; echo '};'; \
+	  echo 'const size_t config_default_ncities ='; \
+	  echo '    sizeof(config_default_cities) / sizeof(config_default_cities[0]);'; \
+	} > $@
+$(B)/cities_default.o: $(B)/cities_default.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/owmcollect-fcgi: $(FCGI_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lfcgi $(LDLIBS_COMMON)
+
+# Unit tests (Check).
+CHECK_LIBS	 = $(shell pkg-config --libs check 2>/dev/null)
+$(B)/tests/check_json: $(B)/tests/unit/check_json.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_config: $(B)/tests/unit/check_config.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
+    $(B)/fcgi/validate.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		    grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make deps: run as root (or install:$$missing)" >&2; \
+			exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $$missing || \
+		{ apt-get update -q && \
+		  apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
+
+start: deps
+	@$(MAKE) --no-print-directory all
+	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh start
+
+stop:
+	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh stop
+
+status:
+	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh status
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh run
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory test-unit test-standin test-integration
+
+test-unit: $(UNIT_TESTS)
+	@rc=0; for t in $(UNIT_TESTS); do \
+		CK_FORK=yes $$t || rc=1; done; exit $$rc
+
+test-standin:
+	python3 tests/standin/test_standin.py
+
+test-integration: all
+	B=$(B) python3 tests/integration/run.py
+
+clean:
+	rm -rf build build-sanitize
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,244 @@
+/*
+ * handlers.c: POST /collect and GET /get (DESIGN.md, "HTTP contract").
+ *
+ * Validation happens before any database work, so bad input costs no
+ * round trip and can never leave a half-written row; the store then does
+ * each request's work in one transaction or one statement.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "handlers.h"
+#include "json.h"
+#include "parse.h"
+#include "store.h"
+
+static const struct config *cf;
+
+void
+handlers_init(const struct config *conf)
+{
+	cf = conf;
+}
+
+static void
+error(struct http_resp *rs, int status, const char *msg)
+{
+	rs->status = status;
+	buf_reset(rs->body);
+	buf_adds(rs->body, "{\"error\": ");
+	json_str(rs->body, msg, strlen(msg));
+	buf_adds(rs->body, "}\n");
+}
+
+static void
+unavailable(struct http_resp *rs)
+{
+	error(rs, 503, "the database is unavailable; retry later");
+	snprintf(rs->headers, sizeof(rs->headers), "Retry-After: 2\r\n");
+}
+
+/*
+ * Media type without parameters, case-insensitive; a charset parameter,
+ * if any, must be UTF-8.  Returns 1 if ct is type.
+ */
+static int
+media_is(const char *ct, const char *type)
+{
+	size_t	 n = strlen(type);
+	const char *p;
+
+	if (ct == NULL || strncasecmp(ct, type, n) != 0)
+		return 0;
+	p = ct + n;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 1;
+	if (*p != ';')
+		return 0;
+	for (p++; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '\0')
+		return 1;
+	if (strncasecmp(p, "charset=", 8) != 0)
+		return 0;
+	p += 8;
+	return strcasecmp(p, "utf-8") == 0 || strcasecmp(p, "\"utf-8\"") == 0;
+}
+
+/* Compare without leaking where the first difference is. */
+static int
+token_ok(const char *auth, const char *token)
+{
+	size_t		 n = strlen(token), m, i;
+	unsigned char	 diff = 0;
+
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
+		return 0;
+	auth += 7;
+	m = strlen(auth);
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)token[i] ^
+		    (unsigned char)(i < m ? auth[i] : 0);
+	return diff == 0 && m == n;
+}
+
+/* Percent-encode an id for a URL query value. */
+static void
+url_encode(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~')
+			buf_addc(b, (char)c);
+		else {
+			buf_addc(b, '%');
+			buf_addc(b, hex[c >> 4]);
+			buf_addc(b, hex[c & 15]);
+		}
+	}
+}
+
+static void
+collect(const struct http_req *rq, struct http_resp *rs)
+{
+	static struct collect_req r;
+	static struct buf url;
+	struct accepted	 a;
+	const char	*why = NULL;
+	int		 rc;
+
+	if (cf->http.token[0] && !token_ok(rq->authorization, cf->http.token)) {
+		error(rs, 401, "a valid Authorization: Bearer token is "
+		    "required");
+		snprintf(rs->headers, sizeof(rs->headers),
+		    "WWW-Authenticate: Bearer\r\n");
+		return;
+	}
+	if (rq->body_too_large) {
+		error(rs, 413, "request body is too large");
+		return;
+	}
+	if (rq->body_truncated) {
+		error(rs, 400, "request body is truncated");
+		return;
+	}
+	if (media_is(rq->content_type, "application/json"))
+		rc = parse_collect_json(rq->body, rq->body_len, &r, &why);
+	else if (media_is(rq->content_type,
+	    "application/x-www-form-urlencoded"))
+		rc = parse_collect_form(rq->body, rq->body_len, &r, &why);
+	else {
+		error(rs, 415, "Content-Type must be application/json or "
+		    "application/x-www-form-urlencoded");
+		return;
+	}
+	if (rc == -1) {
+		error(rs, 400, why);
+		return;
+	}
+	if (!r.has_cities) {
+		memcpy(r.cities, cf->cities, cf->ncities * sizeof(r.cities[0]));
+		r.ncities = cf->ncities;
+	}
+	switch (store_collect(&r, &a)) {
+	case STORE_OK:
+		break;
+	case STORE_DUPLICATE:
+		error(rs, 409, "id is already used");
+		return;
+	default:
+		unavailable(rs);
+		return;
+	}
+	buf_reset(&url);
+	buf_adds(&url, "/get?id=");
+	url_encode(&url, r.id, r.idlen);
+	if (buf_cstr(&url) == NULL) {
+		unavailable(rs);
+		return;
+	}
+	rs->status = 202;
+	snprintf(rs->headers, sizeof(rs->headers), "Location: %s\r\n",
+	    url.data);
+	buf_adds(rs->body, "{\"id\": ");
+	json_str(rs->body, r.id, r.idlen);
+	buf_printf(rs->body, ", \"requested_at\": \"%s\", \"total\": %u, "
+	    "\"progress\": %u.%02u, \"status_url\": \"%s\"}\n",
+	    a.requested_at, a.total, a.done * 100 / a.total,
+	    a.done * 10000 / a.total % 100, url.data);
+}
+
+static void
+get(const struct http_req *rq, struct http_resp *rs)
+{
+	char		 id[ID_MAX];
+	const char	*q = rq->query ? rq->query : "", *why = NULL;
+	long		 n;
+
+	n = parse_query_param(q, strlen(q), "id", id, sizeof(id), &why);
+	if (n == -2) {
+		error(rs, 400, "id is missing: use /get?id=...");
+		return;
+	}
+	if (n == -3) {
+		error(rs, 400, "id must be at most 128 bytes");
+		return;
+	}
+	if (n == -1 || validate_id(id, (size_t)n, &why) == -1) {
+		error(rs, 400, why);
+		return;
+	}
+	switch (store_get(id, (size_t)n, rs->body)) {
+	case STORE_OK:
+		rs->status = 200;
+		snprintf(rs->headers, sizeof(rs->headers),
+		    "Cache-Control: no-store\r\n");
+		return;
+	case STORE_NOTFOUND:
+		error(rs, 404, "no request has this id");
+		return;
+	default:
+		unavailable(rs);
+		return;
+	}
+}
+
+void
+handle(const struct http_req *rq, struct http_resp *rs)
+{
+	const char	*m = rq->method ? rq->method : "";
+
+	rs->status = 500;
+	rs->headers[0] = '\0';
+	buf_reset(rs->body);
+	if (rq->path && strcmp(rq->path, "/collect") == 0) {
+		if (strcmp(m, "POST") == 0)
+			collect(rq, rs);
+		else {
+			error(rs, 405, "method not allowed: use POST");
+			snprintf(rs->headers, sizeof(rs->headers),
+			    "Allow: POST\r\n");
+		}
+	} else if (rq->path && strcmp(rq->path, "/get") == 0) {
+		if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+			get(rq, rs);
+		else {
+			error(rs, 405, "method not allowed: use GET");
+			snprintf(rs->headers, sizeof(rs->headers),
+			    "Allow: GET, HEAD\r\n");
+		}
+	} else
+		error(rs, 404, "no such endpoint");
+	if (rs->body->failed)
+		unavailable(rs);
+}

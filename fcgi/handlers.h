@@ -1,0 +1,36 @@
+/*
+ * handlers.h: the HTTP contract of DESIGN.md on top of FastCGI.  The
+ * request is reduced to plain fields first, so handlers are testable
+ * without a FastCGI peer.
+ */
+#ifndef OWM_HANDLERS_H
+#define OWM_HANDLERS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct config;
+
+struct http_req {
+	const char	*method;
+	const char	*path;
+	const char	*query;
+	const char	*content_type;
+	const char	*authorization;
+	const char	*body;		/* NULL when none was read */
+	size_t		 body_len;
+	int		 body_too_large;
+	int		 body_truncated;
+};
+
+struct http_resp {
+	int		 status;
+	char		 headers[512];	/* extra header lines, each ending \r\n */
+	struct buf	*body;
+};
+
+void	handlers_init(const struct config *);
+void	handle(const struct http_req *, struct http_resp *);
+
+#endif

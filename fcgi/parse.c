@@ -1,0 +1,393 @@
+/*
+ * parse.c: the POST /collect body and the query string.
+ *
+ * JSON goes through jsmn in strict mode with a fixed token budget; jsmn
+ * checks structure only, so every string token is unescaped and checked
+ * (json_unescape) and every primitive checked against JSON's grammar.
+ * Unknown and repeated fields are refused: a typo must not silently
+ * collect the default cities.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define JSMN_STRICT
+#define JSMN_STATIC
+#include <jsmn.h>
+
+#include "json.h"
+#include "parse.h"
+
+#define TOKENS_MAX	4096
+
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Index of the token after the subtree rooted at i. */
+static int
+skip(const jsmntok_t *t, int i)
+{
+	int	 pending = 1;
+
+	while (pending > 0) {
+		pending += t[i].size - 1;
+		i++;
+	}
+	return i;
+}
+
+static int
+tok_eq(const char *js, const jsmntok_t *t, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return (size_t)(t->end - t->start) == n &&
+	    memcmp(js + t->start, s, n) == 0;
+}
+
+/* Check every token: strings unescape cleanly, primitives are JSON. */
+static int
+check_tokens(const char *js, const jsmntok_t *t, int n, const char **why)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		const char *p = js + t[i].start;
+		size_t	 len = (size_t)(t[i].end - t[i].start);
+
+		if (t[i].type == JSMN_STRING) {
+			if (json_unescape(p, len, NULL, 0, why) == -1)
+				return -1;
+		} else if (t[i].type == JSMN_PRIMITIVE) {
+			if (!(len == 4 && memcmp(p, "true", 4) == 0) &&
+			    !(len == 5 && memcmp(p, "false", 5) == 0) &&
+			    !(len == 4 && memcmp(p, "null", 4) == 0) &&
+			    !json_number_valid(p, len)) {
+				*why = "body is not valid JSON";
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+json_id(const char *js, const jsmntok_t *v, struct collect_req *r,
+    const char **why)
+{
+	char	 tmp[ID_MAX * 6];
+	long	 n;
+
+	if (v->type != JSMN_STRING) {
+		*why = "id must be a string";
+		return -1;
+	}
+	if ((size_t)(v->end - v->start) > sizeof(tmp)) {
+		*why = "id must be at most 128 bytes";
+		return -1;
+	}
+	n = json_unescape(js + v->start, v->end - v->start, tmp, sizeof(tmp),
+	    why);
+	if (n == -1)
+		return -1;
+	if (validate_id(tmp, (size_t)n, why) == -1)
+		return -1;
+	memcpy(r->id, tmp, n);
+	r->idlen = (size_t)n;
+	return 0;
+}
+
+static int
+json_cities(const char *js, const jsmntok_t *t, int i, struct collect_req *r,
+    const char **why)
+{
+	unsigned int	 dup = 0;
+	int		 k, n = t[i].size;
+	uint64_t	 id;
+
+	if (t[i].type != JSMN_ARRAY) {
+		*why = "cities must be an array of city ids";
+		return -1;
+	}
+	if (n == 0 || n > CITIES_MAX) {
+		*why = "cities must hold 1 to 1000 city ids";
+		return -1;
+	}
+	for (k = 0; k < n; k++) {
+		const jsmntok_t *e = &t[i + 1 + k];
+		const char *p = js + e->start;
+		size_t	 len = (size_t)(e->end - e->start);
+
+		/* Elements are scalars here, so they are consecutive. */
+		if (e->type != JSMN_PRIMITIVE || !json_number_valid(p, len)) {
+			*why = "cities must be positive integers";
+			return -1;
+		}
+		if (num_parse_u64(p, len, CITY_ID_MAX, &id) == -1) {
+			*why = len > 0 && (p[0] == '-' || p[0] == '0') ?
+			    "cities must be positive integers" :
+			    memchr(p, '.', len) || memchr(p, 'e', len) ||
+			    memchr(p, 'E', len) ?
+			    "cities must be integers" :
+			    "cities must be at most 4294967295";
+			return -1;
+		}
+		r->cities[k] = (unsigned int)id;
+	}
+	if (validate_cities(r->cities, (size_t)n, &dup, why) == -1) {
+		if (dup) {
+			snprintf(r->whybuf, sizeof(r->whybuf),
+			    "cities must not repeat a city id (%u)", dup);
+			*why = r->whybuf;
+		}
+		return -1;
+	}
+	r->ncities = (size_t)n;
+	r->has_cities = 1;
+	return 0;
+}
+
+int
+parse_collect_json(const char *js, size_t len, struct collect_req *r,
+    const char **why)
+{
+	static jsmntok_t t[TOKENS_MAX];
+	jsmn_parser	 p;
+	int		 n, i, end, seen_id = 0, seen_cities = 0;
+	size_t		 rest;
+
+	r->idlen = 0;
+	r->ncities = 0;
+	r->has_cities = 0;
+	if (len == 0) {
+		*why = "body is empty";
+		return -1;
+	}
+	jsmn_init(&p);
+	n = jsmn_parse(&p, js, len, t, TOKENS_MAX);
+	if (n == JSMN_ERROR_NOMEM) {
+		*why = "body holds too many JSON values";
+		return -1;
+	}
+	if (n == JSMN_ERROR_PART) {
+		*why = "body is truncated JSON";
+		return -1;
+	}
+	if (n < 1) {
+		*why = "body is not valid JSON";
+		return -1;
+	}
+	/* One value, then only white space: jsmn accepts a sequence. */
+	if (skip(t, 0) != n) {
+		*why = "body must hold exactly one JSON value";
+		return -1;
+	}
+	for (rest = (size_t)t[0].end; rest < len; rest++)
+		if (!is_ws(js[rest])) {
+			*why = "body is not valid JSON";
+			return -1;
+		}
+	if (check_tokens(js, t, n, why) == -1)
+		return -1;
+	if (t[0].type != JSMN_OBJECT) {
+		*why = "body must be a JSON object";
+		return -1;
+	}
+	for (i = 1; i < n; i = end) {
+		const jsmntok_t *key = &t[i];
+
+		if (key->type != JSMN_STRING || key->size != 1) {
+			*why = "body is not valid JSON";
+			return -1;
+		}
+		end = skip(t, i + 1);
+		if (tok_eq(js, key, "id")) {
+			if (seen_id++) {
+				*why = "body repeats the field \"id\"";
+				return -1;
+			}
+			if (json_id(js, &t[i + 1], r, why) == -1)
+				return -1;
+		} else if (tok_eq(js, key, "cities")) {
+			if (seen_cities++) {
+				*why = "body repeats the field \"cities\"";
+				return -1;
+			}
+			if (json_cities(js, t, i + 1, r, why) == -1)
+				return -1;
+		} else {
+			*why = "body has an unknown field (known: id, cities)";
+			return -1;
+		}
+	}
+	if (!seen_id) {
+		*why = "id is missing";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long
+percent_decode(const char *s, size_t n, char *out, size_t cap, int plus,
+    const char **why)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		char	 c = s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (n - i < 3 || (hi = hexval(s[i + 1])) == -1 ||
+			    (lo = hexval(s[i + 2])) == -1) {
+				*why = "malformed percent-encoding";
+				return -1;
+			}
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus)
+			c = ' ';
+		if (o >= cap)
+			return -3;
+		out[o++] = c;
+	}
+	return (long)o;
+}
+
+/*
+ * Walk "k=v&k=v" for the one pair named name.  Keys are matched undecoded:
+ * every key we know is plain ASCII.
+ */
+long
+parse_query_param(const char *qs, size_t len, const char *name, char *out,
+    size_t cap, const char **why)
+{
+	size_t	 i = 0, nlen = strlen(name);
+	long	 found = -2;
+
+	while (i < len) {
+		const char *pair = qs + i, *amp, *eq;
+		size_t	 plen;
+
+		amp = memchr(pair, '&', len - i);
+		plen = amp ? (size_t)(amp - pair) : len - i;
+		i += plen + 1;
+		eq = memchr(pair, '=', plen);
+		if ((eq ? (size_t)(eq - pair) : plen) != nlen ||
+		    memcmp(pair, name, nlen) != 0)
+			continue;
+		if (found != -2) {
+			*why = "query repeats a parameter";
+			return -1;
+		}
+		if (eq == NULL)
+			found = 0;
+		else if ((found = percent_decode(eq + 1, plen - nlen - 1, out,
+		    cap, 1, why)) < 0)
+			return found;
+	}
+	return found;
+}
+
+static int
+form_cities(const char *v, size_t n, struct collect_req *r, const char **why)
+{
+	unsigned int	 dup = 0;
+	size_t		 i = 0, k = 0;
+	uint64_t	 id;
+
+	while (i <= n) {
+		const char *comma = memchr(v + i, ',', n - i);
+		size_t	 len = comma ? (size_t)(comma - (v + i)) : n - i;
+
+		if (k == CITIES_MAX) {
+			*why = "cities must hold 1 to 1000 city ids";
+			return -1;
+		}
+		if (num_parse_u64(v + i, len, CITY_ID_MAX, &id) == -1) {
+			*why = "cities must be comma-separated positive "
+			    "integers";
+			return -1;
+		}
+		r->cities[k++] = (unsigned int)id;
+		i += len + 1;
+	}
+	if (validate_cities(r->cities, k, &dup, why) == -1) {
+		if (dup) {
+			snprintf(r->whybuf, sizeof(r->whybuf),
+			    "cities must not repeat a city id (%u)", dup);
+			*why = r->whybuf;
+		}
+		return -1;
+	}
+	r->ncities = k;
+	r->has_cities = 1;
+	return 0;
+}
+
+int
+parse_collect_form(const char *body, size_t len, struct collect_req *r,
+    const char **why)
+{
+	static char	 val[CITIES_MAX * 11];
+	long		 n;
+
+	r->idlen = 0;
+	r->ncities = 0;
+	r->has_cities = 0;
+	if (len == 0) {
+		*why = "body is empty";
+		return -1;
+	}
+	/* Refuse fields we do not know, as the JSON parser does. */
+	for (size_t i = 0; i < len;) {
+		const char *pair = body + i, *amp = memchr(pair, '&', len - i);
+		size_t	 plen = amp ? (size_t)(amp - pair) : len - i;
+		const char *eq = memchr(pair, '=', plen);
+		size_t	 klen = eq ? (size_t)(eq - pair) : plen;
+
+		i += plen + 1;
+		if (plen == 0)
+			continue;
+		if (!(klen == 2 && memcmp(pair, "id", 2) == 0) &&
+		    !(klen == 6 && memcmp(pair, "cities", 6) == 0)) {
+			*why = "body has an unknown field (known: id, cities)";
+			return -1;
+		}
+	}
+	n = parse_query_param(body, len, "id", val, ID_MAX, why);
+	if (n == -2) {
+		*why = "id is missing";
+		return -1;
+	}
+	if (n == -3)
+		*why = "id must be at most 128 bytes";
+	if (n < 0 || validate_id(val, (size_t)n, why) == -1)
+		return -1;
+	memcpy(r->id, val, n);
+	r->idlen = (size_t)n;
+	n = parse_query_param(body, len, "cities", val, sizeof(val), why);
+	if (n == -3)
+		*why = "cities must hold 1 to 1000 city ids";
+	if (n == -1 || n == -3)
+		return -1;
+	if (n >= 0 && form_cities(val, (size_t)n, r, why) == -1)
+		return -1;
+	return 0;
+}

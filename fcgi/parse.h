@@ -1,0 +1,43 @@
+/*
+ * parse.h: parsers of untrusted request bytes: the POST /collect body (JSON
+ * or form) and the query string.  Bounded by their length arguments, pure
+ * (no logging, no allocation), fuzzed (tests/fuzz).  On failure they return
+ * -1 with *why set to the sentence the client gets in its 400.
+ */
+#ifndef OWM_PARSE_H
+#define OWM_PARSE_H
+
+#include <stddef.h>
+
+#include "validate.h"
+
+struct collect_req {
+	char		 id[ID_MAX];
+	size_t		 idlen;
+	int		 has_cities;
+	size_t		 ncities;
+	unsigned int	 cities[CITIES_MAX];
+	char		 whybuf[96];	/* room for messages naming a value */
+};
+
+int	parse_collect_json(const char *body, size_t len, struct collect_req *,
+	    const char **why);
+int	parse_collect_form(const char *body, size_t len, struct collect_req *,
+	    const char **why);
+
+/*
+ * Find the query parameter "name" in qs and percent-decode it into out.
+ * Returns the decoded length; -1 on a malformed or repeated parameter
+ * (*why set); -2 when it is absent; -3 when it does not fit in cap.
+ */
+long	parse_query_param(const char *qs, size_t len, const char *name,
+	    char *out, size_t cap, const char **why);
+
+/*
+ * Decode %XX (and '+' as space when plus is set): the decoded length, -1
+ * on malformed input (*why set), -3 when it does not fit in cap.
+ */
+long	percent_decode(const char *s, size_t n, char *out, size_t cap,
+	    int plus, const char **why);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * store.c: the FastCGI program's side of the schema (etc/schema.sql).
+ *
+ * Each preforked process owns one connection and its prepared statements,
+ * opened at start and reopened lazily after the server went away.  While
+ * the server is unreachable a process retries at most once a second and
+ * answers 503 at once in between, so a dead database never queues clients
+ * behind connect timeouts.
+ *
+ * POST is one transaction: the request row (its unique key decides races
+ * on an id), every city in one bulk insert, cities served from fresh
+ * readings, the queue entries of the rest.  GET is one statement.
+ */
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "db.h"
+#include "json.h"
+#include "log.h"
+#include "parse.h"
+#include "store.h"
+
+enum {
+	ST_NOW,
+	ST_INS_REQUEST,
+	ST_INS_CITIES,
+	ST_REUSE,
+	ST_QUEUE,
+	ST_PROGRESS,
+	ST_GET,
+	ST_COUNT
+};
+
+static const char *const sql[ST_COUNT] = {
+	[ST_NOW] =
+	    "SELECT NOW(6), COALESCE(MIN(turn), 0) FROM city_tasks",
+	[ST_INS_REQUEST] =
+	    "INSERT INTO requests (ext_id, requested_at, total) "
+	    "VALUES (?, ?, ?)",
+	[ST_INS_CITIES] =
+	    "INSERT INTO request_cities (request_id, pos, city_id) "
+	    "VALUES (?, ?, ?)",
+	[ST_REUSE] =
+	    "UPDATE request_cities rc "
+	    "JOIN city_latest cl ON cl.city_id = rc.city_id "
+	    "SET rc.state = 'collected', rc.reading_id = cl.reading_id, "
+	    "rc.done_at = ? "
+	    "WHERE rc.request_id = ? AND cl.fetched_at >= ? - INTERVAL ? SECOND",
+	[ST_QUEUE] =
+	    "INSERT INTO city_tasks (city_id, turn, ready_at, created_at) "
+	    "SELECT city_id, ? + pos, ?, ? FROM request_cities "
+	    "WHERE request_id = ? AND state = 'pending' "
+	    "ON DUPLICATE KEY UPDATE turn = LEAST(turn, VALUES(turn))",
+	[ST_PROGRESS] =
+	    "UPDATE requests SET collected = ?, "
+	    "finished_at = IF(? >= total, ?, NULL) WHERE id = ?",
+	[ST_GET] =
+	    "SELECT r.requested_at, r.finished_at, r.total, r.collected, "
+	    "r.failed, rc.city_id, rd.temperature, rd.humidity, "
+	    "rd.observed_at, rc.error "
+	    "FROM requests r "
+	    "LEFT JOIN request_cities rc "
+	    "ON rc.request_id = r.id AND rc.state <> 'pending' "
+	    "LEFT JOIN readings rd ON rd.id = rc.reading_id "
+	    "WHERE r.ext_id = ? ORDER BY rc.pos",
+};
+
+static const struct config	*cf;
+static MYSQL			*db;
+static MYSQL_STMT		*st[ST_COUNT];
+static time_t			 last_attempt;
+static int			 was_down;
+
+int
+store_init(const struct config *conf)
+{
+	cf = conf;
+	return 0;
+}
+
+void
+store_close(void)
+{
+	int	 i;
+
+	for (i = 0; i < ST_COUNT; i++)
+		if (st[i]) {
+			mysql_stmt_close(st[i]);
+			st[i] = NULL;
+		}
+	if (db) {
+		mysql_close(db);
+		db = NULL;
+	}
+}
+
+static int
+store_open(void)
+{
+	char	 err[512];
+	time_t	 now = time(NULL);
+	int	 i;
+
+	if (db)
+		return 0;
+	if (now == last_attempt)
+		return -1;
+	last_attempt = now;
+	if ((db = db_open(cf, err, sizeof(err))) == NULL)
+		goto fail;
+	for (i = 0; i < ST_COUNT; i++)
+		if ((st[i] = db_prepare(db, sql[i], err, sizeof(err))) == NULL)
+			goto fail;
+	if (was_down)
+		log_notice("database reachable again");
+	was_down = 0;
+	return 0;
+fail:
+	if (!was_down)
+		log_warnx("database unavailable: %s", err);
+	was_down = 1;
+	store_close();
+	return -1;
+}
+
+/*
+ * Classify a failed statement: the connection is dropped unless the error
+ * is a plain deadlock, which the caller retries.
+ */
+static enum store_rc
+store_fail(MYSQL_STMT *s, const char *what, int *retry)
+{
+	unsigned int e = s ? mysql_stmt_errno(s) : mysql_errno(db);
+
+	if (retry && db_error_is_retryable(e)) {
+		mysql_rollback(db);
+		*retry = 1;
+		return STORE_UNAVAILABLE;
+	}
+	if (!db_error_is_gone(e))
+		log_warnx("%s: %u %s", what, e, s ? mysql_stmt_error(s) :
+		    mysql_error(db));
+	else if (!was_down) {
+		log_warnx("database connection lost during %s: %s", what,
+		    s ? mysql_stmt_error(s) : mysql_error(db));
+		was_down = 1;
+	}
+	store_close();
+	return STORE_UNAVAILABLE;
+}
+
+static void
+bind_u64(MYSQL_BIND *b, unsigned long long *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+	b->is_unsigned = 1;
+}
+
+static void
+bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
+{
+	b->buffer_type = MYSQL_TYPE_DATETIME;
+	b->buffer = t;
+}
+
+static void
+fmt_time(char *dst, size_t len, const MYSQL_TIME *t, int micro)
+{
+	if (micro)
+		snprintf(dst, len, "%04u-%02u-%02uT%02u:%02u:%02u.%06luZ",
+		    t->year, t->month, t->day, t->hour, t->minute, t->second,
+		    t->second_part);
+	else
+		snprintf(dst, len, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+		    t->year, t->month, t->day, t->hour, t->minute, t->second);
+}
+
+/* One attempt at the POST transaction; *retry set on a deadlock. */
+static enum store_rc
+collect_once(const struct collect_req *r, struct accepted *a, int *retry)
+{
+	static unsigned long long reqids[CITIES_MAX];
+	static unsigned short	 pos[CITIES_MAX];
+	MYSQL_BIND	 b[4], out[2];
+	MYSQL_TIME	 now;
+	unsigned long long base, reqid, total, done = 0, secs;
+	unsigned long	 idlen = r->idlen;
+	unsigned int	 n, i;
+	int		 rc;
+
+	if (mysql_real_query(db, "START TRANSACTION", 17) != 0)
+		return store_fail(NULL, "start transaction", retry);
+
+	/* The database's clock, and the queue's current turn. */
+	memset(out, 0, sizeof(out));
+	bind_time(&out[0], &now);
+	bind_u64(&out[1], &base);
+	if (mysql_stmt_execute(st[ST_NOW]) != 0 ||
+	    mysql_stmt_bind_result(st[ST_NOW], out) != 0 ||
+	    (rc = mysql_stmt_fetch(st[ST_NOW])) == 1 || rc == MYSQL_NO_DATA)
+		return store_fail(st[ST_NOW], "now", retry);
+	mysql_stmt_free_result(st[ST_NOW]);
+
+	n = (unsigned int)r->ncities;
+	total = n;
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_BLOB;
+	b[0].buffer = (void *)r->id;
+	b[0].buffer_length = r->idlen;
+	b[0].length = &idlen;
+	bind_time(&b[1], &now);
+	bind_u64(&b[2], &total);
+	if (mysql_stmt_bind_param(st[ST_INS_REQUEST], b) != 0 ||
+	    mysql_stmt_execute(st[ST_INS_REQUEST]) != 0) {
+		if (mysql_stmt_errno(st[ST_INS_REQUEST]) == ER_DUP_ENTRY) {
+			mysql_rollback(db);
+			return STORE_DUPLICATE;
+		}
+		return store_fail(st[ST_INS_REQUEST], "insert request", retry);
+	}
+	reqid = mysql_stmt_insert_id(st[ST_INS_REQUEST]);
+
+	/* Every city in one round trip: column-wise array binding. */
+	for (i = 0; i < n; i++) {
+		reqids[i] = reqid;
+		pos[i] = (unsigned short)i;
+	}
+	memset(b, 0, sizeof(b));
+	bind_u64(&b[0], reqids);
+	b[1].buffer_type = MYSQL_TYPE_SHORT;
+	b[1].buffer = pos;
+	b[1].is_unsigned = 1;
+	b[2].buffer_type = MYSQL_TYPE_LONG;
+	b[2].buffer = (void *)r->cities;
+	b[2].is_unsigned = 1;
+	if (mysql_stmt_attr_set(st[ST_INS_CITIES], STMT_ATTR_ARRAY_SIZE, &n) ||
+	    mysql_stmt_bind_param(st[ST_INS_CITIES], b) != 0 ||
+	    mysql_stmt_execute(st[ST_INS_CITIES]) != 0)
+		return store_fail(st[ST_INS_CITIES], "insert cities", retry);
+
+	if (cf->worker.reuse_seconds > 0) {
+		secs = (unsigned long long)cf->worker.reuse_seconds;
+		memset(b, 0, sizeof(b));
+		bind_time(&b[0], &now);
+		bind_u64(&b[1], &reqid);
+		bind_time(&b[2], &now);
+		bind_u64(&b[3], &secs);
+		if (mysql_stmt_bind_param(st[ST_REUSE], b) != 0 ||
+		    mysql_stmt_execute(st[ST_REUSE]) != 0)
+			return store_fail(st[ST_REUSE], "reuse readings", retry);
+		done = mysql_stmt_affected_rows(st[ST_REUSE]);
+	}
+	if (done < total) {
+		memset(b, 0, sizeof(b));
+		bind_u64(&b[0], &base);
+		bind_time(&b[1], &now);
+		bind_time(&b[2], &now);
+		bind_u64(&b[3], &reqid);
+		if (mysql_stmt_bind_param(st[ST_QUEUE], b) != 0 ||
+		    mysql_stmt_execute(st[ST_QUEUE]) != 0)
+			return store_fail(st[ST_QUEUE], "queue cities", retry);
+	}
+	if (done > 0) {
+		memset(b, 0, sizeof(b));
+		bind_u64(&b[0], &done);
+		bind_u64(&b[1], &done);
+		bind_time(&b[2], &now);
+		bind_u64(&b[3], &reqid);
+		if (mysql_stmt_bind_param(st[ST_PROGRESS], b) != 0 ||
+		    mysql_stmt_execute(st[ST_PROGRESS]) != 0)
+			return store_fail(st[ST_PROGRESS], "progress", retry);
+	}
+	if (mysql_commit(db) != 0)
+		return store_fail(NULL, "commit", retry);
+
+	fmt_time(a->requested_at, sizeof(a->requested_at), &now, 1);
+	a->total = n;
+	a->done = (unsigned int)done;
+	return STORE_OK;
+}
+
+enum store_rc
+store_collect(const struct collect_req *r, struct accepted *a)
+{
+	enum store_rc	 rc;
+	int		 attempt, retry;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (store_open() == -1)
+			return STORE_UNAVAILABLE;
+		retry = 0;
+		rc = collect_once(r, a, &retry);
+		if (!retry)
+			return rc;
+	}
+	return STORE_UNAVAILABLE;
+}
+
+/* Result columns of ST_GET. */
+struct get_row {
+	MYSQL_TIME	 requested_at, finished_at, observed_at;
+	unsigned long long total, collected, failed, city_id, humidity;
+	char		 temperature[16];
+	char		 error[1024];
+	unsigned long	 temp_len, error_len;
+	my_bool		 finished_null, city_null, temp_null, error_null;
+	my_bool		 hum_null, obs_null;
+};
+
+static void
+get_bind(MYSQL_BIND *o, struct get_row *g)
+{
+	memset(o, 0, 10 * sizeof(*o));
+	bind_time(&o[0], &g->requested_at);
+	bind_time(&o[1], &g->finished_at);
+	o[1].is_null = &g->finished_null;
+	bind_u64(&o[2], &g->total);
+	bind_u64(&o[3], &g->collected);
+	bind_u64(&o[4], &g->failed);
+	bind_u64(&o[5], &g->city_id);
+	o[5].is_null = &g->city_null;
+	o[6].buffer_type = MYSQL_TYPE_STRING;
+	o[6].buffer = g->temperature;
+	o[6].buffer_length = sizeof(g->temperature);
+	o[6].length = &g->temp_len;
+	o[6].is_null = &g->temp_null;
+	bind_u64(&o[7], &g->humidity);
+	o[7].is_null = &g->hum_null;
+	bind_time(&o[8], &g->observed_at);
+	o[8].is_null = &g->obs_null;
+	o[9].buffer_type = MYSQL_TYPE_STRING;
+	o[9].buffer = g->error;
+	o[9].buffer_length = sizeof(g->error);
+	o[9].length = &g->error_len;
+	o[9].is_null = &g->error_null;
+}
+
+static void
+get_head(struct buf *out, const char *id, size_t idlen,
+    const struct get_row *g)
+{
+	char		 t[40];
+	unsigned long long done = g->collected + g->failed;
+	unsigned long long hundredths = g->total ? done * 10000 / g->total : 0;
+
+	buf_adds(out, "{\"id\": ");
+	json_str(out, id, idlen);
+	fmt_time(t, sizeof(t), &g->requested_at, 1);
+	buf_printf(out, ", \"requested_at\": \"%s\", \"finished_at\": ", t);
+	if (g->finished_null)
+		buf_adds(out, "null");
+	else {
+		fmt_time(t, sizeof(t), &g->finished_at, 1);
+		buf_printf(out, "\"%s\"", t);
+	}
+	buf_printf(out, ", \"progress\": %llu.%02llu, \"total\": %llu, "
+	    "\"collected\": %llu, \"failed\": %llu, \"data\": [",
+	    hundredths / 100, hundredths % 100, g->total, g->collected,
+	    g->failed);
+}
+
+static void
+get_item(struct buf *out, const struct get_row *g, int first)
+{
+	char	 t[40];
+
+	buf_printf(out, "%s{\"city_id\": %llu, ", first ? "" : ", ",
+	    g->city_id);
+	if (!g->temp_null && !g->hum_null && !g->obs_null) {
+		fmt_time(t, sizeof(t), &g->observed_at, 0);
+		buf_adds(out, "\"temperature\": ");
+		buf_add(out, g->temperature, g->temp_len < sizeof(g->temperature)
+		    ? g->temp_len : sizeof(g->temperature));
+		buf_printf(out, ", \"humidity\": %llu, \"observed_at\": "
+		    "\"%s\"}", g->humidity, t);
+		return;
+	}
+	buf_adds(out, "\"error\": ");
+	if (g->error_null)
+		json_str(out, "unknown error", 13);
+	else
+		json_str(out, g->error, g->error_len < sizeof(g->error) ?
+		    g->error_len : sizeof(g->error));
+	buf_addc(out, '}');
+}
+
+enum store_rc
+store_get(const char *id, size_t idlen, struct buf *out)
+{
+	static struct get_row g;
+	MYSQL_STMT	*s;
+	MYSQL_BIND	 b[1], o[10];
+	unsigned long	 len = idlen;
+	int		 rc, rows = 0, items = 0;
+
+	if (store_open() == -1)
+		return STORE_UNAVAILABLE;
+	s = st[ST_GET];
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_BLOB;
+	b[0].buffer = (void *)id;
+	b[0].buffer_length = idlen;
+	b[0].length = &len;
+	get_bind(o, &g);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_bind_result(s, o) != 0)
+		return store_fail(s, "get", NULL);
+	while ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		if (rows++ == 0)
+			get_head(out, id, idlen, &g);
+		if (!g.city_null)
+			get_item(out, &g, items++ == 0);
+	}
+	if (rc == 1)
+		return store_fail(s, "get fetch", NULL);
+	mysql_stmt_free_result(s);
+	if (rows == 0)
+		return STORE_NOTFOUND;
+	buf_adds(out, "]}\n");
+	return STORE_OK;
+}

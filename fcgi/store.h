@@ -1,0 +1,39 @@
+/*
+ * store.h: the FastCGI program's database work.  One store per process:
+ * one persistent connection and its prepared statements, reopened after
+ * the server goes away.  Functions return STORE_OK or an error class the
+ * handler maps to a status; they never log client data.
+ */
+#ifndef OWM_STORE_H
+#define OWM_STORE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct config;
+struct collect_req;
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_DUPLICATE,	/* 409: the id is taken */
+	STORE_NOTFOUND,		/* 404 */
+	STORE_UNAVAILABLE,	/* 503: database unreachable or failing */
+};
+
+struct accepted {
+	char		 requested_at[32];	/* ISO 8601 UTC */
+	unsigned int	 total;
+	unsigned int	 done;			/* served from fresh readings */
+};
+
+int	store_init(const struct config *);
+void	store_close(void);
+
+/* Insert the request and its cities in one transaction. */
+enum store_rc store_collect(const struct collect_req *, struct accepted *);
+
+/* Append the GET /get JSON document of request id to out. */
+enum store_rc store_get(const char *id, size_t idlen, struct buf *out);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * validate.c: the request id and city list rules of the HTTP contract.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "validate.h"
+
+int
+validate_id(const char *s, size_t n, const char **why)
+{
+	size_t	 i;
+
+	if (n == 0) {
+		*why = "id must not be empty";
+		return -1;
+	}
+	if (n > ID_MAX) {
+		*why = "id must be at most 128 bytes";
+		return -1;
+	}
+	if (!utf8_valid(s, n)) {
+		*why = "id must be valid UTF-8";
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* C1 controls U+0080..U+009F are encoded C2 80..C2 9F. */
+		if (c < 0x20 || c == 0x7f || (c == 0xc2 && i + 1 < n &&
+		    (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9f)) {
+			*why = "id must not contain control characters";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cmp_uint(const void *a, const void *b)
+{
+	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+validate_cities(const unsigned int *ids, size_t n, unsigned int *dup,
+    const char **why)
+{
+	unsigned int	 sorted[CITIES_MAX];
+	size_t		 i;
+
+	if (n == 0 || n > CITIES_MAX) {
+		*why = "cities must hold 1 to 1000 city ids";
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (ids[i] == 0) {
+			*why = "cities must be positive integers";
+			return -1;
+		}
+	memcpy(sorted, ids, n * sizeof(ids[0]));
+	qsort(sorted, n, sizeof(sorted[0]), cmp_uint);
+	for (i = 1; i < n; i++)
+		if (sorted[i] == sorted[i - 1]) {
+			*dup = sorted[i];
+			*why = "cities must not repeat a city id";
+			return -1;
+		}
+	return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * buf.h: a growable byte buffer, reused across requests (after Redis' sds).
+ *
+ * Appends never fail visibly: an allocation failure or passing the buffer's
+ * limit sets b->failed and further appends are ignored, so a builder checks
+ * once at the end instead of after every append.
+ */
+#ifndef OWM_BUF_H
+#define OWM_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 limit;		/* 0 = no limit */
+	int	 failed;
+};
+
+void	buf_init(struct buf *, size_t limit);
+void	buf_reset(struct buf *);
+void	buf_free(struct buf *);
+void	buf_add(struct buf *, const void *, size_t);
+void	buf_adds(struct buf *, const char *);
+void	buf_addc(struct buf *, char);
+void	buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* NUL-terminates without counting the NUL; returns data or NULL if failed. */
+const char *buf_cstr(struct buf *);
+
+#endif

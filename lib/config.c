@@ -1,0 +1,551 @@
+/*
+ * config.c: the settings table, the libconfig reader and the environment
+ * overrides.  Validation never logs: it fills err with "where: what".
+ *
+ * Every setting the programs read is in settings[] below, so an unknown
+ * name in the file is an error (a typo must not silently fall back to a
+ * default), and the environment variable of each is derived from its name.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "config.h"
+#include "json.h"
+
+enum stype { S_INT, S_STR };
+
+struct setting {
+	const char	*group;
+	const char	*name;
+	enum stype	 type;
+	size_t		 off;
+	long long	 min, max;	/* S_INT bounds; S_STR max length */
+	const char	*def;		/* S_STR default */
+	long long	 idef;		/* S_INT default */
+	int		(*check)(struct config *, const char *, const char **);
+	int		 secret;
+};
+
+static int	check_url(struct config *, const char *, const char **);
+static int	check_mode(struct config *, const char *, const char **);
+static int	check_token(struct config *, const char *, const char **);
+
+#define I(g, n, f, d, lo, hi) \
+	{ #g, #n, S_INT, offsetof(struct config, f), lo, hi, NULL, d, NULL, 0 }
+#define S(g, n, f, d, max, chk, sec) \
+	{ #g, #n, S_STR, offsetof(struct config, f), 0, max, d, 0, chk, sec }
+
+static const struct setting settings[] = {
+	S(owm, url, owm.url, "https://api.openweathermap.org/data/2.5", 512,
+	    check_url, 0),
+	S(owm, key, owm.key, "", 128, check_token, 1),
+	S(owm, mode, owm.mode_name, "single", 16, check_mode, 0),
+	I(owm, cities_per_minute, owm.cities_per_minute, 60, 1, 10000000),
+	I(owm, cities_per_month, owm.cities_per_month, 0, 0, 1000000000000LL),
+	I(owm, batch_size, owm.batch_size, 20, 1, 20),
+	I(owm, margin_ms, owm.margin_ms, 1000, 0, 60000),
+	I(owm, connect_timeout_ms, owm.connect_timeout_ms, 3000, 100, 60000),
+	I(owm, timeout_ms, owm.timeout_ms, 10000, 100, 300000),
+	I(worker, children, worker.children, 2, 1, 64),
+	I(worker, max_attempts, worker.max_attempts, 5, 1, 100),
+	I(worker, reuse_seconds, worker.reuse_seconds, 600, 0, 86400),
+	I(worker, lease_seconds, worker.lease_seconds, 60, 5, 3600),
+	I(worker, poll_ms, worker.poll_ms, 250, 10, 10000),
+	I(worker, stop_seconds, worker.stop_seconds, 30, 1, 600),
+	S(http, socket, http.socket, "/run/owmcollect/fcgi.sock", 100, NULL, 0),
+	S(http, socket_group, http.socket_group, "", 64, NULL, 0),
+	I(http, processes, http.processes, 4, 1, 256),
+	I(http, max_body, http.max_body, 65536, 1024, 1048576),
+	S(http, token, http.token, "", 256, check_token, 1),
+	S(mysql, host, mysql.host, "localhost", 255, NULL, 0),
+	I(mysql, port, mysql.port, 3306, 1, 65535),
+	S(mysql, socket, mysql.socket, "", 255, NULL, 0),
+	S(mysql, user, mysql.user, "owmcollect", 80, NULL, 0),
+	S(mysql, password, mysql.password, "", 256, NULL, 1),
+	S(mysql, database, mysql.database, "owmcollect", 64, NULL, 0),
+	I(mysql, connect_timeout, mysql.connect_timeout, 2, 1, 60),
+	I(mysql, read_timeout, mysql.read_timeout, 5, 1, 600),
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static long long *
+int_at(struct config *cf, const struct setting *s)
+{
+	return (long long *)((char *)cf + s->off);
+}
+
+static char **
+str_at(struct config *cf, const struct setting *s)
+{
+	return (char **)((char *)cf + s->off);
+}
+
+static int
+check_url(struct config *cf, const char *v, const char **why)
+{
+	size_t	 i;
+
+	(void)cf;
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+		*why = "must start with http:// or https://";
+		return -1;
+	}
+	for (i = 0; v[i]; i++)
+		if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f ||
+		    v[i] == '?' || v[i] == '#') {
+			*why = "must be a URL without spaces, query or fragment";
+			return -1;
+		}
+	return 0;
+}
+
+static int
+check_mode(struct config *cf, const char *v, const char **why)
+{
+	if (strcmp(v, "single") == 0)
+		cf->owm.mode = OWM_MODE_SINGLE;
+	else if (strcmp(v, "group") == 0)
+		cf->owm.mode = OWM_MODE_GROUP;
+	else {
+		*why = "must be \"single\" or \"group\"";
+		return -1;
+	}
+	return 0;
+}
+
+/* Keys and tokens travel in URLs and headers: printable ASCII only. */
+static int
+check_token(struct config *cf, const char *v, const char **why)
+{
+	size_t	 i;
+
+	(void)cf;
+	for (i = 0; v[i]; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f ||
+		    v[i] == '&' || v[i] == '%' || v[i] == '#' || v[i] == '+') {
+			*why = "must be printable ASCII without spaces, "
+			    "'&', '%', '#' or '+'";
+			return -1;
+		}
+	return 0;
+}
+
+static int
+set_str(struct config *cf, const struct setting *s, const char *v,
+    const char **why)
+{
+	char	**dst = str_at(cf, s), *copy;
+
+	if ((long long)strlen(v) > s->max) {
+		*why = "is too long";
+		return -1;
+	}
+	if (!utf8_valid(v, strlen(v))) {
+		*why = "must be valid UTF-8";
+		return -1;
+	}
+	if (s->check && s->check(cf, v, why) == -1)
+		return -1;
+	if ((copy = strdup(v)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int
+set_int(struct config *cf, const struct setting *s, long long v, char *why,
+    size_t whylen)
+{
+	if (v < s->min || v > s->max) {
+		snprintf(why, whylen, "must be between %lld and %lld (got %lld)",
+		    s->min, s->max, v);
+		return -1;
+	}
+	*int_at(cf, s) = v;
+	return 0;
+}
+
+static int
+set_cities(struct config *cf, const unsigned int *ids, size_t n,
+    const char **why)
+{
+	unsigned int	*copy;
+	size_t		 i, j;
+
+	if (n == 0 || n > CONFIG_MAX_CITIES) {
+		*why = "must hold 1 to 1000 city ids";
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (ids[i] == 0) {
+			*why = "must hold positive city ids";
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (ids[j] == ids[i]) {
+				*why = "must not repeat a city id";
+				return -1;
+			}
+	}
+	if ((copy = calloc(n, sizeof(*copy))) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	memcpy(copy, ids, n * sizeof(*copy));
+	free(cf->cities);
+	cf->cities = copy;
+	cf->ncities = n;
+	return 0;
+}
+
+static int
+defaults(struct config *cf, const char **why)
+{
+	const struct setting *s;
+
+	memset(cf, 0, sizeof(*cf));
+	for (s = settings; s < settings + NSETTINGS; s++) {
+		if (s->type == S_INT)
+			*int_at(cf, s) = s->idef;
+		else if (set_str(cf, s, s->def, why) == -1)
+			return -1;
+	}
+	return set_cities(cf, config_default_cities, config_default_ncities,
+	    why);
+}
+
+static const struct setting *
+find_setting(const char *group, const char *name)
+{
+	const struct setting *s;
+
+	for (s = settings; s < settings + NSETTINGS; s++)
+		if (strcmp(s->group, group) == 0 && strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* Read one libconfig value into the setting; why describes a failure. */
+static int
+file_value(struct config *cf, const struct setting *s, config_setting_t *v,
+    char *why, size_t whylen)
+{
+	const char *msg = NULL;
+
+	if (s->type == S_INT) {
+		if (config_setting_type(v) != CONFIG_TYPE_INT &&
+		    config_setting_type(v) != CONFIG_TYPE_INT64) {
+			snprintf(why, whylen, "must be an integer");
+			return -1;
+		}
+		return set_int(cf, s, config_setting_get_int64(v), why, whylen);
+	}
+	if (config_setting_type(v) != CONFIG_TYPE_STRING) {
+		snprintf(why, whylen, "must be a string");
+		return -1;
+	}
+	if (set_str(cf, s, config_setting_get_string(v), &msg) == -1) {
+		snprintf(why, whylen, "%s", msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+file_cities(struct config *cf, config_setting_t *v, char *why, size_t whylen)
+{
+	unsigned int	 ids[CONFIG_MAX_CITIES];
+	const char	*msg = NULL;
+	int		 i, n;
+
+	if (!config_setting_is_aggregate(v) || config_setting_is_group(v)) {
+		snprintf(why, whylen, "must be a list of city ids");
+		return -1;
+	}
+	n = config_setting_length(v);
+	if (n > CONFIG_MAX_CITIES) {
+		snprintf(why, whylen, "must hold 1 to 1000 city ids");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(v, i);
+		long long id;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT &&
+		    config_setting_type(e) != CONFIG_TYPE_INT64) {
+			snprintf(why, whylen, "must hold integer city ids");
+			return -1;
+		}
+		id = config_setting_get_int64(e);
+		if (id < 1 || id > UINT32_MAX) {
+			snprintf(why, whylen, "city id %lld is out of range", id);
+			return -1;
+		}
+		ids[i] = (unsigned int)id;
+	}
+	if (set_cities(cf, ids, n, &msg) == -1) {
+		snprintf(why, whylen, "%s", msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_file(struct config *cf, const char *file, char *err, size_t errlen)
+{
+	config_t	 lc;
+	config_setting_t *root, *g, *v;
+	char		 why[160];
+	int		 i, j, rc = -1;
+
+	config_init(&lc);
+	if (!config_read_file(&lc, file)) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: cannot read: %s", file,
+			    strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: %s",
+			    config_error_file(&lc) ? config_error_file(&lc) :
+			    file, config_error_line(&lc), config_error_text(&lc));
+		goto out;
+	}
+	root = config_root_setting(&lc);
+	for (i = 0; i < config_setting_length(root); i++) {
+		g = config_setting_get_elem(root, i);
+		if (strcmp(config_setting_name(g), "cities") == 0) {
+			if (file_cities(cf, g, why, sizeof(why)) == -1)
+				goto bad;
+			continue;
+		}
+		if (!config_setting_is_group(g)) {
+			snprintf(why, sizeof(why), "unknown setting %s",
+			    config_setting_name(g));
+			goto bad;
+		}
+		for (j = 0; j < config_setting_length(g); j++) {
+			const struct setting *s;
+
+			v = config_setting_get_elem(g, j);
+			s = find_setting(config_setting_name(g),
+			    config_setting_name(v));
+			if (s == NULL) {
+				snprintf(why, sizeof(why), "unknown setting "
+				    "%s.%s", config_setting_name(g),
+				    config_setting_name(v));
+				g = v;
+				goto bad;
+			}
+			if (file_value(cf, s, v, why, sizeof(why)) == -1) {
+				snprintf(err, errlen, "%s:%u: %s.%s %s", file,
+				    config_setting_source_line(v), s->group,
+				    s->name, why);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+	goto out;
+bad:
+	snprintf(err, errlen, "%s:%u: %s", file, config_setting_source_line(g),
+	    why);
+out:
+	config_destroy(&lc);
+	return rc;
+}
+
+/* "owm", "cities_per_minute" -> "OWMCOLLECT_OWM_CITIES_PER_MINUTE" */
+static void
+env_name(char *dst, size_t len, const char *group, const char *name)
+{
+	size_t	 i;
+
+	if (group[0])
+		snprintf(dst, len, "OWMCOLLECT_%s_%s", group, name);
+	else
+		snprintf(dst, len, "OWMCOLLECT_%s", name);
+	for (i = 0; dst[i]; i++)
+		dst[i] = (char)toupper((unsigned char)dst[i]);
+}
+
+static int
+env_cities(struct config *cf, const char *v, const char **why)
+{
+	unsigned int	 ids[CONFIG_MAX_CITIES];
+	size_t		 n = 0;
+	const char	*p = v, *comma;
+	uint64_t	 id;
+
+	for (;;) {
+		comma = strchr(p, ',');
+		if (n == CONFIG_MAX_CITIES) {
+			*why = "must hold 1 to 1000 city ids";
+			return -1;
+		}
+		if (num_parse_u64(p, comma ? (size_t)(comma - p) : strlen(p),
+		    UINT32_MAX, &id) == -1) {
+			*why = "must be a comma-separated list of city ids";
+			return -1;
+		}
+		ids[n++] = (unsigned int)id;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return set_cities(cf, ids, n, why);
+}
+
+static int
+load_env(struct config *cf, char *err, size_t errlen)
+{
+	const struct setting *s;
+	const char	*v, *msg = NULL;
+	char		 name[96], why[160];
+	uint64_t	 u;
+
+	if ((v = getenv("OWMCOLLECT_CITIES")) != NULL &&
+	    env_cities(cf, v, &msg) == -1) {
+		snprintf(err, errlen, "OWMCOLLECT_CITIES: %s", msg);
+		return -1;
+	}
+	for (s = settings; s < settings + NSETTINGS; s++) {
+		env_name(name, sizeof(name), s->group, s->name);
+		if ((v = getenv(name)) == NULL)
+			continue;
+		if (s->type == S_STR) {
+			if (set_str(cf, s, v, &msg) == -1) {
+				snprintf(err, errlen, "%s: %s", name, msg);
+				return -1;
+			}
+			continue;
+		}
+		if (num_parse_u64(v, strlen(v), INT64_MAX, &u) == -1) {
+			snprintf(err, errlen, "%s: must be a non-negative "
+			    "integer", name);
+			return -1;
+		}
+		if (set_int(cf, s, (long long)u, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s: %s", name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Rules between settings, checked once everything is in. */
+static int
+cross_check(struct config *cf, char *err, size_t errlen)
+{
+	if (cf->worker.lease_seconds * 1000 <= cf->owm.timeout_ms * 2) {
+		snprintf(err, errlen, "%s: worker.lease_seconds (%lld) must be "
+		    "longer than twice owm.timeout_ms (%lld ms)",
+		    cf->file ? cf->file : "config", cf->worker.lease_seconds,
+		    cf->owm.timeout_ms);
+		return -1;
+	}
+	if (cf->owm.connect_timeout_ms > cf->owm.timeout_ms) {
+		snprintf(err, errlen, "%s: owm.connect_timeout_ms must not "
+		    "exceed owm.timeout_ms", cf->file ? cf->file : "config");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+secrets_check(struct config *cf, const char *file, char *warn,
+    size_t warnlen)
+{
+	struct stat	 st;
+
+	if (warn == NULL || warnlen == 0)
+		return;
+	warn[0] = '\0';
+	if (stat(file, &st) == -1 || (st.st_mode & S_IROTH) == 0)
+		return;
+	/* Only a secret that came from the file itself matters here. */
+	if (cf->owm.key[0] || cf->mysql.password[0] || cf->http.token[0])
+		snprintf(warn, warnlen, "%s is readable by everyone; it should "
+		    "be mode 0600 (or 0640) if it holds a key, password or "
+		    "token", file);
+}
+
+int
+config_load(struct config *cf, const char *file, char *err, size_t errlen,
+    char *warn, size_t warnlen)
+{
+	const char	*msg = NULL;
+
+	if (warn && warnlen)
+		warn[0] = '\0';
+	if (defaults(cf, &msg) == -1) {
+		snprintf(err, errlen, "defaults: %s", msg);
+		goto fail;
+	}
+	if (file != NULL) {
+		if ((cf->file = strdup(file)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", file);
+			goto fail;
+		}
+		if (load_file(cf, file, err, errlen) == -1)
+			goto fail;
+		secrets_check(cf, file, warn, warnlen);
+	}
+	if (load_env(cf, err, errlen) == -1 ||
+	    cross_check(cf, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	config_free(cf);
+	return -1;
+}
+
+void
+config_free(struct config *cf)
+{
+	const struct setting *s;
+
+	for (s = settings; s < settings + NSETTINGS; s++)
+		if (s->type == S_STR) {
+			char **p = str_at(cf, s);
+
+			if (*p && s->secret)
+				explicit_bzero(*p, strlen(*p));
+			free(*p);
+			*p = NULL;
+		}
+	free(cf->cities);
+	free(cf->file);
+	memset(cf, 0, sizeof(*cf));
+}
+
+void
+config_dump(const struct config *cf, FILE *fp)
+{
+	const struct setting *s;
+
+	if (cf->file)
+		fprintf(fp, "# %s\n", cf->file);
+	for (s = settings; s < settings + NSETTINGS; s++) {
+		fprintf(fp, "%s.%s = ", s->group, s->name);
+		if (s->type == S_INT)
+			fprintf(fp, "%lld\n",
+			    *int_at((struct config *)cf, s));
+		else if (s->secret)
+			fprintf(fp, "%s\n", (*str_at((struct config *)cf, s))[0]
+			    ? "(set)" : "(empty)");
+		else
+			fprintf(fp, "\"%s\"\n", *str_at((struct config *)cf, s));
+	}
+	fprintf(fp, "cities = %zu ids\n", cf->ncities);
+}

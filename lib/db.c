@@ -1,0 +1,97 @@
+/*
+ * db.c: connection set-up shared by owmcollect-fcgi and owmcollect-worker.
+ *
+ * Automatic reconnection stays off: a silent reconnect would lose session
+ * state (prepared statements, time zone) and hide a transaction's failure.
+ * Callers close the handle on a "gone" error and open a new one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "config.h"
+#include "db.h"
+
+MYSQL *
+db_open(const struct config *cf, char *err, size_t errlen)
+{
+	MYSQL		*db;
+	unsigned int	 ct = (unsigned int)cf->mysql.connect_timeout;
+	unsigned int	 rt = (unsigned int)cf->mysql.read_timeout;
+	my_bool		 off = 0;
+
+	if ((db = mysql_init(NULL)) == NULL) {
+		snprintf(err, errlen, "mysql_init: out of memory");
+		return NULL;
+	}
+	if (mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &ct) ||
+	    mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &rt) ||
+	    mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &rt) ||
+	    mysql_options(db, MYSQL_OPT_RECONNECT, &off) ||
+	    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
+	    mysql_options(db, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'") ||
+	    mysql_options(db, MYSQL_INIT_COMMAND,
+	    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")) {
+		snprintf(err, errlen, "mysql_options: %s", mysql_error(db));
+		mysql_close(db);
+		return NULL;
+	}
+	if (mysql_real_connect(db,
+	    cf->mysql.socket[0] ? NULL : cf->mysql.host,
+	    cf->mysql.user, cf->mysql.password, cf->mysql.database,
+	    (unsigned int)cf->mysql.port,
+	    cf->mysql.socket[0] ? cf->mysql.socket : NULL, 0) == NULL) {
+		snprintf(err, errlen, "cannot connect to MySQL as %s@%s: %s",
+		    cf->mysql.user, cf->mysql.socket[0] ? cf->mysql.socket :
+		    cf->mysql.host, mysql_error(db));
+		mysql_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+MYSQL_STMT *
+db_prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
+{
+	MYSQL_STMT	*st;
+
+	if ((st = mysql_stmt_init(db)) == NULL) {
+		snprintf(err, errlen, "mysql_stmt_init: %s", mysql_error(db));
+		return NULL;
+	}
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+		snprintf(err, errlen, "prepare \"%.60s...\": %s", sql,
+		    mysql_stmt_error(st));
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+int
+db_error_is_gone(unsigned int e)
+{
+	switch (e) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_SERVER_LOST_EXTENDED:
+	case CR_COMMANDS_OUT_OF_SYNC:
+	case ER_SERVER_SHUTDOWN:
+	case ER_CONNECTION_KILLED:
+	case ER_QUERY_INTERRUPTED:
+	case 0:		/* no error recorded: treat the handle as unusable */
+		return 1;
+	default:
+		return e >= 2000 && e < 3000;	/* any client-side error */
+	}
+}
+
+int
+db_error_is_retryable(unsigned int e)
+{
+	return e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT;
+}

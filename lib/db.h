@@ -1,0 +1,27 @@
+/*
+ * db.h: opening the MariaDB/MySQL connection both programs use, and
+ * classifying its errors.  Every statement the programs run is prepared
+ * (db_prepare) with bound parameters.
+ *
+ * Sessions run in UTC and READ COMMITTED: the claim and completion
+ * transactions rely on locking reads seeing the latest committed rows.
+ */
+#ifndef OWM_DB_H
+#define OWM_DB_H
+
+#include <stddef.h>
+
+#include <mysql.h>
+
+struct config;
+
+/* NULL with err filled on failure. Timeouts come from mysql.* settings. */
+MYSQL		*db_open(const struct config *, char *err, size_t errlen);
+MYSQL_STMT	*db_prepare(MYSQL *, const char *sql, char *err, size_t errlen);
+
+/* The server is unreachable or the connection broke: reconnect later. */
+int		 db_error_is_gone(unsigned int);
+/* Deadlock or lock wait timeout: the transaction may simply be retried. */
+int		 db_error_is_retryable(unsigned int);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * json.c: UTF-8 validation, JSON string escaping and unescaping, strict
+ * numbers.  Every function is bounded by its length argument and never reads
+ * past it; the fuzz targets drive these through the request parsers.
+ */
+#include <string.h>
+
+#include "json.h"
+
+int
+utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t	 i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		uint32_t cp;
+		size_t	 len, k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			len = 2, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4, cp = c & 0x07;
+		} else
+			return 0;
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+void
+json_str(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	 i, run = 0;
+
+	buf_addc(b, '"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		char	 u[7];
+
+		if (c == '"')
+			esc = "\\\"";
+		else if (c == '\\')
+			esc = "\\\\";
+		else if (c == '\n')
+			esc = "\\n";
+		else if (c == '\r')
+			esc = "\\r";
+		else if (c == '\t')
+			esc = "\\t";
+		else if (c < 0x20 || c == 0x7f) {
+			memcpy(u, "\\u00", 4);
+			u[4] = hex[c >> 4];
+			u[5] = hex[c & 15];
+			u[6] = '\0';
+			esc = u;
+		} else if (c == 0xe2 && i + 2 < n &&
+		    (unsigned char)s[i + 1] == 0x80 &&
+		    ((unsigned char)s[i + 2] == 0xa8 ||
+		    (unsigned char)s[i + 2] == 0xa9)) {
+			/* U+2028/2029 break JavaScript string literals. */
+			esc = (unsigned char)s[i + 2] == 0xa8 ?
+			    "\\u2028" : "\\u2029";
+			buf_add(b, s + i - run, run);
+			run = 0;
+			buf_adds(b, esc);
+			i += 2;
+			continue;
+		}
+		if (esc == NULL) {
+			run++;
+			continue;
+		}
+		buf_add(b, s + i - run, run);
+		run = 0;
+		buf_adds(b, esc);
+	}
+	buf_add(b, s + n - run, run);
+	buf_addc(b, '"');
+}
+
+static int
+hex4(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+	int	 i;
+
+	for (i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t
+utf8_put(char *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	} else if (cp < 0x800) {
+		o[0] = (char)(0xc0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	} else if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+long
+json_unescape(const char *s, size_t n, char *out, size_t cap,
+    const char **why)
+{
+	size_t	 i = 0, o = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t cp, lo;
+		char	 tmp[4];
+		size_t	 k;
+
+		if (c < 0x20) {
+			*why = "control character in string";
+			return -1;
+		}
+		if (c != '\\') {
+			if (out != NULL && o >= cap)
+				goto toolong;
+			if (out != NULL)
+				out[o] = (char)c;
+			o++;
+			i++;
+			continue;
+		}
+		if (++i >= n) {
+			*why = "truncated escape";
+			return -1;
+		}
+		switch (s[i]) {
+		case '"':  cp = '"'; break;
+		case '\\': cp = '\\'; break;
+		case '/':  cp = '/'; break;
+		case 'b':  cp = '\b'; break;
+		case 'f':  cp = '\f'; break;
+		case 'n':  cp = '\n'; break;
+		case 'r':  cp = '\r'; break;
+		case 't':  cp = '\t'; break;
+		case 'u':
+			if (n - i < 5 || hex4(s + i + 1, &cp) == -1) {
+				*why = "bad \\u escape";
+				return -1;
+			}
+			i += 4;
+			if (cp >= 0xdc00 && cp <= 0xdfff) {
+				*why = "lone surrogate in \\u escape";
+				return -1;
+			}
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (n - i < 7 || s[i + 1] != '\\' ||
+				    s[i + 2] != 'u' ||
+				    hex4(s + i + 3, &lo) == -1 ||
+				    lo < 0xdc00 || lo > 0xdfff) {
+					*why = "lone surrogate in \\u escape";
+					return -1;
+				}
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				i += 6;
+			}
+			break;
+		default:
+			*why = "unknown escape in string";
+			return -1;
+		}
+		i++;
+		k = utf8_put(tmp, cp);
+		if (out != NULL) {
+			if (cap - o < k)
+				goto toolong;
+			memcpy(out + o, tmp, k);
+		}
+		o += k;
+	}
+	/* Escapes decode to valid UTF-8, so without out the raw bytes tell. */
+	if (out != NULL ? !utf8_valid(out, o) : !utf8_valid(s, n)) {
+		*why = "string is not valid UTF-8";
+		return -1;
+	}
+	return (long)o;
+toolong:
+	*why = "string too long";
+	return -1;
+}
+
+int
+num_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t	 i;
+
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+json_number_valid(const char *s, size_t n)
+{
+	size_t	 i = 0;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i >= n)
+		return 0;
+	if (s[i] == '0')
+		i++;
+	else if (s[i] >= '1' && s[i] <= '9')
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return 0;
+	if (i < n && s[i] == '.') {
+		if (++i >= n || s[i] < '0' || s[i] > '9')
+			return 0;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		if (++i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= n || s[i] < '0' || s[i] > '9')
+			return 0;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	return i == n;
+}

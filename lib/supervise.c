@@ -1,0 +1,235 @@
+/*
+ * supervise.c: see supervise.h.
+ *
+ * All signals the supervisor cares about stay blocked and are taken
+ * synchronously with sigtimedwait(2), so there are no handlers, no flags
+ * and no race between checking state and sleeping.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervise.h"
+
+#define EARLY_DEATH	2	/* seconds: a child dying sooner is throttled */
+#define THROTTLE_MAX	30	/* seconds between restarts, at most */
+
+struct slot {
+	pid_t		 pid;
+	time_t		 started;
+	time_t		 respawn_at;
+	int		 fails;		/* early deaths in a row */
+	int		 disabled;	/* exited 2: never respawn */
+	int		 rolling;	/* told to stop by a reload */
+};
+
+static struct slot	 slots[SUPERVISE_MAX];
+
+static time_t
+now_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void
+spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
+{
+	struct sigaction sa;
+	pid_t		 pid;
+	int		 sig;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		slots[i].respawn_at = now_mono() + 1;
+		return;
+	}
+	if (pid == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			(void)sigaction(sig, &sa, NULL);
+		sigprocmask(SIG_SETMASK, old, NULL);
+		_exit(ops->child_main(i));
+	}
+	slots[i].pid = pid;
+	slots[i].started = now_mono();
+	log_info("%s %d started (pid %ld)", ops->child_name, i, (long)pid);
+}
+
+static int
+reap(const struct supervise_ops *ops, int stopping)
+{
+	int	 status, i, alive = 0;
+	pid_t	 pid;
+	time_t	 now = now_mono();
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < SUPERVISE_MAX && slots[i].pid != pid; i++)
+			;
+		if (i == SUPERVISE_MAX)
+			continue;
+		slots[i].pid = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			log_info("%s %d (pid %ld) exited", ops->child_name, i,
+			    (long)pid);
+		else if (WIFEXITED(status))
+			log_warnx("%s %d (pid %ld) exited with code %d",
+			    ops->child_name, i, (long)pid,
+			    WEXITSTATUS(status));
+		else
+			log_warnx("%s %d (pid %ld) killed by signal %d",
+			    ops->child_name, i, (long)pid, WTERMSIG(status));
+		if (stopping)
+			continue;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+			log_errx("%s %d: configuration error, not restarting "
+			    "it", ops->child_name, i);
+			slots[i].disabled = 1;
+			continue;
+		}
+		if (slots[i].rolling) {
+			slots[i].rolling = 0;
+			slots[i].respawn_at = now;
+		} else if (now - slots[i].started < EARLY_DEATH) {
+			int delay = 1 << (slots[i].fails < 5 ?
+			    slots[i].fails : 5);
+
+			slots[i].fails++;
+			if (delay > THROTTLE_MAX)
+				delay = THROTTLE_MAX;
+			slots[i].respawn_at = now + delay;
+			log_warnx("%s %d died %d time(s) in a row within %d s "
+			    "of start: restarting in %d s", ops->child_name, i,
+			    slots[i].fails, EARLY_DEATH, delay);
+		} else {
+			slots[i].fails = 0;
+			slots[i].respawn_at = now;
+			log_info("%s %d: restarting", ops->child_name, i);
+		}
+	}
+	for (i = 0; i < SUPERVISE_MAX; i++)
+		alive += slots[i].pid != 0;
+	return alive;
+}
+
+static void
+signal_all(int sig)
+{
+	int	 i;
+
+	for (i = 0; i < SUPERVISE_MAX; i++)
+		if (slots[i].pid)
+			(void)kill(slots[i].pid, sig);
+}
+
+int
+supervise(const struct supervise_ops *ops)
+{
+	sigset_t	 set, old;
+	siginfo_t	 info;
+	struct timespec	 ts;
+	time_t		 now, deadline = 0, wake;
+	int		 i, n, sig, alive = 0, stopping = 0, usable;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+
+	for (;;) {
+		now = now_mono();
+		n = ops->nchildren();
+		if (n > SUPERVISE_MAX)
+			n = SUPERVISE_MAX;
+		usable = 0;
+		wake = now + 1;
+		for (i = 0; i < n && !stopping; i++) {
+			if (slots[i].disabled)
+				continue;
+			usable++;
+			if (slots[i].pid == 0 && slots[i].respawn_at <= now)
+				spawn(ops, i, &old);
+			if (slots[i].pid == 0 && slots[i].respawn_at < wake)
+				wake = slots[i].respawn_at;
+		}
+		/* Slots beyond n after a reload that lowered it: stop them. */
+		for (i = n; i < SUPERVISE_MAX && !stopping; i++)
+			if (slots[i].pid)
+				(void)kill(slots[i].pid, SIGTERM);
+		for (alive = 0, i = 0; i < SUPERVISE_MAX; i++)
+			alive += slots[i].pid != 0;
+		if (!stopping && usable == 0 && alive == 0) {
+			log_errx("every %s exited with a configuration error; "
+			    "giving up", ops->child_name);
+			return 2;
+		}
+		if (stopping && alive == 0) {
+			log_info("all %ss stopped", ops->child_name);
+			return 0;
+		}
+		if (stopping && now >= deadline) {
+			log_warnx("%d %s(s) still running after %d s: killing",
+			    alive, ops->child_name, ops->stop_seconds());
+			signal_all(SIGKILL);
+			deadline = now + 3600;
+		}
+		if (stopping)
+			wake = deadline;
+		ts.tv_sec = wake > now ? wake - now : 0;
+		ts.tv_nsec = wake > now ? 0 : 50 * 1000 * 1000;
+		if (ts.tv_sec > 1)
+			ts.tv_sec = 1;
+
+		sig = sigtimedwait(&set, &info, &ts);
+		if (sig == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("sigtimedwait");
+			continue;
+		}
+		switch (sig) {
+		case SIGCHLD:
+			reap(ops, stopping);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (stopping)
+				break;
+			log_info("signal %d: stopping the %ss", sig,
+			    ops->child_name);
+			stopping = 1;
+			deadline = now_mono() + ops->stop_seconds();
+			signal_all(SIGTERM);
+			break;
+		case SIGHUP:
+			if (stopping)
+				break;
+			if (ops->reload() == -1) {
+				log_warnx("SIGHUP: configuration not reloaded; "
+				    "keeping the running one");
+				break;
+			}
+			log_info("SIGHUP: configuration reloaded; rolling the "
+			    "%ss", ops->child_name);
+			for (i = 0; i < SUPERVISE_MAX; i++) {
+				slots[i].disabled = 0;
+				slots[i].fails = 0;
+				slots[i].respawn_at = 0;
+				slots[i].rolling = slots[i].pid != 0;
+			}
+			signal_all(SIGTERM);
+			break;
+		}
+	}
+}

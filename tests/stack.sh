@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# tests/stack.sh: the local owmcollect stack, used by `make run/start/stop/
+# status` and by the integration tests (each in its own VAR and ports).
+#
+#   stack.sh start | stop | status | run
+#
+# Environment: VAR (state dir, default ./var), PORT (nginx, 8080), DB_PORT
+# (MariaDB on 127.0.0.1, 3307), B (build dir), CONF (etc/owmcollect.conf),
+# and any OWMCOLLECT_* setting, which reaches the programs.
+#
+# Everything it starts leaves a pid file in $VAR/run; stop signals exactly
+# those pids (after checking each still runs the program it started).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VAR=${VAR:-$ROOT/var}
+PORT=${PORT:-8080}
+DB_PORT=${DB_PORT:-3307}
+B=${B:-build}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+CONF=${CONF:-$ROOT/etc/owmcollect.conf}
+RUN=$VAR/run
+LOG=$VAR/log
+MYCNF=$VAR/mysql/my.cnf
+SOCK=$RUN/mysqld.sock
+FCGI_SOCK=$RUN/fcgi.sock
+ME=$(id -un)
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+
+# pid from a pid file if that process is alive and runs $2.
+live_pid() {
+	local f=$RUN/$1.pid pid
+	[ -s "$f" ] || return 1
+	pid=$(cat "$f" 2>/dev/null) || return 1
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
+	echo "$pid"
+}
+
+# Stop one component: TERM, wait up to $3 s, then KILL.
+stop_one() {
+	local name=$1 match=$2 wait=${3:-15} pid i
+	pid=$(live_pid "$name" "$match") || { rm -f "$RUN/$name.pid"; return 0; }
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < wait * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		say "$name (pid $pid) did not stop in ${wait}s: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$RUN/$name.pid"
+}
+
+wait_for() {	# wait_for SECONDS DESCRIPTION COMMAND...
+	local secs=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "$what did not come up within ${secs}s (logs in $LOG)"
+}
+
+db_admin() { mariadb --no-defaults --socket="$SOCK" -u"$ME" "$@"; }
+
+# Query a setting in effect (config file + environment) from the program.
+setting() { "$B/owmcollect-fcgi" -c "$CONF" -t | sed -n "s/^$1 = //p" | tr -d '"'; }
+
+start_db() {
+	mkdir -p "$VAR/mysql" "$RUN" "$LOG"
+	cat > "$MYCNF" <<-CNF
+	[mysqld]
+	user = $ME
+	datadir = $VAR/mysql/data
+	socket = $SOCK
+	pid-file = $RUN/mysqld.pid
+	port = $DB_PORT
+	bind-address = 127.0.0.1
+	log-error = $LOG/mysqld.err
+	skip-name-resolve
+	character-set-server = utf8mb4
+	collation-server = utf8mb4_unicode_ci
+	transaction-isolation = READ-COMMITTED
+	innodb_buffer_pool_size = 128M
+	innodb_log_file_size = 64M
+	innodb_flush_log_at_trx_commit = 1
+	innodb_lock_wait_timeout = 5
+	performance_schema = OFF
+	max_connections = 300
+	CNF
+	if [ ! -d "$VAR/mysql/data/mysql" ]; then
+		say "initialising MariaDB in $VAR/mysql/data"
+		mariadb-install-db --defaults-file="$MYCNF" \
+		    --auth-root-authentication-method=socket --skip-test-db \
+		    > "$LOG/mysql-install.log" 2>&1 ||
+		    die "mariadb-install-db failed: see $LOG/mysql-install.log"
+	fi
+	mariadbd --defaults-file="$MYCNF" >> "$LOG/mysqld.out" 2>&1 &
+	wait_for 60 MariaDB mariadb-admin --no-defaults --socket="$SOCK" -u"$ME" ping
+	wait_for 10 "MariaDB pid file" test -s "$RUN/mysqld.pid"
+}
+
+apply_schema() {
+	local pw db
+	db=$(setting mysql.database)
+	mkdir -p "$VAR/secrets"
+	chmod 700 "$VAR/secrets"
+	if [ ! -s "$VAR/secrets/mysql-password" ]; then
+		(umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' \
+		    > "$VAR/secrets/mysql-password")
+	fi
+	pw=$(cat "$VAR/secrets/mysql-password")
+	db_admin -e "CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4"
+	db_admin "$db" < "$ROOT/etc/schema.sql"
+	# The password goes through stdin, never through arguments.
+	db_admin <<-SQL
+	CREATE USER IF NOT EXISTS 'owmcollect'@'localhost' IDENTIFIED BY '$pw';
+	CREATE USER IF NOT EXISTS 'owmcollect'@'127.0.0.1' IDENTIFIED BY '$pw';
+	ALTER USER 'owmcollect'@'localhost' IDENTIFIED BY '$pw';
+	ALTER USER 'owmcollect'@'127.0.0.1' IDENTIFIED BY '$pw';
+	GRANT SELECT, INSERT, UPDATE, DELETE ON \`$db\`.* TO 'owmcollect'@'localhost';
+	GRANT SELECT, INSERT, UPDATE, DELETE ON \`$db\`.* TO 'owmcollect'@'127.0.0.1';
+	SQL
+}
+
+start_standin() {
+	local key limit port
+	rm -f "$RUN/standin.port"
+	key=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	limit=$(setting owm.cities_per_minute)
+	OWM_STANDIN_KEY=$key python3 "$ROOT/tests/standin/owm_standin.py" \
+	    --listen "127.0.0.1:${STANDIN_PORT:-0}" --log "$LOG/standin-access.log" \
+	    --pidfile "$RUN/standin.pid" --ready-file "$RUN/standin.port" \
+	    --limit "$limit" >> "$LOG/standin.log" 2>&1 &
+	wait_for 15 "the API stand-in" test -s "$RUN/standin.port"
+	port=$(tr -d ' \n' < "$RUN/standin.port")
+	export OWMCOLLECT_OWM_URL="http://127.0.0.1:$port/data/2.5"
+	export OWMCOLLECT_OWM_KEY=$key
+	say "owm.key is empty: using the local API stand-in at $OWMCOLLECT_OWM_URL"
+}
+
+start_programs() {
+	export OWMCOLLECT_MYSQL_SOCKET=$SOCK
+	export OWMCOLLECT_MYSQL_PASSWORD
+	OWMCOLLECT_MYSQL_PASSWORD=$(cat "$VAR/secrets/mysql-password")
+	export OWMCOLLECT_HTTP_SOCKET=$FCGI_SOCK
+	if [ "$(id -u)" = 0 ]; then
+		export OWMCOLLECT_HTTP_SOCKET_GROUP=www-data
+	fi
+	"$B/owmcollect-fcgi" -c "$CONF" >> "$LOG/fcgi.log" 2>&1 &
+	echo $! > "$RUN/fcgi.pid"
+	wait_for 10 owmcollect-fcgi test -S "$FCGI_SOCK"
+	if [ -x "$B/owmcollect-worker" ]; then
+		"$B/owmcollect-worker" -c "$CONF" >> "$LOG/worker.log" 2>&1 &
+		echo $! > "$RUN/worker.pid"
+	fi
+}
+
+start_nginx() {
+	local user=""
+	mkdir -p "$VAR/nginx/tmp"
+	[ "$(id -u)" = 0 ] && user="user www-data;"
+	sed -e "s|@LISTEN@|127.0.0.1:$PORT|" -e "s|@SOCKET@|$FCGI_SOCK|" \
+	    "$ROOT/nginx/owmcollect-site.conf.in" > "$VAR/nginx/owmcollect-site.conf"
+	sed -e "s|@VAR@|$VAR|g" -e "s|@USER@|$user|" \
+	    "$ROOT/nginx/nginx.conf.in" > "$VAR/nginx/nginx.conf"
+	nginx -q -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -t ||
+	    die "nginx configuration test failed"
+	nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf"
+	wait_for 10 nginx test -s "$RUN/nginx.pid"
+	wait_for 20 "the HTTP API" sh -c "curl -s -o /dev/null -w '%{http_code}' \
+	    'http://127.0.0.1:$PORT/get' | grep -q 400"
+}
+
+running() {
+	local n
+	for n in "nginx:nginx" "fcgi:owmcollect-fcgi" "worker:owmcollect-worker" \
+	    "standin:owm_standin" "mysqld:mariadbd"; do
+		live_pid "${n%%:*}" "${n#*:}" >/dev/null && return 0
+	done
+	return 1
+}
+
+do_start() {
+	[ -x "$B/owmcollect-fcgi" ] || die "$B/owmcollect-fcgi is not built: run make"
+	if running; then
+		say "owmcollect is already running in $VAR (make stop first); nothing started"
+		return 0
+	fi
+	mkdir -p "$RUN" "$LOG"
+	chmod 755 "$VAR" "$RUN"		# nginx's workers reach the socket
+	"$B/owmcollect-fcgi" -c "$CONF" -t >/dev/null || die "bad configuration"
+	start_db
+	apply_schema
+	if [ "$(setting owm.key)" = "(empty)" ]; then
+		start_standin
+	fi
+	start_programs
+	start_nginx
+	say "owmcollect is up: http://127.0.0.1:$PORT/ (state and logs in $VAR)"
+}
+
+do_stop() {
+	stop_one nginx nginx 10
+	stop_one fcgi owmcollect-fcgi 15
+	stop_one worker owmcollect-worker "$(( $(setting worker.stop_seconds 2>/dev/null || echo 30) + 5 ))"
+	stop_one standin owm_standin 5
+	stop_one mysqld mariadbd 60
+	rm -f "$FCGI_SOCK"
+}
+
+do_status() {
+	local n pid rc=0
+	for n in "mysqld:mariadbd" "standin:owm_standin" "fcgi:owmcollect-fcgi" \
+	    "worker:owmcollect-worker" "nginx:nginx"; do
+		if pid=$(live_pid "${n%%:*}" "${n#*:}"); then
+			printf '%-8s running (pid %s)\n' "${n%%:*}" "$pid"
+		else
+			printf '%-8s stopped\n' "${n%%:*}"
+			[ "${n%%:*}" = standin ] || rc=3
+		fi
+	done
+	return $rc
+}
+
+do_run() {
+	do_start
+	trap 'say ""; say "stopping..."; do_stop; exit 0' INT TERM
+	cat <<-MSG
+
+	  owmcollect is running at http://127.0.0.1:$PORT/   (Ctrl-C stops everything)
+
+	  curl -H 'Content-Type: application/json' -d '{"id": "first"}' http://127.0.0.1:$PORT/collect
+	  curl 'http://127.0.0.1:$PORT/get?id=first'
+
+	  logs: $LOG
+	MSG
+	while :; do
+		if ! live_pid nginx nginx >/dev/null || ! live_pid fcgi owmcollect-fcgi >/dev/null ||
+		    ! live_pid mysqld mariadbd >/dev/null; then
+			say "a component stopped unexpectedly (see $LOG): stopping everything"
+			do_stop
+			exit 1
+		fi
+		sleep 1 & wait $!
+	done
+}
+
+case ${1:-} in
+start)	do_start ;;
+stop)	do_stop ;;
+status)	do_status ;;
+run)	do_run ;;
+*)	echo "usage: $0 start|stop|status|run" >&2; exit 2 ;;
+esac
