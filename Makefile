@@ -33,8 +33,8 @@ export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 B		:= build-sanitize
 endif
 
-LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/config.c lib/db.c \
-		   lib/supervise.c
+LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
+		   lib/db.c lib/supervise.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o

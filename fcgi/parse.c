@@ -1,78 +1,19 @@
 /*
  * parse.c: the POST /collect body and the query string.
  *
- * JSON goes through jsmn in strict mode with a fixed token budget; jsmn
- * checks structure only, so every string token is unescaped and checked
- * (json_unescape) and every primitive checked against JSON's grammar.
- * Unknown and repeated fields are refused: a typo must not silently
- * collect the default cities.
+ * JSON goes through json_tokenise (jsmn, strict, plus full validation)
+ * with a fixed token budget.  Unknown and repeated fields are refused: a
+ * typo must not silently collect the default cities.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#define JSMN_STRICT
-#define JSMN_STATIC
-#include <jsmn.h>
-
 #include "json.h"
+#include "jsontok.h"
 #include "parse.h"
 
 #define TOKENS_MAX	4096
-
-static int
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Index of the token after the subtree rooted at i. */
-static int
-skip(const jsmntok_t *t, int i)
-{
-	int	 pending = 1;
-
-	while (pending > 0) {
-		pending += t[i].size - 1;
-		i++;
-	}
-	return i;
-}
-
-static int
-tok_eq(const char *js, const jsmntok_t *t, const char *s)
-{
-	size_t	 n = strlen(s);
-
-	return (size_t)(t->end - t->start) == n &&
-	    memcmp(js + t->start, s, n) == 0;
-}
-
-/* Check every token: strings unescape cleanly, primitives are JSON. */
-static int
-check_tokens(const char *js, const jsmntok_t *t, int n, const char **why)
-{
-	int	 i;
-
-	for (i = 0; i < n; i++) {
-		const char *p = js + t[i].start;
-		size_t	 len = (size_t)(t[i].end - t[i].start);
-
-		if (t[i].type == JSMN_STRING) {
-			if (json_unescape(p, len, NULL, 0, why) == -1)
-				return -1;
-		} else if (t[i].type == JSMN_PRIMITIVE) {
-			if (!(len == 4 && memcmp(p, "true", 4) == 0) &&
-			    !(len == 5 && memcmp(p, "false", 5) == 0) &&
-			    !(len == 4 && memcmp(p, "null", 4) == 0) &&
-			    !json_number_valid(p, len)) {
-				*why = "body is not valid JSON";
-				return -1;
-			}
-		}
-	}
-	return 0;
-}
 
 static int
 json_id(const char *js, const jsmntok_t *v, struct collect_req *r,
@@ -121,7 +62,8 @@ json_cities(const char *js, const jsmntok_t *t, int i, struct collect_req *r,
 		const char *p = js + e->start;
 		size_t	 len = (size_t)(e->end - e->start);
 
-		/* Elements are scalars here, so they are consecutive. */
+		/* A nested element fails here, before its children could be
+		 * mistaken for the next elements. */
 		if (e->type != JSMN_PRIMITIVE || !json_number_valid(p, len)) {
 			*why = "cities must be positive integers";
 			return -1;
@@ -155,9 +97,7 @@ parse_collect_json(const char *js, size_t len, struct collect_req *r,
     const char **why)
 {
 	static jsmntok_t t[TOKENS_MAX];
-	jsmn_parser	 p;
 	int		 n, i, end, seen_id = 0, seen_cities = 0;
-	size_t		 rest;
 
 	r->idlen = 0;
 	r->ncities = 0;
@@ -166,32 +106,13 @@ parse_collect_json(const char *js, size_t len, struct collect_req *r,
 		*why = "body is empty";
 		return -1;
 	}
-	jsmn_init(&p);
-	n = jsmn_parse(&p, js, len, t, TOKENS_MAX);
-	if (n == JSMN_ERROR_NOMEM) {
-		*why = "body holds too many JSON values";
+	if ((n = json_tokenise(js, len, t, TOKENS_MAX, why)) == -1) {
+		snprintf(r->whybuf, sizeof(r->whybuf), "body is %s%s",
+		    strcmp(*why, "not valid JSON") == 0 ? "" :
+		    "not valid JSON: ", *why);
+		*why = r->whybuf;
 		return -1;
 	}
-	if (n == JSMN_ERROR_PART) {
-		*why = "body is truncated JSON";
-		return -1;
-	}
-	if (n < 1) {
-		*why = "body is not valid JSON";
-		return -1;
-	}
-	/* One value, then only white space: jsmn accepts a sequence. */
-	if (skip(t, 0) != n) {
-		*why = "body must hold exactly one JSON value";
-		return -1;
-	}
-	for (rest = (size_t)t[0].end; rest < len; rest++)
-		if (!is_ws(js[rest])) {
-			*why = "body is not valid JSON";
-			return -1;
-		}
-	if (check_tokens(js, t, n, why) == -1)
-		return -1;
 	if (t[0].type != JSMN_OBJECT) {
 		*why = "body must be a JSON object";
 		return -1;
@@ -199,19 +120,15 @@ parse_collect_json(const char *js, size_t len, struct collect_req *r,
 	for (i = 1; i < n; i = end) {
 		const jsmntok_t *key = &t[i];
 
-		if (key->type != JSMN_STRING || key->size != 1) {
-			*why = "body is not valid JSON";
-			return -1;
-		}
-		end = skip(t, i + 1);
-		if (tok_eq(js, key, "id")) {
+		end = json_skip(t, i + 1);
+		if (json_tok_eq(js, key, "id")) {
 			if (seen_id++) {
 				*why = "body repeats the field \"id\"";
 				return -1;
 			}
 			if (json_id(js, &t[i + 1], r, why) == -1)
 				return -1;
-		} else if (tok_eq(js, key, "cities")) {
+		} else if (json_tok_eq(js, key, "cities")) {
 			if (seen_cities++) {
 				*why = "body repeats the field \"cities\"";
 				return -1;

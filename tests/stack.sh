@@ -222,7 +222,11 @@ do_status() {
 			printf '%-8s running (pid %s)\n' "${n%%:*}" "$pid"
 		else
 			printf '%-8s stopped\n' "${n%%:*}"
-			[ "${n%%:*}" = standin ] || rc=3
+			case ${n%%:*} in
+			standin) ;;	# only when no key is configured
+			worker) [ -x "$B/owmcollect-worker" ] && rc=3 ;;
+			*) rc=3 ;;
+			esac
 		fi
 	done
 	return $rc

@@ -1,0 +1,248 @@
+"""The HTTP contract of DESIGN.md through the real nginx, FastCGI program and MariaDB."""
+import json
+import os
+import signal
+import threading
+import time
+import unittest
+import urllib.parse
+
+from harness import Stack, wait_until
+
+S = None
+
+
+def setUpModule():
+    global S
+    # No worker interference: these tests are about the front half, so a
+    # stand-in that answers nothing useful is fine; cities stay pending.
+    S = Stack().start()
+
+
+def tearDownModule():
+    if S:
+        S.stop()
+
+
+def requests_count():
+    return int(S.sql("SELECT COUNT(*) FROM requests")[0][0])
+
+
+def cities_count():
+    return int(S.sql("SELECT COUNT(*) FROM request_cities")[0][0])
+
+
+class Collect(unittest.TestCase):
+    def test_post_default_cities_then_get(self):
+        t0 = time.monotonic()
+        status, headers, doc = S.post_collect({"id": "default-1"})
+        elapsed = time.monotonic() - t0
+        self.assertEqual(status, 202, doc)
+        self.assertLess(elapsed, 2.0)  # generous: it never waits for collection
+        self.assertEqual(doc["id"], "default-1")
+        self.assertEqual(doc["total"], 167)
+        self.assertEqual(doc["status_url"], "/get?id=default-1")
+        self.assertEqual(headers["location"], "/get?id=default-1")
+        self.assertRegex(doc["requested_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+        self.assertTrue(headers["content-type"].startswith("application/json"))
+        status, _, got = S.get("default-1")
+        self.assertEqual(status, 200)
+        self.assertEqual(got["total"], 167)
+        self.assertEqual(got["requested_at"], doc["requested_at"])
+        for k in ("id", "requested_at", "finished_at", "progress", "total", "collected", "failed", "data"):
+            self.assertIn(k, got)
+        self.assertGreaterEqual(got["progress"], 0)
+        self.assertLessEqual(got["progress"], 100)
+        # Every city is in the database, in order, from the compiled-in list.
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "etc", "cities.txt")) as f:
+            want = [int(x) for x in f.read().split()]
+        rows = S.sql("SELECT rc.city_id FROM request_cities rc JOIN requests r ON r.id = rc.request_id "
+                     "WHERE r.ext_id = 'default-1' ORDER BY rc.pos")
+        self.assertEqual([int(r[0]) for r in rows], want)
+
+    def test_post_given_cities(self):
+        status, _, doc = S.post_collect({"id": "given", "cities": [2643743, 2988507, 5128581]})
+        self.assertEqual(status, 202, doc)
+        self.assertEqual(doc["total"], 3)
+        self.assertEqual(S.get("given").json["total"], 3)
+
+    def test_form_post(self):
+        r = S.request("POST", "/collect", "id=form%20%E2%9C%93&cities=1,2,3",
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual(r.json["id"], "form \u2713")
+        self.assertEqual(r.json["total"], 3)
+
+    def test_unicode_id_round_trips(self):
+        ids = ["Zürich-東京-🌍", "quote\"back\\slash/", "a b&c=d?e#f%g+h", "\u2028line\u2029sep",
+               "é" * 64, "x" * 128, "'; DROP TABLE requests; --", "ﬀ\ufeffBOM"]
+        for ident in ids:
+            with self.subTest(ident=ident):
+                status, headers, doc = S.post_collect({"id": ident, "cities": [1]})
+                self.assertEqual(status, 202, doc)
+                self.assertEqual(doc["id"], ident)
+                loc = headers["location"]
+                self.assertEqual(urllib.parse.unquote(loc.split("=", 1)[1]), ident)
+                r = S.request("GET", loc)
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.json["id"], ident)
+                self.assertEqual(r.json["id"].encode("utf-8"), ident.encode("utf-8"))
+        # JSON escapes decode to the same bytes as raw UTF-8.
+        status, _, doc = S.post_collect(b'{"id": "caf\\u00e9-\\ud83c\\udf0d", "cities": [1]}')
+        self.assertEqual(status, 202, doc)
+        self.assertEqual(S.get("café-🌍").status, 200)
+
+    def test_duplicate_id_is_409(self):
+        self.assertEqual(S.post_collect({"id": "dup", "cities": [1]}).status, 202)
+        before = cities_count()
+        status, _, doc = S.post_collect({"id": "dup", "cities": [1, 2]})
+        self.assertEqual(status, 409)
+        self.assertIn("error", doc)
+        self.assertEqual(cities_count(), before)
+
+    def test_concurrent_posts_one_id(self):
+        for round_ in range(5):
+            ident = "race-%d" % round_
+            barrier = threading.Barrier(8)
+            results = []
+
+            def go():
+                barrier.wait()
+                results.append(S.post_collect({"id": ident}).status)
+            threads = [threading.Thread(target=go) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(results), [202] + [409] * 7, ident)
+            rows = S.sql("SELECT COUNT(*) FROM request_cities rc JOIN requests r ON r.id = rc.request_id "
+                         "WHERE r.ext_id = '%s'" % ident)
+            self.assertEqual(int(rows[0][0]), 167)
+
+    def test_get_unknown_and_missing(self):
+        r = S.get("never-posted")
+        self.assertEqual(r.status, 404)
+        self.assertIn("error", r.json)
+        for path in ("/get", "/get?", "/get?foo=1", "/get?id="):
+            r = S.request("GET", path)
+            self.assertEqual(r.status, 400, path)
+            self.assertIn("error", r.json)
+
+    def test_head_get(self):
+        S.post_collect({"id": "head", "cities": [1]})
+        r = S.request("HEAD", "/get?id=head")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"")
+
+
+J = {"Content-Type": "application/json"}
+F = {"Content-Type": "application/x-www-form-urlencoded"}
+
+# (name, method, path, headers, body, status, error substring)
+BAD = [
+    ("empty body", "POST", "/collect", J, b"", 400, "empty"),
+    ("not json", "POST", "/collect", J, b"hello", 400, "JSON"),
+    ("truncated", "POST", "/collect", J, b'{"id": "a"', 400, "truncated"),
+    ("truncated string", "POST", "/collect", J, b'{"id": "a', 400, "truncated"),
+    ("array", "POST", "/collect", J, b'["a"]', 400, "object"),
+    ("string", "POST", "/collect", J, b'"a"', 400, "object"),
+    ("two values", "POST", "/collect", J, b'{"id":"a"}{"id":"b"}', 400, "JSON"),
+    ("trailing garbage", "POST", "/collect", J, b'{"id":"a"} x', 400, "JSON"),
+    ("trailing comma", "POST", "/collect", J, b'{"id":"a",}', 400, "JSON"),
+    ("single quotes", "POST", "/collect", J, b"{'id':'a'}", 400, "JSON"),
+    ("missing id", "POST", "/collect", J, b'{}', 400, "id is missing"),
+    ("missing id with cities", "POST", "/collect", J, b'{"cities":[1]}', 400, "id is missing"),
+    ("empty id", "POST", "/collect", J, b'{"id":""}', 400, "empty"),
+    ("number id", "POST", "/collect", J, b'{"id":12}', 400, "string"),
+    ("null id", "POST", "/collect", J, b'{"id":null}', 400, "string"),
+    ("object id", "POST", "/collect", J, b'{"id":{"a":1}}', 400, "string"),
+    ("overlong id", "POST", "/collect", J, json.dumps({"id": "x" * 129}).encode(), 400, "128"),
+    ("overlong unicode id", "POST", "/collect", J, json.dumps({"id": "é" * 65}, ensure_ascii=False).encode(), 400, "128"),
+    ("newline in id", "POST", "/collect", J, b'{"id":"a\\nb"}', 400, "control"),
+    ("NUL escape in id", "POST", "/collect", J, b'{"id":"a\\u0000b"}', 400, "control"),
+    ("raw control in id", "POST", "/collect", J, b'{"id":"a\x01b"}', 400, "control"),
+    ("C1 control in id", "POST", "/collect", J, b'{"id":"a\\u0085b"}', 400, "control"),
+    ("invalid utf-8 id", "POST", "/collect", J, b'{"id":"a\xff\xfeb"}', 400, "UTF-8"),
+    ("overlong utf-8", "POST", "/collect", J, b'{"id":"\xc0\xaf"}', 400, "UTF-8"),
+    ("lone surrogate", "POST", "/collect", J, b'{"id":"\\ud800"}', 400, "surrogate"),
+    ("duplicate id key", "POST", "/collect", J, b'{"id":"a","id":"b"}', 400, "repeats"),
+    ("unknown field", "POST", "/collect", J, b'{"id":"a","citys":[1]}', 400, "unknown field"),
+    ("cities not array", "POST", "/collect", J, b'{"id":"a","cities":5}', 400, "array"),
+    ("cities empty", "POST", "/collect", J, b'{"id":"a","cities":[]}', 400, "1 to 1000"),
+    ("cities negative", "POST", "/collect", J, b'{"id":"a","cities":[-1]}', 400, "positive"),
+    ("cities zero", "POST", "/collect", J, b'{"id":"a","cities":[0]}', 400, "positive"),
+    ("cities float", "POST", "/collect", J, b'{"id":"a","cities":[1.5]}', 400, "integer"),
+    ("cities exponent", "POST", "/collect", J, b'{"id":"a","cities":[1e3]}', 400, "integer"),
+    ("cities string", "POST", "/collect", J, b'{"id":"a","cities":["1"]}', 400, "integer"),
+    ("cities null", "POST", "/collect", J, b'{"id":"a","cities":[null]}', 400, "integer"),
+    ("cities nested", "POST", "/collect", J, b'{"id":"a","cities":[[1]]}', 400, "integer"),
+    ("cities too big", "POST", "/collect", J, b'{"id":"a","cities":[4294967296]}', 400, "at most"),
+    ("cities duplicate", "POST", "/collect", J, b'{"id":"a","cities":[5,6,5]}', 400, "repeat"),
+    ("cities over 1000", "POST", "/collect", J, json.dumps({"id": "a", "cities": list(range(1, 1002))}).encode(), 400, "1 to 1000"),
+    ("form no id", "POST", "/collect", F, b"cities=1", 400, "id is missing"),
+    ("form bad percent", "POST", "/collect", F, b"id=%zz", 400, "percent"),
+    ("form NUL", "POST", "/collect", F, b"id=a%00b", 400, "control"),
+    ("form bad cities", "POST", "/collect", F, b"id=a&cities=1,,2", 400, "cities"),
+    ("form unknown field", "POST", "/collect", F, b"id=a&x=1", 400, "unknown field"),
+    ("text/plain", "POST", "/collect", {"Content-Type": "text/plain"}, b'{"id":"a"}', 415, "Content-Type"),
+    ("no content type", "POST", "/collect", {}, b'{"id":"a"}', 415, "Content-Type"),
+    ("json latin1 charset", "POST", "/collect", {"Content-Type": "application/json; charset=latin1"}, b'{"id":"a"}', 415, "Content-Type"),
+    ("multipart", "POST", "/collect", {"Content-Type": "multipart/form-data; boundary=x"}, b'--x--', 415, "Content-Type"),
+    ("too large", "POST", "/collect", J, b'{"id":"' + b"a" * 70000 + b'"}', 413, "too large"),
+    ("GET collect", "GET", "/collect", {}, None, 405, "method"),
+    ("PUT collect", "PUT", "/collect", J, b'{"id":"a"}', 405, "method"),
+    ("DELETE collect", "DELETE", "/collect", {}, None, 405, "method"),
+    ("PATCH collect", "PATCH", "/collect", J, b'{}', 405, "method"),
+    ("POST get", "POST", "/get?id=a", J, b'{}', 405, "method"),
+    ("get NUL", "GET", "/get?id=a%00b", {}, None, 400, "control"),
+    ("get bad percent", "GET", "/get?id=%zz", {}, None, 400, "percent"),
+    ("get truncated percent", "GET", "/get?id=ab%4", {}, None, 400, "percent"),
+    ("get invalid utf-8", "GET", "/get?id=%ff", {}, None, 400, "UTF-8"),
+    ("get overlong", "GET", "/get?id=" + "x" * 129, {}, None, 400, "128"),
+    ("get repeated id", "GET", "/get?id=a&id=b", {}, None, 400, "repeats"),
+    ("unknown path", "GET", "/nope", {}, None, 404, "endpoint"),
+]
+
+
+class BadInput(unittest.TestCase):
+    def test_table(self):
+        self.assertGreaterEqual(len(BAD), 50)
+        before = (requests_count(), cities_count())
+        for name, method, path, headers, body, status, why in BAD:
+            with self.subTest(name):
+                r = S.request(method, path, body, headers)
+                self.assertEqual(r.status, status, "%s: %s" % (name, r.body[:200]))
+                doc = r.json
+                self.assertIsInstance(doc.get("error"), str, name)
+                self.assertIn(why, doc["error"], name)
+                if status == 405:
+                    self.assertIn("allow", r.headers, name)
+        # Nothing was written by any of them, and the stack still serves.
+        self.assertEqual((requests_count(), cities_count()), before)
+        self.assertEqual(S.post_collect({"id": "after-bad-input", "cities": [1]}).status, 202)
+
+
+class DatabaseOutage(unittest.TestCase):
+    def test_sigstop_gives_503_then_recovers(self):
+        S.post_collect({"id": "before-outage", "cities": [1]})
+        S.signal("mysqld", signal.SIGSTOP)
+        try:
+            for req in (lambda: S.get("before-outage"),
+                        lambda: S.post_collect({"id": "during-outage", "cities": [1]})):
+                t0 = time.monotonic()
+                r = req()
+                took = time.monotonic() - t0
+                self.assertEqual(r.status, 503, r.body)
+                self.assertIn("retry-after", r.headers)
+                self.assertIn("error", r.json)
+                self.assertLess(took, 8.0)
+        finally:
+            S.signal("mysqld", signal.SIGCONT)
+        wait_until(lambda: S.get("before-outage").status == 200, 20, 0.2, "recovery")
+        self.assertEqual(S.post_collect({"id": "after-outage", "cities": [1]}).status, 202)
+        # The POST answered 503 left no trace.
+        self.assertEqual(S.get("during-outage").status, 404)
+
+
+if __name__ == "__main__":
+    unittest.main()

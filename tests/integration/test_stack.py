@@ -1,0 +1,67 @@
+"""make start / stop / status semantics on a private stack: a second start
+starts nothing, stop leaves no process behind, a restart reuses the data."""
+import os
+import subprocess
+import unittest
+
+from harness import Stack
+
+
+def processes_mentioning(path):
+    """Pids whose command line or executable mentions path."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if path in cmd:
+            found.append((int(pid), cmd))
+    return found
+
+
+class StartStop(unittest.TestCase):
+    def test_start_twice_stop_restart(self):
+        s = Stack()
+        try:
+            s.start()
+            self.assertEqual(s.post_collect({"id": "kept", "cities": [1, 2]}).status, 202)
+            pids = {n: s.pid(n) for n in ("mysqld", "fcgi", "nginx", "standin")}
+            for n, pid in pids.items():
+                self.assertTrue(pid and os.path.exists("/proc/%d" % pid), n)
+            st = s.stack("status")
+            self.assertIn("running", st.stdout)
+            again = s.stack("start")
+            self.assertIn("already running", again.stdout)
+            self.assertEqual({n: s.pid(n) for n in pids}, pids)  # nothing new started
+            s.stop()
+            for n, pid in pids.items():
+                self.assertFalse(os.path.exists("/proc/%d" % pid), "%s (pid %d) survived stop" % (n, pid))
+            self.assertEqual(processes_mentioning(s.dir), [])
+            self.assertNotEqual(s.stack("status", check=False).returncode, 0)
+            # A second start on the same data: schema applies again, data kept.
+            s.start()
+            r = s.get("kept")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json["total"], 2)
+        finally:
+            s.stop()
+        self.assertEqual(processes_mentioning(s.dir), [])
+
+    def test_bad_config_refused_with_line(self):
+        s = Stack(env={"OWMCOLLECT_OWM_BATCH_SIZE": "21"})
+        p = subprocess.run([os.path.join(os.environ.get("B", "build"), "owmcollect-fcgi"), "-t",
+                            "-c", "etc/owmcollect.conf"], env=s.env, capture_output=True, text=True,
+                           cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("OWMCOLLECT_OWM_BATCH_SIZE: must be between 1 and 20", p.stderr)
+        with self.assertRaises(RuntimeError):
+            s.start()
+        s.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
