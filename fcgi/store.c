@@ -76,11 +76,14 @@ static MYSQL_STMT		*st[ST_COUNT];
 static time_t			 last_attempt;
 static int			 was_down;
 
+static int	store_open(void);
+
+/* Connect at start so the first request pays no connect; failing is fine. */
 int
 store_init(const struct config *conf)
 {
 	cf = conf;
-	return 0;
+	return store_open();
 }
 
 void

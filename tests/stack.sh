@@ -10,6 +10,8 @@
 #
 # Everything it starts leaves a pid file in $VAR/run; stop signals exactly
 # those pids (after checking each still runs the program it started).
+# Daemons run in their own sessions (setsid), so a Ctrl-C reaches only this
+# script, which then stops them in order.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,8 +28,14 @@ SOCK=$RUN/mysqld.sock
 FCGI_SOCK=$RUN/fcgi.sock
 ME=$(id -un)
 
+STARTING=0
 say() { printf '%s\n' "$*"; }
-die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+# A failed start stops whatever it had started: no half-running stack.
+die() {
+	printf 'stack: %s\n' "$*" >&2
+	if [ "$STARTING" = 1 ]; then STARTING=0; do_stop >/dev/null 2>&1 || true; fi
+	exit 1
+}
 
 # pid from a pid file if that process is alive and runs $2.
 live_pid() {
@@ -56,11 +64,16 @@ stop_one() {
 	rm -f "$RUN/$name.pid"
 }
 
-wait_for() {	# wait_for SECONDS DESCRIPTION COMMAND...
-	local secs=$1 what=$2 i
-	shift 2
+# wait_for SECONDS DESCRIPTION PID COMMAND...: until COMMAND succeeds,
+# giving up early if PID (when not empty) has died.
+wait_for() {
+	local secs=$1 what=$2 pid=$3 i
+	shift 3
 	for ((i = 0; i < secs * 10; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			die "$what exited during start-up (logs in $LOG)"
+		fi
 		sleep 0.1
 	done
 	die "$what did not come up within ${secs}s (logs in $LOG)"
@@ -93,16 +106,21 @@ start_db() {
 	performance_schema = OFF
 	max_connections = 300
 	CNF
-	if [ ! -d "$VAR/mysql/data/mysql" ]; then
+	if [ ! -d "$VAR/mysql/data" ]; then
+		# Into a scratch dir first: an interrupted first start must not
+		# leave a half-initialised datadir behind.
 		say "initialising MariaDB in $VAR/mysql/data"
+		rm -rf "$VAR/mysql/data.init"
 		mariadb-install-db --defaults-file="$MYCNF" \
+		    --datadir="$VAR/mysql/data.init" \
 		    --auth-root-authentication-method=socket --skip-test-db \
 		    > "$LOG/mysql-install.log" 2>&1 ||
 		    die "mariadb-install-db failed: see $LOG/mysql-install.log"
+		mv "$VAR/mysql/data.init" "$VAR/mysql/data"
 	fi
-	mariadbd --defaults-file="$MYCNF" >> "$LOG/mysqld.out" 2>&1 &
-	wait_for 60 MariaDB mariadb-admin --no-defaults --socket="$SOCK" -u"$ME" ping
-	wait_for 10 "MariaDB pid file" test -s "$RUN/mysqld.pid"
+	setsid mariadbd --defaults-file="$MYCNF" >> "$LOG/mysqld.out" 2>&1 &
+	echo $! > "$RUN/mysqld.pid"	# mariadbd writes the same pid there too
+	wait_for 60 MariaDB $! mariadb-admin --no-defaults --socket="$SOCK" -u"$ME" ping
 }
 
 apply_schema() {
@@ -133,11 +151,12 @@ start_standin() {
 	rm -f "$RUN/standin.port"
 	key=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	limit=$(setting owm.cities_per_minute)
-	OWM_STANDIN_KEY=$key python3 "$ROOT/tests/standin/owm_standin.py" \
+	OWM_STANDIN_KEY=$key setsid python3 "$ROOT/tests/standin/owm_standin.py" \
 	    --listen "127.0.0.1:${STANDIN_PORT:-0}" --log "$LOG/standin-access.log" \
 	    --pidfile "$RUN/standin.pid" --ready-file "$RUN/standin.port" \
 	    --limit "$limit" >> "$LOG/standin.log" 2>&1 &
-	wait_for 15 "the API stand-in" test -s "$RUN/standin.port"
+	echo $! > "$RUN/standin.pid"
+	wait_for 15 "the API stand-in" $! test -s "$RUN/standin.port"
 	port=$(tr -d ' \n' < "$RUN/standin.port")
 	export OWMCOLLECT_OWM_URL="http://127.0.0.1:$port/data/2.5"
 	export OWMCOLLECT_OWM_KEY=$key
@@ -152,11 +171,11 @@ start_programs() {
 	if [ "$(id -u)" = 0 ]; then
 		export OWMCOLLECT_HTTP_SOCKET_GROUP=www-data
 	fi
-	"$B/owmcollect-fcgi" -c "$CONF" >> "$LOG/fcgi.log" 2>&1 &
+	setsid "$B/owmcollect-fcgi" -c "$CONF" >> "$LOG/fcgi.log" 2>&1 &
 	echo $! > "$RUN/fcgi.pid"
-	wait_for 10 owmcollect-fcgi test -S "$FCGI_SOCK"
+	wait_for 10 owmcollect-fcgi $! test -S "$FCGI_SOCK"
 	if [ -x "$B/owmcollect-worker" ]; then
-		"$B/owmcollect-worker" -c "$CONF" >> "$LOG/worker.log" 2>&1 &
+		setsid "$B/owmcollect-worker" -c "$CONF" >> "$LOG/worker.log" 2>&1 &
 		echo $! > "$RUN/worker.pid"
 	fi
 }
@@ -171,9 +190,9 @@ start_nginx() {
 	    "$ROOT/nginx/nginx.conf.in" > "$VAR/nginx/nginx.conf"
 	nginx -q -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -t ||
 	    die "nginx configuration test failed"
-	nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf"
-	wait_for 10 nginx test -s "$RUN/nginx.pid"
-	wait_for 20 "the HTTP API" sh -c "curl -s -o /dev/null -w '%{http_code}' \
+	setsid nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf"
+	wait_for 10 nginx "" test -s "$RUN/nginx.pid"
+	wait_for 20 "the HTTP API" "" sh -c "curl -s -o /dev/null -w '%{http_code}' \
 	    'http://127.0.0.1:$PORT/get' | grep -q 400"
 }
 
@@ -192,6 +211,7 @@ do_start() {
 		say "owmcollect is already running in $VAR (make stop first); nothing started"
 		return 0
 	fi
+	STARTING=1
 	mkdir -p "$RUN" "$LOG"
 	chmod 755 "$VAR" "$RUN"		# nginx's workers reach the socket
 	"$B/owmcollect-fcgi" -c "$CONF" -t >/dev/null || die "bad configuration"
@@ -202,6 +222,7 @@ do_start() {
 	fi
 	start_programs
 	start_nginx
+	STARTING=0
 	say "owmcollect is up: http://127.0.0.1:$PORT/ (state and logs in $VAR)"
 }
 
@@ -233,8 +254,8 @@ do_status() {
 }
 
 do_run() {
-	do_start
 	trap 'say ""; say "stopping..."; do_stop; exit 0' INT TERM
+	do_start
 	cat <<-MSG
 
 	  owmcollect is running at http://127.0.0.1:$PORT/   (Ctrl-C stops everything)
