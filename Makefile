@@ -14,7 +14,8 @@ SANITIZE	?= 0
 
 DEB_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 	default-libmysqlclient-dev libconfig-dev libjsmn-dev check \
-	libsystemd-dev mariadb-server mariadb-client nginx curl python3
+	libsystemd-dev mariadb-server mariadb-client nginx curl python3 \
+	clang libclang-rt-14-dev
 
 CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -132,3 +133,30 @@ clean:
 	rm -rf build build-sanitize
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Fuzzing (libFuzzer, clang): each target runs FUZZ_SECONDS on a scratch
+# corpus seeded from the checked-in one under tests/fuzz/corpus/.
+FUZZ_SECONDS	?= 60
+FUZZ_CFLAGS	 = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ifcgi -Iworker \
+		   -fsanitize=fuzzer,address,undefined \
+		   $(shell pkg-config --cflags libmariadb 2>/dev/null)
+FUZZ_TARGETS	 = request
+FUZZ_SRC_request = tests/fuzz/fuzz_request.c fcgi/parse.c fcgi/validate.c \
+		   lib/json.c lib/jsontok.c lib/buf.c
+
+.PHONY: fuzz
+fuzz: deps
+	@mkdir -p $(B)/fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		src=$$($(MAKE) -s --no-print-directory fuzz-src-$$t); \
+		clang $(FUZZ_CFLAGS) -o $(B)/fuzz/$$t $$src; \
+		rm -rf $(B)/fuzz/corpus-$$t; mkdir -p $(B)/fuzz/corpus-$$t; \
+		echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
+		$(B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+		    -print_final_stats=1 $(B)/fuzz/corpus-$$t \
+		    tests/fuzz/corpus/$$t > $(B)/fuzz/$$t.log 2>&1 || \
+		    { tail -n 40 $(B)/fuzz/$$t.log; exit 1; }; \
+		tail -n 4 $(B)/fuzz/$$t.log; \
+	done
+fuzz-src-%:
+	@echo $(FUZZ_SRC_$*)

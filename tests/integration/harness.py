@@ -95,6 +95,18 @@ class Stack:
 
     def stop(self):
         self.stack("stop", check=False)
+        self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """With `make SANITIZE=1 test`, any sanitizer report in a log fails."""
+        if not os.path.isdir(self.log):
+            return
+        for f in os.listdir(self.log):
+            with open(os.path.join(self.log, f), errors="replace") as fh:
+                text = fh.read()
+            for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if mark in text:
+                    raise AssertionError("sanitizer report in %s:\n%s" % (f, text[text.index(mark) - 200:][:3000]))
 
     def __enter__(self):
         try:
