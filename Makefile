@@ -37,7 +37,7 @@ endif
 LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 		   lib/db.c lib/supervise.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
-		   fcgi/store.c
+		   fcgi/store.c fcgi/getcache.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 

@@ -184,6 +184,7 @@ get(const struct http_req *rq, struct http_resp *rs)
 	char		 id[ID_MAX];
 	const char	*q = rq->query ? rq->query : "", *why = NULL;
 	long		 n;
+	int		 finished = 0;
 
 	n = parse_query_param(q, strlen(q), "id", id, sizeof(id), &why);
 	if (n == -2) {
@@ -198,11 +199,15 @@ get(const struct http_req *rq, struct http_resp *rs)
 		error(rs, 400, why);
 		return;
 	}
-	switch (store_get(id, (size_t)n, rs->body)) {
+	switch (store_get(id, (size_t)n, rs->body, &finished)) {
 	case STORE_OK:
 		rs->status = 200;
-		snprintf(rs->headers, sizeof(rs->headers),
-		    "Cache-Control: no-store\r\n");
+		/* A finished request never changes again: nginx and clients
+		 * may keep it.  Anything else, a 404 included (the id may be
+		 * posted later), must not be stored. */
+		snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: %s\r\n",
+		    finished ? "public, max-age=31536000, immutable" :
+		    "no-store");
 		return;
 	case STORE_NOTFOUND:
 		error(rs, 404, "no request has this id");

@@ -9,7 +9,9 @@
  *
  * POST is one transaction: the request row (its unique key decides races
  * on an id), every city in one bulk insert, cities served from fresh
- * readings, the queue entries of the rest.  GET is one statement.
+ * readings, the queue entries of the rest.  GET is one statement, or,
+ * when this process has the document cached (getcache.h), one unique-key
+ * lookup that proves the cached copy is still exact.
  */
 #include <mysql.h>
 #include <mysqld_error.h>
@@ -20,6 +22,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "getcache.h"
 #include "json.h"
 #include "log.h"
 #include "parse.h"
@@ -33,6 +36,7 @@ enum {
 	ST_QUEUE,
 	ST_PROGRESS,
 	ST_GET,
+	ST_VERSION,
 	ST_COUNT
 };
 
@@ -68,6 +72,9 @@ static const char *const sql[ST_COUNT] = {
 	    "ON rc.request_id = r.id AND rc.state <> 'pending' "
 	    "LEFT JOIN readings rd ON rd.id = rc.reading_id "
 	    "WHERE r.ext_id = ? ORDER BY rc.pos",
+	[ST_VERSION] =
+	    "SELECT collected + failed, finished_at IS NOT NULL "
+	    "FROM requests WHERE ext_id = ?",
 };
 
 static const struct config	*cf;
@@ -393,23 +400,71 @@ get_item(struct buf *out, const struct get_row *g, int first)
 	buf_addc(out, '}');
 }
 
+static void
+bind_id(MYSQL_BIND *b, const char *id, size_t idlen, unsigned long *len)
+{
+	memset(b, 0, sizeof(*b));
+	*len = idlen;
+	b->buffer_type = MYSQL_TYPE_BLOB;
+	b->buffer = (void *)id;
+	b->buffer_length = idlen;
+	b->length = len;
+}
+
+/*
+ * The request's version (outcomes so far) and whether it finished: one
+ * unique-key lookup.  STORE_NOTFOUND if there is no such request.
+ */
+static enum store_rc
+get_version(const char *id, size_t idlen, unsigned long long *version,
+    int *finished)
+{
+	MYSQL_STMT	*s = st[ST_VERSION];
+	MYSQL_BIND	 b[1], o[2];
+	unsigned long	 len;
+	unsigned long long fin;
+	int		 rc;
+
+	bind_id(&b[0], id, idlen, &len);
+	memset(o, 0, sizeof(o));
+	bind_u64(&o[0], version);
+	bind_u64(&o[1], &fin);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_bind_result(s, o) != 0 ||
+	    (rc = mysql_stmt_fetch(s)) == 1)
+		return store_fail(s, "get version", NULL);
+	mysql_stmt_free_result(s);
+	if (rc == MYSQL_NO_DATA)
+		return STORE_NOTFOUND;
+	*finished = fin != 0;
+	return STORE_OK;
+}
+
 enum store_rc
-store_get(const char *id, size_t idlen, struct buf *out)
+store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 {
 	static struct get_row g;
+	const struct buf *cached;
 	MYSQL_STMT	*s;
 	MYSQL_BIND	 b[1], o[10];
-	unsigned long	 len = idlen;
+	unsigned long	 len;
+	unsigned long long version, cached_version;
+	enum store_rc	 vrc;
 	int		 rc, rows = 0, items = 0;
 
 	if (store_open() == -1)
 		return STORE_UNAVAILABLE;
+	if ((cached = getcache_find(id, idlen, &cached_version)) != NULL) {
+		if ((vrc = get_version(id, idlen, &version, finished)) !=
+		    STORE_OK)
+			return vrc;
+		if (version == cached_version) {
+			buf_add(out, cached->data, cached->len);
+			return STORE_OK;
+		}
+	}
 	s = st[ST_GET];
-	memset(b, 0, sizeof(b));
-	b[0].buffer_type = MYSQL_TYPE_BLOB;
-	b[0].buffer = (void *)id;
-	b[0].buffer_length = idlen;
-	b[0].length = &len;
+	bind_id(&b[0], id, idlen, &len);
 	get_bind(o, &g);
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
 	    mysql_stmt_bind_result(s, o) != 0)
@@ -426,5 +481,8 @@ store_get(const char *id, size_t idlen, struct buf *out)
 	if (rows == 0)
 		return STORE_NOTFOUND;
 	buf_adds(out, "]}\n");
+	/* One statement built the document: its counts are its version. */
+	*finished = !g.finished_null;
+	getcache_put(id, idlen, g.collected + g.failed, out);
 	return STORE_OK;
 }

@@ -33,7 +33,11 @@ void	store_close(void);
 /* Insert the request and its cities in one transaction. */
 enum store_rc store_collect(const struct collect_req *, struct accepted *);
 
-/* Append the GET /get JSON document of request id to out. */
-enum store_rc store_get(const char *id, size_t idlen, struct buf *out);
+/*
+ * Append the GET /get JSON document of request id to out; *finished tells
+ * whether the request is complete (its document will never change again).
+ */
+enum store_rc store_get(const char *id, size_t idlen, struct buf *out,
+	    int *finished);
 
 #endif

@@ -185,6 +185,7 @@ start_nginx() {
 	mkdir -p "$VAR/nginx/tmp"
 	[ "$(id -u)" = 0 ] && user="user www-data;"
 	sed -e "s|@LISTEN@|127.0.0.1:$PORT|" -e "s|@SOCKET@|$FCGI_SOCK|" \
+	    -e "s|@CACHE@|$VAR/nginx/cache|" \
 	    "$ROOT/nginx/owmcollect-site.conf.in" > "$VAR/nginx/owmcollect-site.conf"
 	sed -e "s|@VAR@|$VAR|g" -e "s|@USER@|$user|" \
 	    "$ROOT/nginx/nginx.conf.in" > "$VAR/nginx/nginx.conf"

@@ -1,0 +1,74 @@
+/*
+ * getcache.c: a least-recently-used table of a few documents; see
+ * getcache.h.  Documents larger than GETCACHE_MAX_BODY are not kept, so the
+ * cache costs at most GETCACHE_SLOTS * GETCACHE_MAX_BODY per process.
+ */
+#include <string.h>
+
+#include "getcache.h"
+#include "validate.h"
+
+#define GETCACHE_SLOTS		16
+#define GETCACHE_MAX_BODY	(64 * 1024)
+
+struct entry {
+	char			 id[ID_MAX];
+	size_t			 idlen;
+	unsigned long long	 version;
+	unsigned long long	 used;
+	struct buf		 doc;
+};
+
+static struct entry		 slots[GETCACHE_SLOTS];
+static unsigned long long	 tick;
+
+static struct entry *
+lookup(const char *id, size_t idlen)
+{
+	int	 i;
+
+	for (i = 0; i < GETCACHE_SLOTS; i++)
+		if (slots[i].used && slots[i].idlen == idlen &&
+		    memcmp(slots[i].id, id, idlen) == 0)
+			return &slots[i];
+	return NULL;
+}
+
+const struct buf *
+getcache_find(const char *id, size_t idlen, unsigned long long *version)
+{
+	struct entry	*e;
+
+	if ((e = lookup(id, idlen)) == NULL)
+		return NULL;
+	e->used = ++tick;
+	*version = e->version;
+	return &e->doc;
+}
+
+void
+getcache_put(const char *id, size_t idlen, unsigned long long version,
+    const struct buf *doc)
+{
+	struct entry	*e;
+	int		 i;
+
+	if (idlen > ID_MAX || doc->failed || doc->len > GETCACHE_MAX_BODY)
+		return;
+	if ((e = lookup(id, idlen)) == NULL) {
+		e = &slots[0];
+		for (i = 1; i < GETCACHE_SLOTS; i++)
+			if (slots[i].used < e->used)
+				e = &slots[i];
+		memcpy(e->id, id, idlen);
+		e->idlen = idlen;
+	}
+	buf_reset(&e->doc);
+	buf_add(&e->doc, doc->data, doc->len);
+	if (e->doc.failed) {
+		e->used = 0;
+		return;
+	}
+	e->version = version;
+	e->used = ++tick;
+}
