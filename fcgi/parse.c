@@ -106,6 +106,13 @@ parse_collect_json(const char *js, size_t len, struct collect_req *r,
 		*why = "body is empty";
 		return -1;
 	}
+	/* Say what matters for a scalar document, not how jsmn fails it. */
+	for (i = 0; i < (int)len && strchr(" \t\r\n", js[i]) && js[i]; i++)
+		;
+	if (i < (int)len && js[i] != '{' && js[i] != '[') {
+		*why = "body must be a JSON object";
+		return -1;
+	}
 	if ((n = json_tokenise(js, len, t, TOKENS_MAX, why)) == -1) {
 		snprintf(r->whybuf, sizeof(r->whybuf), "body is %s%s",
 		    strcmp(*why, "not valid JSON") == 0 ? "" :

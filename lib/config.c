@@ -185,17 +185,17 @@ set_cities(struct config *cf, const unsigned int *ids, size_t n,
 	size_t		 i, j;
 
 	if (n == 0 || n > CONFIG_MAX_CITIES) {
-		*why = "must hold 1 to 1000 city ids";
+		*why = "cities must hold 1 to 1000 city ids";
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		if (ids[i] == 0) {
-			*why = "must hold positive city ids";
+			*why = "cities must hold positive city ids";
 			return -1;
 		}
 		for (j = 0; j < i; j++)
 			if (ids[j] == ids[i]) {
-				*why = "must not repeat a city id";
+				*why = "cities must not repeat a city id";
 				return -1;
 			}
 	}
@@ -271,12 +271,12 @@ file_cities(struct config *cf, config_setting_t *v, char *why, size_t whylen)
 	int		 i, n;
 
 	if (!config_setting_is_aggregate(v) || config_setting_is_group(v)) {
-		snprintf(why, whylen, "must be a list of city ids");
+		snprintf(why, whylen, "cities must be a list of city ids");
 		return -1;
 	}
 	n = config_setting_length(v);
 	if (n > CONFIG_MAX_CITIES) {
-		snprintf(why, whylen, "must hold 1 to 1000 city ids");
+		snprintf(why, whylen, "cities must hold 1 to 1000 city ids");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -285,12 +285,13 @@ file_cities(struct config *cf, config_setting_t *v, char *why, size_t whylen)
 
 		if (config_setting_type(e) != CONFIG_TYPE_INT &&
 		    config_setting_type(e) != CONFIG_TYPE_INT64) {
-			snprintf(why, whylen, "must hold integer city ids");
+			snprintf(why, whylen, "cities must hold integer city ids");
 			return -1;
 		}
 		id = config_setting_get_int64(e);
 		if (id < 1 || id > UINT32_MAX) {
-			snprintf(why, whylen, "city id %lld is out of range", id);
+			snprintf(why, whylen, "cities: city id %lld is out of "
+			    "range", id);
 			return -1;
 		}
 		ids[i] = (unsigned int)id;
@@ -302,23 +303,136 @@ file_cities(struct config *cf, config_setting_t *v, char *why, size_t whylen)
 	return 0;
 }
 
+#define CONFIG_FILE_MAX	(1024 * 1024)
+
+/* Read a whole regular file; NULL with err filled on failure. */
+static char *
+slurp(const char *file, char *err, size_t errlen)
+{
+	struct stat	 st;
+	FILE		*fp;
+	char		*text;
+	size_t		 n;
+
+	if ((fp = fopen(file, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", file,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s: cannot read: %s", file,
+		    S_ISDIR(st.st_mode) ? "is a directory" :
+		    !S_ISREG(st.st_mode) ? "not a regular file" :
+		    "larger than 1 MiB");
+		fclose(fp);
+		return NULL;
+	}
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		fclose(fp);
+		return NULL;
+	}
+	n = fread(text, 1, (size_t)st.st_size, fp);
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: cannot read: %s", file,
+		    strerror(errno));
+		fclose(fp);
+		free(text);
+		return NULL;
+	}
+	fclose(fp);
+	text[n] = '\0';
+	return text;
+}
+
+/*
+ * libconfig 1.5 silently truncates an integer literal without an "L"
+ * suffix to 32 bits (4294967297 reads as 1), so refuse such literals
+ * before it sees them.  Skips strings and comments; returns the line of
+ * the first offender, or 0.
+ */
+static unsigned
+wide_int_line(const char *p)
+{
+	unsigned	 line = 1;
+
+	for (; *p; p++) {
+		if (*p == '\n')
+			line++;
+		else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				else if (*p == '\n')
+					line++;
+			}
+			if (*p == '\0')
+				break;
+		} else if (*p == '#' || (*p == '/' && p[1] == '/')) {
+			while (p[1] && p[1] != '\n')
+				p++;
+		} else if (*p == '/' && p[1] == '*') {
+			for (p += 2; *p && !(*p == '*' && p[1] == '/'); p++)
+				if (*p == '\n')
+					line++;
+			if (*p == '\0')
+				break;
+			p++;
+		} else if (isdigit((unsigned char)*p)) {
+			char	*end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(p, &end, 0);
+			if (*end != 'L' && *end != '.' && *end != 'e' &&
+			    *end != 'E' && (errno == ERANGE || v > INT32_MAX))
+				return line;
+			p = end - 1;
+			while (isalnum((unsigned char)p[1]) || p[1] == '.')
+				p++;
+		} else if (isalpha((unsigned char)*p) || *p == '_') {
+			while (isalnum((unsigned char)p[1]) || p[1] == '_' ||
+			    p[1] == '-')
+				p++;
+		}
+	}
+	return 0;
+}
+
+static int
+known_group(const char *group)
+{
+	const struct setting *s;
+
+	for (s = settings; s < settings + NSETTINGS; s++)
+		if (strcmp(s->group, group) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 load_file(struct config *cf, const char *file, char *err, size_t errlen)
 {
 	config_t	 lc;
 	config_setting_t *root, *g, *v;
-	char		 why[160];
+	char		 why[160], *text;
+	unsigned	 wide;
 	int		 i, j, rc = -1;
 
+	if ((text = slurp(file, err, errlen)) == NULL)
+		return -1;
+	if ((wide = wide_int_line(text)) != 0) {
+		snprintf(err, errlen, "%s:%u: integer too large (write numbers "
+		    "over 2147483647 with an L suffix, e.g. 5000000000L)",
+		    file, wide);
+		free(text);
+		return -1;
+	}
 	config_init(&lc);
-	if (!config_read_file(&lc, file)) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: cannot read: %s", file,
-			    strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: %s",
-			    config_error_file(&lc) ? config_error_file(&lc) :
-			    file, config_error_line(&lc), config_error_text(&lc));
+	if (!config_read_string(&lc, text)) {
+		snprintf(err, errlen, "%s:%d: %s", file, config_error_line(&lc),
+		    config_error_text(&lc));
 		goto out;
 	}
 	root = config_root_setting(&lc);
@@ -329,7 +443,8 @@ load_file(struct config *cf, const char *file, char *err, size_t errlen)
 				goto bad;
 			continue;
 		}
-		if (!config_setting_is_group(g)) {
+		if (!config_setting_is_group(g) ||
+		    !known_group(config_setting_name(g))) {
 			snprintf(why, sizeof(why), "unknown setting %s",
 			    config_setting_name(g));
 			goto bad;
@@ -362,6 +477,7 @@ bad:
 	    why);
 out:
 	config_destroy(&lc);
+	free(text);
 	return rc;
 }
 
@@ -390,12 +506,12 @@ env_cities(struct config *cf, const char *v, const char **why)
 	for (;;) {
 		comma = strchr(p, ',');
 		if (n == CONFIG_MAX_CITIES) {
-			*why = "must hold 1 to 1000 city ids";
+			*why = "cities must hold 1 to 1000 city ids";
 			return -1;
 		}
 		if (num_parse_u64(p, comma ? (size_t)(comma - p) : strlen(p),
 		    UINT32_MAX, &id) == -1) {
-			*why = "must be a comma-separated list of city ids";
+			*why = "cities must be a comma-separated list of ids";
 			return -1;
 		}
 		ids[n++] = (unsigned int)id;
@@ -544,8 +660,17 @@ config_dump(const struct config *cf, FILE *fp)
 		else if (s->secret)
 			fprintf(fp, "%s\n", (*str_at((struct config *)cf, s))[0]
 			    ? "(set)" : "(empty)");
-		else
-			fprintf(fp, "\"%s\"\n", *str_at((struct config *)cf, s));
+		else {
+			const char *v = *str_at((struct config *)cf, s);
+
+			fputc('"', fp);
+			for (; *v; v++) {
+				if (*v == '"' || *v == '\\')
+					fputc('\\', fp);
+				fputc(*v, fp);
+			}
+			fputs("\"\n", fp);
+		}
 	}
 	fprintf(fp, "cities = %zu ids\n", cf->ncities);
 }
