@@ -1,10 +1,12 @@
 /*
- * handlers.c: POST /collect and GET /get (DESIGN.md, "HTTP contract").
+ * handlers.c: POST /collect and GET /get (DESIGN.md, "HTTP contract"),
+ * and request management: GET /collect lists, DELETE /collect cancels.
  *
  * Validation happens before any database work, so bad input costs no
  * round trip and can never leave a half-written row; the store then does
  * each request's work in one transaction or one statement.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -86,6 +88,19 @@ token_ok(const char *auth, const char *token)
 	return diff == 0 && m == n;
 }
 
+/* Requests that change state need http.token when one is set. */
+static int
+authorized(const struct http_req *rq, struct http_resp *rs)
+{
+	if (cf->http.token[0] == '\0' ||
+	    token_ok(rq->authorization, cf->http.token))
+		return 1;
+	error(rs, 401, "a valid Authorization: Bearer token is required");
+	snprintf(rs->headers, sizeof(rs->headers),
+	    "WWW-Authenticate: Bearer\r\n");
+	return 0;
+}
+
 /* Percent-encode an id for a URL query value. */
 static void
 url_encode(struct buf *b, const char *s, size_t n)
@@ -117,13 +132,8 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	const char	*why = NULL;
 	int		 rc;
 
-	if (cf->http.token[0] && !token_ok(rq->authorization, cf->http.token)) {
-		error(rs, 401, "a valid Authorization: Bearer token is "
-		    "required");
-		snprintf(rs->headers, sizeof(rs->headers),
-		    "WWW-Authenticate: Bearer\r\n");
+	if (!authorized(rq, rs))
 		return;
-	}
 	if (rq->body_too_large) {
 		error(rs, 413, "request body is too large");
 		return;
@@ -178,27 +188,33 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	    a.done * 10000 / a.total % 100, url.data);
 }
 
+/* The id query parameter of GET /get and DELETE /collect, validated. */
+static long
+query_id(const struct http_req *rq, struct http_resp *rs, char *id)
+{
+	const char	*q = rq->query ? rq->query : "", *why = NULL;
+	long		 n;
+
+	n = parse_query_param(q, strlen(q), "id", id, ID_MAX, &why);
+	if (n == -2)
+		why = "id is missing: add ?id=...";
+	else if (n == -3)
+		why = "id must be at most 128 bytes";
+	else if (n >= 0 && validate_id(id, (size_t)n, &why) == 0)
+		return n;
+	error(rs, 400, why);
+	return -1;
+}
+
 static void
 get(const struct http_req *rq, struct http_resp *rs)
 {
 	char		 id[ID_MAX];
-	const char	*q = rq->query ? rq->query : "", *why = NULL;
 	long		 n;
 	int		 finished = 0;
 
-	n = parse_query_param(q, strlen(q), "id", id, sizeof(id), &why);
-	if (n == -2) {
-		error(rs, 400, "id is missing: use /get?id=...");
+	if ((n = query_id(rq, rs, id)) < 0)
 		return;
-	}
-	if (n == -3) {
-		error(rs, 400, "id must be at most 128 bytes");
-		return;
-	}
-	if (n == -1 || validate_id(id, (size_t)n, &why) == -1) {
-		error(rs, 400, why);
-		return;
-	}
 	switch (store_get(id, (size_t)n, rs->body, &finished)) {
 	case STORE_OK:
 		rs->status = 200;
@@ -218,10 +234,91 @@ get(const struct http_req *rq, struct http_resp *rs)
 	}
 }
 
+/* A numeric query parameter in [min, max]; def when absent. */
+static int
+query_num(const char *q, const char *name, unsigned long long min,
+    unsigned long long max, unsigned long long def, unsigned long long *v)
+{
+	char		 tmp[24];
+	const char	*why;
+	uint64_t	 u;
+	long		 n;
+
+	n = parse_query_param(q, strlen(q), name, tmp, sizeof(tmp), &why);
+	if (n == -2) {
+		*v = def;
+		return 0;
+	}
+	if (n < 0 || num_parse_u64(tmp, (size_t)n, max, &u) == -1 || u < min)
+		return -1;
+	*v = u;
+	return 0;
+}
+
+static void
+list(const struct http_req *rq, struct http_resp *rs)
+{
+	const char		*q = rq->query ? rq->query : "";
+	unsigned long long	 limit, before;
+
+	if (query_num(q, "limit", 1, 100, 20, &limit) == -1) {
+		error(rs, 400, "limit must be an integer from 1 to 100");
+		return;
+	}
+	if (query_num(q, "before", 1, UINT64_MAX, UINT64_MAX, &before) == -1) {
+		error(rs, 400, "before must be the \"next\" value of a "
+		    "previous page");
+		return;
+	}
+	if (store_list(before, limit, rs->body) != STORE_OK) {
+		unavailable(rs);
+		return;
+	}
+	rs->status = 200;
+	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
+}
+
+static void
+cancel(const struct http_req *rq, struct http_resp *rs)
+{
+	char			 id[ID_MAX];
+	unsigned long long	 n = 0;
+	long			 idlen;
+
+	if (!authorized(rq, rs))
+		return;
+	if ((idlen = query_id(rq, rs, id)) < 0)
+		return;
+	switch (store_cancel(id, (size_t)idlen, &n, rs->body)) {
+	case STORE_OK:
+		rs->status = 200;
+		snprintf(rs->headers, sizeof(rs->headers),
+		    "Cache-Control: no-store\r\n");
+		return;
+	case STORE_NOTFOUND:
+		error(rs, 404, "no request has this id");
+		return;
+	default:
+		unavailable(rs);
+		return;
+	}
+}
+
+static void
+not_allowed(struct http_resp *rs, const char *allow)
+{
+	char	 msg[80];
+
+	snprintf(msg, sizeof(msg), "method not allowed: use %s", allow);
+	error(rs, 405, msg);
+	snprintf(rs->headers, sizeof(rs->headers), "Allow: %s\r\n", allow);
+}
+
 void
 handle(const struct http_req *rq, struct http_resp *rs)
 {
 	const char	*m = rq->method ? rq->method : "";
+	int		 head = strcmp(m, "HEAD") == 0;
 
 	rs->status = 500;
 	rs->headers[0] = '\0';
@@ -229,19 +326,17 @@ handle(const struct http_req *rq, struct http_resp *rs)
 	if (rq->path && strcmp(rq->path, "/collect") == 0) {
 		if (strcmp(m, "POST") == 0)
 			collect(rq, rs);
-		else {
-			error(rs, 405, "method not allowed: use POST");
-			snprintf(rs->headers, sizeof(rs->headers),
-			    "Allow: POST\r\n");
-		}
+		else if (strcmp(m, "GET") == 0 || head)
+			list(rq, rs);
+		else if (strcmp(m, "DELETE") == 0)
+			cancel(rq, rs);
+		else
+			not_allowed(rs, "GET, HEAD, POST, DELETE");
 	} else if (rq->path && strcmp(rq->path, "/get") == 0) {
-		if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+		if (strcmp(m, "GET") == 0 || head)
 			get(rq, rs);
-		else {
-			error(rs, 405, "method not allowed: use GET");
-			snprintf(rs->headers, sizeof(rs->headers),
-			    "Allow: GET, HEAD\r\n");
-		}
+		else
+			not_allowed(rs, "GET, HEAD");
 	} else
 		error(rs, 404, "no such endpoint");
 	if (rs->body->failed)

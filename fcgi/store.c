@@ -37,6 +37,10 @@ enum {
 	ST_PROGRESS,
 	ST_GET,
 	ST_VERSION,
+	ST_LIST,
+	ST_CANCEL_CITIES,
+	ST_CANCEL_REQUEST,
+	ST_CANCEL_TASKS,
 	ST_COUNT
 };
 
@@ -75,6 +79,26 @@ static const char *const sql[ST_COUNT] = {
 	[ST_VERSION] =
 	    "SELECT collected + failed, finished_at IS NOT NULL "
 	    "FROM requests WHERE ext_id = ?",
+	[ST_LIST] =
+	    "SELECT id, ext_id, requested_at, finished_at, total, collected, "
+	    "failed FROM requests WHERE id < ? ORDER BY id DESC LIMIT ?",
+	/* Cancelling: the request's pending cities fail with "cancelled",
+	 * and queue entries no other request waits for go. */
+	[ST_CANCEL_CITIES] =
+	    "UPDATE request_cities rc JOIN requests r ON r.id = rc.request_id "
+	    "SET rc.state = 'failed', rc.error = 'cancelled', "
+	    "rc.done_at = NOW(6) "
+	    "WHERE r.ext_id = ? AND rc.state = 'pending'",
+	[ST_CANCEL_REQUEST] =
+	    "UPDATE requests SET failed = failed + ?, "
+	    "finished_at = COALESCE(finished_at, NOW(6)) WHERE ext_id = ?",
+	[ST_CANCEL_TASKS] =
+	    "DELETE t FROM city_tasks t "
+	    "JOIN request_cities rc ON rc.city_id = t.city_id "
+	    "JOIN requests r ON r.id = rc.request_id "
+	    "WHERE r.ext_id = ? AND rc.error = 'cancelled' AND NOT EXISTS "
+	    "(SELECT 1 FROM request_cities p "
+	    "WHERE p.city_id = t.city_id AND p.state = 'pending')",
 };
 
 static const struct config	*cf;
@@ -485,4 +509,135 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	*finished = !g.finished_null;
 	getcache_put(id, idlen, g.collected + g.failed, out);
 	return STORE_OK;
+}
+
+/* Appends one request's summary object (no data) from a ST_LIST row. */
+static void
+list_item(struct buf *out, const char *id, size_t idlen,
+    const MYSQL_TIME *req, const MYSQL_TIME *fin, int fin_null,
+    unsigned long long total, unsigned long long collected,
+    unsigned long long failed)
+{
+	char		 t[40];
+	unsigned long long h = total ? (collected + failed) * 10000 / total : 0;
+
+	buf_adds(out, "{\"id\": ");
+	json_str(out, id, idlen);
+	fmt_time(t, sizeof(t), req, 1);
+	buf_printf(out, ", \"requested_at\": \"%s\", \"finished_at\": ", t);
+	if (fin_null)
+		buf_adds(out, "null");
+	else {
+		fmt_time(t, sizeof(t), fin, 1);
+		buf_printf(out, "\"%s\"", t);
+	}
+	buf_printf(out, ", \"progress\": %llu.%02llu, \"total\": %llu, "
+	    "\"collected\": %llu, \"failed\": %llu}", h / 100, h % 100, total,
+	    collected, failed);
+}
+
+enum store_rc
+store_list(unsigned long long before, unsigned long long limit,
+    struct buf *out)
+{
+	MYSQL_STMT	*s;
+	MYSQL_BIND	 b[2], o[7];
+	MYSQL_TIME	 req, fin;
+	char		 id[ID_MAX];
+	unsigned long	 idlen;
+	unsigned long long rid, total, collected, failed, last = 0;
+	my_bool		 fin_null;
+	unsigned long long n = 0;
+	int		 rc;
+
+	if (store_open() == -1)
+		return STORE_UNAVAILABLE;
+	s = st[ST_LIST];
+	memset(b, 0, sizeof(b));
+	bind_u64(&b[0], &before);
+	bind_u64(&b[1], &limit);
+	memset(o, 0, sizeof(o));
+	bind_u64(&o[0], &rid);
+	o[1].buffer_type = MYSQL_TYPE_BLOB;
+	o[1].buffer = id;
+	o[1].buffer_length = sizeof(id);
+	o[1].length = &idlen;
+	bind_time(&o[2], &req);
+	bind_time(&o[3], &fin);
+	o[3].is_null = &fin_null;
+	bind_u64(&o[4], &total);
+	bind_u64(&o[5], &collected);
+	bind_u64(&o[6], &failed);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_bind_result(s, o) != 0)
+		return store_fail(s, "list", NULL);
+	buf_adds(out, "{\"requests\": [");
+	while ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		if (n++)
+			buf_adds(out, ", ");
+		list_item(out, id, idlen < sizeof(id) ? idlen : sizeof(id),
+		    &req, &fin, fin_null, total, collected, failed);
+		last = rid;
+	}
+	if (rc == 1)
+		return store_fail(s, "list fetch", NULL);
+	mysql_stmt_free_result(s);
+	/* A full page may have a next one; its cursor is the last row id. */
+	if (n == limit)
+		buf_printf(out, "], \"next\": \"%llu\"}\n", last);
+	else
+		buf_adds(out, "], \"next\": null}\n");
+	return STORE_OK;
+}
+
+static enum store_rc
+cancel_once(const char *id, size_t idlen, unsigned long long *n, int *retry)
+{
+	MYSQL_BIND	 b[2];
+	unsigned long	 len, len2;
+
+	if (mysql_real_query(db, "START TRANSACTION", 17) != 0)
+		return store_fail(NULL, "start transaction", retry);
+	bind_id(&b[0], id, idlen, &len);
+	if (mysql_stmt_bind_param(st[ST_CANCEL_CITIES], b) != 0 ||
+	    mysql_stmt_execute(st[ST_CANCEL_CITIES]) != 0)
+		return store_fail(st[ST_CANCEL_CITIES], "cancel cities", retry);
+	*n = mysql_stmt_affected_rows(st[ST_CANCEL_CITIES]);
+	if (*n > 0) {
+		memset(b, 0, sizeof(b));
+		bind_u64(&b[0], n);
+		bind_id(&b[1], id, idlen, &len2);
+		if (mysql_stmt_bind_param(st[ST_CANCEL_REQUEST], b) != 0 ||
+		    mysql_stmt_execute(st[ST_CANCEL_REQUEST]) != 0)
+			return store_fail(st[ST_CANCEL_REQUEST],
+			    "cancel request", retry);
+		bind_id(&b[0], id, idlen, &len);
+		if (mysql_stmt_bind_param(st[ST_CANCEL_TASKS], b) != 0 ||
+		    mysql_stmt_execute(st[ST_CANCEL_TASKS]) != 0)
+			return store_fail(st[ST_CANCEL_TASKS], "cancel tasks",
+			    retry);
+	}
+	if (mysql_commit(db) != 0)
+		return store_fail(NULL, "commit", retry);
+	return STORE_OK;
+}
+
+enum store_rc
+store_cancel(const char *id, size_t idlen, unsigned long long *n,
+    struct buf *out)
+{
+	enum store_rc	 rc;
+	int		 attempt, retry, finished;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (store_open() == -1)
+			return STORE_UNAVAILABLE;
+		retry = 0;
+		rc = cancel_once(id, idlen, n, &retry);
+		if (!retry)
+			break;
+	}
+	if (rc != STORE_OK || retry)
+		return STORE_UNAVAILABLE;
+	return store_get(id, idlen, out, &finished);
 }

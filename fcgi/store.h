@@ -40,4 +40,18 @@ enum store_rc store_collect(const struct collect_req *, struct accepted *);
 enum store_rc store_get(const char *id, size_t idlen, struct buf *out,
 	    int *finished);
 
+/*
+ * GET /collect: requests with internal id < before, newest first, at most
+ * limit, as {"requests": [...], "next": cursor or null}.
+ */
+enum store_rc store_list(unsigned long long before, unsigned long long limit,
+	    struct buf *out);
+
+/*
+ * DELETE /collect: the request's pending cities fail with "cancelled" (so
+ * it reaches 100); *n tells how many.  Appends the request's document.
+ */
+enum store_rc store_cancel(const char *id, size_t idlen,
+	    unsigned long long *n, struct buf *out);
+
 #endif

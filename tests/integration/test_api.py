@@ -189,9 +189,12 @@ BAD = [
     ("json latin1 charset", "POST", "/collect", {"Content-Type": "application/json; charset=latin1"}, b'{"id":"a"}', 415, "Content-Type"),
     ("multipart", "POST", "/collect", {"Content-Type": "multipart/form-data; boundary=x"}, b'--x--', 415, "Content-Type"),
     ("too large", "POST", "/collect", J, b'{"id":"' + b"a" * 70000 + b'"}', 413, "too large"),
-    ("GET collect", "GET", "/collect", {}, None, 405, "method"),
     ("PUT collect", "PUT", "/collect", J, b'{"id":"a"}', 405, "method"),
-    ("DELETE collect", "DELETE", "/collect", {}, None, 405, "method"),
+    ("DELETE collect no id", "DELETE", "/collect", {}, None, 400, "id is missing"),
+    ("DELETE collect bad id", "DELETE", "/collect?id=%ff", {}, None, 400, "UTF-8"),
+    ("list bad limit", "GET", "/collect?limit=0", {}, None, 400, "limit"),
+    ("list huge limit", "GET", "/collect?limit=101", {}, None, 400, "limit"),
+    ("list bad cursor", "GET", "/collect?before=abc", {}, None, 400, "before"),
     ("PATCH collect", "PATCH", "/collect", J, b'{}', 405, "method"),
     ("POST get", "POST", "/get?id=a", J, b'{}', 405, "method"),
     ("get NUL", "GET", "/get?id=a%00b", {}, None, 400, "control"),
@@ -220,6 +223,49 @@ class BadInput(unittest.TestCase):
         # Nothing was written by any of them, and the stack still serves.
         self.assertEqual((requests_count(), cities_count()), before)
         self.assertEqual(S.post_collect({"id": "after-bad-input", "cities": [1]}).status, 202)
+
+
+class Manage(unittest.TestCase):
+    def test_list_newest_first_paginated(self):
+        mine = ["list-%d" % i for i in range(5)]
+        for ident in mine:
+            self.assertEqual(S.post_collect({"id": ident, "cities": [7, 8]}).status, 202)
+        seen, path = [], "/collect?limit=2"
+        for _ in range(100):
+            r = S.request("GET", path)
+            self.assertEqual(r.status, 200, r.body)
+            doc = r.json
+            self.assertLessEqual(len(doc["requests"]), 2)
+            seen += [x["id"] for x in doc["requests"]]
+            for x in doc["requests"]:
+                for k in ("requested_at", "finished_at", "progress", "total", "collected", "failed"):
+                    self.assertIn(k, x)
+            if doc["next"] is None:
+                break
+            path = "/collect?limit=2&before=" + doc["next"]
+        # Newest first, each exactly once.
+        self.assertEqual(len(seen), len(set(seen)))
+        order = [i for i in seen if i in mine]
+        self.assertEqual(order, list(reversed(mine)))
+
+    def test_cancel(self):
+        cities = list(range(800000001, 800000301))   # 300 cities: far more than a minute's worth
+        self.assertEqual(S.post_collect({"id": "to-cancel", "cities": cities}).status, 202)
+        r = S.request("DELETE", "/collect?id=to-cancel")
+        self.assertEqual(r.status, 200, r.body)
+        doc = r.json
+        self.assertEqual(doc["progress"], 100)
+        self.assertIsNotNone(doc["finished_at"])
+        self.assertEqual(doc["collected"] + doc["failed"], 300)
+        cancelled = [d for d in doc["data"] if d.get("error") == "cancelled"]
+        self.assertGreater(len(cancelled), 200)
+        self.assertEqual(len(doc["data"]), 300)
+        left = S.sql("SELECT COUNT(*) FROM city_tasks WHERE city_id BETWEEN 800000001 AND 800000300")
+        self.assertEqual(int(left[0][0]), 0)
+        # A second cancel changes nothing; an unknown id is 404.
+        again = S.request("DELETE", "/collect?id=to-cancel").json
+        self.assertEqual(again["failed"], doc["failed"])
+        self.assertEqual(S.request("DELETE", "/collect?id=nope").status, 404)
 
 
 class DatabaseOutage(unittest.TestCase):
