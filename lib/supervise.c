@@ -176,7 +176,7 @@ supervise(const struct supervise_ops *ops)
 			return 2;
 		}
 		if (stopping && alive == 0) {
-			log_info("all %ss stopped", ops->child_name);
+			log_info("every %s has stopped", ops->child_name);
 			return 0;
 		}
 		if (stopping && now >= deadline) {
@@ -206,7 +206,7 @@ supervise(const struct supervise_ops *ops)
 		case SIGINT:
 			if (stopping)
 				break;
-			log_info("signal %d: stopping the %ss", sig,
+			log_info("signal %d: stopping every %s", sig,
 			    ops->child_name);
 			stopping = 1;
 			deadline = now_mono() + ops->stop_seconds();
@@ -220,8 +220,8 @@ supervise(const struct supervise_ops *ops)
 				    "keeping the running one");
 				break;
 			}
-			log_info("SIGHUP: configuration reloaded; rolling the "
-			    "%ss", ops->child_name);
+			log_info("SIGHUP: configuration reloaded; restarting every "
+			    "%s", ops->child_name);
 			for (i = 0; i < SUPERVISE_MAX; i++) {
 				slots[i].disabled = 0;
 				slots[i].fails = 0;

@@ -2,7 +2,7 @@
 # tests/stack.sh: the local owmcollect stack, used by `make run/start/stop/
 # status` and by the integration tests (each in its own VAR and ports).
 #
-#   stack.sh start | stop | status | run
+#   stack.sh start | stop | status | run | mysql
 #
 # Environment: VAR (state dir, default ./var), PORT (nginx, 8080), DB_PORT
 # (MariaDB on 127.0.0.1, 3307), B (build dir), CONF (etc/owmcollect.conf),
@@ -277,10 +277,18 @@ do_run() {
 	done
 }
 
+# The mysql client on the local instance, as its owner; reads SQL from
+# standard input when piped (make mysql < report.sql).
+do_mysql() {
+	live_pid mysqld mariadbd >/dev/null || die "MariaDB is not running in $VAR (make start)"
+	exec mariadb --no-defaults --socket="$SOCK" -u"$ME" "$(setting mysql.database)"
+}
+
 case ${1:-} in
+mysql)	do_mysql ;;
 start)	do_start ;;
 stop)	do_stop ;;
 status)	do_status ;;
 run)	do_run ;;
-*)	echo "usage: $0 start|stop|status|run" >&2; exit 2 ;;
+*)	echo "usage: $0 start|stop|status|run|mysql" >&2; exit 2 ;;
 esac
