@@ -34,6 +34,7 @@ enum {
 	ST_INS_CITIES,
 	ST_REUSE,
 	ST_QUEUE,
+	ST_QUEUE_TURN,
 	ST_PROGRESS,
 	ST_GET,
 	ST_VERSION,
@@ -59,11 +60,23 @@ static const char *const sql[ST_COUNT] = {
 	    "SET rc.state = 'collected', rc.reading_id = cl.reading_id, "
 	    "rc.done_at = ? "
 	    "WHERE rc.request_id = ? AND cl.fetched_at >= ? - INTERVAL ? SECOND",
+	/*
+	 * Queue in two steps so that concurrent POSTs of the same cities do
+	 * not serialise: INSERT IGNORE only share-locks an existing entry,
+	 * and the UPDATE (semi-consistent in READ COMMITTED) locks only the
+	 * entries this request moves forward.
+	 */
 	[ST_QUEUE] =
-	    "INSERT INTO city_tasks (city_id, turn, ready_at, created_at) "
+	    "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, "
+	    "created_at) "
 	    "SELECT city_id, ? + pos, ?, ? FROM request_cities "
-	    "WHERE request_id = ? AND state = 'pending' "
-	    "ON DUPLICATE KEY UPDATE turn = LEAST(turn, VALUES(turn))",
+	    "WHERE request_id = ? AND state = 'pending'",
+	[ST_QUEUE_TURN] =
+	    "UPDATE city_tasks t JOIN request_cities rc "
+	    "ON rc.city_id = t.city_id "
+	    "SET t.turn = ? + rc.pos "
+	    "WHERE rc.request_id = ? AND rc.state = 'pending' "
+	    "AND t.turn > ? + rc.pos",
 	[ST_PROGRESS] =
 	    "UPDATE requests SET collected = ?, "
 	    "finished_at = IF(? >= total, ?, NULL) WHERE id = ?",
@@ -299,6 +312,17 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		if (mysql_stmt_bind_param(st[ST_QUEUE], b) != 0 ||
 		    mysql_stmt_execute(st[ST_QUEUE]) != 0)
 			return store_fail(st[ST_QUEUE], "queue cities", retry);
+		/* Entries queued earlier at a later turn move forward. */
+		if (mysql_stmt_affected_rows(st[ST_QUEUE]) < total - done) {
+			memset(b, 0, sizeof(b));
+			bind_u64(&b[0], &base);
+			bind_u64(&b[1], &reqid);
+			bind_u64(&b[2], &base);
+			if (mysql_stmt_bind_param(st[ST_QUEUE_TURN], b) != 0 ||
+			    mysql_stmt_execute(st[ST_QUEUE_TURN]) != 0)
+				return store_fail(st[ST_QUEUE_TURN],
+				    "queue turns", retry);
+		}
 	}
 	if (done > 0) {
 		memset(b, 0, sizeof(b));

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""make bench: owmcollect's figures beside their ceilings, measured in one run.
+
+  HTTP    wrk through nginx (2 threads x 32 connections, 10 s after a 2 s
+          warm-up): GET of a finished 167-city request, GET of one still in
+          progress, POST with a unique id each (167 cities each); ceilings:
+          the same nginx build serving a static copy of the GET body, and
+          the POST's database work done directly by a C loop (post_direct).
+  Worker  cities/min sustained against the stand-in with the limit raised
+          to 200,000/min, group and single mode; time from POST to the
+          first API call; at the real 60/min: completion time for the 167
+          default cities, share of the limit used, windows over it.
+  Memory  resident (RSS) and proportional (PSS) memory of the FastCGI and
+          worker processes under load.
+
+Sections can be picked: bench.py http worker memory realtime
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import Stack, free_port, max_window, wait_until  # noqa: E402
+
+B = os.environ.get("B", "build")
+ROWS = []
+
+
+def row(what, value, ceiling=None, note=""):
+    ROWS.append((what, value, ceiling, note))
+    ratio = ""
+    if ceiling:
+        ratio = "  (%.0f%% of %s)" % (100.0 * value[0] / ceiling[0], ceiling[1])
+    print("  %-44s %s%s %s" % (what, value[1], ratio, note), flush=True)
+
+
+def wrk(url, seconds=10, script=None, warmup=2):
+    base = ["wrk", "-t2", "-c32", "--latency"]
+    if script:
+        base += ["-s", script]
+    subprocess.run(base + ["-d%ds" % warmup, url], capture_output=True, text=True)
+    out = subprocess.run(base + ["-d%ds" % seconds, url], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, out, re.M)
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, pct(50), pct(99), int(non2xx.group(1)) if non2xx else 0
+
+
+def fmt(rps, p50, p99, bad=0):
+    return (rps, "%8.0f req/s  p50 %6.2f ms  p99 %6.2f ms%s" %
+            (rps, p50, p99, "  (%d non-2xx!)" % bad if bad else ""))
+
+
+def static_nginx(body, tmp):
+    """The same nginx, same worker count, serving body as a static file."""
+    port = free_port()
+    os.makedirs(os.path.join(tmp, "www"), exist_ok=True)
+    with open(os.path.join(tmp, "www", "get.json"), "wb") as f:
+        f.write(body)
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""
+%s
+worker_processes 2; pid %s/nginx.pid; error_log %s/error.log;
+events { worker_connections 4096; }
+http { access_log %s/access.log; sendfile on; tcp_nopush on;
+  server { listen 127.0.0.1:%d; root %s/www; default_type application/json; } }
+""" % ("user www-data;" if os.getuid() == 0 else "", tmp, tmp, tmp, port, tmp))
+    os.chmod(tmp, 0o755)
+    subprocess.run(["nginx", "-p", tmp, "-c", conf], check=True)
+    return port, os.path.join(tmp, "nginx.pid")
+
+
+def stop_pidfile(path):
+    try:
+        with open(path) as f:
+            os.kill(int(f.read().strip()), 15)
+    except (OSError, ValueError):
+        pass
+
+
+def processes(pidfile):
+    """The supervisor from pidfile and its children."""
+    with open(pidfile) as f:
+        top = int(f.read().strip())
+    pids = [top]
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == top:
+                        pids.append(int(p))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+def memory(pids):
+    rss = pss = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return rss / 1024, pss / 1024
+
+
+POST_LUA = """
+local n = 0
+local tid = 0
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("tid", counter) end
+function init(args) n = 0; tid = wrk.thread:get("tid") end
+function request()
+  n = n + 1
+  return wrk.format("POST", "/collect", {["Content-Type"] = "application/json"},
+    string.format('{"id": "bench-%s-%d-%d"}', os.time(), tid, n))
+end
+"""
+
+
+def bench_http():
+    print("HTTP (wrk -t2 -c32, 10 s after 2 s warm-up)", flush=True)
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": "group"}
+    with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
+        s.post_collect({"id": "finished"})
+        s.wait_progress("finished", 100, timeout=120)
+        # In progress: the stand-in stops answering; the 167 default cities
+        # are fresh, so this request holds 167 readings and 833 pending.
+        s.standin_config(p_hang=1.0)
+        extra = list(range(700000001, 700000834))
+        import harness
+        with open(os.path.join(ROOT, "etc", "cities.txt")) as f:
+            default = [int(x) for x in f.read().split()]
+        s.post_collect({"id": "in-progress", "cities": default + extra})
+        doc = s.get("in-progress").json
+        assert doc["finished_at"] is None and len(doc["data"]) == 167, doc["progress"]
+        body = s.request("GET", "/get?id=finished").body
+        port, pidfile = static_nginx(body, tmp)
+        try:
+            base = "http://127.0.0.1:%d" % s.port
+            st = wrk("http://127.0.0.1:%d/get.json" % port)
+            row("nginx static copy of the GET body (%d B)" % len(body), fmt(*st))
+            fin = wrk(base + "/get?id=finished")
+            row("GET /get, finished request", fmt(*fin), (st[0], "static"))
+            prog = wrk(base + "/get?id=in-progress")
+            row("GET /get, in progress (167 of 1000)", fmt(*prog), (st[0], "static"))
+        finally:
+            stop_pidfile(pidfile)
+        lua = os.path.join(tmp, "post.lua")
+        with open(lua, "w") as f:
+            f.write(POST_LUA)
+        mem = {}
+
+        def sample():
+            time.sleep(5)
+            mem["fcgi"] = memory(processes(os.path.join(s.run, "fcgi.pid")))
+            mem["worker"] = memory(processes(os.path.join(s.run, "worker.pid")))
+        t = threading.Thread(target=sample)
+        t.start()
+        post = wrk(base + "/collect", script=lua, warmup=1)
+        t.join()
+        direct_env = dict(s.env)
+        direct_env.update({"OWMCOLLECT_MYSQL_SOCKET": os.path.join(s.run, "mysqld.sock")})
+        with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
+            direct_env["OWMCOLLECT_MYSQL_PASSWORD"] = f.read().strip()
+        out = subprocess.run([os.path.join(ROOT, B, "tests", "post_direct"), "-c",
+                              os.path.join(ROOT, "etc", "owmcollect.conf"), "-p", "4", "-d", "10"],
+                             env=direct_env, capture_output=True, text=True, check=True).stdout
+        m = dict(zip(out.split()[0::2], out.split()[1::2]))
+        direct = (float(m["rate"]), float(m["p50_ms"]), float(m["p99_ms"]))
+        row("POST /collect db work direct (C, 4 procs)", fmt(*direct))
+        row("POST /collect, unique ids, 167 cities", fmt(*post), (direct[0], "direct"))
+        return mem
+
+
+def arrivals(s):
+    return [e for e in s.access_log() if e.get("ids")]
+
+
+def bench_worker_rate(mode):
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": mode,
+           "OWMCOLLECT_WORKER_CHILDREN": "4", "OWMCOLLECT_WORKER_REUSE_SECONDS": "0"}
+    with Stack(env=env) as s:
+        n_req, per = 20, 1000
+        for i in range(n_req):
+            cities = list(range(100000000 + i * per, 100000000 + (i + 1) * per))
+            assert s.post_collect({"id": "load-%d" % i, "cities": cities}).status == 202
+        for i in range(n_req):
+            s.wait_progress("load-%d" % i, 100, timeout=300)
+        ev = arrivals(s)
+        t = sorted(e["t"] for e in ev)
+        cities = sum(len(e["ids"]) for e in ev)
+        span = max(t[-1] - t[0], 1e-3)
+        rate = cities / span * 60
+        row("worker, %s mode, limit 200,000/min" % mode,
+            (rate, "%8.0f cities/min (%d cities in %.1f s, %d calls)" % (rate, cities, span, len(ev))),
+            (200000, "the limit"), "max in any 60 s: %d" % max_window(ev))
+        return rate
+
+
+def bench_first_call():
+    with Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "60"}) as s:
+        time.sleep(1)
+        lat = []
+        for i in range(5):
+            city = 600000001 + i
+            t0 = time.time()
+            s.post_collect({"id": "first-%d" % i, "cities": [city]})
+            ev = wait_until(lambda: [e for e in s.access_log() if city in (e.get("ids") or [])], 10)
+            lat.append(ev[0]["t"] - t0)
+            time.sleep(1.5)
+        row("POST to first API call (5 samples)", (max(lat), "max %.3f s, median %.3f s" %
+                                                   (max(lat), sorted(lat)[2])))
+
+
+def bench_realtime():
+    with Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "60", "OWMCOLLECT_OWM_BATCH_SIZE": "20"}) as s:
+        t0 = time.time()
+        s.post_collect({"id": "realtime"})
+        doc = s.wait_progress("realtime", 100, timeout=400)
+        took = time.time() - t0
+        ev = arrivals(s)
+        t = sorted(e["t"] for e in ev)
+        # Share of the limit used while work was queued: cities that left
+        # before the last batch, over the time they took, against 60/min.
+        before_last = sum(len(e["ids"]) for e in ev if e["t"] < t[-1] - 0.5)
+        share = before_last / ((t[-1] - t[0]) / 60.0) / 60.0 if t[-1] > t[0] else 0
+        over = max_window(ev) > 60
+        row("60/min: 167 cities complete in", (took, "%.1f s (target <= 165 s)" % took))
+        row("60/min: share of the limit used", (share * 100, "%.1f %% (target >= 98 %%)" % (share * 100)))
+        row("60/min: max cities in any 60 s window", (max_window(ev), "%d (limit 60)%s" %
+                                                       (max_window(ev), "  OVER!" if over else "")))
+        assert doc["collected"] + doc["failed"] == 167
+
+
+def main():
+    sections = sys.argv[1:] or ["http", "worker", "realtime"]
+    print("owmcollect bench on %d cores, %s" % (os.cpu_count(), time.strftime("%Y-%m-%d %H:%M")), flush=True)
+    mem = None
+    if "http" in sections:
+        mem = bench_http()
+        print("Memory under POST load", flush=True)
+        for k in ("fcgi", "worker"):
+            rss, pss = mem[k]
+            row("%s processes" % k, (rss, "RSS %6.1f MiB, PSS %6.1f MiB" % (rss, pss)))
+        tot = mem["fcgi"][1] + mem["worker"][1]
+        row("fcgi + worker, PSS total", (tot, "%.1f MiB (target < 20 MiB)" % tot))
+    if "worker" in sections:
+        print("Worker", flush=True)
+        bench_worker_rate("group")
+        bench_worker_rate("single")
+        bench_first_call()
+    if "realtime" in sections:
+        print("Worker at the real 60 cities/min (about 3 minutes)", flush=True)
+        bench_realtime()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
