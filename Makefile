@@ -15,7 +15,7 @@ SANITIZE	?= 0
 DEB_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 	default-libmysqlclient-dev libconfig-dev libjsmn-dev check \
 	libsystemd-dev mariadb-server mariadb-client nginx curl python3 \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev wrk chromium systemd python3-yaml
 
 CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -47,7 +47,7 @@ UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 
 -include worker/worker.mk
 
-.PHONY: all deps run start stop status test test-unit test-standin \
+.PHONY: all deps run start stop status mysql test test-unit test-standin \
 	test-integration clean
 
 all: $(PROGRAMS)
@@ -90,6 +90,7 @@ deps:
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		    grep -q '^install ok installed$$' || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then \
@@ -111,6 +112,9 @@ stop:
 status:
 	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh status
 
+mysql:
+	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh mysql
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh run
@@ -129,6 +133,16 @@ test-standin:
 test-integration: all
 	B=$(B) python3 tests/integration/run.py
 
+# Benchmarks: figures beside their ceilings (tests/bench/bench.py).
+$(B)/tests/post_direct: $(B)/tests/bench/post_direct.o $(B)/fcgi/store.o \
+    $(B)/fcgi/getcache.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON)
+
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory all $(B)/tests/post_direct
+	B=$(B) python3 tests/bench/bench.py $(BENCH)
+
 clean:
 	rm -rf build build-sanitize
 
@@ -140,8 +154,10 @@ FUZZ_SECONDS	?= 60
 FUZZ_CFLAGS	 = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ifcgi -Iworker \
 		   -fsanitize=fuzzer,address,undefined \
 		   $(shell pkg-config --cflags libmariadb 2>/dev/null)
-FUZZ_TARGETS	 = request
+FUZZ_TARGETS	 = request owm_parse
 FUZZ_SRC_request = tests/fuzz/fuzz_request.c fcgi/parse.c fcgi/validate.c \
+		   lib/json.c lib/jsontok.c lib/buf.c
+FUZZ_SRC_owm_parse = tests/fuzz/fuzz_owm_parse.c worker/owm_parse.c \
 		   lib/json.c lib/jsontok.c lib/buf.c
 
 .PHONY: fuzz
@@ -160,3 +176,52 @@ fuzz: deps
 	done
 fuzz-src-%:
 	@echo $(FUZZ_SRC_$*)
+
+# Installation.  DESTDIR for staging; an existing configuration is never
+# overwritten (the new default goes next to it as owmcollect.conf.dist).
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SHAREDIR	?= $(PREFIX)/share/owmcollect
+DOCDIR		?= $(PREFIX)/share/doc/owmcollect
+SYSCONFDIR	?= /etc
+CONFDIR		?= $(SYSCONFDIR)/owmcollect
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+NGINXDIR	?= $(SYSCONFDIR)/nginx/sites-available
+INSTALLED_UNITS	 = owmcollect-fcgi.service owmcollect-worker.service
+
+.PHONY: install uninstall
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(NGINXDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 etc/schema.sql etc/cities.txt $(DESTDIR)$(SHAREDIR)/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	if [ -e $(DESTDIR)$(CONFDIR)/owmcollect.conf ]; then \
+		install -m 0640 etc/owmcollect.conf \
+		    $(DESTDIR)$(CONFDIR)/owmcollect.conf.dist; \
+	else \
+		install -m 0640 etc/owmcollect.conf $(DESTDIR)$(CONFDIR)/; \
+	fi
+	for u in $(INSTALLED_UNITS); do \
+		sed -e 's|/usr/local/bin|$(BINDIR)|g' \
+		    -e 's|/etc/owmcollect|$(CONFDIR)|g' \
+		    -e 's|/usr/local/share/doc/owmcollect|$(DOCDIR)|g' \
+		    etc/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
+	sed -e 's|@LISTEN@|80|' -e 's|@SOCKET@|/run/owmcollect/fcgi.sock|' \
+	    -e 's|@CACHE@|/var/cache/nginx/owmcollect|' \
+	    -e 's|@WWW@|$(SHAREDIR)/www|' \
+	    nginx/owmcollect-site.conf.in > $(DESTDIR)$(NGINXDIR)/owmcollect
+	if [ -d nginx/www ]; then \
+		install -d $(DESTDIR)$(SHAREDIR)/www && \
+		install -m 0644 nginx/www/* $(DESTDIR)$(SHAREDIR)/www/; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,owmcollect-fcgi owmcollect-worker)
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(INSTALLED_UNITS))
+	rm -f $(DESTDIR)$(NGINXDIR)/owmcollect
+	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(CONFDIR)/owmcollect.conf.dist
+	@if [ -e $(DESTDIR)$(CONFDIR)/owmcollect.conf ]; then \
+		echo "kept $(DESTDIR)$(CONFDIR)/owmcollect.conf (yours)"; fi

@@ -84,8 +84,11 @@ CREATE TABLE IF NOT EXISTS city_tasks (
 	last_error	VARCHAR(200) NULL,
 	created_at	DATETIME(6) NOT NULL,
 	PRIMARY KEY (city_id),
-	KEY claim (turn, ready_at)
+	KEY claim (turn, ready_at),
+	-- a worker extends the leases of its batch while it waits at the gate
+	KEY lease_owner (lease_owner)
 ) ENGINE=InnoDB;
+ALTER TABLE city_tasks ADD INDEX IF NOT EXISTS lease_owner (lease_owner);
 
 -- The shared rate gate: one row, locked (SELECT ... FOR UPDATE) by every
 -- reservation, so reservations from all children of all hosts serialise.

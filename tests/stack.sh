@@ -85,13 +85,14 @@ db_admin() { mariadb --no-defaults --socket="$SOCK" -u"$ME" "$@"; }
 setting() { "$B/owmcollect-fcgi" -c "$CONF" -t | sed -n "s/^$1 = //p" | tr -d '"'; }
 
 start_db() {
-	mkdir -p "$VAR/mysql" "$RUN" "$LOG"
+	mkdir -p "$VAR/mysql" "$VAR/mysql/tmp" "$RUN" "$LOG"
 	cat > "$MYCNF" <<-CNF
 	[mysqld]
 	user = $ME
 	datadir = $VAR/mysql/data
 	socket = $SOCK
 	pid-file = $RUN/mysqld.pid
+	tmpdir = $VAR/mysql/tmp
 	port = $DB_PORT
 	bind-address = 127.0.0.1
 	log-error = $LOG/mysqld.err
@@ -185,7 +186,7 @@ start_nginx() {
 	mkdir -p "$VAR/nginx/tmp"
 	[ "$(id -u)" = 0 ] && user="user www-data;"
 	sed -e "s|@LISTEN@|127.0.0.1:$PORT|" -e "s|@SOCKET@|$FCGI_SOCK|" \
-	    -e "s|@CACHE@|$VAR/nginx/cache|" \
+	    -e "s|@CACHE@|$VAR/nginx/cache|" -e "s|@WWW@|$ROOT/nginx/www|" \
 	    "$ROOT/nginx/owmcollect-site.conf.in" > "$VAR/nginx/owmcollect-site.conf"
 	sed -e "s|@VAR@|$VAR|g" -e "s|@USER@|$user|" \
 	    "$ROOT/nginx/nginx.conf.in" > "$VAR/nginx/nginx.conf"

@@ -1,0 +1,395 @@
+"""owmcollect-worker against the real stack and the API stand-in: the data it
+stores, unknown cities, retries, 429, an invalid key, kill -9, sharing, reuse
+and fairness.  The rate-limit proofs are in test_worker_rate.py.
+
+One stack for the module, at a scaled rate (6000 cities/min, batches of 20)
+with short timeouts so failure paths take seconds.  Each test uses its own
+city ids, so tests do not see each other's readings, and puts the stand-in
+back to normal when it ends.
+"""
+import calendar
+import os
+import signal
+import time
+import unittest
+
+import owm_standin
+from harness import Stack, wait_until
+
+S = None
+MAX_ATTEMPTS = 4
+ENV = {
+    "OWMCOLLECT_OWM_CITIES_PER_MINUTE": "6000",
+    "OWMCOLLECT_OWM_BATCH_SIZE": "20",
+    "OWMCOLLECT_OWM_TIMEOUT_MS": "1500",
+    "OWMCOLLECT_OWM_CONNECT_TIMEOUT_MS": "1000",
+    "OWMCOLLECT_WORKER_CHILDREN": "2",
+    "OWMCOLLECT_WORKER_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+    "OWMCOLLECT_WORKER_LEASE_SECONDS": "8",
+    "OWMCOLLECT_WORKER_STOP_SECONDS": "5",
+}
+NORMAL = {"latency_ms": 0, "p_5xx": 0, "p_broken": 0, "p_hang": 0, "p_429": 0,
+          "hostile": None}
+
+
+def setUpModule():
+    global S
+    S = Stack(env=ENV).start()
+
+
+def tearDownModule():
+    if S:
+        S.stop()
+
+
+def epoch(iso):
+    """'2026-01-02T03:04:05.123456Z' -> Unix time (float)."""
+    head, _, frac = iso.rstrip("Z").partition(".")
+    t = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S"))
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+def calls_for(ids, since=0.0):
+    """Access-log entries since `since` that asked for any of ids."""
+    ids = set(ids)
+    return [e for e in S.access_log() if e["t"] >= since and ids & set(e["ids"])]
+
+
+def fetch_count(ids, since=0.0):
+    """How many times each id was asked for."""
+    n = {i: 0 for i in ids}
+    for e in calls_for(ids, since):
+        for i in e["ids"]:
+            if i in n:
+                n[i] += 1
+    return n
+
+
+def check_data(test, doc):
+    """Every collected city holds exactly what the stand-in serves."""
+    for d in doc["data"]:
+        if "error" in d:
+            continue
+        cid = d["city_id"]
+        test.assertEqual(d["temperature"], owm_standin.celsius(cid), cid)
+        test.assertEqual(d["humidity"], owm_standin.humidity(cid), cid)
+        test.assertRegex(d["observed_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d0:00Z$")
+
+
+def check_outcomes(test, ext_id):
+    """One outcome per (request, city) and counters that match them."""
+    rows = S.sql("SELECT r.total, r.collected, r.failed, "
+                 "SUM(rc.state = 'collected'), SUM(rc.state = 'failed'), "
+                 "SUM(rc.state = 'pending'), COUNT(DISTINCT rc.city_id), "
+                 "r.finished_at IS NOT NULL "
+                 "FROM requests r JOIN request_cities rc ON rc.request_id = r.id "
+                 "WHERE r.ext_id = '%s' GROUP BY r.id" % ext_id)
+    total, coll, failed, s_coll, s_failed, pending, distinct, fin = map(int, rows[0])
+    test.assertEqual((coll, failed), (s_coll, s_failed))
+    test.assertEqual(pending, 0)
+    test.assertEqual(coll + failed, total)
+    test.assertEqual(distinct, total)
+    test.assertEqual(fin, 1)
+
+
+def post(test, ext_id, cities=None):
+    doc = {"id": ext_id}
+    if cities is not None:
+        doc["cities"] = cities
+    status, _, body = S.post_collect(doc)
+    test.assertEqual(status, 202, body)
+    return body
+
+
+def children():
+    """Pids of the worker supervisor's children."""
+    sup = S.pid("worker")
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == sup:
+            out.append(int(p))
+    return out
+
+
+def worker_log():
+    with open(os.path.join(S.log, "worker.log"), errors="replace") as f:
+        return f.read()
+
+
+class Worker(unittest.TestCase):
+    def tearDown(self):
+        S.standin_config(**NORMAL)
+
+    def test_default_cities_single_mode(self):
+        body = post(self, "w-default")
+        posted = epoch(body["requested_at"])
+        doc = S.wait_progress("w-default", 100, timeout=30)
+        self.assertEqual((doc["total"], doc["collected"], doc["failed"]), (167, 167, 0))
+        check_data(self, doc)
+        check_outcomes(self, "w-default")
+        calls = calls_for([d["city_id"] for d in doc["data"]], posted - 1)
+        self.assertEqual(len(calls), 167)
+        self.assertTrue(all(c["path"] == "/data/2.5/weather" and len(c["ids"]) == 1
+                            and c["units"] == "metric" for c in calls))
+        first = min(c["t"] for c in calls) - posted
+        print("\n  first API call %.3f s after the POST, 167 cities in %.2f s"
+              % (first, epoch(doc["finished_at"]) - posted))
+        self.assertLess(first, 1.0)
+        # The key never reaches a log.
+        self.assertNotIn("appid", worker_log())
+
+    def test_unknown_ids_fail_city_not_found(self):
+        ids = [900000001, 31001, 999999999, 31002]
+        post(self, "w-unknown", ids)
+        doc = S.wait_progress("w-unknown", 100, timeout=20)
+        self.assertEqual((doc["collected"], doc["failed"]), (2, 2))
+        errors = {d["city_id"]: d.get("error") for d in doc["data"]}
+        self.assertEqual(errors[900000001], "city not found")
+        self.assertEqual(errors[999999999], "city not found")
+        self.assertIsNone(errors[31001])
+        check_data(self, doc)
+        check_outcomes(self, "w-unknown")
+        # Not retried: one call each.
+        self.assertEqual(fetch_count(ids), {i: 1 for i in ids})
+
+    def test_sharing_and_reuse(self):
+        ids = list(range(32001, 32041))
+        post(self, "w-share-1", ids)
+        post(self, "w-share-2", list(reversed(ids)))
+        for r in ("w-share-1", "w-share-2"):
+            doc = S.wait_progress(r, 100, timeout=20)
+            self.assertEqual(doc["collected"], 40)
+            check_data(self, doc)
+            check_outcomes(self, r)
+        self.assertEqual(fetch_count(ids), {i: 1 for i in ids})
+        # Within reuse_seconds: served from city_latest without a call.
+        before = len(S.access_log())
+        body = post(self, "w-share-3", ids[:10])
+        self.assertEqual(body["progress"], 100)
+        time.sleep(1)
+        self.assertEqual(len(S.access_log()), before)
+
+    def test_retries_reach_100_with_correct_data(self):
+        S.standin_config(p_5xx=0.15, p_broken=0.1, p_hang=0.03)
+        ids = list(range(33001, 33061))
+        post(self, "w-retry", ids)
+        doc = S.wait_progress("w-retry", 100, timeout=60)
+        check_data(self, doc)
+        check_outcomes(self, "w-retry")
+        counts = fetch_count(ids)
+        self.assertGreater(sum(counts.values()), len(ids))  # some were retried
+        self.assertLessEqual(max(counts.values()), MAX_ATTEMPTS)
+        for d in doc["data"]:
+            if "error" in d:   # rare: every attempt hit a fault
+                self.assertRegex(d["error"], r" after %d attempts$" % MAX_ATTEMPTS)
+        self.assertGreaterEqual(doc["collected"], 54)
+
+    def test_fails_after_max_attempts_with_last_reason(self):
+        S.standin_config(p_5xx=1.0)
+        ids = [34001, 34002]
+        post(self, "w-5xx", ids)
+        doc = S.wait_progress("w-5xx", 100, timeout=30)
+        self.assertEqual(doc["failed"], 2)
+        for d in doc["data"]:
+            self.assertRegex(d["error"], r"^HTTP 50[023] after %d attempts$" % MAX_ATTEMPTS)
+        self.assertEqual(fetch_count(ids), {i: MAX_ATTEMPTS for i in ids})
+        check_outcomes(self, "w-5xx")
+
+    def test_hostile_bodies_are_retried_not_stored(self):
+        for k, kind in enumerate(("huge", "nan", "string_numbers", "wrong_types",
+                                  "foreign_ids", "truncated", "deep")):
+            S.standin_config(hostile=kind)
+            ids = [35001 + k]
+            t0 = time.time()
+            post(self, "w-hostile-" + kind, ids)
+            wait_until(lambda: calls_for(ids, t0 - 1), 5, what="a call for " + kind)
+            S.standin_config(hostile=None)
+            doc = S.wait_progress("w-hostile-" + kind, 100, timeout=20)
+            self.assertEqual(doc["collected"], 1, kind)
+            check_data(self, doc)
+            self.assertGreaterEqual(fetch_count(ids)[ids[0]], 2, kind)
+
+    def test_429_pauses_everyone(self):
+        S.standin_config(p_429=1.0)
+        ids = list(range(36001, 36101))
+        t0 = time.time()
+        post(self, "w-429", ids)
+
+        def bursts():
+            ts = sorted(e["t"] for e in calls_for(ids, t0 - 1) if e["status"] == 429)
+            out = []
+            for t in ts:
+                if not out or t - out[-1][-1] > 0.4:
+                    out.append([t])
+                else:
+                    out[-1].append(t)
+            return out
+        got = wait_until(lambda: len(bursts()) >= 2 and bursts(), 15, what="two 429 bursts")
+        S.standin_config(p_429=0)
+        doc = S.wait_progress("w-429", 100, timeout=30)
+        self.assertEqual(doc["collected"], 100)
+        check_outcomes(self, "w-429")
+        # Everyone waited: after the first 429 burst nothing arrived for a
+        # pause of about a second (1 s backoff, jitter-free), then less than
+        # a batch per child came before the second.
+        gap = got[1][0] - got[0][-1]
+        print("\n  429 pause: %.2f s between the first two bursts" % gap)
+        self.assertGreater(gap, 0.9)
+        self.assertLessEqual(len(got[0]), 2 * 20)
+        self.assertIn("429", worker_log())
+
+    def test_invalid_key_fails_nothing_then_resumes_after_sighup(self):
+        S.standin_config(key="not-the-workers-key")
+        ids = list(range(37001, 37031))
+        t0 = time.time()
+        post(self, "w-key", ids)
+        wait_until(lambda: [e for e in calls_for(ids, t0 - 1) if e["status"] == 401], 5,
+                   what="a 401")
+        time.sleep(2)
+        doc = S.get("w-key").json
+        self.assertEqual((doc["collected"], doc["failed"]), (0, 0))
+        self.assertEqual(S.sql("SELECT pause_reason FROM rate_gate")[0][0], "invalid key")
+        # One probe batch per pause, not a storm.
+        self.assertLessEqual(len(calls_for(ids, t0 - 1)), 2 * 20)
+        self.assertEqual(worker_log().count("refused the key"), 1)
+        # Released uncounted: a refused key is no attempt.
+        self.assertEqual(S.sql("SELECT MAX(attempts) FROM city_tasks "
+                               "WHERE city_id BETWEEN 37001 AND 37030")[0][0], "0")
+        # The fix: a key the API accepts, then a reload.
+        S.standin_config(key="")
+        S.signal("worker", signal.SIGHUP)
+        doc = S.wait_progress("w-key", 100, timeout=20)
+        self.assertEqual((doc["collected"], doc["failed"]), (30, 0))
+        check_outcomes(self, "w-key")
+
+    def test_kill9_mid_batch_loses_nothing(self):
+        S.standin_config(latency_ms=1000)
+        ids = list(range(38001, 38101))
+        t0 = time.time()
+        post(self, "w-kill", ids)
+        wait_until(lambda: len(calls_for(ids, t0 - 1)) >= 20, 5, what="a batch in flight")
+        victim = children()[0]
+        os.kill(victim, signal.SIGKILL)
+        S.standin_config(latency_ms=0)
+        doc = S.wait_progress("w-kill", 100, timeout=40)
+        self.assertEqual(doc["collected"], 100)
+        check_data(self, doc)
+        check_outcomes(self, "w-kill")
+        self.assertIn("killed by signal 9", worker_log())
+        wait_until(lambda: len(children()) == 2, 10, what="the child to be replaced")
+
+    def test_database_gone_worker_waits_and_reconnects(self):
+        S.standin_config(latency_ms=300)
+        ids = list(range(42001, 42201))
+        before = sorted(children())
+        t0 = time.time()
+        post(self, "w-dbgone", ids)
+        wait_until(lambda: calls_for(ids, t0 - 1), 5, what="the first batch")
+        mysqld = S.pid("mysqld")
+        os.kill(mysqld, signal.SIGSTOP)
+        try:
+            time.sleep(7)       # past mysql.read_timeout (5 s)
+        finally:
+            os.kill(mysqld, signal.SIGCONT)
+        S.standin_config(latency_ms=0)
+        doc = S.wait_progress("w-dbgone", 100, timeout=40)
+        self.assertEqual(doc["collected"], 200)
+        check_data(self, doc)
+        check_outcomes(self, "w-dbgone")
+        self.assertEqual(sorted(children()), before)     # nobody crashed
+        self.assertIn("database", worker_log())
+
+    def test_fairness_small_request_during_a_big_one(self):
+        S.standin_config(latency_ms=600)
+        big = list(range(400001, 401001))
+        post(self, "w-big", big)
+        time.sleep(2)
+        small = list(range(39001, 39006))
+        t0 = time.monotonic()
+        post(self, "w-small", small)
+        S.wait_progress("w-small", 100, timeout=10)
+        took = time.monotonic() - t0
+        big_doc = S.get("w-big").json
+        print("\n  5-city request done in %.2f s; the 1000-city one was at %.1f%%"
+              % (took, big_doc["progress"]))
+        self.assertLess(big_doc["progress"], 100)
+        self.assertLess(took, 5)
+        S.standin_config(latency_ms=0)
+        S.wait_progress("w-big", 100, timeout=60)
+        check_outcomes(self, "w-big")
+
+
+class GroupMode(unittest.TestCase):
+    """A second stack in group mode (the mode comes from the environment,
+    which a reload does not change), with a monthly cap."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.S = Stack(env=dict(ENV, OWMCOLLECT_OWM_MODE="group",
+                               OWMCOLLECT_OWM_CITIES_PER_MONTH="1000000")).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.S.stop()
+
+    def test_default_cities_and_unknown_ids_group_mode(self):
+        s = self.S
+        status, _, body = s.post_collect({"id": "g-default"})
+        self.assertEqual(status, 202)
+        doc = s.wait_progress("g-default", 100, timeout=30)
+        self.assertEqual(doc["collected"], 167)
+        global S
+        saved, S = S, s
+        try:
+            check_data(self, doc)
+            check_outcomes(self, "g-default")
+            log = s.access_log()
+            self.assertTrue(all(e["path"] == "/data/2.5/group" for e in log))
+            self.assertEqual(sum(len(e["ids"]) for e in log), 167)
+            self.assertLessEqual(max(len(e["ids"]) for e in log), 20)
+            # Unknown ids: left out of the group answer, then one
+            # confirming single call each, then "city not found".
+            ids = [900000005, 41001, 41002, 900000006]
+            status, _, _ = s.post_collect({"id": "g-unknown", "cities": ids})
+            doc = s.wait_progress("g-unknown", 100, timeout=20)
+            errors = {d["city_id"]: d.get("error") for d in doc["data"]}
+            self.assertEqual(errors, {900000005: "city not found", 41001: None,
+                                      41002: None, 900000006: "city not found"})
+            singles = [e for e in s.access_log() if e["path"] == "/data/2.5/weather"]
+            self.assertEqual(sorted(i for e in singles for i in e["ids"]),
+                             [900000005, 900000006])
+            check_outcomes(self, "g-unknown")
+        finally:
+            S = saved
+
+    def test_monthly_cap_pauses_and_fails_nothing(self):
+        s = self.S
+        # 3 cities left this month.
+        s.sql("UPDATE rate_gate SET month = DATE_FORMAT(NOW(), '%Y-%m'), "
+              "month_used = 1000000 - 3")
+        ids = list(range(43001, 43011))
+        status, _, _ = s.post_collect({"id": "g-month", "cities": ids})
+        self.assertEqual(status, 202)
+        wait_until(lambda: s.sql("SELECT pause_reason FROM rate_gate")[0][0] == "monthly cap",
+                   10, what="the monthly pause")
+        time.sleep(1)
+        doc = s.get("g-month").json
+        self.assertEqual((doc["collected"], doc["failed"]), (3, 0))
+        self.assertEqual(s.sql("SELECT paused_until = DATE_FORMAT(NOW() + INTERVAL 1 MONTH, "
+                               "'%Y-%m-01'), month_used FROM rate_gate")[0], ["1", "1000000"])
+        # The month turns.
+        s.sql("UPDATE rate_gate SET month = '2000-01', paused_until = NOW(6), "
+              "pause_reason = NULL")
+        doc = s.wait_progress("g-month", 100, timeout=15)
+        self.assertEqual((doc["collected"], doc["failed"]), (10, 0))
+
+
+if __name__ == "__main__":
+    unittest.main()

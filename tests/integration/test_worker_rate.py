@@ -1,0 +1,165 @@
+"""The rate limit of DESIGN.md, proven on the stand-in's access log: the API
+server never sees more than cities_per_minute cities in any 60-second window
+of arrivals, with one child, with several children, and with two worker
+supervisors sharing one database.
+
+The window is the API's minute and cannot be scaled, so each scenario posts
+more cities than one minute allows and runs a little over a minute; the two
+scenarios run side by side (each on its own stack) to keep the suite short.
+"""
+import os
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import BUILD, ROOT, Stack, max_window, wait_until
+
+RESULTS = {}
+
+
+def post(s, ext_id, cities):
+    status, _, body = s.post_collect({"id": ext_id, "cities": cities})
+    assert status == 202, body
+    return body
+
+
+def audit(s):
+    log = s.access_log()
+    return {
+        "max_window": max_window(log),
+        "cities": sum(len(e["ids"]) for e in log),
+        "limit_faults": sum(1 for e in log if e["fault"] == "limit"),
+        "span": log[-1]["t"] - log[0]["t"] if log else 0,
+        "log": log,
+    }
+
+
+ONE_CHILD = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "600", "OWMCOLLECT_OWM_BATCH_SIZE": "20",
+             "OWMCOLLECT_WORKER_CHILDREN": "1"}
+TWO_SUPERVISORS = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200", "OWMCOLLECT_OWM_BATCH_SIZE": "20",
+                   "OWMCOLLECT_WORKER_CHILDREN": "3"}
+
+
+def one_child(s):
+    """1 child, 600/min: 800 cities, plus 5 posted while the gate is shut."""
+    t0 = time.time()
+    post(s, "r1-big", list(range(500001, 500801)))
+    wait_until(lambda: sum(len(e["ids"]) for e in s.access_log()) >= 600, 30,
+               what="the first minute's 600 cities")
+    burst = time.time() - t0
+    time.sleep(2)
+    post(s, "r1-small", list(range(510001, 510006)))
+    big = s.wait_progress("r1-big", 100, timeout=120)
+    small = s.wait_progress("r1-small", 100, timeout=10)
+    r = audit(s)
+    r.update(limit=600, burst=burst, big=big, small=small, took=time.time() - t0)
+    return r
+
+
+def two_supervisors(s):
+    """2 supervisors x 3 children on one database, 1200/min: 1600 cities."""
+    # The second supervisor is started here, so it cannot know the
+    # stand-in's random key: let the stand-in accept any key.
+    s.standin_config(key="")
+    with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
+        pw = f.read().strip()
+    env2 = dict(s.env, OWMCOLLECT_MYSQL_SOCKET=os.path.join(s.run, "mysqld.sock"),
+                OWMCOLLECT_MYSQL_PASSWORD=pw, OWMCOLLECT_OWM_KEY="second-host",
+                OWMCOLLECT_OWM_URL="http://127.0.0.1:%d/data/2.5" % s.standin_port)
+    with open(os.path.join(s.log, "worker2.log"), "ab") as log2:
+        w2 = subprocess.Popen([os.path.join(ROOT, BUILD, "owmcollect-worker"), "-c",
+                               os.path.join(ROOT, "etc", "owmcollect.conf")],
+                              env=env2, cwd=ROOT, stdout=log2, stderr=log2)
+    try:
+        time.sleep(0.5)
+        t0 = time.time()
+        post(s, "r2-a", list(range(600001, 600801)))
+        post(s, "r2-b", list(range(610001, 610801)))
+        a = s.wait_progress("r2-a", 100, timeout=120)
+        b = s.wait_progress("r2-b", 100, timeout=30)
+        owners = s.sql("SELECT DISTINCT SUBSTRING_INDEX(SUBSTRING_INDEX(owner, ':', 2), "
+                       "':', -1) FROM rate_slots")
+        parents = set()
+        for (pid,) in owners:
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    parents.add(int(f.read().rsplit(")", 1)[1].split()[1]))
+            except OSError:
+                pass
+        r = audit(s)
+        r.update(limit=1200, a=a, b=b, took=time.time() - t0,
+                 supervisors=parents & {s.pid("worker"), w2.pid},
+                 children=len(owners))
+    finally:
+        w2.send_signal(signal.SIGTERM)
+        w2.wait(timeout=40)
+    return r
+
+
+def run(name, fn, s):
+    try:
+        RESULTS[name] = fn(s)
+    except BaseException as e:  # reported by the test that needs it
+        RESULTS[name] = e
+
+
+def setUpModule():
+    # Stacks start one after the other (concurrent mariadb-install-db runs
+    # trip over each other's temporary tables in /tmp); then the two
+    # minute-long scenarios run side by side.
+    stacks = []
+    try:
+        for name, fn, env in (("one_child", one_child, ONE_CHILD),
+                              ("two_supervisors", two_supervisors, TWO_SUPERVISORS)):
+            stacks.append((name, fn, Stack(env=env).start()))
+        threads = [threading.Thread(target=run, args=x) for x in stacks]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for _, _, s in stacks:
+            s.stop()
+
+
+class RateLimit(unittest.TestCase):
+    def result(self, name):
+        r = RESULTS.get(name)
+        if isinstance(r, BaseException):
+            raise r
+        return r
+
+    def check_window(self, r, total):
+        print("\n  %d cities, max %d in any 60 s window (limit %d), span %.1f s, %d over-limit 429s"
+              % (r["cities"], r["max_window"], r["limit"], r["span"], r["limit_faults"]))
+        self.assertEqual(r["cities"], total)
+        self.assertLessEqual(r["max_window"], r["limit"])
+        self.assertEqual(r["limit_faults"], 0)
+        # The gate held the rest back for the minute, and no longer.
+        self.assertGreater(r["span"], 60)
+        self.assertLess(r["span"], 70)
+
+    def test_one_child(self):
+        r = self.result("one_child")
+        self.check_window(r, 805)
+        self.assertEqual(r["big"]["collected"], 800)
+        # Posted while the gate was shut, the small request rode the first
+        # batches after it reopened, ahead of the big one's tail.
+        self.assertLessEqual(r["small"]["finished_at"], r["big"]["finished_at"])
+        ts = [e["t"] for e in r["log"]]
+        small_at = max(e["t"] for e in r["log"] if e["ids"][0] >= 510001)
+        self.assertLessEqual(sum(1 for t in ts if t < small_at), 600 + 3 * 20)
+
+    def test_two_supervisors_several_children(self):
+        r = self.result("two_supervisors")
+        self.check_window(r, 1600)
+        self.assertEqual((r["a"]["collected"], r["b"]["collected"]), (800, 800))
+        print("  %d children of %d supervisors reserved slots" % (r["children"], len(r["supervisors"])))
+        self.assertEqual(len(r["supervisors"]), 2)
+        self.assertGreaterEqual(r["children"], 4)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,559 @@
+/*
+ * child.c: the fetching loop of one worker child.
+ *
+ * Each round: obey the gate's pause; claim up to a batch of due cities
+ * (leased); reserve their slot at the shared rate gate and sleep until it
+ * (database clock); send (one /group call, or one /weather call per city,
+ * concurrently); map the answers; then store every outcome in one
+ * transaction (tasks.c).  A city is retried with backoff on timeouts,
+ * 5xx, 429 and invalid bodies up to worker.max_attempts, then failed with
+ * the last reason; an unknown city fails at once ("city not found"); a
+ * refused key (401) pauses everyone and fails nothing.
+ *
+ * The child opens its own database connection and curl handles after
+ * fork.  The database going away closes the connection; the child waits
+ * and reconnects, and the leases it held simply expire.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "db.h"
+#include "gate_db.h"
+#include "log.h"
+#include "owm_client.h"
+#include "owm_parse.h"
+#include "rategate.h"
+#include "tasks.h"
+
+#define KEY_PAUSE_S	60		/* retry a refused key this often */
+#define RETRY_BASE_US	1000000LL	/* first retry of a city after ~1 s */
+#define RETRY_CAP_US	60000000LL
+#define PAUSE_NAP_US	1000000LL	/* re-read a pause at least this often */
+#define RECONNECT_MAX_S	10
+#define NAP_STEP_US	200000LL
+
+static const struct config	*cf;
+static volatile sig_atomic_t	 quit;
+static MYSQL			*db;
+static int			 db_down;
+static char			 host[32];
+static char			 owner[64];
+static unsigned long		 batchno;
+static struct task		 tasks[OWM_GROUP_MAX];
+static struct owm_call		 calls[OWM_CLIENT_MAX_CALLS];
+
+/* What a batch's answers said about the key and the limit. */
+struct verdict {
+	int		 key_refused;
+	int		 saw_429;
+	int		 saw_ok;
+	unsigned int	 backoff_ms;	/* the gate's, at reservation */
+};
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static int64_t
+mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Sleep until the monotonic deadline, or until told to quit.  In steps of
+ * at most NAP_STEP_US: a SIGTERM landing between the check of quit and
+ * the sleep then costs a step, not a whole wait for a rate slot.
+ */
+static void
+nap_until(int64_t deadline)
+{
+	struct timespec	 ts;
+	int64_t		 now, until;
+
+	while (!quit && (now = mono_us()) < deadline) {
+		until = deadline - now > NAP_STEP_US ? now + NAP_STEP_US :
+		    deadline;
+		ts.tv_sec = until / 1000000;
+		ts.tv_nsec = (long)(until % 1000000) * 1000;
+		(void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL);
+	}
+}
+
+static void
+nap(int64_t us)
+{
+	nap_until(mono_us() + us);
+}
+
+static void
+db_disconnect(void)
+{
+	gate_close();
+	tasks_close();
+	if (db) {
+		mysql_close(db);
+		db = NULL;
+	}
+}
+
+static int
+db_connect(void)
+{
+	struct sqlerr	 e;
+
+	memset(&e, 0, sizeof(e));
+	if ((db = db_open(cf, e.msg, sizeof(e.msg))) == NULL)
+		goto fail;
+	if (gate_open(db, cf, &e) == -1 || tasks_open(db, cf, &e) == -1)
+		goto fail;
+	if (db_down)
+		log_notice("database reachable again");
+	db_down = 0;
+	return 0;
+fail:
+	if (!db_down)
+		log_warnx("database unavailable: %s", e.msg);
+	db_down = 1;
+	db_disconnect();
+	return -1;
+}
+
+/* A statement failed: drop a broken connection, log anything else. */
+static void
+db_trouble(const struct sqlerr *e)
+{
+	if (db_error_is_gone(e->code)) {
+		if (!db_down)
+			log_warnx("database connection lost: %s", e->msg);
+		db_down = 1;
+		db_disconnect();
+		return;
+	}
+	log_warnx("database: %s", e->msg);
+	nap(1000000);
+}
+
+static double
+rnd(void)
+{
+	return (double)random() / ((double)RAND_MAX + 1.0);
+}
+
+/* A transient failure: try again later, or fail after the last attempt. */
+static void
+task_retry(struct task *t, const char *reason)
+{
+	if (t->attempts >= (unsigned int)cf->worker.max_attempts) {
+		t->out = TASK_FAILED;
+		snprintf(t->reason, sizeof(t->reason), "%s after %u attempts",
+		    reason, t->attempts);
+		return;
+	}
+	t->out = TASK_RETRY;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	t->delay_us = rategate_backoff(t->attempts, RETRY_BASE_US,
+	    RETRY_CAP_US, rnd());
+}
+
+/* Not sent (pause, shutdown, cap): back to the queue, uncounted. */
+static void
+task_release(struct task *t, const char *reason)
+{
+	t->out = TASK_RELEASE;
+	t->delay_us = 0;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+}
+
+/* An answer without a usable body: the HTTP status decides. */
+static void
+classify_status(struct task *t, const struct owm_call *c, struct verdict *v)
+{
+	char	 why[96];
+
+	if (c->failed) {
+		task_retry(t, c->err);
+		return;
+	}
+	switch (c->status) {
+	case 401:
+		v->key_refused = 1;
+		task_release(t, GATE_REASON_KEY);
+		return;
+	case 429:
+		v->saw_429 = 1;
+		break;
+	}
+	snprintf(why, sizeof(why), "HTTP %ld", c->status);
+	task_retry(t, why);
+}
+
+/* One /weather answer for t. */
+static void
+classify_single(struct task *t, const struct owm_call *c, struct verdict *v)
+{
+	const char	*why;
+	char		 msg[64], reason[128];
+
+	if (c->failed || (c->status != 200 && c->status != 404)) {
+		classify_status(t, c, v);
+		return;
+	}
+	v->saw_ok = 1;
+	if (c->status == 404) {
+		/* The API's word for an unknown id; any other 404 is a
+		 * misrouted call and retried. */
+		if (owm_parse_message(c->body.data, c->body.len, msg,
+		    sizeof(msg)) == 0 && strcmp(msg, "city not found") == 0) {
+			t->out = TASK_FAILED;
+			snprintf(t->reason, sizeof(t->reason),
+			    "city not found");
+		} else
+			task_retry(t, "HTTP 404");
+		return;
+	}
+	if (owm_parse_single(c->body.data, c->body.len, t->city, time(NULL),
+	    &t->rd, &why) == 0) {
+		t->out = TASK_READING;
+		return;
+	}
+	snprintf(reason, sizeof(reason), "invalid response: %s", why);
+	task_retry(t, reason);
+}
+
+/* Release every task of list still without an outcome. */
+static void
+release_all(struct task **list, size_t n, const char *reason)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		task_release(list[i], reason);
+}
+
+/*
+ * Pass the gate for the n tasks of list and sleep until the slot.
+ * Returns the number of tasks that may be sent now (the others are
+ * released), or -1 on a database error.
+ */
+static int
+pass_gate(struct task **list, size_t n, struct verdict *v)
+{
+	struct gate_state g;
+	struct sqlerr	 e;
+	int64_t		 wait, deadline, late = cf->owm.margin_ms * 500;
+	int		 rc;
+
+	for (;;) {
+		rc = gate_reserve((unsigned int)n, owner, &g, &e);
+		if (rc == -1) {
+			db_trouble(&e);
+			return -1;
+		}
+		if (rc == GATE_PAUSED) {
+			release_all(list, n, g.reason);
+			return 0;
+		}
+		v->backoff_ms = g.backoff_ms;
+		if (g.granted < n) {
+			release_all(list + g.granted, n - g.granted,
+			    GATE_REASON_MONTH);
+			n = g.granted;
+		}
+		wait = g.slot - g.now;
+		deadline = mono_us() + wait;
+		if (wait > cf->worker.lease_seconds * 500000LL &&
+		    tasks_extend(owner, g.slot, &e) == -1) {
+			db_trouble(&e);
+			return -1;
+		}
+		if (wait > 0)
+			log_debug("%zu cities: slot in %lld ms", n,
+			    (long long)(wait / 1000));
+		nap_until(deadline);
+		if (quit) {
+			release_all(list, n, "worker stopping");
+			return 0;
+		}
+		if (wait > 0) {
+			/* Someone may have been refused while we slept. */
+			if ((rc = gate_check(&g, &e)) == -1) {
+				db_trouble(&e);
+				return -1;
+			}
+			if (rc == GATE_PAUSED) {
+				release_all(list, n, g.reason);
+				return 0;
+			}
+		}
+		/* Late past the margin: the slot no longer covers us. */
+		if (mono_us() <= deadline + late)
+			return (int)n;
+		log_warnx("woke %lld ms after the rate slot: reserving again",
+		    (long long)((mono_us() - deadline) / 1000));
+	}
+}
+
+/* n concurrent /weather calls for list; outcomes into the tasks. */
+static int
+fetch_single(struct task **list, size_t n, struct verdict *v)
+{
+	uint32_t	 ids[OWM_GROUP_MAX];
+	size_t		 i;
+	int		 k;
+
+	if ((k = pass_gate(list, n, v)) <= 0)
+		return k;
+	for (i = 0; i < (size_t)k; i++) {
+		ids[i] = list[i]->city;
+		calls[i].group = 0;
+		calls[i].ids = &ids[i];
+		calls[i].nids = 1;
+	}
+	owm_client_run(calls, (size_t)k);
+	for (i = 0; i < (size_t)k; i++) {
+		log_debug("GET /weather id=%u: %ld%s%s", ids[i],
+		    calls[i].status, calls[i].failed ? " " : "",
+		    calls[i].failed ? calls[i].err : "");
+		classify_single(list[i], &calls[i], v);
+	}
+	return 0;
+}
+
+/* One /group call for list; ids left out are confirmed one by one. */
+static int
+fetch_group(struct task **list, size_t n, struct verdict *v)
+{
+	struct owm_reading rd[OWM_GROUP_MAX];
+	struct task	*missing[OWM_GROUP_MAX];
+	uint32_t	 ids[OWM_GROUP_MAX];
+	int		 found[OWM_GROUP_MAX];
+	const char	*why;
+	char		 reason[128];
+	size_t		 i, nmissing = 0;
+	int		 k;
+
+	if ((k = pass_gate(list, n, v)) <= 0)
+		return k;
+	n = (size_t)k;
+	for (i = 0; i < n; i++)
+		ids[i] = list[i]->city;
+	calls[0].group = 1;
+	calls[0].ids = ids;
+	calls[0].nids = n;
+	owm_client_run(calls, 1);
+	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],
+	    calls[0].status, calls[0].failed ? " " : "",
+	    calls[0].failed ? calls[0].err : "");
+	if (calls[0].failed || calls[0].status != 200) {
+		for (i = 0; i < n; i++)
+			classify_status(list[i], &calls[0], v);
+		return 0;
+	}
+	v->saw_ok = 1;
+	if (owm_parse_group(calls[0].body.data, calls[0].body.len, ids, n,
+	    time(NULL), rd, found, &why) == -1) {
+		snprintf(reason, sizeof(reason), "invalid response: %s", why);
+		for (i = 0; i < n; i++)
+			task_retry(list[i], reason);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (found[i]) {
+			list[i]->rd = rd[i];
+			list[i]->out = TASK_READING;
+		} else
+			missing[nmissing++] = list[i];
+	}
+	/* The API leaves unknown ids out of a group answer; one single
+	 * call each tells an unknown city from a hiccup. */
+	if (nmissing > 0)
+		return fetch_single(missing, nmissing, v);
+	return 0;
+}
+
+/* Tell everyone what this batch learnt about the key and the limit. */
+static int
+report(const struct verdict *v)
+{
+	struct sqlerr	 e;
+	int		 rc;
+
+	if (v->key_refused) {
+		if ((rc = gate_pause_key(KEY_PAUSE_S, &e)) == -1)
+			goto fail;
+		if (rc == 1)
+			log_errx("the API refused the key (HTTP 401 Invalid "
+			    "API key): fetching is paused for everyone and "
+			    "retried every %d s; no city is failed. Fix "
+			    "owm.key and reload (SIGHUP)", KEY_PAUSE_S);
+	}
+	if (v->saw_429) {
+		if ((rc = gate_pause_429(&e)) == -1)
+			goto fail;
+		if (rc == 1)
+			log_warnx("the API answered 429 (limit exceeded): "
+			    "pausing the rate gate for everyone");
+	} else if (v->saw_ok && v->backoff_ms > 0 &&
+	    gate_backoff_reset(&e) == -1)
+		goto fail;
+	return 0;
+fail:
+	db_trouble(&e);
+	return -1;
+}
+
+static void
+batch_log(size_t n, size_t lost)
+{
+	size_t	 i, got = 0, failed = 0, retry = 0, back = 0;
+
+	for (i = 0; i < n; i++)
+		switch (tasks[i].out) {
+		case TASK_READING:
+			got++;
+			break;
+		case TASK_FAILED:
+			failed++;
+			log_info("city %u failed: %s", tasks[i].city,
+			    tasks[i].reason);
+			break;
+		case TASK_RETRY:
+			retry++;
+			log_debug("city %u: %s (attempt %u), retrying",
+			    tasks[i].city, tasks[i].reason,
+			    tasks[i].attempts);
+			break;
+		default:
+			back++;
+			break;
+		}
+	if (lost)
+		log_warnx("batch %s: %zu cities' leases expired before the "
+		    "results were stored; another child owns them now",
+		    owner, lost);
+	log_debug("batch %s: %zu collected, %zu failed, %zu to retry, %zu "
+	    "released", owner, got, failed, retry, back);
+}
+
+/* One round; 1 if it did something, 0 if idle, -1 on a database error. */
+static int
+round_once(void)
+{
+	struct gate_state g;
+	struct verdict	 v;
+	struct task	*list[OWM_GROUP_MAX];
+	struct sqlerr	 e;
+	size_t		 n, i, lost, max;
+	int		 rc;
+
+	if ((rc = gate_check(&g, &e)) == -1) {
+		db_trouble(&e);
+		return -1;
+	}
+	if (rc == GATE_PAUSED) {
+		log_debug("rate gate paused (%s) for %lld ms", g.reason,
+		    (long long)((g.paused_until - g.now) / 1000));
+		nap(g.paused_until - g.now < PAUSE_NAP_US ?
+		    g.paused_until - g.now : PAUSE_NAP_US);
+		return 1;
+	}
+	max = (size_t)cf->owm.batch_size;
+	if ((long long)max > cf->owm.cities_per_minute)
+		max = (size_t)cf->owm.cities_per_minute;
+	snprintf(owner, sizeof(owner), "%s:%ld:%lu", host, (long)getpid(),
+	    ++batchno);
+	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
+		db_trouble(&e);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	memset(&v, 0, sizeof(v));
+	for (i = 0; i < n; i++)
+		list[i] = &tasks[i];
+	rc = cf->owm.mode == OWM_MODE_GROUP ? fetch_group(list, n, &v) :
+	    fetch_single(list, n, &v);
+	if (rc == -1 || db == NULL)
+		return -1;	/* the leases expire; the cities come back */
+	if (report(&v) == -1)
+		return -1;
+	if (tasks_complete(owner, tasks, n, &lost, &e) == -1) {
+		log_warnx("batch %s: results not stored (%s); the cities "
+		    "will be fetched again", owner, e.msg);
+		db_trouble(&e);
+		return -1;
+	}
+	batch_log(n, lost);
+	return 1;
+}
+
+int
+child_run(const struct config *conf, int slot, int fresh)
+{
+	struct sigaction sa;
+	struct sqlerr	 e;
+	char		 err[256];
+	int64_t		 retry_us = 1000000;
+	size_t		 i;
+	int		 rc;
+
+	cf = conf;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;	/* no SA_RESTART: sleeps must wake */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	srandom((unsigned int)(getpid() ^ time(NULL) ^ (slot << 16)));
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (owm_client_init(cf, err, sizeof(err)) == -1) {
+		log_errx("%s", err);
+		return 1;
+	}
+	while (!quit) {
+		if (db == NULL) {
+			if (db_connect() == -1) {
+				nap(retry_us);
+				if (retry_us < RECONNECT_MAX_S * 1000000LL)
+					retry_us *= 2;
+				continue;
+			}
+			retry_us = 1000000;
+		}
+		if (fresh) {
+			if ((rc = gate_clear_key(&e)) == -1) {
+				db_trouble(&e);
+				continue;
+			}
+			if (rc == 1)
+				log_notice("new configuration: lifting the "
+				    "invalid-key pause");
+			fresh = 0;
+		}
+		if (round_once() == 0)
+			nap(cf->worker.poll_ms * 1000);
+	}
+	db_disconnect();
+	for (i = 0; i < OWM_CLIENT_MAX_CALLS; i++)
+		buf_free(&calls[i].body);
+	owm_client_free();
+	return 0;
+}

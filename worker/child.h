@@ -1,0 +1,16 @@
+/*
+ * child.h: one preforked fetching process of owmcollect-worker.
+ */
+#ifndef OWM_CHILD_H
+#define OWM_CHILD_H
+
+struct config;
+
+/*
+ * Runs until SIGTERM/SIGINT, then finishes the batch in hand and returns
+ * the exit code.  fresh: the configuration was (re)loaded just now, so a
+ * key refused before may have been replaced: lift an invalid-key pause.
+ */
+int	child_run(const struct config *, int slot, int fresh);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * tasks.h: the worker's side of the work queue (etc/schema.sql:
+ * city_tasks, readings, city_latest, request_cities, requests).
+ *
+ * Claim: up to n due cities in turn order, each leased to one owner
+ * ("host:pid:batch") until ready_at, attempts counted.
+ * Complete: one transaction per batch.  A done city's task row is deleted
+ * first, and only if the lease is still ours: that row lock keeps any new
+ * pending row of the city out until commit, so every pending (request,
+ * city) seen gets exactly one outcome and the counters match it.  Cities
+ * to try again go back to the queue with a delay.
+ */
+#ifndef OWM_TASKS_H
+#define OWM_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mysql.h>
+
+#include "owm_parse.h"
+#include "stmt.h"
+
+struct config;
+
+enum task_out {
+	TASK_PENDING,		/* no outcome yet */
+	TASK_READING,		/* store rd, fulfil the city */
+	TASK_FAILED,		/* fail the city with reason */
+	TASK_RETRY,		/* back to the queue after delay_us */
+	TASK_RELEASE		/* back to the queue, attempt not counted */
+};
+
+struct task {
+	uint32_t		 city;
+	unsigned int		 attempts;	/* including this one */
+	enum task_out		 out;
+	struct owm_reading	 rd;
+	char			 reason[160];
+	int64_t			 delay_us;
+};
+
+int	tasks_open(MYSQL *, const struct config *, struct sqlerr *);
+void	tasks_close(void);
+
+/* Claim up to max cities for owner; *n set (0: nothing due). */
+int	tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
+	    struct sqlerr *);
+/* Keep the lease until at least until_us (database clock) + lease. */
+int	tasks_extend(const char *owner, int64_t until_us, struct sqlerr *);
+/*
+ * Store every outcome in one transaction; *lost counts cities whose lease
+ * had gone to another owner (nothing written for them).
+ */
+int	tasks_complete(const char *owner, struct task *t, size_t n,
+	    size_t *lost, struct sqlerr *);
+
+#endif

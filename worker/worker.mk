@@ -1,0 +1,23 @@
+# worker/worker.mk: owmcollect-worker and its unit tests, included by the
+# top Makefile (which provides B, ALL_CFLAGS, LDFLAGS, LIB_OBJ,
+# LDLIBS_COMMON and CHECK_LIBS).
+
+WORKER_SRC	:= worker/main.c worker/child.c worker/rategate.c \
+		   worker/gate_db.c worker/tasks.c worker/stmt.c \
+		   worker/owm_client.c worker/owm_parse.c
+WORKER_OBJ	 = $(WORKER_SRC:%.c=$(B)/%.o)
+CURL_LIBS	 = $(shell pkg-config --libs libcurl 2>/dev/null)
+
+PROGRAMS	+= $(B)/owmcollect-worker
+UNIT_TESTS	+= $(B)/tests/check_rategate $(B)/tests/check_worker_parse
+
+$(B)/owmcollect-worker: $(WORKER_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS_COMMON) -lm
+
+$(B)/tests/check_rategate: $(B)/tests/unit/check_rategate.o \
+    $(B)/worker/rategate.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+$(B)/tests/check_worker_parse: $(B)/tests/unit/check_worker_parse.o \
+    $(B)/worker/owm_parse.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON) -lm
