@@ -37,7 +37,7 @@ endif
 LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 		   lib/db.c lib/supervise.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
-		   fcgi/store.c fcgi/getcache.c
+		   fcgi/store.c fcgi/getcache.c fcgi/health.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 
@@ -48,7 +48,7 @@ UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 -include worker/worker.mk
 
 .PHONY: all deps run start stop status mysql test test-unit test-standin \
-	test-integration clean
+	test-integration test-faults clean
 
 all: $(PROGRAMS)
 
@@ -132,6 +132,12 @@ test-standin:
 
 test-integration: all
 	B=$(B) python3 tests/integration/run.py
+
+# Faults: kill -9, a frozen and a restarted database, API chaos, nginx
+# reloads, with the invariants checked after each (tests/faults/).
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	B=$(B) python3 tests/faults/test_faults.py
 
 # Benchmarks: figures beside their ceilings (tests/bench/bench.py).
 $(B)/tests/post_direct: $(B)/tests/bench/post_direct.o $(B)/fcgi/store.o \

@@ -117,6 +117,62 @@ CREATE TABLE IF NOT EXISTS rate_slots (
 	KEY slot_at (slot_at)
 ) ENGINE=InnoDB;
 
+-- Every API minute's reserved cities, kept for good (rate_slots only
+-- keeps 10 minutes).  Upserted inside the gate's reservation transaction,
+-- so it counts exactly what rate_slots admitted: reserved cities, which
+-- include the few released unsent (a pause, a shutdown).  minute is the
+-- database clock's UTC minute of the slot.
+CREATE TABLE IF NOT EXISTS api_minutes (
+	minute		DATETIME NOT NULL,
+	cities		INT UNSIGNED NOT NULL DEFAULT 0,
+	PRIMARY KEY (minute)
+) ENGINE=InnoDB;
+
+-- One row per running worker child, upserted by the child itself every
+-- ~2 s (and at start), deleted when it exits cleanly.  A child killed
+-- outright leaves its row to age; rows older than 10 minutes are removed
+-- by the other children, and a replacement child removes its
+-- predecessor's (same host, supervisor and slot) when it starts.  owner is
+-- "<host>:<pid>", ppid its supervisor's pid; restarts is how often
+-- the supervisor had replaced this slot's child before this one (passed
+-- in at fork: the supervisor does no database work); gate_wait_us is the
+-- time this child slept at the rate gate until its reserved slots.
+-- GET /health and /metrics read it: a heartbeat younger than 10 s is a
+-- child alive.
+CREATE TABLE IF NOT EXISTS worker_children (
+	owner		VARCHAR(64) NOT NULL,
+	host		VARCHAR(64) NOT NULL,
+	pid		INT UNSIGNED NOT NULL,
+	ppid		INT UNSIGNED NOT NULL,
+	slot		SMALLINT UNSIGNED NOT NULL,
+	started_at	DATETIME(6) NOT NULL,
+	heartbeat_at	DATETIME(6) NOT NULL,
+	restarts	INT UNSIGNED NOT NULL DEFAULT 0,
+	gate_wait_us	BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	batches		BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	cities		BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	PRIMARY KEY (owner),
+	KEY heartbeat_at (heartbeat_at)
+) ENGINE=InnoDB;
+ALTER TABLE worker_children ADD COLUMN IF NOT EXISTS
+    ppid INT UNSIGNED NOT NULL DEFAULT 0 AFTER pid;
+
+-- API calls by outcome, for ever (GET /metrics: owmcollect_api_calls_total).
+-- Each child adds its batch's counts with one upsert after the batch:
+-- ok, not_found ("city not found"), 401, 429, http_4xx, http_5xx (other
+-- statuses), timeout, transport (no answer: refused, reset, DNS),
+-- broken_json (a 200 whose body did not parse).  A /group call is one
+-- call; in single mode each city is one.
+CREATE TABLE IF NOT EXISTS api_calls (
+	outcome		VARCHAR(32) NOT NULL,
+	n		BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	PRIMARY KEY (outcome)
+) ENGINE=InnoDB;
+-- Every outcome has a row from the start, so /metrics shows zeros.
+INSERT IGNORE INTO api_calls (outcome) VALUES ('ok'), ('not_found'),
+    ('401'), ('429'), ('http_4xx'), ('http_5xx'), ('timeout'),
+    ('transport'), ('broken_json');
+
 -- Report views for `mysql` users.  ids are shown as text.
 CREATE OR REPLACE VIEW request_progress AS
 SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
@@ -142,3 +198,32 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 FROM requests r
 JOIN request_cities rc ON rc.request_id = r.id
 LEFT JOIN readings rd ON rd.id = rc.reading_id;
+
+-- The newest reading of each city (from city_latest, so one row per city
+-- without a scan of readings).
+CREATE OR REPLACE VIEW latest_readings AS
+SELECT	cl.city_id,
+	rd.temperature,
+	rd.humidity,
+	rd.observed_at,
+	rd.fetched_at
+FROM city_latest cl
+JOIN readings rd ON rd.id = cl.reading_id;
+
+-- Why cities failed: each reason, the distinct cities and requests it hit.
+-- Reasons carry the attempts ("HTTP 503 after 5 attempts"); "cancelled"
+-- is DELETE /collect.
+CREATE OR REPLACE VIEW failures_by_reason AS
+SELECT	rc.error AS reason,
+	COUNT(DISTINCT rc.city_id) AS cities,
+	COUNT(DISTINCT rc.request_id) AS requests
+FROM request_cities rc
+WHERE rc.state = 'failed'
+GROUP BY rc.error;
+
+-- Cities sent to the API per minute (database clock, UTC), from the
+-- durable api_minutes counter (reserved cities: see api_minutes).
+CREATE OR REPLACE VIEW api_use_per_minute AS
+SELECT	minute,
+	cities
+FROM api_minutes;

@@ -1,6 +1,7 @@
 /*
  * handlers.c: POST /collect and GET /get (DESIGN.md, "HTTP contract"),
- * and request management: GET /collect lists, DELETE /collect cancels.
+ * request management (GET /collect lists, DELETE /collect cancels), and
+ * the operators' GET /health and GET /metrics (their queries: health.c).
  *
  * Validation happens before any database work, so bad input costs no
  * round trip and can never leave a half-written row; the store then does
@@ -13,6 +14,7 @@
 
 #include "config.h"
 #include "handlers.h"
+#include "health.h"
 #include "json.h"
 #include "parse.h"
 #include "store.h"
@@ -304,6 +306,53 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 	}
 }
 
+/*
+ * 200 while the service can do its job: the database answers, some
+ * worker child beat within HEALTH_ALIVE_S and the key is not refused.
+ * "degraded": still 200, but the gate is paused (a 429, the monthly cap)
+ * or a worker host has no child alive.
+ */
+static void
+health(struct http_resp *rs)
+{
+	static struct buf parts;
+	struct health	 h;
+	const char	*status;
+	int		 ok;
+
+	buf_reset(&parts);
+	if (health_read(&parts, &h) != STORE_OK || parts.failed) {
+		buf_adds(rs->body, "{\"status\": \"down\", \"database\": "
+		    "{\"reachable\": false}, \"workers\": [], \"gate\": null, "
+		    "\"queue\": null}\n");
+		rs->status = 503;
+		snprintf(rs->headers, sizeof(rs->headers),
+		    "Retry-After: 2\r\nCache-Control: no-store\r\n");
+		return;
+	}
+	ok = h.alive_hosts > 0 && !h.key_paused;
+	status = !ok ? "down" : h.paused || h.hosts > h.alive_hosts ?
+	    "degraded" : "ok";
+	buf_printf(rs->body, "{\"status\": \"%s\", \"database\": "
+	    "{\"reachable\": true}", status);
+	buf_add(rs->body, parts.data, parts.len);
+	buf_adds(rs->body, "}\n");
+	rs->status = ok ? 200 : 503;
+	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
+}
+
+static void
+metrics(struct http_resp *rs)
+{
+	if (health_metrics(cf->owm.cities_per_minute, rs->body) != STORE_OK) {
+		unavailable(rs);
+		return;
+	}
+	rs->status = 200;
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
+}
+
 static void
 not_allowed(struct http_resp *rs, const char *allow)
 {
@@ -321,6 +370,7 @@ handle(const struct http_req *rq, struct http_resp *rs)
 	int		 head = strcmp(m, "HEAD") == 0;
 
 	rs->status = 500;
+	rs->content_type = NULL;
 	rs->headers[0] = '\0';
 	buf_reset(rs->body);
 	if (rq->path && strcmp(rq->path, "/collect") == 0) {
@@ -335,6 +385,16 @@ handle(const struct http_req *rq, struct http_resp *rs)
 	} else if (rq->path && strcmp(rq->path, "/get") == 0) {
 		if (strcmp(m, "GET") == 0 || head)
 			get(rq, rs);
+		else
+			not_allowed(rs, "GET, HEAD");
+	} else if (rq->path && strcmp(rq->path, "/health") == 0) {
+		if (strcmp(m, "GET") == 0 || head)
+			health(rs);
+		else
+			not_allowed(rs, "GET, HEAD");
+	} else if (rq->path && strcmp(rq->path, "/metrics") == 0) {
+		if (strcmp(m, "GET") == 0 || head)
+			metrics(rs);
 		else
 			not_allowed(rs, "GET, HEAD");
 	} else

@@ -26,6 +26,7 @@ struct http_req {
 
 struct http_resp {
 	int		 status;
+	const char	*content_type;	/* NULL: application/json; UTF-8 */
 	char		 headers[512];	/* extra header lines, each ending \r\n */
 	struct buf	*body;
 };

@@ -164,11 +164,12 @@ respond(FCGX_Request *fr, const struct http_resp *rs, int head)
 	int	 n;
 
 	n = snprintf(h, sizeof(h), "Status: %d %s\r\n"
-	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s\r\n", rs->status, reason(rs->status), rs->body->len,
-	    rs->headers);
+	    "%s\r\n", rs->status, reason(rs->status),
+	    rs->content_type ? rs->content_type :
+	    "application/json; charset=utf-8", rs->body->len, rs->headers);
 	if (n < 0 || (size_t)n >= sizeof(h))
 		n = snprintf(h, sizeof(h), "Status: 503 Service Unavailable"
 		    "\r\nContent-Length: 0\r\n\r\n"), head = 1;
@@ -178,7 +179,7 @@ respond(FCGX_Request *fr, const struct http_resp *rs, int head)
 }
 
 static int
-child_main(int slot)
+child_main(int slot, int restarts)
 {
 	static struct buf body;
 	struct sigaction sa;
@@ -188,6 +189,7 @@ child_main(int slot)
 	char		*in;
 
 	(void)slot;
+	(void)restarts;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept must wake */
 	sigaction(SIGTERM, &sa, NULL);
@@ -259,7 +261,11 @@ int
 main(int argc, char *argv[])
 {
 	static const struct supervise_ops ops = {
-		"process", nchildren, stop_seconds, child_main, reload
+		.child_name = "process",
+		.nchildren = nchildren,
+		.stop_seconds = stop_seconds,
+		.child_main = child_main,
+		.reload = reload,
 	};
 	int	 ch, test = 0, verbose = 0, rc;
 

@@ -119,6 +119,7 @@ static MYSQL			*db;
 static MYSQL_STMT		*st[ST_COUNT];
 static time_t			 last_attempt;
 static int			 was_down;
+static unsigned long		 epoch;
 
 static int	store_open(void);
 
@@ -166,6 +167,7 @@ store_open(void)
 	if (was_down)
 		log_notice("database reachable again");
 	was_down = 0;
+	epoch++;
 	return 0;
 fail:
 	if (!was_down)
@@ -664,4 +666,22 @@ store_cancel(const char *id, size_t idlen, unsigned long long *n,
 	if (rc != STORE_OK || retry)
 		return STORE_UNAVAILABLE;
 	return store_get(id, idlen, out, &finished);
+}
+
+MYSQL *
+store_conn(void)
+{
+	return store_open() == -1 ? NULL : db;
+}
+
+unsigned long
+store_epoch(void)
+{
+	return epoch;
+}
+
+enum store_rc
+store_lost(MYSQL_STMT *s, const char *what)
+{
+	return store_fail(s, what, NULL);
 }

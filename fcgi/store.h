@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <mysql.h>
+
 #include "buf.h"
 
 struct config;
@@ -29,6 +31,19 @@ struct accepted {
 
 int	store_init(const struct config *);
 void	store_close(void);
+
+/*
+ * For modules that keep their own prepared statements on this process's
+ * connection (health.c).  store_conn() opens it if needed (NULL: the
+ * database is unavailable, answer 503); store_epoch() changes whenever a
+ * new connection was opened, so statements prepared on an older one must
+ * be prepared again; store_lost() classifies a failed statement like the
+ * store's own (a broken connection is closed) and returns
+ * STORE_UNAVAILABLE.
+ */
+MYSQL	*store_conn(void);
+unsigned long store_epoch(void);
+enum store_rc store_lost(MYSQL_STMT *, const char *what);
 
 /* Insert the request and its cities in one transaction. */
 enum store_rc store_collect(const struct collect_req *, struct accepted *);

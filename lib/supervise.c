@@ -5,6 +5,7 @@
  * synchronously with sigtimedwait(2), so there are no handlers, no flags
  * and no race between checking state and sleeping.
  */
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -26,6 +27,7 @@ struct slot {
 	time_t		 started;
 	time_t		 respawn_at;
 	int		 fails;		/* early deaths in a row */
+	int		 restarts;	/* deaths replaced so far */
 	int		 disabled;	/* exited 2: never respawn */
 	int		 rolling;	/* told to stop by a reload */
 };
@@ -45,7 +47,7 @@ static void
 spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 {
 	struct sigaction sa;
-	pid_t		 pid;
+	pid_t		 pid, parent = getpid();
 	int		 sig;
 
 	if ((pid = fork()) == -1) {
@@ -54,12 +56,17 @@ spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 		return;
 	}
 	if (pid == 0) {
+		/* A supervisor killed with SIGKILL must not leave children
+		 * working on unsupervised: they get SIGTERM and wind down. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != parent)
+			_exit(1);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
 		for (sig = 1; sig < NSIG; sig++)
 			(void)sigaction(sig, &sa, NULL);
 		sigprocmask(SIG_SETMASK, old, NULL);
-		_exit(ops->child_main(i));
+		_exit(ops->child_main(i, slots[i].restarts));
 	}
 	slots[i].pid = pid;
 	slots[i].started = now_mono();
@@ -100,7 +107,10 @@ reap(const struct supervise_ops *ops, int stopping)
 		if (slots[i].rolling) {
 			slots[i].rolling = 0;
 			slots[i].respawn_at = now;
-		} else if (now - slots[i].started < EARLY_DEATH) {
+			continue;
+		}
+		slots[i].restarts++;
+		if (now - slots[i].started < EARLY_DEATH) {
 			int delay = 1 << (slots[i].fails < 5 ?
 			    slots[i].fails : 5);
 
@@ -139,7 +149,7 @@ supervise(const struct supervise_ops *ops)
 	siginfo_t	 info;
 	struct timespec	 ts;
 	time_t		 now, deadline = 0, wake;
-	int		 i, n, sig, alive = 0, stopping = 0, usable;
+	int		 i, n, sig, alive = 0, stopping = 0, usable, ready = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -179,6 +189,13 @@ supervise(const struct supervise_ops *ops)
 			log_info("every %s has stopped", ops->child_name);
 			return 0;
 		}
+		if (!ready && !stopping && alive > 0) {
+			ready = 1;
+			if (ops->on_ready)
+				ops->on_ready();
+		}
+		if (ops->on_tick)
+			ops->on_tick(alive, stopping ? 0 : n);
 		if (stopping && now >= deadline) {
 			log_warnx("%d %s(s) still running after %d s: killing",
 			    alive, ops->child_name, ops->stop_seconds());
@@ -209,6 +226,8 @@ supervise(const struct supervise_ops *ops)
 			log_info("signal %d: stopping every %s", sig,
 			    ops->child_name);
 			stopping = 1;
+			if (ops->on_stopping)
+				ops->on_stopping();
 			deadline = now_mono() + ops->stop_seconds();
 			signal_all(SIGTERM);
 			break;

@@ -2,7 +2,7 @@
 # tests/stack.sh: the local owmcollect stack, used by `make run/start/stop/
 # status` and by the integration tests (each in its own VAR and ports).
 #
-#   stack.sh start | stop | status | run | mysql
+#   stack.sh start | stop | status | run | mysql | start-one worker|mysqld
 #
 # Environment: VAR (state dir, default ./var), PORT (nginx, 8080), DB_PORT
 # (MariaDB on 127.0.0.1, 3307), B (build dir), CONF (etc/owmcollect.conf),
@@ -148,9 +148,11 @@ apply_schema() {
 }
 
 start_standin() {
-	local key limit port
+	local key limit
 	rm -f "$RUN/standin.port"
-	key=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	(umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+	    > "$VAR/secrets/standin-key")
+	key=$(cat "$VAR/secrets/standin-key")
 	limit=$(setting owm.cities_per_minute)
 	OWM_STANDIN_KEY=$key setsid python3 "$ROOT/tests/standin/owm_standin.py" \
 	    --listen "127.0.0.1:${STANDIN_PORT:-0}" --log "$LOG/standin-access.log" \
@@ -158,13 +160,12 @@ start_standin() {
 	    --limit "$limit" >> "$LOG/standin.log" 2>&1 &
 	echo $! > "$RUN/standin.pid"
 	wait_for 15 "the API stand-in" $! test -s "$RUN/standin.port"
-	port=$(tr -d ' \n' < "$RUN/standin.port")
-	export OWMCOLLECT_OWM_URL="http://127.0.0.1:$port/data/2.5"
-	export OWMCOLLECT_OWM_KEY=$key
-	say "owm.key is empty: using the local API stand-in at $OWMCOLLECT_OWM_URL"
+	say "owm.key is empty: using the local API stand-in at 127.0.0.1:$(tr -d ' \n' < "$RUN/standin.port")"
 }
 
-start_programs() {
+# The environment the programs get: where the database is, its password,
+# the socket, and the stand-in when it stands in for the API.
+program_env() {
 	export OWMCOLLECT_MYSQL_SOCKET=$SOCK
 	export OWMCOLLECT_MYSQL_PASSWORD
 	OWMCOLLECT_MYSQL_PASSWORD=$(cat "$VAR/secrets/mysql-password")
@@ -172,13 +173,23 @@ start_programs() {
 	if [ "$(id -u)" = 0 ]; then
 		export OWMCOLLECT_HTTP_SOCKET_GROUP=www-data
 	fi
+	if live_pid standin owm_standin >/dev/null; then
+		export OWMCOLLECT_OWM_URL="http://127.0.0.1:$(tr -d ' \n' < "$RUN/standin.port")/data/2.5"
+		export OWMCOLLECT_OWM_KEY
+		OWMCOLLECT_OWM_KEY=$(cat "$VAR/secrets/standin-key")
+	fi
+}
+
+start_fcgi() {
 	setsid "$B/owmcollect-fcgi" -c "$CONF" >> "$LOG/fcgi.log" 2>&1 &
 	echo $! > "$RUN/fcgi.pid"
 	wait_for 10 owmcollect-fcgi $! test -S "$FCGI_SOCK"
-	if [ -x "$B/owmcollect-worker" ]; then
-		setsid "$B/owmcollect-worker" -c "$CONF" >> "$LOG/worker.log" 2>&1 &
-		echo $! > "$RUN/worker.pid"
-	fi
+}
+
+start_worker() {
+	[ -x "$B/owmcollect-worker" ] || return 0
+	setsid "$B/owmcollect-worker" -c "$CONF" >> "$LOG/worker.log" 2>&1 &
+	echo $! > "$RUN/worker.pid"
 }
 
 start_nginx() {
@@ -222,7 +233,9 @@ do_start() {
 	if [ "$(setting owm.key)" = "(empty)" ]; then
 		start_standin
 	fi
-	start_programs
+	program_env
+	start_fcgi
+	start_worker
 	start_nginx
 	STARTING=0
 	say "owmcollect is up: http://127.0.0.1:$PORT/ (state and logs in $VAR)"
@@ -285,7 +298,20 @@ do_mysql() {
 	exec mariadb --no-defaults --socket="$SOCK" -u"$ME" "$(setting mysql.database)"
 }
 
+# Start one component again if it is not running, as systemd would after
+# a crash (the fault tests kill them): worker or mysqld.
+do_start_one() {
+	case $1 in
+	worker)	live_pid worker owmcollect-worker >/dev/null && return 0
+		program_env; start_worker ;;
+	mysqld)	live_pid mysqld mariadbd >/dev/null && return 0
+		start_db ;;
+	*)	die "start-one: worker or mysqld" ;;
+	esac
+}
+
 case ${1:-} in
+start-one) do_start_one "${2:-}" ;;
 mysql)	do_mysql ;;
 start)	do_start ;;
 stop)	do_stop ;;

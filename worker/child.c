@@ -10,6 +10,10 @@
  * the last reason; an unknown city fails at once ("city not found"); a
  * refused key (401) pauses everyone and fails nothing.
  *
+ * Every ~2 s, also while it sleeps at the gate, the child upserts its
+ * heartbeat (heartbeat.c: alive, time spent waiting at the gate, batches)
+ * and after each batch adds the API calls' outcomes to the counters.
+ *
  * The child opens its own database connection and curl handles after
  * fork.  The database going away closes the connection; the child waits
  * and reconnects, and the leases it held simply expire.
@@ -25,6 +29,7 @@
 #include "config.h"
 #include "db.h"
 #include "gate_db.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "owm_client.h"
 #include "owm_parse.h"
@@ -42,8 +47,9 @@ static const struct config	*cf;
 static volatile sig_atomic_t	 quit;
 static MYSQL			*db;
 static int			 db_down;
-static char			 host[32];
 static char			 owner[64];
+static struct child_stats	 stats;
+static int64_t			 next_beat;
 static unsigned long		 batchno;
 static struct task		 tasks[OWM_GROUP_MAX];
 static struct owm_call		 calls[OWM_CLIENT_MAX_CALLS];
@@ -54,6 +60,7 @@ struct verdict {
 	int		 saw_429;
 	int		 saw_ok;
 	unsigned int	 backoff_ms;	/* the gate's, at reservation */
+	unsigned int	 calls[CALL_NOUTCOMES];
 };
 
 static void
@@ -77,6 +84,8 @@ mono_us(void)
  * at most NAP_STEP_US: a SIGTERM landing between the check of quit and
  * the sleep then costs a step, not a whole wait for a rate slot.
  */
+static void	beat(int64_t now);
+
 static void
 nap_until(int64_t deadline)
 {
@@ -84,6 +93,12 @@ nap_until(int64_t deadline)
 	int64_t		 now, until;
 
 	while (!quit && (now = mono_us()) < deadline) {
+		/* Long sleeps at the gate keep beating; a beat never makes
+		 * us late for a slot, though. */
+		if (now >= next_beat && deadline - now >= 300000) {
+			beat(now);
+			continue;
+		}
 		until = deadline - now > NAP_STEP_US ? now + NAP_STEP_US :
 		    deadline;
 		ts.tv_sec = until / 1000000;
@@ -102,6 +117,7 @@ nap(int64_t us)
 static void
 db_disconnect(void)
 {
+	heartbeat_close();
 	gate_close();
 	tasks_close();
 	if (db) {
@@ -118,8 +134,10 @@ db_connect(void)
 	memset(&e, 0, sizeof(e));
 	if ((db = db_open(cf, e.msg, sizeof(e.msg))) == NULL)
 		goto fail;
-	if (gate_open(db, cf, &e) == -1 || tasks_open(db, cf, &e) == -1)
+	if (gate_open(db, cf, &e) == -1 || tasks_open(db, cf, &e) == -1 ||
+	    heartbeat_open(db, &e) == -1)
 		goto fail;
+	next_beat = 0;		/* announce ourselves at once */
 	if (db_down)
 		log_notice("database reachable again");
 	db_down = 0;
@@ -145,6 +163,23 @@ db_trouble(const struct sqlerr *e)
 	}
 	log_warnx("database: %s", e->msg);
 	nap(1000000);
+}
+
+/*
+ * Upsert the heartbeat if one is due.  A failure is left for the next
+ * regular statement to classify: this may run in the middle of a batch,
+ * which must keep its connection until it decides.
+ */
+static void
+beat(int64_t now)
+{
+	struct sqlerr	 e;
+
+	next_beat = now + HEARTBEAT_EVERY_US;
+	if (db == NULL || db_down)
+		return;
+	if (heartbeat_beat(&stats, &e) == -1 && !db_error_is_gone(e.code))
+		log_warnx("database: %s", e.msg);
 }
 
 static double
@@ -178,6 +213,24 @@ task_release(struct task *t, const char *reason)
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 }
 
+/* The counter a call's transport result and status fall under. */
+static enum call_outcome
+outcome_of(const struct owm_call *c)
+{
+	if (c->failed)
+		return strcmp(c->err, "timeout") == 0 ? CALL_TIMEOUT :
+		    CALL_TRANSPORT;
+	switch (c->status) {
+	case 200:
+		return CALL_OK;
+	case 401:
+		return CALL_401;
+	case 429:
+		return CALL_429;
+	}
+	return c->status >= 500 ? CALL_5XX : CALL_4XX;
+}
+
 /* An answer without a usable body: the HTTP status decides. */
 static void
 classify_status(struct task *t, const struct owm_call *c, struct verdict *v)
@@ -201,8 +254,8 @@ classify_status(struct task *t, const struct owm_call *c, struct verdict *v)
 	task_retry(t, why);
 }
 
-/* One /weather answer for t. */
-static void
+/* One /weather answer for t; returns the call's counter. */
+static enum call_outcome
 classify_single(struct task *t, const struct owm_call *c, struct verdict *v)
 {
 	const char	*why;
@@ -210,7 +263,7 @@ classify_single(struct task *t, const struct owm_call *c, struct verdict *v)
 
 	if (c->failed || (c->status != 200 && c->status != 404)) {
 		classify_status(t, c, v);
-		return;
+		return outcome_of(c);
 	}
 	v->saw_ok = 1;
 	if (c->status == 404) {
@@ -221,17 +274,19 @@ classify_single(struct task *t, const struct owm_call *c, struct verdict *v)
 			t->out = TASK_FAILED;
 			snprintf(t->reason, sizeof(t->reason),
 			    "city not found");
-		} else
-			task_retry(t, "HTTP 404");
-		return;
+			return CALL_NOT_FOUND;
+		}
+		task_retry(t, "HTTP 404");
+		return CALL_4XX;
 	}
 	if (owm_parse_single(c->body.data, c->body.len, t->city, time(NULL),
 	    &t->rd, &why) == 0) {
 		t->out = TASK_READING;
-		return;
+		return CALL_OK;
 	}
 	snprintf(reason, sizeof(reason), "invalid response: %s", why);
 	task_retry(t, reason);
+	return CALL_BROKEN_JSON;
 }
 
 /* Release every task of list still without an outcome. */
@@ -254,7 +309,7 @@ pass_gate(struct task **list, size_t n, struct verdict *v)
 {
 	struct gate_state g;
 	struct sqlerr	 e;
-	int64_t		 wait, deadline, late = cf->owm.margin_ms * 500;
+	int64_t		 wait, deadline, late = cf->owm.margin_ms * 500, t0;
 	int		 rc;
 
 	for (;;) {
@@ -283,7 +338,9 @@ pass_gate(struct task **list, size_t n, struct verdict *v)
 		if (wait > 0)
 			log_debug("%zu cities: slot in %lld ms", n,
 			    (long long)(wait / 1000));
+		t0 = mono_us();
 		nap_until(deadline);
+		stats.gate_wait_us += mono_us() - t0;
 		if (quit) {
 			release_all(list, n, "worker stopping");
 			return 0;
@@ -328,8 +385,9 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 		log_debug("GET /weather id=%u: %ld%s%s", ids[i],
 		    calls[i].status, calls[i].failed ? " " : "",
 		    calls[i].failed ? calls[i].err : "");
-		classify_single(list[i], &calls[i], v);
+		v->calls[classify_single(list[i], &calls[i], v)]++;
 	}
+	stats.cities += (uint64_t)k;
 	return 0;
 }
 
@@ -355,10 +413,12 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	calls[0].ids = ids;
 	calls[0].nids = n;
 	owm_client_run(calls, 1);
+	stats.cities += n;
 	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],
 	    calls[0].status, calls[0].failed ? " " : "",
 	    calls[0].failed ? calls[0].err : "");
 	if (calls[0].failed || calls[0].status != 200) {
+		v->calls[outcome_of(&calls[0])]++;
 		for (i = 0; i < n; i++)
 			classify_status(list[i], &calls[0], v);
 		return 0;
@@ -366,11 +426,13 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	v->saw_ok = 1;
 	if (owm_parse_group(calls[0].body.data, calls[0].body.len, ids, n,
 	    time(NULL), rd, found, &why) == -1) {
+		v->calls[CALL_BROKEN_JSON]++;
 		snprintf(reason, sizeof(reason), "invalid response: %s", why);
 		for (i = 0; i < n; i++)
 			task_retry(list[i], reason);
 		return 0;
 	}
+	v->calls[CALL_OK]++;
 	for (i = 0; i < n; i++) {
 		if (found[i]) {
 			list[i]->rd = rd[i];
@@ -392,6 +454,8 @@ report(const struct verdict *v)
 	struct sqlerr	 e;
 	int		 rc;
 
+	if (heartbeat_count_calls(v->calls, &e) == -1)
+		goto fail;
 	if (v->key_refused) {
 		if ((rc = gate_pause_key(KEY_PAUSE_S, &e)) == -1)
 			goto fail;
@@ -474,7 +538,7 @@ round_once(void)
 	max = (size_t)cf->owm.batch_size;
 	if ((long long)max > cf->owm.cities_per_minute)
 		max = (size_t)cf->owm.cities_per_minute;
-	snprintf(owner, sizeof(owner), "%s:%ld:%lu", host, (long)getpid(),
+	snprintf(owner, sizeof(owner), "%s:%ld:%lu", stats.host, stats.pid,
 	    ++batchno);
 	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
 		db_trouble(&e);
@@ -487,6 +551,7 @@ round_once(void)
 		list[i] = &tasks[i];
 	rc = cf->owm.mode == OWM_MODE_GROUP ? fetch_group(list, n, &v) :
 	    fetch_single(list, n, &v);
+	stats.batches++;
 	if (rc == -1 || db == NULL)
 		return -1;	/* the leases expire; the cities come back */
 	if (report(&v) == -1)
@@ -502,7 +567,7 @@ round_once(void)
 }
 
 int
-child_run(const struct config *conf, int slot, int fresh)
+child_run(const struct config *conf, int slot, int restarts, int fresh)
 {
 	struct sigaction sa;
 	struct sqlerr	 e;
@@ -521,9 +586,15 @@ child_run(const struct config *conf, int slot, int fresh)
 	sigaction(SIGHUP, &sa, NULL);
 
 	srandom((unsigned int)(getpid() ^ time(NULL) ^ (slot << 16)));
-	if (gethostname(host, sizeof(host)) == -1)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
+	if (gethostname(stats.host, sizeof(stats.host)) == -1)
+		snprintf(stats.host, sizeof(stats.host), "localhost");
+	stats.host[sizeof(stats.host) - 1] = '\0';
+	stats.pid = (long)getpid();
+	stats.ppid = (long)getppid();
+	stats.slot = slot;
+	stats.restarts = restarts;
+	snprintf(stats.owner, sizeof(stats.owner), "%s:%ld", stats.host,
+	    stats.pid);
 	if (owm_client_init(cf, err, sizeof(err)) == -1) {
 		log_errx("%s", err);
 		return 1;
@@ -548,9 +619,13 @@ child_run(const struct config *conf, int slot, int fresh)
 				    "invalid-key pause");
 			fresh = 0;
 		}
+		if (mono_us() >= next_beat)
+			beat(mono_us());
 		if (round_once() == 0)
 			nap(cf->worker.poll_ms * 1000);
 	}
+	if (db && heartbeat_leave(&stats, &e) == -1)
+		log_warnx("database: %s", e.msg);
 	db_disconnect();
 	for (i = 0; i < OWM_CLIENT_MAX_CALLS; i++)
 		buf_free(&calls[i].body);

@@ -8,9 +8,11 @@ struct config;
 
 /*
  * Runs until SIGTERM/SIGINT, then finishes the batch in hand and returns
- * the exit code.  fresh: the configuration was (re)loaded just now, so a
- * key refused before may have been replaced: lift an invalid-key pause.
+ * the exit code.  restarts: how often the supervisor replaced this slot's
+ * child before (reported in the heartbeat).  fresh: the configuration was
+ * (re)loaded just now, so a key refused before may have been replaced:
+ * lift an invalid-key pause.
  */
-int	child_run(const struct config *, int slot, int fresh);
+int	child_run(const struct config *, int slot, int restarts, int fresh);
 
 #endif

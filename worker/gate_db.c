@@ -30,6 +30,7 @@ enum {
 	G_LOCK,
 	G_SLOTS,
 	G_INSERT,
+	G_MINUTE,
 	G_MONTH,
 	G_PAUSE,
 	G_CLEAN,
@@ -57,6 +58,11 @@ static const char *const sql[G_COUNT] = {
 	[G_INSERT] =
 	    "INSERT INTO rate_slots (slot_at, cities, owner) "
 	    "VALUES (" AT("?") ", ?, ?)",
+	/* The durable per-minute count (api_minutes), same transaction. */
+	[G_MINUTE] =
+	    "INSERT INTO api_minutes (minute, cities) VALUES "
+	    "(DATE_FORMAT(" AT("?") ", '%Y-%m-%d %H:%i:00'), ?) "
+	    "ON DUPLICATE KEY UPDATE cities = cities + VALUES(cities)",
 	[G_MONTH] =
 	    "UPDATE rate_gate SET month = ?, month_used = ? WHERE id = 1",
 	[G_PAUSE] =
@@ -287,7 +293,8 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	bind_i64(&p[0], &at);
 	bind_i64(&p[1], &cities);
 	bind_str(&p[2], owner, &olen);
-	if (stmt_run(db, st[G_INSERT], p, "rate slot insert", e) == -1)
+	if (stmt_run(db, st[G_INSERT], p, "rate slot insert", e) == -1 ||
+	    stmt_run(db, st[G_MINUTE], p, "api minute count", e) == -1)
 		goto fail;
 	used += n;
 	bind_str(&p[0], cur, &clen);

@@ -16,6 +16,7 @@
 #include "child.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "supervise.h"
 
 #define DEFAULT_CONF	"/etc/owmcollect/owmcollect.conf"
@@ -67,9 +68,9 @@ announce(const struct config *cf)
 }
 
 static int
-child_main(int slot)
+child_main(int slot, int restarts)
 {
-	return child_run(&conf, slot, mono_s() - loaded_at < FRESH_S);
+	return child_run(&conf, slot, restarts, mono_s() - loaded_at < FRESH_S);
 }
 
 static int
@@ -102,7 +103,14 @@ int
 main(int argc, char *argv[])
 {
 	static const struct supervise_ops ops = {
-		"child", nchildren, stop_seconds, child_main, reload
+		.child_name = "child",
+		.nchildren = nchildren,
+		.stop_seconds = stop_seconds,
+		.child_main = child_main,
+		.reload = reload,
+		.on_ready = notify_ready,
+		.on_stopping = notify_stopping,
+		.on_tick = notify_tick,
 	};
 	int	 ch, test = 0, verbose = 0, rc;
 

@@ -37,6 +37,20 @@ rategate_next(const struct rategate_slot *slots, size_t nslots, int64_t now,
 		if (slots[i].at > at)
 			at = slots[i].at;
 	}
+	/*
+	 * Pace by cities: a slot of c cities keeps the next one c / limit
+	 * minutes behind it (one batch of 20 every 20 s at 60/min), so the
+	 * allowance is spread over the minute instead of spent in a burst.
+	 * The window check below is what guarantees the limit.
+	 */
+	if (nslots > 0) {
+		int64_t paced = slots[nslots - 1].at + (int64_t)
+		    ((unsigned long long)slots[nslots - 1].cities *
+		    RATEGATE_WINDOW_US / limit);
+
+		if (paced > at)
+			at = paced;
+	}
 	/* The slots inside (at - window, at]: all from first on. */
 	for (first = 0; first < nslots && slots[first].at <= at - window;
 	    first++)

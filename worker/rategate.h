@@ -23,8 +23,9 @@ struct rategate_slot {
 int64_t	rategate_window(long long margin_ms);
 
 /*
- * The earliest t >= max(now, every slot's time) such that the cities of
- * the slots in (t - window, t] plus n stay within limit.  Because every
+ * The earliest t >= max(now, every slot's time, the latest slot's time +
+ * its cities / limit minutes) such that the cities of the slots in
+ * (t - window, t] plus n stay within limit.  Because every
  * slot is placed at or after the latest one, checking the window that ends
  * at the new slot is enough: every other window was checked when its own
  * last slot was placed.  slots must be sorted by time; slots older than

@@ -81,8 +81,8 @@ class Stack:
         self.log = os.path.join(self.dir, "log")
 
     # -- life cycle ---------------------------------------------------------
-    def stack(self, cmd, timeout=180, check=True):
-        p = subprocess.run([STACK, cmd], env=self.env, cwd=ROOT, timeout=timeout,
+    def stack(self, cmd, *args, timeout=180, check=True):
+        p = subprocess.run([STACK, cmd] + list(args), env=self.env, cwd=ROOT, timeout=timeout,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if check and p.returncode != 0:
             raise RuntimeError("stack.sh %s failed (%d):\n%s\n%s" %

@@ -43,10 +43,11 @@ TWO_SUPERVISORS = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200", "OWMCOLLECT_OWM_B
 
 
 def one_child(s):
-    """1 child, 600/min: 800 cities, plus 5 posted while the gate is shut."""
+    """1 child, 600/min: 800 cities, plus 5 posted once the first minute's
+    allowance is spent."""
     t0 = time.time()
     post(s, "r1-big", list(range(500001, 500801)))
-    wait_until(lambda: sum(len(e["ids"]) for e in s.access_log()) >= 600, 30,
+    wait_until(lambda: sum(len(e["ids"]) for e in s.access_log()) >= 600, 75,
                what="the first minute's 600 cities")
     burst = time.time() - t0
     time.sleep(2)
@@ -59,14 +60,19 @@ def one_child(s):
 
 
 def two_supervisors(s):
-    """2 supervisors x 3 children on one database, 1200/min: 1600 cities."""
+    """2 supervisors on one database, 1200/min: 1600 cities.  The second
+    connects over TCP with its own configuration (2 children, group mode)."""
     # The second supervisor is started here, so it cannot know the
     # stand-in's random key: let the stand-in accept any key.
     s.standin_config(key="")
     with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
         pw = f.read().strip()
-    env2 = dict(s.env, OWMCOLLECT_MYSQL_SOCKET=os.path.join(s.run, "mysqld.sock"),
+    # The second "host" reaches the database over TCP, with another
+    # configuration: 2 children in group mode (the first: 3, single).
+    env2 = dict(s.env, OWMCOLLECT_MYSQL_SOCKET="", OWMCOLLECT_MYSQL_HOST="127.0.0.1",
+                OWMCOLLECT_MYSQL_PORT=str(s.db_port),
                 OWMCOLLECT_MYSQL_PASSWORD=pw, OWMCOLLECT_OWM_KEY="second-host",
+                OWMCOLLECT_OWM_MODE="group", OWMCOLLECT_WORKER_CHILDREN="2",
                 OWMCOLLECT_OWM_URL="http://127.0.0.1:%d/data/2.5" % s.standin_port)
     with open(os.path.join(s.log, "worker2.log"), "ab") as log2:
         w2 = subprocess.Popen([os.path.join(ROOT, BUILD, "owmcollect-worker"), "-c",
@@ -137,9 +143,12 @@ class RateLimit(unittest.TestCase):
         self.assertEqual(r["cities"], total)
         self.assertLessEqual(r["max_window"], r["limit"])
         self.assertEqual(r["limit_faults"], 0)
-        # The gate held the rest back for the minute, and no longer.
-        self.assertGreater(r["span"], 60)
-        self.assertLess(r["span"], 70)
+        # Paced by cities (a batch of 20 every 20/limit minutes), the
+        # whole allowance is used and no more: the last batch leaves about
+        # (cities - 20) / limit minutes after the first.
+        paced = (total - 20) * 60.0 / r["limit"]
+        self.assertGreater(r["span"], paced - 2)
+        self.assertLess(r["span"], paced + 8)
 
     def test_one_child(self):
         r = self.result("one_child")
@@ -159,6 +168,13 @@ class RateLimit(unittest.TestCase):
         print("  %d children of %d supervisors reserved slots" % (r["children"], len(r["supervisors"])))
         self.assertEqual(len(r["supervisors"]), 2)
         self.assertGreaterEqual(r["children"], 4)
+        # Both kinds of call arrived (single from one host, group from the
+        # other), and no city was fetched twice.
+        paths = {e["path"] for e in r["log"]}
+        self.assertEqual(paths, {"/data/2.5/weather", "/data/2.5/group"})
+        fetched = [i for e in r["log"] if e["status"] == 200 for i in e["ids"]]
+        self.assertEqual(len(fetched), len(set(fetched)))
+        self.assertEqual(len(set(fetched)), 1600)
 
 
 if __name__ == "__main__":

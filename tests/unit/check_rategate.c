@@ -38,18 +38,19 @@ static const struct tcase_rg cases[] = {
 	/* The same with a 1 s margin: the window is 61 s. */
 	{ "design with margin", 60, 1000,
 	  { { 0, 1, 0 }, { 1, 20, 1 }, { 21, 20, 21 }, { 41, 20, 61 } }, 4 },
-	/* Full batches at R = 60, B = 20: three at once, then one every
-	 * minute after each. */
+	/* Full batches at R = 60, B = 20: one every 20 s, paced, even when
+	 * all are asked for at once. */
 	{ "full batches", 60, 0,
-	  { { 0, 20, 0 }, { 0, 20, 0 }, { 0, 20, 0 }, { 0, 20, 60 },
-	    { 0, 20, 60 }, { 0, 20, 60 }, { 0, 20, 120 } }, 7 },
-	/* Partial batches cost what they hold. */
+	  { { 0, 20, 0 }, { 0, 20, 20 }, { 0, 20, 40 }, { 0, 20, 60 },
+	    { 0, 20, 80 }, { 0, 20, 100 }, { 0, 20, 120 } }, 7 },
+	/* Partial batches cost what they hold, in pacing and in the
+	 * window: 5 cities keep the next 5 s behind. */
 	{ "partial batches", 60, 0,
-	  { { 0, 5, 0 }, { 0, 7, 0 }, { 0, 48, 0 }, { 0, 5, 60 },
-	    { 0, 7, 60 }, { 0, 48, 60 }, { 0, 1, 120 } }, 7 },
+	  { { 0, 5, 0 }, { 0, 7, 5 }, { 0, 48, 12 }, { 0, 5, 60 },
+	    { 0, 7, 65 }, { 0, 48, 72 }, { 0, 1, 120 } }, 7 },
 	/* Never before the latest slot, even when the window has room. */
 	{ "monotone", 60, 0,
-	  { { 0, 60, 0 }, { 10, 1, 60 }, { 11, 1, 60 } }, 3 },
+	  { { 0, 60, 0 }, { 10, 1, 60 }, { 11, 1, 61 } }, 3 },
 	/* Idle gate: a request at t goes at t. */
 	{ "idle", 60, 500,
 	  { { 0, 20, 0 }, { 100, 20, 100 }, { 300.5, 20, 300.5 } }, 3 },
@@ -59,8 +60,8 @@ static const struct tcase_rg cases[] = {
 	  { { 0, 10, 0 }, { 59.999999, 10, 60 }, { 60, 1, 120 } }, 3 },
 	/* Several old slots must leave before a big one fits. */
 	{ "drain several", 20, 0,
-	  { { 0, 5, 0 }, { 1, 5, 1 }, { 2, 5, 2 }, { 3, 5, 3 },
-	    { 3, 15, 62 } }, 5 },
+	  { { 0, 5, 0 }, { 1, 5, 15 }, { 2, 5, 30 }, { 3, 5, 45 },
+	    { 3, 15, 90 } }, 5 },
 	/* The margin widens the window. */
 	{ "margin", 20, 2500,
 	  { { 0, 20, 0 }, { 0, 20, 62.5 } }, 2 },

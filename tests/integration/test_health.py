@@ -1,0 +1,224 @@
+"""GET /health and GET /metrics against the real stack: a healthy stack is
+200 with every field, a paused gate shows (an invalid key is 503, a 429 only
+degraded), a stopped database is 503 at once, a stopped worker is 503 once
+its heartbeats age; /metrics is valid Prometheus text whose counters grow
+with a collection and whose window never exceeds the limit.
+
+One stack for the module at 600 cities/min.  Tests run in
+name order; the last one stops the worker."""
+import os
+import re
+import signal
+import time
+import unittest
+
+from harness import Stack, wait_until
+
+S = None
+LIMIT = 600
+ENV = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": str(LIMIT), "OWMCOLLECT_WORKER_STOP_SECONDS": "5"}
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+                    r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*)?\})? '
+                    r'(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|NaN|[+-]Inf)$')
+FAMILIES = {
+    "owmcollect_requests_accepted_total": "counter",
+    "owmcollect_cities": "gauge",
+    "owmcollect_api_calls_total": "counter",
+    "owmcollect_gate_window_cities": "gauge",
+    "owmcollect_gate_limit_cities_per_minute": "gauge",
+    "owmcollect_gate_wait_seconds_total": "counter",
+    "owmcollect_worker_children_alive": "gauge",
+    "owmcollect_worker_restarts_total": "counter",
+    "owmcollect_queue_cities": "gauge",
+}
+
+
+def setUpModule():
+    global S
+    S = Stack(env=ENV).start()
+
+
+def tearDownModule():
+    if S:
+        S.stop()
+
+
+def parse_metrics(test, text):
+    """{(name, labels-string): float}; fails on any line out of format."""
+    types, helps, samples = {}, set(), {}
+    test.assertTrue(text.endswith("\n"))
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helps.add(line.split(" ")[2])
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ")
+            test.assertIn(typ, ("counter", "gauge", "untyped", "summary", "histogram"), line)
+            test.assertNotIn(name, types, "TYPE twice: " + line)
+            types[name] = typ
+            continue
+        test.assertFalse(line.startswith("#") or line == "", repr(line))
+        m = SAMPLE.match(line)
+        test.assertIsNotNone(m, "not a sample line: %r" % line)
+        name, labels = m.group(1), m.group(3) or ""
+        test.assertIn(name, types, "sample before its TYPE: " + line)
+        test.assertNotIn((name, labels), samples, "repeated sample: " + line)
+        samples[(name, labels)] = float(m.group(4))
+    for name, typ in FAMILIES.items():
+        test.assertEqual(types.get(name), typ, name)
+        test.assertIn(name, helps, name)
+        test.assertTrue(any(n == name for n, _ in samples), name)
+    return samples
+
+
+def metrics(test):
+    r = S.request("GET", "/metrics")
+    test.assertEqual(r.status, 200, r.body)
+    test.assertEqual(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8")
+    return parse_metrics(test, r.body.decode("utf-8"))
+
+
+def healthy():
+    r = S.request("GET", "/health")
+    return r if r.status == 200 else None
+
+
+class Health(unittest.TestCase):
+    def test_1_healthy(self):
+        r = wait_until(healthy, 15, 0.2, "/health 200")
+        self.assertTrue(r.headers["content-type"].startswith("application/json"))
+        self.assertEqual(r.headers.get("cache-control"), "no-store")
+        doc = r.json
+        self.assertEqual(doc["status"], "ok")
+        self.assertIs(doc["database"]["reachable"], True)
+        self.assertEqual(len(doc["workers"]), 1)
+        w = doc["workers"][0]
+        self.assertIsInstance(w["host"], str)
+        self.assertEqual(w["children_alive"], 2)
+        self.assertLess(w["heartbeat_age_s"], 10)
+        self.assertEqual(doc["gate"], {"state": "running", "reason": None, "until": None})
+        self.assertIsInstance(doc["queue"]["cities"], int)
+        self.assertIn("oldest_age_s", doc["queue"])
+        # The children keep beating: the age stays small.
+        for _ in range(3):
+            time.sleep(1.0)
+            self.assertLess(S.request("GET", "/health").json["workers"][0]["heartbeat_age_s"], 4)
+        self.assertEqual(S.request("HEAD", "/health").body, b"")
+        r = S.request("POST", "/health", "{}", {"Content-Type": "application/json"})
+        self.assertEqual(r.status, 405)
+        self.assertIn("allow", r.headers)
+
+    def test_2_metrics_grow_with_a_collection(self):
+        before = metrics(self)
+        self.assertEqual(before[("owmcollect_gate_limit_cities_per_minute", "")], LIMIT)
+        self.assertEqual(before[("owmcollect_worker_children_alive", "")], 2)
+        # The sliding window would let all 100 cities go at once: fill it
+        # with a full reservation 57 s old, so the batches wait ~4 s for it
+        # to leave the window (60 s + margin).
+        S.sql("INSERT INTO rate_slots (slot_at, cities, owner) "
+              "VALUES (NOW(6) - INTERVAL 57 SECOND, %d, 'test')" % LIMIT)
+        cities = list(range(910001, 910101))     # 100 cities: 5 batches
+        self.assertEqual(S.post_collect({"id": "metrics-1", "cities": cities}).status, 202)
+        windows = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            m = metrics(self)
+            windows.append(m[("owmcollect_gate_window_cities", "")])
+            if S.get("metrics-1").json["progress"] >= 100:
+                break
+            time.sleep(0.3)
+        S.wait_progress("metrics-1", 100, 30)
+        after = metrics(self)
+        self.assertLessEqual(max(windows), LIMIT)
+        self.assertEqual(max(windows), LIMIT)    # the full reservation, counted
+        self.assertEqual(after[("owmcollect_requests_accepted_total", "")],
+                         before[("owmcollect_requests_accepted_total", "")] + 1)
+        self.assertGreaterEqual(after[("owmcollect_cities", 'state="collected"')],
+                                before[("owmcollect_cities", 'state="collected"')] + 100)
+        ok = ("owmcollect_api_calls_total", 'outcome="ok"')
+        self.assertGreaterEqual(after[ok] - before.get(ok, 0), 100)
+        # Both children waited ~4 s at the gate (reported by the next beat).
+        wait_until(lambda: metrics(self)[("owmcollect_gate_wait_seconds_total", "")] >=
+                   before[("owmcollect_gate_wait_seconds_total", "")] + 5, 5, 0.5, "gate wait to grow")
+        self.assertEqual(after[("owmcollect_queue_cities", "")], 0)
+        # The children's own totals arrive with their next beat (2 s).
+        wait_until(lambda: int(S.sql("SELECT SUM(cities) FROM worker_children")[0][0]) >= 100,
+                   5, 0.2, "the children's city totals")
+        self.assertEqual(S.request("HEAD", "/metrics").body, b"")
+        self.assertEqual(S.request("DELETE", "/metrics").status, 405)
+
+    def test_3_gate_pauses(self):
+        try:
+            S.sql("UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL 1 MINUTE, "
+                  "pause_reason = 'invalid key' WHERE id = 1")
+            r = S.request("GET", "/health")
+            self.assertEqual(r.status, 503, r.body)
+            self.assertEqual(r.json["status"], "down")
+            self.assertEqual(r.json["gate"]["state"], "paused")
+            self.assertEqual(r.json["gate"]["reason"], "invalid key")
+            self.assertRegex(r.json["gate"]["until"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+            S.sql("UPDATE rate_gate SET pause_reason = '429' WHERE id = 1")
+            r = S.request("GET", "/health")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.json["status"], "degraded")
+            self.assertEqual(r.json["gate"]["reason"], "429")
+        finally:
+            S.sql("UPDATE rate_gate SET paused_until = NOW(6), pause_reason = NULL WHERE id = 1")
+        self.assertEqual(S.request("GET", "/health").json["gate"]["state"], "running")
+
+    def test_4_database_stopped(self):
+        S.signal("mysqld", signal.SIGSTOP)
+        try:
+            for path in ("/health", "/metrics", "/health"):
+                t0 = time.monotonic()
+                r = S.request("GET", path)
+                took = time.monotonic() - t0
+                self.assertEqual(r.status, 503, r.body)
+                self.assertLess(took, 8.0, path)
+                self.assertIn("retry-after", r.headers)
+                if path == "/health":
+                    self.assertEqual(r.json["status"], "down")
+                    self.assertIs(r.json["database"]["reachable"], False)
+                else:
+                    self.assertIn("error", r.json)
+        finally:
+            S.signal("mysqld", signal.SIGCONT)
+        wait_until(healthy, 30, 0.2, "/health 200 again")
+
+    def test_5_worker_frozen_heartbeats_age(self):
+        wait_until(healthy, 15, 0.2, "/health 200")
+        pgid = S.pid("worker")       # setsid: the supervisor leads the group
+        t0 = time.monotonic()
+        os.killpg(pgid, signal.SIGSTOP)
+        try:
+            r = wait_until(lambda: (lambda r: r if r.status == 503 else None)(S.request("GET", "/health")),
+                           15, 0.2, "/health 503 with frozen heartbeats")
+            took = time.monotonic() - t0
+            self.assertGreaterEqual(took, 7.5)       # alive means younger than 10 s
+            w = r.json["workers"][0]
+            self.assertEqual(w["children_alive"], 0)
+            self.assertGreaterEqual(w["heartbeat_age_s"], 10)
+        finally:
+            os.killpg(pgid, signal.SIGCONT)
+        wait_until(healthy, 10, 0.2, "/health 200 after SIGCONT")
+        print("/health 503 %.1fs after the worker froze" % took)
+
+    def test_6_worker_stopped(self):
+        wait_until(healthy, 15, 0.2, "/health 200")
+        pid = S.pid("worker")
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
+                   open("/proc/%d/stat" % pid).read().split()[2] == "Z", 20, 0.1, "the worker to exit")
+        t0 = time.monotonic()
+        r = wait_until(lambda: (lambda r: r if r.status == 503 else None)(S.request("GET", "/health")),
+                       15, 0.2, "/health 503 without a worker")
+        self.assertEqual(r.json["status"], "down")
+        self.assertIs(r.json["database"]["reachable"], True)
+        self.assertTrue(all(w["children_alive"] == 0 for w in r.json["workers"]), r.json)
+        self.assertEqual(metrics(self)[("owmcollect_worker_children_alive", "")], 0)
+        print("/health 503 %.1fs after the worker exited" % (time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    unittest.main()

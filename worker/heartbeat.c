@@ -1,0 +1,146 @@
+/*
+ * heartbeat.c: see heartbeat.h.
+ *
+ * The beat is one upsert keyed by owner; started_at is written only by
+ * the first.  The call counts are one multi-row upsert with a row per
+ * outcome (zeros included), so every outcome has a row from the first
+ * batch on and a batch costs one round trip whatever it saw.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "heartbeat.h"
+
+#define CLEAN_EVERY_S	60
+
+enum {
+	H_BEAT,
+	H_PREDECESSOR,
+	H_CLEAN,
+	H_LEAVE,
+	H_CALLS,
+	H_COUNT
+};
+
+static const char *const sql[H_COUNT] = {
+	[H_BEAT] =
+	    "INSERT INTO worker_children (owner, host, pid, ppid, slot, "
+	    "started_at, heartbeat_at, restarts, gate_wait_us, batches, "
+	    "cities) VALUES (?, ?, ?, ?, ?, NOW(6), NOW(6), ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE heartbeat_at = NOW(6), "
+	    "restarts = VALUES(restarts), gate_wait_us = VALUES(gate_wait_us), "
+	    "batches = VALUES(batches), cities = VALUES(cities)",
+	/* The slot's previous child is dead: its row would count as alive
+	 * for up to 10 s more. */
+	[H_PREDECESSOR] =
+	    "DELETE FROM worker_children WHERE host = ? AND ppid = ? "
+	    "AND slot = ? AND owner <> ?",
+	[H_CLEAN] =
+	    "DELETE FROM worker_children "
+	    "WHERE heartbeat_at < NOW(6) - INTERVAL 10 MINUTE",
+	[H_LEAVE] =
+	    "DELETE FROM worker_children WHERE owner = ?",
+	/* The order of enum call_outcome. */
+	[H_CALLS] =
+	    "INSERT INTO api_calls (outcome, n) VALUES "
+	    "('ok', ?), ('not_found', ?), ('401', ?), ('429', ?), "
+	    "('http_4xx', ?), ('http_5xx', ?), ('timeout', ?), "
+	    "('transport', ?), ('broken_json', ?) "
+	    "ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
+};
+
+static MYSQL		*db;
+static MYSQL_STMT	*st[H_COUNT];
+static time_t		 last_clean;
+static int		 announced;
+
+int
+heartbeat_open(MYSQL *conn, struct sqlerr *e)
+{
+	db = conn;
+	announced = 0;
+	return stmt_prepare_all(db, sql, st, H_COUNT, e);
+}
+
+void
+heartbeat_close(void)
+{
+	stmt_close_all(st, H_COUNT);
+	db = NULL;
+}
+
+static time_t
+mono_s(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+int
+heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
+{
+	MYSQL_BIND	 p[9];
+	unsigned long	 olen, hlen;
+	long long	 pid = c->pid, ppid = c->ppid, slot = c->slot;
+	long long	 restarts = c->restarts, wait = c->gate_wait_us;
+	unsigned long long batches = c->batches, cities = c->cities;
+
+	if (!announced) {
+		bind_str(&p[0], c->host, &hlen);
+		bind_i64(&p[1], &ppid);
+		bind_i64(&p[2], &slot);
+		bind_str(&p[3], c->owner, &olen);
+		if (stmt_run(db, st[H_PREDECESSOR], p, "heartbeat predecessor",
+		    e) == -1)
+			return -1;
+		announced = 1;
+	}
+	bind_str(&p[0], c->owner, &olen);
+	bind_str(&p[1], c->host, &hlen);
+	bind_i64(&p[2], &pid);
+	bind_i64(&p[3], &ppid);
+	bind_i64(&p[4], &slot);
+	bind_i64(&p[5], &restarts);
+	bind_i64(&p[6], &wait);
+	bind_u64(&p[7], &batches);
+	bind_u64(&p[8], &cities);
+	if (stmt_run(db, st[H_BEAT], p, "heartbeat", e) == -1)
+		return -1;
+	if (mono_s() - last_clean >= CLEAN_EVERY_S) {
+		if (stmt_run(db, st[H_CLEAN], NULL, "heartbeat clean-up",
+		    e) == -1)
+			return -1;
+		last_clean = mono_s();
+	}
+	return 0;
+}
+
+int
+heartbeat_leave(const struct child_stats *c, struct sqlerr *e)
+{
+	MYSQL_BIND	 p[1];
+	unsigned long	 olen;
+
+	bind_str(&p[0], c->owner, &olen);
+	return stmt_run(db, st[H_LEAVE], p, "heartbeat leave", e);
+}
+
+int
+heartbeat_count_calls(const unsigned int *counts, struct sqlerr *e)
+{
+	MYSQL_BIND	 p[CALL_NOUTCOMES];
+	long long	 v[CALL_NOUTCOMES];
+	int		 i, any = 0;
+
+	for (i = 0; i < CALL_NOUTCOMES; i++) {
+		v[i] = counts[i];
+		any |= counts[i] != 0;
+		bind_i64(&p[i], &v[i]);
+	}
+	if (!any)
+		return 0;
+	return stmt_run(db, st[H_CALLS], p, "api call counts", e);
+}
