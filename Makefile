@@ -35,7 +35,7 @@ B		:= build-sanitize
 endif
 
 LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
-		   lib/db.c lib/supervise.c
+		   lib/db.c lib/supervise.c lib/daemon.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/getcache.c fcgi/health.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o

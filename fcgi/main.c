@@ -23,40 +23,16 @@
 #include <fcgiapp.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "handlers.h"
 #include "json.h"
 #include "log.h"
 #include "store.h"
 #include "supervise.h"
 
-#define DEFAULT_CONF	"/etc/owmcollect/owmcollect.conf"
-
 static struct config		 conf;
-static const char		*conf_file = DEFAULT_CONF;
 static int			 listen_fd = -1;
 static volatile sig_atomic_t	 quit, busy;
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: owmcollect-fcgi [-dt] [-c file]\n");
-	exit(2);
-}
-
-static int
-load(struct config *cf)
-{
-	char	 err[512], warn[256];
-
-	if (config_load(cf, conf_file, err, sizeof(err), warn,
-	    sizeof(warn)) == -1) {
-		log_errx("%s", err);
-		return -1;
-	}
-	if (warn[0])
-		log_warnx("%s", warn);
-	return 0;
-}
 
 static int
 listen_unix(const char *path, const char *group)
@@ -248,7 +224,7 @@ reload(void)
 {
 	struct config	 next;
 
-	if (load(&next) == -1)
+	if (daemon_reload(&next) == -1)
 		return -1;
 	if (strcmp(next.http.socket, conf.http.socket) != 0)
 		log_warnx("http.socket changed: takes effect at restart");
@@ -267,33 +243,9 @@ main(int argc, char *argv[])
 		.child_main = child_main,
 		.reload = reload,
 	};
-	int	 ch, test = 0, verbose = 0, rc;
+	int	 rc;
 
-	while ((ch = getopt(argc, argv, "c:dt")) != -1) {
-		switch (ch) {
-		case 'c':
-			conf_file = optarg;
-			break;
-		case 'd':
-			verbose = 1;
-			break;
-		case 't':
-			test = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	log_init("owmcollect-fcgi", verbose);
-	if (load(&conf) == -1)
-		exit(2);
-	if (test) {
-		config_dump(&conf, stdout);
-		printf("configuration OK\n");
-		exit(0);
-	}
+	daemon_start(argc, argv, "owmcollect-fcgi", &conf);
 	if (FCGX_Init() != 0)
 		fatalx(1, "FCGX_Init failed");
 	listen_fd = listen_unix(conf.http.socket, conf.http.socket_group);

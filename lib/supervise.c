@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "supervise.h"
 
@@ -34,14 +35,6 @@ struct slot {
 
 static struct slot	 slots[SUPERVISE_MAX];
 
-static time_t
-now_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static void
 spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
@@ -52,7 +45,7 @@ spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
-		slots[i].respawn_at = now_mono() + 1;
+		slots[i].respawn_at = daemon_now() + 1;
 		return;
 	}
 	if (pid == 0) {
@@ -69,7 +62,7 @@ spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 		_exit(ops->child_main(i, slots[i].restarts));
 	}
 	slots[i].pid = pid;
-	slots[i].started = now_mono();
+	slots[i].started = daemon_now();
 	log_info("%s %d started (pid %ld)", ops->child_name, i, (long)pid);
 }
 
@@ -78,7 +71,7 @@ reap(const struct supervise_ops *ops, int stopping)
 {
 	int	 status, i, alive = 0;
 	pid_t	 pid;
-	time_t	 now = now_mono();
+	time_t	 now = daemon_now();
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < SUPERVISE_MAX && slots[i].pid != pid; i++)
@@ -159,7 +152,7 @@ supervise(const struct supervise_ops *ops)
 	sigprocmask(SIG_BLOCK, &set, &old);
 
 	for (;;) {
-		now = now_mono();
+		now = daemon_now();
 		n = ops->nchildren();
 		if (n > SUPERVISE_MAX)
 			n = SUPERVISE_MAX;
@@ -228,7 +221,7 @@ supervise(const struct supervise_ops *ops)
 			stopping = 1;
 			if (ops->on_stopping)
 				ops->on_stopping();
-			deadline = now_mono() + ops->stop_seconds();
+			deadline = daemon_now() + ops->stop_seconds();
 			signal_all(SIGTERM);
 			break;
 		case SIGHUP:

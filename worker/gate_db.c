@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "gate_db.h"
 #include "rategate.h"
 
@@ -117,14 +118,6 @@ gate_close(void)
 	slots_cap = 0;
 }
 
-static time_t
-mono_s(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 /* The schema inserts row 1 and gate_open() again: gone means tampering. */
 static int
@@ -301,11 +294,11 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	bind_i64(&p[1], &used);
 	if (stmt_run(db, st[G_MONTH], p, "rate gate month", e) == -1)
 		goto fail;
-	if (mono_s() - last_clean >= CLEAN_EVERY_S) {
+	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
 		if (stmt_run(db, st[G_CLEAN], NULL, "rate slots clean-up",
 		    e) == -1)
 			goto fail;
-		last_clean = mono_s();
+		last_clean = daemon_now();
 	}
 	if (stmt_query(db, "COMMIT", e) == -1)
 		goto fail;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon.h"
 #include "heartbeat.h"
 
 #define CLEAN_EVERY_S	60
@@ -70,14 +71,6 @@ heartbeat_close(void)
 	db = NULL;
 }
 
-static time_t
-mono_s(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 int
 heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
@@ -109,11 +102,11 @@ heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
 	bind_u64(&p[8], &cities);
 	if (stmt_run(db, st[H_BEAT], p, "heartbeat", e) == -1)
 		return -1;
-	if (mono_s() - last_clean >= CLEAN_EVERY_S) {
+	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
 		if (stmt_run(db, st[H_CLEAN], NULL, "heartbeat clean-up",
 		    e) == -1)
 			return -1;
-		last_clean = mono_s();
+		last_clean = daemon_now();
 	}
 	return 0;
 }

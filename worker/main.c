@@ -15,47 +15,15 @@
 
 #include "child.h"
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "supervise.h"
 
-#define DEFAULT_CONF	"/etc/owmcollect/owmcollect.conf"
 #define FRESH_S		10	/* a child started this soon after a (re)load */
 
 static struct config	 conf;
-static const char	*conf_file = DEFAULT_CONF;
 static time_t		 loaded_at;
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: owmcollect-worker [-dt] [-c file]\n");
-	exit(2);
-}
-
-static time_t
-mono_s(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-static int
-load(struct config *cf)
-{
-	char	 err[512], warn[256];
-
-	if (config_load(cf, conf_file, err, sizeof(err), warn,
-	    sizeof(warn)) == -1) {
-		log_errx("%s", err);
-		return -1;
-	}
-	if (warn[0])
-		log_warnx("%s", warn);
-	return 0;
-}
 
 static void
 announce(const struct config *cf)
@@ -70,7 +38,7 @@ announce(const struct config *cf)
 static int
 child_main(int slot, int restarts)
 {
-	return child_run(&conf, slot, restarts, mono_s() - loaded_at < FRESH_S);
+	return child_run(&conf, slot, restarts, daemon_now() - loaded_at < FRESH_S);
 }
 
 static int
@@ -90,11 +58,11 @@ reload(void)
 {
 	struct config	 next;
 
-	if (load(&next) == -1)
+	if (daemon_reload(&next) == -1)
 		return -1;
 	config_free(&conf);
 	conf = next;
-	loaded_at = mono_s();
+	loaded_at = daemon_now();
 	announce(&conf);
 	return 0;
 }
@@ -112,34 +80,10 @@ main(int argc, char *argv[])
 		.on_stopping = notify_stopping,
 		.on_tick = notify_tick,
 	};
-	int	 ch, test = 0, verbose = 0, rc;
+	int	 rc;
 
-	while ((ch = getopt(argc, argv, "c:dt")) != -1) {
-		switch (ch) {
-		case 'c':
-			conf_file = optarg;
-			break;
-		case 'd':
-			verbose = 1;
-			break;
-		case 't':
-			test = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	log_init("owmcollect-worker", verbose);
-	if (load(&conf) == -1)
-		exit(2);
-	if (test) {
-		config_dump(&conf, stdout);
-		printf("configuration OK\n");
-		exit(0);
-	}
-	loaded_at = mono_s();
+	daemon_start(argc, argv, "owmcollect-worker", &conf);
+	loaded_at = daemon_now();
 	announce(&conf);
 	rc = supervise(&ops);
 	config_free(&conf);

@@ -1,0 +1,79 @@
+/*
+ * daemon.c: see daemon.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static const char	*conf_file = DAEMON_DEFAULT_CONF;
+
+static int
+load(struct config *cf)
+{
+	char	 err[512], warn[256];
+
+	if (config_load(cf, conf_file, err, sizeof(err), warn,
+	    sizeof(warn)) == -1) {
+		log_errx("%s", err);
+		return -1;
+	}
+	if (warn[0])
+		log_warnx("%s", warn);
+	return 0;
+}
+
+void
+daemon_start(int argc, char *argv[], const char *prog, struct config *cf)
+{
+	int	 ch, test = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "c:dt")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_file = optarg;
+			break;
+		case 'd':
+			verbose = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	log_init(prog, verbose);
+	if (load(cf) == -1)
+		exit(2);
+	if (test) {
+		config_dump(cf, stdout);
+		printf("configuration OK\n");
+		exit(0);
+	}
+	return;
+usage:
+	fprintf(stderr, "usage: %s [-dt] [-c file]\n", prog);
+	exit(2);
+}
+
+int
+daemon_reload(struct config *cf)
+{
+	return load(cf);
+}
+
+time_t
+daemon_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}

@@ -1,0 +1,29 @@
+/*
+ * daemon.h: the start-up both programs share: the command line
+ * ([-dt] [-c file]), loading the configuration with its warnings logged,
+ * and the monotonic clock their loops time themselves with.
+ */
+#ifndef OWM_DAEMON_H
+#define OWM_DAEMON_H
+
+#include <time.h>
+
+#define DAEMON_DEFAULT_CONF	"/etc/owmcollect/owmcollect.conf"
+
+struct config;
+
+/*
+ * Parse the command line, start logging as prog and load the
+ * configuration into cf: exit 2 (usage or a bad configuration) on error;
+ * with -t, print the settings in effect and exit 0.
+ */
+void	daemon_start(int argc, char *argv[], const char *prog,
+	    struct config *cf);
+
+/* Load the same configuration file again (SIGHUP): 0, or -1 (logged). */
+int	daemon_reload(struct config *cf);
+
+/* Seconds on CLOCK_MONOTONIC. */
+time_t	daemon_now(void);
+
+#endif
