@@ -182,6 +182,16 @@ beat(int64_t now)
 		log_warnx("database: %s", e.msg);
 }
 
+/* A slow API call (up to owm.timeout_ms) must not look like a dead child. */
+static void
+beat_if_due(void)
+{
+	int64_t	 now = mono_us();
+
+	if (now >= next_beat)
+		beat(now);
+}
+
 static double
 rnd(void)
 {
@@ -380,7 +390,7 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 		calls[i].ids = &ids[i];
 		calls[i].nids = 1;
 	}
-	owm_client_run(calls, (size_t)k);
+	owm_client_run(calls, (size_t)k, beat_if_due);
 	for (i = 0; i < (size_t)k; i++) {
 		log_debug("GET /weather id=%u: %ld%s%s", ids[i],
 		    calls[i].status, calls[i].failed ? " " : "",
@@ -412,7 +422,7 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	calls[0].group = 1;
 	calls[0].ids = ids;
 	calls[0].nids = n;
-	owm_client_run(calls, 1);
+	owm_client_run(calls, 1, beat_if_due);
 	stats.cities += n;
 	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],
 	    calls[0].status, calls[0].failed ? " " : "",

@@ -120,7 +120,7 @@ finish(struct owm_call *c, CURL *h, CURLcode code)
 }
 
 void
-owm_client_run(struct owm_call *calls, size_t n)
+owm_client_run(struct owm_call *calls, size_t n, void (*tick)(void))
 {
 	static char	 url[OWM_CLIENT_MAX_CALLS][1024];
 	struct owm_call	*c;
@@ -148,6 +148,8 @@ owm_client_run(struct owm_call *calls, size_t n)
 		if (running && curl_multi_poll(multi, NULL, 0, 1000, NULL) !=
 		    CURLM_OK)
 			break;
+		if (tick != NULL)
+			tick();
 	} while (running);
 	while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)

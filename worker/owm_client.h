@@ -34,7 +34,10 @@ struct owm_call {
 
 int	owm_client_init(const struct config *, char *err, size_t errlen);
 void	owm_client_free(void);
-/* Run n calls (at most OWM_CLIENT_MAX_CALLS) concurrently. */
-void	owm_client_run(struct owm_call *calls, size_t n);
+/*
+ * Run n calls (at most OWM_CLIENT_MAX_CALLS) concurrently; tick, when not
+ * NULL, is called at least once a second while they run (heartbeats).
+ */
+void	owm_client_run(struct owm_call *calls, size_t n, void (*tick)(void));
 
 #endif
