@@ -15,7 +15,7 @@ SANITIZE	?= 0
 DEB_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 	default-libmysqlclient-dev libconfig-dev libjsmn-dev check \
 	libsystemd-dev mariadb-server mariadb-client nginx curl python3 \
-	clang libclang-rt-14-dev wrk chromium systemd python3-yaml
+	clang libclang-rt-14-dev wrk chromium systemd python3-yaml valgrind
 
 CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -129,6 +129,18 @@ test-unit: $(UNIT_TESTS)
 
 test-standin:
 	python3 tests/standin/test_standin.py
+
+# Every unit test binary under valgrind, in-process (CK_FORK=no so the
+# checks run where valgrind sees them): any memory error or definite leak
+# fails.
+.PHONY: test-valgrind
+test-valgrind: $(UNIT_TESTS)
+	@command -v valgrind >/dev/null || \
+	    { echo "test-valgrind: valgrind is not installed" >&2; exit 1; }
+	@rc=0; for t in $(UNIT_TESTS); do \
+		echo "valgrind $$t"; \
+		CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full \
+		    --errors-for-leak-kinds=definite $$t || rc=1; done; exit $$rc
 
 test-integration: all
 	B=$(B) python3 tests/integration/run.py

@@ -80,7 +80,8 @@ token_ok(const char *auth, const char *token)
 	size_t		 n = strlen(token), m, i;
 	unsigned char	 diff = 0;
 
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
+	/* The scheme is case-insensitive (RFC 7235, 2.1); the token is not. */
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
 		return 0;
 	auth += 7;
 	m = strlen(auth);
