@@ -17,6 +17,7 @@
 #include <mysqld_error.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,9 +33,8 @@ enum {
 	ST_NOW,
 	ST_INS_REQUEST,
 	ST_INS_CITIES,
-	ST_REUSE,
+	ST_FRESH,
 	ST_QUEUE,
-	ST_QUEUE_TURN,
 	ST_PROGRESS,
 	ST_GET,
 	ST_VERSION,
@@ -52,31 +52,33 @@ static const char *const sql[ST_COUNT] = {
 	    "INSERT INTO requests (ext_id, requested_at, total) "
 	    "VALUES (?, ?, ?)",
 	[ST_INS_CITIES] =
-	    "INSERT INTO request_cities (request_id, pos, city_id) "
-	    "VALUES (?, ?, ?)",
-	[ST_REUSE] =
-	    "UPDATE request_cities rc "
-	    "JOIN city_latest cl ON cl.city_id = rc.city_id "
-	    "SET rc.state = 'collected', rc.reading_id = cl.reading_id, "
-	    "rc.done_at = ? "
-	    "WHERE rc.request_id = ? AND cl.fetched_at >= ? - INTERVAL ? SECOND",
+	    "INSERT INTO request_cities (request_id, pos, city_id, state, "
+	    "reading_id, done_at) "
+	    "VALUES (?, ?, ?, ?, ?, IF(? = 2, NOW(6), NULL))",
 	/*
-	 * Queue in two steps so that concurrent POSTs of the same cities do
-	 * not serialise: INSERT IGNORE only share-locks an existing entry,
-	 * and the UPDATE (semi-consistent in READ COMMITTED) locks only the
-	 * entries this request moves forward.
+	 * Fresh readings of the request's cities ([id, ...] as JSON): a
+	 * plain SELECT, so in READ COMMITTED a consistent read that takes no
+	 * lock a worker storing a reading could wait on.
+	 */
+	[ST_FRESH] =
+	    "SELECT j.pos - 1, cl.reading_id FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
+	    "JOIN city_latest cl ON cl.city_id = j.city_id "
+	    "WHERE cl.fetched_at >= ? - INTERVAL ? SECOND",
+	/*
+	 * Queue the cities still to fetch ([[id, pos], ...]) in ascending
+	 * city_id, the order the worker also locks queue entries in, so a
+	 * POST and a worker storing a batch never deadlock.  An entry
+	 * queued earlier at a later turn moves forward (fairness).  Its
+	 * request_cities rows are inserted after, so a worker that holds
+	 * an entry never waits on this request's rows.
 	 */
 	[ST_QUEUE] =
-	    "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, "
-	    "created_at) "
-	    "SELECT city_id, ? + pos, ?, ? FROM request_cities "
-	    "WHERE request_id = ? AND state = 'pending'",
-	[ST_QUEUE_TURN] =
-	    "UPDATE city_tasks t JOIN request_cities rc "
-	    "ON rc.city_id = t.city_id "
-	    "SET t.turn = ? + rc.pos "
-	    "WHERE rc.request_id = ? AND rc.state = 'pending' "
-	    "AND t.turn > ? + rc.pos",
+	    "INSERT INTO city_tasks (city_id, turn, ready_at, created_at) "
+	    "SELECT j.city_id, ? + j.pos, ?, ? FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id "
+	    "ON DUPLICATE KEY UPDATE turn = LEAST(turn, VALUES(turn))",
 	[ST_PROGRESS] =
 	    "UPDATE requests SET collected = ?, "
 	    "finished_at = IF(? >= total, ?, NULL) WHERE id = ?",
@@ -113,6 +115,8 @@ static const char *const sql[ST_COUNT] = {
 	    "(SELECT 1 FROM request_cities p "
 	    "WHERE p.city_id = t.city_id AND p.state = 'pending')",
 };
+
+#define STORE_TRIES	5	/* a transaction that loses a deadlock */
 
 static const struct config	*cf;
 static MYSQL			*db;
@@ -230,17 +234,162 @@ fmt_time(char *dst, size_t len, const MYSQL_TIME *t, int micro)
 		    t->year, t->month, t->day, t->hour, t->minute, t->second);
 }
 
-/* One attempt at the POST transaction; *retry set on a deadlock. */
-static enum store_rc
-collect_once(const struct collect_req *r, struct accepted *a, int *retry)
+/*
+ * Which of r's cities have a reading fresher than worker.reuse_seconds:
+ * reading[pos] set, or 0.  Returns how many.
+ */
+static long
+fresh_readings(const struct collect_req *r, const MYSQL_TIME *now,
+    unsigned long long *reading, int *retry)
+{
+	static struct buf json;
+	MYSQL_BIND	 b[3], o[2];
+	MYSQL_TIME	 t = *now;
+	unsigned long long secs = (unsigned long long)cf->worker.reuse_seconds;
+	unsigned long long pos, id;
+	unsigned long	 len;
+	long		 n = 0;
+	size_t		 i;
+	int		 rc;
+
+	memset(reading, 0, r->ncities * sizeof(*reading));
+	if (secs == 0)
+		return 0;
+	buf_reset(&json);
+	for (i = 0; i < r->ncities; i++)
+		buf_printf(&json, "%c%u", i ? ',' : '[', r->cities[i]);
+	buf_addc(&json, ']');
+	if (json.failed) {
+		store_fail(NULL, "fresh readings: out of memory", NULL);
+		return -1;
+	}
+	len = json.len;
+	memset(b, 0, sizeof(b));
+	b[0].buffer_type = MYSQL_TYPE_STRING;
+	b[0].buffer = json.data;
+	b[0].buffer_length = json.len;
+	b[0].length = &len;
+	bind_time(&b[1], &t);
+	bind_u64(&b[2], &secs);
+	memset(o, 0, sizeof(o));
+	bind_u64(&o[0], &pos);
+	bind_u64(&o[1], &id);
+	if (mysql_stmt_bind_param(st[ST_FRESH], b) != 0 ||
+	    mysql_stmt_execute(st[ST_FRESH]) != 0 ||
+	    mysql_stmt_bind_result(st[ST_FRESH], o) != 0) {
+		store_fail(st[ST_FRESH], "fresh readings", retry);
+		return -1;
+	}
+	while ((rc = mysql_stmt_fetch(st[ST_FRESH])) == 0)
+		if (pos < r->ncities && reading[pos] == 0) {
+			reading[pos] = id;
+			n++;
+		}
+	mysql_stmt_free_result(st[ST_FRESH]);
+	if (rc == 1) {
+		store_fail(st[ST_FRESH], "fresh readings", retry);
+		return -1;
+	}
+	return n;
+}
+
+/* Queue the cities without a fresh reading, in ascending city_id. */
+static int
+queue(const struct collect_req *r, const unsigned long long *reading,
+    unsigned long long base, const MYSQL_TIME *now, int *retry)
+{
+	static struct buf json;
+	MYSQL_BIND	 b[4];
+	MYSQL_TIME	 t = *now;
+	unsigned long	 len;
+	size_t		 i, k = 0;
+
+	buf_reset(&json);
+	for (i = 0; i < r->ncities; i++)
+		if (reading[i] == 0)
+			buf_printf(&json, "%s[%u,%zu]", k++ ? "," : "[",
+			    r->cities[i], i);
+	buf_addc(&json, ']');
+	if (json.failed) {
+		store_fail(NULL, "queue cities: out of memory", NULL);
+		return -1;
+	}
+	len = json.len;
+	memset(b, 0, sizeof(b));
+	bind_u64(&b[0], &base);
+	bind_time(&b[1], &t);
+	bind_time(&b[2], &t);
+	b[3].buffer_type = MYSQL_TYPE_STRING;
+	b[3].buffer = json.data;
+	b[3].buffer_length = json.len;
+	b[3].length = &len;
+	if (mysql_stmt_bind_param(st[ST_QUEUE], b) != 0 ||
+	    mysql_stmt_execute(st[ST_QUEUE]) != 0) {
+		store_fail(st[ST_QUEUE], "queue cities", retry);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every city in one round trip (column-wise array binding), each already
+ * in its final state for now: 'collected' from a fresh reading, or
+ * 'pending'.
+ */
+static int
+insert_cities(const struct collect_req *r, unsigned long long reqid,
+    const unsigned long long *reading, int *retry)
 {
 	static unsigned long long reqids[CITIES_MAX];
 	static unsigned short	 pos[CITIES_MAX];
+	static unsigned char	 state[CITIES_MAX];
+	static char		 rd_ind[CITIES_MAX];
+	MYSQL_BIND		 b[6];
+	unsigned int		 n = (unsigned int)r->ncities, i;
+
+	for (i = 0; i < n; i++) {
+		reqids[i] = reqid;
+		pos[i] = (unsigned short)i;
+		state[i] = reading[i] ? 2 : 1;	/* ENUM: 1 pending, 2 collected */
+		rd_ind[i] = reading[i] ? STMT_INDICATOR_NONE : STMT_INDICATOR_NULL;
+	}
+	memset(b, 0, sizeof(b));
+	bind_u64(&b[0], reqids);
+	b[1].buffer_type = MYSQL_TYPE_SHORT;
+	b[1].buffer = pos;
+	b[1].is_unsigned = 1;
+	b[2].buffer_type = MYSQL_TYPE_LONG;
+	b[2].buffer = (void *)r->cities;
+	b[2].is_unsigned = 1;
+	b[3].buffer_type = MYSQL_TYPE_TINY;
+	b[3].buffer = state;
+	b[3].is_unsigned = 1;
+	bind_u64(&b[4], (unsigned long long *)reading);
+	b[4].u.indicator = rd_ind;
+	b[5] = b[3];		/* done_at: NOW(6) for the collected ones */
+	if (mysql_stmt_attr_set(st[ST_INS_CITIES], STMT_ATTR_ARRAY_SIZE, &n) ||
+	    mysql_stmt_bind_param(st[ST_INS_CITIES], b) != 0 ||
+	    mysql_stmt_execute(st[ST_INS_CITIES]) != 0) {
+		store_fail(st[ST_INS_CITIES], "insert cities", retry);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One attempt at the POST transaction; *retry set on a deadlock.  Lock
+ * order: the new request row, the queue entries (ascending city_id), the
+ * new request_cities rows.
+ */
+static enum store_rc
+collect_once(const struct collect_req *r, struct accepted *a, int *retry)
+{
+	static unsigned long long reading[CITIES_MAX];
 	MYSQL_BIND	 b[4], out[2];
 	MYSQL_TIME	 now;
-	unsigned long long base, reqid, total, done = 0, secs;
+	unsigned long long base, reqid, total, done;
 	unsigned long	 idlen = r->idlen;
-	unsigned int	 n, i;
+	long		 fresh;
 	int		 rc;
 
 	if (mysql_real_query(db, "START TRANSACTION", 17) != 0)
@@ -256,8 +405,7 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_NOW], "now", retry);
 	mysql_stmt_free_result(st[ST_NOW]);
 
-	n = (unsigned int)r->ncities;
-	total = n;
+	total = r->ncities;
 	memset(b, 0, sizeof(b));
 	b[0].buffer_type = MYSQL_TYPE_BLOB;
 	b[0].buffer = (void *)r->id;
@@ -275,57 +423,13 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 	}
 	reqid = mysql_stmt_insert_id(st[ST_INS_REQUEST]);
 
-	/* Every city in one round trip: column-wise array binding. */
-	for (i = 0; i < n; i++) {
-		reqids[i] = reqid;
-		pos[i] = (unsigned short)i;
-	}
-	memset(b, 0, sizeof(b));
-	bind_u64(&b[0], reqids);
-	b[1].buffer_type = MYSQL_TYPE_SHORT;
-	b[1].buffer = pos;
-	b[1].is_unsigned = 1;
-	b[2].buffer_type = MYSQL_TYPE_LONG;
-	b[2].buffer = (void *)r->cities;
-	b[2].is_unsigned = 1;
-	if (mysql_stmt_attr_set(st[ST_INS_CITIES], STMT_ATTR_ARRAY_SIZE, &n) ||
-	    mysql_stmt_bind_param(st[ST_INS_CITIES], b) != 0 ||
-	    mysql_stmt_execute(st[ST_INS_CITIES]) != 0)
-		return store_fail(st[ST_INS_CITIES], "insert cities", retry);
-
-	if (cf->worker.reuse_seconds > 0) {
-		secs = (unsigned long long)cf->worker.reuse_seconds;
-		memset(b, 0, sizeof(b));
-		bind_time(&b[0], &now);
-		bind_u64(&b[1], &reqid);
-		bind_time(&b[2], &now);
-		bind_u64(&b[3], &secs);
-		if (mysql_stmt_bind_param(st[ST_REUSE], b) != 0 ||
-		    mysql_stmt_execute(st[ST_REUSE]) != 0)
-			return store_fail(st[ST_REUSE], "reuse readings", retry);
-		done = mysql_stmt_affected_rows(st[ST_REUSE]);
-	}
-	if (done < total) {
-		memset(b, 0, sizeof(b));
-		bind_u64(&b[0], &base);
-		bind_time(&b[1], &now);
-		bind_time(&b[2], &now);
-		bind_u64(&b[3], &reqid);
-		if (mysql_stmt_bind_param(st[ST_QUEUE], b) != 0 ||
-		    mysql_stmt_execute(st[ST_QUEUE]) != 0)
-			return store_fail(st[ST_QUEUE], "queue cities", retry);
-		/* Entries queued earlier at a later turn move forward. */
-		if (mysql_stmt_affected_rows(st[ST_QUEUE]) < total - done) {
-			memset(b, 0, sizeof(b));
-			bind_u64(&b[0], &base);
-			bind_u64(&b[1], &reqid);
-			bind_u64(&b[2], &base);
-			if (mysql_stmt_bind_param(st[ST_QUEUE_TURN], b) != 0 ||
-			    mysql_stmt_execute(st[ST_QUEUE_TURN]) != 0)
-				return store_fail(st[ST_QUEUE_TURN],
-				    "queue turns", retry);
-		}
-	}
+	if ((fresh = fresh_readings(r, &now, reading, retry)) == -1)
+		return STORE_UNAVAILABLE;
+	done = (unsigned long long)fresh;
+	if (done < total && queue(r, reading, base, &now, retry) == -1)
+		return STORE_UNAVAILABLE;
+	if (insert_cities(r, reqid, reading, retry) == -1)
+		return STORE_UNAVAILABLE;
 	if (done > 0) {
 		memset(b, 0, sizeof(b));
 		bind_u64(&b[0], &done);
@@ -340,9 +444,19 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(NULL, "commit", retry);
 
 	fmt_time(a->requested_at, sizeof(a->requested_at), &now, 1);
-	a->total = n;
+	a->total = (unsigned int)total;
 	a->done = (unsigned int)done;
 	return STORE_OK;
+}
+
+/* Before the next try of a transaction that lost a deadlock. */
+static void
+retry_pause(int attempt)
+{
+	struct timespec	 ts = { 0, (long)(1 + random() % (4 << attempt)) *
+			    1000000L };
+
+	nanosleep(&ts, NULL);
 }
 
 enum store_rc
@@ -351,14 +465,16 @@ store_collect(const struct collect_req *r, struct accepted *a)
 	enum store_rc	 rc;
 	int		 attempt, retry;
 
-	for (attempt = 0; attempt < 3; attempt++) {
+	for (attempt = 0; attempt < STORE_TRIES; attempt++) {
 		if (store_open() == -1)
 			return STORE_UNAVAILABLE;
 		retry = 0;
 		rc = collect_once(r, a, &retry);
 		if (!retry)
 			return rc;
+		retry_pause(attempt);
 	}
+	log_warnx("POST /collect: still deadlocked after %d tries", attempt);
 	return STORE_UNAVAILABLE;
 }
 
@@ -655,14 +771,18 @@ store_cancel(const char *id, size_t idlen, unsigned long long *n,
 	enum store_rc	 rc;
 	int		 attempt, retry, finished;
 
-	for (attempt = 0; attempt < 3; attempt++) {
+	for (attempt = 0; attempt < STORE_TRIES; attempt++) {
 		if (store_open() == -1)
 			return STORE_UNAVAILABLE;
 		retry = 0;
 		rc = cancel_once(id, idlen, n, &retry);
 		if (!retry)
 			break;
+		retry_pause(attempt);
 	}
+	if (retry)
+		log_warnx("DELETE /collect: still deadlocked after %d tries",
+		    attempt);
 	if (rc != STORE_OK || retry)
 		return STORE_UNAVAILABLE;
 	return store_get(id, idlen, out, &finished);

@@ -2,7 +2,8 @@
  * tasks.c: see tasks.h.
  *
  * Lock order inside the completion transaction, the same in every child:
- * the batch's city_tasks rows, then their request_cities rows, then the
+ * the batch's city_tasks rows in ascending city_id (POST /collect takes
+ * them in that order too), then their request_cities rows, then the
  * requests rows in ascending id.  Children never share a city (the
  * lease), so only the requests rows are contended, and ascending order
  * keeps two children from waiting on each other.
@@ -314,6 +315,21 @@ requeue(const char *owner, const struct task *t, struct sqlerr *e)
 }
 
 static int
+city_cmp(const void *a, const void *b)
+{
+	const struct task *x = a, *y = b;
+
+	return x->city < y->city ? -1 : x->city > y->city;
+}
+
+static void
+sort_by_city(struct task *t, size_t n)
+{
+	if (n > 1)
+		qsort(t, n, sizeof(*t), city_cmp);
+}
+
+static int
 complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
     struct sqlerr *e)
 {
@@ -324,6 +340,8 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 
 	*lost = 0;
 	nbumps = 0;
+	/* Queue entries are locked in ascending city_id, as POST does. */
+	sort_by_city(t, n);
 	if (stmt_query(db, "START TRANSACTION", e) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
