@@ -91,6 +91,16 @@ token_ok(const char *auth, const char *token)
 	return diff == 0 && m == n;
 }
 
+/* The answer for a store result other than STORE_OK. */
+static void
+store_error(struct http_resp *rs, enum store_rc rc)
+{
+	if (rc == STORE_NOTFOUND)
+		error(rs, 404, "no request has this id");
+	else
+		unavailable(rs);
+}
+
 /* Requests that change state need http.token when one is set. */
 static int
 authorized(const struct http_req *rq, struct http_resp *rs)
@@ -213,28 +223,22 @@ static void
 get(const struct http_req *rq, struct http_resp *rs)
 {
 	char		 id[ID_MAX];
+	enum store_rc	 rc;
 	long		 n;
 	int		 finished = 0;
 
 	if ((n = query_id(rq, rs, id)) < 0)
 		return;
-	switch (store_get(id, (size_t)n, rs->body, &finished)) {
-	case STORE_OK:
-		rs->status = 200;
-		/* A finished request never changes again: nginx and clients
-		 * may keep it.  Anything else, a 404 included (the id may be
-		 * posted later), must not be stored. */
-		snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: %s\r\n",
-		    finished ? "public, max-age=31536000, immutable" :
-		    "no-store");
-		return;
-	case STORE_NOTFOUND:
-		error(rs, 404, "no request has this id");
-		return;
-	default:
-		unavailable(rs);
+	if ((rc = store_get(id, (size_t)n, rs->body, &finished)) != STORE_OK) {
+		store_error(rs, rc);
 		return;
 	}
+	rs->status = 200;
+	/* A finished request never changes again: nginx and clients may keep
+	 * it.  Anything else, a 404 included (the id may be posted later),
+	 * must not be stored. */
+	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: %s\r\n",
+	    finished ? "public, max-age=31536000, immutable" : "no-store");
 }
 
 /* A numeric query parameter in [min, max]; def when absent. */
@@ -286,25 +290,19 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 {
 	char			 id[ID_MAX];
 	unsigned long long	 n = 0;
+	enum store_rc		 rc;
 	long			 idlen;
 
 	if (!authorized(rq, rs))
 		return;
 	if ((idlen = query_id(rq, rs, id)) < 0)
 		return;
-	switch (store_cancel(id, (size_t)idlen, &n, rs->body)) {
-	case STORE_OK:
-		rs->status = 200;
-		snprintf(rs->headers, sizeof(rs->headers),
-		    "Cache-Control: no-store\r\n");
-		return;
-	case STORE_NOTFOUND:
-		error(rs, 404, "no request has this id");
-		return;
-	default:
-		unavailable(rs);
+	if ((rc = store_cancel(id, (size_t)idlen, &n, rs->body)) != STORE_OK) {
+		store_error(rs, rc);
 		return;
 	}
+	rs->status = 200;
+	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
 }
 
 /*
