@@ -116,6 +116,11 @@ CREATE TABLE IF NOT EXISTS rate_slots (
 	PRIMARY KEY (id),
 	KEY slot_at (slot_at)
 ) ENGINE=InnoDB;
+-- The running count of cities through each slot: the cities in any window
+-- are a difference of two counts, found through this index.
+ALTER TABLE rate_slots ADD COLUMN IF NOT EXISTS
+	cum BIGINT UNSIGNED NOT NULL DEFAULT 0;
+ALTER TABLE rate_slots ADD INDEX IF NOT EXISTS cum (cum);
 
 -- Every API minute's reserved cities, kept for good (rate_slots only
 -- keeps 10 minutes).  Upserted inside the gate's reservation transaction,

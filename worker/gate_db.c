@@ -5,7 +5,9 @@
  * (TIMESTAMPDIFF / TIMESTAMPADD against 1970-01-01 in the session's UTC),
  * so no rounding happens between the database clock and rategate.c.
  * All reservations serialise on the rate_gate row lock; the slots they
- * read are therefore exactly the ones committed before them.
+ * read are therefore exactly the ones committed before them.  Each slot
+ * carries the running count of cities through it (cum), so placing one
+ * is two indexed lookups however many slots the window holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,8 @@ enum {
 	G_INIT,
 	G_STATE,
 	G_LOCK,
-	G_SLOTS,
+	G_LAST,
+	G_REACH,
 	G_INSERT,
 	G_MINUTE,
 	G_MONTH,
@@ -53,12 +56,17 @@ static const char *const sql[G_COUNT] = {
 	    "DATE_FORMAT(NOW(6), '%Y-%m'), month_used, "
 	    US("DATE_FORMAT(NOW(6) + INTERVAL 1 MONTH, '%Y-%m-01')") " "
 	    "FROM rate_gate WHERE id = 1 FOR UPDATE",
-	[G_SLOTS] =
-	    "SELECT " US("slot_at") ", cities FROM rate_slots "
-	    "WHERE slot_at > " AT("?") " ORDER BY slot_at, id",
+	/* The newest slot and the running count through it. */
+	[G_LAST] =
+	    "SELECT " US("slot_at") ", cities, cum FROM rate_slots "
+	    "ORDER BY id DESC LIMIT 1",
+	/* The oldest slot whose running count reaches ?. */
+	[G_REACH] =
+	    "SELECT " US("slot_at") ", cities, cum FROM rate_slots "
+	    "WHERE cum >= ? ORDER BY cum LIMIT 1",
 	[G_INSERT] =
-	    "INSERT INTO rate_slots (slot_at, cities, owner) "
-	    "VALUES (" AT("?") ", ?, ?)",
+	    "INSERT INTO rate_slots (slot_at, cities, owner, cum) "
+	    "VALUES (" AT("?") ", ?, ?, ?)",
 	/* The durable per-minute count (api_minutes), same transaction. */
 	[G_MINUTE] =
 	    "INSERT INTO api_minutes (minute, cities) VALUES "
@@ -94,8 +102,6 @@ static const char *const sql[G_COUNT] = {
 static MYSQL			*db;
 static MYSQL_STMT		*st[G_COUNT];
 static const struct config	*cf;
-static struct rategate_slot	*slots;
-static size_t			 slots_cap;
 static time_t			 last_clean;
 
 int
@@ -113,9 +119,6 @@ gate_close(void)
 {
 	stmt_close_all(st, G_COUNT);
 	db = NULL;
-	free(slots);
-	slots = NULL;
-	slots_cap = 0;
 }
 
 
@@ -158,41 +161,62 @@ gate_check(struct gate_state *g, struct sqlerr *e)
 	return until > now ? GATE_PAUSED : GATE_OK;
 }
 
+/*
+ * One slot from G_LAST or G_REACH (p: its parameter, or NULL): 1 with
+ * *slot and *cum set, 0 when there is none.
+ */
 static int
-read_slots(int64_t after, size_t *n, struct sqlerr *e)
+one_slot(MYSQL_STMT *q, MYSQL_BIND *p, struct rategate_slot *slot,
+    unsigned long long *cum, struct sqlerr *e)
 {
-	MYSQL_BIND	 p[1], o[2];
-	long long	 cutoff = after, at, cities;
+	MYSQL_BIND	 o[3];
+	long long	 at, cities;
 	int		 rc;
 
-	*n = 0;
-	bind_i64(&p[0], &cutoff);
 	bind_i64(&o[0], &at);
 	bind_i64(&o[1], &cities);
-	if (stmt_run(db, st[G_SLOTS], p, "rate slots", e) == -1 ||
-	    mysql_stmt_bind_result(st[G_SLOTS], o) != 0)
-		return stmt_fail(db, st[G_SLOTS], "rate slots", e);
-	while ((rc = mysql_stmt_fetch(st[G_SLOTS])) == 0) {
-		if (*n == slots_cap) {
-			size_t	 cap = slots_cap ? slots_cap * 2 : 256;
-			void	*q = reallocarray(slots, cap, sizeof(*slots));
+	bind_u64(&o[2], cum);
+	if (stmt_run(db, q, p, "rate slots", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0 ||
+	    (rc = mysql_stmt_fetch(q)) == 1)
+		return stmt_fail(db, q, "rate slots", e);
+	mysql_stmt_free_result(q);
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	slot->at = at;
+	slot->cities = (unsigned int)cities;
+	return 1;
+}
 
-			if (q == NULL) {
-				mysql_stmt_free_result(st[G_SLOTS]);
-				e->code = 0;
-				strcpy(e->msg, "rate slots: out of memory");
-				return -1;
-			}
-			slots = q;
-			slots_cap = cap;
-		}
-		slots[*n].at = at;
-		slots[*n].cities = (unsigned int)cities;
-		(*n)++;
+/* Where n cities may go: rategate_place from two indexed lookups. */
+static int
+place(int64_t now, unsigned int n, int64_t *t, unsigned long long *cum_last,
+    struct sqlerr *e)
+{
+	struct rategate_slot last, reach;
+	unsigned long long limit = (unsigned long long)cf->owm.cities_per_minute;
+	unsigned long long target, reach_cum = 0;
+	MYSQL_BIND	 p[1];
+	const char	*why;
+	int		 have_last, have_reach = 0;
+
+	*cum_last = 0;
+	if ((have_last = one_slot(st[G_LAST], NULL, &last, cum_last, e)) == -1)
+		return -1;
+	if (have_last && *cum_last + n > limit) {
+		target = *cum_last + n - limit;
+		bind_u64(&p[0], &target);
+		if ((have_reach = one_slot(st[G_REACH], p, &reach, &reach_cum,
+		    e)) == -1)
+			return -1;
 	}
-	mysql_stmt_free_result(st[G_SLOTS]);
-	if (rc != MYSQL_NO_DATA)
-		return stmt_fail(db, st[G_SLOTS], "rate slots", e);
+	if (rategate_place(now, have_last ? &last : NULL, *cum_last,
+	    have_reach ? &reach : NULL, reach_cum, n, limit,
+	    rategate_window(cf->owm.margin_ms), t, &why) == -1) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "rate gate: %s", why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -213,14 +237,13 @@ int
 gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
     struct sqlerr *e)
 {
-	MYSQL_BIND	 o[8], p[3];
+	MYSQL_BIND	 o[8], p[4];
 	long long	 now, until, backoff, used, next_month, at, cities;
+	unsigned long long cum;
 	char		 month[16], cur[16];
 	unsigned long	 rlen, mlen, clen, olen;
 	my_bool		 rnull, mnull, cnull;
-	const char	*why;
-	size_t		 nslots;
-	int64_t		 window = rategate_window(cf->owm.margin_ms), t;
+	int64_t		 t;
 	long long	 cap = cf->owm.cities_per_month;
 	int		 rc;
 
@@ -272,20 +295,15 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	if (cap > 0 && (long long)n > cap - used)
 		n = (unsigned int)(cap - used);
 
-	if (read_slots(now - window, &nslots, e) == -1)
+	if (place(now, n, &t, &cum, e) == -1)
 		goto fail;
-	if (rategate_next(slots, nslots, now, n,
-	    (unsigned long long)cf->owm.cities_per_minute, window, &t,
-	    &why) == -1) {
-		e->code = 0;
-		snprintf(e->msg, sizeof(e->msg), "rate gate: %s", why);
-		goto fail;
-	}
 	at = t;
 	cities = n;
+	cum += n;
 	bind_i64(&p[0], &at);
 	bind_i64(&p[1], &cities);
 	bind_str(&p[2], owner, &olen);
+	bind_u64(&p[3], &cum);
 	if (stmt_run(db, st[G_INSERT], p, "rate slot insert", e) == -1 ||
 	    stmt_run(db, st[G_MINUTE], p, "api minute count", e) == -1)
 		goto fail;

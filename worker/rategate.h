@@ -37,6 +37,22 @@ int	rategate_next(const struct rategate_slot *slots, size_t nslots,
 	    int64_t window, int64_t *t, const char **why);
 
 /*
+ * The same answer as rategate_next from what the database gives in two
+ * indexed lookups, so a reservation costs the same at any rate: the newest
+ * slot (NULL if none), cum_last = the cities of every slot through it, and
+ * reach = the oldest slot whose running count ("cum") reaches cum_last + n
+ * - limit, with that count (reach_cum), or NULL if none; only used when
+ * cum_last + n > limit.  A reach slot that does not itself cross the
+ * count (reach_cum - reach->cities >= the target) means the crossing slot
+ * was deleted as old: out of every window, it constrains nothing.
+ */
+int	rategate_place(int64_t now, const struct rategate_slot *last,
+	    unsigned long long cum_last, const struct rategate_slot *reach,
+	    unsigned long long reach_cum, unsigned int n,
+	    unsigned long long limit, int64_t window, int64_t *t,
+	    const char **why);
+
+/*
  * Exponential backoff with jitter for the attempt-th failure (1, 2, ..):
  * base * 2^(attempt-1), at most cap, scaled by a factor in [0.5, 1.5)
  * drawn from rnd (0 <= rnd < 1).  Microseconds.

@@ -196,7 +196,8 @@ def arrivals(s):
 
 def bench_worker_rate(mode):
     env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": mode,
-           "OWMCOLLECT_WORKER_CHILDREN": "4", "OWMCOLLECT_WORKER_REUSE_SECONDS": "0"}
+           "OWMCOLLECT_WORKER_CHILDREN": os.environ.get("BENCH_CHILDREN", "4"),
+           "OWMCOLLECT_WORKER_REUSE_SECONDS": "0"}
     with Stack(env=env) as s:
         n_req, per = 20, 1000
         for i in range(n_req):

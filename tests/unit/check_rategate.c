@@ -113,6 +113,36 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/*
+ * rategate_place from the database's two lookups: the slot that crosses
+ * the count constrains; a later one found because the crossing slot was
+ * deleted as old (its count before it is already past the target) does
+ * not.
+ */
+START_TEST(test_place_lookups)
+{
+	struct rategate_slot last = { S(100), 20 }, reach = { S(70), 20 };
+	const char	*why;
+	int64_t		 t;
+
+	/* R = 60, 60 cities through last, n = 20: target 20; reach crosses
+	 * it (count 0 -> 20): t = reach + window, later than the pacing
+	 * (last + 20 s). */
+	ck_assert_int_eq(rategate_place(S(101), &last, 60, &reach, 20, 20, 60,
+	    S(60), &t, &why), 0);
+	ck_assert(t == S(130));
+	/* The same slot found with a count of 40 (20 before it): the
+	 * crossing slot was deleted, nothing waits but the pacing. */
+	ck_assert_int_eq(rategate_place(S(101), &last, 60, &reach, 40, 20, 60,
+	    S(60), &t, &why), 0);
+	ck_assert(t == S(120));
+	/* Room in the window: only the pacing. */
+	ck_assert_int_eq(rategate_place(S(101), &last, 30, NULL, 0, 20, 60,
+	    S(60), &t, &why), 0);
+	ck_assert(t == S(120));
+}
+END_TEST
+
 /* Largest number of cities in any span (a - span, a], as the gate and
  * the integration tests' access-log audit count. */
 static unsigned long long
@@ -209,6 +239,7 @@ suite(void)
 
 	tcase_add_loop_test(tc, test_table, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_place_lookups);
 	tcase_add_loop_test(tc, test_property, 0, 21);
 	tcase_add_loop_test(tc, test_backoff, 0,
 	    sizeof(bcases) / sizeof(bcases[0]));
