@@ -204,14 +204,16 @@ class Worker(unittest.TestCase):
 
     def test_hostile_bodies_are_retried_not_stored(self):
         for k, kind in enumerate(("huge", "nan", "string_numbers", "wrong_types",
-                                  "foreign_ids", "truncated", "deep")):
+                                  "foreign_ids", "truncated", "deep", "many_items",
+                                  "drip")):
             S.standin_config(hostile=kind)
             ids = [35001 + k]
             t0 = time.time()
             post(self, "w-hostile-" + kind, ids)
             wait_until(lambda: calls_for(ids, t0 - 1), 5, what="a call for " + kind)
             S.standin_config(hostile=None)
-            doc = S.wait_progress("w-hostile-" + kind, 100, timeout=20)
+            # A drip is cut by owm.timeout_ms, then retried after a backoff.
+            doc = S.wait_progress("w-hostile-" + kind, 100, timeout=40)
             self.assertEqual(doc["collected"], 1, kind)
             check_data(self, doc)
             self.assertGreaterEqual(fetch_count(ids)[ids[0]], 2, kind)
