@@ -97,20 +97,8 @@ ready(void)
 static void
 bind_ll(MYSQL_BIND *b, long long *v, my_bool *is_null)
 {
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
+	db_bind_i64(b, v);
 	b->is_null = is_null;
-}
-
-static void
-bind_text(MYSQL_BIND *b, char *s, unsigned long cap, unsigned long *len)
-{
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = s;
-	b->buffer_length = cap;
-	b->length = len;
 }
 
 static size_t
@@ -139,7 +127,7 @@ read_workers(struct buf *out, struct health *h)
 	my_bool		 anull, agenull;
 	int		 rc, n = 0;
 
-	bind_text(&o[0], host, sizeof(host), &hlen);
+	db_bind_out_str(&o[0], host, sizeof(host), &hlen, NULL);
 	bind_ll(&o[1], &alive, &anull);
 	bind_ll(&o[2], &age, &agenull);
 	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0)
@@ -187,8 +175,8 @@ health_read(struct buf *out, struct health *h)
 
 	s = st[HS_GATE];
 	bind_ll(&o[0], &paused, &pnull);
-	bind_text(&o[1], reason, sizeof(reason), &rlen);
-	bind_text(&o[2], until, sizeof(until), &ulen);
+	db_bind_out_str(&o[1], reason, sizeof(reason), &rlen, NULL);
+	db_bind_out_str(&o[2], until, sizeof(until), &ulen, NULL);
 	bind_ll(&o[3], &cities, &cnull);
 	bind_ll(&o[4], &oldest, &onull);
 	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0 ||
@@ -257,7 +245,7 @@ metrics_calls(struct buf *out)
 	my_bool		 nnull;
 	int		 rc;
 
-	bind_text(&o[0], outcome, sizeof(outcome), &olen);
+	db_bind_out_str(&o[0], outcome, sizeof(outcome), &olen, NULL);
 	bind_ll(&o[1], &n, &nnull);
 	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0)
 		return store_lost(s, "metrics calls");

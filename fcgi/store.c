@@ -208,21 +208,6 @@ store_fail(MYSQL_STMT *s, const char *what, int *retry)
 }
 
 static void
-bind_u64(MYSQL_BIND *b, unsigned long long *v)
-{
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
-	b->is_unsigned = 1;
-}
-
-static void
-bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
-{
-	b->buffer_type = MYSQL_TYPE_DATETIME;
-	b->buffer = t;
-}
-
-static void
 fmt_time(char *dst, size_t len, const MYSQL_TIME *t, int micro)
 {
 	if (micro)
@@ -269,11 +254,11 @@ fresh_readings(const struct collect_req *r, const MYSQL_TIME *now,
 	b[0].buffer = json.data;
 	b[0].buffer_length = json.len;
 	b[0].length = &len;
-	bind_time(&b[1], &t);
-	bind_u64(&b[2], &secs);
+	db_bind_time(&b[1], &t);
+	db_bind_u64(&b[2], &secs);
 	memset(o, 0, sizeof(o));
-	bind_u64(&o[0], &pos);
-	bind_u64(&o[1], &id);
+	db_bind_u64(&o[0], &pos);
+	db_bind_u64(&o[1], &id);
 	if (mysql_stmt_bind_param(st[ST_FRESH], b) != 0 ||
 	    mysql_stmt_execute(st[ST_FRESH]) != 0 ||
 	    mysql_stmt_bind_result(st[ST_FRESH], o) != 0) {
@@ -316,9 +301,9 @@ queue(const struct collect_req *r, const unsigned long long *reading,
 	}
 	len = json.len;
 	memset(b, 0, sizeof(b));
-	bind_u64(&b[0], &base);
-	bind_time(&b[1], &t);
-	bind_time(&b[2], &t);
+	db_bind_u64(&b[0], &base);
+	db_bind_time(&b[1], &t);
+	db_bind_time(&b[2], &t);
 	b[3].buffer_type = MYSQL_TYPE_STRING;
 	b[3].buffer = json.data;
 	b[3].buffer_length = json.len;
@@ -354,7 +339,7 @@ insert_cities(const struct collect_req *r, unsigned long long reqid,
 		rd_ind[i] = reading[i] ? STMT_INDICATOR_NONE : STMT_INDICATOR_NULL;
 	}
 	memset(b, 0, sizeof(b));
-	bind_u64(&b[0], reqids);
+	db_bind_u64(&b[0], reqids);
 	b[1].buffer_type = MYSQL_TYPE_SHORT;
 	b[1].buffer = pos;
 	b[1].is_unsigned = 1;
@@ -364,7 +349,7 @@ insert_cities(const struct collect_req *r, unsigned long long reqid,
 	b[3].buffer_type = MYSQL_TYPE_TINY;
 	b[3].buffer = state;
 	b[3].is_unsigned = 1;
-	bind_u64(&b[4], (unsigned long long *)reading);
+	db_bind_u64(&b[4], (unsigned long long *)reading);
 	b[4].u.indicator = rd_ind;
 	b[5] = b[3];		/* done_at: NOW(6) for the collected ones */
 	if (mysql_stmt_attr_set(st[ST_INS_CITIES], STMT_ATTR_ARRAY_SIZE, &n) ||
@@ -397,8 +382,8 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 
 	/* The database's clock, and the queue's current turn. */
 	memset(out, 0, sizeof(out));
-	bind_time(&out[0], &now);
-	bind_u64(&out[1], &base);
+	db_bind_time(&out[0], &now);
+	db_bind_u64(&out[1], &base);
 	if (mysql_stmt_execute(st[ST_NOW]) != 0 ||
 	    mysql_stmt_bind_result(st[ST_NOW], out) != 0 ||
 	    (rc = mysql_stmt_fetch(st[ST_NOW])) == 1 || rc == MYSQL_NO_DATA)
@@ -411,8 +396,8 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 	b[0].buffer = (void *)r->id;
 	b[0].buffer_length = r->idlen;
 	b[0].length = &idlen;
-	bind_time(&b[1], &now);
-	bind_u64(&b[2], &total);
+	db_bind_time(&b[1], &now);
+	db_bind_u64(&b[2], &total);
 	if (mysql_stmt_bind_param(st[ST_INS_REQUEST], b) != 0 ||
 	    mysql_stmt_execute(st[ST_INS_REQUEST]) != 0) {
 		if (mysql_stmt_errno(st[ST_INS_REQUEST]) == ER_DUP_ENTRY) {
@@ -432,10 +417,10 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return STORE_UNAVAILABLE;
 	if (done > 0) {
 		memset(b, 0, sizeof(b));
-		bind_u64(&b[0], &done);
-		bind_u64(&b[1], &done);
-		bind_time(&b[2], &now);
-		bind_u64(&b[3], &reqid);
+		db_bind_u64(&b[0], &done);
+		db_bind_u64(&b[1], &done);
+		db_bind_time(&b[2], &now);
+		db_bind_u64(&b[3], &reqid);
 		if (mysql_stmt_bind_param(st[ST_PROGRESS], b) != 0 ||
 		    mysql_stmt_execute(st[ST_PROGRESS]) != 0)
 			return store_fail(st[ST_PROGRESS], "progress", retry);
@@ -493,22 +478,22 @@ static void
 get_bind(MYSQL_BIND *o, struct get_row *g)
 {
 	memset(o, 0, 10 * sizeof(*o));
-	bind_time(&o[0], &g->requested_at);
-	bind_time(&o[1], &g->finished_at);
+	db_bind_time(&o[0], &g->requested_at);
+	db_bind_time(&o[1], &g->finished_at);
 	o[1].is_null = &g->finished_null;
-	bind_u64(&o[2], &g->total);
-	bind_u64(&o[3], &g->collected);
-	bind_u64(&o[4], &g->failed);
-	bind_u64(&o[5], &g->city_id);
+	db_bind_u64(&o[2], &g->total);
+	db_bind_u64(&o[3], &g->collected);
+	db_bind_u64(&o[4], &g->failed);
+	db_bind_u64(&o[5], &g->city_id);
 	o[5].is_null = &g->city_null;
 	o[6].buffer_type = MYSQL_TYPE_STRING;
 	o[6].buffer = g->temperature;
 	o[6].buffer_length = sizeof(g->temperature);
 	o[6].length = &g->temp_len;
 	o[6].is_null = &g->temp_null;
-	bind_u64(&o[7], &g->humidity);
+	db_bind_u64(&o[7], &g->humidity);
 	o[7].is_null = &g->hum_null;
-	bind_time(&o[8], &g->observed_at);
+	db_bind_time(&o[8], &g->observed_at);
 	o[8].is_null = &g->obs_null;
 	o[9].buffer_type = MYSQL_TYPE_STRING;
 	o[9].buffer = g->error;
@@ -593,8 +578,8 @@ get_version(const char *id, size_t idlen, unsigned long long *version,
 
 	bind_id(&b[0], id, idlen, &len);
 	memset(o, 0, sizeof(o));
-	bind_u64(&o[0], version);
-	bind_u64(&o[1], &fin);
+	db_bind_u64(&o[0], version);
+	db_bind_u64(&o[1], &fin);
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
 	    mysql_stmt_bind_result(s, o) != 0 ||
 	    (rc = mysql_stmt_fetch(s)) == 1)
@@ -696,20 +681,20 @@ store_list(unsigned long long before, unsigned long long limit,
 		return STORE_UNAVAILABLE;
 	s = st[ST_LIST];
 	memset(b, 0, sizeof(b));
-	bind_u64(&b[0], &before);
-	bind_u64(&b[1], &limit);
+	db_bind_u64(&b[0], &before);
+	db_bind_u64(&b[1], &limit);
 	memset(o, 0, sizeof(o));
-	bind_u64(&o[0], &rid);
+	db_bind_u64(&o[0], &rid);
 	o[1].buffer_type = MYSQL_TYPE_BLOB;
 	o[1].buffer = id;
 	o[1].buffer_length = sizeof(id);
 	o[1].length = &idlen;
-	bind_time(&o[2], &req);
-	bind_time(&o[3], &fin);
+	db_bind_time(&o[2], &req);
+	db_bind_time(&o[3], &fin);
 	o[3].is_null = &fin_null;
-	bind_u64(&o[4], &total);
-	bind_u64(&o[5], &collected);
-	bind_u64(&o[6], &failed);
+	db_bind_u64(&o[4], &total);
+	db_bind_u64(&o[5], &collected);
+	db_bind_u64(&o[6], &failed);
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
 	    mysql_stmt_bind_result(s, o) != 0)
 		return store_fail(s, "list", NULL);
@@ -747,7 +732,7 @@ cancel_once(const char *id, size_t idlen, unsigned long long *n, int *retry)
 	*n = mysql_stmt_affected_rows(st[ST_CANCEL_CITIES]);
 	if (*n > 0) {
 		memset(b, 0, sizeof(b));
-		bind_u64(&b[0], n);
+		db_bind_u64(&b[0], n);
 		bind_id(&b[1], id, idlen, &len2);
 		if (mysql_stmt_bind_param(st[ST_CANCEL_REQUEST], b) != 0 ||
 		    mysql_stmt_execute(st[ST_CANCEL_REQUEST]) != 0)

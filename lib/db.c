@@ -70,6 +70,52 @@ db_prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
 	return st;
 }
 
+void
+db_bind_i64(MYSQL_BIND *b, long long *v)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+}
+
+void
+db_bind_u64(MYSQL_BIND *b, unsigned long long *v)
+{
+	db_bind_i64(b, (long long *)v);
+	b->is_unsigned = 1;
+}
+
+void
+db_bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_DATETIME;
+	b->buffer = t;
+}
+
+void
+db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)s;
+	*len = (unsigned long)strlen(s);
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+void
+db_bind_out_str(MYSQL_BIND *b, char *s, unsigned long cap,
+    unsigned long *len, my_bool *is_null)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = s;
+	b->buffer_length = cap;
+	b->length = len;
+	b->is_null = is_null;
+}
+
 int
 db_error_is_gone(unsigned int e)
 {

@@ -19,6 +19,18 @@ struct config;
 MYSQL		*db_open(const struct config *, char *err, size_t errlen);
 MYSQL_STMT	*db_prepare(MYSQL *, const char *sql, char *err, size_t errlen);
 
+/*
+ * Bind one parameter or result column (the MYSQL_BIND is cleared first;
+ * set is_null, indicators and the like after).  db_bind_str takes a
+ * NUL-terminated input string; db_bind_out_str a result buffer of cap.
+ */
+void		 db_bind_i64(MYSQL_BIND *, long long *);
+void		 db_bind_u64(MYSQL_BIND *, unsigned long long *);
+void		 db_bind_time(MYSQL_BIND *, MYSQL_TIME *);
+void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *len);
+void		 db_bind_out_str(MYSQL_BIND *, char *, unsigned long cap,
+		    unsigned long *len, my_bool *is_null);
+
 /* The server is unreachable or the connection broke: reconnect later. */
 int		 db_error_is_gone(unsigned int);
 /* Deadlock or lock wait timeout: the transaction may simply be retried. */

@@ -141,10 +141,10 @@ gate_check(struct gate_state *g, struct sqlerr *e)
 	int		 rc;
 
 	memset(g, 0, sizeof(*g));
-	bind_i64(&o[0], &now);
-	bind_i64(&o[1], &until);
-	bind_out_str(&o[2], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
-	bind_i64(&o[3], &backoff);
+	db_bind_i64(&o[0], &now);
+	db_bind_i64(&o[1], &until);
+	db_bind_out_str(&o[2], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
+	db_bind_i64(&o[3], &backoff);
 	if (stmt_run(db, st[G_STATE], NULL, "rate gate state", e) == -1)
 		return -1;
 	if (mysql_stmt_bind_result(st[G_STATE], o) != 0 ||
@@ -173,9 +173,9 @@ one_slot(MYSQL_STMT *q, MYSQL_BIND *p, struct rategate_slot *slot,
 	long long	 at, cities;
 	int		 rc;
 
-	bind_i64(&o[0], &at);
-	bind_i64(&o[1], &cities);
-	bind_u64(&o[2], cum);
+	db_bind_i64(&o[0], &at);
+	db_bind_i64(&o[1], &cities);
+	db_bind_u64(&o[2], cum);
 	if (stmt_run(db, q, p, "rate slots", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0 ||
 	    (rc = mysql_stmt_fetch(q)) == 1)
@@ -205,7 +205,7 @@ place(int64_t now, unsigned int n, int64_t *t, unsigned long long *cum_last,
 		return -1;
 	if (have_last && *cum_last + n > limit) {
 		target = *cum_last + n - limit;
-		bind_u64(&p[0], &target);
+		db_bind_u64(&p[0], &target);
 		if ((have_reach = one_slot(st[G_REACH], p, &reach, &reach_cum,
 		    e)) == -1)
 			return -1;
@@ -228,8 +228,8 @@ pause_month(int64_t next_month, struct sqlerr *e)
 	long long	 until = next_month;
 	unsigned long	 len;
 
-	bind_i64(&p[0], &until);
-	bind_str(&p[1], GATE_REASON_MONTH, &len);
+	db_bind_i64(&p[0], &until);
+	db_bind_str(&p[1], GATE_REASON_MONTH, &len);
 	return stmt_run(db, st[G_PAUSE], p, "rate gate monthly pause", e);
 }
 
@@ -250,14 +250,14 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	memset(g, 0, sizeof(*g));
 	if (stmt_query(db, "START TRANSACTION", e) == -1)
 		return -1;
-	bind_i64(&o[0], &now);
-	bind_i64(&o[1], &until);
-	bind_out_str(&o[2], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
-	bind_i64(&o[3], &backoff);
-	bind_out_str(&o[4], month, sizeof(month) - 1, &mlen, &mnull);
-	bind_out_str(&o[5], cur, sizeof(cur) - 1, &clen, &cnull);
-	bind_i64(&o[6], &used);
-	bind_i64(&o[7], &next_month);
+	db_bind_i64(&o[0], &now);
+	db_bind_i64(&o[1], &until);
+	db_bind_out_str(&o[2], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
+	db_bind_i64(&o[3], &backoff);
+	db_bind_out_str(&o[4], month, sizeof(month) - 1, &mlen, &mnull);
+	db_bind_out_str(&o[5], cur, sizeof(cur) - 1, &clen, &cnull);
+	db_bind_i64(&o[6], &used);
+	db_bind_i64(&o[7], &next_month);
 	if (stmt_run(db, st[G_LOCK], NULL, "rate gate lock", e) == -1)
 		goto fail;
 	if (mysql_stmt_bind_result(st[G_LOCK], o) != 0 ||
@@ -300,16 +300,16 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	at = t;
 	cities = n;
 	cum += n;
-	bind_i64(&p[0], &at);
-	bind_i64(&p[1], &cities);
-	bind_str(&p[2], owner, &olen);
-	bind_u64(&p[3], &cum);
+	db_bind_i64(&p[0], &at);
+	db_bind_i64(&p[1], &cities);
+	db_bind_str(&p[2], owner, &olen);
+	db_bind_u64(&p[3], &cum);
 	if (stmt_run(db, st[G_INSERT], p, "rate slot insert", e) == -1 ||
 	    stmt_run(db, st[G_MINUTE], p, "api minute count", e) == -1)
 		goto fail;
 	used += n;
-	bind_str(&p[0], cur, &clen);
-	bind_i64(&p[1], &used);
+	db_bind_str(&p[0], cur, &clen);
+	db_bind_i64(&p[1], &used);
 	if (stmt_run(db, st[G_MONTH], p, "rate gate month", e) == -1)
 		goto fail;
 	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
@@ -334,10 +334,10 @@ gate_pause_429(struct sqlerr *e)
 	MYSQL_BIND	 p[4];
 	long long	 lo = BACKOFF_MIN_MS, hi = BACKOFF_MAX_MS;
 
-	bind_i64(&p[0], &lo);
-	bind_i64(&p[1], &hi);
-	bind_i64(&p[2], &lo);
-	bind_i64(&p[3], &hi);
+	db_bind_i64(&p[0], &lo);
+	db_bind_i64(&p[1], &hi);
+	db_bind_i64(&p[2], &lo);
+	db_bind_i64(&p[3], &hi);
 	if (stmt_run(db, st[G_429], p, "rate gate 429 pause", e) == -1)
 		return -1;
 	return mysql_stmt_affected_rows(st[G_429]) > 0;
@@ -349,7 +349,7 @@ gate_pause_key(int pause_s, struct sqlerr *e)
 	MYSQL_BIND	 p[1];
 	long long	 s = pause_s;
 
-	bind_i64(&p[0], &s);
+	db_bind_i64(&p[0], &s);
 	if (stmt_run(db, st[G_KEY], p, "rate gate key pause", e) == -1)
 		return -1;
 	return mysql_stmt_affected_rows(st[G_KEY]) > 0;

@@ -82,24 +82,24 @@ heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
 	unsigned long long batches = c->batches, cities = c->cities;
 
 	if (!announced) {
-		bind_str(&p[0], c->host, &hlen);
-		bind_i64(&p[1], &ppid);
-		bind_i64(&p[2], &slot);
-		bind_str(&p[3], c->owner, &olen);
+		db_bind_str(&p[0], c->host, &hlen);
+		db_bind_i64(&p[1], &ppid);
+		db_bind_i64(&p[2], &slot);
+		db_bind_str(&p[3], c->owner, &olen);
 		if (stmt_run(db, st[H_PREDECESSOR], p, "heartbeat predecessor",
 		    e) == -1)
 			return -1;
 		announced = 1;
 	}
-	bind_str(&p[0], c->owner, &olen);
-	bind_str(&p[1], c->host, &hlen);
-	bind_i64(&p[2], &pid);
-	bind_i64(&p[3], &ppid);
-	bind_i64(&p[4], &slot);
-	bind_i64(&p[5], &restarts);
-	bind_i64(&p[6], &wait);
-	bind_u64(&p[7], &batches);
-	bind_u64(&p[8], &cities);
+	db_bind_str(&p[0], c->owner, &olen);
+	db_bind_str(&p[1], c->host, &hlen);
+	db_bind_i64(&p[2], &pid);
+	db_bind_i64(&p[3], &ppid);
+	db_bind_i64(&p[4], &slot);
+	db_bind_i64(&p[5], &restarts);
+	db_bind_i64(&p[6], &wait);
+	db_bind_u64(&p[7], &batches);
+	db_bind_u64(&p[8], &cities);
 	if (stmt_run(db, st[H_BEAT], p, "heartbeat", e) == -1)
 		return -1;
 	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
@@ -117,7 +117,7 @@ heartbeat_leave(const struct child_stats *c, struct sqlerr *e)
 	MYSQL_BIND	 p[1];
 	unsigned long	 olen;
 
-	bind_str(&p[0], c->owner, &olen);
+	db_bind_str(&p[0], c->owner, &olen);
 	return stmt_run(db, st[H_LEAVE], p, "heartbeat leave", e);
 }
 
@@ -131,7 +131,7 @@ heartbeat_count_calls(const unsigned int *counts, struct sqlerr *e)
 	for (i = 0; i < CALL_NOUTCOMES; i++) {
 		v[i] = counts[i];
 		any |= counts[i] != 0;
-		bind_i64(&p[i], &v[i]);
+		db_bind_i64(&p[i], &v[i]);
 	}
 	if (!any)
 		return 0;

@@ -7,46 +7,6 @@
 #include "db.h"
 #include "stmt.h"
 
-void
-bind_i64(MYSQL_BIND *b, long long *v)
-{
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
-}
-
-void
-bind_u64(MYSQL_BIND *b, unsigned long long *v)
-{
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
-	b->is_unsigned = 1;
-}
-
-void
-bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
-{
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = (void *)s;
-	*len = (unsigned long)strlen(s);
-	b->buffer_length = *len;
-	b->length = len;
-}
-
-void
-bind_out_str(MYSQL_BIND *b, char *s, unsigned long cap, unsigned long *len,
-    my_bool *is_null)
-{
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = s;
-	b->buffer_length = cap;
-	b->length = len;
-	b->is_null = is_null;
-}
-
 int
 stmt_fail(MYSQL *db, MYSQL_STMT *st, const char *what, struct sqlerr *e)
 {

@@ -1,23 +1,20 @@
 /*
  * stmt.h: small helpers around prepared statements for the worker's
- * database modules (gate_db.c, tasks.c): binding, running, and one error
- * record the child classifies (gone / retryable / other).
+ * database modules (gate_db.c, tasks.c): running (binding is lib/db.h's
+ * db_bind_*), and one error record the child classifies (gone / retryable / other).
  */
 #ifndef OWM_STMT_H
 #define OWM_STMT_H
 
 #include <mysql.h>
 
+#include "db.h"
+
 struct sqlerr {
 	unsigned int	 code;		/* mysql errno; 0 if not a DB error */
 	char		 msg[256];
 };
 
-void	bind_i64(MYSQL_BIND *, long long *);
-void	bind_u64(MYSQL_BIND *, unsigned long long *);
-void	bind_str(MYSQL_BIND *, const char *, unsigned long *len);
-void	bind_out_str(MYSQL_BIND *, char *, unsigned long cap,
-	    unsigned long *len, my_bool *is_null);
 
 /* Record the statement's (or connection's) error; always returns -1. */
 int	stmt_fail(MYSQL *, MYSQL_STMT *, const char *what, struct sqlerr *);

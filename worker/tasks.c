@@ -121,9 +121,9 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	*n = 0;
 	if (stmt_query(db, "START TRANSACTION", e) == -1)
 		return -1;
-	bind_i64(&p[0], &limit);
-	bind_i64(&o[0], &city);
-	bind_i64(&o[1], &attempts);
+	db_bind_i64(&p[0], &limit);
+	db_bind_i64(&o[0], &city);
+	db_bind_i64(&o[1], &attempts);
 	if (stmt_run(db, st[T_CLAIM_SEL], p, "claim", e) == -1 ||
 	    mysql_stmt_bind_result(st[T_CLAIM_SEL], o) != 0) {
 		stmt_fail(db, st[T_CLAIM_SEL], "claim", e);
@@ -142,9 +142,9 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	}
 	for (i = 0; i < *n; i++) {
 		id = t[i].city;
-		bind_str(&p[0], owner, &olen);
-		bind_i64(&p[1], &lease);
-		bind_i64(&p[2], &id);
+		db_bind_str(&p[0], owner, &olen);
+		db_bind_i64(&p[1], &lease);
+		db_bind_i64(&p[2], &id);
 		if (stmt_run(db, st[T_CLAIM_UPD], p, "claim lease", e) == -1)
 			goto fail;
 	}
@@ -164,9 +164,9 @@ tasks_extend(const char *owner, int64_t until_us, struct sqlerr *e)
 	long long	 until = until_us, lease = cf->worker.lease_seconds;
 	unsigned long	 olen;
 
-	bind_i64(&p[0], &until);
-	bind_i64(&p[1], &lease);
-	bind_str(&p[2], owner, &olen);
+	db_bind_i64(&p[0], &until);
+	db_bind_i64(&p[1], &lease);
+	db_bind_str(&p[2], owner, &olen);
 	return stmt_run(db, st[T_EXTEND], p, "extend lease", e);
 }
 
@@ -215,8 +215,8 @@ pending_requests(long long city, int failed, unsigned long long *count,
 	int		 rc;
 
 	*count = 0;
-	bind_i64(&p[0], &city);
-	bind_u64(&o[0], &req);
+	db_bind_i64(&p[0], &city);
+	db_bind_u64(&o[0], &req);
 	if (stmt_run(db, st[T_PENDING], p, "pending requests", e) == -1 ||
 	    mysql_stmt_bind_result(st[T_PENDING], o) != 0)
 		return stmt_fail(db, st[T_PENDING], "pending requests", e);
@@ -246,21 +246,21 @@ store_reading(const struct task *t, struct sqlerr *e)
 	unsigned long	 tlen;
 
 	snprintf(temp, sizeof(temp), "%.2f", t->rd.temp);
-	bind_i64(&p[0], &city);
-	bind_str(&p[1], temp, &tlen);
-	bind_i64(&p[2], &hum);
-	bind_i64(&p[3], &dt);
+	db_bind_i64(&p[0], &city);
+	db_bind_str(&p[1], temp, &tlen);
+	db_bind_i64(&p[2], &hum);
+	db_bind_i64(&p[3], &dt);
 	if (stmt_run(db, st[T_READING], p, "insert reading", e) == -1)
 		return -1;
 	reading = mysql_stmt_insert_id(st[T_READING]);
-	bind_i64(&p[0], &city);
-	bind_u64(&p[1], &reading);
+	db_bind_i64(&p[0], &city);
+	db_bind_u64(&p[1], &reading);
 	if (stmt_run(db, st[T_LATEST], p, "city_latest", e) == -1)
 		return -1;
 	if (pending_requests(city, 0, &want, e) == -1)
 		return -1;
-	bind_u64(&p[0], &reading);
-	bind_i64(&p[1], &city);
+	db_bind_u64(&p[0], &reading);
+	db_bind_i64(&p[1], &city);
 	if (stmt_run(db, st[T_COLLECT], p, "collect", e) == -1)
 		return -1;
 	if (mysql_stmt_affected_rows(st[T_COLLECT]) != want) {
@@ -284,8 +284,8 @@ store_failure(const struct task *t, struct sqlerr *e)
 
 	if (pending_requests(city, 1, &want, e) == -1)
 		return -1;
-	bind_str(&p[0], t->reason, &rlen);
-	bind_i64(&p[1], &city);
+	db_bind_str(&p[0], t->reason, &rlen);
+	db_bind_i64(&p[1], &city);
 	if (stmt_run(db, st[T_FAIL], p, "fail city", e) == -1)
 		return -1;
 	if (mysql_stmt_affected_rows(st[T_FAIL]) != want) {
@@ -306,11 +306,11 @@ requeue(const char *owner, const struct task *t, struct sqlerr *e)
 	long long	 uncount = t->out == TASK_RELEASE;
 	unsigned long	 rlen, olen;
 
-	bind_i64(&p[0], &delay);
-	bind_str(&p[1], t->reason, &rlen);
-	bind_i64(&p[2], &uncount);
-	bind_i64(&p[3], &city);
-	bind_str(&p[4], owner, &olen);
+	db_bind_i64(&p[0], &delay);
+	db_bind_str(&p[1], t->reason, &rlen);
+	db_bind_i64(&p[2], &uncount);
+	db_bind_i64(&p[3], &city);
+	db_bind_str(&p[4], owner, &olen);
 	return stmt_run(db, st[T_REQUEUE], p, "requeue city", e);
 }
 
@@ -353,8 +353,8 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 		if (t[i].out != TASK_READING && t[i].out != TASK_FAILED)
 			continue;
 		city = t[i].city;
-		bind_i64(&p[0], &city);
-		bind_str(&p[1], owner, &olen);
+		db_bind_i64(&p[0], &city);
+		db_bind_str(&p[1], owner, &olen);
 		if (stmt_run(db, st[T_DELETE], p, "delete task", e) == -1)
 			goto fail;
 		if (mysql_stmt_affected_rows(st[T_DELETE]) == 0) {
@@ -368,11 +368,11 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	if (nbumps > 1)
 		qsort(bumps, nbumps, sizeof(*bumps), bump_cmp);
 	for (i = 0; i < nbumps; i++) {
-		bind_i64(&p[0], &bumps[i].collected);
-		bind_i64(&p[1], &bumps[i].failed);
-		bind_i64(&p[2], &bumps[i].collected);
-		bind_i64(&p[3], &bumps[i].failed);
-		bind_u64(&p[4], &bumps[i].request);
+		db_bind_i64(&p[0], &bumps[i].collected);
+		db_bind_i64(&p[1], &bumps[i].failed);
+		db_bind_i64(&p[2], &bumps[i].collected);
+		db_bind_i64(&p[3], &bumps[i].failed);
+		db_bind_u64(&p[4], &bumps[i].request);
 		if (stmt_run(db, st[T_BUMP], p, "request progress", e) == -1)
 			goto fail;
 	}
