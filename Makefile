@@ -9,6 +9,9 @@
 
 PORT		?= 8080
 VAR		?= $(CURDIR)/var
+# nginx's limit on POST /collect per client address (a second; burst 2x)
+POST_RATE	?= 2000
+POST_BURST	:= $(shell expr 2 \* $(POST_RATE))
 B		:= build
 SANITIZE	?= 0
 
@@ -104,20 +107,20 @@ deps:
 
 start: deps
 	@$(MAKE) --no-print-directory all
-	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh start
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh start
 
 stop:
-	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh stop
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh stop
 
 status:
-	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh status
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh status
 
 mysql:
-	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh mysql
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh mysql
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@VAR=$(VAR) PORT=$(PORT) B=$(B) tests/stack.sh run
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh run
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
@@ -230,6 +233,7 @@ install: all
 	sed -e 's|@LISTEN@|80|' -e 's|@SOCKET@|/run/owmcollect/fcgi.sock|' \
 	    -e 's|@CACHE@|/var/cache/nginx/owmcollect|' \
 	    -e 's|@WWW@|$(SHAREDIR)/www|' \
+	    -e 's|@POST_RATE@|$(POST_RATE)|' -e 's|@POST_BURST@|$(POST_BURST)|' \
 	    nginx/owmcollect-site.conf.in > $(DESTDIR)$(NGINXDIR)/owmcollect
 	if [ -d nginx/www ]; then \
 		install -d $(DESTDIR)$(SHAREDIR)/www && \

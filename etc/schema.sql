@@ -5,16 +5,22 @@
 -- programs connect as an application user with SELECT, INSERT, UPDATE,
 -- DELETE on this database only.
 --
--- Flow: POST /collect inserts one `requests` row and one `request_cities`
--- row per city (state 'pending'), fulfils cities from fresh `city_latest`
--- readings at once, and upserts a `city_tasks` row per remaining city.
+-- Flow: POST /collect inserts one `requests` row holding the whole city
+-- list (requests.cities), each city with the fresh `city_latest` reading
+-- that fulfils it at once, or 0; for each remaining city it inserts one
+-- `request_cities` row (state 'pending') and upserts a `city_tasks` row.
 -- The worker claims `city_tasks` (one task per city, however many requests
 -- wait for it), passes the rate gate, fetches, and in one transaction
 -- inserts the reading, fulfils every pending `request_cities` row of that
 -- city, bumps the requests' counters and deletes the task.
+-- A request's every city, in order, with its state: the request_data view.
 
 -- One row per collection request.  ext_id is the user's id, the exact bytes
 -- sent (validated UTF-8), unique forever: the unique key decides races.
+-- cities: the request's city list in order, as JSON [[city_id,
+-- reading_id], ...], reading_id the fresh reading that fulfilled the city
+-- at POST time, or 0 when the city waits in request_cities.  One row per
+-- request, however many cities: a POST inserts one row, not one per city.
 CREATE TABLE IF NOT EXISTS requests (
 	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
 	ext_id		VARBINARY(128) NOT NULL,
@@ -23,13 +29,17 @@ CREATE TABLE IF NOT EXISTS requests (
 	total		SMALLINT UNSIGNED NOT NULL,
 	collected	SMALLINT UNSIGNED NOT NULL DEFAULT 0,
 	failed		SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+	cities		JSON NULL,
 	PRIMARY KEY (id),
 	UNIQUE KEY ext_id (ext_id),
 	KEY requested_at (requested_at)
 ) ENGINE=InnoDB;
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS cities JSON NULL;
 
--- A request's cities in the order given.  state moves once, from 'pending'
--- to 'collected' (reading_id set) or 'failed' (error set); never back.
+-- A request's cities that waited for the worker (no fresh reading at POST
+-- time); pos is the city's index in requests.cities.  state moves once,
+-- from 'pending' to 'collected' (reading_id set) or 'failed' (error set);
+-- never back.  A city appears once in a request (POST refuses repeats).
 CREATE TABLE IF NOT EXISTS request_cities (
 	request_id	BIGINT UNSIGNED NOT NULL,
 	pos		SMALLINT UNSIGNED NOT NULL,
@@ -40,10 +50,17 @@ CREATE TABLE IF NOT EXISTS request_cities (
 	error		VARCHAR(200) NULL,
 	done_at		DATETIME(6) NULL,
 	PRIMARY KEY (request_id, pos),
-	UNIQUE KEY request_city (request_id, city_id),
 	-- the worker fulfils every pending row of a city through this
 	KEY city_state (city_id, state)
 ) ENGINE=InnoDB;
+-- Before requests.cities (schema of 2026-11-27): every city had a row
+-- here, and a second unique key.  The old rows stay valid: their cities
+-- get reading 0 in requests.cities, so these rows say their state.
+ALTER TABLE request_cities DROP INDEX IF EXISTS request_city;
+UPDATE requests r SET r.cities = (
+	SELECT JSON_ARRAYAGG(JSON_ARRAY(rc.city_id, 0) ORDER BY rc.pos)
+	FROM request_cities rc WHERE rc.request_id = r.id)
+WHERE r.cities IS NULL;
 
 -- Every reading fetched; temperature in Celsius, observed_at is the API's
 -- dt (UTC), fetched_at the database clock when it was stored.
@@ -190,19 +207,26 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	TRUNCATE((r.collected + r.failed) * 100 / r.total, 2) AS progress
 FROM requests r;
 
--- A request's data in the challenge's shape: city id, Celsius, humidity.
+-- A request's every city in order with its state and data: city id,
+-- Celsius, humidity.  A city fulfilled at POST time has its reading in
+-- requests.cities; the others have a request_cities row.
 CREATE OR REPLACE VIEW request_data AS
 SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
-	rc.pos,
-	rc.city_id,
+	r.id AS request_id,
+	j.pos - 1 AS pos,
+	j.city_id,
 	rd.temperature,
 	rd.humidity,
 	rd.observed_at,
-	rc.state,
+	IF(j.reading_id > 0, 'collected', rc.state) AS state,
 	rc.error
 FROM requests r
-JOIN request_cities rc ON rc.request_id = r.id
-LEFT JOIN readings rd ON rd.id = rc.reading_id;
+JOIN JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY,
+	city_id INT UNSIGNED PATH '$[0]',
+	reading_id BIGINT UNSIGNED PATH '$[1]')) j
+LEFT JOIN request_cities rc ON rc.request_id = r.id AND rc.pos = j.pos - 1
+LEFT JOIN readings rd ON rd.id = IF(j.reading_id > 0, j.reading_id,
+	rc.reading_id);
 
 -- The newest reading of each city (from city_latest, so one row per city
 -- without a scan of readings).

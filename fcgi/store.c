@@ -7,9 +7,10 @@
  * answers 503 at once in between, so a dead database never queues clients
  * behind connect timeouts.
  *
- * POST is one transaction: the request row (its unique key decides races
- * on an id), every city in one bulk insert, cities served from fresh
- * readings, the queue entries of the rest.  GET is one statement, or,
+ * POST is one transaction: the request row holding the city list and the
+ * fresh readings that fulfil cities at once (its unique key decides races
+ * on an id), then for the other cities their queue entries and their
+ * pending rows in one bulk insert each.  GET is one statement, or,
  * when this process has the document cached (getcache.h), one unique-key
  * lookup that proves the cached copy is still exact.
  */
@@ -35,7 +36,6 @@ enum {
 	ST_INS_CITIES,
 	ST_FRESH,
 	ST_QUEUE,
-	ST_PROGRESS,
 	ST_GET,
 	ST_VERSION,
 	ST_LIST,
@@ -49,12 +49,11 @@ static const char *const sql[ST_COUNT] = {
 	[ST_NOW] =
 	    "SELECT NOW(6), COALESCE(MIN(turn), 0) FROM city_tasks",
 	[ST_INS_REQUEST] =
-	    "INSERT INTO requests (ext_id, requested_at, total) "
-	    "VALUES (?, ?, ?)",
+	    "INSERT INTO requests (ext_id, requested_at, total, collected, "
+	    "finished_at, cities) VALUES (?, ?, ?, ?, ?, ?)",
 	[ST_INS_CITIES] =
-	    "INSERT INTO request_cities (request_id, pos, city_id, state, "
-	    "reading_id, done_at) "
-	    "VALUES (?, ?, ?, ?, ?, IF(? = 2, NOW(6), NULL))",
+	    "INSERT INTO request_cities (request_id, pos, city_id) "
+	    "VALUES (?, ?, ?)",
 	/*
 	 * Fresh readings of the request's cities ([id, ...] as JSON): a
 	 * plain SELECT, so in READ COMMITTED a consistent read that takes no
@@ -79,18 +78,25 @@ static const char *const sql[ST_COUNT] = {
 	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
 	    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id "
 	    "ON DUPLICATE KEY UPDATE turn = LEAST(turn, VALUES(turn))",
-	[ST_PROGRESS] =
-	    "UPDATE requests SET collected = ?, "
-	    "finished_at = IF(? >= total, ?, NULL) WHERE id = ?",
+	/*
+	 * Every city of the request in order (so a request with none done
+	 * still has rows), done or not: its reading from requests.cities
+	 * or its request_cities row.
+	 */
 	[ST_GET] =
 	    "SELECT r.requested_at, r.finished_at, r.total, r.collected, "
-	    "r.failed, rc.city_id, rd.temperature, rd.humidity, "
-	    "rd.observed_at, rc.error "
+	    "r.failed, j.city_id, rd.temperature, rd.humidity, "
+	    "rd.observed_at, rc.error, "
+	    "COALESCE(j.reading_id > 0 OR rc.state <> 'pending', 0) "
 	    "FROM requests r "
+	    "JOIN JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY, "
+	    "city_id INT UNSIGNED PATH '$[0]', "
+	    "reading_id BIGINT UNSIGNED PATH '$[1]')) j "
 	    "LEFT JOIN request_cities rc "
-	    "ON rc.request_id = r.id AND rc.state <> 'pending' "
-	    "LEFT JOIN readings rd ON rd.id = rc.reading_id "
-	    "WHERE r.ext_id = ? ORDER BY rc.pos",
+	    "ON rc.request_id = r.id AND rc.pos = j.pos - 1 "
+	    "LEFT JOIN readings rd "
+	    "ON rd.id = IF(j.reading_id > 0, j.reading_id, rc.reading_id) "
+	    "WHERE r.ext_id = ? ORDER BY j.pos",
 	[ST_VERSION] =
 	    "SELECT collected + failed, finished_at IS NOT NULL "
 	    "FROM requests WHERE ext_id = ?",
@@ -317,41 +323,34 @@ queue(const struct collect_req *r, const unsigned long long *reading,
 }
 
 /*
- * Every city in one round trip (column-wise array binding), each already
- * in its final state for now: 'collected' from a fresh reading, or
- * 'pending'.
+ * The cities without a fresh reading, pending, in one round trip
+ * (column-wise array binding).
  */
 static int
-insert_cities(const struct collect_req *r, unsigned long long reqid,
+insert_pending(const struct collect_req *r, unsigned long long reqid,
     const unsigned long long *reading, int *retry)
 {
 	static unsigned long long reqids[CITIES_MAX];
 	static unsigned short	 pos[CITIES_MAX];
-	static unsigned char	 state[CITIES_MAX];
-	static char		 rd_ind[CITIES_MAX];
-	MYSQL_BIND		 b[6];
-	unsigned int		 n = (unsigned int)r->ncities, i;
+	static unsigned int	 city[CITIES_MAX];
+	MYSQL_BIND		 b[3];
+	unsigned int		 n = 0;
+	size_t			 i;
 
-	for (i = 0; i < n; i++) {
-		reqids[i] = reqid;
-		pos[i] = (unsigned short)i;
-		state[i] = reading[i] ? 2 : 1;	/* ENUM: 1 pending, 2 collected */
-		rd_ind[i] = reading[i] ? STMT_INDICATOR_NONE : STMT_INDICATOR_NULL;
-	}
+	for (i = 0; i < r->ncities; i++)
+		if (reading[i] == 0) {
+			reqids[n] = reqid;
+			pos[n] = (unsigned short)i;
+			city[n++] = r->cities[i];
+		}
 	memset(b, 0, sizeof(b));
 	db_bind_u64(&b[0], reqids);
 	b[1].buffer_type = MYSQL_TYPE_SHORT;
 	b[1].buffer = pos;
 	b[1].is_unsigned = 1;
 	b[2].buffer_type = MYSQL_TYPE_LONG;
-	b[2].buffer = (void *)r->cities;
+	b[2].buffer = city;
 	b[2].is_unsigned = 1;
-	b[3].buffer_type = MYSQL_TYPE_TINY;
-	b[3].buffer = state;
-	b[3].is_unsigned = 1;
-	db_bind_u64(&b[4], (unsigned long long *)reading);
-	b[4].u.indicator = rd_ind;
-	b[5] = b[3];		/* done_at: NOW(6) for the collected ones */
 	if (mysql_stmt_attr_set(st[ST_INS_CITIES], STMT_ATTR_ARRAY_SIZE, &n) ||
 	    mysql_stmt_bind_param(st[ST_INS_CITIES], b) != 0 ||
 	    mysql_stmt_execute(st[ST_INS_CITIES]) != 0) {
@@ -361,19 +360,41 @@ insert_cities(const struct collect_req *r, unsigned long long reqid,
 	return 0;
 }
 
+/* requests.cities: [[city_id, reading_id or 0], ...] in r's order. */
+static int
+city_list(struct buf *json, const struct collect_req *r,
+    const unsigned long long *reading)
+{
+	size_t	 i;
+
+	buf_reset(json);
+	for (i = 0; i < r->ncities; i++)
+		buf_printf(json, "%s[%u,%llu]", i ? "," : "[", r->cities[i],
+		    reading[i]);
+	buf_addc(json, ']');
+	if (json->failed) {
+		store_fail(NULL, "city list: out of memory", NULL);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * One attempt at the POST transaction; *retry set on a deadlock.  Lock
  * order: the new request row, the queue entries (ascending city_id), the
- * new request_cities rows.
+ * new request_cities rows.  Fresh readings are read first, without locks,
+ * so the request row is inserted once, already with its progress.
  */
 static enum store_rc
 collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 {
 	static unsigned long long reading[CITIES_MAX];
-	MYSQL_BIND	 b[4], out[2];
+	static struct buf list;
+	MYSQL_BIND	 b[6], out[2];
 	MYSQL_TIME	 now;
 	unsigned long long base, reqid, total, done;
-	unsigned long	 idlen = r->idlen;
+	unsigned long	 idlen = r->idlen, listlen;
+	my_bool		 unfinished;
 	long		 fresh;
 	int		 rc;
 
@@ -390,7 +411,14 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_NOW], "now", retry);
 	mysql_stmt_free_result(st[ST_NOW]);
 
+	if ((fresh = fresh_readings(r, &now, reading, retry)) == -1)
+		return STORE_UNAVAILABLE;
+	if (city_list(&list, r, reading) == -1)
+		return STORE_UNAVAILABLE;
 	total = r->ncities;
+	done = (unsigned long long)fresh;
+	unfinished = done < total;
+	listlen = list.len;
 	memset(b, 0, sizeof(b));
 	b[0].buffer_type = MYSQL_TYPE_BLOB;
 	b[0].buffer = (void *)r->id;
@@ -398,6 +426,13 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 	b[0].length = &idlen;
 	db_bind_time(&b[1], &now);
 	db_bind_u64(&b[2], &total);
+	db_bind_u64(&b[3], &done);
+	db_bind_time(&b[4], &now);
+	b[4].is_null = &unfinished;
+	b[5].buffer_type = MYSQL_TYPE_STRING;
+	b[5].buffer = list.data;
+	b[5].buffer_length = list.len;
+	b[5].length = &listlen;
 	if (mysql_stmt_bind_param(st[ST_INS_REQUEST], b) != 0 ||
 	    mysql_stmt_execute(st[ST_INS_REQUEST]) != 0) {
 		if (mysql_stmt_errno(st[ST_INS_REQUEST]) == ER_DUP_ENTRY) {
@@ -407,24 +442,9 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_INS_REQUEST], "insert request", retry);
 	}
 	reqid = mysql_stmt_insert_id(st[ST_INS_REQUEST]);
-
-	if ((fresh = fresh_readings(r, &now, reading, retry)) == -1)
+	if (done < total && (queue(r, reading, base, &now, retry) == -1 ||
+	    insert_pending(r, reqid, reading, retry) == -1))
 		return STORE_UNAVAILABLE;
-	done = (unsigned long long)fresh;
-	if (done < total && queue(r, reading, base, &now, retry) == -1)
-		return STORE_UNAVAILABLE;
-	if (insert_cities(r, reqid, reading, retry) == -1)
-		return STORE_UNAVAILABLE;
-	if (done > 0) {
-		memset(b, 0, sizeof(b));
-		db_bind_u64(&b[0], &done);
-		db_bind_u64(&b[1], &done);
-		db_bind_time(&b[2], &now);
-		db_bind_u64(&b[3], &reqid);
-		if (mysql_stmt_bind_param(st[ST_PROGRESS], b) != 0 ||
-		    mysql_stmt_execute(st[ST_PROGRESS]) != 0)
-			return store_fail(st[ST_PROGRESS], "progress", retry);
-	}
 	if (mysql_commit(db) != 0)
 		return store_fail(NULL, "commit", retry);
 
@@ -472,12 +492,13 @@ struct get_row {
 	unsigned long	 temp_len, error_len;
 	my_bool		 finished_null, city_null, temp_null, error_null;
 	my_bool		 hum_null, obs_null;
+	signed char	 done;
 };
 
 static void
 get_bind(MYSQL_BIND *o, struct get_row *g)
 {
-	memset(o, 0, 10 * sizeof(*o));
+	memset(o, 0, 11 * sizeof(*o));
 	db_bind_time(&o[0], &g->requested_at);
 	db_bind_time(&o[1], &g->finished_at);
 	o[1].is_null = &g->finished_null;
@@ -500,6 +521,8 @@ get_bind(MYSQL_BIND *o, struct get_row *g)
 	o[9].buffer_length = sizeof(g->error);
 	o[9].length = &g->error_len;
 	o[9].is_null = &g->error_null;
+	o[10].buffer_type = MYSQL_TYPE_TINY;
+	o[10].buffer = &g->done;
 }
 
 static void
@@ -597,7 +620,7 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	static struct get_row g;
 	const struct buf *cached;
 	MYSQL_STMT	*s;
-	MYSQL_BIND	 b[1], o[10];
+	MYSQL_BIND	 b[1], o[11];
 	unsigned long	 len;
 	unsigned long long version, cached_version;
 	enum store_rc	 vrc;
@@ -623,7 +646,7 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	while ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
 		if (rows++ == 0)
 			get_head(out, id, idlen, &g);
-		if (!g.city_null)
+		if (g.done == 1)
 			get_item(out, &g, items++ == 0);
 	}
 	if (rc == 1)

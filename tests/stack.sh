@@ -6,6 +6,8 @@
 #
 # Environment: VAR (state dir, default ./var), PORT (nginx, 8080), DB_PORT
 # (MariaDB on 127.0.0.1, 3307), B (build dir), CONF (etc/owmcollect.conf),
+# POST_RATE (nginx's limit on POST /collect per client address, a second;
+# burst twice that; 2000),
 # and any OWMCOLLECT_* setting, which reaches the programs.
 #
 # Everything it starts leaves a pid file in $VAR/run; stop signals exactly
@@ -21,6 +23,8 @@ DB_PORT=${DB_PORT:-3307}
 B=${B:-build}
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
 CONF=${CONF:-$ROOT/etc/owmcollect.conf}
+POST_RATE=${POST_RATE:-2000}
+[[ $POST_RATE =~ ^[1-9][0-9]{0,5}$ ]] || { echo "stack: POST_RATE must be 1-999999" >&2; exit 1; }
 RUN=$VAR/run
 LOG=$VAR/log
 MYCNF=$VAR/mysql/my.cnf
@@ -198,6 +202,7 @@ start_nginx() {
 	[ "$(id -u)" = 0 ] && user="user www-data;"
 	sed -e "s|@LISTEN@|127.0.0.1:$PORT|" -e "s|@SOCKET@|$FCGI_SOCK|" \
 	    -e "s|@CACHE@|$VAR/nginx/cache|" -e "s|@WWW@|$ROOT/nginx/www|" \
+	    -e "s|@POST_RATE@|$POST_RATE|" -e "s|@POST_BURST@|$((POST_RATE * 2))|" \
 	    "$ROOT/nginx/owmcollect-site.conf.in" > "$VAR/nginx/owmcollect-site.conf"
 	sed -e "s|@VAR@|$VAR|g" -e "s|@USER@|$user|" \
 	    "$ROOT/nginx/nginx.conf.in" > "$VAR/nginx/nginx.conf"

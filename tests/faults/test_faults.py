@@ -93,11 +93,11 @@ def check_invariants(test, timeout=180):
     # Exactly one outcome per (request, city), and counters match the rows.
     rows = S.sql("""
         SELECT r.ext_id, r.total, r.collected, r.failed, r.finished_at IS NOT NULL,
-               COUNT(rc.pos), SUM(rc.state = 'collected'), SUM(rc.state = 'failed'),
-               SUM(rc.state = 'pending'),
-               SUM(rc.state = 'collected' AND (rc.reading_id IS NULL OR rc.error IS NOT NULL)),
-               SUM(rc.state = 'failed' AND (rc.error IS NULL OR rc.reading_id IS NOT NULL))
-        FROM requests r JOIN request_cities rc ON rc.request_id = r.id
+               COUNT(d.pos), SUM(d.state = 'collected'), SUM(d.state = 'failed'),
+               SUM(d.state = 'pending'),
+               SUM(d.state = 'collected' AND (d.temperature IS NULL OR d.error IS NOT NULL)),
+               SUM(d.state = 'failed' AND (d.error IS NULL OR d.temperature IS NOT NULL))
+        FROM requests r JOIN request_data d ON d.request_id = r.id
         GROUP BY r.id""")
     test.assertEqual(len(rows), len(POSTED))
     for (ident, total, collected, failed, finished, n, n_col, n_fail, n_pend, bad_col, bad_fail) in rows:

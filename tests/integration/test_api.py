@@ -30,7 +30,7 @@ def requests_count():
 
 
 def cities_count():
-    return int(S.sql("SELECT COUNT(*) FROM request_cities")[0][0])
+    return int(S.sql("SELECT COUNT(*) FROM request_data")[0][0])
 
 
 class Collect(unittest.TestCase):
@@ -57,8 +57,7 @@ class Collect(unittest.TestCase):
         # Every city is in the database, in order, from the compiled-in list.
         with open(os.path.join(os.path.dirname(__file__), "..", "..", "etc", "cities.txt")) as f:
             want = [int(x) for x in f.read().split()]
-        rows = S.sql("SELECT rc.city_id FROM request_cities rc JOIN requests r ON r.id = rc.request_id "
-                     "WHERE r.ext_id = 'default-1' ORDER BY rc.pos")
+        rows = S.sql("SELECT city_id FROM request_data WHERE id = 'default-1' ORDER BY pos")
         self.assertEqual([int(r[0]) for r in rows], want)
 
     def test_post_given_cities(self):
@@ -116,8 +115,7 @@ class Collect(unittest.TestCase):
             for t in threads:
                 t.join()
             self.assertEqual(sorted(results), [202] + [409] * 7, ident)
-            rows = S.sql("SELECT COUNT(*) FROM request_cities rc JOIN requests r ON r.id = rc.request_id "
-                         "WHERE r.ext_id = '%s'" % ident)
+            rows = S.sql("SELECT COUNT(*) FROM request_data WHERE id = '%s'" % ident)
             self.assertEqual(int(rows[0][0]), 167)
 
     def test_many_concurrent_posts_all_accepted(self):

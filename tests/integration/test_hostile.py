@@ -41,7 +41,7 @@ def tearDownModule():
 
 def counts():
     return (int(S.sql("SELECT COUNT(*) FROM requests")[0][0]),
-            int(S.sql("SELECT COUNT(*) FROM request_cities")[0][0]))
+            int(S.sql("SELECT COUNT(*) FROM request_data")[0][0]))
 
 
 # -- raw HTTP ------------------------------------------------------------------

@@ -40,7 +40,7 @@ def secret_file(name):
 
 def counts():
     return (int(S.sql("SELECT COUNT(*) FROM requests")[0][0]),
-            int(S.sql("SELECT COUNT(*) FROM request_cities")[0][0]))
+            int(S.sql("SELECT COUNT(*) FROM request_data")[0][0]))
 
 
 def auth(token=TOKEN):

@@ -79,10 +79,10 @@ def check_data(test, doc):
 def check_outcomes(test, ext_id):
     """One outcome per (request, city) and counters that match them."""
     rows = S.sql("SELECT r.total, r.collected, r.failed, "
-                 "SUM(rc.state = 'collected'), SUM(rc.state = 'failed'), "
-                 "SUM(rc.state = 'pending'), COUNT(DISTINCT rc.city_id), "
+                 "SUM(d.state = 'collected'), SUM(d.state = 'failed'), "
+                 "SUM(d.state = 'pending'), COUNT(DISTINCT d.city_id), "
                  "r.finished_at IS NOT NULL "
-                 "FROM requests r JOIN request_cities rc ON rc.request_id = r.id "
+                 "FROM requests r JOIN request_data d ON d.request_id = r.id "
                  "WHERE r.ext_id = '%s' GROUP BY r.id" % ext_id)
     total, coll, failed, s_coll, s_failed, pending, distinct, fin = map(int, rows[0])
     test.assertEqual((coll, failed), (s_coll, s_failed))

@@ -1,0 +1,99 @@
+"""etc/schema.sql applied again, and over the schema of 2026-11-27 (every
+city of a request in request_cities, no requests.cities), while the stack
+runs: requests stored the old way still answer GET, reach 100 and show in
+the report views."""
+import json
+import os
+import unittest
+
+from harness import Stack
+
+S = None
+SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "etc", "schema.sql")
+LONDON, PARIS, UNKNOWN = 2643743, 2988507, 900000123
+
+
+def setUpModule():
+    global S
+    S = Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200"}).start()
+
+
+def tearDownModule():
+    if S:
+        S.stop()
+
+
+def apply_schema():
+    with open(SCHEMA) as f:
+        S.sql(f.read())
+
+
+class Schema(unittest.TestCase):
+    def test_apply_twice(self):
+        before = S.sql("SHOW CREATE TABLE requests")
+        apply_schema()
+        apply_schema()
+        self.assertEqual(S.sql("SHOW CREATE TABLE requests"), before)
+        self.assertEqual(S.post_collect({"id": "after-reapply", "cities": [524901]}).status, 202)
+        self.assertEqual(S.wait_progress("after-reapply", 100, timeout=30)["collected"], 1)
+
+    def test_upgrade_from_every_city_in_request_cities(self):
+        # Back to the old shape, then a request stored the old way: one
+        # city collected, one failed, one pending with its queue entry.
+        S.sql("ALTER TABLE requests DROP COLUMN cities; "
+              "ALTER TABLE request_cities ADD UNIQUE KEY request_city (request_id, city_id);")
+        S.sql("""
+            INSERT INTO readings (city_id, temperature, humidity, observed_at, fetched_at)
+                VALUES (%(l)d, 11.50, 80, '2026-11-27 10:00:00', NOW(6));
+            SET @rd = LAST_INSERT_ID();
+            INSERT INTO requests (ext_id, requested_at, total, collected, failed)
+                VALUES ('old', NOW(6), 3, 1, 1);
+            SET @rq = LAST_INSERT_ID();
+            INSERT INTO request_cities (request_id, pos, city_id, state, reading_id, error, done_at)
+                VALUES (@rq, 0, %(l)d, 'collected', @rd, NULL, NOW(6)),
+                       (@rq, 1, %(u)d, 'failed', NULL, 'city not found', NOW(6)),
+                       (@rq, 2, %(p)d, 'pending', NULL, NULL, NULL);
+            INSERT INTO city_tasks (city_id, turn, ready_at, created_at)
+                VALUES (%(p)d, 0, NOW(6), NOW(6));
+        """ % {"l": LONDON, "u": UNKNOWN, "p": PARIS})
+        apply_schema()
+
+        cities = S.sql("SELECT cities FROM requests WHERE ext_id = 'old'")[0][0]
+        self.assertEqual(json.loads(cities), [[LONDON, 0], [UNKNOWN, 0], [PARIS, 0]])
+        keys = [r[2] for r in S.sql("SHOW INDEX FROM request_cities")]
+        self.assertNotIn("request_city", keys)
+
+        # The worker fulfils the pending city through its old row.
+        doc = S.wait_progress("old", 100, timeout=30)
+        self.assertEqual((doc["total"], doc["collected"], doc["failed"]), (3, 2, 1))
+        self.assertEqual([d["city_id"] for d in doc["data"]], [LONDON, UNKNOWN, PARIS])
+        self.assertEqual(doc["data"][0]["temperature"], 11.5)
+        self.assertEqual(doc["data"][0]["humidity"], 80)
+        self.assertEqual(doc["data"][1], {"city_id": UNKNOWN, "error": "city not found"})
+        self.assertIn("temperature", doc["data"][2])
+        rows = S.sql("SELECT pos, city_id, state, error FROM request_data "
+                     "WHERE id = 'old' ORDER BY pos")
+        self.assertEqual(rows, [["0", str(LONDON), "collected", None],
+                                ["1", str(UNKNOWN), "failed", "city not found"],
+                                ["2", str(PARIS), "collected", None]])
+
+        # A new request beside it: Paris's fresh reading fulfils it at once,
+        # in requests.cities with no request_cities row; London (not in
+        # city_latest) waits in a row.
+        status, _, acc = S.post_collect({"id": "new-beside-old", "cities": [LONDON, PARIS]})
+        self.assertEqual(status, 202, acc)
+        self.assertEqual(acc["progress"], 50)
+        cities = S.sql("SELECT cities FROM requests WHERE ext_id = 'new-beside-old'")[0][0]
+        got = json.loads(cities)
+        self.assertEqual([c for c, _ in got], [LONDON, PARIS])
+        self.assertEqual(got[0][1], 0)
+        self.assertGreater(got[1][1], 0)
+        self.assertEqual(S.sql(
+            "SELECT rc.pos, rc.city_id FROM request_cities rc JOIN requests r ON r.id = rc.request_id "
+            "WHERE r.ext_id = 'new-beside-old'"), [["0", str(LONDON)]])
+        doc = S.wait_progress("new-beside-old", 100, timeout=30)
+        self.assertEqual(doc["collected"], 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
