@@ -34,8 +34,9 @@ enum {
 	ST_NOW,
 	ST_INS_REQUEST,
 	ST_INS_CITIES,
-	ST_FRESH,
+	ST_LOOK,
 	ST_QUEUE,
+	ST_LOWER,
 	ST_GET,
 	ST_VERSION,
 	ST_LIST,
@@ -55,29 +56,44 @@ static const char *const sql[ST_COUNT] = {
 	    "INSERT INTO request_cities (request_id, pos, city_id) "
 	    "VALUES (?, ?, ?)",
 	/*
-	 * Fresh readings of the request's cities ([id, ...] as JSON): a
-	 * plain SELECT, so in READ COMMITTED a consistent read that takes no
-	 * lock a worker storing a reading could wait on.
+	 * Of the request's cities ([id, ...] as JSON), those with a reading
+	 * fresher than the cut-off, and those already queued, with their
+	 * turn.  A plain SELECT: in READ COMMITTED a consistent read that
+	 * takes no lock.
 	 */
-	[ST_FRESH] =
-	    "SELECT j.pos - 1, cl.reading_id FROM JSON_TABLE(?, '$[*]' "
+	[ST_LOOK] =
+	    "SELECT j.pos - 1, IF(cl.fetched_at >= ?, cl.reading_id, 0), "
+	    "t.turn FROM JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
-	    "JOIN city_latest cl ON cl.city_id = j.city_id "
-	    "WHERE cl.fetched_at >= ? - INTERVAL ? SECOND",
+	    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
+	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
+	    "WHERE cl.fetched_at >= ? OR t.turn IS NOT NULL",
 	/*
 	 * Queue the cities still to fetch ([[id, pos], ...]) in ascending
 	 * city_id, the order the worker also locks queue entries in, so a
-	 * POST and a worker storing a batch never deadlock.  An entry
-	 * queued earlier at a later turn moves forward (fairness).  Its
-	 * request_cities rows are inserted after, so a worker that holds
+	 * POST and a worker storing a batch never deadlock.  An entry that
+	 * exists gets a shared lock only: concurrent POSTs of the same
+	 * cities do not wait on each other, and a worker cannot complete
+	 * the entry (delete it) before this request's rows are committed.
+	 * The request_cities rows are inserted after, so a worker that holds
 	 * an entry never waits on this request's rows.
 	 */
 	[ST_QUEUE] =
-	    "INSERT INTO city_tasks (city_id, turn, ready_at, created_at) "
+	    "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, "
+	    "created_at) "
 	    "SELECT j.city_id, ? + j.pos, ?, ? FROM JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
-	    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id "
-	    "ON DUPLICATE KEY UPDATE turn = LEAST(turn, VALUES(turn))",
+	    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id",
+	/*
+	 * Fairness: entries queued earlier at a later turn than this
+	 * request gives them move forward ([[id, turn], ...]).  Rare: only
+	 * when a request puts a city earlier than a bigger one did.
+	 */
+	[ST_LOWER] =
+	    "UPDATE city_tasks t JOIN JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "turn BIGINT UNSIGNED PATH '$[1]')) j ON t.city_id = j.city_id "
+	    "SET t.turn = j.turn WHERE t.turn > j.turn",
 	/*
 	 * Every city of the request in order (so a request with none done
 	 * still has rows), done or not: its reading from requests.cities
@@ -225,69 +241,98 @@ fmt_time(char *dst, size_t len, const MYSQL_TIME *t, int micro)
 		    t->year, t->month, t->day, t->hour, t->minute, t->second);
 }
 
+static int
+bind_json(MYSQL_BIND *b, const struct buf *json, unsigned long *len,
+    const char *what)
+{
+	if (json->failed) {
+		store_fail(NULL, what, NULL);
+		return -1;
+	}
+	*len = json->len;
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = json->data;
+	b->buffer_length = json->len;
+	b->length = len;
+	return 0;
+}
+
 /*
- * Which of r's cities have a reading fresher than worker.reuse_seconds:
- * reading[pos] set, or 0.  Returns how many.
+ * Which of r's cities have a reading fresher than worker.reuse_seconds
+ * (reading[pos] set, or 0), and which are queued at a later turn than
+ * base + pos would give them (lower[pos] set to that turn, or 0).
+ * Returns how many have a fresh reading.
  */
 static long
-fresh_readings(const struct collect_req *r, const MYSQL_TIME *now,
-    unsigned long long *reading, int *retry)
+look(const struct collect_req *r, const MYSQL_TIME *now,
+    unsigned long long base, unsigned long long *reading,
+    unsigned long long *lower, int *retry)
 {
 	static struct buf json;
-	MYSQL_BIND	 b[3], o[2];
-	MYSQL_TIME	 t = *now;
-	unsigned long long secs = (unsigned long long)cf->worker.reuse_seconds;
-	unsigned long long pos, id;
+	MYSQL_BIND	 b[3], o[3];
+	MYSQL_TIME	 cut = *now;
+	unsigned long long pos, id, turn;
 	unsigned long	 len;
+	my_bool		 turn_null;
 	long		 n = 0;
 	size_t		 i;
 	int		 rc;
 
 	memset(reading, 0, r->ncities * sizeof(*reading));
-	if (secs == 0)
-		return 0;
+	memset(lower, 0, r->ncities * sizeof(*lower));
+	if (cf->worker.reuse_seconds == 0)	/* no reuse: a cut-off after */
+		cut.year = 9999;		/* every reading */
+	else if (db_time_add(&cut, -(long long)cf->worker.reuse_seconds) ==
+	    -1) {
+		store_fail(NULL, "fresh readings: bad clock", NULL);
+		return -1;
+	}
 	buf_reset(&json);
 	for (i = 0; i < r->ncities; i++)
 		buf_printf(&json, "%c%u", i ? ',' : '[', r->cities[i]);
 	buf_addc(&json, ']');
-	if (json.failed) {
-		store_fail(NULL, "fresh readings: out of memory", NULL);
+	if (bind_json(&b[1], &json, &len, "look: out of memory") == -1)
 		return -1;
-	}
-	len = json.len;
-	memset(b, 0, sizeof(b));
-	b[0].buffer_type = MYSQL_TYPE_STRING;
-	b[0].buffer = json.data;
-	b[0].buffer_length = json.len;
-	b[0].length = &len;
-	db_bind_time(&b[1], &t);
-	db_bind_u64(&b[2], &secs);
+	db_bind_time(&b[0], &cut);
+	db_bind_time(&b[2], &cut);
 	memset(o, 0, sizeof(o));
 	db_bind_u64(&o[0], &pos);
 	db_bind_u64(&o[1], &id);
-	if (mysql_stmt_bind_param(st[ST_FRESH], b) != 0 ||
-	    mysql_stmt_execute(st[ST_FRESH]) != 0 ||
-	    mysql_stmt_bind_result(st[ST_FRESH], o) != 0) {
-		store_fail(st[ST_FRESH], "fresh readings", retry);
+	db_bind_u64(&o[2], &turn);
+	o[2].is_null = &turn_null;
+	if (mysql_stmt_bind_param(st[ST_LOOK], b) != 0 ||
+	    mysql_stmt_execute(st[ST_LOOK]) != 0 ||
+	    mysql_stmt_bind_result(st[ST_LOOK], o) != 0) {
+		store_fail(st[ST_LOOK], "fresh readings", retry);
 		return -1;
 	}
-	while ((rc = mysql_stmt_fetch(st[ST_FRESH])) == 0)
-		if (pos < r->ncities && reading[pos] == 0) {
+	while ((rc = mysql_stmt_fetch(st[ST_LOOK])) == 0) {
+		if (pos >= r->ncities)
+			continue;
+		if (id != 0) {
+			if (reading[pos] == 0)
+				n++;
 			reading[pos] = id;
-			n++;
-		}
-	mysql_stmt_free_result(st[ST_FRESH]);
+		} else if (!turn_null && turn > base + pos)
+			lower[pos] = base + pos;
+	}
+	mysql_stmt_free_result(st[ST_LOOK]);
 	if (rc == 1) {
-		store_fail(st[ST_FRESH], "fresh readings", retry);
+		store_fail(st[ST_LOOK], "fresh readings", retry);
 		return -1;
 	}
 	return n;
 }
 
-/* Queue the cities without a fresh reading, in ascending city_id. */
+/*
+ * Queue the cities without a fresh reading, in ascending city_id, and
+ * move forward those queued at a later turn (lower[]).
+ */
 static int
 queue(const struct collect_req *r, const unsigned long long *reading,
-    unsigned long long base, const MYSQL_TIME *now, int *retry)
+    const unsigned long long *lower, unsigned long long base,
+    const MYSQL_TIME *now, int *retry)
 {
 	static struct buf json;
 	MYSQL_BIND	 b[4];
@@ -301,22 +346,31 @@ queue(const struct collect_req *r, const unsigned long long *reading,
 			buf_printf(&json, "%s[%u,%zu]", k++ ? "," : "[",
 			    r->cities[i], i);
 	buf_addc(&json, ']');
-	if (json.failed) {
-		store_fail(NULL, "queue cities: out of memory", NULL);
+	if (bind_json(&b[3], &json, &len, "queue cities: out of memory") ==
+	    -1)
 		return -1;
-	}
-	len = json.len;
-	memset(b, 0, sizeof(b));
 	db_bind_u64(&b[0], &base);
 	db_bind_time(&b[1], &t);
 	db_bind_time(&b[2], &t);
-	b[3].buffer_type = MYSQL_TYPE_STRING;
-	b[3].buffer = json.data;
-	b[3].buffer_length = json.len;
-	b[3].length = &len;
 	if (mysql_stmt_bind_param(st[ST_QUEUE], b) != 0 ||
 	    mysql_stmt_execute(st[ST_QUEUE]) != 0) {
 		store_fail(st[ST_QUEUE], "queue cities", retry);
+		return -1;
+	}
+
+	buf_reset(&json);
+	for (i = 0, k = 0; i < r->ncities; i++)
+		if (reading[i] == 0 && lower[i] != 0)
+			buf_printf(&json, "%s[%u,%llu]", k++ ? "," : "[",
+			    r->cities[i], lower[i]);
+	if (k == 0)
+		return 0;
+	buf_addc(&json, ']');
+	if (bind_json(&b[0], &json, &len, "queue turns: out of memory") == -1)
+		return -1;
+	if (mysql_stmt_bind_param(st[ST_LOWER], b) != 0 ||
+	    mysql_stmt_execute(st[ST_LOWER]) != 0) {
+		store_fail(st[ST_LOWER], "queue turns", retry);
 		return -1;
 	}
 	return 0;
@@ -388,7 +442,7 @@ city_list(struct buf *json, const struct collect_req *r,
 static enum store_rc
 collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 {
-	static unsigned long long reading[CITIES_MAX];
+	static unsigned long long reading[CITIES_MAX], lower[CITIES_MAX];
 	static struct buf list;
 	MYSQL_BIND	 b[6], out[2];
 	MYSQL_TIME	 now;
@@ -411,7 +465,7 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_NOW], "now", retry);
 	mysql_stmt_free_result(st[ST_NOW]);
 
-	if ((fresh = fresh_readings(r, &now, reading, retry)) == -1)
+	if ((fresh = look(r, &now, base, reading, lower, retry)) == -1)
 		return STORE_UNAVAILABLE;
 	if (city_list(&list, r, reading) == -1)
 		return STORE_UNAVAILABLE;
@@ -442,7 +496,7 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_INS_REQUEST], "insert request", retry);
 	}
 	reqid = mysql_stmt_insert_id(st[ST_INS_REQUEST]);
-	if (done < total && (queue(r, reading, base, &now, retry) == -1 ||
+	if (done < total && (queue(r, reading, lower, base, &now, retry) == -1 ||
 	    insert_pending(r, reqid, reading, retry) == -1))
 		return STORE_UNAVAILABLE;
 	if (mysql_commit(db) != 0)

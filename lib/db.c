@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -91,6 +92,34 @@ db_bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
 	memset(b, 0, sizeof(*b));
 	b->buffer_type = MYSQL_TYPE_DATETIME;
 	b->buffer = t;
+}
+
+/* t (UTC, as the connection's time zone is) moved by secs seconds. */
+int
+db_time_add(MYSQL_TIME *t, long long secs)
+{
+	struct tm	 tm;
+	time_t		 when;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (int)t->year - 1900;
+	tm.tm_mon = (int)t->month - 1;
+	tm.tm_mday = (int)t->day;
+	tm.tm_hour = (int)t->hour;
+	tm.tm_min = (int)t->minute;
+	tm.tm_sec = (int)t->second;
+	if ((when = timegm(&tm)) == (time_t)-1)
+		return -1;
+	when += (time_t)secs;
+	if (gmtime_r(&when, &tm) == NULL)
+		return -1;
+	t->year = (unsigned int)tm.tm_year + 1900;
+	t->month = (unsigned int)tm.tm_mon + 1;
+	t->day = (unsigned int)tm.tm_mday;
+	t->hour = (unsigned int)tm.tm_hour;
+	t->minute = (unsigned int)tm.tm_min;
+	t->second = (unsigned int)tm.tm_sec;
+	return 0;
 }
 
 void

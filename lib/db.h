@@ -27,6 +27,7 @@ MYSQL_STMT	*db_prepare(MYSQL *, const char *sql, char *err, size_t errlen);
 void		 db_bind_i64(MYSQL_BIND *, long long *);
 void		 db_bind_u64(MYSQL_BIND *, unsigned long long *);
 void		 db_bind_time(MYSQL_BIND *, MYSQL_TIME *);
+int		 db_time_add(MYSQL_TIME *, long long);
 void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *len);
 void		 db_bind_out_str(MYSQL_BIND *, char *, unsigned long cap,
 		    unsigned long *len, my_bool *is_null);

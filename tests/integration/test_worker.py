@@ -327,6 +327,27 @@ class Worker(unittest.TestCase):
         S.wait_progress("w-big", 100, timeout=60)
         check_outcomes(self, "w-big")
 
+    def test_fairness_shared_cities_move_forward(self):
+        """A small request of the last 5 cities of a big one: their queue
+        entries move forward to the small request's turns."""
+        S.standin_config(latency_ms=600)
+        big = list(range(410001, 411001))
+        post(self, "w-big2", big)
+        time.sleep(2)
+        t0 = time.monotonic()
+        post(self, "w-tail", big[-5:])
+        S.wait_progress("w-tail", 100, timeout=10)
+        took = time.monotonic() - t0
+        big_doc = S.get("w-big2").json
+        print("\n  the big request's last 5 cities done in %.2f s; it was at %.1f%%"
+              % (took, big_doc["progress"]))
+        self.assertLess(big_doc["progress"], 100)
+        self.assertLess(took, 5)
+        S.standin_config(latency_ms=0)
+        S.wait_progress("w-big2", 100, timeout=60)
+        check_outcomes(self, "w-big2")
+        check_outcomes(self, "w-tail")
+
 
 class GroupMode(unittest.TestCase):
     """A second stack in group mode (the mode comes from the environment,
