@@ -34,6 +34,7 @@
 
 #define EPOCH		"TIMESTAMP'1970-01-01 00:00:00'"
 #define VMAX		OWM_GROUP_MAX	/* longest IN list: a batch */
+#define CLAIM_TRIES	5		/* candidates all taken: read again */
 
 enum {
 	T_CLAIM_SEL,
@@ -43,12 +44,18 @@ enum {
 };
 
 static const char *const sql[T_COUNT] = {
-	/* The claim index, always: a filesort of the whole queue would
-	 * examine every row (and the optimizer picks it half the time). */
+	/*
+	 * The claim's candidates: a plain read, through the claim index
+	 * always (a filesort of the whole queue examines every row, and the
+	 * optimizer picks it half the time).  Not a locking read: under load
+	 * the head of that index is mostly delete-marked entries of cities
+	 * just claimed or done, and a locking scan checks each one's
+	 * implicit lock in the clustered index (5-10x the pages of a plain
+	 * read, milliseconds per claim).
+	 */
 	[T_CLAIM_SEL] =
-	    "SELECT city_id, attempts FROM city_tasks FORCE INDEX (claim) "
-	    "WHERE ready_at <= NOW(6) ORDER BY turn LIMIT ? "
-	    "FOR UPDATE SKIP LOCKED",
+	    "SELECT city_id FROM city_tasks FORCE INDEX (claim) "
+	    "WHERE ready_at <= NOW(6) ORDER BY turn LIMIT ?",
 	[T_EXTEND] =
 	    "UPDATE city_tasks SET ready_at = GREATEST(ready_at, "
 	    "TIMESTAMPADD(MICROSECOND, ?, " EPOCH ") + INTERVAL ? SECOND) "
@@ -67,6 +74,7 @@ static const char *const sql[T_COUNT] = {
  */
 enum {
 	V_CLAIM,
+	V_MINE,
 	V_LOCK,
 	V_DELETE,
 	V_READINGS,
@@ -79,10 +87,17 @@ enum {
 };
 
 static const char *const vsql[V_COUNT] = {
+	/* Leases the candidates still due, in ascending city_id (the
+	 * primary key walks the IN list in order).  In READ COMMITTED a
+	 * row another child claimed meanwhile fails the WHERE on its latest
+	 * committed version and is skipped. */
 	[V_CLAIM] =
 	    "UPDATE city_tasks SET lease_owner = ?, "
 	    "ready_at = NOW(6) + INTERVAL ? SECOND, attempts = attempts + 1 "
-	    "WHERE city_id IN (?*)",
+	    "WHERE city_id IN (?*) AND ready_at <= NOW(6)",
+	[V_MINE] =
+	    "SELECT city_id, attempts FROM city_tasks "
+	    "WHERE city_id IN (?*) AND lease_owner = ?",
 	[V_LOCK] =
 	    "SELECT city_id FROM city_tasks WHERE city_id IN (?*) "
 	    "AND lease_owner = ? ORDER BY city_id FOR UPDATE",
@@ -264,56 +279,79 @@ tasks_close(void)
 	nbumps = bumps_cap = 0;
 }
 
+/*
+ * Three statements, no explicit transaction: the candidates (a plain
+ * read), their leases (one autocommitted UPDATE, which takes its row
+ * locks in ascending city_id and so never deadlocks with a POST or
+ * another claim), and which of them are now ours.  Two children reading
+ * the same candidates split them; the later one may get a short batch.
+ */
 int
 tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
     struct sqlerr *e)
 {
+	MYSQL_STMT	*q;
 	MYSQL_BIND	 p[1], o[2];
-	long long	 limit = (long long)max;
-	long long	 city, attempts;
-	size_t		 i;
-	int		 rc;
+	uint32_t	 cand[VMAX];
+	long long	 limit, city, attempts;
+	size_t		 i, k;
+	int		 rc, try;
 
 	*n = 0;
 	if (max > VMAX)
-		max = limit = VMAX;
-	if (stmt_query(db, "START TRANSACTION", e) == -1)
-		return -1;
-	db_bind_i64(&p[0], &limit);
-	db_bind_i64(&o[0], &city);
-	db_bind_i64(&o[1], &attempts);
-	if (stmt_run(db, st[T_CLAIM_SEL], p, "claim", e) == -1 ||
-	    mysql_stmt_bind_result(st[T_CLAIM_SEL], o) != 0) {
-		stmt_fail(db, st[T_CLAIM_SEL], "claim", e);
-		goto fail;
-	}
-	while ((rc = mysql_stmt_fetch(st[T_CLAIM_SEL])) == 0 && *n < max) {
-		memset(&t[*n], 0, sizeof(t[*n]));
-		t[*n].city = (uint32_t)city;
-		t[*n].attempts = (unsigned int)attempts + 1;
-		(*n)++;
-	}
-	mysql_stmt_free_result(st[T_CLAIM_SEL]);
-	if (rc == 1) {
-		stmt_fail(db, st[T_CLAIM_SEL], "claim fetch", e);
-		goto fail;
-	}
-	if (*n > 0) {
+		max = VMAX;
+	limit = (long long)max;
+	for (try = 0; ; try++) {
+		db_bind_i64(&p[0], &limit);
+		db_bind_i64(&o[0], &city);
+		if (stmt_run(db, st[T_CLAIM_SEL], p, "claim", e) == -1 ||
+		    mysql_stmt_bind_result(st[T_CLAIM_SEL], o) != 0)
+			return stmt_fail(db, st[T_CLAIM_SEL], "claim", e);
+		k = 0;
+		while ((rc = mysql_stmt_fetch(st[T_CLAIM_SEL])) == 0 &&
+		    k < max)
+			cand[k++] = (uint32_t)city;
+		mysql_stmt_free_result(st[T_CLAIM_SEL]);
+		if (rc == 1)
+			return stmt_fail(db, st[T_CLAIM_SEL], "claim fetch", e);
+		if (k == 0)
+			return 0;
+
 		params();
 		add_str(owner);
 		add_i64(cf->worker.lease_seconds);
-		for (i = 0; i < *n; i++)
-			add_i64(t[i].city);
-		if (vrun(V_CLAIM, *n, "claim lease", e) == NULL)
-			goto fail;
+		for (i = 0; i < k; i++)
+			add_i64(cand[i]);
+		if ((q = vrun(V_CLAIM, k, "claim lease", e)) == NULL)
+			return -1;
+		if (mysql_stmt_affected_rows(q) > 0)
+			break;
+		/* All taken by others meanwhile: the next ones, at once
+		 * (not after an idle poll: work is there). */
+		if (try == CLAIM_TRIES - 1)
+			return 0;
 	}
-	if (stmt_query(db, "COMMIT", e) == -1)
-		goto fail;
+
+	params();
+	for (i = 0; i < k; i++)
+		add_i64(cand[i]);
+	add_str(owner);
+	if ((q = vrun(V_MINE, k, "claimed", e)) == NULL)
+		return -1;
+	db_bind_i64(&o[0], &city);
+	db_bind_i64(&o[1], &attempts);
+	if (mysql_stmt_bind_result(q, o) != 0)
+		return stmt_fail(db, q, "claimed", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < max) {
+		memset(&t[*n], 0, sizeof(t[*n]));
+		t[*n].city = (uint32_t)city;
+		t[*n].attempts = (unsigned int)attempts;
+		(*n)++;
+	}
+	mysql_stmt_free_result(q);
+	if (rc == 1)
+		return stmt_fail(db, q, "claimed", e);
 	return 0;
-fail:
-	*n = 0;
-	mysql_rollback(db);
-	return -1;
 }
 
 int
