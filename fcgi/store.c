@@ -241,6 +241,17 @@ fmt_time(char *dst, size_t len, const MYSQL_TIME *t, int micro)
 		    t->year, t->month, t->day, t->hour, t->minute, t->second);
 }
 
+/* The nth pair of a JSON list of pairs: "[a,b]" after "[" or ",". */
+static void
+pair(struct buf *json, size_t nth, unsigned long long a, unsigned long long b)
+{
+	buf_adds(json, nth ? ",[" : "[[");
+	buf_addu(json, a);
+	buf_addc(json, ',');
+	buf_addu(json, b);
+	buf_addc(json, ']');
+}
+
 static int
 bind_json(MYSQL_BIND *b, const struct buf *json, unsigned long *len,
     const char *what)
@@ -289,8 +300,10 @@ look(const struct collect_req *r, const MYSQL_TIME *now,
 		return -1;
 	}
 	buf_reset(&json);
-	for (i = 0; i < r->ncities; i++)
-		buf_printf(&json, "%c%u", i ? ',' : '[', r->cities[i]);
+	for (i = 0; i < r->ncities; i++) {
+		buf_addc(&json, i ? ',' : '[');
+		buf_addu(&json, r->cities[i]);
+	}
 	buf_addc(&json, ']');
 	if (bind_json(&b[1], &json, &len, "look: out of memory") == -1)
 		return -1;
@@ -343,8 +356,7 @@ queue(const struct collect_req *r, const unsigned long long *reading,
 	buf_reset(&json);
 	for (i = 0; i < r->ncities; i++)
 		if (reading[i] == 0)
-			buf_printf(&json, "%s[%u,%zu]", k++ ? "," : "[",
-			    r->cities[i], i);
+			pair(&json, k++, r->cities[i], i);
 	buf_addc(&json, ']');
 	if (bind_json(&b[3], &json, &len, "queue cities: out of memory") ==
 	    -1)
@@ -361,8 +373,7 @@ queue(const struct collect_req *r, const unsigned long long *reading,
 	buf_reset(&json);
 	for (i = 0, k = 0; i < r->ncities; i++)
 		if (reading[i] == 0 && lower[i] != 0)
-			buf_printf(&json, "%s[%u,%llu]", k++ ? "," : "[",
-			    r->cities[i], lower[i]);
+			pair(&json, k++, r->cities[i], lower[i]);
 	if (k == 0)
 		return 0;
 	buf_addc(&json, ']');
@@ -423,8 +434,7 @@ city_list(struct buf *json, const struct collect_req *r,
 
 	buf_reset(json);
 	for (i = 0; i < r->ncities; i++)
-		buf_printf(json, "%s[%u,%llu]", i ? "," : "[", r->cities[i],
-		    reading[i]);
+		pair(json, i, r->cities[i], reading[i]);
 	buf_addc(json, ']');
 	if (json->failed) {
 		store_fail(NULL, "city list: out of memory", NULL);

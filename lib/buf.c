@@ -115,3 +115,15 @@ buf_cstr(struct buf *b)
 	b->data[b->len] = '\0';
 	return b->data;
 }
+
+void
+buf_addu(struct buf *b, unsigned long long v)
+{
+	char	 d[20], *p = d + sizeof(d);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}

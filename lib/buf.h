@@ -24,6 +24,8 @@ void	buf_free(struct buf *);
 void	buf_add(struct buf *, const void *, size_t);
 void	buf_adds(struct buf *, const char *);
 void	buf_addc(struct buf *, char);
+/* Decimal digits of an unsigned number: the JSON lists' hot path. */
+void	buf_addu(struct buf *, unsigned long long);
 void	buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* NUL-terminates without counting the NUL; returns data or NULL if failed. */

@@ -45,8 +45,10 @@ def wrk(url, seconds=10, script=None, warmup=2):
     base = ["wrk", "-t2", "-c32", "--latency"]
     if script:
         base += ["-s", script]
-    subprocess.run(base + ["-d%ds" % warmup, url], capture_output=True, text=True)
-    out = subprocess.run(base + ["-d%ds" % seconds, url], capture_output=True, text=True).stdout
+    # A script gets its run's name as args[1]: POST ids stay unique.
+    subprocess.run(base + ["-d%ds" % warmup, url, "--", "warm"], capture_output=True, text=True)
+    out = subprocess.run(base + ["-d%ds" % seconds, url, "--", "run"], capture_output=True,
+                         text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def pct(p):
@@ -74,7 +76,7 @@ def static_nginx(body, tmp):
 %s
 worker_processes 2; pid %s/nginx.pid; error_log %s/error.log;
 events { worker_connections 4096; }
-http { access_log %s/access.log; sendfile on; tcp_nopush on;
+http { access_log %s/access.log combined buffer=64k flush=1s; sendfile on; tcp_nopush on;
   server { listen 127.0.0.1:%d; root %s/www; default_type application/json; } }
 """ % ("user www-data;" if os.getuid() == 0 else "", tmp, tmp, tmp, port, tmp))
     os.chmod(tmp, 0o755)
@@ -124,14 +126,15 @@ def memory(pids):
 POST_LUA = """
 local n = 0
 local tid = 0
+local tag = ""
 local counter = 0
 local cities = "%s"
 function setup(thread) counter = counter + 1; thread:set("tid", counter) end
-function init(args) n = 0; tid = wrk.thread:get("tid") end
+function init(args) n = 0; tid = wrk.thread:get("tid"); tag = args[1] or "" end
 function request()
   n = n + 1
   return wrk.format("POST", "/collect", {["Content-Type"] = "application/json"},
-    string.format('{"id": "bench-%%s-%%d-%%d"%%s}', os.time(), tid, n, cities))
+    string.format('{"id": "bench-%%s-%%s-%%d-%%d"%%s}', os.time(), tag, tid, n, cities))
 end
 """
 
@@ -192,11 +195,11 @@ def bench_http():
         with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
             direct_env["OWMCOLLECT_MYSQL_PASSWORD"] = f.read().strip()
         out = subprocess.run([os.path.join(ROOT, B, "tests", "post_direct"), "-c",
-                              os.path.join(ROOT, "etc", "owmcollect.conf"), "-p", "8", "-d", "10"],
+                              os.path.join(ROOT, "etc", "owmcollect.conf"), "-p", "16", "-d", "10"],
                              env=direct_env, capture_output=True, text=True, check=True).stdout
         m = dict(zip(out.split()[0::2], out.split()[1::2]))
         direct = (float(m["rate"]), float(m["p50_ms"]), float(m["p99_ms"]))
-        row("POST /collect db work direct (C, 8 procs)", fmt(*direct))
+        row("POST /collect db work direct (C, 16 procs)", fmt(*direct))
         row("POST /collect, unique ids, 167 cities", fmt(*post), (direct[0], "direct"))
         queued = wrk(base + "/collect", script=lua_queued, warmup=1)
         row("POST, 167 cities all queued (none fresh)", fmt(*queued))

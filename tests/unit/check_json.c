@@ -631,6 +631,30 @@ START_TEST(test_buf_printf)
 }
 END_TEST
 
+static const unsigned long long addu_cases[] = {
+	0, 1, 9, 10, 99, 100, 4294967295ULL, 4294967296ULL,
+	1000000000000000000ULL, 18446744073709551615ULL,
+};
+
+/* buf_addu writes what printf's %llu writes, after a prefix. */
+START_TEST(test_buf_addu)
+{
+	struct buf b;
+	char	 want[32];
+	const char *s;
+
+	buf_init(&b, 0);
+	buf_adds(&b, "x=");
+	buf_addu(&b, addu_cases[_i]);
+	snprintf(want, sizeof(want), "x=%llu", addu_cases[_i]);
+	s = buf_cstr(&b);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, want);
+	ck_assert_uint_eq(b.len, strlen(want));
+	buf_free(&b);
+}
+END_TEST
+
 /* ---- runner -------------------------------------------------------- */
 
 static Suite *
@@ -671,6 +695,7 @@ json_suite(void)
 	tcase_add_test(tc, test_buf_growth);
 	tcase_add_loop_test(tc, test_buf_limit, 0, NELEM(limit_cases));
 	tcase_add_loop_test(tc, test_buf_printf, 0, NELEM(printf_cases));
+	tcase_add_loop_test(tc, test_buf_addu, 0, NELEM(addu_cases));
 	suite_add_tcase(s, tc);
 
 	return s;
