@@ -68,23 +68,10 @@ static const char *const sql[T_COUNT] = {
 };
 
 /*
- * Statements over n cities (or n requests: V_BUMP).  In the SQL
- * templates "(?*)" is a list of n placeholders, "[...]" a part repeated
- * n times; nothing else is special.
+ * Statements over n cities (or n requests: V_BUMP), enum tasks_sql_kind
+ * in tasks.h.  In the templates "(?*)" is a list of n placeholders,
+ * "[...]" a part repeated n times; nothing else is special.
  */
-enum {
-	V_CLAIM,
-	V_MINE,
-	V_LOCK,
-	V_DELETE,
-	V_READINGS,
-	V_READ_IDS,
-	V_LATEST,
-	V_PENDING,
-	V_OUTCOME,
-	V_BUMP,
-	V_COUNT
-};
 
 static const char *const vsql[V_COUNT] = {
 	/* Leases the candidates still due, in ascending city_id (the
@@ -156,7 +143,7 @@ static long long		 pv[7 * VMAX + 2];
 static unsigned long		 plen[7 * VMAX + 2];
 static size_t			 np;
 
-static int
+int
 tasks_sql(int kind, size_t n, struct buf *b)
 {
 	const char	*s, *rep = NULL;

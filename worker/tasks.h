@@ -21,6 +21,7 @@
 #include "owm_parse.h"
 #include "stmt.h"
 
+struct buf;
 struct config;
 
 enum task_out {
@@ -54,5 +55,28 @@ int	tasks_extend(const char *owner, int64_t until_us, struct sqlerr *);
  */
 int	tasks_complete(const char *owner, struct task *t, size_t n,
 	    size_t *lost, struct sqlerr *);
+
+/*
+ * The statements whose length follows the batch: one variant per n, 1 ..
+ * OWM_GROUP_MAX cities (V_BUMP: requests).  tasks_sql() writes the
+ * variant's SQL into b; -1 if kind or n is out of range.  Exposed for the
+ * unit tests, which check every variant's placeholders against what the
+ * completion binds.
+ */
+enum tasks_sql_kind {
+	V_CLAIM,	/* owner, lease; cities */
+	V_MINE,		/* cities; owner */
+	V_LOCK,		/* cities; owner */
+	V_DELETE,	/* cities; owner */
+	V_READINGS,	/* (city, temp, humidity, dt) per city */
+	V_READ_IDS,	/* first id; cities */
+	V_LATEST,	/* (city, reading) per city */
+	V_PENDING,	/* cities */
+	V_OUTCOME,	/* (city, state) (city, reading) (city, error); cities */
+	V_BUMP,		/* (id, sum) (id, collected) (id, failed); ids */
+	V_COUNT
+};
+
+int	tasks_sql(int kind, size_t n, struct buf *b);
 
 #endif

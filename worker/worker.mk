@@ -23,5 +23,5 @@ $(B)/tests/check_rategate: $(B)/tests/unit/check_rategate.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 $(B)/tests/check_worker_parse: $(B)/tests/unit/check_worker_parse.o \
-    $(B)/worker/owm_parse.o $(LIB_OBJ)
+    $(B)/worker/owm_parse.o $(B)/worker/tasks.o $(B)/worker/stmt.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON) -lm

@@ -2,7 +2,9 @@
  * check_worker_parse.c: worker/owm_parse.c, the mapping of API answers,
  * table-driven: good single and group bodies, cod as string or number,
  * missing fields, NaN, strings where numbers belong, wrong types, huge,
- * deep nesting, foreign ids, truncated bodies.
+ * deep nesting, foreign ids, truncated bodies.  Also worker/tasks.c's
+ * batch statements: the SQL of a variant, and every variant's
+ * placeholders against what the completion binds.
  */
 #include <check.h>
 #include <math.h>
@@ -10,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "owm_parse.h"
+#include "tasks.h"
 
 #define NOW	1700000400LL
 #define DT	"1700000000"
@@ -262,6 +266,90 @@ START_TEST(test_message)
 }
 END_TEST
 
+/* Exact SQL of a few variants. */
+struct sqlcase {
+	int		 kind;
+	size_t		 n;
+	const char	*sql;
+};
+
+static const struct sqlcase sqlcases[] = {
+	{ V_CLAIM, 1, "UPDATE city_tasks SET lease_owner = ?, "
+	    "ready_at = NOW(6) + INTERVAL ? SECOND, attempts = attempts + 1 "
+	    "WHERE city_id IN (?) AND ready_at <= NOW(6)" },
+	{ V_DELETE, 3, "DELETE FROM city_tasks WHERE city_id IN (?, ?, ?) "
+	    "AND lease_owner = ?" },
+	{ V_READINGS, 2, "INSERT INTO readings (city_id, temperature, "
+	    "humidity, observed_at, fetched_at) VALUES "
+	    "(?, ?, ?, FROM_UNIXTIME(?), NOW(6)), "
+	    "(?, ?, ?, FROM_UNIXTIME(?), NOW(6))" },
+	{ V_LATEST, 2, "INSERT INTO city_latest (city_id, reading_id, "
+	    "fetched_at) VALUES (?, ?, NOW(6)), (?, ?, NOW(6)) ON DUPLICATE "
+	    "KEY UPDATE reading_id = VALUES(reading_id), "
+	    "fetched_at = VALUES(fetched_at)" },
+	{ V_OUTCOME, 2, "UPDATE request_cities SET "
+	    "state = CASE city_id WHEN ? THEN ? WHEN ? THEN ? END, "
+	    "reading_id = CASE city_id WHEN ? THEN ? WHEN ? THEN ? END, "
+	    "error = CASE city_id WHEN ? THEN ? WHEN ? THEN ? END, "
+	    "done_at = NOW(6) WHERE city_id IN (?, ?) AND state = 'pending'" },
+	{ V_BUMP, 1, "UPDATE requests SET finished_at = IF(finished_at IS "
+	    "NULL AND collected + failed + CASE id WHEN ? THEN ? END >= total, "
+	    "NOW(6), finished_at), collected = collected + CASE id WHEN ? "
+	    "THEN ? END, failed = failed + CASE id WHEN ? THEN ? END "
+	    "WHERE id IN (?)" },
+};
+
+START_TEST(test_sql)
+{
+	const struct sqlcase *c = &sqlcases[_i];
+	struct buf	 b;
+
+	buf_init(&b, 0);
+	ck_assert_int_eq(tasks_sql(c->kind, c->n, &b), 0);
+	ck_assert_str_eq(b.data, c->sql);
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * Placeholders per variant: per * n + fixed, what tasks.c binds (the
+ * comments of enum tasks_sql_kind).  Every n, and nothing of the
+ * template's markup left over.
+ */
+static const struct {
+	int		 kind;
+	size_t		 per, fixed;
+} sqlparams[] = {
+	{ V_CLAIM, 1, 2 }, { V_MINE, 1, 1 }, { V_LOCK, 1, 1 },
+	{ V_DELETE, 1, 1 }, { V_READINGS, 4, 0 }, { V_READ_IDS, 1, 1 },
+	{ V_LATEST, 2, 0 }, { V_PENDING, 1, 0 }, { V_OUTCOME, 7, 0 },
+	{ V_BUMP, 7, 0 },
+};
+
+START_TEST(test_sql_params)
+{
+	struct buf	 b;
+	const char	*p;
+	size_t		 n, q;
+
+	ck_assert_int_eq(sizeof(sqlparams) / sizeof(sqlparams[0]), V_COUNT);
+	buf_init(&b, 0);
+	for (n = 1; n <= OWM_GROUP_MAX; n++) {
+		ck_assert_int_eq(tasks_sql(sqlparams[_i].kind, n, &b), 0);
+		for (q = 0, p = b.data; *p; p++)
+			q += *p == '?';
+		ck_assert_uint_eq(q, sqlparams[_i].per * n +
+		    sqlparams[_i].fixed);
+		ck_assert_ptr_null(strpbrk(b.data, "[]*"));
+	}
+	ck_assert_int_eq(tasks_sql(sqlparams[_i].kind, 0, &b), -1);
+	ck_assert_int_eq(tasks_sql(sqlparams[_i].kind, OWM_GROUP_MAX + 1, &b),
+	    -1);
+	ck_assert_int_eq(tasks_sql(V_COUNT, 1, &b), -1);
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -275,6 +363,12 @@ suite(void)
 	tcase_add_test(tc, test_hostile);
 	tcase_add_loop_test(tc, test_message, 0,
 	    sizeof(mcases) / sizeof(mcases[0]));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("tasks_sql");
+	tcase_add_loop_test(tc, test_sql, 0,
+	    sizeof(sqlcases) / sizeof(sqlcases[0]));
+	tcase_add_loop_test(tc, test_sql_params, 0,
+	    sizeof(sqlparams) / sizeof(sqlparams[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
