@@ -279,8 +279,8 @@ parse_collect_form(const char *body, size_t len, struct collect_req *r,
 		*why = "body is empty";
 		return -1;
 	}
-	/* Refuse fields we do not know, as the JSON parser does. */
-	for (size_t i = 0; i < len;) {
+	/* Refuse fields we do not know or repeated, as the JSON parser does. */
+	for (size_t i = 0, ids = 0, cities = 0; i < len;) {
 		const char *pair = body + i, *amp = memchr(pair, '&', len - i);
 		size_t	 plen = amp ? (size_t)(amp - pair) : len - i;
 		const char *eq = memchr(pair, '=', plen);
@@ -289,9 +289,17 @@ parse_collect_form(const char *body, size_t len, struct collect_req *r,
 		i += plen + 1;
 		if (plen == 0)
 			continue;
-		if (!(klen == 2 && memcmp(pair, "id", 2) == 0) &&
-		    !(klen == 6 && memcmp(pair, "cities", 6) == 0)) {
+		if (klen == 2 && memcmp(pair, "id", 2) == 0)
+			ids++;
+		else if (klen == 6 && memcmp(pair, "cities", 6) == 0)
+			cities++;
+		else {
 			*why = "body has an unknown field (known: id, cities)";
+			return -1;
+		}
+		if (ids > 1 || cities > 1) {
+			*why = ids > 1 ? "body repeats the field \"id\"" :
+			    "body repeats the field \"cities\"";
 			return -1;
 		}
 	}

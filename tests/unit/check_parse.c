@@ -529,9 +529,13 @@ static const struct pcase form_cases[] = {
 	BAD("empty key", "id=a&=1", "unknown field"),
 	BAD("encoded key", "i%64=a", "unknown field"),
 	BAD("key case", "ID=a", "unknown field"),
-	BAD("repeated id", "id=a&id=b", "repeat"),
-	BAD("repeated id same value", "id=a&id=a", "repeat"),
-	BAD("repeated cities", "id=a&cities=1&cities=2", "repeat"),
+	BAD("repeated id", "id=a&id=b", "body repeats the field \"id\""),
+	BAD("repeated id same value", "id=a&id=a",
+	    "body repeats the field \"id\""),
+	BAD("repeated cities", "id=a&cities=1&cities=2",
+	    "body repeats the field \"cities\""),
+	BAD("repeated id after cities", "cities=1&id=a&id=b&cities=2",
+	    "body repeats the field \"id\""),
 	BAD("NUL in body", "id=a\0b", "control"),
 };
 
