@@ -272,6 +272,7 @@ tasks_close(void)
  * locks in ascending city_id and so never deadlocks with a POST or
  * another claim), and which of them are now ours.  Two children reading
  * the same candidates split them; the later one may get a short batch.
+ * An error after the UPDATE leaves its leases to expire, as a crash does.
  */
 int
 tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,

@@ -4,11 +4,12 @@
  *
  * Claim: up to n due cities in turn order, each leased to one owner
  * ("host:pid:batch") until ready_at, attempts counted.
- * Complete: one transaction per batch.  A done city's task row is deleted
- * first, and only if the lease is still ours: that row lock keeps any new
- * pending row of the city out until commit, so every pending (request,
- * city) seen gets exactly one outcome and the counters match it.  Cities
- * to try again go back to the queue with a delay.
+ * Complete: one transaction per batch.  The batch's task rows are locked
+ * first, and a done city's is deleted only if the lease is still ours:
+ * that row lock keeps any new pending row of the city out until commit,
+ * so every pending (request, city) seen gets exactly one outcome and the
+ * counters match it.  Cities to try again go back to the queue with a
+ * delay.
  */
 #ifndef OWM_TASKS_H
 #define OWM_TASKS_H
