@@ -90,8 +90,10 @@ CREATE TABLE IF NOT EXISTS city_latest (
 -- requests interleave round-robin by position (a small request posted
 -- during a big one is served within its first few turns).
 -- ready_at: not claimable before (a lease's expiry, or a retry's backoff).
--- The claiming query: WHERE ready_at <= NOW(6) ORDER BY turn LIMIT n
--- FOR UPDATE SKIP LOCKED, through the `claim` index.
+-- Claiming: the candidates WHERE ready_at <= NOW(6) ORDER BY turn LIMIT n
+-- through the `claim` index (a plain read: a locking scan would check
+-- every delete-marked entry at its head), then those still due locked FOR
+-- UPDATE SKIP LOCKED by primary key, and leased.
 CREATE TABLE IF NOT EXISTS city_tasks (
 	city_id		INT UNSIGNED NOT NULL,
 	turn		BIGINT UNSIGNED NOT NULL,

@@ -74,17 +74,18 @@ static const char *const sql[T_COUNT] = {
  */
 
 static const char *const vsql[V_COUNT] = {
-	/* Leases the candidates still due, in ascending city_id (the
-	 * primary key walks the IN list in order).  In READ COMMITTED a
-	 * row another child claimed meanwhile fails the WHERE on its latest
-	 * committed version and is skipped. */
+	/* Locks the candidates still due, skipping those another child
+	 * (or a POST queueing them) holds, in ascending city_id through the
+	 * primary key: a few pages, not the claim index's scan. */
+	[V_TAKE] =
+	    "SELECT city_id, attempts FROM city_tasks "
+	    "WHERE city_id IN (?*) AND ready_at <= NOW(6) "
+	    "ORDER BY city_id FOR UPDATE SKIP LOCKED",
+	/* Leases what V_TAKE locked. */
 	[V_CLAIM] =
 	    "UPDATE city_tasks SET lease_owner = ?, "
 	    "ready_at = NOW(6) + INTERVAL ? SECOND, attempts = attempts + 1 "
-	    "WHERE city_id IN (?*) AND ready_at <= NOW(6)",
-	[V_MINE] =
-	    "SELECT city_id, attempts FROM city_tasks "
-	    "WHERE city_id IN (?*) AND lease_owner = ?",
+	    "WHERE city_id IN (?*)",
 	[V_LOCK] =
 	    "SELECT city_id FROM city_tasks WHERE city_id IN (?*) "
 	    "AND lease_owner = ? ORDER BY city_id FOR UPDATE",
@@ -267,12 +268,12 @@ tasks_close(void)
 }
 
 /*
- * Three statements, no explicit transaction: the candidates (a plain
- * read), their leases (one autocommitted UPDATE, which takes its row
- * locks in ascending city_id and so never deadlocks with a POST or
- * another claim), and which of them are now ours.  Two children reading
- * the same candidates split them; the later one may get a short batch.
- * An error after the UPDATE leaves its leases to expire, as a crash does.
+ * The candidates (a plain read of the claim index, outside any
+ * transaction), then one transaction: lock those still due with FOR
+ * UPDATE SKIP LOCKED through the primary key (ascending city_id, so it
+ * never deadlocks with a POST or another claim, and never waits) and
+ * lease them.  Two children reading the same candidates split them; the
+ * later one may get a short batch.
  */
 int
 tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
@@ -289,7 +290,7 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	if (max > VMAX)
 		max = VMAX;
 	limit = (long long)max;
-	for (try = 0; ; try++) {
+	for (try = 0; try < CLAIM_TRIES; try++) {
 		db_bind_i64(&p[0], &limit);
 		db_bind_i64(&o[0], &city);
 		if (stmt_run(db, st[T_CLAIM_SEL], p, "claim", e) == -1 ||
@@ -305,41 +306,52 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 		if (k == 0)
 			return 0;
 
+		if (stmt_query(db, "START TRANSACTION", e) == -1)
+			return -1;
 		params();
-		add_str(owner);
-		add_i64(cf->worker.lease_seconds);
 		for (i = 0; i < k; i++)
 			add_i64(cand[i]);
-		if ((q = vrun(V_CLAIM, k, "claim lease", e)) == NULL)
-			return -1;
-		if (mysql_stmt_affected_rows(q) > 0)
+		if ((q = vrun(V_TAKE, k, "claim", e)) == NULL)
+			goto fail;
+		db_bind_i64(&o[0], &city);
+		db_bind_i64(&o[1], &attempts);
+		if (mysql_stmt_bind_result(q, o) != 0) {
+			stmt_fail(db, q, "claim", e);
+			goto fail;
+		}
+		while ((rc = mysql_stmt_fetch(q)) == 0 && *n < max) {
+			memset(&t[*n], 0, sizeof(t[*n]));
+			t[*n].city = (uint32_t)city;
+			t[*n].attempts = (unsigned int)attempts + 1;
+			(*n)++;
+		}
+		mysql_stmt_free_result(q);
+		if (rc == 1) {
+			stmt_fail(db, q, "claim fetch", e);
+			goto fail;
+		}
+		if (*n > 0)
 			break;
 		/* All taken by others meanwhile: the next ones, at once
 		 * (not after an idle poll: work is there). */
-		if (try == CLAIM_TRIES - 1)
-			return 0;
+		if (stmt_query(db, "COMMIT", e) == -1)
+			goto fail;
 	}
-
+	if (*n == 0)
+		return 0;
 	params();
-	for (i = 0; i < k; i++)
-		add_i64(cand[i]);
 	add_str(owner);
-	if ((q = vrun(V_MINE, k, "claimed", e)) == NULL)
-		return -1;
-	db_bind_i64(&o[0], &city);
-	db_bind_i64(&o[1], &attempts);
-	if (mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "claimed", e);
-	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < max) {
-		memset(&t[*n], 0, sizeof(t[*n]));
-		t[*n].city = (uint32_t)city;
-		t[*n].attempts = (unsigned int)attempts;
-		(*n)++;
-	}
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return stmt_fail(db, q, "claimed", e);
+	add_i64(cf->worker.lease_seconds);
+	for (i = 0; i < *n; i++)
+		add_i64(t[i].city);
+	if (vrun(V_CLAIM, *n, "claim lease", e) == NULL ||
+	    stmt_query(db, "COMMIT", e) == -1)
+		goto fail;
 	return 0;
+fail:
+	*n = 0;
+	mysql_rollback(db);
+	return -1;
 }
 
 int

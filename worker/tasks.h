@@ -65,8 +65,8 @@ int	tasks_complete(const char *owner, struct task *t, size_t n,
  * completion binds.
  */
 enum tasks_sql_kind {
+	V_TAKE,		/* cities */
 	V_CLAIM,	/* owner, lease; cities */
-	V_MINE,		/* cities; owner */
 	V_LOCK,		/* cities; owner */
 	V_DELETE,	/* cities; owner */
 	V_READINGS,	/* (city, temp, humidity, dt) per city */

@@ -274,9 +274,12 @@ struct sqlcase {
 };
 
 static const struct sqlcase sqlcases[] = {
+	{ V_TAKE, 2, "SELECT city_id, attempts FROM city_tasks "
+	    "WHERE city_id IN (?, ?) AND ready_at <= NOW(6) "
+	    "ORDER BY city_id FOR UPDATE SKIP LOCKED" },
 	{ V_CLAIM, 1, "UPDATE city_tasks SET lease_owner = ?, "
 	    "ready_at = NOW(6) + INTERVAL ? SECOND, attempts = attempts + 1 "
-	    "WHERE city_id IN (?) AND ready_at <= NOW(6)" },
+	    "WHERE city_id IN (?)" },
 	{ V_DELETE, 3, "DELETE FROM city_tasks WHERE city_id IN (?, ?, ?) "
 	    "AND lease_owner = ?" },
 	{ V_READINGS, 2, "INSERT INTO readings (city_id, temperature, "
@@ -320,7 +323,7 @@ static const struct {
 	int		 kind;
 	size_t		 per, fixed;
 } sqlparams[] = {
-	{ V_CLAIM, 1, 2 }, { V_MINE, 1, 1 }, { V_LOCK, 1, 1 },
+	{ V_TAKE, 1, 0 }, { V_CLAIM, 1, 2 }, { V_LOCK, 1, 1 },
 	{ V_DELETE, 1, 1 }, { V_READINGS, 4, 0 }, { V_READ_IDS, 1, 1 },
 	{ V_LATEST, 2, 0 }, { V_PENDING, 1, 0 }, { V_OUTCOME, 7, 0 },
 	{ V_BUMP, 7, 0 },
