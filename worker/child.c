@@ -42,6 +42,7 @@
 #define PAUSE_NAP_US	1000000LL	/* re-read a pause at least this often */
 #define RECONNECT_MAX_S	10
 #define NAP_STEP_US	200000LL
+#define LATE_MIN_US	2000LL		/* see pass_gate */
 
 static const struct config	*cf;
 static volatile sig_atomic_t	 quit;
@@ -319,9 +320,17 @@ pass_gate(struct task **list, size_t n, struct verdict *v)
 {
 	struct gate_state g;
 	struct sqlerr	 e;
-	int64_t		 wait, deadline, late = cf->owm.margin_ms * 500, t0;
+	int64_t		 wait, deadline, late, t0;
 	int		 rc;
 
+	/*
+	 * How late a wake-up may be and still use its slot: half the
+	 * margin, and never less than a scheduler's wake-up (with a margin
+	 * of 0 every sleep would otherwise end "late" and reserve again).
+	 */
+	late = cf->owm.margin_ms * 500;
+	if (late < LATE_MIN_US)
+		late = LATE_MIN_US;
 	for (;;) {
 		rc = gate_reserve((unsigned int)n, owner, &g, &e);
 		if (rc == -1) {

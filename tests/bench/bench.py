@@ -210,12 +210,17 @@ def arrivals(s):
     return [e for e in s.access_log() if e.get("ids")]
 
 
-def bench_worker_rate(mode):
+def bench_worker_rate(mode, n_req):
+    """n_req requests of 1,000 new cities each, posted at once; cities/min
+    from the first arrival at the stand-in to the last."""
     env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": mode,
            "OWMCOLLECT_WORKER_CHILDREN": os.environ.get("BENCH_CHILDREN", "4"),
-           "OWMCOLLECT_WORKER_REUSE_SECONDS": "0"}
+           "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
+           # The gate paces at limit x 60 / (60 + margin): with the default
+           # 1 s margin, 196,700/min.  Margin 0 measures the worker itself.
+           "OWMCOLLECT_OWM_MARGIN_MS": "0"}
     with Stack(env=env) as s:
-        n_req, per = 20, 1000
+        per = 1000
         for i in range(n_req):
             cities = list(range(100000000 + i * per, 100000000 + (i + 1) * per))
             assert s.post_collect({"id": "load-%d" % i, "cities": cities}).status == 202
@@ -226,7 +231,7 @@ def bench_worker_rate(mode):
         cities = sum(len(e["ids"]) for e in ev)
         span = max(t[-1] - t[0], 1e-3)
         rate = cities / span * 60
-        row("worker, %s mode, limit 200,000/min" % mode,
+        row("worker, %s mode, limit 200,000/min, margin 0" % mode,
             (rate, "%8.0f cities/min (%d cities in %.1f s, %d calls)" % (rate, cities, span, len(ev))),
             (200000, "the limit"), "max in any 60 s: %d" % max_window(ev))
         return rate
@@ -281,8 +286,9 @@ def main():
         row("fcgi + worker, PSS total", (tot, "%.1f MiB (target < 20 MiB)" % tot))
     if "worker" in sections:
         print("Worker", flush=True)
-        bench_worker_rate("group")
-        bench_worker_rate("single")
+        # Group mode is the target: 100,000 cities, 30 s at the limit.
+        bench_worker_rate("group", 100)
+        bench_worker_rate("single", 40)
         bench_first_call()
     if "realtime" in sections:
         print("Worker at the real 60 cities/min (about 3 minutes)", flush=True)

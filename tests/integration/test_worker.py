@@ -349,6 +349,27 @@ class Worker(unittest.TestCase):
         check_outcomes(self, "w-tail")
 
 
+class MarginZero(unittest.TestCase):
+    """owm.margin_ms = 0 (benchmarks use it): a child wakes at its slot a
+    little late, as every sleep does, and still sends instead of
+    reserving again for ever."""
+
+    def test_margin_zero_collects(self):
+        s = Stack(env=dict(ENV, OWMCOLLECT_OWM_CITIES_PER_MINUTE="1200",
+                           OWMCOLLECT_OWM_MARGIN_MS="0")).start()
+        try:
+            cities = list(range(420001, 420101))
+            self.assertEqual(s.post_collect({"id": "m0", "cities": cities}).status, 202)
+            # 100 cities at 1,200/min in batches of 20: about 5 s.
+            doc = s.wait_progress("m0", 100, timeout=30)
+            self.assertEqual(doc["collected"], 100)
+            with open(os.path.join(s.log, "worker.log"), errors="replace") as f:
+                again = f.read().count("reserving again")
+            self.assertLess(again, 5)
+        finally:
+            s.stop()
+
+
 class GroupMode(unittest.TestCase):
     """A second stack in group mode (the mode comes from the environment,
     which a reload does not change), with a monthly cap."""
