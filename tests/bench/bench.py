@@ -212,27 +212,41 @@ def arrivals(s):
 
 def bench_worker_rate(mode, n_req):
     """n_req requests of 1,000 new cities each, posted at once; cities/min
-    from the first arrival at the stand-in to the last."""
+    at the stand-in once every POST is in (the worker alone), and over the
+    whole run (from the first arrival, POSTs competing for the database)."""
     env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": mode,
            "OWMCOLLECT_WORKER_CHILDREN": os.environ.get("BENCH_CHILDREN", "4"),
            "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
            # The gate paces at limit x 60 / (60 + margin): with the default
-           # 1 s margin, 196,700/min.  Margin 0 measures the worker itself.
-           "OWMCOLLECT_OWM_MARGIN_MS": "0"}
+           # 1 s margin, 196,700/min.  The stand-in is on loopback: 100 ms
+           # of margin (199,700/min) is ample, and leaves a child waking
+           # late under load 50 ms before its slot is given up.
+           "OWMCOLLECT_OWM_MARGIN_MS": "100"}
     with Stack(env=env) as s:
         per = 1000
         for i in range(n_req):
             cities = list(range(100000000 + i * per, 100000000 + (i + 1) * per))
             assert s.post_collect({"id": "load-%d" % i, "cities": cities}).status == 202
+        posted = time.time()
         for i in range(n_req):
             s.wait_progress("load-%d" % i, 100, timeout=300)
         ev = arrivals(s)
         t = sorted(e["t"] for e in ev)
         cities = sum(len(e["ids"]) for e in ev)
         span = max(t[-1] - t[0], 1e-3)
-        rate = cities / span * 60
-        row("worker, %s mode, limit 200,000/min, margin 0" % mode,
-            (rate, "%8.0f cities/min (%d cities in %.1f s, %d calls)" % (rate, cities, span, len(ev))),
+        whole = cities / span * 60
+        late = [e for e in ev if e["t"] >= posted]
+        lspan = max(t[-1] - min(e["t"] for e in late), 1e-3)
+        rate = sum(len(e["ids"]) for e in late) / lspan * 60
+        # Each full 5 s of the run, to show the rate holds.
+        buckets = {}
+        for e in ev:
+            buckets[int((e["t"] - t[0]) / 5)] = buckets.get(int((e["t"] - t[0]) / 5), 0) + len(e["ids"])
+        full = sorted(v * 12 for k, v in buckets.items() if (k + 1) * 5 <= span)
+        per5 = "; each 5 s: %.0f-%.0f/min" % (full[0], full[-1]) if full else ""
+        row("worker, %s mode, limit 200,000/min, margin 100 ms" % mode,
+            (rate, "%8.0f cities/min once posted (%.1f s)%s; whole run %.0f/min "
+             "(%d cities in %.1f s, %d calls)" % (rate, lspan, per5, whole, cities, span, len(ev))),
             (200000, "the limit"), "max in any 60 s: %d" % max_window(ev))
         return rate
 
