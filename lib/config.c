@@ -63,7 +63,7 @@ static const struct setting settings[] = {
 	I(worker, stop_seconds, worker.stop_seconds, 30, 1, 600),
 	S(http, socket, http.socket, "/run/owmcollect/fcgi.sock", 100, NULL, 0),
 	S(http, socket_group, http.socket_group, "", 64, NULL, 0),
-	I(http, processes, http.processes, 16, 1, 256),
+	I(http, processes, http.processes, 12, 1, 256),
 	I(http, max_body, http.max_body, 65536, 1024, 1048576),
 	S(http, token, http.token, "", 256, check_token, 1),
 	S(mysql, host, mysql.host, "localhost", 255, NULL, 0),

@@ -195,11 +195,11 @@ def bench_http():
         with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
             direct_env["OWMCOLLECT_MYSQL_PASSWORD"] = f.read().strip()
         out = subprocess.run([os.path.join(ROOT, B, "tests", "post_direct"), "-c",
-                              os.path.join(ROOT, "etc", "owmcollect.conf"), "-p", "16", "-d", "10"],
+                              os.path.join(ROOT, "etc", "owmcollect.conf"), "-p", "12", "-d", "10"],
                              env=direct_env, capture_output=True, text=True, check=True).stdout
         m = dict(zip(out.split()[0::2], out.split()[1::2]))
         direct = (float(m["rate"]), float(m["p50_ms"]), float(m["p99_ms"]))
-        row("POST /collect db work direct (C, 16 procs)", fmt(*direct))
+        row("POST /collect db work direct (C, 12 procs, as http.processes)", fmt(*direct))
         row("POST /collect, unique ids, 167 cities", fmt(*post), (direct[0], "direct"))
         queued = wrk(base + "/collect", script=lua_queued, warmup=1)
         row("POST, 167 cities all queued (none fresh)", fmt(*queued))
