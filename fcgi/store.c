@@ -252,6 +252,17 @@ pair(struct buf *json, size_t nth, unsigned long long a, unsigned long long b)
 	buf_addc(json, ']');
 }
 
+static void
+bind_id(MYSQL_BIND *b, const char *id, size_t idlen, unsigned long *len)
+{
+	memset(b, 0, sizeof(*b));
+	*len = idlen;
+	b->buffer_type = MYSQL_TYPE_BLOB;
+	b->buffer = (void *)id;
+	b->buffer_length = idlen;
+	b->length = len;
+}
+
 static int
 bind_json(MYSQL_BIND *b, const struct buf *json, unsigned long *len,
     const char *what)
@@ -426,7 +437,7 @@ insert_pending(const struct collect_req *r, unsigned long long reqid,
 }
 
 /* requests.cities: [[city_id, reading_id or 0], ...] in r's order. */
-static int
+static void
 city_list(struct buf *json, const struct collect_req *r,
     const unsigned long long *reading)
 {
@@ -436,11 +447,6 @@ city_list(struct buf *json, const struct collect_req *r,
 	for (i = 0; i < r->ncities; i++)
 		pair(json, i, r->cities[i], reading[i]);
 	buf_addc(json, ']');
-	if (json->failed) {
-		store_fail(NULL, "city list: out of memory", NULL);
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -457,7 +463,7 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 	MYSQL_BIND	 b[6], out[2];
 	MYSQL_TIME	 now;
 	unsigned long long base, reqid, total, done;
-	unsigned long	 idlen = r->idlen, listlen;
+	unsigned long	 idlen, listlen;
 	my_bool		 unfinished;
 	long		 fresh;
 	int		 rc;
@@ -477,26 +483,19 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 
 	if ((fresh = look(r, &now, base, reading, lower, retry)) == -1)
 		return STORE_UNAVAILABLE;
-	if (city_list(&list, r, reading) == -1)
+	city_list(&list, r, reading);
+	if (bind_json(&b[5], &list, &listlen, "city list: out of memory") ==
+	    -1)
 		return STORE_UNAVAILABLE;
 	total = r->ncities;
 	done = (unsigned long long)fresh;
 	unfinished = done < total;
-	listlen = list.len;
-	memset(b, 0, sizeof(b));
-	b[0].buffer_type = MYSQL_TYPE_BLOB;
-	b[0].buffer = (void *)r->id;
-	b[0].buffer_length = r->idlen;
-	b[0].length = &idlen;
+	bind_id(&b[0], r->id, r->idlen, &idlen);
 	db_bind_time(&b[1], &now);
 	db_bind_u64(&b[2], &total);
 	db_bind_u64(&b[3], &done);
 	db_bind_time(&b[4], &now);
 	b[4].is_null = &unfinished;
-	b[5].buffer_type = MYSQL_TYPE_STRING;
-	b[5].buffer = list.data;
-	b[5].buffer_length = list.len;
-	b[5].length = &listlen;
 	if (mysql_stmt_bind_param(st[ST_INS_REQUEST], b) != 0 ||
 	    mysql_stmt_execute(st[ST_INS_REQUEST]) != 0) {
 		if (mysql_stmt_errno(st[ST_INS_REQUEST]) == ER_DUP_ENTRY) {
@@ -636,17 +635,6 @@ get_item(struct buf *out, const struct get_row *g, int first)
 		json_str(out, g->error, g->error_len < sizeof(g->error) ?
 		    g->error_len : sizeof(g->error));
 	buf_addc(out, '}');
-}
-
-static void
-bind_id(MYSQL_BIND *b, const char *id, size_t idlen, unsigned long *len)
-{
-	memset(b, 0, sizeof(*b));
-	*len = idlen;
-	b->buffer_type = MYSQL_TYPE_BLOB;
-	b->buffer = (void *)id;
-	b->buffer_length = idlen;
-	b->length = len;
 }
 
 /*

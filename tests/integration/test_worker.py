@@ -308,45 +308,36 @@ class Worker(unittest.TestCase):
         self.assertEqual(sorted(children()), before)     # nobody crashed
         self.assertIn("database", worker_log())
 
-    def test_fairness_small_request_during_a_big_one(self):
+    def small_during_big(self, big_id, big, small_id, small, what):
+        """small, posted 2 s into big (collected slowly), finishes within
+        5 s while big is still under way; both end with their outcomes."""
         S.standin_config(latency_ms=600)
-        big = list(range(400001, 401001))
-        post(self, "w-big", big)
+        post(self, big_id, big)
         time.sleep(2)
-        small = list(range(39001, 39006))
         t0 = time.monotonic()
-        post(self, "w-small", small)
-        S.wait_progress("w-small", 100, timeout=10)
+        post(self, small_id, small)
+        S.wait_progress(small_id, 100, timeout=10)
         took = time.monotonic() - t0
-        big_doc = S.get("w-big").json
-        print("\n  5-city request done in %.2f s; the 1000-city one was at %.1f%%"
-              % (took, big_doc["progress"]))
+        big_doc = S.get(big_id).json
+        print("\n  %s done in %.2f s; the 1000-city request was at %.1f%%"
+              % (what, took, big_doc["progress"]))
         self.assertLess(big_doc["progress"], 100)
         self.assertLess(took, 5)
         S.standin_config(latency_ms=0)
-        S.wait_progress("w-big", 100, timeout=60)
-        check_outcomes(self, "w-big")
+        S.wait_progress(big_id, 100, timeout=60)
+        check_outcomes(self, big_id)
+        check_outcomes(self, small_id)
+
+    def test_fairness_small_request_during_a_big_one(self):
+        self.small_during_big("w-big", list(range(400001, 401001)),
+                              "w-small", list(range(39001, 39006)), "5-city request")
 
     def test_fairness_shared_cities_move_forward(self):
         """A small request of the last 5 cities of a big one: their queue
         entries move forward to the small request's turns."""
-        S.standin_config(latency_ms=600)
         big = list(range(410001, 411001))
-        post(self, "w-big2", big)
-        time.sleep(2)
-        t0 = time.monotonic()
-        post(self, "w-tail", big[-5:])
-        S.wait_progress("w-tail", 100, timeout=10)
-        took = time.monotonic() - t0
-        big_doc = S.get("w-big2").json
-        print("\n  the big request's last 5 cities done in %.2f s; it was at %.1f%%"
-              % (took, big_doc["progress"]))
-        self.assertLess(big_doc["progress"], 100)
-        self.assertLess(took, 5)
-        S.standin_config(latency_ms=0)
-        S.wait_progress("w-big2", 100, timeout=60)
-        check_outcomes(self, "w-big2")
-        check_outcomes(self, "w-tail")
+        self.small_during_big("w-big2", big, "w-tail", big[-5:],
+                              "the big request's last 5 cities")
 
 
 class MarginZero(unittest.TestCase):
