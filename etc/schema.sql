@@ -140,6 +140,15 @@ CREATE TABLE IF NOT EXISTS rate_slots (
 ALTER TABLE rate_slots ADD COLUMN IF NOT EXISTS
 	cum BIGINT UNSIGNED NOT NULL DEFAULT 0;
 ALTER TABLE rate_slots ADD INDEX IF NOT EXISTS cum (cum);
+-- The latest moment a slot's calls may have reached the API, when that is
+-- past slot_at + owm.margin_ms: the calls' deadline while they are in
+-- flight, then the first byte of their answer if it came late; NULL once
+-- they arrived within the margin (or were never sent).  A late slot counts
+-- in the window until 60 s after this.  Its own index: the gate reads
+-- these few rows one by one, and the many normal ones by their count.
+ALTER TABLE rate_slots ADD COLUMN IF NOT EXISTS
+	arrive_by DATETIME(6) NULL;
+ALTER TABLE rate_slots ADD INDEX IF NOT EXISTS arrive_by (arrive_by);
 
 -- Every API minute's reserved cities, kept for good (rate_slots only
 -- keeps 10 minutes).  Upserted inside the gate's reservation transaction,

@@ -49,6 +49,7 @@ static const struct setting settings[] = {
 	    check_url, 0),
 	S(owm, key, owm.key, "", 128, check_token, 1),
 	S(owm, mode, owm.mode_name, "single", 16, check_mode, 0),
+	S(owm, ca_file, owm.ca_file, "", 255, NULL, 0),
 	I(owm, cities_per_minute, owm.cities_per_minute, 60, 1, 10000000),
 	I(owm, cities_per_month, owm.cities_per_month, 0, 0, 1000000000000LL),
 	I(owm, batch_size, owm.batch_size, 20, 1, 20),

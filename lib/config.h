@@ -25,6 +25,7 @@ struct config {
 		char		*url;
 		char		*key;
 		char		*mode_name;
+		char		*ca_file;	/* "": the system's CA bundle */
 		int		 mode;		/* OWM_MODE_* */
 		long long	 cities_per_minute;
 		long long	 cities_per_month;

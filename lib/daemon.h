@@ -6,6 +6,7 @@
 #ifndef OWM_DAEMON_H
 #define OWM_DAEMON_H
 
+#include <stdint.h>
 #include <time.h>
 
 #define DAEMON_DEFAULT_CONF	"/etc/owmcollect/owmcollect.conf"
@@ -25,5 +26,7 @@ int	daemon_reload(struct config *cf);
 
 /* Seconds on CLOCK_MONOTONIC. */
 time_t	daemon_now(void);
+/* Microseconds on CLOCK_MONOTONIC. */
+int64_t	daemon_mono_us(void);
 
 #endif

@@ -3,9 +3,11 @@
  *
  * Each round: obey the gate's pause; claim up to a batch of due cities
  * (leased); reserve their slot at the shared rate gate and sleep until it
- * (database clock); send (one /group call, or one /weather call per city,
- * concurrently); map the answers; then store every outcome in one
- * transaction (tasks.c).  A city is retried with backoff on timeouts,
+ * (database clock), opening the batch's connections a little before it;
+ * send (one /group call, or one /weather call per city, concurrently);
+ * tell the gate when the answers began (the latest the calls can have
+ * arrived); map the answers; then store every outcome in one transaction
+ * (tasks.c), and only then what they said about the key and the limit.  A city is retried with backoff on timeouts,
  * 5xx, 429 and invalid bodies up to worker.max_attempts, then failed with
  * the last reason; an unknown city fails at once ("city not found"); a
  * refused key (401) pauses everyone and fails nothing.
@@ -27,6 +29,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "daemon.h"
 #include "db.h"
 #include "gate_db.h"
 #include "heartbeat.h"
@@ -37,6 +40,7 @@
 #include "tasks.h"
 
 #define KEY_PAUSE_S	60		/* retry a refused key this often */
+#define STORE_SLACK_US	5000000LL	/* a lease outlives the calls by this */
 #define RETRY_BASE_US	1000000LL	/* first retry of a city after ~1 s */
 #define RETRY_CAP_US	60000000LL
 #define PAUSE_NAP_US	1000000LL	/* re-read a pause at least this often */
@@ -52,6 +56,7 @@ static char			 owner[64];
 static struct child_stats	 stats;
 static int64_t			 next_beat;
 static unsigned long		 batchno;
+static int64_t			 lease_end;	/* local: the batch's leases */
 static struct task		 tasks[OWM_GROUP_MAX];
 static struct owm_call		 calls[OWM_CLIENT_MAX_CALLS];
 
@@ -71,15 +76,6 @@ on_term(int sig)
 	quit = 1;
 }
 
-static int64_t
-mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * Sleep until the monotonic deadline, or until told to quit.  In steps of
  * at most NAP_STEP_US: a SIGTERM landing between the check of quit and
@@ -93,7 +89,7 @@ nap_until(int64_t deadline)
 	struct timespec	 ts;
 	int64_t		 now, until;
 
-	while (!quit && (now = mono_us()) < deadline) {
+	while (!quit && (now = daemon_mono_us()) < deadline) {
 		/* Long sleeps at the gate keep beating; a beat never makes
 		 * us late for a slot, though. */
 		if (now >= next_beat && deadline - now >= 300000) {
@@ -112,7 +108,7 @@ nap_until(int64_t deadline)
 static void
 nap(int64_t us)
 {
-	nap_until(mono_us() + us);
+	nap_until(daemon_mono_us() + us);
 }
 
 static void
@@ -187,7 +183,7 @@ beat(int64_t now)
 static void
 beat_if_due(void)
 {
-	int64_t	 now = mono_us();
+	int64_t	 now = daemon_mono_us();
 
 	if (now >= next_beat)
 		beat(now);
@@ -310,88 +306,153 @@ release_all(struct task **list, size_t n, const char *reason)
 		task_release(list[i], reason);
 }
 
+/* A reservation in hand, on this host's monotonic clock. */
+struct pass {
+	struct gate_state g;
+	int64_t		 wake;		/* the slot */
+	int64_t		 connect_by;	/* slot + margin: connected by then */
+	int64_t		 end_by;	/* the calls' deadline */
+};
+
+/* Keep the batch's leases past the calls' end and their storing. */
+static int
+keep_leases(const struct pass *ps, struct sqlerr *e)
+{
+	int64_t	 lease = cf->worker.lease_seconds * 1000000LL;
+
+	if (ps->end_by + STORE_SLACK_US <= lease_end)
+		return 0;
+	if (tasks_extend(owner, ps->g.deadline, e) == -1)
+		return -1;
+	lease_end = gate_by_mono(&ps->g, ps->g.deadline) + lease;
+	return 0;
+}
+
+/* The reservation was not used after all (pause, shutdown, lateness). */
+static void
+unused(const struct pass *ps)
+{
+	struct sqlerr	 e;
+
+	if (gate_arrived(&ps->g, 0, &e) == -1 && !db_error_is_gone(e.code))
+		log_warnx("database: %s", e.msg);
+}
+
 /*
- * Pass the gate for the n tasks of list and sleep until the slot.
- * Returns the number of tasks that may be sent now (the others are
- * released), or -1 on a database error.
+ * Pass the gate for the n tasks of list (ncalls calls) and sleep until
+ * the slot, opening the calls' connections owm.connect_timeout_ms before
+ * it.  Returns the number of tasks that may be sent now, with *ps (the
+ * others are released), or -1 on a database error.
  */
 static int
-pass_gate(struct task **list, size_t n, struct verdict *v)
+pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
+    struct pass *ps)
 {
-	struct gate_state g;
+	struct gate_state *g = &ps->g, now;
 	struct sqlerr	 e;
-	int64_t		 wait, deadline, late, t0;
+	int64_t		 late, t0, lead = cf->owm.connect_timeout_ms * 1000;
 	int		 rc;
 
 	/*
 	 * How late a wake-up may be and still use its slot: half the
-	 * margin, and never less than a scheduler's wake-up (with a margin
-	 * of 0 every sleep would otherwise end "late" and reserve again).
+	 * margin (the other half is the calls' to connect in), and never
+	 * less than a scheduler's wake-up (with a margin of 0 every sleep
+	 * would otherwise end "late" and reserve again).
 	 */
 	late = cf->owm.margin_ms * 500;
 	if (late < LATE_MIN_US)
 		late = LATE_MIN_US;
 	for (;;) {
-		rc = gate_reserve((unsigned int)n, owner, &g, &e);
+		rc = gate_reserve((unsigned int)n, owner, g, &e);
 		if (rc == -1) {
 			db_trouble(&e);
 			return -1;
 		}
 		if (rc == GATE_PAUSED) {
-			release_all(list, n, g.reason);
+			release_all(list, n, g->reason);
 			return 0;
 		}
-		v->backoff_ms = g.backoff_ms;
-		if (g.granted < n) {
-			release_all(list + g.granted, n - g.granted,
+		v->backoff_ms = g->backoff_ms;
+		if (g->granted < n) {
+			release_all(list + g->granted, n - g->granted,
 			    GATE_REASON_MONTH);
-			n = g.granted;
+			n = g->granted;
+			if (ncalls > n)
+				ncalls = n;
 		}
-		wait = g.slot - g.now;
-		deadline = mono_us() + wait;
-		if (wait > cf->worker.lease_seconds * 500000LL &&
-		    tasks_extend(owner, g.slot, &e) == -1) {
+		ps->wake = gate_wake_mono(g, g->slot);
+		ps->connect_by = gate_by_mono(g, g->slot +
+		    cf->owm.margin_ms * 1000);
+		ps->end_by = gate_by_mono(g, g->deadline);
+		if (keep_leases(ps, &e) == -1) {
+			unused(ps);
 			db_trouble(&e);
 			return -1;
 		}
-		if (wait > 0)
+		if (ps->wake > daemon_mono_us())
 			log_debug("%zu cities: slot in %lld ms", n,
-			    (long long)(wait / 1000));
-		t0 = mono_us();
-		nap_until(deadline);
-		stats.gate_wait_us += mono_us() - t0;
+			    (long long)((ps->wake - daemon_mono_us()) / 1000));
+		t0 = daemon_mono_us();
+		nap_until(ps->wake - lead);
+		if (!quit)
+			owm_client_warm(ncalls, ps->wake, beat_if_due);
+		nap_until(ps->wake);
+		stats.gate_wait_us += daemon_mono_us() - t0;
 		if (quit) {
+			unused(ps);
 			release_all(list, n, "worker stopping");
 			return 0;
 		}
-		if (wait > 0) {
+		if (ps->wake > t0) {
 			/* Someone may have been refused while we slept. */
-			if ((rc = gate_check(&g, &e)) == -1) {
+			if ((rc = gate_check(&now, &e)) == -1) {
+				unused(ps);
 				db_trouble(&e);
 				return -1;
 			}
 			if (rc == GATE_PAUSED) {
-				release_all(list, n, g.reason);
+				unused(ps);
+				release_all(list, n, now.reason);
 				return 0;
 			}
 		}
 		/* Late past the margin: the slot no longer covers us. */
-		if (mono_us() <= deadline + late)
+		if (daemon_mono_us() <= ps->wake + late)
 			return (int)n;
 		log_warnx("woke %lld ms after the rate slot: reserving again",
-		    (long long)((mono_us() - deadline) / 1000));
+		    (long long)((daemon_mono_us() - ps->wake) / 1000));
+		unused(ps);
 	}
+}
+
+/* The calls of a reservation ended: tell the gate when they arrived. */
+static void
+arrived(const struct pass *ps, const struct owm_call *c, size_t n)
+{
+	struct sqlerr	 e;
+	int64_t		 last = 0;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		if (c[i].arrive > last)
+			last = c[i].arrive;
+	/* Not recorded: the row keeps the calls' deadline, which is only
+	 * more careful. */
+	if (gate_arrived(&ps->g, gate_db_time(&ps->g, last), &e) == -1 &&
+	    !db_error_is_gone(e.code))
+		log_warnx("database: %s", e.msg);
 }
 
 /* n concurrent /weather calls for list; outcomes into the tasks. */
 static int
 fetch_single(struct task **list, size_t n, struct verdict *v)
 {
+	struct pass	 ps;
 	uint32_t	 ids[OWM_GROUP_MAX];
 	size_t		 i;
 	int		 k;
 
-	if ((k = pass_gate(list, n, v)) <= 0)
+	if ((k = pass_gate(list, n, n, v, &ps)) <= 0)
 		return k;
 	for (i = 0; i < (size_t)k; i++) {
 		ids[i] = list[i]->city;
@@ -399,7 +460,9 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 		calls[i].ids = &ids[i];
 		calls[i].nids = 1;
 	}
-	owm_client_run(calls, (size_t)k, beat_if_due);
+	owm_client_run(calls, (size_t)k, ps.connect_by, ps.end_by,
+	    beat_if_due);
+	arrived(&ps, calls, (size_t)k);
 	for (i = 0; i < (size_t)k; i++) {
 		log_debug("GET /weather id=%u: %ld%s%s", ids[i],
 		    calls[i].status, calls[i].failed ? " " : "",
@@ -416,6 +479,7 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 {
 	struct owm_reading rd[OWM_GROUP_MAX];
 	struct task	*missing[OWM_GROUP_MAX];
+	struct pass	 ps;
 	uint32_t	 ids[OWM_GROUP_MAX];
 	int		 found[OWM_GROUP_MAX];
 	const char	*why;
@@ -423,7 +487,7 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	size_t		 i, nmissing = 0;
 	int		 k;
 
-	if ((k = pass_gate(list, n, v)) <= 0)
+	if ((k = pass_gate(list, n, 1, v, &ps)) <= 0)
 		return k;
 	n = (size_t)k;
 	for (i = 0; i < n; i++)
@@ -431,7 +495,8 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	calls[0].group = 1;
 	calls[0].ids = ids;
 	calls[0].nids = n;
-	owm_client_run(calls, 1, beat_if_due);
+	owm_client_run(calls, 1, ps.connect_by, ps.end_by, beat_if_due);
+	arrived(&ps, calls, 1);
 	stats.cities += n;
 	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],
 	    calls[0].status, calls[0].failed ? " " : "",
@@ -507,6 +572,7 @@ batch_log(size_t n, size_t lost)
 	for (i = 0; i < n; i++)
 		switch (tasks[i].out) {
 		case TASK_READING:
+		case TASK_REUSE:
 			got++;
 			break;
 		case TASK_FAILED:
@@ -540,7 +606,7 @@ round_once(void)
 	struct verdict	 v;
 	struct task	*list[OWM_GROUP_MAX];
 	struct sqlerr	 e;
-	size_t		 n, i, lost, max;
+	size_t		 n, i, k, lost, max;
 	int		 rc;
 
 	if ((rc = gate_check(&g, &e)) == -1) {
@@ -559,6 +625,7 @@ round_once(void)
 		max = (size_t)cf->owm.cities_per_minute;
 	snprintf(owner, sizeof(owner), "%s:%ld:%lu", stats.host, stats.pid,
 	    ++batchno);
+	lease_end = daemon_mono_us() + cf->worker.lease_seconds * 1000000LL;
 	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
 		db_trouble(&e);
 		return -1;
@@ -566,15 +633,18 @@ round_once(void)
 	if (n == 0)
 		return 0;
 	memset(&v, 0, sizeof(v));
-	for (i = 0; i < n; i++)
-		list[i] = &tasks[i];
-	rc = cf->owm.mode == OWM_MODE_GROUP ? fetch_group(list, n, &v) :
-	    fetch_single(list, n, &v);
-	stats.batches++;
+	for (i = k = 0; i < n; i++)
+		if (tasks[i].out == TASK_PENDING)
+			list[k++] = &tasks[i];
+	rc = 0;
+	if (k > 0) {
+		rc = cf->owm.mode == OWM_MODE_GROUP ? fetch_group(list, k, &v) :
+		    fetch_single(list, k, &v);
+		stats.batches++;
+	}
 	if (rc == -1 || db == NULL)
 		return -1;	/* the leases expire; the cities come back */
-	if (report(&v) == -1)
-		return -1;
+	/* The readings first: a failure to report must not lose them. */
 	if (tasks_complete(owner, tasks, n, &lost, &e) == -1) {
 		log_warnx("batch %s: results not stored (%s); the cities "
 		    "will be fetched again", owner, e.msg);
@@ -582,6 +652,8 @@ round_once(void)
 		return -1;
 	}
 	batch_log(n, lost);
+	if (report(&v) == -1)
+		return -1;
 	return 1;
 }
 
@@ -638,8 +710,8 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 				    "invalid-key pause");
 			fresh = 0;
 		}
-		if (mono_us() >= next_beat)
-			beat(mono_us());
+		if (daemon_mono_us() >= next_beat)
+			beat(daemon_mono_us());
 		if (round_once() == 0)
 			nap(cf->worker.poll_ms * 1000);
 	}

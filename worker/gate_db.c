@@ -7,7 +7,12 @@
  * All reservations serialise on the rate_gate row lock; the slots they
  * read are therefore exactly the ones committed before them.  Each slot
  * carries the running count of cities through it (cum), so placing one
- * is two indexed lookups however many slots the window holds.
+ * is a few indexed lookups however many slots the window holds; only the
+ * slots whose calls are in flight or answered late (arrive_by set, its
+ * own index) are read one by one.  A slot's arrive_by only ever shrinks
+ * (deadline -> first byte of the answer -> NULL once within the margin),
+ * and it is written outside the gate's lock: a reservation that read the
+ * older, later bound was only more careful.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +31,18 @@
 #define BACKOFF_MAX_MS	60000
 #define CLEAN_EVERY_S	60
 #define KEEP_SLOTS	"INTERVAL 10 MINUTE"
+#define LATE_MAX	4096	/* late slots read per reservation */
 
 enum {
 	G_INIT,
 	G_STATE,
 	G_LOCK,
+	G_NOW,
 	G_LAST,
 	G_REACH,
+	G_LATE,
 	G_INSERT,
+	G_ARRIVED,
 	G_MINUTE,
 	G_MONTH,
 	G_PAUSE,
@@ -50,12 +59,15 @@ static const char *const sql[G_COUNT] = {
 	[G_STATE] =
 	    "SELECT " US("NOW(6)") ", " US("paused_until") ", "
 	    "COALESCE(pause_reason, ''), backoff_ms FROM rate_gate WHERE id = 1",
+	/* No clock here: NOW(6) is the statement's start, before any wait
+	 * for the lock. */
 	[G_LOCK] =
-	    "SELECT " US("NOW(6)") ", " US("paused_until") ", "
-	    "COALESCE(pause_reason, ''), backoff_ms, month, "
-	    "DATE_FORMAT(NOW(6), '%Y-%m'), month_used, "
-	    US("DATE_FORMAT(NOW(6) + INTERVAL 1 MONTH, '%Y-%m-01')") " "
+	    "SELECT " US("paused_until") ", "
+	    "COALESCE(pause_reason, ''), backoff_ms, month, month_used "
 	    "FROM rate_gate WHERE id = 1 FOR UPDATE",
+	[G_NOW] =
+	    "SELECT " US("NOW(6)") ", DATE_FORMAT(NOW(6), '%Y-%m'), "
+	    US("DATE_FORMAT(NOW(6) + INTERVAL 1 MONTH, '%Y-%m-01')"),
 	/* The newest slot and the running count through it. */
 	[G_LAST] =
 	    "SELECT " US("slot_at") ", cities, cum FROM rate_slots "
@@ -64,9 +76,17 @@ static const char *const sql[G_COUNT] = {
 	[G_REACH] =
 	    "SELECT " US("slot_at") ", cities, cum FROM rate_slots "
 	    "WHERE cum >= ? ORDER BY cum LIMIT 1",
+	/* The slots whose calls may have arrived after slot + margin and
+	 * may still count: in flight (their deadline) or answered late. */
+	[G_LATE] =
+	    "SELECT " US("slot_at") ", " US("arrive_by") ", cities "
+	    "FROM rate_slots WHERE arrive_by > " AT("?") " "
+	    "ORDER BY arrive_by DESC LIMIT ?",
 	[G_INSERT] =
-	    "INSERT INTO rate_slots (slot_at, cities, owner, cum) "
-	    "VALUES (" AT("?") ", ?, ?, ?)",
+	    "INSERT INTO rate_slots (slot_at, cities, owner, cum, arrive_by) "
+	    "VALUES (" AT("?") ", ?, ?, ?, " AT("?") ")",
+	[G_ARRIVED] =
+	    "UPDATE rate_slots SET arrive_by = " AT("?") " WHERE id = ?",
 	/* The durable per-minute count (api_minutes), same transaction. */
 	[G_MINUTE] =
 	    "INSERT INTO api_minutes (minute, cities) VALUES "
@@ -184,37 +204,90 @@ one_slot(MYSQL_STMT *q, MYSQL_BIND *p, struct rategate_slot *slot,
 	if (rc == MYSQL_NO_DATA)
 		return 0;
 	slot->at = at;
+	slot->arrive = 0;
 	slot->cities = (unsigned int)cities;
 	return 1;
 }
 
-/* Where n cities may go: rategate_place from two indexed lookups. */
+/* rategate_place's count lookup: the oldest slot whose count reaches
+ * target (G_REACH). */
+static int
+reach(void *arg, unsigned long long target, struct rategate_slot *slot,
+    unsigned long long *cum, const char **why)
+{
+	struct sqlerr	*e = arg;
+	MYSQL_BIND	 p[1];
+	int		 rc;
+
+	db_bind_u64(&p[0], &target);
+	if ((rc = one_slot(st[G_REACH], p, slot, cum, e)) == -1)
+		*why = e->msg;
+	return rc;
+}
+
+/* The late slots that may count at now or later, into late[]. */
+static int
+late_slots(int64_t now, struct rategate_slot *late, size_t *nlate,
+    struct sqlerr *e)
+{
+	MYSQL_STMT	*q = st[G_LATE];
+	MYSQL_BIND	 p[2], o[3];
+	long long	 since = now - RATEGATE_WINDOW_US, cap = LATE_MAX + 1;
+	long long	 at, arrive, cities;
+	int		 rc;
+
+	*nlate = 0;
+	db_bind_i64(&p[0], &since);
+	db_bind_i64(&p[1], &cap);
+	db_bind_i64(&o[0], &at);
+	db_bind_i64(&o[1], &arrive);
+	db_bind_i64(&o[2], &cities);
+	if (stmt_run(db, q, p, "late slots", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0)
+		return stmt_fail(db, q, "late slots", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0) {
+		if (*nlate == LATE_MAX) {
+			mysql_stmt_free_result(q);
+			e->code = 0;
+			snprintf(e->msg, sizeof(e->msg), "rate gate: more than "
+			    "%d calls in flight or answered late in a minute",
+			    LATE_MAX);
+			return -1;
+		}
+		late[*nlate].at = at;
+		late[*nlate].arrive = arrive;
+		late[*nlate].cities = (unsigned int)cities;
+		(*nlate)++;
+	}
+	mysql_stmt_free_result(q);
+	if (rc != MYSQL_NO_DATA)
+		return stmt_fail(db, q, "late slots", e);
+	return 0;
+}
+
+/* Where n cities may go: rategate_place from the database's lookups. */
 static int
 place(int64_t now, unsigned int n, int64_t *t, unsigned long long *cum_last,
     struct sqlerr *e)
 {
-	struct rategate_slot last, reach;
-	unsigned long long limit = (unsigned long long)cf->owm.cities_per_minute;
-	unsigned long long target, reach_cum = 0;
-	MYSQL_BIND	 p[1];
+	static struct rategate_slot late[LATE_MAX];
+	struct rategate_slot last;
+	size_t		 nlate;
 	const char	*why;
-	int		 have_last, have_reach = 0;
+	int		 have_last;
 
 	*cum_last = 0;
 	if ((have_last = one_slot(st[G_LAST], NULL, &last, cum_last, e)) == -1)
 		return -1;
-	if (have_last && *cum_last + n > limit) {
-		target = *cum_last + n - limit;
-		db_bind_u64(&p[0], &target);
-		if ((have_reach = one_slot(st[G_REACH], p, &reach, &reach_cum,
-		    e)) == -1)
-			return -1;
-	}
-	if (rategate_place(now, have_last ? &last : NULL, *cum_last,
-	    have_reach ? &reach : NULL, reach_cum, n, limit,
-	    rategate_window(cf->owm.margin_ms), t, &why) == -1) {
-		e->code = 0;
-		snprintf(e->msg, sizeof(e->msg), "rate gate: %s", why);
+	if (late_slots(now, late, &nlate, e) == -1)
+		return -1;
+	e->code = 0;
+	e->msg[0] = '\0';
+	if (rategate_place(now, have_last ? &last : NULL, *cum_last, late,
+	    nlate, reach, e, n, (unsigned long long)cf->owm.cities_per_minute,
+	    cf->owm.margin_ms, t, &why) == -1) {
+		if (why != e->msg)
+			snprintf(e->msg, sizeof(e->msg), "rate gate: %s", why);
 		return -1;
 	}
 	return 0;
@@ -233,47 +306,61 @@ pause_month(int64_t next_month, struct sqlerr *e)
 	return stmt_run(db, st[G_PAUSE], p, "rate gate monthly pause", e);
 }
 
+/* One row of a statement without parameters into o: 0, or -1. */
+static int
+one_row(MYSQL_STMT *q, MYSQL_BIND *o, const char *what, struct sqlerr *e)
+{
+	int	 rc;
+
+	if (stmt_run(db, q, NULL, what, e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0 ||
+	    (rc = mysql_stmt_fetch(q)) == 1)
+		return stmt_fail(db, q, what, e);
+	mysql_stmt_free_result(q);
+	return rc == MYSQL_NO_DATA ? no_row(e) : 0;
+}
+
+static void
+terminate(char *s, unsigned long len, size_t cap)
+{
+	s[len < cap ? len : cap - 1] = '\0';
+}
+
 int
 gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
     struct sqlerr *e)
 {
-	MYSQL_BIND	 o[8], p[4];
+	MYSQL_BIND	 o[5], p[5];
 	long long	 now, until, backoff, used, next_month, at, cities;
+	long long	 deadline;
 	unsigned long long cum;
 	char		 month[16], cur[16];
 	unsigned long	 rlen, mlen, clen, olen;
 	my_bool		 rnull, mnull, cnull;
 	int64_t		 t;
 	long long	 cap = cf->owm.cities_per_month;
-	int		 rc;
 
 	memset(g, 0, sizeof(*g));
 	if (stmt_query(db, "START TRANSACTION", e) == -1)
 		return -1;
+	db_bind_i64(&o[0], &until);
+	db_bind_out_str(&o[1], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
+	db_bind_i64(&o[2], &backoff);
+	db_bind_out_str(&o[3], month, sizeof(month) - 1, &mlen, &mnull);
+	db_bind_i64(&o[4], &used);
+	if (one_row(st[G_LOCK], o, "rate gate lock", e) == -1)
+		goto fail;
+	/* The lock is ours: now the clock, between two local readings. */
 	db_bind_i64(&o[0], &now);
-	db_bind_i64(&o[1], &until);
-	db_bind_out_str(&o[2], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
-	db_bind_i64(&o[3], &backoff);
-	db_bind_out_str(&o[4], month, sizeof(month) - 1, &mlen, &mnull);
-	db_bind_out_str(&o[5], cur, sizeof(cur) - 1, &clen, &cnull);
-	db_bind_i64(&o[6], &used);
-	db_bind_i64(&o[7], &next_month);
-	if (stmt_run(db, st[G_LOCK], NULL, "rate gate lock", e) == -1)
+	db_bind_out_str(&o[1], cur, sizeof(cur) - 1, &clen, &cnull);
+	db_bind_i64(&o[2], &next_month);
+	g->mono_lo = daemon_mono_us();
+	if (one_row(st[G_NOW], o, "database clock", e) == -1)
 		goto fail;
-	if (mysql_stmt_bind_result(st[G_LOCK], o) != 0 ||
-	    (rc = mysql_stmt_fetch(st[G_LOCK])) == 1) {
-		stmt_fail(db, st[G_LOCK], "rate gate lock", e);
-		goto fail;
-	}
-	mysql_stmt_free_result(st[G_LOCK]);
-	if (rc == MYSQL_NO_DATA) {
-		no_row(e);
-		goto fail;
-	}
-	g->reason[rlen < sizeof(g->reason) ? rlen : sizeof(g->reason) - 1] =
-	    '\0';
-	month[mlen < sizeof(month) ? mlen : sizeof(month) - 1] = '\0';
-	cur[clen < sizeof(cur) ? clen : sizeof(cur) - 1] = '\0';
+	g->mono_hi = daemon_mono_us();
+	terminate(g->reason, rlen, sizeof(g->reason));
+	terminate(month, mlen, sizeof(month));
+	terminate(cur, clen, sizeof(cur));
 	g->now = now;
 	g->paused_until = until;
 	g->backoff_ms = (unsigned int)backoff;
@@ -297,15 +384,20 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 
 	if (place(now, n, &t, &cum, e) == -1)
 		goto fail;
+	/* Until its calls report, they may arrive as late as their end. */
 	at = t;
+	deadline = t + (cf->owm.margin_ms + cf->owm.timeout_ms) * 1000;
 	cities = n;
 	cum += n;
 	db_bind_i64(&p[0], &at);
 	db_bind_i64(&p[1], &cities);
 	db_bind_str(&p[2], owner, &olen);
 	db_bind_u64(&p[3], &cum);
-	if (stmt_run(db, st[G_INSERT], p, "rate slot insert", e) == -1 ||
-	    stmt_run(db, st[G_MINUTE], p, "api minute count", e) == -1)
+	db_bind_i64(&p[4], &deadline);
+	if (stmt_run(db, st[G_INSERT], p, "rate slot insert", e) == -1)
+		goto fail;
+	g->id = mysql_stmt_insert_id(st[G_INSERT]);
+	if (stmt_run(db, st[G_MINUTE], p, "api minute count", e) == -1)
 		goto fail;
 	used += n;
 	db_bind_str(&p[0], cur, &clen);
@@ -321,11 +413,45 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	if (stmt_query(db, "COMMIT", e) == -1)
 		goto fail;
 	g->slot = t;
+	g->deadline = deadline;
 	g->granted = n;
 	return GATE_OK;
 fail:
 	mysql_rollback(db);
 	return -1;
+}
+
+int
+gate_arrived(const struct gate_state *g, int64_t arrive, struct sqlerr *e)
+{
+	MYSQL_BIND	 p[2];
+	long long	 a = arrive;
+	unsigned long long id = g->id;
+
+	db_bind_i64(&p[0], &a);
+	db_bind_u64(&p[1], &id);
+	/* Within the margin (or never sent): a normal slot again. */
+	if (arrive <= g->slot + cf->owm.margin_ms * 1000)
+		p[0].buffer_type = MYSQL_TYPE_NULL;
+	return stmt_run(db, st[G_ARRIVED], p, "rate slot arrival", e);
+}
+
+int64_t
+gate_wake_mono(const struct gate_state *g, int64_t db_us)
+{
+	return db_us - g->now + g->mono_hi;
+}
+
+int64_t
+gate_by_mono(const struct gate_state *g, int64_t db_us)
+{
+	return db_us - g->now + g->mono_lo;
+}
+
+int64_t
+gate_db_time(const struct gate_state *g, int64_t mono)
+{
+	return g->now + (mono - g->mono_lo);
 }
 
 int

@@ -2,12 +2,20 @@
  * gate_db.h: the shared rate gate through the database (etc/schema.sql:
  * rate_gate, rate_slots).
  *
- * A reservation locks the single rate_gate row, reads the database clock
- * and the slots of the last window, asks rategate_next() for the earliest
- * slot that keeps every window of owm.cities_per_minute, inserts it and
- * commits; the caller sleeps until the slot and then sends.  Every
- * reservation counts, used or not.  The same row holds the pause every
- * child obeys (a 429, an invalid key, the monthly cap).
+ * A reservation locks the single rate_gate row, then reads the database
+ * clock (never in the locking statement: that one may have waited for
+ * the lock), the newest slot and the late ones, asks rategate_place() for
+ * the earliest slot that keeps every window of owm.cities_per_minute,
+ * inserts it with its calls' deadline as their arrival bound, and
+ * commits; the caller sleeps until the slot, sends, and then reports
+ * when the answers began (gate_arrived).  Every reservation counts, used
+ * or not.  The same row holds the pause every child obeys (a 429, an
+ * invalid key, the monthly cap).
+ *
+ * Clocks: the database's NOW(6) is read between two readings of this
+ * host's monotonic clock, so a database time maps to a local one and back
+ * with an error no larger than that statement's round trip, always on the
+ * safe side (gate_wake_mono: never before; gate_db_time: never earlier).
  */
 #ifndef OWM_GATE_DB_H
 #define OWM_GATE_DB_H
@@ -29,7 +37,11 @@ struct config;
 
 struct gate_state {
 	int64_t		 now;		/* the database clock, microseconds */
+	int64_t		 mono_lo;	/* local monotonic clock just before */
+	int64_t		 mono_hi;	/* ... and just after now was read */
+	unsigned long long id;		/* the reservation's rate_slots row */
 	int64_t		 slot;		/* reserved: send at this time */
+	int64_t		 deadline;	/* its calls end by then */
 	unsigned int	 granted;	/* reserved cities (<= asked for) */
 	int64_t		 paused_until;
 	char		 reason[40];
@@ -44,6 +56,20 @@ int	gate_check(struct gate_state *, struct sqlerr *);
 /* Reserve up to n cities: GATE_OK (granted > 0), GATE_PAUSED or -1. */
 int	gate_reserve(unsigned int n, const char *owner, struct gate_state *,
 	    struct sqlerr *);
+/*
+ * The reservation's calls ended: the latest moment any of them may have
+ * arrived (database clock; 0: none was sent).  A bound within the margin
+ * of the slot is the normal case and clears the row's bound.
+ */
+int	gate_arrived(const struct gate_state *, int64_t arrive,
+	    struct sqlerr *);
+
+/* The first local monotonic time that is surely at or after db_us. */
+int64_t	gate_wake_mono(const struct gate_state *, int64_t db_us);
+/* A local monotonic time that is surely at or before db_us. */
+int64_t	gate_by_mono(const struct gate_state *, int64_t db_us);
+/* A database time surely at or after the local monotonic time mono. */
+int64_t	gate_db_time(const struct gate_state *, int64_t mono);
 /* A 429 was seen: pause everyone with a growing backoff.  1 if this call
  * started the pause, 0 if one was already running, -1 on error. */
 int	gate_pause_429(struct sqlerr *);

@@ -13,21 +13,13 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "daemon.h"
 #include "notify.h"
 
 static int		 started;
 static uint64_t		 watchdog_us;	/* 0: no watchdog wanted */
 static uint64_t		 last_feed;
 static int		 last_alive = -1, last_wanted = -1;
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void
 status(int alive, int wanted)
@@ -50,7 +42,7 @@ notify_ready(void)
 	if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
 		watchdog_us = 0;
 	started = 1;
-	last_feed = mono_us();
+	last_feed = (uint64_t)daemon_mono_us();
 	(void)sd_notify(0, "READY=1\nSTATUS=children started");
 }
 
@@ -73,7 +65,7 @@ notify_tick(int alive, int wanted)
 		status(alive, wanted);
 	if (watchdog_us == 0)
 		return;
-	now = mono_us();
+	now = (uint64_t)daemon_mono_us();
 	if (now - last_feed >= watchdog_us / 3) {
 		(void)sd_notify(0, "WATCHDOG=1");
 		last_feed = now;

@@ -4,6 +4,11 @@
  * Responses are capped at OWM_PARSE_MAX_BODY: past it the write callback
  * refuses the data and curl aborts the transfer, so a hostile 20 MiB body
  * costs a megabyte at most.  Redirects are not followed.
+ *
+ * Why a warm-up request and not a bare connect: libcurl does not reuse a
+ * CONNECT_ONLY connection for a later transfer, and a connection opened
+ * by hand would still leave TLS to the slot.  The warm-up names no key,
+ * so the API cannot count it against any account.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,12 +16,18 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "owm_client.h"
+
+#define FRESH_US	1000000LL	/* connections used this recently
+					 * are taken to be still open */
 
 static const struct config	*cf;
 static CURLM			*multi;
 static CURL			*easy[OWM_CLIENT_MAX_CALLS];
 static char			 base[600];
+static int64_t			 last_used;	/* end of the last batch */
+static size_t			 last_open;	/* connections it left open */
 
 int
 owm_client_init(const struct config *conf, char *err, size_t errlen)
@@ -34,9 +45,15 @@ owm_client_init(const struct config *conf, char *err, size_t errlen)
 		base[n - 1] = '\0';
 	if ((multi = curl_multi_init()) == NULL)
 		goto fail;
+	/* Room for a batch's connections between batches. */
+	if (curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+	    (long)OWM_CLIENT_MAX_CALLS) != CURLM_OK)
+		goto fail;
 	for (i = 0; i < OWM_CLIENT_MAX_CALLS; i++)
 		if ((easy[i] = curl_easy_init()) == NULL)
 			goto fail;
+	last_used = 0;
+	last_open = 0;
 	return 0;
 fail:
 	snprintf(err, errlen, "curl: cannot create handles");
@@ -70,8 +87,59 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 	return c->body.failed ? 0 : size * nmemb;
 }
 
+/* The first header line is the answer's first byte: the request was in. */
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct owm_call *c = arg;
+
+	(void)p;
+	if (c->arrive == 0)
+		c->arrive = daemon_mono_us();
+	return size * nmemb;
+}
+
+static size_t
+discard(char *p, size_t size, size_t nmemb, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * nmemb;
+}
+
+/* Milliseconds from now until t, at least 1 (0 would mean "none"). */
+static long
+ms_until(int64_t t, int64_t now)
+{
+	return t - now > 1000 ? (long)((t - now) / 1000) : 1L;
+}
+
+/* What every request shares: protocols, TLS, timeouts. */
 static int
-setup(CURL *h, struct owm_call *c, char *url, size_t urllen)
+common(CURL *h, const char *url, int64_t connect_by, int64_t end_by)
+{
+	int64_t	 now = daemon_mono_us();
+
+	curl_easy_reset(h);
+	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) ||
+	    (cf->owm.ca_file[0] != '\0' &&
+	    curl_easy_setopt(h, CURLOPT_CAINFO, cf->owm.ca_file)) ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	    ms_until(connect_by, now)) ||
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms_until(end_by, now)) ||
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, "owmcollect/1") ||
+	    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L))
+		return -1;
+	return 0;
+}
+
+static int
+setup(CURL *h, struct owm_call *c, char *url, size_t urllen,
+    int64_t connect_by, int64_t end_by)
 {
 	size_t	 i, n;
 
@@ -85,15 +153,9 @@ setup(CURL *h, struct owm_call *c, char *url, size_t urllen)
 		    "&units=metric&appid=%s", cf->owm.key);
 	if (n >= urllen)
 		return -1;
-	curl_easy_reset(h);
-	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)cf->owm.connect_timeout_ms) ||
-	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cf->owm.timeout_ms) ||
-	    curl_easy_setopt(h, CURLOPT_USERAGENT, "owmcollect/1") ||
-	    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) ||
+	if (common(h, url, connect_by, end_by) == -1 ||
+	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header) ||
+	    curl_easy_setopt(h, CURLOPT_HEADERDATA, c) ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, c) ||
 	    curl_easy_setopt(h, CURLOPT_PRIVATE, c))
@@ -119,47 +181,119 @@ finish(struct owm_call *c, CURL *h, CURLcode code)
 		    curl_easy_strerror(code));
 }
 
+/*
+ * Drive the transfers added to the multi handle until all have ended or
+ * until (when not 0); done() for each one that ended, with its result.
+ * Returns how many ended well.
+ */
+static size_t
+drive(int64_t until, void (*tick)(void),
+    void (*done)(CURL *, CURLcode))
+{
+	CURLMsg		*msg;
+	size_t		 ok = 0;
+	int		 running, left, wait_ms;
+	int64_t		 now;
+
+	do {
+		if (curl_multi_perform(multi, &running) != CURLM_OK)
+			break;
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE) {
+				if (msg->data.result == CURLE_OK)
+					ok++;
+				if (done != NULL)
+					done(msg->easy_handle,
+					    msg->data.result);
+			}
+		if (!running)
+			break;
+		now = daemon_mono_us();
+		if (until != 0 && now >= until)
+			break;
+		wait_ms = 1000;
+		if (until != 0 && until - now < 1000000)
+			wait_ms = (int)((until - now) / 1000) + 1;
+		if (curl_multi_poll(multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
+			break;
+		if (tick != NULL)
+			tick();
+	} while (running);
+	return ok;
+}
+
+static void
+call_done(CURL *h, CURLcode code)
+{
+	struct owm_call *c = NULL;
+
+	curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&c);
+	if (c == NULL)
+		return;
+	finish(c, h, code);
+	/* No answer: it may have reached the server until now. */
+	if (c->arrive == 0)
+		c->arrive = daemon_mono_us();
+}
+
 void
-owm_client_run(struct owm_call *calls, size_t n, void (*tick)(void))
+owm_client_warm(size_t n, int64_t by, void (*tick)(void))
+{
+	char		 url[sizeof(base) + 16];
+	size_t		 i, added = 0;
+	int64_t		 now = daemon_mono_us();
+
+	if (n > OWM_CLIENT_MAX_CALLS)
+		n = OWM_CLIENT_MAX_CALLS;
+	if (n == 0 || by <= now ||
+	    (now - last_used < FRESH_US && last_open >= n))
+		return;
+	snprintf(url, sizeof(url), "%s/weather", base);
+	for (i = 0; i < n; i++) {
+		if (common(easy[i], url, by, by) == -1 ||
+		    curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard) ||
+		    curl_multi_add_handle(multi, easy[i]) != CURLM_OK)
+			break;
+		added++;
+	}
+	/* Connections not up by the slot are dropped with their handle:
+	 * the calls then connect on their own, within the margin. */
+	last_open = drive(by, tick, NULL);
+	last_used = daemon_mono_us();
+	for (i = 0; i < added; i++)
+		curl_multi_remove_handle(multi, easy[i]);
+}
+
+void
+owm_client_run(struct owm_call *calls, size_t n, int64_t connect_by,
+    int64_t end_by, void (*tick)(void))
 {
 	static char	 url[OWM_CLIENT_MAX_CALLS][1024];
 	struct owm_call	*c;
-	CURLMsg		*msg;
 	size_t		 i;
-	int		 running, left;
+	int64_t		 now;
 
 	if (n > OWM_CLIENT_MAX_CALLS)
 		n = OWM_CLIENT_MAX_CALLS;
 	for (i = 0; i < n; i++) {
 		c = &calls[i];
 		c->status = 0;
+		c->arrive = 0;
 		c->failed = 1;		/* until curl says it ended well */
 		snprintf(c->err, sizeof(c->err), "no answer");
 		if (c->body.limit == 0)
 			buf_init(&c->body, OWM_PARSE_MAX_BODY);
 		buf_reset(&c->body);
-		if (setup(easy[i], c, url[i], sizeof(url[i])) == -1 ||
+		if (setup(easy[i], c, url[i], sizeof(url[i]), connect_by,
+		    end_by) == -1 ||
 		    curl_multi_add_handle(multi, easy[i]) != CURLM_OK)
 			snprintf(c->err, sizeof(c->err), "cannot set up call");
 	}
-	do {
-		if (curl_multi_perform(multi, &running) != CURLM_OK)
-			break;
-		if (running && curl_multi_poll(multi, NULL, 0, 1000, NULL) !=
-		    CURLM_OK)
-			break;
-		if (tick != NULL)
-			tick();
-	} while (running);
-	while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		c = NULL;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-		    (char **)&c);
-		if (c != NULL)
-			finish(c, msg->easy_handle, msg->data.result);
-	}
-	for (i = 0; i < n; i++)
+	last_open = drive(0, tick, call_done);
+	now = last_used = daemon_mono_us();
+	for (i = 0; i < n; i++) {
 		curl_multi_remove_handle(multi, easy[i]);
+		if (calls[i].arrive == 0)	/* never ran */
+			calls[i].arrive = now;
+	}
 }

@@ -6,8 +6,16 @@
  * batches a fixed time apart breaks when their sizes vary (1, 20, 20, 20
  * cities at 0, 1, 21, 41 s is 61 in a minute at R = 60).  Summing the
  * cities actually reserved in the window cannot be fooled that way; a
- * running count per slot makes that sum two lookups at any rate.
+ * running count per slot makes that sum one lookup at any rate.
+ *
+ * Why arrival bounds: batches sent on schedule land closer together than
+ * they were placed when an early one is slowed (a lost SYN, a server that
+ * reads late) and a later one is not.  The few slots whose calls may have
+ * arrived after slot + margin are read one by one and count until their
+ * own bound leaves the window; all the others are summed by the count.
  */
+#include <stdlib.h>
+
 #include "rategate.h"
 
 int64_t
@@ -16,13 +24,43 @@ rategate_window(long long margin_ms)
 	return RATEGATE_WINDOW_US + (int64_t)margin_ms * 1000;
 }
 
+/*
+ * The cities of late slots that have left the count (at + w <= at_) but
+ * whose bound is still in the window ending at at_, and the first moment
+ * one of them leaves it (*next).
+ */
+static unsigned long long
+late_count(const struct rategate_slot *late, size_t nlate, int64_t w,
+    int64_t at, int64_t *next)
+{
+	unsigned long long sum = 0;
+	size_t		 i;
+
+	*next = INT64_MAX;
+	for (i = 0; i < nlate; i++) {
+		int64_t	 gone = late[i].arrive + RATEGATE_WINDOW_US;
+
+		if (late[i].at + w <= at && gone > at) {
+			sum += late[i].cities;
+			if (gone < *next)
+				*next = gone;
+		}
+	}
+	return sum;
+}
+
 int
 rategate_place(int64_t now, const struct rategate_slot *last,
-    unsigned long long cum_last, const struct rategate_slot *reach,
-    unsigned long long reach_cum, unsigned int n, unsigned long long limit,
-    int64_t window, int64_t *t, const char **why)
+    unsigned long long cum_last, const struct rategate_slot *late,
+    size_t nlate, rategate_reach_fn reach, void *arg, unsigned int n,
+    unsigned long long limit, long long margin_ms, int64_t *t,
+    const char **why)
 {
-	int64_t		 at = now;
+	struct rategate_slot r;
+	unsigned long long e, target, rcum;
+	int64_t		 at = now, w = rategate_window(margin_ms), next, cut;
+	size_t		 round;
+	int		 rc;
 
 	if (n == 0 || n > limit) {
 		*why = n ? "more cities than the limit allows in a window" :
@@ -45,26 +83,84 @@ rategate_place(int64_t now, const struct rategate_slot *last,
 			at = paced;
 	}
 	/*
-	 * The window check, which is what guarantees the limit: the cities
-	 * of the slots in (at - window, at] are cum_last minus those of the
-	 * slots at or before at - window, so every slot up to the one whose
-	 * running count reaches cum_last + n - limit must have left it.
+	 * The window check, which is what guarantees the limit.  At a
+	 * candidate time the slots that count are those of the count not
+	 * yet out of the window (every slot after the one whose running
+	 * count reaches cum_last + n + late - limit must still be in it,
+	 * so that one must have left) plus the late ones the count already
+	 * dropped.  Each round either settles or moves to the next moment
+	 * something leaves: the reach slot, or a late slot's bound.  A round
+	 * that moves to the reach slot adds late slots to the sum, so there
+	 * are at most two rounds per late slot.
 	 */
-	if (cum_last + n > limit && reach != NULL &&
-	    reach_cum - reach->cities < cum_last + n - limit &&
-	    reach->at + window > at)
-		at = reach->at + window;
-	*t = at;
+	for (round = 0; round <= 2 * nlate + 2; round++) {
+		e = late_count(late, nlate, w, at, &next);
+		if (cum_last + n + e <= limit) {
+			*t = at;
+			return 0;
+		}
+		target = cum_last + n + e - limit;
+		cut = INT64_MAX;
+		if (target <= cum_last) {
+			if ((rc = reach(arg, target, &r, &rcum, why)) == -1)
+				return -1;
+			/* A reach slot that does not itself cross the target
+			 * means the crossing one was deleted as old. */
+			if (rc == 0 || rcum - r.cities >= target ||
+			    r.at + w <= at) {
+				*t = at;
+				return 0;
+			}
+			cut = r.at + w;
+		}
+		if (next < cut)
+			cut = next;
+		if (cut == INT64_MAX) {
+			*why = "late slots hold more than the limit";
+			return -1;
+		}
+		at = cut;
+	}
+	*why = "the window check did not settle";
+	return -1;
+}
+
+struct log_view {
+	const struct rategate_slot *slots;
+	size_t		 n;
+};
+
+static int
+log_reach(void *arg, unsigned long long target, struct rategate_slot *slot,
+    unsigned long long *cum, const char **why)
+{
+	const struct log_view *v = arg;
+	unsigned long long run = 0;
+	size_t		 i;
+
+	(void)why;
+	for (i = 0; i < v->n; i++) {
+		run += v->slots[i].cities;
+		if (run >= target) {
+			*slot = v->slots[i];
+			*cum = run;
+			return 1;
+		}
+	}
 	return 0;
 }
 
 int
 rategate_next(const struct rategate_slot *slots, size_t nslots, int64_t now,
-    unsigned int n, unsigned long long limit, int64_t window, int64_t *t,
-    const char **why)
+    unsigned int n, unsigned long long limit, long long margin_ms,
+    int64_t *t, const char **why)
 {
-	unsigned long long cum = 0, target, run = 0;
-	size_t		 i;
+	struct rategate_slot *late;
+	struct log_view	 v = { slots, nslots };
+	unsigned long long cum = 0;
+	int64_t		 w = rategate_window(margin_ms);
+	size_t		 i, nlate = 0;
+	int		 rc;
 
 	for (i = 0; i < nslots; i++) {
 		if (i > 0 && slots[i].at < slots[i - 1].at) {
@@ -73,15 +169,19 @@ rategate_next(const struct rategate_slot *slots, size_t nslots, int64_t now,
 		}
 		cum += slots[i].cities;
 	}
-	target = cum + n;
-	for (i = 0; i < nslots && target > limit; i++) {
-		run += slots[i].cities;
-		if (run >= target - limit)
-			return rategate_place(now, &slots[nslots - 1], cum,
-			    &slots[i], run, n, limit, window, t, why);
+	if ((late = calloc(nslots + 1, sizeof(*late))) == NULL) {
+		*why = "out of memory";
+		return -1;
 	}
-	return rategate_place(now, nslots ? &slots[nslots - 1] : NULL, cum,
-	    NULL, 0, n, limit, window, t, why);
+	for (i = 0; i < nslots; i++)
+		if (slots[i].arrive != 0 &&
+		    slots[i].arrive > slots[i].at + w - RATEGATE_WINDOW_US &&
+		    slots[i].arrive > now - RATEGATE_WINDOW_US)
+			late[nlate++] = slots[i];
+	rc = rategate_place(now, nslots ? &slots[nslots - 1] : NULL, cum,
+	    late, nlate, log_reach, &v, n, limit, margin_ms, t, why);
+	free(late);
+	return rc;
 }
 
 int64_t

@@ -1,10 +1,20 @@
 /*
- * rategate.h: the arithmetic of the shared rate gate, a sliding-window log.
+ * rategate.h: the arithmetic of the shared rate gate, a sliding-window log
+ * of arrivals.
  *
  * Pure: no clock, no database, no logging.  Times are microseconds on one
  * clock (the database's, in production; the test's, in the unit tests).
  * gate_db.c feeds it the reservations ("slots") read under the gate's row
  * lock and stores the answer as a new slot.
+ *
+ * The API counts a city when its call ARRIVES, which is after the slot it
+ * was sent at and before the first byte of its answer.  A slot's calls
+ * normally arrive within the margin after it (the child abandons a call
+ * whose connection is not up by then); such a slot counts in every window
+ * that ends within 60 s + margin of it.  A slot whose calls may have
+ * arrived later (still in flight: until their deadline; answered late:
+ * until their answer's first byte) carries that bound in "arrive" and
+ * counts until 60 s after it.
  */
 #ifndef OWM_RATEGATE_H
 #define OWM_RATEGATE_H
@@ -15,42 +25,52 @@
 #define RATEGATE_WINDOW_US	(60LL * 1000 * 1000)	/* the API's minute */
 
 struct rategate_slot {
-	int64_t		 at;		/* when its cities may be sent */
+	int64_t		 at;		/* when its cities were sent (at most
+					 * margin late) */
+	int64_t		 arrive;	/* 0: arrived by at + margin; else the
+					 * latest moment they may arrive */
 	unsigned int	 cities;
 };
 
-/* The window the gate checks: the API's minute plus the jitter margin. */
+/* The window a slot of normal arrival counts in: 60 s plus the margin. */
 int64_t	rategate_window(long long margin_ms);
 
 /*
- * The earliest t >= max(now, every slot's time, the latest slot's time +
- * its cities / limit minutes) such that the cities of the slots in
- * (t - window, t] plus n stay within limit.  Because every
- * slot is placed at or after the latest one, checking the window that ends
- * at the new slot is enough: every other window was checked when its own
- * last slot was placed.  slots must be sorted by time; slots older than
- * now - window may be present and are ignored.  Returns 0 with *t set, or
- * -1 (with *why) when n is 0, n exceeds limit or slots are unsorted.
+ * The oldest slot whose running count of cities ("cum": the cities of
+ * every slot through it, in slot order) reaches target, with that count:
+ * 1 found, 0 none, -1 error (why set).
+ */
+typedef int (*rategate_reach_fn)(void *arg, unsigned long long target,
+    struct rategate_slot *slot, unsigned long long *cum, const char **why);
+
+/*
+ * The earliest t >= max(now, the newest slot's time + its cities / limit
+ * minutes) at which n more cities keep every window of the API's minute
+ * within limit, counting each slot until its arrival bound leaves the
+ * window: a normal slot until at + window, a late one until arrive + 60 s.
+ * last: the newest slot (NULL if none) and cum_last the running count
+ * through it; late: every slot with arrive set that may still count
+ * (arrive > now - 60 s), in any order; reach: the count lookup, used only
+ * when the window is full.  Because every slot is placed at or after the
+ * newest one, and a slot's bound only ever shrinks (deadline -> answer),
+ * checking the windows from t on is enough: every earlier window was
+ * checked when its own newest slot was placed.
+ * Returns 0 with *t set, or -1 with *why.
+ */
+int	rategate_place(int64_t now, const struct rategate_slot *last,
+	    unsigned long long cum_last, const struct rategate_slot *late,
+	    size_t nlate, rategate_reach_fn reach, void *arg, unsigned int n,
+	    unsigned long long limit, long long margin_ms, int64_t *t,
+	    const char **why);
+
+/*
+ * The same answer from every slot of the log, sorted by time (older ones
+ * than any window may be present): the model the unit tests check
+ * rategate_place and the database's lookups against.
  */
 int	rategate_next(const struct rategate_slot *slots, size_t nslots,
 	    int64_t now, unsigned int n, unsigned long long limit,
-	    int64_t window, int64_t *t, const char **why);
-
-/*
- * The same answer as rategate_next from what the database gives in two
- * indexed lookups, so a reservation costs the same at any rate: the newest
- * slot (NULL if none), cum_last = the cities of every slot through it, and
- * reach = the oldest slot whose running count ("cum") reaches cum_last + n
- * - limit, with that count (reach_cum), or NULL if none; only used when
- * cum_last + n > limit.  A reach slot that does not itself cross the
- * count (reach_cum - reach->cities >= the target) means the crossing slot
- * was deleted as old: out of every window, it constrains nothing.
- */
-int	rategate_place(int64_t now, const struct rategate_slot *last,
-	    unsigned long long cum_last, const struct rategate_slot *reach,
-	    unsigned long long reach_cum, unsigned int n,
-	    unsigned long long limit, int64_t window, int64_t *t,
-	    const char **why);
+	    long long margin_ms, int64_t *t, const char **why);
 
 /*
  * Exponential backoff with jitter for the attempt-th failure (1, 2, ..):

@@ -107,6 +107,11 @@ static const char *const vsql[V_COUNT] = {
 	[V_PENDING] =
 	    "SELECT request_id, city_id FROM request_cities "
 	    "WHERE city_id IN (?*) AND state = 'pending'",
+	/* Claimed cities whose newest reading is fresh enough to reuse. */
+	[V_FRESH] =
+	    "SELECT city_id, reading_id FROM city_latest "
+	    "WHERE city_id IN (?*) AND fetched_at >= NOW(6) - INTERVAL ? "
+	    "SECOND",
 	/* Per city: its state, reading (NULL if failed), error (NULL if
 	 * collected). */
 	[V_OUTCOME] =
@@ -268,6 +273,50 @@ tasks_close(void)
 }
 
 /*
+ * Mark the claimed tasks whose city has a reading fresher than
+ * worker.reuse_seconds: TASK_REUSE.  A POST decides from a consistent
+ * read of city_latest, then queues the cities it did not find fresh; a
+ * completion committing in between leaves a queue entry for a city just
+ * fetched.  Read after the claim committed, so any completion that
+ * deleted an earlier entry of the city is visible.
+ */
+static int
+fresh(struct task *t, size_t n, struct sqlerr *e)
+{
+	MYSQL_STMT	*q;
+	MYSQL_BIND	 o[2];
+	struct task	*x;
+	long long	 city;
+	unsigned long long reading;
+	size_t		 i;
+	int		 rc;
+
+	params();
+	for (i = 0; i < n; i++)
+		add_i64(t[i].city);
+	add_i64(cf->worker.reuse_seconds);
+	if ((q = vrun(V_FRESH, n, "fresh readings", e)) == NULL)
+		return -1;
+	db_bind_i64(&o[0], &city);
+	db_bind_u64(&o[1], &reading);
+	if (mysql_stmt_bind_result(q, o) != 0)
+		return stmt_fail(db, q, "fresh readings", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0) {
+		for (i = 0, x = NULL; i < n && x == NULL; i++)
+			if (t[i].city == (uint32_t)city)
+				x = &t[i];
+		if (x != NULL) {
+			x->out = TASK_REUSE;
+			x->reading = reading;
+		}
+	}
+	mysql_stmt_free_result(q);
+	if (rc != MYSQL_NO_DATA)
+		return stmt_fail(db, q, "fresh readings", e);
+	return 0;
+}
+
+/*
  * The candidates (a plain read of the claim index, outside any
  * transaction), then one transaction: lock those still due with FOR
  * UPDATE SKIP LOCKED through the primary key (ascending city_id, so it
@@ -347,6 +396,10 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	if (vrun(V_CLAIM, *n, "claim lease", e) == NULL ||
 	    stmt_query(db, "COMMIT", e) == -1)
 		goto fail;
+	if (cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {
+		*n = 0;		/* the leases expire; the cities come back */
+		return -1;
+	}
 	return 0;
 fail:
 	*n = 0;
@@ -424,7 +477,14 @@ find_city(struct task *t, size_t n, uint32_t city)
 static int
 is_done(const struct task *t)
 {
-	return t->out == TASK_READING || t->out == TASK_FAILED;
+	return t->out == TASK_READING || t->out == TASK_REUSE ||
+	    t->out == TASK_FAILED;
+}
+
+static int
+is_collected(const struct task *t)
+{
+	return t->out == TASK_READING || t->out == TASK_REUSE;
 }
 
 static int
@@ -612,11 +672,11 @@ store_outcomes(struct task **list, size_t k, const unsigned long long *ids,
 	params();
 	for (i = 0; i < k; i++) {
 		add_i64(list[i]->city);
-		add_str(list[i]->out == TASK_READING ? "collected" : "failed");
+		add_str(is_collected(list[i]) ? "collected" : "failed");
 	}
 	for (i = 0; i < k; i++) {
 		add_i64(list[i]->city);
-		if (list[i]->out == TASK_READING)
+		if (is_collected(list[i]))
 			add_i64((long long)ids[i]);
 		else
 			add_null();
@@ -711,7 +771,8 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	if (nrdg > 0 && store_readings(rdg, nrdg, rids, e) == -1)
 		goto fail;
 	for (i = j = 0; i < ndone; i++)
-		ids[i] = done[i]->out == TASK_READING ? rids[j++] : 0;
+		ids[i] = done[i]->out == TASK_READING ? rids[j++] :
+		    done[i]->out == TASK_REUSE ? done[i]->reading : 0;
 	if (store_outcomes(done, ndone, ids, e) == -1 || store_bumps(e) == -1)
 		goto fail;
 commit:

@@ -3,7 +3,10 @@
  * city_tasks, readings, city_latest, request_cities, requests).
  *
  * Claim: up to n due cities in turn order, each leased to one owner
- * ("host:pid:batch") until ready_at, attempts counted.
+ * ("host:pid:batch") until ready_at, attempts counted.  A claimed city
+ * that already has a reading fresher than worker.reuse_seconds comes
+ * back as TASK_REUSE (no call): a POST that read city_latest just before
+ * a completion committed may have queued it again.
  * Complete: one transaction per batch.  The batch's task rows are locked
  * first, and a done city's is deleted only if the lease is still ours:
  * that row lock keeps any new pending row of the city out until commit,
@@ -28,6 +31,7 @@ struct config;
 enum task_out {
 	TASK_PENDING,		/* no outcome yet */
 	TASK_READING,		/* store rd, fulfil the city */
+	TASK_REUSE,		/* fulfil the city with reading, no call */
 	TASK_FAILED,		/* fail the city with reason */
 	TASK_RETRY,		/* back to the queue after delay_us */
 	TASK_RELEASE		/* back to the queue, attempt not counted */
@@ -38,6 +42,7 @@ struct task {
 	unsigned int		 attempts;	/* including this one */
 	enum task_out		 out;
 	struct owm_reading	 rd;
+	unsigned long long	 reading;	/* TASK_REUSE: its id */
 	char			 reason[160];
 	int64_t			 delay_us;
 };
@@ -73,6 +78,7 @@ enum tasks_sql_kind {
 	V_READ_IDS,	/* first id; cities */
 	V_LATEST,	/* (city, reading) per city */
 	V_PENDING,	/* cities */
+	V_FRESH,	/* cities; reuse seconds */
 	V_OUTCOME,	/* (city, state) (city, reading) (city, error); cities */
 	V_BUMP,		/* (id, sum) (id, collected) (id, failed); ids */
 	V_COUNT

@@ -3,9 +3,11 @@
  * (worker/rategate.c) with an injected clock.
  *
  * Table cases give a sequence of reservations (when asked, how many
- * cities) and the slot each must get; a property test replays random
- * sequences and checks every window of the resulting schedule, the way
- * the stand-in's access log is checked in the integration tests.
+ * cities, how late its calls' answers began) and the slot each must get;
+ * a property test replays random sequences, with calls that arrive late
+ * and bounds that are only known once the answers came, and checks every
+ * window of the resulting arrivals, the way the stand-in's access log is
+ * checked in the integration tests.
  */
 #include <check.h>
 #include <stdint.h>
@@ -20,6 +22,8 @@ struct step {
 	double		 asked;		/* seconds */
 	unsigned int	 n;
 	double		 want;		/* expected slot, seconds */
+	double		 late;		/* its arrival bound - slot, when
+					 * past the margin; 0: normal */
 };
 
 struct tcase_rg {
@@ -34,40 +38,60 @@ static const struct tcase_rg cases[] = {
 	/* DESIGN.md: 1 city, then 20, 20, 20 at R = 60 must not be 61 in
 	 * a minute: the third 20 waits until the 1 leaves the window. */
 	{ "design 1+20+20+20", 60, 0,
-	  { { 0, 1, 0 }, { 1, 20, 1 }, { 21, 20, 21 }, { 41, 20, 60 } }, 4 },
+	  { { 0, 1, 0, 0 }, { 1, 20, 1, 0 }, { 21, 20, 21, 0 }, { 41, 20, 60, 0 } }, 4 },
 	/* The same with a 1 s margin: the window is 61 s. */
 	{ "design with margin", 60, 1000,
-	  { { 0, 1, 0 }, { 1, 20, 1 }, { 21, 20, 21 }, { 41, 20, 61 } }, 4 },
+	  { { 0, 1, 0, 0 }, { 1, 20, 1, 0 }, { 21, 20, 21, 0 }, { 41, 20, 61, 0 } }, 4 },
 	/* Full batches at R = 60, B = 20: one every 20 s, paced, even when
 	 * all are asked for at once. */
 	{ "full batches", 60, 0,
-	  { { 0, 20, 0 }, { 0, 20, 20 }, { 0, 20, 40 }, { 0, 20, 60 },
-	    { 0, 20, 80 }, { 0, 20, 100 }, { 0, 20, 120 } }, 7 },
+	  { { 0, 20, 0, 0 }, { 0, 20, 20, 0 }, { 0, 20, 40, 0 }, { 0, 20, 60, 0 },
+	    { 0, 20, 80, 0 }, { 0, 20, 100, 0 }, { 0, 20, 120, 0 } }, 7 },
 	/* Partial batches cost what they hold, in pacing and in the
 	 * window: 5 cities keep the next 5 s behind. */
 	{ "partial batches", 60, 0,
-	  { { 0, 5, 0 }, { 0, 7, 5 }, { 0, 48, 12 }, { 0, 5, 60 },
-	    { 0, 7, 65 }, { 0, 48, 72 }, { 0, 1, 120 } }, 7 },
+	  { { 0, 5, 0, 0 }, { 0, 7, 5, 0 }, { 0, 48, 12, 0 }, { 0, 5, 60, 0 },
+	    { 0, 7, 65, 0 }, { 0, 48, 72, 0 }, { 0, 1, 120, 0 } }, 7 },
 	/* Never before the latest slot, even when the window has room. */
 	{ "monotone", 60, 0,
-	  { { 0, 60, 0 }, { 10, 1, 60 }, { 11, 1, 61 } }, 3 },
+	  { { 0, 60, 0, 0 }, { 10, 1, 60, 0 }, { 11, 1, 61, 0 } }, 3 },
 	/* Idle gate: a request at t goes at t. */
 	{ "idle", 60, 500,
-	  { { 0, 20, 0 }, { 100, 20, 100 }, { 300.5, 20, 300.5 } }, 3 },
+	  { { 0, 20, 0, 0 }, { 100, 20, 100, 0 }, { 300.5, 20, 300.5, 0 } }, 3 },
 	/* Window boundary is open on the left: exactly one window later
 	 * the old slot no longer counts. */
 	{ "boundary", 10, 0,
-	  { { 0, 10, 0 }, { 59.999999, 10, 60 }, { 60, 1, 120 } }, 3 },
+	  { { 0, 10, 0, 0 }, { 59.999999, 10, 60, 0 }, { 60, 1, 120, 0 } }, 3 },
 	/* Several old slots must leave before a big one fits. */
 	{ "drain several", 20, 0,
-	  { { 0, 5, 0 }, { 1, 5, 15 }, { 2, 5, 30 }, { 3, 5, 45 },
-	    { 3, 15, 90 } }, 5 },
+	  { { 0, 5, 0, 0 }, { 1, 5, 15, 0 }, { 2, 5, 30, 0 }, { 3, 5, 45, 0 },
+	    { 3, 15, 90, 0 } }, 5 },
 	/* The margin widens the window. */
 	{ "margin", 20, 2500,
-	  { { 0, 20, 0 }, { 0, 20, 62.5 } }, 2 },
+	  { { 0, 20, 0, 0 }, { 0, 20, 62.5, 0 } }, 2 },
 	/* R = 1 and B = 1. */
 	{ "one per minute", 1, 0,
-	  { { 0, 1, 0 }, { 0, 1, 60 }, { 0, 1, 120 }, { 200, 1, 200 } }, 4 },
+	  { { 0, 1, 0, 0 }, { 0, 1, 60, 0 }, { 0, 1, 120, 0 }, { 200, 1, 200, 0 } }, 4 },
+	/* Issue 10: the first batch's calls reached the server up to 3 s
+	 * late (lost SYNs), the next two on time.  The fourth must wait
+	 * until the first one's arrivals leave the server's window (63 s),
+	 * not its slot's (61 s). */
+	{ "late first batch", 60, 1000,
+	  { { 0, 20, 0, 3 }, { 0, 20, 20, 0 }, { 0, 20, 40, 0 }, { 0, 20, 63, 0 },
+	    { 0, 20, 83, 0 } }, 5 },
+	/* A late batch in the middle pushes only the batch a window after
+	 * it; the ones around it keep their pace. */
+	{ "late middle batch", 60, 1000,
+	  { { 0, 20, 0, 0 }, { 0, 20, 20, 2.5 }, { 0, 20, 40, 0 }, { 0, 20, 61, 0 },
+	    { 0, 20, 82.5, 0 }, { 0, 20, 102.5, 0 }, { 0, 20, 122.5, 0 } }, 7 },
+	/* Still in flight: counted until its deadline (margin + timeout)
+	 * leaves the window. */
+	{ "in flight", 20, 500,
+	  { { 0, 20, 0, 10.5 }, { 1, 20, 70.5, 0 } }, 2 },
+	/* Late arrivals within the window of a full one cost nothing. */
+	{ "late but room", 60, 1000,
+	  { { 0, 10, 0, 4 }, { 0, 10, 10, 0 }, { 0, 10, 20, 0 }, { 0, 10, 30, 0 } },
+	  4 },
 };
 
 START_TEST(test_table)
@@ -75,17 +99,19 @@ START_TEST(test_table)
 	const struct tcase_rg *c = &cases[_i];
 	struct rategate_slot slots[MAXRES];
 	const char	*why;
-	int64_t		 t, w = rategate_window(c->margin_ms);
+	int64_t		 t;
 	size_t		 i;
 
 	for (i = 0; i < c->nsteps; i++) {
 		ck_assert_msg(rategate_next(slots, i, S(c->steps[i].asked),
-		    c->steps[i].n, c->limit, w, &t, &why) == 0,
+		    c->steps[i].n, c->limit, c->margin_ms, &t, &why) == 0,
 		    "%s: step %zu refused: %s", c->name, i, why);
 		ck_assert_msg(t == S(c->steps[i].want),
 		    "%s: step %zu: slot %.6f, want %.6f", c->name, i,
 		    t / 1e6, c->steps[i].want);
 		slots[i].at = t;
+		slots[i].arrive = c->steps[i].late > 0 ?
+		    t + S(c->steps[i].late) : 0;
 		slots[i].cities = c->steps[i].n;
 	}
 }
@@ -93,53 +119,83 @@ END_TEST
 
 START_TEST(test_refusals)
 {
-	struct rategate_slot slots[2] = { { S(5), 1 }, { S(4), 1 } };
+	struct rategate_slot slots[2] = { { S(5), 0, 1 }, { S(4), 0, 1 } };
 	const char	*why = NULL;
 	int64_t		 t;
 
-	ck_assert_int_eq(rategate_next(NULL, 0, 0, 0, 60, S(60), &t, &why),
-	    -1);
+	ck_assert_int_eq(rategate_next(NULL, 0, 0, 0, 60, 0, &t, &why), -1);
 	ck_assert_ptr_nonnull(why);
-	ck_assert_int_eq(rategate_next(NULL, 0, 0, 21, 20, S(60), &t, &why),
-	    -1);
-	ck_assert_int_eq(rategate_next(slots, 2, 0, 1, 60, S(60), &t, &why),
-	    -1);
+	ck_assert_int_eq(rategate_next(NULL, 0, 0, 21, 20, 0, &t, &why), -1);
+	ck_assert_int_eq(rategate_next(slots, 2, 0, 1, 60, 0, &t, &why), -1);
 	/* Old slots before the window are ignored. */
 	slots[0].at = S(-100);
 	slots[1].at = S(-61);
-	ck_assert_int_eq(rategate_next(slots, 2, 0, 60, 60, S(60), &t, &why),
-	    0);
+	ck_assert_int_eq(rategate_next(slots, 2, 0, 60, 60, 0, &t, &why), 0);
 	ck_assert(t == 0);
+	/* ... and so is an old late one whose bound has left it. */
+	slots[1].arrive = S(-60.5);
+	ck_assert_int_eq(rategate_next(slots, 2, 0, 60, 60, 0, &t, &why), 0);
+	ck_assert(t == 0);
+	slots[1].arrive = S(-59.5);
+	ck_assert_int_eq(rategate_next(slots, 2, 0, 60, 60, 0, &t, &why), 0);
+	ck_assert(t == S(0.5));
 }
 END_TEST
 
+/* The reach lookup as the database answers it: one fixed slot. */
+struct fixed_reach {
+	struct rategate_slot slot;
+	unsigned long long cum;
+	int		 calls;
+};
+
+static int
+fixed(void *arg, unsigned long long target, struct rategate_slot *slot,
+    unsigned long long *cum, const char **why)
+{
+	struct fixed_reach *f = arg;
+
+	(void)target;
+	(void)why;
+	f->calls++;
+	if (f->cum == 0)
+		return 0;
+	*slot = f->slot;
+	*cum = f->cum;
+	return 1;
+}
+
 /*
- * rategate_place from the database's two lookups: the slot that crosses
- * the count constrains; a later one found because the crossing slot was
+ * rategate_place from the database's lookups: the slot that crosses the
+ * count constrains; a later one found because the crossing slot was
  * deleted as old (its count before it is already past the target) does
- * not.
+ * not; with room in the window the count is not even looked up.
  */
 START_TEST(test_place_lookups)
 {
-	struct rategate_slot last = { S(100), 20 }, reach = { S(70), 20 };
+	struct rategate_slot last = { S(100), 0, 20 };
+	struct fixed_reach f = { { S(70), 0, 20 }, 20, 0 };
 	const char	*why;
 	int64_t		 t;
 
 	/* R = 60, 60 cities through last, n = 20: target 20; reach crosses
 	 * it (count 0 -> 20): t = reach + window, later than the pacing
 	 * (last + 20 s). */
-	ck_assert_int_eq(rategate_place(S(101), &last, 60, &reach, 20, 20, 60,
-	    S(60), &t, &why), 0);
+	ck_assert_int_eq(rategate_place(S(101), &last, 60, NULL, 0, fixed, &f,
+	    20, 60, 0, &t, &why), 0);
 	ck_assert(t == S(130));
 	/* The same slot found with a count of 40 (20 before it): the
 	 * crossing slot was deleted, nothing waits but the pacing. */
-	ck_assert_int_eq(rategate_place(S(101), &last, 60, &reach, 40, 20, 60,
-	    S(60), &t, &why), 0);
+	f.cum = 40;
+	ck_assert_int_eq(rategate_place(S(101), &last, 60, NULL, 0, fixed, &f,
+	    20, 60, 0, &t, &why), 0);
 	ck_assert(t == S(120));
-	/* Room in the window: only the pacing. */
-	ck_assert_int_eq(rategate_place(S(101), &last, 30, NULL, 0, 20, 60,
-	    S(60), &t, &why), 0);
+	/* Room in the window: only the pacing, no lookup. */
+	f.calls = 0;
+	ck_assert_int_eq(rategate_place(S(101), &last, 30, NULL, 0, fixed, &f,
+	    20, 60, 0, &t, &why), 0);
 	ck_assert(t == S(120));
+	ck_assert_int_eq(f.calls, 0);
 }
 END_TEST
 
@@ -163,50 +219,103 @@ worst_window(const struct rategate_slot *s, size_t n, int64_t span)
 
 /*
  * Random reservations (sizes 1..B, clocks that sometimes stand still and
- * sometimes jump) from many "children": every 60 s span of slots holds at
- * most R, and with a margin M, even arrivals up to M late do.
+ * sometimes jump) from many "children", whose calls arrive anywhere up to
+ * their answer's first byte: most within the margin, some seconds late.
+ * Each slot is known to the gate only as the children report it: by its
+ * deadline (margin + timeout) until its answer came, then by the answer's
+ * time.  Every 60 s span of arrivals holds at most R.
  */
+#define NPROP		3000
+#define DEADLINE_US	S(11)
+
 START_TEST(test_property)
 {
-	static struct rategate_slot slots[4000];
+	static struct rategate_slot slots[NPROP], seen[NPROP];
+	static int64_t	 bound[NPROP], arrival[NPROP];
+	struct rategate_slot x;
 	const char	*why;
 	unsigned int	 seed = 12345u + (unsigned int)_i;
 	unsigned long long limit = 1 + (unsigned long long)(_i % 7) * 37;
 	long long	 margin_ms = (_i % 3) * 700;
-	int64_t		 now = 0, t, w = rategate_window(margin_ms);
-	size_t		 i, n = 0;
+	int64_t		 now = 0, t, m = margin_ms * 1000;
+	size_t		 i, j, n = 0;
 	unsigned int	 b;
 
-	for (i = 0; i < 4000; i++) {
+	for (i = 0; i < NPROP; i++) {
 		b = 1 + (unsigned int)(rand_r(&seed) % 20);
 		if (b > limit)
 			b = (unsigned int)limit;
 		now += (int64_t)(rand_r(&seed) % 4) * (rand_r(&seed) % 3000000);
-		ck_assert_int_eq(rategate_next(slots, n, now, b, limit, w, &t,
-		    &why), 0);
+		/* What the gate knows now of each earlier slot. */
+		for (j = 0; j < n; j++) {
+			seen[j] = slots[j];
+			if (bound[j] + 100000 > now)	/* no answer yet */
+				seen[j].arrive = slots[j].at + DEADLINE_US;
+			else
+				seen[j].arrive = bound[j] > slots[j].at + m ?
+				    bound[j] : 0;
+		}
+		ck_assert_int_eq(rategate_next(seen, n, now, b, limit,
+		    margin_ms, &t, &why), 0);
 		ck_assert(t >= now);
 		ck_assert(n == 0 || t >= slots[n - 1].at);
 		slots[n].at = t;
 		slots[n].cities = b;
+		/* One in five answers begins up to 5 s past the margin. */
+		bound[n] = t + (rand_r(&seed) % 5 == 0 ?
+		    m + (int64_t)(rand_r(&seed) % 5000000) :
+		    (m > 0 ? (int64_t)(rand_r(&seed) % (unsigned int)m) : 0));
+		arrival[n] = t + (int64_t)((double)(bound[n] - t) *
+		    (rand_r(&seed) / ((double)RAND_MAX + 1.0)));
 		n++;
 	}
+	/* The arrivals, sorted, as the server saw them. */
+	for (i = 0; i < n; i++) {
+		slots[i].at = arrival[i];
+		slots[i].arrive = 0;
+	}
+	for (i = 1; i < n; i++) {
+		x = slots[i];
+		for (j = i; j > 0 && slots[j - 1].at > x.at; j--)
+			slots[j] = slots[j - 1];
+		slots[j] = x;
+	}
 	ck_assert_uint_le(worst_window(slots, n, RATEGATE_WINDOW_US), limit);
-	/* Arrivals spread over [slot, slot + margin): still within R for
-	 * every 60 s span (shift every other slot late by the margin). */
-	for (i = 0; i < n && margin_ms > 0; i += 2)
-		slots[i].at += margin_ms * 1000 - 1;
-	for (i = 1; i < n; i++)		/* keep it sorted for the scan */
-		if (slots[i].at < slots[i - 1].at) {
-			struct rategate_slot x = slots[i];
-			size_t	 j = i;
+}
+END_TEST
 
-			while (j > 0 && slots[j - 1].at > x.at) {
-				slots[j] = slots[j - 1];
-				j--;
-			}
-			slots[j] = x;
+/*
+ * Without arrival bounds the same schedule breaks the limit: the check
+ * above can fail (the gate of before issue 10, which counted every slot
+ * from its send time, is this with every bound ignored).
+ */
+START_TEST(test_property_needs_bounds)
+{
+	static struct rategate_slot slots[400];
+	const char	*why;
+	int64_t		 t, late = S(3);
+	size_t		 i;
+
+	/* R = 60, B = 20, margin 1 s: the first three batches, on new
+	 * connections that lost their SYNs, arrive 3 s late; the later
+	 * ones, on kept-alive connections, on time (issue 10's run). */
+	for (i = 0; i < 12; i++) {
+		ck_assert_int_eq(rategate_next(slots, i, 0, 20, 60, 1000, &t,
+		    &why), 0);
+		slots[i].at = t;
+		slots[i].cities = 20;
+		slots[i].arrive = 0;
+	}
+	for (i = 0; i < 3; i++)
+		slots[i].at += late;
+	for (i = 0; i + 1 < 12; i++)
+		if (slots[i].at > slots[i + 1].at) {
+			struct rategate_slot x = slots[i];
+
+			slots[i] = slots[i + 1];
+			slots[i + 1] = x;
 		}
-	ck_assert_uint_le(worst_window(slots, n, RATEGATE_WINDOW_US), limit);
+	ck_assert_uint_gt(worst_window(slots, 12, RATEGATE_WINDOW_US), 60);
 }
 END_TEST
 
@@ -241,6 +350,7 @@ suite(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_place_lookups);
 	tcase_add_loop_test(tc, test_property, 0, 21);
+	tcase_add_test(tc, test_property_needs_bounds);
 	tcase_add_loop_test(tc, test_backoff, 0,
 	    sizeof(bcases) / sizeof(bcases[0]));
 	suite_add_tcase(s, tc);

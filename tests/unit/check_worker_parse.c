@@ -325,7 +325,8 @@ static const struct {
 } sqlparams[] = {
 	{ V_TAKE, 1, 0 }, { V_CLAIM, 1, 2 }, { V_LOCK, 1, 1 },
 	{ V_DELETE, 1, 1 }, { V_READINGS, 4, 0 }, { V_READ_IDS, 1, 1 },
-	{ V_LATEST, 2, 0 }, { V_PENDING, 1, 0 }, { V_OUTCOME, 7, 0 },
+	{ V_LATEST, 2, 0 }, { V_PENDING, 1, 0 }, { V_FRESH, 1, 1 },
+	{ V_OUTCOME, 7, 0 },
 	{ V_BUMP, 7, 0 },
 };
 
