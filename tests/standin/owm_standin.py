@@ -9,14 +9,76 @@ COMMAND LINE
                  [--limit N] [--window SECONDS] [--latency-ms N]
                  [--p-5xx P] [--p-broken P] [--p-hang P] [--p-429 P]
                  [--seed S] [--ready-file FILE]
+                 [--backlog N] [--accept-delay-ms N]
+                 [--p-slow-conn P] [--slow-conn-s LO,HI]
+                 [--idle-close S] [--jitter-ms N]
+                 [--tls-cert FILE [--tls-key FILE]]
   PORT 0 picks a free port. Once listening, prints the single line
   "listening HOST:PORT" on stdout, writes the bare port number and a newline
   to --ready-file (atomically: tmp + rename) and the pid to --pidfile.
-  SIGTERM/SIGINT: drop every connection (hung ones too), flush the log,
-  remove the pid and ready files, exit 0.
+  SIGTERM/SIGINT: drop every connection (hung, held and handshaking ones too),
+  flush the log, remove the pid and ready files, exit 0.
   The valid API key comes from the environment variable OWM_STANDIN_KEY, never
   from arguments. Empty or unset: any non-empty appid is accepted. A missing
   appid is always 401.
+
+  A server on a network (every switch is off by default; all but the TLS
+  ones can also be changed at run time, see RUNTIME CONTROL):
+  --backlog N          the listen() backlog (default 1024). Linux caps it at
+                       net.core.somaxconn and keeps up to N+1 established
+                       connections waiting for accept(); a SYN that finds the
+                       queue full is dropped and the client resends it 1 s
+                       later (see THE ACCEPT QUEUE below).
+  --accept-delay-ms N  after each accept() wait N ms before the next one, so
+                       a burst of new connections really fills the queue
+                       (default 0: accept as fast as possible).
+  --p-slow-conn P      a fraction P of new connections is held, after
+  --slow-conn-s LO,HI  accept(), LO..HI seconds (uniform; default 1,3) before
+                       anything is read from it (a lost SYN or a slow
+                       handshake as the server sees it). With TLS the hold
+                       comes before the handshake.
+  --idle-close S       close (FIN) a connection on which no request head has
+                       started for S seconds since it was accepted (after any
+                       hold and handshake) or since its last answer was sent,
+                       like nginx's keepalive_timeout; a head that has started
+                       is waited for. 0 = never (default).
+  --jitter-ms N        each API request counts as arrived 0..N ms (uniform)
+                       after its head was read (one-way network jitter): the
+                       server sleeps that long, then stamps the arrival, logs,
+                       applies the limit and answers. 0 = none (default).
+  --tls-cert FILE      serve HTTPS instead of HTTP on the same listener
+  --tls-key FILE       (server side ssl.SSLContext, TLS 1.2+); the key may also
+                       be in the certificate file. make_test_ca.sh DIR (next
+                       to this file) makes a throw-away CA and a certificate
+                       for 127.0.0.1 and localhost: --tls-cert DIR/server.pem
+                       --tls-key DIR/server.key; clients trust DIR/ca.pem.
+  Randomness, --seed S: the fault draws come from random.Random(S) in
+  request order, as always. Whether connection n is held, and for how long,
+  and the jitter of request k on connection n (every request on a connection
+  counts in k, control ones too) are keyed hashes of (S, n[, k]), so they do
+  not depend on how connections and requests interleave: the same seed and
+  the same connection order give the same holds and jitters. Connections are
+  numbered 1, 2, .. in accept order (never reset). Without --seed the key is
+  random.
+
+THE ACCEPT QUEUE (Linux, as measured on loopback with kernel 6.18)
+  The kernel completes the handshake itself and queues the connection until
+  the server calls accept(); the queue is full when it holds backlog+1. A SYN
+  that arrives while it is full is dropped silently (TcpExt ListenOverflows,
+  ListenDrops; no RST unless net.ipv4.tcp_abort_on_overflow = 1): the client's
+  connect() is still pending and its kernel resends the SYN 1 s later. From
+  kernel 6.7 the next net.ipv4.tcp_syn_linear_timeouts (default 4) resends
+  follow at 1 s intervals too, then the interval doubles: resends at 1, 2, 3,
+  4, 5, 7, 11 s (measured); older kernels double at once: 1, 3, 7 s (a second
+  loss costs 3 s in all). With net.ipv4.tcp_syncookies = 1 the SYN queue is
+  limited by the backlog too: a burst of SYNs that finds free places in the
+  accept queue but more than backlog half-open handshakes gets SYN cookies,
+  every such client's connect() completes at once, and the final ACKs that
+  find the accept queue full are dropped (ListenOverflows again): the client
+  believes it is connected and sends its request, but the server learns of
+  the connection only when a retransmission of that request (200 ms, then
+  doubling) finds room. So a request can reach the server seconds after the
+  client's connect() returned, with nothing for the client to see.
 
 ENDPOINTS (bodies as in shared/OWM-API.md, compact JSON, utf-8)
   GET /data/2.5/weather?id=ID[&units=U]&appid=KEY  -> 200 city body with "cod":200
@@ -43,7 +105,7 @@ THE VALUE RULE (depends on the id only, except dt and sunrise/sunset)
   coord.lon = h("lon") % 3600001 / 10000 - 180 (rounded to 4 decimals).
   dt = current Unix time floored to 600 s.  city_values(id) below computes it.
 
-ORDER OF DECISIONS (all taken when the request head arrives)
+ORDER OF DECISIONS (all taken when the request counts as arrived)
   1. key: missing/wrong appid -> 401 {"cod":401, ...} (number).
   2. hostile answer, if one is set (see control) -> 200 with that answer.
   3. faults: one draw u = rng.random() per API request from random.Random(seed):
@@ -59,33 +121,57 @@ ORDER OF DECISIONS (all taken when the request head arrives)
      faulted, 400 and 429'd requests cost nothing (audit the log for a strict
      count of what reached the server).
   6. the normal answer (200, or 404 for an unknown single id).
-  --latency-ms N delays every API answer by N ms plus up to 20% jitter.
+  --latency-ms N delays every API answer by N ms plus up to 20% (drawn from
+  the fault generator), after the arrival; it is not --jitter-ms.
 
 ACCESS LOG (--log FILE), one JSON object per line, appended, line-flushed,
-written when the complete request head has been read (before any delay):
+written when the request counts as arrived (after the connection's hold and
+the request's jitter, before --latency-ms), so the lines are in "t" order:
   {"t": 1700000000.123456, "path": "/data/2.5/group", "ids": [1, 2],
-   "units": "metric", "status": 200, "fault": null}
-  t      arrival Unix time (float, microseconds)
-  path   request path without the query (null for an unparsable request line)
-  ids    the id parameter split on "," (ints; non-numbers as strings; [] if none)
-  units  the units parameter as sent, null when absent
-  status the status that will be answered; null for a hang
-  fault  null | "5xx" | "broken" | "hang" | "429" | "limit" | "hostile:<kind>"
+   "units": "metric", "status": 200, "fault": null,
+   "conn": 7, "new_conn": true, "hold": 1.734012, "jitter": 0.0}
+  t        arrival Unix time (float, microseconds): when the request head had
+           been read, plus the jitter. The limit counts this same time.
+  path     request path without the query (null for an unparsable request line)
+  ids      the id parameter split on "," (ints; non-numbers as strings; [] if none)
+  units    the units parameter as sent, null when absent
+  status   the status that will be answered; null for a hang
+  fault    null | "5xx" | "broken" | "hang" | "429" | "limit" | "hostile:<kind>"
+  conn     the connection's number (1, 2, .. in accept order)
+  new_conn true for the first request read on its connection
+  hold     seconds the connection was held before reading (--p-slow-conn;
+           only on its first request, else 0)
+  jitter   seconds this request's arrival was put back (--jitter-ms)
   The appid/key is never written to the log, stdout, stderr or any answer.
-  Control requests (/_standin/...) are neither logged nor limited.
+  Control requests (/_standin/...) are neither logged, limited nor jittered.
 
-RUNTIME CONTROL (same port)
+RUNTIME CONTROL (same port, same scheme)
   POST /_standin/config  JSON object with any of: latency_ms (>= 0), p_5xx,
        p_broken, p_hang, p_429 (0..1), limit (int >= 0), window (> 0 s),
-       hostile (null or a kind below), key (string; "" = accept any appid)
+       hostile (null or a kind below), key (string; "" = accept any appid),
+       backlog (int 0..65535: listen() is called again on the listening
+       socket, which Linux applies at once), accept_delay_ms (>= 0; a change
+       ends a wait in progress), p_slow_conn (0..1), slow_conn_s ([LO, HI],
+       0 <= LO <= HI <= 3600), idle_close (>= 0 s), jitter_ms (>= 0)
        -> 200 with the whole config ("key_set" instead of the key);
        unknown field or bad value -> 400 {"error": "..."} and nothing changes.
+       New values apply to connections accepted (hold), waits started
+       (idle_close) and heads read (jitter) from then on.
   GET  /_standin/config  -> the config.
   GET  /_standin/stats   -> {"requests_total", "by_status": {"200": n, ..},
        "by_fault": {"hang": n, ..}, "cities_served", "hung_open",
-       "connections_open", "window_cities", "uptime_s"}
+       "connections_open", "window_cities", "uptime_s",
+       "connections_accepted", "slow_conns", "held_open", "idle_closed",
+       "accept_queue", "accept_queue_max"}
+       connections_open counts every accepted connection not yet closed (held
+       and handshaking ones too); held_open those being held now;
+       connections_accepted, slow_conns (held ones) and idle_closed count
+       since the last reset; accept_queue is the number of connections the
+       kernel holds for accept() now, accept_queue_max the backlog it applies
+       (TCP_INFO of the listening socket; null where unavailable).
   POST /_standin/reset   -> clears the counters and the limit's window
-       (not the gauges hung_open / connections_open); answers the stats.
+       (not the gauges hung_open / connections_open / held_open); answers
+       the stats.
   Hostile kinds (every API request then gets this answer, status 200):
     huge            a valid JSON body of 20 MiB (a "padding" string first)
     deep            "main" nested 100000 arrays deep
@@ -103,12 +189,17 @@ import argparse
 import asyncio
 import collections
 import email.utils
+import errno
 import functools
+import hashlib
 import hmac
 import json
 import os
 import random
 import signal
+import socket
+import ssl
+import struct
 import sys
 import time
 import zlib
@@ -315,7 +406,9 @@ def hostile_body(kind, group, ids, units, dt):
 
 class Config:
     FIELDS = ("latency_ms", "p_5xx", "p_broken", "p_hang", "p_429",
-              "limit", "window", "hostile", "key")
+              "limit", "window", "hostile", "key",
+              "backlog", "accept_delay_ms", "p_slow_conn", "slow_conn_s",
+              "idle_close", "jitter_ms")
 
     def __init__(self, args, key):
         self.latency_ms = args.latency_ms
@@ -327,6 +420,12 @@ class Config:
         self.window = args.window
         self.hostile = None
         self.key = key
+        self.backlog = args.backlog
+        self.accept_delay_ms = args.accept_delay_ms
+        self.p_slow_conn = args.p_slow_conn
+        self.slow_conn_s = list(args.slow_conn_s)
+        self.idle_close = args.idle_close
+        self.jitter_ms = args.jitter_ms
 
     def public(self):
         d = {f: getattr(self, f) for f in self.FIELDS if f != "key"}
@@ -337,10 +436,24 @@ class Config:
     def check(cls, name, value):
         """Return the normalized value or raise ValueError with a sentence."""
         is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if name == "latency_ms":
+        if name in ("latency_ms", "accept_delay_ms", "jitter_ms"):
             if not is_num or not 0 <= value <= 600_000:
-                raise ValueError("latency_ms must be a number from 0 to 600000")
+                raise ValueError("%s must be a number from 0 to 600000" % name)
             return value
+        if name == "idle_close":
+            if not is_num or not 0 <= value <= 86400:
+                raise ValueError("idle_close must be a number of seconds from 0 to 86400")
+            return value
+        if name == "backlog":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+                raise ValueError("backlog must be an integer from 0 to 65535")
+            return value
+        if name == "slow_conn_s":
+            if (not isinstance(value, list) or len(value) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                    or not 0 <= value[0] <= value[1] <= 3600):
+                raise ValueError("slow_conn_s must be [LO, HI] with 0 <= LO <= HI <= 3600")
+            return [float(value[0]), float(value[1])]
         if name.startswith("p_"):
             if not is_num or not 0 <= value <= 1:
                 raise ValueError("%s must be a number from 0 to 1" % name)
@@ -448,18 +561,73 @@ def parse_ids(raw):
     return ids, bad
 
 
+class Conn:
+    """One accepted connection. sock: the raw socket until a transport owns it;
+    writer: once the transport exists (after any hold and TLS handshake)."""
+    __slots__ = ("n", "sock", "writer", "hold", "requests")
+
+    def __init__(self, n, sock, hold):
+        self.n, self.sock, self.hold = n, sock, hold
+        self.writer = None
+        self.requests = 0
+
+
+def listen_socket(host, port, backlog):
+    """A non-blocking listening TCP socket on the first address host resolves to."""
+    err = OSError(errno.EADDRNOTAVAIL, "no address")
+    for family, kind, proto, _, addr in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError as e:
+            err = e
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+            sock.listen(backlog)
+            sock.setblocking(False)
+            return sock
+        except OSError as e:
+            sock.close()
+            err = e
+    raise err
+
+
+def accept_queue(sock):
+    """(connections waiting for accept(), the backlog the kernel applies), from
+    TCP_INFO of a listening socket (Linux: tcpi_unacked, tcpi_sacked); or None."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
+        if len(info) < 32 or info[0] != 10:         # 10 = TCP_LISTEN
+            return None
+        return struct.unpack_from("=II", info, 24)
+    except (OSError, AttributeError):
+        return None
+
+
 class StandIn:
-    def __init__(self, config, seed, log_path):
+    def __init__(self, config, seed, log_path, ssl_context=None):
         self.cfg = config
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)      # fault draws, in request order
+        # holds and jitters: keyed hashes of (seed, connection[, request])
+        self._key = hashlib.sha256(b"%d" % seed).digest() if seed is not None else os.urandom(32)
+        self.ssl = ssl_context
         self.log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None
-        self.conns = {}                     # task -> writer
+        self.conns = {}                     # task -> Conn
         self.window = collections.deque()   # (arrival time, cities)
         self.window_sum = 0
         self.started = time.time()
         self._date_sec = None
         self._date = ""
-        self.hung_open = 0                  # a gauge: reset() leaves it alone
+        self.hung_open = 0                  # gauges: reset() leaves them alone
+        self.held_open = 0
+        self.conn_seq = 0                   # connection numbers, never reset
+        self.listener = None
+        self.accepting = None               # the accept loop's task
+        self.config_changed = asyncio.Event()
         self.reset()
 
     def reset(self):
@@ -469,9 +637,13 @@ class StandIn:
         self.by_status = collections.Counter()
         self.by_fault = collections.Counter()
         self.cities_served = 0
+        self.connections_accepted = 0
+        self.slow_conns = 0
+        self.idle_closed = 0
 
     def stats(self):
         self._prune(time.time())
+        queue = accept_queue(self.listener) if self.listener else None
         return {
             "requests_total": self.requests_total,
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
@@ -481,15 +653,100 @@ class StandIn:
             "connections_open": len(self.conns),
             "window_cities": self.window_sum,
             "uptime_s": round(time.time() - self.started, 3),
+            "connections_accepted": self.connections_accepted,
+            "slow_conns": self.slow_conns,
+            "held_open": self.held_open,
+            "idle_closed": self.idle_closed,
+            "accept_queue": queue[0] if queue else None,
+            "accept_queue_max": queue[1] if queue else None,
         }
 
     def close(self):
-        for task, writer in list(self.conns.items()):
-            writer.transport.abort()
-            task.cancel()
+        if self.accepting:
+            self.accepting.cancel()
+        if self.listener:
+            self.listener.close()           # queued, never accepted connections get a RST
+        for task, conn in list(self.conns.items()):
+            if conn.writer is not None:
+                conn.writer.transport.abort()
+            elif conn.sock is not None:     # held: nothing reads it, so read and drop
+                _drop(conn.sock)            # what was sent, then FIN instead of RST
+                conn.sock = None
+            task.cancel()                   # a TLS handshake in progress: its transport closes
         if self.log:
             self.log.close()
             self.log = None
+
+    def uniform(self, *what):
+        """A number in [0, 1) that depends only on the seed and `what`."""
+        d = hashlib.blake2b(repr(what).encode(), digest_size=8, key=self._key).digest()
+        return int.from_bytes(d, "big") / 2.0 ** 64
+
+    def apply_config(self):
+        """After a config change: a new backlog now, and wake the accept loop."""
+        if self.listener is not None:
+            self.listener.listen(self.cfg.backlog)
+        self.config_changed.set()
+
+    # ---- connections
+
+    async def accept_loop(self, listener):
+        self.listener = listener
+        loop = asyncio.get_running_loop()
+        last = None
+        while True:
+            while last is not None:         # --accept-delay-ms, re-read when the config changes
+                wait = last + self.cfg.accept_delay_ms / 1000 - time.monotonic()
+                if wait <= 0:
+                    break
+                self.config_changed.clear()
+                try:
+                    await asyncio.wait_for(self.config_changed.wait(), wait)
+                except TimeoutError:
+                    pass
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    await asyncio.sleep(0.1)    # out of descriptors: let some close
+                continue                        # ECONNABORTED and the like
+            last = time.monotonic()
+            self.conn_seq += 1
+            self.connections_accepted += 1
+            n, cfg, hold = self.conn_seq, self.cfg, 0.0
+            if cfg.p_slow_conn and self.uniform("slow", n) < cfg.p_slow_conn:
+                lo, hi = cfg.slow_conn_s
+                hold = lo + (hi - lo) * self.uniform("hold", n)
+                self.slow_conns += 1
+            conn = Conn(n, sock, hold)
+            self.conns[asyncio.create_task(self.connection(conn))] = conn
+
+    async def connection(self, conn):
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        sock = conn.sock
+        try:
+            sock.setblocking(False)
+            if conn.hold:
+                self.held_open += 1
+                try:
+                    await asyncio.sleep(conn.hold)
+                finally:
+                    self.held_open -= 1
+            reader = asyncio.StreamReader(limit=HEAD_LIMIT)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock, ssl=self.ssl)
+            conn.sock = None                # the transport owns it now
+            conn.writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+            await self.handle(reader, conn.writer, conn)
+        except (OSError, asyncio.IncompleteReadError):
+            pass                            # a reset, a failed TLS handshake, ..
+        finally:
+            self.conns.pop(task, None)
+            if conn.writer is not None:
+                conn.writer.close()
+            elif conn.sock is not None:
+                conn.sock.close()
 
     # ---- HTTP plumbing
 
@@ -508,35 +765,50 @@ class StandIn:
         writer.write(self._head(status, len(body), keep, ctype, extra) + body)
         await writer.drain()
 
-    async def handle(self, reader, writer):
-        task = asyncio.current_task()
-        self.conns[task] = writer
-        try:
-            while True:
-                try:
+    async def handle(self, reader, writer, conn):
+        """Serve the requests of one connection until it closes."""
+        while True:
+            try:
+                idle = self.cfg.idle_close
+                if idle:                    # wait for a head to start, at most `idle` s
+                    try:
+                        first = await asyncio.wait_for(reader.readexactly(1), idle)
+                    except TimeoutError:
+                        self.idle_closed += 1
+                        break               # FIN (writer.close() in connection())
+                    head = first + await reader.readuntil(b"\r\n\r\n")
+                else:
                     head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    break
-                except asyncio.LimitOverrunError:
-                    await self._send(writer, 431, b'{"error":"request head too large"}', False)
-                    break
-                t = time.time()
-                head = head.lstrip(b"\r\n")
-                if not head:
-                    continue
-                if not await self._request(t, head, reader, writer):
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.conns.pop(task, None)
-            writer.close()
+            except asyncio.IncompleteReadError:
+                break
+            except asyncio.LimitOverrunError:
+                await self._send(writer, 431, b'{"error":"request head too large"}', False)
+                break
+            t = time.time()
+            head = head.lstrip(b"\r\n")
+            if not head:
+                continue
+            conn.requests += 1
+            if not await self._request(t, head, reader, writer, conn):
+                break
 
-    async def _request(self, t, head, reader, writer):
+    async def _arrive(self, t, conn):
+        """Put the arrival back by the request's jitter: (arrival time, log fields)."""
+        jitter = 0.0
+        if self.cfg.jitter_ms:
+            jitter = self.cfg.jitter_ms / 1000 * self.uniform("jitter", conn.n, conn.requests)
+            await asyncio.sleep(jitter)
+            t = time.time()
+        first = conn.requests == 1
+        return t, {"conn": conn.n, "new_conn": first,
+                   "hold": round(conn.hold, 6) if first else 0.0, "jitter": round(jitter, 6)}
+
+    async def _request(self, t, head, reader, writer, conn):
         """Answer one request; return whether the connection stays open."""
         r = parse_head(head)
         if r is None:
-            self._log(t, None, [], None, 400, None)
+            t, meta = await self._arrive(t, conn)
+            self._log(t, None, [], None, 400, None, meta)
             await self._send(writer, 400, b'{"error":"malformed request"}', False)
             return False
         if r.chunked:
@@ -553,7 +825,8 @@ class StandIn:
         if r.path.startswith("/_standin/"):
             await self._control(r, body, writer)
             return r.keep
-        return await self._api(t, r, reader, writer)
+        t, meta = await self._arrive(t, conn)
+        return await self._api(t, r, reader, writer, meta)
 
     # ---- control
 
@@ -564,6 +837,7 @@ class StandIn:
         elif r.path == "/_standin/config" and r.method == "POST":
             try:
                 self.cfg.update(json.loads(body or b"null"))
+                self.apply_config()
                 out = self.cfg.public()
             except ValueError as e:     # json.JSONDecodeError is a ValueError
                 status, out = 400, {"error": str(e)}
@@ -580,11 +854,11 @@ class StandIn:
 
     # ---- API
 
-    def _log(self, t, path, ids, units, status, fault):
+    def _log(self, t, path, ids, units, status, fault, meta):
         if self.log:
-            self.log.write(json.dumps({"t": round(t, 6), "path": path, "ids": ids,
-                                       "units": units, "status": status,
-                                       "fault": fault}) + "\n")
+            self.log.write(json.dumps(dict({"t": round(t, 6), "path": path, "ids": ids,
+                                            "units": units, "status": status,
+                                            "fault": fault}, **meta)) + "\n")
 
     def _prune(self, now):
         cutoff = now - self.cfg.window
@@ -633,14 +907,14 @@ class StandIn:
             return 200, None, "ok", None
         return 404, None, "body", BODY_CITY_404
 
-    async def _api(self, t, r, reader, writer):
+    async def _api(self, t, r, reader, writer, meta):
         if r.path == "/data/2.5/weather":
             group = False
         elif r.path == "/data/2.5/group":
             group = True
         else:
             status = 404 if r.method == "GET" else 405
-            self._log(t, r.path, [], None, status, None)
+            self._log(t, r.path, [], None, status, None, meta)
             self.requests_total += 1
             self.by_status[status] += 1
             if status == 404:
@@ -655,7 +929,7 @@ class StandIn:
             status, fault, kind, payload = 405, None, "405", None
         else:
             status, fault, kind, payload = self._decide(t, r, params, ids, bad, group)
-        self._log(t, r.path, ids, units, status, fault)
+        self._log(t, r.path, ids, units, status, fault, meta)
         self.requests_total += 1
         if status is not None:
             self.by_status[status] += 1
@@ -757,6 +1031,24 @@ def positive(s):
     return v
 
 
+def seconds_range(s):
+    lo, sep, hi = s.partition(",")
+    try:
+        lo, hi = float(lo), float(hi)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be LO,HI (seconds)") from None
+    if not sep or not 0 <= lo <= hi <= 3600:
+        raise argparse.ArgumentTypeError("must be LO,HI with 0 <= LO <= HI <= 3600")
+    return lo, hi
+
+
+def backlog(s):
+    v = int(s)
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError("must be 0..65535")
+    return v
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description="Local OpenWeatherMap API stand-in. "
                                  "The valid key comes from $OWM_STANDIN_KEY.")
@@ -772,7 +1064,24 @@ def parse_args(argv):
     ap.add_argument("--p-hang", type=probability, default=0.0)
     ap.add_argument("--p-429", type=probability, default=0.0)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--backlog", type=backlog, default=1024, help="listen() backlog (default 1024)")
+    ap.add_argument("--accept-delay-ms", type=non_negative, default=0.0,
+                    help="wait this long after each accept()")
+    ap.add_argument("--p-slow-conn", type=probability, default=0.0,
+                    help="fraction of new connections held before reading")
+    ap.add_argument("--slow-conn-s", type=seconds_range, default=(1.0, 3.0), metavar="LO,HI",
+                    help="how long a slow connection is held (default 1,3)")
+    ap.add_argument("--idle-close", type=non_negative, default=0.0, metavar="S",
+                    help="close a connection idle for S seconds (0 = never)")
+    ap.add_argument("--jitter-ms", type=non_negative, default=0.0,
+                    help="each request arrives 0..N ms after its head was read")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="its private key (PEM; default: in --tls-cert)")
     args = ap.parse_args(argv)
+    if args.tls_key and not args.tls_cert:
+        ap.error("--tls-key needs --tls-cert")
+    if args.accept_delay_ms > 600_000 or args.jitter_ms > 600_000 or args.idle_close > 86400:
+        ap.error("--accept-delay-ms and --jitter-ms are at most 600000, --idle-close 86400")
     host, sep, port = args.listen.rpartition(":")
     if not sep or not port.isdigit() or not host:
         ap.error("--listen must be HOST:PORT")
@@ -789,6 +1098,17 @@ def write_atomically(path, text):
     os.replace(tmp, path)
 
 
+def _drop(sock):
+    """Read and discard what a socket holds (bounded), then close it."""
+    try:
+        for _ in range(64):
+            if not sock.recv(65536):
+                break
+    except OSError:
+        pass
+    sock.close()
+
+
 def remove_if_ours(path, text):
     try:
         with open(path) as f:
@@ -798,15 +1118,30 @@ def remove_if_ours(path, text):
         pass
 
 
+def tls_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 async def serve(args, key):
-    standin = StandIn(Config(args, key), args.seed, args.log)
+    ctx = None
+    if args.tls_cert:
+        try:
+            ctx = tls_context(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as e:
+            print("owm_standin: cannot load the TLS certificate or key: %s" % (e.strerror or e),
+                  file=sys.stderr)
+            return 1
     try:
-        server = await asyncio.start_server(standin.handle, args.host, args.port,
-                                            limit=HEAD_LIMIT, backlog=1024)
+        listener = listen_socket(args.host, args.port, args.backlog)
     except OSError as e:
-        print("owm_standin: cannot listen on %s: %s" % (args.listen, e.strerror), file=sys.stderr)
+        print("owm_standin: cannot listen on %s: %s" % (args.listen, e.strerror or e), file=sys.stderr)
         return 1
-    port = server.sockets[0].getsockname()[1]
+    standin = StandIn(Config(args, key), args.seed, args.log, ctx)
+    standin.accepting = asyncio.create_task(standin.accept_loop(listener))
+    port = listener.getsockname()[1]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -820,7 +1155,6 @@ async def serve(args, key):
     try:
         await stop.wait()
     finally:
-        server.close()
         standin.close()
         if args.ready_file:
             remove_if_ours(args.ready_file, ready_text)

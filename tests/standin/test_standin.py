@@ -4,35 +4,48 @@
 Run: python3 tests/standin/test_standin.py   (exit status non-zero on failure)
 
 One stand-in runs for the whole suite (port 0, its own temp dir); each test
-resets its config, counters and limit window through /_standin/. The SIGTERM
-test starts a second instance. Also prints, without asserting, the
-requests/s a simple keep-alive client gets for single-city calls.
+resets its config, counters and limit window through /_standin/. The SIGTERM,
+backlog, seed and TLS tests start instances of their own (the TLS one makes
+its throw-away CA with make_test_ca.sh in a temp dir; curl is used when
+installed). The network switches are measured with real sockets on
+127.0.0.1, with wide margins for a busy machine. Also prints, without
+asserting, the requests/s a simple keep-alive client gets for single-city
+calls.
 """
 
 import http.client
 import json
 import math
 import os
+import re
 import select
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+errno_EINPROGRESS = 115
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no __pycache__ in the tree
 import owm_standin as S   # noqa: E402  (the value rule, for recomputing bodies)
 
 STANDIN = os.path.join(HERE, "owm_standin.py")
+MAKE_CA = os.path.join(HERE, "make_test_ca.sh")
 KEY = "t3st-k3y-%d-secret" % os.getpid()
 WRONG = "Wr0ng-k3y-zq"
 ANY = "4ny-k3y-zq"
 DEFAULTS = {"latency_ms": 0, "p_5xx": 0, "p_broken": 0, "p_hang": 0, "p_429": 0,
-            "limit": 0, "window": 60, "hostile": None, "key": KEY}
+            "limit": 0, "window": 60, "hostile": None, "key": KEY,
+            "backlog": 1024, "accept_delay_ms": 0, "p_slow_conn": 0, "slow_conn_s": [1, 3],
+            "idle_close": 0, "jitter_ms": 0}
+LOG_FIELDS = {"t", "path", "ids", "units", "status", "fault", "conn", "new_conn", "hold", "jitter"}
 
 
 def start_standin(tmp, *extra, key=KEY):
@@ -53,6 +66,80 @@ def start_standin(tmp, *extra, key=KEY):
         proc.kill()
         raise RuntimeError("unexpected first line %r" % line)
     return proc, int(port), paths
+
+
+def stop_standin(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stdout.close()
+
+
+def read_log(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def send_get(s, path):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+
+
+def read_answer(s):
+    """One Content-Length framed answer from a raw socket: (status, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before an answer")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside an answer")
+        body += chunk
+    return int(head.split(b" ", 2)[1]), body[:length]
+
+
+def weather_path(i, key=KEY):
+    return "/data/2.5/weather?id=%d&appid=%s" % (i, key)
+
+
+def burst_connect(port, n, watch, midway=None):
+    """Start n non-blocking connects at once; watch them for `watch` seconds
+    (midway: (seconds, function) to call once meanwhile). Returns (sockets,
+    seconds each connect took to finish, successfully or not; None: pending)."""
+    socks, took = [], [None] * n
+    ep = select.epoll()
+    try:
+        t0 = time.monotonic()
+        for i in range(n):
+            s = socket.socket()
+            s.setblocking(False)
+            err = s.connect_ex(("127.0.0.1", port))
+            if err not in (0, errno_EINPROGRESS):
+                raise OSError(err, os.strerror(err))
+            socks.append(s)
+            ep.register(s.fileno(), select.EPOLLOUT)
+        index = {s.fileno(): i for i, s in enumerate(socks)}
+        while (None in took or midway) and time.monotonic() - t0 < watch:
+            if midway and time.monotonic() - t0 >= midway[0]:
+                midway[1]()
+                midway = None
+            for fd, _ in ep.poll(0.02):
+                i = index[fd]
+                ep.unregister(fd)
+                took[i] = time.monotonic() - t0
+    finally:
+        ep.close()
+    return socks, took
 
 
 def wait_for(pred, timeout=3.0):
@@ -445,7 +532,8 @@ class StandInTest(unittest.TestCase):
         # the line is written on arrival, before the delayed answer
         self.assertTrue(wait_for(lambda: len(self.log_lines()) > before, 0.8))
         line = self.log_lines()[-1]
-        self.assertEqual(set(line), {"t", "path", "ids", "units", "status", "fault"})
+        self.assertEqual(set(line), LOG_FIELDS)
+        self.assertEqual((line["new_conn"], line["hold"], line["jitter"]), (True, 0.0, 0.0))
         self.assertEqual(line["path"], "/data/2.5/group")
         self.assertEqual(line["ids"], [11, 12, "x1"])
         self.assertEqual((line["units"], line["status"], line["fault"]), (None, 400, None))
@@ -462,6 +550,10 @@ class StandInTest(unittest.TestCase):
         self.assertEqual(len(lines), 2)
         self.assertEqual((lines[1]["ids"], lines[1]["units"], lines[1]["status"]), ([1], "imperial", 200))
         self.assertLessEqual(lines[0]["t"], lines[1]["t"])
+        # the shared keep-alive connection served the control requests before
+        self.assertEqual(lines[1]["new_conn"], False)
+        self.assertIsInstance(lines[1]["conn"], int)
+        self.assertNotEqual(lines[0]["conn"], lines[1]["conn"])
 
     # ---- control
 
@@ -470,10 +562,16 @@ class StandInTest(unittest.TestCase):
                                                 "window": 30, "hostile": "nan"})
         self.assertEqual(cfg, {"latency_ms": 5, "p_5xx": 0.25, "p_broken": 0.0, "p_hang": 0.0,
                                "p_429": 0.0, "limit": 100, "window": 30.0, "hostile": "nan",
-                               "key_set": True})
+                               "key_set": True, "backlog": 1024, "accept_delay_ms": 0,
+                               "p_slow_conn": 0.0, "slow_conn_s": [1.0, 3.0], "idle_close": 0,
+                               "jitter_ms": 0})
         self.assertEqual(self.control("/_standin/config"), cfg)
         for bad in ({"nope": 1}, {"p_5xx": 2}, {"limit": -1}, {"limit": 1.5}, {"window": 0},
-                    {"hostile": "bogus"}, {"key": 5}, [1], {"latency_ms": "5"}):
+                    {"hostile": "bogus"}, {"key": 5}, [1], {"latency_ms": "5"},
+                    {"backlog": -1}, {"backlog": 2.5}, {"backlog": 70000}, {"accept_delay_ms": -1},
+                    {"p_slow_conn": 1.5}, {"slow_conn_s": [3, 1]}, {"slow_conn_s": [1]},
+                    {"slow_conn_s": "1,3"}, {"slow_conn_s": [-1, 1]}, {"idle_close": -1},
+                    {"idle_close": True}, {"jitter_ms": 700000}, {"jitter_ms": 5, "p_5xx": 9}):
             self.control("/_standin/config", bad, expect=400)
         status, _, _ = self.request("POST", "/_standin/config", b"{not json")
         self.assertEqual(status, 400)
@@ -489,6 +587,298 @@ class StandInTest(unittest.TestCase):
         self.assertEqual(stats["cities_served"], 2)
         self.assertEqual(stats["hung_open"], 0)
 
+    # ---- a server on a network
+
+    def test_backlog_overflow(self):
+        """A small listen() backlog really is the kernel's accept queue: with
+        accept() stalled, a burst of 40 connects gets backlog+1 (+1 accepted)
+        through at once and the rest wait for a SYN retransmission (>= 1 s)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, port, paths = start_standin(tmp, "--backlog", "2", "--accept-delay-ms", "700")
+            socks = []
+            try:
+                ctl = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+
+                def stats():
+                    ctl.request("GET", "/_standin/stats")
+                    r = ctl.getresponse()
+                    return json.loads(r.read())
+                # the control connection is accepted first; wait out its accept delay
+                self.assertEqual(stats()["accept_queue_max"], 2)
+                time.sleep(0.75)
+                midway = []
+                socks, took = burst_connect(port, 40, 1.9, (0.3, lambda: midway.append(stats())))
+                fast = [x for x in took if x is not None and x < 0.5]
+                late = [x for x in took if x is None or x >= 0.9]
+                # 1 accepted + backlog+1 = 3 queued (a little slack for timing)
+                self.assertTrue(2 <= len(fast) <= 6, took)
+                self.assertGreaterEqual(len(late), 30, took)
+                # the stand-in accepted one at 0.7 s, so the SYNs resent at 1 s got in
+                self.assertTrue(any(x is not None and 0.9 <= x for x in took), took)
+                # before the next accept (0.7 s) the kernel's queue was full: backlog + 1,
+                # or backlog when the first accept() came after the burst's last SYN
+                self.assertIn(midway[0]["accept_queue"], (2, 3), midway)
+                self.assertEqual(midway[0]["accept_queue_max"], 2)
+                self.assertLessEqual(stats()["accept_queue"], 3)
+                for s in socks:
+                    s.close()
+                socks = []
+                # the same at run time with the default backlog: nothing waits
+                ctl.request("POST", "/_standin/config",
+                            json.dumps({"backlog": 1024, "accept_delay_ms": 0}))
+                self.assertEqual(json.loads(ctl.getresponse().read())["backlog"], 1024)
+                self.assertTrue(wait_for(lambda: stats()["accept_queue"] == 0, 5))
+                self.assertEqual(stats()["accept_queue_max"], 1024)
+                ctl.request("POST", "/_standin/config", json.dumps({"accept_delay_ms": 700}))
+                ctl.getresponse().read()
+                socks, took = burst_connect(port, 40, 0.5)
+                self.assertTrue(all(x is not None and x < 0.5 for x in took), took)
+                self.assertGreaterEqual(stats()["accept_queue"], 30)
+                ctl.close()
+            finally:
+                for s in socks:
+                    s.close()
+                stop_standin(proc)
+
+    def test_slow_connection(self):
+        self.control("/_standin/config", {"p_slow_conn": 1, "slow_conn_s": [0.5, 0.7]})
+        before = len(self.log_lines())
+        t0 = time.time()
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.assertLess(time.time() - t0, 0.3)           # the kernel accepted it at once
+        t_sent = time.time()
+        send_get(s, weather_path(1))
+        self.assertEqual(read_answer(s)[0], 200)
+        t_answer = time.time()
+        self.assertGreaterEqual(t_answer - t0, 0.5)
+        t_sent2 = time.time()
+        send_get(s, weather_path(2))                     # kept alive: no hold again
+        self.assertEqual(read_answer(s)[0], 200)
+        self.assertLess(time.time() - t_sent2, 0.3)
+        s.close()
+        self.assertGreaterEqual(self.control("/_standin/stats")["slow_conns"], 1)
+        a, b = self.log_lines()[before:]
+        self.assertTrue(0.5 <= a["hold"] <= 0.7, a)
+        self.assertEqual((a["new_conn"], b["new_conn"], b["hold"]), (True, False, 0.0))
+        self.assertEqual(a["conn"], b["conn"])
+        # stamped when it was read, after the hold (which began at accept, after t0)
+        self.assertGreaterEqual(a["t"], t0 + a["hold"] - 0.002)
+        self.assertLessEqual(a["t"], t_answer)
+        self.assertTrue(t_sent2 <= b["t"] <= t_sent2 + 0.3)
+        # off again: a new connection is read at once
+        self.control("/_standin/config", {"p_slow_conn": 0})
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        t_sent = time.time()
+        send_get(s, weather_path(3))
+        self.assertEqual(read_answer(s)[0], 200)
+        self.assertLess(time.time() - t_sent, 0.3)
+        s.close()
+        self.assertEqual(self.log_lines()[-1]["hold"], 0.0)
+
+    def test_limit_counts_held_arrival(self):
+        """The limit counts a held connection's request when it is read, not when
+        the connection was accepted: B is accepted 0.3 s after A arrived but read
+        0.8 s later, outside A's 1 s window, so it is not limited."""
+        self.control("/_standin/config", {"slow_conn_s": [0.8, 0.8], "limit": 1, "window": 1.0})
+        before = len(self.log_lines())
+        a = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(a, weather_path(1))
+        self.assertEqual(read_answer(a)[0], 200)          # A: not held
+        t_a = time.time()
+        self.control("/_standin/config", {"p_slow_conn": 1})   # B: held
+        time.sleep(max(0, t_a + 0.3 - time.time()))
+        b = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(b, weather_path(2))
+        self.assertEqual(read_answer(b)[0], 200)          # 429 if stamped at accept
+        send_get(b, weather_path(3))
+        self.assertEqual(read_answer(b)[0], 429)          # the limit is on
+        a.close()
+        b.close()
+        la, lb, lc = self.log_lines()[before:]
+        self.assertGreater(lb["t"] - la["t"], 1.0)
+        self.assertLess(la["t"], t_a)
+        self.assertEqual((la["hold"], lb["new_conn"], lb["hold"], lc["fault"]), (0.0, True, 0.8, "limit"))
+
+    def test_idle_close(self):
+        self.control("/_standin/config", {"idle_close": 0.5})
+        before = self.control("/_standin/stats")["idle_closed"]
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=3)
+        fresh = socket.create_connection(("127.0.0.1", self.port), timeout=3)
+        t_fresh = time.monotonic()
+        send_get(s, weather_path(1))
+        self.assertEqual(read_answer(s)[0], 200)
+        t_answer = time.monotonic()
+        self.assertEqual(s.recv(100), b"")               # FIN, not a reset
+        self.assertTrue(0.4 <= time.monotonic() - t_answer <= 1.5)
+        self.assertEqual(fresh.recv(100), b"")           # never used: closed as well
+        self.assertTrue(0.4 <= time.monotonic() - t_fresh <= 1.5)
+        s.close()
+        fresh.close()
+        # busy: a request every 0.3 s keeps one connection for 1.2 s
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=3)
+        n0 = len(self.log_lines())
+        for i in range(4):
+            send_get(s, weather_path(i + 1))
+            self.assertEqual(read_answer(s)[0], 200)
+            time.sleep(0.3)
+        self.assertEqual(len({l["conn"] for l in self.log_lines()[n0:]}), 1)
+        # a head that has started is waited for (that is not idle)
+        s.sendall(b"GET /data/2.5/weather?id=5")
+        time.sleep(0.8)
+        s.sendall(("&appid=%s HTTP/1.1\r\nHost: x\r\n\r\n" % KEY).encode())
+        self.assertEqual(read_answer(s)[0], 200)
+        s.close()
+        # s, fresh, and the suite's shared control connection (idle all along;
+        # request() reconnects)
+        self.assertEqual(self.control("/_standin/stats")["idle_closed"] - before, 3)
+        # 0 = never
+        self.control("/_standin/config", {"idle_close": 0})
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=0.8)
+        with self.assertRaises(socket.timeout):
+            s.recv(100)
+        send_get(s, weather_path(1))
+        self.assertEqual(read_answer(s)[0], 200)
+        s.close()
+
+    def test_jitter(self):
+        """Each request arrives 0..N ms after its head was read; the log's t and
+        the limit both use that arrival, so the log is in arrival order and the
+        limit admits the first arrivals, whatever order the heads came in."""
+        self.control("/_standin/config", {"jitter_ms": 300, "limit": 8, "window": 60})
+        before = len(self.log_lines())
+        socks = [socket.create_connection(("127.0.0.1", self.port), timeout=5) for _ in range(16)]
+        sent = {}
+        for i, s in enumerate(socks):
+            sent[i + 1] = time.time()
+            send_get(s, weather_path(i + 1))
+        answers = {}
+        for i, s in enumerate(socks):
+            answers[i + 1] = (read_answer(s)[0], time.time())
+            s.close()
+        lines = self.log_lines()[before:]
+        self.assertEqual(len(lines), 16)
+        ts = [l["t"] for l in lines]
+        self.assertEqual(ts, sorted(ts))                  # written at arrival
+        jit = [l["jitter"] for l in lines]
+        self.assertTrue(all(0 <= j <= 0.3 for j in jit), jit)
+        self.assertTrue(min(jit) < 0.15 < max(jit), jit)   # 16 uniform draws
+        for l in lines:
+            i = l["ids"][0]
+            self.assertGreaterEqual(l["t"], sent[i] + l["jitter"] - 0.002)
+            self.assertLessEqual(l["t"], answers[i][1])
+            self.assertLess(l["t"] - sent[i], 0.3 + 0.5)
+            self.assertEqual(l["status"], answers[i][0])
+        self.assertEqual([l["status"] for l in lines], [200] * 8 + [429] * 8)
+
+    def test_seeded_holds_and_jitters(self):
+        """Holds and jitters depend on the seed and the connection/request
+        numbers only: two stand-ins with one seed agree, another seed differs."""
+        def run(seed):
+            with tempfile.TemporaryDirectory() as tmp:
+                proc, port, paths = start_standin(
+                    tmp, "--p-slow-conn", "0.5", "--slow-conn-s", "0.02,0.12",
+                    "--jitter-ms", "30", "--seed", seed)
+                try:
+                    timing = []
+                    for c in range(6):
+                        t_conn = time.time()
+                        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                        for k in range(2):
+                            t = t_conn if k == 0 else time.time()   # a hold begins at accept
+                            send_get(s, weather_path(c * 2 + k + 1))
+                            self.assertEqual(read_answer(s)[0], 200)
+                            timing.append((t, time.time()))
+                        s.close()
+                    lines = read_log(paths["log"])
+                finally:
+                    stop_standin(proc)
+            for l, (t, t_answer) in zip(lines, timing):
+                self.assertTrue(t + l["hold"] + l["jitter"] - 0.002 <= l["t"] <= t_answer, l)
+            return [(l["conn"], l["new_conn"], l["hold"], l["jitter"]) for l in lines]
+        # --seed given after start_standin's own "--seed 7": argparse keeps the last
+        a, b, c = run("11"), run("11"), run("12")
+        self.assertEqual(a, b)
+        self.assertNotEqual(a, c)
+        self.assertEqual([x[0] for x in a], [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6])
+        holds = [x[2] for x in a if x[1]]
+        self.assertTrue(any(h == 0 for h in holds) and any(h > 0 for h in holds), a)
+        self.assertTrue(all(h == 0 or 0.02 <= h <= 0.12 for h in holds), a)
+        self.assertEqual(len({x[3] for x in a}), 12)      # a fresh jitter per request
+
+    def test_tls(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ca = os.path.join(tmp, "ca")
+            out = subprocess.run(["sh", MAKE_CA, ca], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            names = ("ca.pem", "ca.key", "server.pem", "server.key", "other-ca.pem", "other-ca.key")
+            self.assertEqual(out.stdout.split(), [os.path.join(ca, n) for n in names])
+            for n in names:
+                mode = os.stat(os.path.join(ca, n)).st_mode & 0o777
+                self.assertEqual(mode, 0o600 if n.endswith(".key") else 0o644, n)
+            pem = lambda n: os.path.join(ca, n)
+            proc, port, paths = start_standin(tmp, "--tls-cert", pem("server.pem"),
+                                              "--tls-key", pem("server.key"))
+            try:
+                good = ssl.create_default_context(cafile=pem("ca.pem"))
+                good.verify_flags |= getattr(ssl, "VERIFY_X509_STRICT", 0)
+                for host in ("127.0.0.1", "localhost"):
+                    conn = http.client.HTTPSConnection(host, port, timeout=5, context=good)
+                    conn.request("GET", weather_path(2643743))
+                    r = conn.getresponse()
+                    self.assertEqual(r.status, 200)
+                    self.assertEqual(json.loads(r.read())["id"], 2643743)
+                    conn.request("GET", "/_standin/stats")         # control on the same listener
+                    self.assertEqual(json.loads(conn.getresponse().read())["requests_total"],
+                                     1 if host == "127.0.0.1" else 2)
+                    conn.close()
+                # a client that trusts only the other CA refuses the certificate
+                bad = ssl.create_default_context(cafile=pem("other-ca.pem"))
+                conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=bad)
+                with self.assertRaises(ssl.SSLCertVerificationError):
+                    conn.request("GET", weather_path(1))
+                conn.close()
+                if shutil.which("curl"):
+                    url = "https://127.0.0.1:%d%s" % (port, weather_path(1))
+                    cr = subprocess.run(["curl", "-sS", "--max-time", "5", "--cacert", pem("other-ca.pem"),
+                                         "-o", os.devnull, url], capture_output=True, text=True)
+                    self.assertEqual(cr.returncode, 60, cr.stderr)   # CURLE_PEER_FAILED_VERIFICATION
+                    self.assertIn("certificate", cr.stderr)
+                    cr = subprocess.run(["curl", "-sS", "--max-time", "5", "--cacert", pem("ca.pem"),
+                                         "-o", os.devnull, "-w", "%{http_code}", url],
+                                        capture_output=True, text=True)
+                    self.assertEqual((cr.returncode, cr.stdout), (0, "200"), cr.stderr)
+                # plain HTTP on the TLS port gets no HTTP answer
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                send_get(s, weather_path(1))
+                self.assertFalse(s.recv(100).startswith(b"HTTP/"))
+                s.close()
+                # a held connection is held before the handshake
+                conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=good)
+                conn.request("POST", "/_standin/config",
+                             json.dumps({"p_slow_conn": 1, "slow_conn_s": [0.4, 0.4]}))
+                conn.getresponse().read()
+                raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+                t0 = time.monotonic()
+                tls = good.wrap_socket(raw, server_hostname="127.0.0.1")
+                self.assertGreaterEqual(time.monotonic() - t0, 0.35)
+                send_get(tls, weather_path(3))
+                self.assertEqual(read_answer(tls)[0], 200)
+                tls.close()
+                lines = read_log(paths["log"])
+                self.assertEqual([(l["ids"], l["status"]) for l in lines],
+                                 [([2643743], 200), ([2643743], 200), ([1], 200), ([3], 200)]
+                                 if shutil.which("curl") else
+                                 [([2643743], 200), ([2643743], 200), ([3], 200)])
+                self.assertEqual(lines[-1]["hold"], 0.4)
+                # SIGTERM with a TLS connection open
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(2), 0)
+                conn.sock.settimeout(2)
+                self.assertEqual(conn.sock.recv(100), b"")
+                conn.close()
+            finally:
+                stop_standin(proc)
+
     # ---- process
 
     def test_files_and_sigterm(self):
@@ -503,12 +893,29 @@ class StandInTest(unittest.TestCase):
                 hung.sendall(("GET /data/2.5/weather?id=1&appid=%s HTTP/1.1\r\n\r\n" % KEY).encode())
                 self.assertTrue(wait_for(lambda: os.path.exists(paths["log"])
                                          and os.path.getsize(paths["log"]) > 0))
+                # an idle kept-alive connection, and one held (--p-slow-conn) with a request
+                ctl = socket.create_connection(("127.0.0.1", port), timeout=5)
+                body = json.dumps({"p_slow_conn": 1, "slow_conn_s": [30, 30]})
+                ctl.sendall(("POST /_standin/config HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(body), body)).encode())
+                self.assertEqual(read_answer(ctl)[0], 200)
+                held = socket.create_connection(("127.0.0.1", port), timeout=5)
+                send_get(held, weather_path(1))
+
+                def held_open():
+                    send_get(ctl, "/_standin/stats")
+                    return json.loads(read_answer(ctl)[1])["held_open"] == 1
+                self.assertTrue(wait_for(held_open))
                 t0 = time.monotonic()
                 proc.send_signal(signal.SIGTERM)
                 self.assertEqual(proc.wait(2), 0)
                 self.assertLess(time.monotonic() - t0, 1.0)
                 self.assertEqual(hung.recv(100), b"")       # dropped, not answered
                 hung.close()
+                self.assertEqual(held.recv(100), b"")       # closed, never read
+                held.close()
+                self.assertEqual(ctl.recv(100), b"")
+                ctl.close()
                 self.assertFalse(os.path.exists(paths["pid"]))
                 self.assertFalse(os.path.exists(paths["ready"]))
             finally:
