@@ -4,8 +4,10 @@
 #   make test     install what is missing, build, run every test
 #   make start | stop | status     the stack in the background (PORT=8080)
 #
-# Packages come from Debian (apt-get); `make deps` installs only the missing
-# ones and runs `apt-get update` once when it has to.
+# Packages come from Debian (apt-get) and only the missing ones are
+# installed (`apt-get update` once when it has to): `make deps` what
+# building and running need (make run, make start), `make deps-test` that
+# plus the test tools (make test, test-valgrind, bench, fuzz).
 
 PORT		?= 8080
 VAR		?= $(CURDIR)/var
@@ -15,10 +17,19 @@ POST_BURST	:= $(shell expr 2 \* $(POST_RATE))
 B		:= build
 SANITIZE	?= 0
 
-DEB_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
-	default-libmysqlclient-dev libconfig-dev libjsmn-dev check \
-	libsystemd-dev mariadb-server mariadb-client nginx curl python3 \
-	clang libclang-rt-14-dev wrk chromium systemd python3-yaml valgrind
+# Build and run: the compiler and libraries, MariaDB, nginx, curl (stack.sh
+# waits with it), python3 (the API stand-in), and ca-certificates, without
+# which no HTTPS call to the real API verifies (--no-install-recommends
+# leaves it out on a minimal Debian).
+DEB_RUN_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
+	default-libmysqlclient-dev libconfig-dev libjsmn-dev libsystemd-dev \
+	mariadb-server mariadb-client nginx curl python3 ca-certificates
+# Tests only: check (unit tests), openssl (the tests' CA), python3-yaml
+# (test_openapi), systemd (systemd-analyze in test_install), chromium and
+# node/npm (the status page in a browser; npm only when none is installed),
+# valgrind (test-valgrind), wrk (bench), clang and its runtime (fuzz).
+DEB_TEST_PACKAGES := check openssl python3-yaml systemd chromium valgrind \
+	wrk clang libclang-rt-14-dev
 
 CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -50,8 +61,8 @@ UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 
 -include worker/worker.mk
 
-.PHONY: all deps run start stop status mysql test test-unit test-standin \
-	test-integration test-faults clean
+.PHONY: all deps deps-test run start stop status mysql test test-unit \
+	test-standin test-integration test-faults clean
 
 all: $(PROGRAMS)
 
@@ -88,22 +99,31 @@ $(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
     $(B)/fcgi/validate.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# $(call install_missing,PACKAGES,EXTRA): install those of PACKAGES not
+# installed; EXTRA is shell that may add to $$missing.
+define install_missing
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		    grep -q '^install ok installed$$' || missing="$$missing $$p"; \
 	done; \
-	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	$(2) \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing$$missing"; \
+		echo "make $@: installing$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then \
-			echo "make deps: run as root (or install:$$missing)" >&2; \
+			echo "make $@: run as root (or install:$$missing)" >&2; \
 			exit 1; fi; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y -q --no-install-recommends $$missing || \
 		{ apt-get update -q && \
 		  apt-get install -y -q --no-install-recommends $$missing; }; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_RUN_PACKAGES),)
+
+deps-test: deps
+	$(call install_missing,$(DEB_TEST_PACKAGES),command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm";)
 
 start: deps
 	@$(MAKE) --no-print-directory all
@@ -122,7 +142,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh run
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
 	@$(MAKE) --no-print-directory test-unit test-standin test-integration
 
@@ -137,7 +157,8 @@ test-standin:
 # checks run where valgrind sees them): any memory error or definite leak
 # fails.
 .PHONY: test-valgrind
-test-valgrind: $(UNIT_TESTS)
+test-valgrind: deps-test
+	@$(MAKE) --no-print-directory $(UNIT_TESTS)
 	@command -v valgrind >/dev/null || \
 	    { echo "test-valgrind: valgrind is not installed" >&2; exit 1; }
 	@rc=0; for t in $(UNIT_TESTS); do \
@@ -149,7 +170,8 @@ test-integration: all
 	B=$(B) python3 tests/integration/run.py
 
 # Faults: kill -9, a frozen and a restarted database, API chaos, nginx
-# reloads, with the invariants checked after each (tests/faults/).
+# reloads, with the invariants checked after each (tests/faults/); they
+# need nothing but the stack.
 test-faults: deps
 	@$(MAKE) --no-print-directory all
 	B=$(B) python3 tests/faults/test_faults.py
@@ -160,7 +182,7 @@ $(B)/tests/post_direct: $(B)/tests/bench/post_direct.o $(B)/fcgi/store.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON)
 
 .PHONY: bench
-bench: deps
+bench: deps-test
 	@$(MAKE) --no-print-directory all $(B)/tests/post_direct
 	B=$(B) python3 tests/bench/bench.py $(BENCH)
 
@@ -182,7 +204,7 @@ FUZZ_SRC_owm_parse = tests/fuzz/fuzz_owm_parse.c worker/owm_parse.c \
 		   lib/json.c lib/jsontok.c lib/buf.c
 
 .PHONY: fuzz
-fuzz: deps
+fuzz: deps-test
 	@mkdir -p $(B)/fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		src=$$($(MAKE) -s --no-print-directory fuzz-src-$$t); \

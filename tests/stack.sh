@@ -14,7 +14,20 @@
 # those pids (after checking each still runs the program it started).
 # Daemons run in their own sessions (setsid), so a Ctrl-C reaches only this
 # script, which then stops them in order.
+#
+# A clone may live anywhere, /root or a mode-0700 home included, and
+# nothing here chmods it.  As an ordinary user everything runs as that
+# user, so nginx's files stay in $VAR/nginx.  As root, nginx's workers run
+# as www-data and must not need to enter the clone or VAR: what they touch
+# (the cache, the temp files, a copy of nginx/www and the FastCGI socket)
+# goes in a private directory, root:www-data 0750, made at each start as
+# /run/owmcollect-nginx.XXXXXXXX (/tmp/... when /run is not writable) and
+# named in $VAR/run/nginx.dir; stop removes it.  $VAR/run/fcgi.sock then
+# links to the socket there.  nginx's master (root) reads the
+# configuration and writes the logs and its pid file under VAR.
 set -euo pipefail
+# nginx and mariadbd are in /usr/sbin, not in an ordinary user's PATH.
+PATH=$PATH:/usr/sbin:/sbin
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VAR=${VAR:-$ROOT/var}
@@ -29,8 +42,11 @@ RUN=$VAR/run
 LOG=$VAR/log
 MYCNF=$VAR/mysql/my.cnf
 SOCK=$RUN/mysqld.sock
-FCGI_SOCK=$RUN/fcgi.sock
 ME=$(id -un)
+AS_ROOT=0
+[ "$(id -u)" = 0 ] && AS_ROOT=1
+WEB_USER=www-data		# nginx's workers when root
+WEBDIR_FILE=$RUN/nginx.dir
 
 STARTING=0
 say() { printf '%s\n' "$*"; }
@@ -50,6 +66,57 @@ live_pid() {
 	kill -0 "$pid" 2>/dev/null || return 1
 	tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
 	echo "$pid"
+}
+
+# The directory nginx's workers use (WEB) and the FastCGI socket.  As root:
+# the private directory named in $RUN/nginx.dir, if it is one this script
+# made (named as it names them, a directory and not a link, ours); empty
+# before the first start.
+recorded_webdir() {
+	local d
+	[ -s "$WEBDIR_FILE" ] || return 1
+	d=$(cat "$WEBDIR_FILE" 2>/dev/null) || return 1
+	[[ $d =~ ^/(run|tmp)/owmcollect-nginx\.[A-Za-z0-9]{8}$ ]] || return 1
+	[ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || return 1
+	echo "$d"
+}
+if [ "$AS_ROOT" = 1 ]; then
+	WEB=$(recorded_webdir) || WEB=""
+	FCGI_SOCK=${WEB:+$WEB/fcgi.sock}
+else
+	WEB=$VAR/nginx
+	FCGI_SOCK=$RUN/fcgi.sock
+fi
+
+# As root, at each start: a new private directory for nginx's workers.
+make_webdir() {
+	local base=/run d old
+	getent group "$WEB_USER" >/dev/null ||
+	    die "no group $WEB_USER: nginx's workers run as $WEB_USER when root"
+	if old=$(recorded_webdir); then rm -rf -- "$old"; fi
+	rm -f "$WEBDIR_FILE"
+	[ -d /run ] && [ -w /run ] || base=/tmp
+	d=$(mktemp -d "$base/owmcollect-nginx.XXXXXXXX") ||
+	    die "cannot make a directory for nginx under $base"
+	echo "$d" > "$WEBDIR_FILE"
+	chgrp "$WEB_USER" "$d" && chmod 0750 "$d" &&
+	    install -d -m 0750 -g "$WEB_USER" "$d/tmp" &&
+	    cp -R "$ROOT/nginx/www" "$d/www" &&
+	    chgrp -R "$WEB_USER" "$d/www" && chmod -R u=rwX,g=rX,o= "$d/www" ||
+	    die "cannot prepare $d for nginx"
+	WEB=$d
+	FCGI_SOCK=$d/fcgi.sock
+	ln -sfn "$FCGI_SOCK" "$RUN/fcgi.sock"	# where it is without root
+}
+
+remove_webdir() {
+	local d
+	if [ "$AS_ROOT" = 1 ]; then
+		if d=$(recorded_webdir); then rm -rf -- "$d"; fi
+		rm -f "$WEBDIR_FILE" "$RUN/fcgi.sock"
+	else
+		rm -f "$FCGI_SOCK"
+	fi
 }
 
 # Stop one component: TERM, wait up to $3 s, then KILL.
@@ -173,9 +240,11 @@ program_env() {
 	export OWMCOLLECT_MYSQL_SOCKET=$SOCK
 	export OWMCOLLECT_MYSQL_PASSWORD
 	OWMCOLLECT_MYSQL_PASSWORD=$(cat "$VAR/secrets/mysql-password")
-	export OWMCOLLECT_HTTP_SOCKET=$FCGI_SOCK
-	if [ "$(id -u)" = 0 ]; then
-		export OWMCOLLECT_HTTP_SOCKET_GROUP=www-data
+	if [ -n "$FCGI_SOCK" ]; then
+		export OWMCOLLECT_HTTP_SOCKET=$FCGI_SOCK
+	fi
+	if [ "$AS_ROOT" = 1 ]; then
+		export OWMCOLLECT_HTTP_SOCKET_GROUP=$WEB_USER
 	fi
 	if live_pid standin owm_standin >/dev/null; then
 		export OWMCOLLECT_OWM_URL="http://127.0.0.1:$(tr -d ' \n' < "$RUN/standin.port")/data/2.5"
@@ -197,18 +266,23 @@ start_worker() {
 }
 
 start_nginx() {
-	local user=""
-	mkdir -p "$VAR/nginx/tmp"
-	[ "$(id -u)" = 0 ] && user="user www-data;"
+	local user="" www=$ROOT/nginx/www
+	mkdir -p "$VAR/nginx" "$WEB/tmp"
+	if [ "$AS_ROOT" = 1 ]; then
+		user="user $WEB_USER;"
+		www=$WEB/www
+	fi
 	sed -e "s|@LISTEN@|127.0.0.1:$PORT|" -e "s|@SOCKET@|$FCGI_SOCK|" \
-	    -e "s|@CACHE@|$VAR/nginx/cache|" -e "s|@WWW@|$ROOT/nginx/www|" \
+	    -e "s|@CACHE@|$WEB/cache|" -e "s|@WWW@|$www|" \
 	    -e "s|@POST_RATE@|$POST_RATE|" -e "s|@POST_BURST@|$((POST_RATE * 2))|" \
 	    "$ROOT/nginx/owmcollect-site.conf.in" > "$VAR/nginx/owmcollect-site.conf"
-	sed -e "s|@VAR@|$VAR|g" -e "s|@USER@|$user|" \
+	sed -e "s|@VAR@|$VAR|g" -e "s|@WEB@|$WEB|g" -e "s|@USER@|$user|" \
 	    "$ROOT/nginx/nginx.conf.in" > "$VAR/nginx/nginx.conf"
-	nginx -q -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -t ||
+	# -e: nginx's start-up messages go to our log, not to /var/log/nginx
+	# (which an ordinary user cannot open).
+	nginx -q -e "$LOG/nginx-error.log" -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -t ||
 	    die "nginx configuration test failed"
-	setsid nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf"
+	setsid nginx -e "$LOG/nginx-error.log" -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf"
 	wait_for 10 nginx "" test -s "$RUN/nginx.pid"
 	wait_for 20 "the HTTP API" "" sh -c "curl -s -o /dev/null -w '%{http_code}' \
 	    'http://127.0.0.1:$PORT/get' | grep -q 400"
@@ -231,12 +305,15 @@ do_start() {
 	fi
 	STARTING=1
 	mkdir -p "$RUN" "$LOG"
-	chmod 755 "$VAR" "$RUN"		# nginx's workers reach the socket
 	"$B/owmcollect-fcgi" -c "$CONF" -t >/dev/null || die "bad configuration"
 	start_db
 	apply_schema
 	if [ "$(setting owm.key)" = "(empty)" ]; then
 		start_standin
+	fi
+	if [ "$AS_ROOT" = 1 ]; then
+		make_webdir
+		say "nginx's workers run as $WEB_USER; their files and the FastCGI socket: $WEB"
 	fi
 	program_env
 	start_fcgi
@@ -252,7 +329,7 @@ do_stop() {
 	stop_one worker owmcollect-worker "$(( $(setting worker.stop_seconds 2>/dev/null || echo 30) + 5 ))"
 	stop_one standin owm_standin 5
 	stop_one mysqld mariadbd 60
-	rm -f "$FCGI_SOCK"
+	remove_webdir
 }
 
 do_status() {

@@ -65,8 +65,9 @@ class Response:
 
 class Stack:
     def __init__(self, env=None, keep=False):
+        # Mode 0700 and left so: nothing of nginx's workers is in VAR when
+        # root (tests/stack.sh), so every stack is also a private VAR.
         self.dir = tempfile.mkdtemp(prefix="owmtest-")
-        os.chmod(self.dir, 0o755)  # nginx's workers must reach the socket
         self.port = free_port()
         self.db_port = free_port()
         self.keep = keep or os.environ.get("OWMTEST_KEEP") == "1"

@@ -1,6 +1,10 @@
 """make start / stop / status semantics on a private stack: a second start
-starts nothing, stop leaves no process behind, a restart reuses the data."""
+starts nothing, stop leaves no process behind, a restart reuses the data;
+as root, nginx's workers use a private directory of their own, never VAR."""
+import grp
 import os
+import re
+import stat
 import subprocess
 import unittest
 
@@ -23,6 +27,12 @@ def processes_mentioning(path):
     return found
 
 
+def nginx_dir(s):
+    """As root: the private directory of nginx's workers the stack names."""
+    with open(os.path.join(s.run, "nginx.dir")) as f:
+        return f.read().strip()
+
+
 class StartStop(unittest.TestCase):
     def test_start_twice_stop_restart(self):
         s = Stack()
@@ -34,6 +44,20 @@ class StartStop(unittest.TestCase):
                 self.assertTrue(pid and os.path.exists("/proc/%d" % pid), n)
             st = s.stack("status")
             self.assertIn("running", st.stdout)
+            # VAR stays as private as it was made (harness: mkdtemp, 0700).
+            self.assertEqual(stat.S_IMODE(os.stat(s.dir).st_mode), 0o700)
+            web = None
+            if os.getuid() == 0:
+                web = nginx_dir(s)
+                st_web = os.stat(web)
+                self.assertEqual(stat.S_IMODE(st_web.st_mode), 0o750, web)
+                self.assertEqual(grp.getgrgid(st_web.st_gid).gr_name, "www-data")
+                self.assertEqual(os.path.realpath(os.path.join(s.run, "fcgi.sock")),
+                                 os.path.join(web, "fcgi.sock"))
+                with open(os.path.join(s.dir, "nginx", "owmcollect-site.conf")) as f:
+                    site = f.read()
+                self.assertNotIn(s.dir, site)   # the workers need nothing in VAR
+                self.assertRegex(site, r"\broot\s+%s/www;" % re.escape(web))
             again = s.stack("start")
             self.assertIn("already running", again.stdout)
             self.assertEqual({n: s.pid(n) for n in pids}, pids)  # nothing new started
@@ -41,15 +65,21 @@ class StartStop(unittest.TestCase):
             for n, pid in pids.items():
                 self.assertFalse(os.path.exists("/proc/%d" % pid), "%s (pid %d) survived stop" % (n, pid))
             self.assertEqual(processes_mentioning(s.dir), [])
+            if web:
+                self.assertFalse(os.path.exists(web), "stop left " + web)
+                self.assertFalse(os.path.lexists(os.path.join(s.run, "nginx.dir")))
             self.assertNotEqual(s.stack("status", check=False).returncode, 0)
             # A second start on the same data: schema applies again, data kept.
             s.start()
             r = s.get("kept")
             self.assertEqual(r.status, 200)
             self.assertEqual(r.json["total"], 2)
+            web2 = nginx_dir(s) if web else None
         finally:
             s.stop()
         self.assertEqual(processes_mentioning(s.dir), [])
+        if web:
+            self.assertFalse(os.path.exists(web2), "stop left " + web2)
 
     def test_bad_config_refused_with_line(self):
         s = Stack(env={"OWMCOLLECT_OWM_BATCH_SIZE": "21"})

@@ -181,7 +181,7 @@ class Worker(unittest.TestCase):
         a completion committing just before its INSERT IGNORE leaves a
         queue entry for a city just fetched.  The worker serves it from
         that reading instead of calling the API again."""
-        ids = list(range(35001, 35006))
+        ids = list(range(45001, 45006))
         post(self, "w-race-1", ids)
         first = S.wait_progress("w-race-1", 100, timeout=20)
         self.assertEqual(fetch_count(ids), {i: 1 for i in ids})
@@ -204,7 +204,7 @@ class Worker(unittest.TestCase):
                          [(d["city_id"], d["observed_at"]) for d in first["data"]])
         check_outcomes(self, "w-race-2")
         self.assertEqual(S.sql("SELECT COUNT(*) FROM city_tasks WHERE city_id "
-                               "BETWEEN 35001 AND 35005"), [["0"]])
+                               "BETWEEN 45001 AND 45005"), [["0"]])
 
     def test_retries_reach_100_with_correct_data(self):
         S.standin_config(p_5xx=0.15, p_broken=0.1, p_hang=0.03)
