@@ -420,31 +420,29 @@ tasks_extend(const char *owner, int64_t until_us, struct sqlerr *e)
 	return stmt_run(db, st[T_EXTEND], p, "extend lease", e);
 }
 
+/*
+ * One pending row's outcome for its request, appended: the rows of one
+ * request are merged once all are in (bumps_merge), so a batch costs
+ * O(rows log rows) however many requests wait for its cities, where a
+ * search per row was quadratic.
+ */
 static int
 bump_add(unsigned long long request, int failed)
 {
-	size_t	 i;
+	if (nbumps == bumps_cap) {
+		size_t	 cap = bumps_cap ? bumps_cap * 2 : 64;
+		void	*q = reallocarray(bumps, cap, sizeof(*bumps));
 
-	for (i = 0; i < nbumps && bumps[i].request != request; i++)
-		;
-	if (i == nbumps) {
-		if (nbumps == bumps_cap) {
-			size_t	 cap = bumps_cap ? bumps_cap * 2 : 64;
-			void	*q = reallocarray(bumps, cap, sizeof(*bumps));
-
-			if (q == NULL)
-				return -1;
-			bumps = q;
-			bumps_cap = cap;
-		}
-		memset(&bumps[nbumps], 0, sizeof(bumps[nbumps]));
-		bumps[nbumps++].request = request;
+		if (q == NULL)
+			return -1;
+		bumps = q;
+		bumps_cap = cap;
 	}
-	if (failed)
-		bumps[i].failed++;
-	else
-		bumps[i].collected++;
-	bumps[i].sum++;
+	bumps[nbumps].request = request;
+	bumps[nbumps].collected = !failed;
+	bumps[nbumps].failed = !!failed;
+	bumps[nbumps].sum = 1;
+	nbumps++;
 	return 0;
 }
 
@@ -698,14 +696,32 @@ store_outcomes(struct task **list, size_t k, const unsigned long long *ids,
 	return 0;
 }
 
+/* Sort the bumps by request and add up each request's into one. */
+static void
+bumps_merge(void)
+{
+	size_t	 i, k = 0;
+
+	if (nbumps > 1)
+		qsort(bumps, nbumps, sizeof(*bumps), bump_cmp);
+	for (i = 0; i < nbumps; i++) {
+		if (k > 0 && bumps[k - 1].request == bumps[i].request) {
+			bumps[k - 1].collected += bumps[i].collected;
+			bumps[k - 1].failed += bumps[i].failed;
+			bumps[k - 1].sum += bumps[i].sum;
+		} else
+			bumps[k++] = bumps[i];
+	}
+	nbumps = k;
+}
+
 /* The requests' counters, ascending id, at most VMAX per statement. */
 static int
 store_bumps(struct sqlerr *e)
 {
 	size_t	 i, j, m;
 
-	if (nbumps > 1)
-		qsort(bumps, nbumps, sizeof(*bumps), bump_cmp);
+	bumps_merge();
 	for (i = 0; i < nbumps; i += m) {
 		m = nbumps - i < VMAX ? nbumps - i : VMAX;
 		params();
