@@ -13,7 +13,7 @@
   Memory  resident (RSS) and proportional (PSS) memory of the FastCGI and
           worker processes under load.
 
-Sections can be picked: bench.py http worker memory realtime
+Sections can be picked: bench.py http worker memory realtime cold
 """
 import json
 import os
@@ -266,6 +266,47 @@ def bench_first_call():
                                                    (max(lat), sorted(lat)[2])))
 
 
+def rate_between(ev, t0, t1):
+    """Cities/min the stand-in saw arrive in [t0, t1)."""
+    n = sum(len(e["ids"]) for e in ev if t0 <= e["t"] < t1)
+    return n / max(t1 - t0, 1e-3) * 60
+
+
+def bench_cold():
+    """Issue 11's cold path: every POST queues its 167 cities (readings are
+    never reused) while the worker fetches a backlog of unique cities at a
+    high limit; the worker's rate without and during the flood, in one run."""
+    secs = int(os.environ.get("COLD_SECONDS", "15"))
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "100000", "OWMCOLLECT_OWM_MODE": "group",
+           "OWMCOLLECT_WORKER_CHILDREN": "2", "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
+           "OWMCOLLECT_OWM_MARGIN_MS": "100", "POST_RATE": "100000"}
+    with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
+        n = 40 + 2 * secs   # backlog enough for both phases at 100,000/min
+        for i in range(n):
+            cities = list(range(300000000 + i * 1000, 300000000 + (i + 1) * 1000))
+            assert s.post_collect({"id": "backlog-%d" % i, "cities": cities}).status == 202
+        wait_until(lambda: len(arrivals(s)) > 50, 30, what="the worker to start")
+        time.sleep(2)
+        q0 = time.time()
+        time.sleep(secs)
+        q1 = time.time()
+        lua = os.path.join(tmp, "post.lua")
+        with open(lua, "w") as f:
+            f.write(POST_LUA % "")
+        f0 = time.time()
+        post = wrk("http://127.0.0.1:%d/collect" % s.port, seconds=secs, script=lua, warmup=0)
+        f1 = time.time()
+        ev = arrivals(s)
+        quiet, flood = rate_between(ev, q0, q1), rate_between(ev, f0 + 1, f1)
+        errs = sum(1 for l in open(os.path.join(s.log, "fcgi.log"), errors="replace")
+                   if "deadlock" in l or "lock wait" in l.lower())
+        row("cold POST (167 cities queued each), %d s of wrk" % secs, fmt(*post),
+            note="(fcgi log: %d lock errors)" % errs)
+        row("worker beside it (group, limit 100,000/min)",
+            (flood, "%.0f cities/min during the flood, %.0f before it" % (flood, quiet)),
+            (quiet, "before"))
+
+
 # A network that is not polite (issue 10): a small accept queue, one new
 # connection in ten held 1-3 s, idle connections closed after 5 s, 200 ms of
 # one-way jitter and 150 ms answers.
@@ -391,6 +432,9 @@ def main():
         bench_worker_rate("group", 100)
         bench_worker_rate("single", 40)
         bench_first_call()
+    if "cold" in sections:
+        print("Cold path: POSTs that queue every city beside a busy worker", flush=True)
+        bench_cold()
     if "realtime" in sections:
         print("Worker at the real 60 cities/min (about 3 minutes)", flush=True)
         bench_realtime()
