@@ -74,6 +74,9 @@ CREATE TABLE IF NOT EXISTS readings (
 	PRIMARY KEY (id),
 	KEY city_fetched (city_id, fetched_at)
 ) ENGINE=InnoDB;
+-- Retention (worker/purge.c) deletes the readings older than a cut-off
+-- oldest first through this index, a range from its start: never a scan.
+ALTER TABLE readings ADD INDEX IF NOT EXISTS fetched_at (fetched_at);
 
 -- The newest reading of each city, so a POST can reuse fresh readings
 -- (worker.reuse_seconds) with one indexed join instead of a scan.
@@ -108,6 +111,8 @@ CREATE TABLE IF NOT EXISTS city_tasks (
 	KEY lease_owner (lease_owner)
 ) ENGINE=InnoDB;
 ALTER TABLE city_tasks ADD INDEX IF NOT EXISTS lease_owner (lease_owner);
+-- GET /health's oldest queued city: the head of this index, not a scan.
+ALTER TABLE city_tasks ADD INDEX IF NOT EXISTS created_at (created_at);
 
 -- The shared rate gate: one row, locked (SELECT ... FOR UPDATE) by every
 -- reservation, so reservations from all children of all hosts serialise.
@@ -206,7 +211,53 @@ INSERT IGNORE INTO api_calls (outcome) VALUES ('ok'), ('not_found'),
     ('401'), ('429'), ('http_4xx'), ('http_5xx'), ('timeout'),
     ('transport'), ('broken_json');
 
--- Report views for `mysql` users.  ids are shown as text.
+-- Running counts for GET /metrics and /health, so a scrape reads a few
+-- rows, never the requests table or the queue.  Each is changed in the
+-- transaction that changes what it counts (fcgi/store.c: a POST, a
+-- cancel; worker/tasks.c: a batch's completion), by adding to its own
+-- shard's row: CONNECTION_ID() % 32 + 1, so concurrent POSTs do not wait
+-- on one another's row lock until commit; a scrape sums the rows.  Every
+-- transaction takes this row last, so it adds no deadlock.
+--   requests   requests accepted (POST 202)
+--   cities     cities of those requests (their totals)
+--   collected  cities collected (at POST time from a fresh reading, or
+--              by the worker)
+--   failed     cities failed (by the worker, or cancelled)
+--   queued     city_tasks rows (inserted by POST, deleted by a batch's
+--              completion or a cancel)
+-- pending cities = cities - collected - failed.  Shard 0 holds what the
+-- tables held when this table was created (an older database), counted
+-- once here, only while the table is still empty.
+CREATE TABLE IF NOT EXISTS counters (
+	shard		SMALLINT UNSIGNED NOT NULL,
+	requests	BIGINT NOT NULL DEFAULT 0,
+	cities		BIGINT NOT NULL DEFAULT 0,
+	collected	BIGINT NOT NULL DEFAULT 0,
+	failed		BIGINT NOT NULL DEFAULT 0,
+	queued		BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (shard)
+) ENGINE=InnoDB;
+INSERT INTO counters (shard, requests, cities, collected, failed, queued)
+SELECT 0, r.n, r.cities, r.collected, r.failed, q.n
+FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS cities,
+	COALESCE(SUM(collected), 0) AS collected,
+	COALESCE(SUM(failed), 0) AS failed FROM requests
+	WHERE NOT EXISTS (SELECT 1 FROM counters)) r,
+    (SELECT COUNT(*) AS n FROM city_tasks
+	WHERE NOT EXISTS (SELECT 1 FROM counters)) q
+WHERE NOT EXISTS (SELECT 1 FROM counters);
+-- Every shard's row exists from the start: the programs' upserts then
+-- only ever update a row (a record lock), never insert one.
+INSERT IGNORE INTO counters (shard)
+WITH RECURSIVE s (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 32)
+SELECT i FROM s;
+
+-- Report views for `mysql` users.  ids are shown as text.  They show what
+-- is stored: everything, unless retention is on (worker/purge.c, README
+-- "What is kept"), which deletes finished requests requested more than
+-- retention.requests_days ago with their request_cities rows, and
+-- readings fetched more than retention.readings_days ago that no request
+-- still stored can show, with the city_latest row naming one.
 CREATE OR REPLACE VIEW request_progress AS
 SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	r.requested_at,
@@ -219,8 +270,10 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 FROM requests r;
 
 -- A request's every city in order with its state and data: city id,
--- Celsius, humidity.  A city fulfilled at POST time has its reading in
--- requests.cities; the others have a request_cities row.
+-- Celsius, humidity; complete for every request still stored (retention
+-- keeps the readings a stored request shows).  A city fulfilled at POST
+-- time has its reading in requests.cities; the others have a
+-- request_cities row.
 CREATE OR REPLACE VIEW request_data AS
 SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	r.id AS request_id,
@@ -240,7 +293,8 @@ LEFT JOIN readings rd ON rd.id = IF(j.reading_id > 0, j.reading_id,
 	rc.reading_id);
 
 -- The newest reading of each city (from city_latest, so one row per city
--- without a scan of readings).
+-- without a scan of readings); with retention.readings_days, only cities
+-- fetched within that time (a city's row goes with its reading).
 CREATE OR REPLACE VIEW latest_readings AS
 SELECT	cl.city_id,
 	rd.temperature,
@@ -250,7 +304,8 @@ SELECT	cl.city_id,
 FROM city_latest cl
 JOIN readings rd ON rd.id = cl.reading_id;
 
--- Why cities failed: each reason, the distinct cities and requests it hit.
+-- Why cities failed: each reason, the distinct cities and requests it hit,
+-- over the requests still stored.
 -- Reasons carry the attempts ("HTTP 503 after 5 attempts"); "cancelled"
 -- is DELETE /collect.
 CREATE OR REPLACE VIEW failures_by_reason AS
@@ -262,7 +317,8 @@ WHERE rc.state = 'failed'
 GROUP BY rc.error;
 
 -- Cities sent to the API per minute (database clock, UTC), from the
--- durable api_minutes counter (reserved cities: see api_minutes).
+-- durable api_minutes counter (reserved cities: see api_minutes), kept
+-- for good whatever the retention.
 CREATE OR REPLACE VIEW api_use_per_minute AS
 SELECT	minute,
 	cities

@@ -1,10 +1,13 @@
 /*
  * health.c: see health.h.
  *
- * Two statements per endpoint, each one round trip.  /metrics sums the
- * requests table (a scan, acceptable at a scrape every few seconds);
- * /health reads only small tables.  Times are the database's clock, the
- * one the children beat with, so a host's skew never fakes an age.
+ * Two statements per endpoint, each one round trip, and none reads more
+ * than a few rows however old the database: the requests' and the queue's
+ * figures are the running counts the POST, cancel and completion
+ * transactions keep (counters, summed over its shards), the oldest queue
+ * entry is the head of an index, the gate's window is the last minute's
+ * slots.  Times are the database's clock, the one the children beat with,
+ * so a host's skew never fakes an age.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #include "json.h"
 
 #define ALIVE	"heartbeat_at > NOW(6) - INTERVAL 10 SECOND"
+#define COUNTER(x)	"COALESCE(SUM(" x "), 0)"
 
 enum {
 	HS_GATE,
@@ -29,7 +33,7 @@ static const char *const sql[HS_COUNT] = {
 	[HS_GATE] =
 	    "SELECT g.paused_until > NOW(6), COALESCE(g.pause_reason, ''), "
 	    "DATE_FORMAT(g.paused_until, '%Y-%m-%dT%H:%i:%s.%fZ'), "
-	    "(SELECT COUNT(*) FROM city_tasks), "
+	    "(SELECT " COUNTER("queued") " FROM counters), "
 	    "(SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) "
 	    "FROM city_tasks) "
 	    "FROM rate_gate g WHERE g.id = 1",
@@ -38,20 +42,20 @@ static const char *const sql[HS_COUNT] = {
 	    "TIMESTAMPDIFF(MICROSECOND, MAX(heartbeat_at), NOW(6)) "
 	    "FROM worker_children GROUP BY host ORDER BY host",
 	[HS_SUMS] =
-	    "SELECT r.n, r.pending, r.collected, r.failed, w.cities, "
-	    "c.wait_us, c.alive, c.restarts, q.n FROM "
-	    "(SELECT COUNT(*) AS n, "
-	    "COALESCE(SUM(total) - SUM(collected) - SUM(failed), 0) AS pending, "
-	    "COALESCE(SUM(collected), 0) AS collected, "
-	    "COALESCE(SUM(failed), 0) AS failed FROM requests) r, "
+	    "SELECT r.n, r.cities - r.collected - r.failed, r.collected, "
+	    "r.failed, w.cities, c.wait_us, c.alive, c.restarts, r.queued FROM "
+	    "(SELECT " COUNTER("requests") " AS n, "
+	    COUNTER("cities") " AS cities, "
+	    COUNTER("collected") " AS collected, "
+	    COUNTER("failed") " AS failed, "
+	    COUNTER("queued") " AS queued FROM counters) r, "
 	    "(SELECT COALESCE(SUM(cities), 0) AS cities FROM rate_slots "
 	    "WHERE slot_at > NOW(6) - INTERVAL 60 SECOND "
 	    "AND slot_at <= NOW(6)) w, "
 	    "(SELECT COALESCE(SUM(gate_wait_us), 0) AS wait_us, "
 	    "COALESCE(SUM(" ALIVE "), 0) AS alive, "
 	    "COALESCE(SUM(IF(" ALIVE ", restarts, 0)), 0) AS restarts "
-	    "FROM worker_children) c, "
-	    "(SELECT COUNT(*) AS n FROM city_tasks) q",
+	    "FROM worker_children) c",
 	[HS_CALLS] =
 	    "SELECT outcome, n FROM api_calls ORDER BY outcome",
 };

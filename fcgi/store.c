@@ -43,8 +43,12 @@ enum {
 	ST_CANCEL_CITIES,
 	ST_CANCEL_REQUEST,
 	ST_CANCEL_TASKS,
+	ST_COUNTERS,
 	ST_COUNT
 };
+
+/* This connection's shard of the counters (schema.sql): 1..32. */
+#define SHARD	"CONNECTION_ID() % 32 + 1"
 
 static const char *const sql[ST_COUNT] = {
 	[ST_NOW] =
@@ -136,6 +140,19 @@ static const char *const sql[ST_COUNT] = {
 	    "WHERE r.ext_id = ? AND rc.error = 'cancelled' AND NOT EXISTS "
 	    "(SELECT 1 FROM request_cities p "
 	    "WHERE p.city_id = t.city_id AND p.state = 'pending')",
+	/*
+	 * What a POST or a cancel changed, added to the running counts
+	 * /metrics reads: this connection's shard row, the transaction's
+	 * last lock.
+	 */
+	[ST_COUNTERS] =
+	    "INSERT INTO counters (shard, cities, collected, failed, queued, "
+	    "requests) VALUES (" SHARD ", ?, ?, ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE cities = cities + VALUES(cities), "
+	    "collected = collected + VALUES(collected), "
+	    "failed = failed + VALUES(failed), "
+	    "queued = queued + VALUES(queued), "
+	    "requests = requests + VALUES(requests)",
 };
 
 #define STORE_TRIES	5	/* a transaction that loses a deadlock */
@@ -350,13 +367,37 @@ look(const struct collect_req *r, const MYSQL_TIME *now,
 }
 
 /*
+ * Add to this connection's shard of the running counts (the queue entries
+ * as a signed change), inside the caller's transaction.
+ */
+static int
+count(long long cities, long long collected, long long failed,
+    long long queued, long long requests, int *retry)
+{
+	MYSQL_BIND	 b[5];
+	long long	 v[5] = { cities, collected, failed, queued, requests };
+	int		 i;
+
+	memset(b, 0, sizeof(b));
+	for (i = 0; i < 5; i++)
+		db_bind_i64(&b[i], &v[i]);
+	if (mysql_stmt_bind_param(st[ST_COUNTERS], b) != 0 ||
+	    mysql_stmt_execute(st[ST_COUNTERS]) != 0) {
+		store_fail(st[ST_COUNTERS], "counters", retry);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Queue the cities without a fresh reading, in ascending city_id, and
- * move forward those queued at a later turn (lower[]).
+ * move forward those queued at a later turn (lower[]).  *queued: the
+ * entries this request created (the others were queued already).
  */
 static int
 queue(const struct collect_req *r, const unsigned long long *reading,
     const unsigned long long *lower, unsigned long long base,
-    const MYSQL_TIME *now, int *retry)
+    const MYSQL_TIME *now, unsigned long long *queued, int *retry)
 {
 	static struct buf json;
 	MYSQL_BIND	 b[4];
@@ -380,6 +421,7 @@ queue(const struct collect_req *r, const unsigned long long *reading,
 		store_fail(st[ST_QUEUE], "queue cities", retry);
 		return -1;
 	}
+	*queued = mysql_stmt_affected_rows(st[ST_QUEUE]);
 
 	buf_reset(&json);
 	for (i = 0, k = 0; i < r->ncities; i++)
@@ -452,8 +494,9 @@ city_list(struct buf *json, const struct collect_req *r,
 /*
  * One attempt at the POST transaction; *retry set on a deadlock.  Lock
  * order: the new request row, the queue entries (ascending city_id), the
- * new request_cities rows.  Fresh readings are read first, without locks,
- * so the request row is inserted once, already with its progress.
+ * new request_cities rows, this connection's counters.  Fresh readings are
+ * read first, without locks, so the request row is inserted once, already
+ * with its progress.
  */
 static enum store_rc
 collect_once(const struct collect_req *r, struct accepted *a, int *retry)
@@ -462,7 +505,7 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 	static struct buf list;
 	MYSQL_BIND	 b[6], out[2];
 	MYSQL_TIME	 now;
-	unsigned long long base, reqid, total, done;
+	unsigned long long base, reqid, total, done, queued;
 	unsigned long	 idlen, listlen;
 	my_bool		 unfinished;
 	long		 fresh;
@@ -505,8 +548,12 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_INS_REQUEST], "insert request", retry);
 	}
 	reqid = mysql_stmt_insert_id(st[ST_INS_REQUEST]);
-	if (done < total && (queue(r, reading, lower, base, &now, retry) == -1 ||
-	    insert_pending(r, reqid, reading, retry) == -1))
+	queued = 0;
+	if (done < total && (queue(r, reading, lower, base, &now, &queued,
+	    retry) == -1 || insert_pending(r, reqid, reading, retry) == -1))
+		return STORE_UNAVAILABLE;
+	if (count((long long)total, (long long)done, 0, (long long)queued, 1,
+	    retry) == -1)
 		return STORE_UNAVAILABLE;
 	if (mysql_commit(db) != 0)
 		return store_fail(NULL, "commit", retry);
@@ -818,6 +865,10 @@ cancel_once(const char *id, size_t idlen, unsigned long long *n, int *retry)
 		    mysql_stmt_execute(st[ST_CANCEL_TASKS]) != 0)
 			return store_fail(st[ST_CANCEL_TASKS], "cancel tasks",
 			    retry);
+		if (count(0, 0, (long long)*n, -(long long)
+		    mysql_stmt_affected_rows(st[ST_CANCEL_TASKS]), 0, retry)
+		    == -1)
+			return STORE_UNAVAILABLE;
 	}
 	if (mysql_commit(db) != 0)
 		return store_fail(NULL, "commit", retry);

@@ -62,6 +62,9 @@ static const struct setting settings[] = {
 	I(worker, lease_seconds, worker.lease_seconds, 60, 5, 3600),
 	I(worker, poll_ms, worker.poll_ms, 250, 10, 10000),
 	I(worker, stop_seconds, worker.stop_seconds, 30, 1, 600),
+	/* 0 = keep forever; at most ten years. */
+	I(retention, readings_days, retention.readings_days, 0, 0, 3650),
+	I(retention, requests_days, retention.requests_days, 0, 0, 3650),
 	S(http, socket, http.socket, "/run/owmcollect/fcgi.sock", 100, NULL, 0),
 	S(http, socket_group, http.socket_group, "", 64, NULL, 0),
 	I(http, processes, http.processes, 12, 1, 256),

@@ -44,6 +44,13 @@ struct config {
 		long long	 stop_seconds;
 	} worker;
 
+	/* Retention (worker/purge.c): rows older than this many days are
+	 * purged; 0 = kept forever. */
+	struct {
+		long long	 readings_days;
+		long long	 requests_days;
+	} retention;
+
 	struct {
 		char		*socket;
 		char		*socket_group;

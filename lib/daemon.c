@@ -86,3 +86,16 @@ daemon_mono_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+void
+daemon_nap_step(int64_t deadline)
+{
+	struct timespec	 ts;
+	int64_t		 now = daemon_mono_us(), until = deadline;
+
+	if (until - now > DAEMON_NAP_STEP_US)
+		until = now + DAEMON_NAP_STEP_US;
+	ts.tv_sec = until / 1000000;
+	ts.tv_nsec = (long)(until % 1000000) * 1000;
+	(void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}

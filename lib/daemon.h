@@ -28,5 +28,13 @@ int	daemon_reload(struct config *cf);
 time_t	daemon_now(void);
 /* Microseconds on CLOCK_MONOTONIC. */
 int64_t	daemon_mono_us(void);
+/*
+ * One step of a sleep until the monotonic deadline: until it, or for
+ * DAEMON_NAP_STEP_US if that is sooner.  Loops that sleep in these steps
+ * and check their quit flag between them wake within a step of a
+ * SIGTERM that lands between the check and the sleep.
+ */
+#define DAEMON_NAP_STEP_US	200000LL
+void	daemon_nap_step(int64_t deadline);
 
 #endif

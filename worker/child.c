@@ -45,7 +45,6 @@
 #define RETRY_CAP_US	60000000LL
 #define PAUSE_NAP_US	1000000LL	/* re-read a pause at least this often */
 #define RECONNECT_MAX_S	10
-#define NAP_STEP_US	200000LL
 #define LATE_MIN_US	2000LL		/* see pass_gate */
 
 static const struct config	*cf;
@@ -77,17 +76,16 @@ on_term(int sig)
 }
 
 /*
- * Sleep until the monotonic deadline, or until told to quit.  In steps of
- * at most NAP_STEP_US: a SIGTERM landing between the check of quit and
- * the sleep then costs a step, not a whole wait for a rate slot.
+ * Sleep until the monotonic deadline, or until told to quit (in steps:
+ * daemon_nap_step), a SIGTERM then costs a step, not a whole wait for a
+ * rate slot.
  */
 static void	beat(int64_t now);
 
 static void
 nap_until(int64_t deadline)
 {
-	struct timespec	 ts;
-	int64_t		 now, until;
+	int64_t		 now;
 
 	while (!quit && (now = daemon_mono_us()) < deadline) {
 		/* Long sleeps at the gate keep beating; a beat never makes
@@ -96,12 +94,7 @@ nap_until(int64_t deadline)
 			beat(now);
 			continue;
 		}
-		until = deadline - now > NAP_STEP_US ? now + NAP_STEP_US :
-		    deadline;
-		ts.tv_sec = until / 1000000;
-		ts.tv_nsec = (long)(until % 1000000) * 1000;
-		(void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-		    NULL);
+		daemon_nap_step(deadline);
 	}
 }
 

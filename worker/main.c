@@ -4,8 +4,10 @@
  * A supervisor (lib/supervise.c) preforks worker.children fetching
  * children (child.c), replaces those that die, stops them on SIGTERM
  * (each finishes the batch in hand first) and, on SIGHUP, re-reads the
- * configuration and rolls them.  The supervisor itself does no database
- * or HTTP work.
+ * configuration and rolls them.  When retention is on (retention.*), one
+ * more slot, after the fetching children's, runs the purge child
+ * (purge.c), which the supervisor treats like any other child.  The
+ * supervisor itself does no database or HTTP work.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "purge.h"
 #include "supervise.h"
 
 #define FRESH_S		10	/* a child started this soon after a (re)load */
@@ -33,18 +36,26 @@ announce(const struct config *cf)
 	    cf->owm.cities_per_minute, cf->owm.batch_size, cf->owm.url);
 	if (cf->owm.key[0] == '\0')
 		log_warnx("owm.key is empty: the API will refuse every call");
+	if (purge_wanted(cf))
+		log_info("retention: child %lld purges requests after %lld "
+		    "days, readings after %lld days (0: never)",
+		    cf->worker.children, cf->retention.requests_days,
+		    cf->retention.readings_days);
 }
 
+/* The slot after the fetching children's is the purge child's. */
 static int
 child_main(int slot, int restarts)
 {
+	if (slot == conf.worker.children)
+		return purge_run(&conf);
 	return child_run(&conf, slot, restarts, daemon_now() - loaded_at < FRESH_S);
 }
 
 static int
 nchildren(void)
 {
-	return (int)conf.worker.children;
+	return (int)conf.worker.children + purge_wanted(&conf);
 }
 
 static int

@@ -11,9 +11,10 @@
  * the batch's city_tasks rows in ascending city_id (one locking read over
  * the primary key, which walks an IN list in ascending order; POST
  * /collect takes them in that order too), then their request_cities rows,
- * then the requests rows in ascending id.  Children never share a city
- * (the lease), so only the requests rows are contended, and ascending
- * order keeps two children from waiting on each other.
+ * then the requests rows in ascending id, last this connection's row of
+ * the counters (POST takes its own last too).  Children never share a
+ * city (the lease), so only the requests rows are contended, and
+ * ascending order keeps two children from waiting on each other.
  *
  * Reading ids are looked up after the multi-row insert rather than
  * assumed consecutive: auto-increment ids interleave under
@@ -40,8 +41,12 @@ enum {
 	T_CLAIM_SEL,
 	T_EXTEND,
 	T_REQUEUE,
+	T_COUNTERS,
 	T_COUNT
 };
+
+/* This connection's shard of the counters (schema.sql): 1..32. */
+#define SHARD		"CONNECTION_ID() % 32 + 1"
 
 static const char *const sql[T_COUNT] = {
 	/*
@@ -65,6 +70,14 @@ static const char *const sql[T_COUNT] = {
 	    "lease_owner = NULL, last_error = ?, "
 	    "attempts = GREATEST(attempts, 1) - ? "
 	    "WHERE city_id = ? AND lease_owner = ?",
+	/* What a batch changed, added to the running counts /metrics
+	 * reads: this connection's shard row, the transaction's last lock
+	 * (fcgi/store.c takes it last too). */
+	[T_COUNTERS] =
+	    "INSERT INTO counters (shard, collected, failed, queued) "
+	    "VALUES (" SHARD ", ?, ?, ?) "
+	    "ON DUPLICATE KEY UPDATE collected = collected + VALUES(collected), "
+	    "failed = failed + VALUES(failed), queued = queued + VALUES(queued)",
 };
 
 /*
@@ -745,6 +758,28 @@ store_bumps(struct sqlerr *e)
 	return 0;
 }
 
+/*
+ * The batch's outcomes (the merged bumps: what the requests' counters
+ * grew by) and the queue entries it deleted, added to this connection's
+ * shard of the running counts, last in the transaction.
+ */
+static int
+store_counters(size_t deleted, struct sqlerr *e)
+{
+	MYSQL_BIND	 p[3];
+	long long	 collected = 0, failed = 0, queued = -(long long)deleted;
+	size_t		 i;
+
+	for (i = 0; i < nbumps; i++) {
+		collected += bumps[i].collected;
+		failed += bumps[i].failed;
+	}
+	db_bind_i64(&p[0], &collected);
+	db_bind_i64(&p[1], &failed);
+	db_bind_i64(&p[2], &queued);
+	return stmt_run(db, st[T_COUNTERS], p, "counters", e);
+}
+
 static int
 complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
     struct sqlerr *e)
@@ -789,7 +824,8 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	for (i = j = 0; i < ndone; i++)
 		ids[i] = done[i]->out == TASK_READING ? rids[j++] :
 		    done[i]->out == TASK_REUSE ? done[i]->reading : 0;
-	if (store_outcomes(done, ndone, ids, e) == -1 || store_bumps(e) == -1)
+	if (store_outcomes(done, ndone, ids, e) == -1 || store_bumps(e) == -1 ||
+	    store_counters(ndone, e) == -1)
 		goto fail;
 commit:
 	if (stmt_query(db, "COMMIT", e) == -1)

@@ -5,14 +5,15 @@
 WORKER_SRC	:= worker/main.c worker/child.c worker/rategate.c \
 		   worker/gate_db.c worker/tasks.c worker/stmt.c \
 		   worker/owm_client.c worker/owm_parse.c worker/notify.c \
-		   worker/heartbeat.c
+		   worker/heartbeat.c worker/purge.c
 WORKER_OBJ	 = $(WORKER_SRC:%.c=$(B)/%.o)
 CURL_LIBS	 = $(shell pkg-config --libs libcurl 2>/dev/null)
 # sd_notify (notify.c): only the worker links libsystemd.
 SYSTEMD_LIBS	 = $(shell pkg-config --libs libsystemd 2>/dev/null)
 
 PROGRAMS	+= $(B)/owmcollect-worker
-UNIT_TESTS	+= $(B)/tests/check_rategate $(B)/tests/check_worker_parse
+UNIT_TESTS	+= $(B)/tests/check_rategate $(B)/tests/check_worker_parse \
+		   $(B)/tests/check_purge
 
 $(B)/owmcollect-worker: $(WORKER_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(SYSTEMD_LIBS) \
@@ -25,3 +26,7 @@ $(B)/tests/check_rategate: $(B)/tests/unit/check_rategate.o \
 $(B)/tests/check_worker_parse: $(B)/tests/unit/check_worker_parse.o \
     $(B)/worker/owm_parse.o $(B)/worker/tasks.o $(B)/worker/stmt.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON) -lm
+
+$(B)/tests/check_purge: $(B)/tests/unit/check_purge.o $(B)/worker/purge.o \
+    $(B)/worker/stmt.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)

@@ -139,6 +139,23 @@ class Stack:
         except (OSError, ValueError):
             return None
 
+    def children(self, name="worker"):
+        """{pid: comm} of the children of a component (its pid file's)."""
+        parent, out = self.pid(name), {}
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open("/proc/%s/comm" % p) as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                out[int(p)] = comm
+        return out
+
     def signal(self, name, sig):
         pid = self.pid(name)
         assert pid, "no pid for " + name

@@ -9,6 +9,7 @@ name order; the last one stops the worker."""
 import os
 import re
 import signal
+import threading
 import time
 import unittest
 
@@ -32,6 +33,12 @@ FAMILIES = {
     "owmcollect_worker_restarts_total": "counter",
     "owmcollect_queue_cities": "gauge",
 }
+# Each running count (etc/schema.sql, counters) and what it counts.
+COUNTED = (("requests", "SELECT COUNT(*) FROM requests"),
+           ("cities", "SELECT COALESCE(SUM(total), 0) FROM requests"),
+           ("collected", "SELECT COALESCE(SUM(collected), 0) FROM requests"),
+           ("failed", "SELECT COALESCE(SUM(failed), 0) FROM requests"),
+           ("queued", "SELECT COUNT(*) FROM city_tasks"))
 
 
 def setUpModule():
@@ -151,6 +158,78 @@ class Health(unittest.TestCase):
                    5, 0.2, "the children's city totals")
         self.assertEqual(S.request("HEAD", "/metrics").body, b"")
         self.assertEqual(S.request("DELETE", "/metrics").status, 405)
+
+    def test_2b_metrics_exact_under_concurrency(self):
+        # /metrics reads running counts kept by the POST, cancel and
+        # completion transactions (sharded rows of `counters`): they must
+        # equal what the tables say, in any one snapshot while POSTs and
+        # batches commit side by side, and in /metrics once all is done.
+        snapshot = ("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
+                    "START TRANSACTION WITH CONSISTENT SNAPSHOT; SELECT "
+                    + ", ".join("(SELECT COALESCE(SUM(%s), 0) FROM counters), (%s)" % c
+                                for c in COUNTED) + "; COMMIT")
+
+        def counted():
+            vals = [int(v) for v in S.sql(snapshot)[0]]
+            return {name: (vals[2 * i], vals[2 * i + 1]) for i, (name, _) in enumerate(COUNTED)}
+
+        fresh = list(range(910001, 910101))      # collected by test_2: served at once
+        shared = list(range(920001, 920031))     # new, queued by many POSTs at once
+        errors, snapshots = [], []
+
+        def poster(t):
+            try:
+                for i in range(6):
+                    k = t * 6 + i
+                    cities = fresh[k % 50:k % 50 + 20] + shared[k * 7 % 26:k * 7 % 26 + 5]
+                    if k % 5 == 0:
+                        cities.append(930001 + k)            # a city of its own
+                    if k % 7 == 0:
+                        cities.append(900000701 + k % 2)     # unknown: fails
+                    r = S.post_collect({"id": "exact-%d" % k, "cities": cities})
+                    if r.status != 202:
+                        errors.append((k, r.status, r.body))
+            except Exception as e:  # reported below
+                errors.append(e)
+        # A big request to cancel while its cities wait: the cancel path
+        # fails its pending cities and drops the queue entries only it had.
+        self.assertEqual(S.post_collect({"id": "exact-cancel",
+                                         "cities": list(range(940001, 940201))}).status, 202)
+        threads = [threading.Thread(target=poster, args=(t,)) for t in range(16)]
+        for t in threads:
+            t.start()
+        r = S.request("DELETE", "/collect?id=exact-cancel")
+        self.assertEqual(r.status, 200, r.body)
+        while any(t.is_alive() for t in threads):
+            snapshots.append(counted())
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        # The batches go on: more snapshots until every city is done.
+        deadline = time.monotonic() + 90
+        while True:
+            snap = counted()
+            snapshots.append(snap)
+            if snap["queued"][1] == 0 and snap["cities"][1] == snap["collected"][1] + snap["failed"][1]:
+                break
+            self.assertLess(time.monotonic(), deadline, "every city to be done: %r" % snap)
+            time.sleep(0.2)
+        for snap in snapshots:
+            for name, (kept, table) in snap.items():
+                self.assertEqual(kept, table, "%s: counted %d, the tables say %d" % (name, kept, table))
+        self.assertGreater(snapshots[-1]["failed"][1], 0)
+        m = metrics(self)
+        tables = snapshots[-1]
+        self.assertEqual(m[("owmcollect_requests_accepted_total", "")], tables["requests"][1])
+        self.assertEqual(m[("owmcollect_cities", 'state="collected"')], tables["collected"][1])
+        self.assertEqual(m[("owmcollect_cities", 'state="failed"')], tables["failed"][1])
+        self.assertEqual(m[("owmcollect_cities", 'state="pending"')],
+                         tables["cities"][1] - tables["collected"][1] - tables["failed"][1])
+        self.assertEqual(m[("owmcollect_queue_cities", "")], 0)
+        q = S.request("GET", "/health").json["queue"]
+        self.assertEqual(q, {"cities": 0, "oldest_age_s": None})
+        print("counters equal the tables in %d snapshots taken while %d POSTs and their batches "
+              "committed" % (len(snapshots), 96))
 
     def test_3_gate_pauses(self):
         try:

@@ -103,19 +103,7 @@ def post(test, ext_id, cities=None):
 
 def children():
     """Pids of the worker supervisor's children."""
-    sup = S.pid("worker")
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == sup:
-            out.append(int(p))
-    return out
+    return list(S.children("worker"))
 
 
 def worker_log():

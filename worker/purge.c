@@ -1,0 +1,724 @@
+/*
+ * purge.c: see purge.h.  Owns deleting expired requests, request_cities,
+ * readings and city_latest rows; never touches the queue, the gate or the
+ * counters (api_minutes and api_calls are kept; rate_slots cleans itself).
+ *
+ * Where it runs: a child of its own, in the slot after the fetching
+ * children's (worker/main.c counts it in nchildren() when retention is on
+ * and dispatches on the slot), not a step between a fetching child's
+ * batches.  The supervisor does no database work; a step in a fetching
+ * child would hold back its next claim for every transaction and pause
+ * it takes (a first pass over a year of data runs for many minutes), and
+ * the gate's slots would pass unused.  As a child of its own it is
+ * started, restarted (throttled when it keeps dying), stopped on SIGTERM
+ * and rolled on SIGHUP by the same supervisor code as the others, and a
+ * reload that turns retention off stops it (its slot is past
+ * nchildren()).  Every worker host runs one; two purges take the same
+ * rows in the same order (index order), so one waits for the other and
+ * finds them gone.  It beats no heartbeat: worker_children and /health
+ * count fetching children.
+ *
+ * A pass (at start, then every PURGE_EVERY_S): the cut-offs from the
+ * database's clock and the oldest request (purge.h says why that bound
+ * keeps every reading a stored request can show), the expired requests,
+ * then the clock again (the oldest request is younger now) and the
+ * expired readings.  Each transaction deletes at most PURGE_MAX_ROWS rows
+ * and is followed by a pause of PURGE_PAUSE_FACTOR times its length, so
+ * the purge holds rows a fifth of the time at most.  Every row is found
+ * through an index range or key, never by scanning a table: a plain read
+ * picks the expired rows' ids through the requested_at or fetched_at
+ * index, and the deletes join that list to the primary keys.  The
+ * EXPLAIN of each statement (MariaDB 10.11, on tables of 300,000 readings
+ * and 60,000 requests, and on tables of 30 rows, where the optimizer
+ * would scan without the hints) is in the comment above it.
+ *
+ * Lock order.  The purge takes only rows it deletes (the picks and
+ * P_NAMED are plain reads; each delete joins a list to one table), and
+ * none that a POST or a completion may hold first:
+ * - a requests transaction locks the picked requests rows (finished
+ *   ones), then their request_cities rows.  The completion (tasks.c)
+ *   locks only pending request_cities rows and unfinished requests, a
+ *   POST only rows it inserts, DELETE /collect the pending rows of one
+ *   request (a finished one has none) after reading the request row: no
+ *   cycle is possible.
+ * - a readings transaction locks the city_latest rows still naming an
+ *   expired reading, in ascending city_id, then the expired readings.
+ *   The completion locks city_latest rows in ascending city_id too (after
+ *   its queue entries and new readings, which the purge never touches),
+ *   so at worst one waits for the other's commit, for the row of a city
+ *   not fetched for days.  Old readings are locked by nobody else.
+ * POSTs and the claim read city_latest and readings without locks.
+ */
+#include <sys/prctl.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "daemon.h"
+#include "db.h"
+#include "log.h"
+#include "purge.h"
+#include "stmt.h"
+
+#define EPOCH		"TIMESTAMP'1970-01-01 00:00:00'"
+#define US(x)		"TIMESTAMPDIFF(MICROSECOND, " EPOCH ", " x ")"
+#define AT(x)		"TIMESTAMPADD(MICROSECOND, " x ", " EPOCH ")"
+#define IDS		"JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED " \
+			"PATH '$')) j"
+#define PURGE_EVERY_S	30
+#define RETRY_S		1		/* after a deadlock or lock timeout */
+#define RECONNECT_MAX_S	10
+#define POS_END		65536LL		/* past any request_cities.pos */
+
+enum {
+	P_CLOCK,
+	P_PICK,
+	P_REQUESTS,
+	P_CITIES,
+	P_PICK_READINGS,
+	P_NAMED,
+	P_LATEST,
+	P_READINGS,
+	P_COUNT
+};
+
+/*
+ * The deletes take their rows from a list of ids the pick before found
+ * through an index ([id, ...], JSON_TABLE), joined left to right
+ * (STRAIGHT_JOIN) on the primary keys (FORCE INDEX): on small tables the
+ * optimizer would otherwise start from a scan of the table and probe the
+ * list, as EXPLAIN shows on a table of 30 readings.
+ */
+static const char *const sql[P_COUNT] = {
+	/* The database's clock and the oldest request stored, NULL when
+	 * none.  EXPLAIN: "Select tables optimized away" (MIN is the first
+	 * entry of the requested_at index). */
+	[P_CLOCK] =
+	    "SELECT " US("NOW(6)") ", " US("MIN(requested_at)") " "
+	    "FROM requests",
+	/*
+	 * Expired finished requests, oldest first, from where the previous
+	 * batch of this pass ended (unfinished ones are passed over once a
+	 * pass, not once a batch): a plain read.  EXPLAIN: requests, range,
+	 * key requested_at, "Using index condition; Using where".
+	 */
+	[P_PICK] =
+	    "SELECT id, total, " US("requested_at") " "
+	    "FROM requests FORCE INDEX (requested_at) "
+	    "WHERE requested_at >= " AT("?") " AND requested_at < " AT("?")
+	    " AND finished_at IS NOT NULL ORDER BY requested_at LIMIT ?",
+	/* The picked requests.  EXPLAIN: j ("Table function: json_table"),
+	 * then requests eq_ref PRIMARY. */
+	[P_REQUESTS] =
+	    "DELETE r FROM " IDS " STRAIGHT_JOIN requests r FORCE INDEX "
+	    "(PRIMARY) ON r.id = j.id WHERE r.finished_at IS NOT NULL",
+	/* Their cities with pos in [?, ?).  EXPLAIN: j, then
+	 * request_cities ref PRIMARY (the key's request_id prefix). */
+	[P_CITIES] =
+	    "DELETE rc FROM " IDS " STRAIGHT_JOIN request_cities rc "
+	    "FORCE INDEX (PRIMARY) ON rc.request_id = j.id "
+	    "WHERE rc.pos >= ? AND rc.pos < ?",
+	/* Expired readings, oldest first: a plain read.  EXPLAIN: readings,
+	 * range, key fetched_at, "Using where; Using index". */
+	[P_PICK_READINGS] =
+	    "SELECT id FROM readings FORCE INDEX (fetched_at) "
+	    "WHERE fetched_at < " AT("?") " ORDER BY fetched_at LIMIT ?",
+	/*
+	 * Which of them a city_latest row names (cities not fetched since):
+	 * a plain read, so that the deletes below lock only rows they
+	 * delete, in ascending city_id as the completion does; a locking
+	 * join would take (and wait for) the city_latest row of every city
+	 * in the list.  EXPLAIN: j, readings eq_ref PRIMARY, city_latest
+	 * eq_ref PRIMARY.
+	 */
+	[P_NAMED] =
+	    "SELECT cl.city_id, cl.reading_id FROM " IDS " STRAIGHT_JOIN "
+	    "readings rd FORCE INDEX (PRIMARY) ON rd.id = j.id "
+	    "STRAIGHT_JOIN city_latest cl FORCE INDEX (PRIMARY) "
+	    "ON cl.city_id = rd.city_id AND cl.reading_id = rd.id",
+	/* Those city_latest rows ([[city_id, reading_id], ...], ascending
+	 * city_id), if they still name them.  EXPLAIN: j, city_latest
+	 * eq_ref PRIMARY. */
+	[P_LATEST] =
+	    "DELETE cl FROM JSON_TABLE(?, '$[*]' COLUMNS (city_id INT "
+	    "UNSIGNED PATH '$[0]', reading_id BIGINT UNSIGNED PATH '$[1]')) j "
+	    "STRAIGHT_JOIN city_latest cl FORCE INDEX (PRIMARY) "
+	    "ON cl.city_id = j.city_id AND cl.reading_id = j.reading_id",
+	/* The readings.  None is named by city_latest now: the rows naming
+	 * them went first, and the completion only ever points city_latest
+	 * at a reading it has just inserted.  EXPLAIN: j, readings eq_ref
+	 * PRIMARY. */
+	[P_READINGS] =
+	    "DELETE rd FROM " IDS " STRAIGHT_JOIN readings rd FORCE INDEX "
+	    "(PRIMARY) ON rd.id = j.id",
+};
+
+/* What a pass deleted, for its one log line. */
+struct tally {
+	unsigned long long	 requests, cities, latest, readings;
+	unsigned long long	 tx, largest;
+};
+
+static const struct config	*cf;
+static volatile sig_atomic_t	 quit;
+static MYSQL			*db;
+static MYSQL_STMT		*st[P_COUNT];
+static int			 db_down;
+static int64_t			 tx_start;
+static struct buf		 json;		/* a list of ids, [id, ...] */
+
+void
+purge_cuts(int64_t now, int have_oldest, int64_t oldest,
+    long long requests_days, long long readings_days, struct purge_cuts *c)
+{
+	int64_t	 base;
+
+	c->requests = c->readings = 0;
+	if (requests_days > 0)
+		c->requests = now - requests_days * PURGE_DAY_US;
+	if (readings_days > 0) {
+		base = have_oldest && oldest < now ? oldest : now;
+		c->readings = now - readings_days * PURGE_DAY_US;
+		if (base - PURGE_KEEP_S * 1000000 < c->readings)
+			c->readings = base - PURGE_KEEP_S * 1000000;
+	}
+	/* Before the epoch: nothing can be that old. */
+	if (c->requests < 0)
+		c->requests = 0;
+	if (c->readings < 0)
+		c->readings = 0;
+}
+
+size_t
+purge_fit(const unsigned int *totals, size_t n, size_t max_rows)
+{
+	size_t	 i, rows = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((size_t)totals[i] + 1 > max_rows - rows)
+			break;
+		rows += (size_t)totals[i] + 1;
+	}
+	return i;
+}
+
+int64_t
+purge_pause_us(int64_t busy_us)
+{
+	int64_t	 p = busy_us > 0 ? busy_us * PURGE_PAUSE_FACTOR : 0;
+
+	if (p < PURGE_PAUSE_MIN_US)
+		p = PURGE_PAUSE_MIN_US;
+	if (p > PURGE_PAUSE_MAX_US)
+		p = PURGE_PAUSE_MAX_US;
+	return p;
+}
+
+int
+purge_wanted(const struct config *conf)
+{
+	return conf->retention.requests_days > 0 ||
+	    conf->retention.readings_days > 0;
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+/* Sleep us, or until told to quit (in steps: daemon_nap_step). */
+static void
+nap(int64_t us)
+{
+	int64_t		 deadline = daemon_mono_us() + us;
+
+	while (!quit && daemon_mono_us() < deadline)
+		daemon_nap_step(deadline);
+}
+
+static void
+db_disconnect(void)
+{
+	stmt_close_all(st, P_COUNT);
+	if (db) {
+		mysql_close(db);
+		db = NULL;
+	}
+}
+
+static int
+db_connect(void)
+{
+	struct sqlerr	 e;
+
+	memset(&e, 0, sizeof(e));
+	if ((db = db_open(cf, e.msg, sizeof(e.msg))) == NULL ||
+	    stmt_prepare_all(db, sql, st, P_COUNT, &e) == -1) {
+		if (!db_down)
+			log_warnx("purge: database unavailable: %s", e.msg);
+		db_down = 1;
+		db_disconnect();
+		return -1;
+	}
+	if (db_down)
+		log_notice("purge: database reachable again");
+	db_down = 0;
+	return 0;
+}
+
+/* Run statement k; *n: the rows it changed. */
+static int
+run(int k, MYSQL_BIND *p, const char *what, unsigned long long *n,
+    struct sqlerr *e)
+{
+	if (stmt_run(db, st[k], p, what, e) == -1)
+		return -1;
+	*n = mysql_stmt_affected_rows(st[k]);
+	return 0;
+}
+
+static int
+tx_begin(struct sqlerr *e)
+{
+	tx_start = daemon_mono_us();
+	return stmt_query(db, "START TRANSACTION", e);
+}
+
+/* Commit; a transaction that deleted rows is counted, then paused after. */
+static int
+tx_commit(struct tally *t, unsigned long long rows, const char *what,
+    struct sqlerr *e)
+{
+	int64_t	 busy;
+
+	if (stmt_query(db, "COMMIT", e) == -1)
+		return -1;
+	busy = daemon_mono_us() - tx_start;
+	if (rows == 0)
+		return 0;
+	t->tx++;
+	if (rows > t->largest)
+		t->largest = rows;
+	log_debug("purge: %s: %llu rows in one transaction (%lld ms)", what,
+	    rows, (long long)(busy / 1000));
+	nap(purge_pause_us(busy));
+	return 0;
+}
+
+/* The database's clock, the oldest request, and so the cut-offs. */
+static int
+cuts_now(struct purge_cuts *c, struct sqlerr *e)
+{
+	MYSQL_STMT	*q = st[P_CLOCK];
+	MYSQL_BIND	 o[2];
+	long long	 now, oldest;
+	my_bool		 none;
+	int		 rc;
+
+	db_bind_i64(&o[0], &now);
+	db_bind_i64(&o[1], &oldest);
+	o[1].is_null = &none;
+	if (stmt_run(db, q, NULL, "purge clock", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0 ||
+	    (rc = mysql_stmt_fetch(q)) == 1)
+		return stmt_fail(db, q, "purge clock", e);
+	mysql_stmt_free_result(q);
+	if (rc == MYSQL_NO_DATA) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "purge clock: no row");
+		return -1;
+	}
+	purge_cuts(now, !none, oldest, cf->retention.requests_days,
+	    cf->retention.readings_days, c);
+	return 0;
+}
+
+/* The list just built in json, or -1 when it did not fit in memory. */
+static int
+json_ready(struct sqlerr *e)
+{
+	if (buf_cstr(&json) != NULL)
+		return 0;
+	e->code = 0;
+	snprintf(e->msg, sizeof(e->msg), "purge: out of memory");
+	return -1;
+}
+
+/* [id, ...] of the n ids into json; -1 with e filled when out of memory. */
+static int
+id_list(const unsigned long long *ids, size_t n, struct sqlerr *e)
+{
+	size_t	 i;
+
+	buf_reset(&json);
+	buf_addc(&json, '[');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_addc(&json, ',');
+		buf_addu(&json, ids[i]);
+	}
+	buf_addc(&json, ']');
+	return json_ready(e);
+}
+
+/*
+ * The listed requests' rows, then their cities with pos in [lo, hi):
+ * both when whole, only the cities for a part of a big one (nreq = NULL).
+ */
+static int
+delete_requests(const unsigned long long *ids, size_t n, long long lo,
+    long long hi, unsigned long long *nreq, unsigned long long *ncity,
+    struct sqlerr *e)
+{
+	MYSQL_BIND	 p[3];
+	unsigned long	 len;
+
+	if (id_list(ids, n, e) == -1)
+		return -1;
+	db_bind_str(&p[0], json.data, &len);
+	if (nreq && run(P_REQUESTS, p, "purge: requests", nreq, e) == -1)
+		return -1;
+	db_bind_i64(&p[1], &lo);
+	db_bind_i64(&p[2], &hi);
+	return run(P_CITIES, p, "purge: request cities", ncity, e);
+}
+
+/* Whole requests in one transaction. */
+static int
+purge_some(const unsigned long long *ids, size_t k, struct tally *t,
+    struct sqlerr *e)
+{
+	unsigned long long nreq, ncity;
+
+	if (tx_begin(e) == -1 ||
+	    delete_requests(ids, k, 0, POS_END, &nreq, &ncity, e) == -1 ||
+	    tx_commit(t, nreq + ncity, "requests", e) == -1)
+		goto fail;
+	t->requests += nreq;
+	t->cities += ncity;
+	return nreq + ncity > 0 ? 0 : 1;
+fail:
+	mysql_rollback(db);
+	return -1;
+}
+
+/*
+ * A request with more cities than one transaction may delete (a city's
+ * pos is below its total): its cities in parts of PURGE_MAX_ROWS - 1
+ * positions, the last part with the request.  Interrupted, it is a
+ * finished request with fewer cities, which the next pass resumes.
+ */
+static int
+purge_big(unsigned long long id, unsigned int total, struct tally *t,
+    struct sqlerr *e)
+{
+	unsigned long long nreq, ncity;
+	long long	 lo, hi, step = PURGE_MAX_ROWS - 1;
+
+	for (lo = 0; lo < (long long)total && !quit; lo = hi) {
+		hi = lo + step;
+		nreq = 0;
+		if (tx_begin(e) == -1 || delete_requests(&id, 1, lo,
+		    hi >= (long long)total ? POS_END : hi,
+		    hi >= (long long)total ? &nreq : NULL, &ncity, e) == -1 ||
+		    tx_commit(t, nreq + ncity, "a big request", e) == -1)
+			goto fail;
+		t->requests += nreq;
+		t->cities += ncity;
+	}
+	return 0;
+fail:
+	mysql_rollback(db);
+	return -1;
+}
+
+/* Up to PURGE_MAX_ROWS expired finished requests from `from` on. */
+static int
+pick_requests(int64_t from, int64_t cut, unsigned long long *ids,
+    unsigned int *totals, int64_t *ats, size_t *n, struct sqlerr *e)
+{
+	MYSQL_STMT	*q = st[P_PICK];
+	MYSQL_BIND	 p[3], o[3];
+	long long	 lo = from, hi = cut, limit = PURGE_MAX_ROWS, total, at;
+	unsigned long long id;
+	int		 rc;
+
+	*n = 0;
+	db_bind_i64(&p[0], &lo);
+	db_bind_i64(&p[1], &hi);
+	db_bind_i64(&p[2], &limit);
+	db_bind_u64(&o[0], &id);
+	db_bind_i64(&o[1], &total);
+	db_bind_i64(&o[2], &at);
+	if (stmt_run(db, q, p, "purge: expired requests", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0)
+		return stmt_fail(db, q, "purge: expired requests", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < PURGE_MAX_ROWS) {
+		ids[*n] = id;
+		totals[*n] = (unsigned int)total;
+		ats[*n] = at;
+		(*n)++;
+	}
+	mysql_stmt_free_result(q);
+	if (rc == 1)
+		return stmt_fail(db, q, "purge: expired requests", e);
+	return 0;
+}
+
+static int
+purge_requests(int64_t cut, struct tally *t, struct sqlerr *e)
+{
+	static unsigned long long ids[PURGE_MAX_ROWS];
+	static unsigned int	 totals[PURGE_MAX_ROWS];
+	static int64_t		 ats[PURGE_MAX_ROWS];
+	int64_t			 from = 0;
+	size_t			 n, k;
+	int			 rc;
+
+	while (!quit) {
+		if (pick_requests(from, cut, ids, totals, ats, &n, e) == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		if ((k = purge_fit(totals, n, PURGE_MAX_ROWS)) == 0) {
+			if (purge_big(ids[0], totals[0], t, e) == -1)
+				return -1;
+			k = 1;
+		} else if ((rc = purge_some(ids, k, t, e)) == -1)
+			return -1;
+		else if (rc == 1)
+			return 0;	/* gone meanwhile: another purge's */
+		from = ats[k - 1];
+	}
+	return 0;
+}
+
+/* Up to PURGE_MAX_ROWS readings fetched before cut, oldest first. */
+static int
+pick_readings(int64_t cut, unsigned long long *ids, size_t *n,
+    struct sqlerr *e)
+{
+	MYSQL_STMT	*q = st[P_PICK_READINGS];
+	MYSQL_BIND	 p[2], o[1];
+	long long	 at = cut, limit = PURGE_MAX_ROWS;
+	unsigned long long id;
+	int		 rc;
+
+	*n = 0;
+	db_bind_i64(&p[0], &at);
+	db_bind_i64(&p[1], &limit);
+	db_bind_u64(&o[0], &id);
+	if (stmt_run(db, q, p, "purge: expired readings", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0)
+		return stmt_fail(db, q, "purge: expired readings", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < PURGE_MAX_ROWS)
+		ids[(*n)++] = id;
+	mysql_stmt_free_result(q);
+	if (rc == 1)
+		return stmt_fail(db, q, "purge: expired readings", e);
+	return 0;
+}
+
+/* A city_latest row naming an expired reading. */
+struct named {
+	unsigned long long	 city, reading;
+};
+
+static int
+named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+
+	return x->city < y->city ? -1 : x->city > y->city;
+}
+
+/*
+ * Of the n readings listed in json, the city_latest rows naming one
+ * (P_NAMED), into json as [[city_id, reading_id], ...] in ascending
+ * city_id; *k how many.
+ */
+static int
+named_list(struct named *nm, size_t *k, struct sqlerr *e)
+{
+	MYSQL_STMT	*q = st[P_NAMED];
+	MYSQL_BIND	 p[1], o[2];
+	unsigned long	 len;
+	unsigned long long city, reading;
+	size_t		 i;
+	int		 rc;
+
+	*k = 0;
+	db_bind_str(&p[0], json.data, &len);
+	db_bind_u64(&o[0], &city);
+	db_bind_u64(&o[1], &reading);
+	if (stmt_run(db, q, p, "purge: latest readings", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0)
+		return stmt_fail(db, q, "purge: latest readings", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0 && *k < PURGE_MAX_ROWS) {
+		nm[*k].city = city;
+		nm[*k].reading = reading;
+		(*k)++;
+	}
+	mysql_stmt_free_result(q);
+	if (rc == 1)
+		return stmt_fail(db, q, "purge: latest readings", e);
+	if (*k > 1)
+		qsort(nm, *k, sizeof(*nm), named_cmp);
+	buf_reset(&json);
+	for (i = 0; i < *k; i++) {
+		buf_adds(&json, i ? ",[" : "[[");
+		buf_addu(&json, nm[i].city);
+		buf_addc(&json, ',');
+		buf_addu(&json, nm[i].reading);
+		buf_addc(&json, ']');
+	}
+	buf_adds(&json, *k ? "]" : "[]");
+	return json_ready(e);
+}
+
+/*
+ * Readings in transactions of: the city_latest rows naming some of the
+ * picked ones, then as many of those (oldest first) as the rest of the
+ * transaction's rows allow.
+ */
+static int
+purge_readings(int64_t cut, struct tally *t, struct sqlerr *e)
+{
+	static unsigned long long ids[PURGE_MAX_ROWS];
+	static struct named nm[PURGE_MAX_ROWS];
+	MYSQL_BIND	 p[1];
+	unsigned long	 len;
+	unsigned long long nlatest, nread;
+	size_t		 n, k, room;
+
+	while (!quit) {
+		if (pick_readings(cut, ids, &n, e) == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		nlatest = nread = 0;
+		if (tx_begin(e) == -1 || id_list(ids, n, e) == -1 ||
+		    named_list(nm, &k, e) == -1)
+			goto fail;
+		if (k > 0) {
+			db_bind_str(&p[0], json.data, &len);
+			if (run(P_LATEST, p, "purge: city_latest", &nlatest,
+			    e) == -1)
+				goto fail;
+		}
+		room = PURGE_MAX_ROWS - (size_t)nlatest;
+		if (room > 0) {
+			if (id_list(ids, n < room ? n : room, e) == -1)
+				goto fail;
+			db_bind_str(&p[0], json.data, &len);
+			if (run(P_READINGS, p, "purge: readings", &nread,
+			    e) == -1)
+				goto fail;
+		}
+		if (tx_commit(t, nlatest + nread, "readings", e) == -1)
+			goto fail;
+		t->latest += nlatest;
+		t->readings += nread;
+		if (nlatest + nread == 0)
+			return 0;	/* gone meanwhile: another purge's */
+		if (n < PURGE_MAX_ROWS && nread == n)
+			return 0;	/* none left before the cut-off */
+	}
+	return 0;
+fail:
+	mysql_rollback(db);
+	return -1;
+}
+
+static int
+pass(struct tally *t, struct sqlerr *e)
+{
+	struct purge_cuts c;
+
+	if (cuts_now(&c, e) == -1)
+		return -1;
+	if (c.requests > 0 && purge_requests(c.requests, t, e) == -1)
+		return -1;
+	if (cf->retention.readings_days == 0 || quit)
+		return 0;
+	/* With expired requests gone the oldest one left is younger. */
+	if (cuts_now(&c, e) == -1)
+		return -1;
+	if (c.readings > 0 && purge_readings(c.readings, t, e) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+report(const struct tally *t)
+{
+	if (t->tx == 0)
+		return;
+	log_info("purge: deleted %llu requests (%llu request cities), %llu "
+	    "readings and %llu city_latest rows in %llu transactions, the "
+	    "largest %llu rows", t->requests, t->cities, t->readings,
+	    t->latest, t->tx, t->largest);
+}
+
+int
+purge_run(const struct config *conf)
+{
+	struct sigaction sa;
+	struct tally	 t;
+	struct sqlerr	 e;
+	int64_t		 retry_us = 1000000;
+	int		 rc;
+
+	cf = conf;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;	/* no SA_RESTART: sleeps must wake */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* ps and top tell it from the fetching children. */
+	(void)prctl(PR_SET_NAME, "owm-purge", 0, 0, 0);
+	log_info("purge: requests kept %lld days, readings %lld days "
+	    "(0: for ever), in transactions of at most %d rows",
+	    cf->retention.requests_days, cf->retention.readings_days,
+	    PURGE_MAX_ROWS);
+
+	while (!quit) {
+		if (db == NULL) {
+			if (db_connect() == -1) {
+				nap(retry_us);
+				if (retry_us < RECONNECT_MAX_S * 1000000LL)
+					retry_us *= 2;
+				continue;
+			}
+			retry_us = 1000000;
+		}
+		memset(&t, 0, sizeof(t));
+		memset(&e, 0, sizeof(e));
+		rc = pass(&t, &e);
+		report(&t);
+		if (rc == -1 && db_error_is_gone(e.code)) {
+			if (!db_down)
+				log_warnx("purge: database connection lost: "
+				    "%s", e.msg);
+			db_down = 1;
+			db_disconnect();
+			continue;
+		}
+		if (rc == -1)
+			log_warnx("purge: %s", e.msg);
+		nap((rc == -1 && db_error_is_retryable(e.code) ? RETRY_S :
+		    PURGE_EVERY_S) * 1000000LL);
+	}
+	db_disconnect();
+	buf_free(&json);
+	return 0;
+}
