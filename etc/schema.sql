@@ -36,6 +36,14 @@ CREATE TABLE IF NOT EXISTS requests (
 ) ENGINE=InnoDB;
 ALTER TABLE requests ADD COLUMN IF NOT EXISTS cities JSON NULL;
 
+-- The ids of the requests retention purged (worker/purge.c, in the same
+-- transaction as the request): an id stays used forever, so a POST of one
+-- is a 409 and no cache can mistake a new request for the purged one.
+CREATE TABLE IF NOT EXISTS purged_requests (
+	ext_id		VARBINARY(128) NOT NULL,
+	PRIMARY KEY (ext_id)
+) ENGINE=InnoDB;
+
 -- A request's cities that waited for the worker (no fresh reading at POST
 -- time); pos is the city's index in requests.cities.  state moves once,
 -- from 'pending' to 'collected' (reading_id set) or 'failed' (error set);

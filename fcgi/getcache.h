@@ -1,10 +1,10 @@
 /*
  * getcache.h: each FastCGI process's small cache of GET /get documents.
  *
- * An entry is keyed by the request id and versioned by its number of
- * outcomes (collected + failed): outcomes are only ever added, so a
- * document built at version v is exact for as long as the database still
- * says v.  store_get checks the version with one indexed lookup and
+ * An entry is keyed by the request id and versioned by its request row
+ * and its number of outcomes (collected + failed): outcomes are only ever
+ * added, so a document built at version v is exact for as long as the
+ * database still says v.  store_get checks the version with one indexed lookup and
  * rebuilds only when it moved.
  */
 #ifndef OWM_GETCACHE_H

@@ -44,11 +44,19 @@ enum {
 	ST_CANCEL_REQUEST,
 	ST_CANCEL_TASKS,
 	ST_COUNTERS,
+	ST_PURGED,
 	ST_COUNT
 };
 
 /* This connection's shard of the counters (schema.sql): 1..32. */
 #define SHARD	"CONNECTION_ID() % 32 + 1"
+
+/* Outcomes per request row in a GET document's version: more than any
+ * request's cities (CITIES_MAX, 1000). */
+#define VERSION_SPAN	1024
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
+#define GET_COLS	12	/* ST_GET's columns, get_bind's binds */
 
 static const char *const sql[ST_COUNT] = {
 	[ST_NOW] =
@@ -107,7 +115,7 @@ static const char *const sql[ST_COUNT] = {
 	    "SELECT r.requested_at, r.finished_at, r.total, r.collected, "
 	    "r.failed, j.city_id, rd.temperature, rd.humidity, "
 	    "rd.observed_at, rc.error, "
-	    "COALESCE(j.reading_id > 0 OR rc.state <> 'pending', 0) "
+	    "COALESCE(j.reading_id > 0 OR rc.state <> 'pending', 0), r.id "
 	    "FROM requests r "
 	    "JOIN JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY, "
 	    "city_id INT UNSIGNED PATH '$[0]', "
@@ -117,9 +125,11 @@ static const char *const sql[ST_COUNT] = {
 	    "LEFT JOIN readings rd "
 	    "ON rd.id = IF(j.reading_id > 0, j.reading_id, rc.reading_id) "
 	    "WHERE r.ext_id = ? ORDER BY j.pos",
+	/* The version of a cached document: its request's row (an id may
+	 * be posted again once retention purged it) and its outcomes. */
 	[ST_VERSION] =
-	    "SELECT collected + failed, finished_at IS NOT NULL "
-	    "FROM requests WHERE ext_id = ?",
+	    "SELECT id * " XSTR(VERSION_SPAN) " + collected + failed, "
+	    "finished_at IS NOT NULL FROM requests WHERE ext_id = ?",
 	[ST_LIST] =
 	    "SELECT id, ext_id, requested_at, finished_at, total, collected, "
 	    "failed FROM requests WHERE id < ? ORDER BY id DESC LIMIT ?",
@@ -145,6 +155,11 @@ static const char *const sql[ST_COUNT] = {
 	 * /metrics reads: this connection's shard row, the transaction's
 	 * last lock.
 	 */
+	/* An id retention purged stays used: unique forever (DESIGN.md).
+	 * Read after the request row is in, so a purge of the same id that
+	 * committed meanwhile (it held that row's key) is seen. */
+	[ST_PURGED] =
+	    "SELECT 1 FROM purged_requests WHERE ext_id = ?",
 	[ST_COUNTERS] =
 	    "INSERT INTO counters (shard, cities, collected, failed, queued, "
 	    "requests) VALUES (" SHARD ", ?, ?, ?, ?, ?) "
@@ -491,6 +506,28 @@ city_list(struct buf *json, const struct collect_req *r,
 	buf_addc(json, ']');
 }
 
+/* STORE_DUPLICATE (rolled back) if retention purged a request of this
+ * id, STORE_OK if not. */
+static enum store_rc
+purged(const struct collect_req *r, int *retry)
+{
+	MYSQL_STMT	*s = st[ST_PURGED];
+	MYSQL_BIND	 b[1];
+	unsigned long	 len;
+	int		 rc;
+
+	bind_id(&b[0], r->id, r->idlen, &len);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_store_result(s) != 0)
+		return store_fail(s, "purged ids", retry);
+	rc = mysql_stmt_num_rows(s) > 0;
+	mysql_stmt_free_result(s);
+	if (!rc)
+		return STORE_OK;
+	mysql_rollback(db);
+	return STORE_DUPLICATE;
+}
+
 /*
  * One attempt at the POST transaction; *retry set on a deadlock.  Lock
  * order: the new request row, the queue entries (ascending city_id), the
@@ -548,6 +585,8 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_INS_REQUEST], "insert request", retry);
 	}
 	reqid = mysql_stmt_insert_id(st[ST_INS_REQUEST]);
+	if ((rc = purged(r, retry)) != STORE_OK)
+		return rc;
 	queued = 0;
 	if (done < total && (queue(r, reading, lower, base, &now, &queued,
 	    retry) == -1 || insert_pending(r, reqid, reading, retry) == -1))
@@ -603,12 +642,13 @@ struct get_row {
 	my_bool		 finished_null, city_null, temp_null, error_null;
 	my_bool		 hum_null, obs_null;
 	signed char	 done;
+	unsigned long long request;	/* requests.id */
 };
 
 static void
 get_bind(MYSQL_BIND *o, struct get_row *g)
 {
-	memset(o, 0, 11 * sizeof(*o));
+	memset(o, 0, GET_COLS * sizeof(*o));
 	db_bind_time(&o[0], &g->requested_at);
 	db_bind_time(&o[1], &g->finished_at);
 	o[1].is_null = &g->finished_null;
@@ -633,6 +673,7 @@ get_bind(MYSQL_BIND *o, struct get_row *g)
 	o[9].is_null = &g->error_null;
 	o[10].buffer_type = MYSQL_TYPE_TINY;
 	o[10].buffer = &g->done;
+	db_bind_u64(&o[11], &g->request);
 }
 
 static void
@@ -719,7 +760,7 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	static struct get_row g;
 	const struct buf *cached;
 	MYSQL_STMT	*s;
-	MYSQL_BIND	 b[1], o[11];
+	MYSQL_BIND	 b[1], o[GET_COLS];
 	unsigned long	 len;
 	unsigned long long version, cached_version;
 	enum store_rc	 vrc;
@@ -754,9 +795,11 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	if (rows == 0)
 		return STORE_NOTFOUND;
 	buf_adds(out, "]}\n");
-	/* One statement built the document: its counts are its version. */
+	/* One statement built the document: its row and counts are its
+	 * version (ST_VERSION). */
 	*finished = !g.finished_null;
-	getcache_put(id, idlen, g.collected + g.failed, out);
+	getcache_put(id, idlen, g.request * VERSION_SPAN + g.collected +
+	    g.failed, out);
 	return STORE_OK;
 }
 

@@ -78,6 +78,7 @@
 enum {
 	P_CLOCK,
 	P_PICK,
+	P_TOMBS,
 	P_REQUESTS,
 	P_CITIES,
 	P_PICK_READINGS,
@@ -114,6 +115,13 @@ static const char *const sql[P_COUNT] = {
 	    " AND finished_at IS NOT NULL ORDER BY requested_at LIMIT ?",
 	/* The picked requests.  EXPLAIN: j ("Table function: json_table"),
 	 * then requests eq_ref PRIMARY. */
+	/* Their ids stay used (purged_requests): one row each, counted in
+	 * the transaction's rows (purge_fit).  EXPLAIN: j, then requests
+	 * eq_ref PRIMARY. */
+	[P_TOMBS] =
+	    "INSERT IGNORE INTO purged_requests (ext_id) SELECT r.ext_id "
+	    "FROM " IDS " STRAIGHT_JOIN requests r FORCE INDEX (PRIMARY) "
+	    "ON r.id = j.id WHERE r.finished_at IS NOT NULL",
 	[P_REQUESTS] =
 	    "DELETE r FROM " IDS " STRAIGHT_JOIN requests r FORCE INDEX "
 	    "(PRIMARY) ON r.id = j.id WHERE r.finished_at IS NOT NULL",
@@ -200,9 +208,9 @@ purge_fit(const unsigned int *totals, size_t n, size_t max_rows)
 	size_t	 i, rows = 0;
 
 	for (i = 0; i < n; i++) {
-		if ((size_t)totals[i] + 1 > max_rows - rows)
+		if ((size_t)totals[i] + 2 > max_rows - rows)
 			break;
-		rows += (size_t)totals[i] + 1;
+		rows += (size_t)totals[i] + 2;
 	}
 	return i;
 }
@@ -379,11 +387,13 @@ delete_requests(const unsigned long long *ids, size_t n, long long lo,
 {
 	MYSQL_BIND	 p[3];
 	unsigned long	 len;
+	unsigned long long tombs;
 
 	if (id_list(ids, n, e) == -1)
 		return -1;
 	db_bind_str(&p[0], json.data, &len);
-	if (nreq && run(P_REQUESTS, p, "purge: requests", nreq, e) == -1)
+	if (nreq && (run(P_TOMBS, p, "purge: purged ids", &tombs, e) == -1 ||
+	    run(P_REQUESTS, p, "purge: requests", nreq, e) == -1))
 		return -1;
 	db_bind_i64(&p[1], &lo);
 	db_bind_i64(&p[2], &hi);
@@ -399,7 +409,7 @@ purge_some(const unsigned long long *ids, size_t k, struct tally *t,
 
 	if (tx_begin(e) == -1 ||
 	    delete_requests(ids, k, 0, POS_END, &nreq, &ncity, e) == -1 ||
-	    tx_commit(t, nreq + ncity, "requests", e) == -1)
+	    tx_commit(t, 2 * nreq + ncity, "requests", e) == -1)
 		goto fail;
 	t->requests += nreq;
 	t->cities += ncity;
@@ -411,7 +421,7 @@ fail:
 
 /*
  * A request with more cities than one transaction may delete (a city's
- * pos is below its total): its cities in parts of PURGE_MAX_ROWS - 1
+ * pos is below its total): its cities in parts of PURGE_MAX_ROWS - 2
  * positions, the last part with the request.  Interrupted, it is a
  * finished request with fewer cities, which the next pass resumes.
  */
@@ -420,7 +430,7 @@ purge_big(unsigned long long id, unsigned int total, struct tally *t,
     struct sqlerr *e)
 {
 	unsigned long long nreq, ncity;
-	long long	 lo, hi, step = PURGE_MAX_ROWS - 1;
+	long long	 lo, hi, step = PURGE_MAX_ROWS - 2;
 
 	for (lo = 0; lo < (long long)total && !quit; lo = hi) {
 		hi = lo + step;
@@ -428,7 +438,7 @@ purge_big(unsigned long long id, unsigned int total, struct tally *t,
 		if (tx_begin(e) == -1 || delete_requests(&id, 1, lo,
 		    hi >= (long long)total ? POS_END : hi,
 		    hi >= (long long)total ? &nreq : NULL, &ncity, e) == -1 ||
-		    tx_commit(t, nreq + ncity, "a big request", e) == -1)
+		    tx_commit(t, 2 * nreq + ncity, "a big request", e) == -1)
 			goto fail;
 		t->requests += nreq;
 		t->cities += ncity;

@@ -69,7 +69,8 @@ void	purge_cuts(int64_t now, int have_oldest, int64_t oldest,
 /*
  * Of n expired requests (in purge order) with these totals, how many
  * whole ones one transaction of at most max_rows rows may delete: each
- * costs its own row and its request_cities rows, at most its total.  0
+ * costs its own row, its purged_requests row and its request_cities rows,
+ * at most its total.  0
  * when the first alone does not fit: its cities go in parts first.
  */
 size_t	purge_fit(const unsigned int *totals, size_t n, size_t max_rows);

@@ -254,10 +254,15 @@ class Retention(unittest.TestCase):
                                "ON r.id = rc.request_id WHERE r.ext_id NOT LIKE 'old-%'"), kept_cities)
         for r in ("old-s-1", "old-s-300", "old-big", "old-c"):
             self.assertEqual(S.get(r).status, 404, r)
+        # A purged id stays used: unique forever.
+        self.assertEqual(count("SELECT COUNT(*) FROM purged_requests WHERE ext_id IN "
+                               "('old-s-1', 'old-s-300', 'old-big', 'old-c')"), 4)
+        status, _, body = S.post_collect({"id": "old-big", "cities": [1]})
+        self.assertEqual(status, 409, body)
 
         # Exactly these rows (above), in transactions of at most 1,000
-        # rows: the 2,202 rows of requests need 3 at least, the 2,501 of
-        # readings 3 more.
+        # rows: the 2,504 rows of requests (with their purged ids) need 3
+        # at least, the 2,501 of readings 3 more.
         passes = summaries(mark)
         print("\n  phase 1 (requests, cities, readings, city_latest, transactions, largest): %s"
               % passes)

@@ -127,10 +127,10 @@ struct fit_case {
 static const struct fit_case fit_cases[] = {
 	{ "none", { 0 }, 0, 0 },
 	{ "small ones", { 5, 5, 5 }, 3, 3 },
-	{ "exactly full", { 500, 498 }, 2, 2 },	/* 501 + 499 */
-	{ "one row over", { 500, 499 }, 2, 1 },	/* 501 + 500 */
-	{ "999 cities: 1000 rows", { 999, 1 }, 2, 1 },
-	{ "1000 cities: in parts", { 1000, 1 }, 2, 0 },
+	{ "exactly full", { 500, 496 }, 2, 2 },	/* 502 + 498 */
+	{ "one row over", { 500, 497 }, 2, 1 },	/* 502 + 499 */
+	{ "998 cities: 1000 rows", { 998, 1 }, 2, 1 },
+	{ "999 cities: in parts", { 999, 1 }, 2, 0 },
 	{ "a big one stops the batch", { 10, 1000, 10 }, 3, 1 },
 	{ "167 each", { 167, 167, 167, 167, 167, 167 }, 6, 5 },
 };
@@ -145,7 +145,7 @@ START_TEST(test_fit)
 }
 END_TEST
 
-/* 1,000 requests of one city: 500 of them make 1,000 rows. */
+/* 1,000 requests of one city: 333 of them make 999 rows. */
 START_TEST(test_fit_many)
 {
 	unsigned int	 totals[PURGE_MAX_ROWS];
@@ -154,7 +154,7 @@ START_TEST(test_fit_many)
 	for (i = 0; i < PURGE_MAX_ROWS; i++)
 		totals[i] = 1;
 	ck_assert_uint_eq(purge_fit(totals, PURGE_MAX_ROWS, PURGE_MAX_ROWS),
-	    PURGE_MAX_ROWS / 2);
+	    PURGE_MAX_ROWS / 3);
 }
 END_TEST
 
