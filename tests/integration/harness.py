@@ -248,3 +248,56 @@ def max_window(entries, window=60.0):
             lo += 1
         best = max(best, total)
     return best
+
+
+def side_by_side(scenarios):
+    """Run scenarios, each (name, fn, env), each on its own stack, side by
+    side; {name: fn(stack), or the exception it raised}.  The stacks start
+    one after the other (concurrent mariadb-install-db runs trip over each
+    other's temporary files) and are stopped at the end."""
+    import threading
+    results, stacks = {}, []
+
+    def run(name, fn, s):
+        try:
+            results[name] = fn(s)
+        except BaseException as e:  # reported by the test that needs it
+            results[name] = e
+    try:
+        for name, fn, env in scenarios:
+            stacks.append((name, fn, Stack(env=env).start()))
+        threads = [threading.Thread(target=run, args=x) for x in stacks]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for _, _, s in stacks:
+            s.stop()
+    return results
+
+
+def result_of(results, name):
+    """A side_by_side result, re-raising what its scenario raised."""
+    r = results.get(name)
+    if isinstance(r, BaseException):
+        raise r
+    return r
+
+
+def second_worker(s, env):
+    """Another worker supervisor on s's database, over TCP, with its own
+    settings (another "host"), on the stand-in, which must accept any key
+    (s.standin_config(key=""): this one cannot know the stack's)."""
+    with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
+        pw = f.read().strip()
+    env2 = dict(s.env, OWMCOLLECT_MYSQL_SOCKET="", OWMCOLLECT_MYSQL_HOST="127.0.0.1",
+                OWMCOLLECT_MYSQL_PORT=str(s.db_port), OWMCOLLECT_MYSQL_PASSWORD=pw,
+                OWMCOLLECT_OWM_KEY="second-host",
+                OWMCOLLECT_OWM_URL="http://127.0.0.1:%d/data/2.5" % s.standin_port)
+    env2.update(env)
+    with open(os.path.join(s.log, "worker2.log"), "ab") as log:
+        return subprocess.Popen([os.path.join(ROOT, BUILD, "owmcollect-worker"), "-c",
+                                 os.path.join(ROOT, "etc", "owmcollect.conf")],
+                                env=env2, cwd=ROOT, stdout=log, stderr=log)
+

@@ -28,12 +28,11 @@ scenarios run side by side, each on its own stack.
 import http.client
 import os
 import signal
-import subprocess
 import threading
 import time
 import unittest
 
-from harness import BUILD, ROOT, Stack, max_window, wait_until
+from harness import max_window, result_of, second_worker, side_by_side
 
 R = 120
 CITIES = 200
@@ -72,25 +71,6 @@ def collect(s, requests, timeout):
     return {"docs": docs, "took": took, "log": log, "max_window": max_window(ok),
             "limit_429": sum(1 for e in log if e["fault"] == "limit"),
             "fetched": fetched, "span": ok[-1]["t"] - ok[0]["t"] if ok else 0}
-
-
-def second_worker(s, env):
-    """Another worker supervisor on the same database, over TCP, with its
-    own settings (another "host").  The stand-in must accept any key."""
-    with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
-        pw = f.read().strip()
-    env2 = dict(s.env, OWMCOLLECT_MYSQL_SOCKET="", OWMCOLLECT_MYSQL_HOST="127.0.0.1",
-                OWMCOLLECT_MYSQL_PORT=str(s.db_port), OWMCOLLECT_MYSQL_PASSWORD=pw,
-                OWMCOLLECT_OWM_KEY="second-host",
-                OWMCOLLECT_OWM_URL="http://127.0.0.1:%d/data/2.5" % s.standin_port)
-    env2.update(env)
-    log = open(os.path.join(s.log, "worker2.log"), "ab")
-    try:
-        return subprocess.Popen([os.path.join(ROOT, BUILD, "owmcollect-worker"), "-c",
-                                 os.path.join(ROOT, "etc", "owmcollect.conf")],
-                                env=env2, cwd=ROOT, stdout=log, stderr=log)
-    finally:
-        log.close()
 
 
 def stop_worker(p):
@@ -181,37 +161,22 @@ SCENARIOS = [
 ]
 
 
-def run(name, fn, s):
-    try:
+def rough(fn):
+    """fn on a stand-in made rough first."""
+    def scenario(s):
         s.standin_config(**ROUGH)
-        RESULTS[name] = fn(s)
-    except BaseException as e:  # reported by the test that needs it
-        RESULTS[name] = e
+        return fn(s)
+    return scenario
 
 
 def setUpModule():
-    # Stacks start one after the other (concurrent mariadb-install-db runs
-    # trip over each other's temporary files); the runs go side by side.
-    stacks = []
-    try:
-        for name, fn, env in SCENARIOS:
-            stacks.append((name, fn, Stack(env=dict(BASE, **env)).start()))
-        threads = [threading.Thread(target=run, args=x) for x in stacks]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        for _, _, s in stacks:
-            s.stop()
+    RESULTS.update(side_by_side([(name, rough(fn), dict(BASE, **env))
+                                 for name, fn, env in SCENARIOS]))
 
 
 class RateOnARoughNetwork(unittest.TestCase):
     def result(self, name):
-        r = RESULTS.get(name)
-        if isinstance(r, BaseException):
-            raise r
-        return r
+        return result_of(RESULTS, name)
 
     def check(self, name, total, twice=(), limit_429=0):
         r = self.result(name)

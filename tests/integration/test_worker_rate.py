@@ -7,14 +7,11 @@ The window is the API's minute and cannot be scaled, so each scenario posts
 more cities than one minute allows and runs a little over a minute; the two
 scenarios run side by side (each on its own stack) to keep the suite short.
 """
-import os
 import signal
-import subprocess
-import threading
 import time
 import unittest
 
-from harness import BUILD, ROOT, Stack, max_window, wait_until
+from harness import max_window, result_of, second_worker, side_by_side, wait_until
 
 RESULTS = {}
 
@@ -62,22 +59,10 @@ def one_child(s):
 def two_supervisors(s):
     """2 supervisors on one database, 1200/min: 1600 cities.  The second
     connects over TCP with its own configuration (2 children, group mode)."""
-    # The second supervisor is started here, so it cannot know the
-    # stand-in's random key: let the stand-in accept any key.
-    s.standin_config(key="")
-    with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
-        pw = f.read().strip()
     # The second "host" reaches the database over TCP, with another
     # configuration: 2 children in group mode (the first: 3, single).
-    env2 = dict(s.env, OWMCOLLECT_MYSQL_SOCKET="", OWMCOLLECT_MYSQL_HOST="127.0.0.1",
-                OWMCOLLECT_MYSQL_PORT=str(s.db_port),
-                OWMCOLLECT_MYSQL_PASSWORD=pw, OWMCOLLECT_OWM_KEY="second-host",
-                OWMCOLLECT_OWM_MODE="group", OWMCOLLECT_WORKER_CHILDREN="2",
-                OWMCOLLECT_OWM_URL="http://127.0.0.1:%d/data/2.5" % s.standin_port)
-    with open(os.path.join(s.log, "worker2.log"), "ab") as log2:
-        w2 = subprocess.Popen([os.path.join(ROOT, BUILD, "owmcollect-worker"), "-c",
-                               os.path.join(ROOT, "etc", "owmcollect.conf")],
-                              env=env2, cwd=ROOT, stdout=log2, stderr=log2)
+    s.standin_config(key="")
+    w2 = second_worker(s, {"OWMCOLLECT_OWM_MODE": "group", "OWMCOLLECT_WORKER_CHILDREN": "2"})
     try:
         time.sleep(0.5)
         t0 = time.time()
@@ -104,38 +89,15 @@ def two_supervisors(s):
     return r
 
 
-def run(name, fn, s):
-    try:
-        RESULTS[name] = fn(s)
-    except BaseException as e:  # reported by the test that needs it
-        RESULTS[name] = e
-
-
 def setUpModule():
-    # Stacks start one after the other (concurrent mariadb-install-db runs
-    # trip over each other's temporary tables in /tmp); then the two
-    # minute-long scenarios run side by side.
-    stacks = []
-    try:
-        for name, fn, env in (("one_child", one_child, ONE_CHILD),
-                              ("two_supervisors", two_supervisors, TWO_SUPERVISORS)):
-            stacks.append((name, fn, Stack(env=env).start()))
-        threads = [threading.Thread(target=run, args=x) for x in stacks]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        for _, _, s in stacks:
-            s.stop()
+    # The two minute-long scenarios run side by side, each on its stack.
+    RESULTS.update(side_by_side([("one_child", one_child, ONE_CHILD),
+                                 ("two_supervisors", two_supervisors, TWO_SUPERVISORS)]))
 
 
 class RateLimit(unittest.TestCase):
     def result(self, name):
-        r = RESULTS.get(name)
-        if isinstance(r, BaseException):
-            raise r
-        return r
+        return result_of(RESULTS, name)
 
     def check_window(self, r, total):
         print("\n  %d cities, max %d in any 60 s window (limit %d), span %.1f s, %d over-limit 429s"
