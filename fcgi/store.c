@@ -150,16 +150,16 @@ static const char *const sql[ST_COUNT] = {
 	    "WHERE r.ext_id = ? AND rc.error = 'cancelled' AND NOT EXISTS "
 	    "(SELECT 1 FROM request_cities p "
 	    "WHERE p.city_id = t.city_id AND p.state = 'pending')",
-	/*
-	 * What a POST or a cancel changed, added to the running counts
-	 * /metrics reads: this connection's shard row, the transaction's
-	 * last lock.
-	 */
 	/* An id retention purged stays used: unique forever (DESIGN.md).
 	 * Read after the request row is in, so a purge of the same id that
 	 * committed meanwhile (it held that row's key) is seen. */
 	[ST_PURGED] =
 	    "SELECT 1 FROM purged_requests WHERE ext_id = ?",
+	/*
+	 * What a POST or a cancel changed, added to the running counts
+	 * /metrics reads: this connection's shard row, the transaction's
+	 * last lock.
+	 */
 	[ST_COUNTERS] =
 	    "INSERT INTO counters (shard, cities, collected, failed, queued, "
 	    "requests) VALUES (" SHARD ", ?, ?, ?, ?, ?) "
