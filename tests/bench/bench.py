@@ -13,7 +13,7 @@
   Memory  resident (RSS) and proportional (PSS) memory of the FastCGI and
           worker processes under load.
 
-Sections can be picked: bench.py http worker memory realtime cold
+Sections can be picked: bench.py http worker memory realtime cold growth
 """
 import json
 import os
@@ -414,6 +414,265 @@ def bench_realtime():
         assert r["doc"]["collected"] + r["doc"]["failed"] == 167
 
 
+# BENCH=growth: the same figures on an empty database and on one holding a
+# year of use at the free plan, generated in SQL (GROWTH_SCALE=0.1 for a
+# tenth: fewer readings and requests, same shapes).
+YEAR_S = 365 * 86400
+GROWTH_READINGS = 60 * 60 * 24 * 365    # 60 cities a minute for a year
+GROWTH_REQUESTS = 1000000
+
+
+def growth_sql(s, query):
+    """SQL as the database owner, without the harness's 30 s limit; unsigned
+    columns may go negative in the arithmetic."""
+    import pwd
+    query = ("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_UNSIGNED_SUBTRACTION'); "
+             "SET SESSION innodb_lock_wait_timeout = 3600;\n" + query)
+    p = subprocess.run(["mariadb", "--no-defaults", "--socket=" + os.path.join(s.run, "mysqld.sock"),
+                        "-u" + pwd.getpwuid(os.getuid()).pw_name, "--batch", "--skip-column-names",
+                        "owmcollect"], input=query, text=True, capture_output=True)
+    if p.returncode != 0:
+        raise RuntimeError("sql failed: %s\n%s" % (p.stderr, query[:2000]))
+    return [line.split("\t") for line in p.stdout.splitlines()]
+
+
+def growth_parallel(s, template, total, chunk, workers, **kw):
+    """template over [a, b] ranges of 1..total, one statement per chunk,
+    workers at once (an INSERT ... SELECT into a table with an
+    auto-increment column holds the table's AUTO-INC lock throughout)."""
+    from concurrent.futures import ThreadPoolExecutor
+    ranges = [(a, min(total, a + chunk - 1)) for a in range(1, total + 1, chunk)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(lambda r: growth_sql(s, template % dict(kw, a=r[0], b=r[1])), ranges):
+            pass
+
+
+def growth_fill(s, scale):
+    """A year at the free plan in s's database: R readings, one every
+    year/R seconds, round robin over U cities (the 167 default ones
+    first, so each city is read every U readings); Q requests evenly over
+    the year, most of 1-10 cities, 2.5 % of the 167 default ones, 0.5 % of
+    1,000 (14.5 cities a request on average).  Each city of a request is
+    what POST and the worker write: served at once by its city's newest
+    reading when that is younger than worker.reuse_seconds (in
+    requests.cities, no request_cities row), else a request_cities row,
+    collected by the city's next reading (0.2 % failed: city not found).
+    Requests end U readings before the last, so every one is finished.
+    The running counts are then taken from the tables the way an upgrade
+    does (schema.sql on an empty counters table)."""
+    R = max(int(GROWTH_READINGS * scale), 20000)
+    Q = max(int(GROWTH_REQUESTS * scale), 1000)
+    U = min(20000, R // 10)
+    step = YEAR_S * 1000000 // R            # microseconds between readings
+    K = R - U
+    cores = max(2, os.cpu_count() or 2)
+    import shutil
+    with open(os.path.join(ROOT, "etc", "cities.txt")) as f:
+        default = [int(x) for x in f.read().split()]
+    free = shutil.disk_usage(s.dir).free
+    if free < 12e9 * scale + 2e9:
+        raise RuntimeError("growth: %.1f GB free in %s, about %.1f GB needed (GROWTH_SCALE=%s)"
+                           % (free / 1e9, s.dir, (12e9 * scale + 2e9) / 1e9, scale))
+    t0 = time.monotonic()
+    # Room for the load (buffer pool, redo log), given back before
+    # measuring: the year-old stack is measured with the empty one's
+    # settings.
+    pool, logsize = growth_sql(s, "SELECT @@innodb_buffer_pool_size, @@innodb_log_file_size")[0]
+    growth_sql(s, "SET GLOBAL innodb_buffer_pool_size = 4294967296; "
+                  "SET GLOBAL innodb_log_file_size = 1073741824")
+    growth_sql(s, """
+        DROP TABLE IF EXISTS g_cities, g_ent, g_start;
+        CREATE TABLE g_cities (idx INT UNSIGNED NOT NULL PRIMARY KEY,
+            city_id INT UNSIGNED NOT NULL) ENGINE=InnoDB;
+        INSERT INTO g_cities VALUES %s;
+        INSERT INTO g_cities SELECT seq, 500000000 + seq FROM seq_%d_to_%d;
+        CREATE TABLE g_ent (r INT UNSIGNED NOT NULL, p SMALLINT UNSIGNED NOT NULL,
+            city_id INT UNSIGNED NOT NULL, k BIGINT UNSIGNED NOT NULL,
+            rd BIGINT UNSIGNED NOT NULL, failed TINYINT NOT NULL,
+            PRIMARY KEY (r, p)) ENGINE=InnoDB;
+        CREATE TABLE g_start (t DATETIME(6) NOT NULL) ENGINE=InnoDB;
+        INSERT INTO g_start VALUES (NOW(6) - INTERVAL %d SECOND);
+    """ % (",".join("(%d,%d)" % (i, c) for i, c in enumerate(default)), len(default), U - 1,
+           YEAR_S + 3600))
+    growth_parallel(s, """
+        SET @t0 = (SELECT t FROM g_start);
+        INSERT INTO readings (id, city_id, temperature, humidity, observed_at, fetched_at)
+        SELECT s.seq, c.city_id, (s.seq * 7919 %% 6001) / 100 - 20, s.seq * 31 %% 101,
+            @t0 + INTERVAL (s.seq * %(step)d - s.seq %% 600 * 1000000) MICROSECOND,
+            @t0 + INTERVAL s.seq * %(step)d MICROSECOND
+        FROM seq_%(a)d_to_%(b)d s JOIN g_cities c ON c.idx = (s.seq - 1) %% %(U)d
+    """, R, 500000, 1, step=step, U=U)
+    took = {"readings": time.monotonic() - t0}
+    # Each request's cities (r, p): k, the readings taken when it was
+    # posted; rd, the reading that served the city: its newest at k if
+    # fresh (rd <= k), else its next one (rd > k), 0 if it failed.
+    growth_parallel(s, """
+        INSERT INTO g_ent (r, p, city_id, k, rd, failed)
+        SELECT e.r, e.p, c.city_id, e.k,
+            IF(e.failed, 0, IF(e.k > e.idx AND (e.k - 1 - e.idx) %% %(U)d <= %(reuse)d,
+                e.k - (e.k - 1 - e.idx) %% %(U)d,
+                IF(e.k > e.idx, e.k - (e.k - 1 - e.idx) %% %(U)d + %(U)d, e.idx + 1))),
+            e.failed
+        FROM (SELECT q.r, s.seq AS p, q.k,
+                CASE q.size WHEN 167 THEN s.seq WHEN 1000 THEN (q.start + s.seq) %% %(U)d
+                    ELSE (q.start + s.seq * 97) %% %(U)d END AS idx,
+                (q.r * 31 + s.seq) %% 500 = 7 AS failed
+            FROM (SELECT seq AS r, CASE WHEN seq %% 200 = 0 THEN 1000
+                    WHEN seq %% 40 = 1 THEN 167 ELSE 1 + seq * 7 %% 10 END AS size,
+                    seq * 7919 %% %(U)d AS start, seq * %(K)d DIV %(Q)d AS k
+                FROM seq_%(a)d_to_%(b)d) q
+            JOIN seq_0_to_999 s ON s.seq < q.size) e
+        JOIN g_cities c ON c.idx = e.idx
+    """, Q, 20000, cores, U=U, reuse=600 * 1000000 // step, K=K, Q=Q)
+    growth_parallel(s, """
+        SET @t0 = (SELECT t FROM g_start);
+        INSERT INTO request_cities (request_id, pos, city_id, state, reading_id, error, done_at)
+        SELECT r, p, city_id, IF(failed, 'failed', 'collected'), IF(failed, NULL, rd),
+            IF(failed, 'city not found', NULL),
+            @t0 + INTERVAL IF(failed, k * %(step)d + 1000000, rd * %(step)d) MICROSECOND
+        FROM g_ent WHERE r BETWEEN %(a)d AND %(b)d AND (failed OR rd > k);
+        SET SESSION group_concat_max_len = 1048576;
+        INSERT INTO requests (id, ext_id, requested_at, finished_at, total, collected, failed, cities)
+        SELECT r, CONCAT('y', LEFT(MD5(r), 10), '-', r), @t0 + INTERVAL k * %(step)d MICROSECOND,
+            @t0 + INTERVAL GREATEST(k * %(step)d + IF(MAX(failed), 1000000, 0),
+                MAX(IF(failed, 0, rd)) * %(step)d) MICROSECOND,
+            COUNT(*), COUNT(*) - SUM(failed), SUM(failed),
+            CONCAT('[', GROUP_CONCAT('[', city_id, ',', IF(rd <= k, rd, 0), ']'
+                ORDER BY p SEPARATOR ','), ']')
+        FROM g_ent WHERE r BETWEEN %(a)d AND %(b)d GROUP BY r
+    """, Q, 20000, cores, step=step)
+    took["requests"] = time.monotonic() - t0 - took["readings"]
+    growth_sql(s, """
+        SET @t0 = (SELECT t FROM g_start);
+        INSERT INTO city_latest (city_id, reading_id, fetched_at)
+        SELECT c.city_id, %(R)d - (%(R)d - 1 - c.idx) %% %(U)d,
+            @t0 + INTERVAL (%(R)d - (%(R)d - 1 - c.idx) %% %(U)d) * %(step)d MICROSECOND
+        FROM g_cities c
+        ON DUPLICATE KEY UPDATE reading_id = VALUES(reading_id), fetched_at = VALUES(fetched_at);
+        DROP TABLE g_cities, g_ent, g_start;
+        DELETE FROM counters;
+    """ % {"R": R, "U": U, "step": step})
+    with open(os.path.join(ROOT, "etc", "schema.sql")) as f:
+        growth_sql(s, f.read())
+    growth_sql(s, "ANALYZE TABLE readings, requests, request_cities, city_latest")
+    growth_sql(s, "SET GLOBAL innodb_buffer_pool_size = %s; SET GLOBAL innodb_log_file_size = %s"
+               % (pool, logsize))
+    took["all"] = time.monotonic() - t0
+    rows = growth_sql(s, "SELECT (SELECT COUNT(*) FROM readings), (SELECT COUNT(*) FROM requests), "
+                         "(SELECT COUNT(*) FROM request_cities), (SELECT SUM(total) FROM requests)")[0]
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in
+               os.walk(os.path.join(s.dir, "mysql", "data")) for f in fs)
+    return took, [int(x) for x in rows], size
+
+
+def growth_timed(s, path, n=200):
+    """n GETs of path one after another on one connection: p50, p99 (ms)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    lat = []
+    try:
+        for _ in range(n + 10):
+            t0 = time.perf_counter()
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200, (path, r.status)
+            lat.append((time.perf_counter() - t0) * 1000)
+    finally:
+        c.close()
+    lat = sorted(lat[10:])
+    return lat[n // 2], lat[int(n * 0.99)]
+
+
+# Measured in this order: POST fresh first, within worker.reuse_seconds
+# of the fetch that made the default cities fresh.
+GROWTH_FIGURES = ("post_fresh", "get_fin", "get_prog", "post_cold", "list_1", "list_1000",
+                  "health", "metrics")
+
+
+def growth_prepare(s, tmp):
+    """A finished 167-city request, one in progress (the stand-in stops
+    answering: 167 fresh readings and 833 pending) and the POST scripts."""
+    with open(os.path.join(ROOT, "etc", "cities.txt")) as fh:
+        default = [int(x) for x in fh.read().split()]
+    assert s.post_collect({"id": "finished"}).status == 202
+    s.wait_progress("finished", 100, timeout=120)
+    s.standin_config(p_hang=1.0)
+    s.post_collect({"id": "in-progress", "cities": default + list(range(700000001, 700000834))})
+    with open(os.path.join(tmp, "fresh.lua"), "w") as fh:
+        fh.write(POST_LUA % "")
+    with open(os.path.join(tmp, "cold.lua"), "w") as fh:
+        fh.write(POST_LUA % (', \\"cities\\": [%s]' %
+                             ",".join(str(c) for c in range(710000001, 710000168))))
+
+
+def growth_figure(s, key, tmp):
+    """One figure of GROWTH_FIGURES on stack s (prepared in tmp)."""
+    base = "http://127.0.0.1:%d" % s.port
+    if key == "post_fresh":
+        return wrk(base + "/collect", script=os.path.join(tmp, "fresh.lua"), warmup=1)
+    if key == "post_cold":
+        return wrk(base + "/collect", script=os.path.join(tmp, "cold.lua"), warmup=1)
+    if key == "get_fin":
+        return wrk(base + "/get?id=finished")
+    if key == "get_prog":
+        return wrk(base + "/get?id=in-progress")
+    if key == "list_1":
+        return wrk(base + "/collect?limit=20")
+    if key == "list_1000":
+        # Its cursor is the id of the 19,980th newest request; the POSTs
+        # made that many, or more are made.
+        while int(s.sql("SELECT COUNT(*) FROM requests")[0][0]) < 20000:
+            wrk(base + "/collect", seconds=3, script=os.path.join(tmp, "fresh.lua"), warmup=1)
+        before = s.sql("SELECT id FROM requests ORDER BY id DESC LIMIT 1 OFFSET 19979")[0][0]
+        return wrk(base + "/collect?limit=20&before=" + before)
+    return growth_timed(s, "/" + key)
+
+
+def bench_growth():
+    scale = float(os.environ.get("GROWTH_SCALE", "1.0"))
+    print("Growth: an empty database beside a year at the free plan (GROWTH_SCALE=%s)" % scale,
+          flush=True)
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": "group",
+           "POST_RATE": "100000"}
+    # The fill first, then each figure on both stacks, alternating, twice,
+    # the better of the two kept: the machine's other load moves less
+    # between two runs a few seconds apart than over the fill's minutes.
+    with Stack(env=env) as s:
+        took, (nrd, nrq, nrc, ncities), size = growth_fill(s, scale)
+        row("growth: fill in SQL", (took["all"], "%.0f s (readings %.0f s, requests %.0f s): "
+                                    "%d readings, %d requests (%d cities, %d request_cities rows), "
+                                    "%.1f GB on disk" % (took["all"], took["readings"],
+                                                         took["requests"], nrd, nrq, ncities, nrc,
+                                                         size / 1e9)))
+        empty, year = {}, {}
+        with Stack(env=env) as e, tempfile.TemporaryDirectory() as te, \
+                tempfile.TemporaryDirectory() as ty:
+            growth_prepare(e, te)
+            growth_prepare(s, ty)
+            for key in GROWTH_FIGURES:
+                for _ in range(2):
+                    for st, tmp, got in ((e, te, empty), (s, ty, year)):
+                        f = growth_figure(st, key, tmp)
+                        if key not in got or (f[0] > got[key][0] if len(f) == 4
+                                              else f[0] < got[key][0]):
+                            got[key] = f
+    for key, what in (("post_fresh", "POST, 167 default cities fresh"),
+                      ("post_cold", "POST, 167 cities never fetched (queued)"),
+                      ("get_fin", "GET /get, finished 167-city request"),
+                      ("get_prog", "GET /get, in progress (167 of 1000)"),
+                      ("list_1", "GET /collect?limit=20, first page"),
+                      ("list_1000", "GET /collect?limit=20, 1000th page")):
+        e, y = empty[key], year[key]
+        row("growth: " + what, fmt(*y), (e[0], "empty: %.0f req/s, p99 %.2f ms" % (e[0], e[2])),
+            "target >= 80 %")
+    for key in ("health", "metrics"):
+        e, y = empty[key], year[key]
+        row("growth: GET /%s, one at a time" % key,
+            (y[0], "p50 %6.2f ms  p99 %6.2f ms" % y), (e[0], "empty: p50 %.2f ms, p99 %.2f ms" % e),
+            "target <= 120 %, < 50 ms")
+
+
 def main():
     sections = sys.argv[1:] or ["http", "worker", "realtime"]
     print("owmcollect bench on %d cores, %s" % (os.cpu_count(), time.strftime("%Y-%m-%d %H:%M")), flush=True)
@@ -435,6 +694,8 @@ def main():
     if "cold" in sections:
         print("Cold path: POSTs that queue every city beside a busy worker", flush=True)
         bench_cold()
+    if "growth" in sections:
+        bench_growth()
     if "realtime" in sections:
         print("Worker at the real 60 cities/min (about 3 minutes)", flush=True)
         bench_realtime()
