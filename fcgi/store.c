@@ -48,8 +48,7 @@ enum {
 	ST_COUNT
 };
 
-/* This connection's shard of the counters (schema.sql): 1..32. */
-#define SHARD	"CONNECTION_ID() % 32 + 1"
+#define SHARD	DB_COUNTER_SHARD
 
 /* Outcomes per request row in a GET document's version: more than any
  * request's cities (CITIES_MAX, 1000). */

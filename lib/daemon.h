@@ -26,6 +26,13 @@ int	daemon_reload(struct config *cf);
 
 /* Seconds on CLOCK_MONOTONIC. */
 time_t	daemon_now(void);
+/*
+ * A worker process's signals: SIGTERM and SIGINT call on_term (without
+ * SA_RESTART, so that its sleeps wake), SIGPIPE and SIGHUP are ignored
+ * (the supervisor reloads and rolls its children).
+ */
+void	daemon_child_signals(void (*on_term)(int));
+
 /* Microseconds on CLOCK_MONOTONIC. */
 int64_t	daemon_mono_us(void);
 /*

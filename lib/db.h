@@ -9,6 +9,22 @@
 #ifndef OWM_DB_H
 #define OWM_DB_H
 
+/*
+ * Times cross the SQL boundary as integer microseconds since the epoch on
+ * the session's UTC clock: DB_US(x) of a DATETIME(6) expression, DB_AT(x)
+ * the DATETIME(6) of a microseconds expression.  No rounding happens.
+ */
+#define DB_EPOCH	"TIMESTAMP'1970-01-01 00:00:00'"
+#define DB_US(x)	"TIMESTAMPDIFF(MICROSECOND, " DB_EPOCH ", " x ")"
+#define DB_AT(x)	"TIMESTAMPADD(MICROSECOND, " x ", " DB_EPOCH ")"
+
+/*
+ * The row of the running counts (etc/schema.sql: counters, one row per
+ * shard 1..32) a connection adds to: spread so that concurrent
+ * transactions rarely share one, fixed per connection.
+ */
+#define DB_COUNTER_SHARD "CONNECTION_ID() % 32 + 1"
+
 #include <stddef.h>
 
 #include <mysql.h>

@@ -7,10 +7,11 @@
  * send (one /group call, or one /weather call per city, concurrently);
  * tell the gate when the answers began (the latest the calls can have
  * arrived); map the answers; then store every outcome in one transaction
- * (tasks.c), and only then what they said about the key and the limit.  A city is retried with backoff on timeouts,
- * 5xx, 429 and invalid bodies up to worker.max_attempts, then failed with
- * the last reason; an unknown city fails at once ("city not found"); a
- * refused key (401) pauses everyone and fails nothing.
+ * (tasks.c), and only then what they said about the key and the limit.
+ * A city is retried with backoff on timeouts, 5xx, 429 and invalid bodies
+ * up to worker.max_attempts, then failed with the last reason; an unknown
+ * city fails at once ("city not found"); a refused key (401) pauses
+ * everyone and fails nothing.
  *
  * Every ~2 s, also while it sleeps at the gate, the child upserts its
  * heartbeat (heartbeat.c: alive, time spent waiting at the gate, batches)
@@ -321,14 +322,26 @@ keep_leases(const struct pass *ps, struct sqlerr *e)
 	return 0;
 }
 
+/*
+ * Tell the gate the latest moment the reservation's calls can have
+ * arrived (database clock; 0: none was sent).  Not recorded, the row
+ * keeps the calls' deadline, which is only more careful.
+ */
+static void
+note_arrival(const struct pass *ps, int64_t arrive)
+{
+	struct sqlerr	 e;
+
+	if (gate_arrived(&ps->g, arrive, &e) == -1 &&
+	    !db_error_is_gone(e.code))
+		log_warnx("database: %s", e.msg);
+}
+
 /* The reservation was not used after all (pause, shutdown, lateness). */
 static void
 unused(const struct pass *ps)
 {
-	struct sqlerr	 e;
-
-	if (gate_arrived(&ps->g, 0, &e) == -1 && !db_error_is_gone(e.code))
-		log_warnx("database: %s", e.msg);
+	note_arrival(ps, 0);
 }
 
 /*
@@ -341,7 +354,7 @@ static int
 pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
     struct pass *ps)
 {
-	struct gate_state *g = &ps->g, now;
+	struct gate_state *g = &ps->g, state;
 	struct sqlerr	 e;
 	int64_t		 late, t0, lead = cf->owm.connect_timeout_ms * 1000;
 	int		 rc;
@@ -398,14 +411,14 @@ pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
 		}
 		if (ps->wake > t0) {
 			/* Someone may have been refused while we slept. */
-			if ((rc = gate_check(&now, &e)) == -1) {
+			if ((rc = gate_check(&state, &e)) == -1) {
 				unused(ps);
 				db_trouble(&e);
 				return -1;
 			}
 			if (rc == GATE_PAUSED) {
 				unused(ps);
-				release_all(list, n, now.reason);
+				release_all(list, n, state.reason);
 				return 0;
 			}
 		}
@@ -422,18 +435,13 @@ pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
 static void
 arrived(const struct pass *ps, const struct owm_call *c, size_t n)
 {
-	struct sqlerr	 e;
 	int64_t		 last = 0;
 	size_t		 i;
 
 	for (i = 0; i < n; i++)
 		if (c[i].arrive > last)
 			last = c[i].arrive;
-	/* Not recorded: the row keeps the calls' deadline, which is only
-	 * more careful. */
-	if (gate_arrived(&ps->g, gate_db_time(&ps->g, last), &e) == -1 &&
-	    !db_error_is_gone(e.code))
-		log_warnx("database: %s", e.msg);
+	note_arrival(ps, gate_db_time(&ps->g, last));
 }
 
 /* n concurrent /weather calls for list; outcomes into the tasks. */
@@ -653,7 +661,6 @@ round_once(void)
 int
 child_run(const struct config *conf, int slot, int restarts, int fresh)
 {
-	struct sigaction sa;
 	struct sqlerr	 e;
 	char		 err[256];
 	int64_t		 retry_us = 1000000;
@@ -661,13 +668,7 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 	int		 rc;
 
 	cf = conf;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;	/* no SA_RESTART: sleeps must wake */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	daemon_child_signals(on_term);
 
 	srandom((unsigned int)(getpid() ^ time(NULL) ^ (slot << 16)));
 	if (gethostname(stats.host, sizeof(stats.host)) == -1)

@@ -24,9 +24,8 @@
 #include "gate_db.h"
 #include "rategate.h"
 
-#define EPOCH		"TIMESTAMP'1970-01-01 00:00:00'"
-#define US(x)		"TIMESTAMPDIFF(MICROSECOND, " EPOCH ", " x ")"
-#define AT(x)		"TIMESTAMPADD(MICROSECOND, " x ", " EPOCH ")"
+#define US(x)		DB_US(x)
+#define AT(x)		DB_AT(x)
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	60000
 #define CLEAN_EVERY_S	60
@@ -151,35 +150,6 @@ no_row(struct sqlerr *e)
 	return -1;
 }
 
-int
-gate_check(struct gate_state *g, struct sqlerr *e)
-{
-	MYSQL_BIND	 o[4];
-	long long	 now, until, backoff;
-	unsigned long	 rlen;
-	my_bool		 rnull;
-	int		 rc;
-
-	memset(g, 0, sizeof(*g));
-	db_bind_i64(&o[0], &now);
-	db_bind_i64(&o[1], &until);
-	db_bind_out_str(&o[2], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
-	db_bind_i64(&o[3], &backoff);
-	if (stmt_run(db, st[G_STATE], NULL, "rate gate state", e) == -1)
-		return -1;
-	if (mysql_stmt_bind_result(st[G_STATE], o) != 0 ||
-	    (rc = mysql_stmt_fetch(st[G_STATE])) == 1)
-		return stmt_fail(db, st[G_STATE], "rate gate state", e);
-	mysql_stmt_free_result(st[G_STATE]);
-	if (rc == MYSQL_NO_DATA)
-		return no_row(e);
-	g->reason[rlen < sizeof(g->reason) ? rlen : sizeof(g->reason) - 1] =
-	    '\0';
-	g->now = now;
-	g->paused_until = until;
-	g->backoff_ms = (unsigned int)backoff;
-	return until > now ? GATE_PAUSED : GATE_OK;
-}
 
 /*
  * One slot from G_LAST or G_REACH (p: its parameter, or NULL): 1 with
@@ -324,6 +294,28 @@ static void
 terminate(char *s, unsigned long len, size_t cap)
 {
 	s[len < cap ? len : cap - 1] = '\0';
+}
+
+int
+gate_check(struct gate_state *g, struct sqlerr *e)
+{
+	MYSQL_BIND	 o[4];
+	long long	 now, until, backoff;
+	unsigned long	 rlen;
+	my_bool		 rnull;
+
+	memset(g, 0, sizeof(*g));
+	db_bind_i64(&o[0], &now);
+	db_bind_i64(&o[1], &until);
+	db_bind_out_str(&o[2], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
+	db_bind_i64(&o[3], &backoff);
+	if (one_row(st[G_STATE], o, "rate gate state", e) == -1)
+		return -1;
+	terminate(g->reason, rlen, sizeof(g->reason));
+	g->now = now;
+	g->paused_until = until;
+	g->backoff_ms = (unsigned int)backoff;
+	return until > now ? GATE_PAUSED : GATE_OK;
 }
 
 int

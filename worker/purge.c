@@ -65,9 +65,8 @@
 #include "purge.h"
 #include "stmt.h"
 
-#define EPOCH		"TIMESTAMP'1970-01-01 00:00:00'"
-#define US(x)		"TIMESTAMPDIFF(MICROSECOND, " EPOCH ", " x ")"
-#define AT(x)		"TIMESTAMPADD(MICROSECOND, " x ", " EPOCH ")"
+#define US(x)		DB_US(x)
+#define AT(x)		DB_AT(x)
 #define IDS		"JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED " \
 			"PATH '$')) j"
 #define PURGE_EVERY_S	30
@@ -680,20 +679,13 @@ report(const struct tally *t)
 int
 purge_run(const struct config *conf)
 {
-	struct sigaction sa;
 	struct tally	 t;
 	struct sqlerr	 e;
 	int64_t		 retry_us = 1000000;
 	int		 rc;
 
 	cf = conf;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;	/* no SA_RESTART: sleeps must wake */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	daemon_child_signals(on_term);
 	/* ps and top tell it from the fetching children. */
 	(void)prctl(PR_SET_NAME, "owm-purge", 0, 0, 0);
 	log_info("purge: requests kept %lld days, readings %lld days "

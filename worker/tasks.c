@@ -33,7 +33,6 @@
 #include "db.h"
 #include "tasks.h"
 
-#define EPOCH		"TIMESTAMP'1970-01-01 00:00:00'"
 #define VMAX		OWM_GROUP_MAX	/* longest IN list: a batch */
 #define CLAIM_TRIES	5		/* candidates all taken: read again */
 
@@ -45,8 +44,7 @@ enum {
 	T_COUNT
 };
 
-/* This connection's shard of the counters (schema.sql): 1..32. */
-#define SHARD		"CONNECTION_ID() % 32 + 1"
+#define SHARD		DB_COUNTER_SHARD
 
 static const char *const sql[T_COUNT] = {
 	/*
@@ -63,7 +61,7 @@ static const char *const sql[T_COUNT] = {
 	    "WHERE ready_at <= NOW(6) ORDER BY turn LIMIT ?",
 	[T_EXTEND] =
 	    "UPDATE city_tasks SET ready_at = GREATEST(ready_at, "
-	    "TIMESTAMPADD(MICROSECOND, ?, " EPOCH ") + INTERVAL ? SECOND) "
+	    DB_AT("?") " + INTERVAL ? SECOND) "
 	    "WHERE lease_owner = ?",
 	[T_REQUEUE] =
 	    "UPDATE city_tasks SET ready_at = NOW(6) + INTERVAL ? MICROSECOND, "
