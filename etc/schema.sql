@@ -5,22 +5,32 @@
 -- programs connect as an application user with SELECT, INSERT, UPDATE,
 -- DELETE on this database only.
 --
--- Flow: POST /collect inserts one `requests` row holding the whole city
--- list (requests.cities), each city with the fresh `city_latest` reading
--- that fulfils it at once, or 0; for each remaining city it inserts one
--- `request_cities` row (state 'pending') and upserts a `city_tasks` row.
--- The worker claims `city_tasks` (one task per city, however many requests
--- wait for it), passes the rate gate, fetches, and in one transaction
--- inserts the reading, fulfils every pending `request_cities` row of that
--- city, bumps the requests' counters and deletes the task.
--- A request's every city, in order, with its state: the request_data view.
+-- Flow (by reference): POST /collect inserts one `requests` row holding
+-- the whole city list (requests.cities), each city with either the fresh
+-- `city_latest` reading that fulfils it at once, or the id of the fetch
+-- that will: its city's `city_tasks` entry (a plain read, no lock), or
+-- one it queues.  The worker claims `city_tasks` (one entry per city,
+-- however many requests wait for it), passes the rate gate, fetches, and
+-- in one transaction inserts the reading, writes the fetch's outcome to
+-- `fetches` and deletes the entry: a batch changes its own few rows,
+-- however many requests point at them.  A request's progress is read
+-- through those references (the request_data view); the worker's
+-- housekeeping child settles each request's counts and finished_at into
+-- its row (worker/settle.c) shortly after, for lists, reports and
+-- /metrics.
 
 -- One row per collection request.  ext_id is the user's id, the exact bytes
 -- sent (validated UTF-8), unique forever: the unique key decides races.
 -- cities: the request's city list in order, as JSON [[city_id,
--- reading_id], ...], reading_id the fresh reading that fulfilled the city
--- at POST time, or 0 when the city waits in request_cities.  One row per
--- request, however many cities: a POST inserts one row, not one per city.
+-- reading_id, fetch_id], ...]: reading_id the fresh reading that
+-- fulfilled the city at POST time (fetch_id 0), or 0 and fetch_id the
+-- fetch that fulfils it (city_tasks.fetch_id; its outcome in `fetches`
+-- once done).  One row per request, however many cities.
+-- Settled by worker/settle.c (and by a cancel): collected, failed and
+-- finished_at as the references said when last settled; wait_fetch a
+-- fetch the request still waits for (NULL once finished), so a settle
+-- finds the requests a finished fetch may finish through its index.
+-- cancelled_at: DELETE /collect; cities not done by then failed.
 CREATE TABLE IF NOT EXISTS requests (
 	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
 	ext_id		VARBINARY(128) NOT NULL,
@@ -30,11 +40,17 @@ CREATE TABLE IF NOT EXISTS requests (
 	collected	SMALLINT UNSIGNED NOT NULL DEFAULT 0,
 	failed		SMALLINT UNSIGNED NOT NULL DEFAULT 0,
 	cities		JSON NULL,
+	wait_fetch	BIGINT UNSIGNED NULL,
+	cancelled_at	DATETIME(6) NULL,
 	PRIMARY KEY (id),
 	UNIQUE KEY ext_id (ext_id),
-	KEY requested_at (requested_at)
+	KEY requested_at (requested_at),
+	KEY wait_fetch (wait_fetch)
 ) ENGINE=InnoDB;
 ALTER TABLE requests ADD COLUMN IF NOT EXISTS cities JSON NULL;
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS wait_fetch BIGINT UNSIGNED NULL;
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS cancelled_at DATETIME(6) NULL;
+ALTER TABLE requests ADD INDEX IF NOT EXISTS wait_fetch (wait_fetch);
 
 -- The ids of the requests retention purged (worker/purge.c, in the same
 -- transaction as the request): an id stays used forever, so a POST of one
@@ -43,32 +59,6 @@ CREATE TABLE IF NOT EXISTS purged_requests (
 	ext_id		VARBINARY(128) NOT NULL,
 	PRIMARY KEY (ext_id)
 ) ENGINE=InnoDB;
-
--- A request's cities that waited for the worker (no fresh reading at POST
--- time); pos is the city's index in requests.cities.  state moves once,
--- from 'pending' to 'collected' (reading_id set) or 'failed' (error set);
--- never back.  A city appears once in a request (POST refuses repeats).
-CREATE TABLE IF NOT EXISTS request_cities (
-	request_id	BIGINT UNSIGNED NOT NULL,
-	pos		SMALLINT UNSIGNED NOT NULL,
-	city_id		INT UNSIGNED NOT NULL,
-	state		ENUM('pending', 'collected', 'failed') NOT NULL
-			    DEFAULT 'pending',
-	reading_id	BIGINT UNSIGNED NULL,
-	error		VARCHAR(200) NULL,
-	done_at		DATETIME(6) NULL,
-	PRIMARY KEY (request_id, pos),
-	-- the worker fulfils every pending row of a city through this
-	KEY city_state (city_id, state)
-) ENGINE=InnoDB;
--- Before requests.cities (schema of 2026-11-27): every city had a row
--- here, and a second unique key.  The old rows stay valid: their cities
--- get reading 0 in requests.cities, so these rows say their state.
-ALTER TABLE request_cities DROP INDEX IF EXISTS request_city;
-UPDATE requests r SET r.cities = (
-	SELECT JSON_ARRAYAGG(JSON_ARRAY(rc.city_id, 0) ORDER BY rc.pos)
-	FROM request_cities rc WHERE rc.request_id = r.id)
-WHERE r.cities IS NULL;
 
 -- Every reading fetched; temperature in Celsius, observed_at is the API's
 -- dt (UTC), fetched_at the database clock when it was stored.
@@ -95,7 +85,11 @@ CREATE TABLE IF NOT EXISTS city_latest (
 	PRIMARY KEY (city_id)
 ) ENGINE=InnoDB;
 
--- Work queue: one row per city some request still waits for.
+-- Work queue: one row per city some request still waits for; fetch_id
+-- names this fetch of the city for good (an auto-increment, never
+-- reused: the requests that point at it find its outcome in `fetches`).
+-- created_by: the request that queued it (a cancel of that request drops
+-- it).
 -- turn orders the queue fairly: a request's city at position p gets turn
 -- V + p, where V is the smallest turn still queued when it was posted, so
 -- requests interleave round-robin by position (a small request posted
@@ -107,13 +101,16 @@ CREATE TABLE IF NOT EXISTS city_latest (
 -- UPDATE SKIP LOCKED by primary key, and leased.
 CREATE TABLE IF NOT EXISTS city_tasks (
 	city_id		INT UNSIGNED NOT NULL,
+	fetch_id	BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
 	turn		BIGINT UNSIGNED NOT NULL,
 	ready_at	DATETIME(6) NOT NULL,
 	lease_owner	VARCHAR(64) NULL,
 	attempts	SMALLINT UNSIGNED NOT NULL DEFAULT 0,
 	last_error	VARCHAR(200) NULL,
 	created_at	DATETIME(6) NOT NULL,
+	created_by	BIGINT UNSIGNED NULL,
 	PRIMARY KEY (city_id),
+	UNIQUE KEY fetch_id (fetch_id),
 	KEY claim (turn, ready_at),
 	-- a worker extends the leases of its batch while it waits at the gate
 	KEY lease_owner (lease_owner)
@@ -121,6 +118,27 @@ CREATE TABLE IF NOT EXISTS city_tasks (
 ALTER TABLE city_tasks ADD INDEX IF NOT EXISTS lease_owner (lease_owner);
 -- GET /health's oldest queued city: the head of this index, not a scan.
 ALTER TABLE city_tasks ADD INDEX IF NOT EXISTS created_at (created_at);
+ALTER TABLE city_tasks ADD COLUMN IF NOT EXISTS
+	fetch_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE AFTER city_id;
+ALTER TABLE city_tasks ADD COLUMN IF NOT EXISTS
+	created_by BIGINT UNSIGNED NULL;
+
+-- Every fetch that ended, by its city_tasks.fetch_id, written by the
+-- batch that ended it (or the cancel that dropped it): 'collected' with
+-- its reading (a new one, or one fresh enough to reuse), 'failed' with
+-- the reason, or 'dropped' (its request was cancelled: a request that
+-- still wants the city gets it queued again by its next settle).
+-- Retention deletes those done long before the oldest request stored.
+CREATE TABLE IF NOT EXISTS fetches (
+	id		BIGINT UNSIGNED NOT NULL,
+	city_id		INT UNSIGNED NOT NULL,
+	state		ENUM('collected', 'failed', 'dropped') NOT NULL,
+	reading_id	BIGINT UNSIGNED NULL,
+	error		VARCHAR(200) NULL,
+	done_at		DATETIME(6) NOT NULL,
+	PRIMARY KEY (id),
+	KEY done_at (done_at)
+) ENGINE=InnoDB;
 
 -- The shared rate gate: one row, locked (SELECT ... FOR UPDATE) by every
 -- reservation, so reservations from all children of all hosts serialise.
@@ -260,12 +278,65 @@ INSERT IGNORE INTO counters (shard)
 WITH RECURSIVE s (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 32)
 SELECT i FROM s;
 
+-- Upgrade: before fetches (schemas up to 2026-11-30) every city that
+-- waited for the worker had a request_cities row, and a batch wrote its
+-- outcome into every such row.  Each done row becomes a fetch of its own,
+-- each pending row points at its city's queue entry, the references go
+-- into requests.cities, and the table goes.  Up to 2026-11-27 there was
+-- no requests.cities either: every city had a row, built into the list
+-- first.  On a database already upgraded every statement finds nothing.
+CREATE TABLE IF NOT EXISTS request_cities (
+	request_id	BIGINT UNSIGNED NOT NULL,
+	pos		SMALLINT UNSIGNED NOT NULL,
+	city_id		INT UNSIGNED NOT NULL,
+	state		ENUM('pending', 'collected', 'failed') NOT NULL
+			    DEFAULT 'pending',
+	reading_id	BIGINT UNSIGNED NULL,
+	error		VARCHAR(200) NULL,
+	done_at		DATETIME(6) NULL,
+	PRIMARY KEY (request_id, pos)
+) ENGINE=InnoDB;
+UPDATE requests r SET r.cities = (
+	SELECT JSON_ARRAYAGG(JSON_ARRAY(rc.city_id, 0) ORDER BY rc.pos)
+	FROM request_cities rc WHERE rc.request_id = r.id)
+WHERE r.cities IS NULL;
+ALTER TABLE request_cities ADD COLUMN IF NOT EXISTS fetch_id BIGINT UNSIGNED NULL;
+INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, created_at)
+SELECT DISTINCT city_id, 0, NOW(6), NOW(6) FROM request_cities
+WHERE state = 'pending';
+SET @fetch = (SELECT COALESCE(MAX(fetch_id), 0) FROM city_tasks)
+	+ (SELECT COALESCE(MAX(id), 0) FROM fetches);
+UPDATE request_cities SET fetch_id = (@fetch := @fetch + 1)
+WHERE state <> 'pending' ORDER BY request_id, pos;
+INSERT INTO fetches (id, city_id, state, reading_id, error, done_at)
+SELECT fetch_id, city_id, state, reading_id, error, COALESCE(done_at, NOW(6))
+FROM request_cities WHERE state <> 'pending';
+SET @bump = CONCAT('ALTER TABLE city_tasks AUTO_INCREMENT = ', @fetch + 1);
+PREPARE bump FROM @bump;
+EXECUTE bump;
+DEALLOCATE PREPARE bump;
+UPDATE request_cities rc JOIN city_tasks t ON t.city_id = rc.city_id
+SET rc.fetch_id = t.fetch_id WHERE rc.state = 'pending';
+UPDATE requests r SET r.cities = (
+	SELECT JSON_ARRAYAGG(JSON_ARRAY(j.city_id, j.reading_id,
+	    COALESCE(rc.fetch_id, 0)) ORDER BY j.pos)
+	FROM JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY,
+	    city_id INT UNSIGNED PATH '$[0]',
+	    reading_id BIGINT UNSIGNED PATH '$[1]')) j
+	LEFT JOIN request_cities rc
+	    ON rc.request_id = r.id AND rc.pos = j.pos - 1),
+    r.wait_fetch = (SELECT MAX(rc.fetch_id) FROM request_cities rc
+	WHERE rc.request_id = r.id AND rc.state = 'pending')
+WHERE r.id IN (SELECT request_id FROM request_cities);
+DROP TABLE request_cities;
+
 -- Report views for `mysql` users.  ids are shown as text.  They show what
 -- is stored: everything, unless retention is on (worker/purge.c, README
 -- "What is kept"), which deletes finished requests requested more than
--- retention.requests_days ago with their request_cities rows, and
--- readings fetched more than retention.readings_days ago that no request
--- still stored can show, with the city_latest row naming one.
+-- retention.requests_days ago, and readings and fetches older than
+-- retention.readings_days that no request still stored can show.
+-- request_progress shows each request as last settled (worker/settle.c,
+-- within a second of its cities' batches); request_data is exact now.
 CREATE OR REPLACE VIEW request_progress AS
 SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	r.requested_at,
@@ -278,10 +349,14 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 FROM requests r;
 
 -- A request's every city in order with its state and data: city id,
--- Celsius, humidity; complete for every request still stored (retention
--- keeps the readings a stored request shows).  A city fulfilled at POST
--- time has its reading in requests.cities; the others have a
--- request_cities row.
+-- Celsius, humidity.  The one statement of a city's state, which GET
+-- /get, the settle and a cancel read too: 'collected' when fresh at POST
+-- time or its fetch collected it; 'failed' when its fetch failed; a
+-- cancelled request's cities not done when it was cancelled are
+-- 'failed' with "cancelled"; otherwise 'pending' (a dropped fetch too:
+-- the settle queues the city again).  done_at: when the city was done
+-- (NULL if served at POST time or pending).  Complete for every request
+-- still stored: retention keeps what a stored request shows.
 CREATE OR REPLACE VIEW request_data AS
 SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	r.id AS request_id,
@@ -290,15 +365,32 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	rd.temperature,
 	rd.humidity,
 	rd.observed_at,
-	IF(j.reading_id > 0, 'collected', rc.state) AS state,
-	rc.error
+	CASE WHEN j.reading_id > 0 THEN 'collected'
+	    WHEN f.state <> 'dropped' AND (r.cancelled_at IS NULL OR
+		f.done_at <= r.cancelled_at) THEN f.state
+	    WHEN r.cancelled_at IS NOT NULL THEN 'failed'
+	    ELSE 'pending' END AS state,
+	CASE WHEN j.reading_id > 0 THEN NULL
+	    WHEN f.state <> 'dropped' AND (r.cancelled_at IS NULL OR
+		f.done_at <= r.cancelled_at) THEN f.error
+	    WHEN r.cancelled_at IS NOT NULL THEN 'cancelled'
+	    END AS error,
+	CASE WHEN j.reading_id > 0 THEN NULL
+	    WHEN f.state <> 'dropped' AND (r.cancelled_at IS NULL OR
+		f.done_at <= r.cancelled_at) THEN f.done_at
+	    WHEN r.cancelled_at IS NOT NULL THEN r.cancelled_at
+	    END AS done_at,
+	j.fetch_id,
+	f.state AS fetch_state
 FROM requests r
 JOIN JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY,
 	city_id INT UNSIGNED PATH '$[0]',
-	reading_id BIGINT UNSIGNED PATH '$[1]')) j
-LEFT JOIN request_cities rc ON rc.request_id = r.id AND rc.pos = j.pos - 1
+	reading_id BIGINT UNSIGNED PATH '$[1]',
+	fetch_id BIGINT UNSIGNED PATH '$[2]' DEFAULT '0' ON EMPTY)) j
+LEFT JOIN fetches f ON f.id = j.fetch_id
 LEFT JOIN readings rd ON rd.id = IF(j.reading_id > 0, j.reading_id,
-	rc.reading_id);
+	IF(f.state = 'collected' AND (r.cancelled_at IS NULL OR
+	    f.done_at <= r.cancelled_at), f.reading_id, NULL));
 
 -- The newest reading of each city (from city_latest, so one row per city
 -- without a scan of readings); with retention.readings_days, only cities
@@ -313,16 +405,16 @@ FROM city_latest cl
 JOIN readings rd ON rd.id = cl.reading_id;
 
 -- Why cities failed: each reason, the distinct cities and requests it hit,
--- over the requests still stored.
+-- over the requests still stored (a pass over every request's cities).
 -- Reasons carry the attempts ("HTTP 503 after 5 attempts"); "cancelled"
 -- is DELETE /collect.
 CREATE OR REPLACE VIEW failures_by_reason AS
-SELECT	rc.error AS reason,
-	COUNT(DISTINCT rc.city_id) AS cities,
-	COUNT(DISTINCT rc.request_id) AS requests
-FROM request_cities rc
-WHERE rc.state = 'failed'
-GROUP BY rc.error;
+SELECT	d.error AS reason,
+	COUNT(DISTINCT d.city_id) AS cities,
+	COUNT(DISTINCT d.request_id) AS requests
+FROM request_data d
+WHERE d.state = 'failed'
+GROUP BY d.error;
 
 -- Cities sent to the API per minute (database clock, UTC), from the
 -- durable api_minutes counter (reserved cities: see api_minutes), kept

@@ -1,11 +1,12 @@
 /*
  * getcache.h: each FastCGI process's small cache of GET /get documents.
  *
- * An entry is keyed by the request id and versioned by its request row
- * and its number of outcomes (collected + failed): outcomes are only ever
- * added, so a document built at version v is exact for as long as the
- * database still says v.  store_get checks the version with one indexed lookup and
- * rebuilds only when it moved.
+ * Only finished requests' documents are kept: they never change again.
+ * An entry is keyed by the request id and versioned by its requests row
+ * id, so a copy is never served for another row of the same id (one
+ * retention purged and the same id posted again, a database recreated
+ * under the running program).  store_get checks the version with one
+ * unique-key lookup and rebuilds only when it moved.
  */
 #ifndef OWM_GETCACHE_H
 #define OWM_GETCACHE_H

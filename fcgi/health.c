@@ -3,7 +3,7 @@
  *
  * Two statements per endpoint, each one round trip, and none reads more
  * than a few rows however old the database: the requests' and the queue's
- * figures are the running counts the POST, cancel and completion
+ * figures are the running counts the POST, cancel, completion and settle
  * transactions keep (counters, summed over its shards), the oldest queue
  * entry is the head of an index, the gate's window is the last minute's
  * slots.  Times are the database's clock, the one the children beat with,

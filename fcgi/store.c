@@ -7,12 +7,25 @@
  * answers 503 at once in between, so a dead database never queues clients
  * behind connect timeouts.
  *
- * POST is one transaction: the request row holding the city list and the
- * fresh readings that fulfil cities at once (its unique key decides races
- * on an id), then for the other cities their queue entries and their
- * pending rows in one bulk insert each.  GET is one statement, or,
- * when this process has the document cached (getcache.h), one unique-key
- * lookup that proves the cached copy is still exact.
+ * A request is stored by reference: its row holds the city list, each
+ * city with the fresh reading that fulfilled it at once or the fetch
+ * (city_tasks.fetch_id, its outcome in `fetches`) that will.  POST is one
+ * transaction: a plain read of which cities are fresh and which queued
+ * already, the request row (its unique key decides races on an id), and,
+ * only for cities neither fresh nor queued, their queue entries and the
+ * row's references to them; the counters shard last.  So the common POST
+ * locks no row another request or a worker holds but its counters shard,
+ * whatever the flood.  Every transaction here takes its locks in the
+ * one order the worker's transactions follow too, so none deadlocks: at most one
+ * existing requests row (FOR UPDATE) first, city_tasks rows in ascending
+ * city_id, the rows it alone creates or owns, the counters shard last.
+ *
+ * GET reads the request's cities through the request_data view, so its
+ * counts and finished_at are exact now, not as last settled into the row
+ * (worker/settle.c): one statement.  A finished document never changes,
+ * so this process keeps it (getcache.h) and proves it current with one
+ * unique-key lookup.  DELETE marks the request cancelled, drops the
+ * unleased queue entries it created and settles its row at once.
  */
 #include <mysql.h>
 #include <mysqld_error.h>
@@ -32,141 +45,206 @@
 
 enum {
 	ST_NOW,
-	ST_INS_REQUEST,
-	ST_INS_CITIES,
 	ST_LOOK,
+	ST_INS_REQUEST,
 	ST_QUEUE,
 	ST_LOWER,
+	ST_QUEUED,
+	ST_REFS,
+	ST_POST_COUNTERS,
 	ST_GET,
 	ST_VERSION,
 	ST_LIST,
-	ST_CANCEL_CITIES,
-	ST_CANCEL_REQUEST,
+	ST_LIVE,
+	ST_CANCEL_LOCK,
+	ST_CANCEL_MARK,
+	ST_CANCEL_FIND,
+	ST_CANCEL_TAKE,
+	ST_CANCEL_FETCHES,
 	ST_CANCEL_TASKS,
+	ST_CANCEL_SETTLE,
 	ST_COUNTERS,
-	ST_PURGED,
 	ST_COUNT
 };
 
 #define SHARD	DB_COUNTER_SHARD
+#define GET_COLS	11	/* ST_GET's columns, get_bind's binds */
 
-/* Outcomes per request row in a GET document's version: more than any
- * request's cities (CITIES_MAX, 1000). */
-#define VERSION_SPAN	1024
-#define STR(x)		#x
-#define XSTR(x)		STR(x)
-#define GET_COLS	12	/* ST_GET's columns, get_bind's binds */
+/* The running counts' columns, and adding to this connection's shard. */
+#define COUNTS_COLS	"(shard, cities, collected, failed, queued, requests)"
+#define COUNTS_ADD \
+	" ON DUPLICATE KEY UPDATE cities = cities + VALUES(cities), " \
+	"collected = collected + VALUES(collected), " \
+	"failed = failed + VALUES(failed), " \
+	"queued = queued + VALUES(queued), " \
+	"requests = requests + VALUES(requests)"
 
 static const char *const sql[ST_COUNT] = {
 	[ST_NOW] =
 	    "SELECT NOW(6), COALESCE(MIN(turn), 0) FROM city_tasks",
-	[ST_INS_REQUEST] =
-	    "INSERT INTO requests (ext_id, requested_at, total, collected, "
-	    "finished_at, cities) VALUES (?, ?, ?, ?, ?, ?)",
-	[ST_INS_CITIES] =
-	    "INSERT INTO request_cities (request_id, pos, city_id) "
-	    "VALUES (?, ?, ?)",
 	/*
 	 * Of the request's cities ([id, ...] as JSON), those with a reading
 	 * fresher than the cut-off, and those already queued, with their
-	 * turn.  A plain SELECT: in READ COMMITTED a consistent read that
-	 * takes no lock.
+	 * turn and fetch.  A plain SELECT: in READ COMMITTED a consistent
+	 * read that takes no lock, so a flood of POSTs of the same cities
+	 * never waits on the workers or on each other here.
 	 */
 	[ST_LOOK] =
 	    "SELECT j.pos - 1, IF(cl.fetched_at >= ?, cl.reading_id, 0), "
-	    "t.turn FROM JSON_TABLE(?, '$[*]' "
+	    "t.turn, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
 	    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
 	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
 	    "WHERE cl.fetched_at >= ? OR t.turn IS NOT NULL",
 	/*
-	 * Queue the cities still to fetch ([[id, pos], ...]) in ascending
-	 * city_id, the order the worker also locks queue entries in, so a
-	 * POST and a worker storing a batch never deadlock.  An entry that
-	 * exists gets a shared lock only: concurrent POSTs of the same
-	 * cities do not wait on each other, and a worker cannot complete
-	 * the entry (delete it) before this request's rows are committed.
-	 * The request_cities rows are inserted after, so a worker that holds
-	 * an entry never waits on this request's rows.
+	 * The request with every city it could resolve: [[city_id,
+	 * reading_id, fetch_id], ...].  Lock 1: a new row (its ext_id key
+	 * decides a race on the id, the loser waits here, then fails).
+	 * Settled at once (finished_at, wait_fetch NULL) when every city
+	 * was fresh.
+	 */
+	[ST_INS_REQUEST] =
+	    "INSERT INTO requests (ext_id, requested_at, total, collected, "
+	    "finished_at, cities, wait_fetch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	/*
+	 * Lock 2: queue the cities neither fresh nor queued ([[id, pos],
+	 * ...]) in ascending city_id, the order the worker also locks queue
+	 * entries in.  Each new entry is a new fetch (its fetch_id); one
+	 * that appeared since the plain read gets a shared lock only (rare:
+	 * a city just queued by another request or just completed).
 	 */
 	[ST_QUEUE] =
 	    "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, "
-	    "created_at) "
-	    "SELECT j.city_id, ? + j.pos, ?, ? FROM JSON_TABLE(?, '$[*]' "
+	    "created_at, created_by) "
+	    "SELECT j.city_id, ? + j.pos, ?, ?, ? FROM JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
 	    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id",
 	/*
 	 * Fairness: entries queued earlier at a later turn than this
-	 * request gives them move forward ([[id, turn], ...]).  Rare: only
-	 * when a request puts a city earlier than a bigger one did.
+	 * request gives them move forward ([[id, turn], ...], built in
+	 * ascending city_id: the list drives the join, STRAIGHT_JOIN even
+	 * on a small queue, so that is the lock order).  Rare: only when a
+	 * request puts a city earlier than a bigger one did.  A second
+	 * ascending pass after ST_QUEUE's, over other cities (those seen
+	 * queued); a cycle through the two would need another POST that
+	 * saw the queue otherwise at the same moment: the deadlock retry.
 	 */
 	[ST_LOWER] =
-	    "UPDATE city_tasks t JOIN JSON_TABLE(?, '$[*]' "
+	    "UPDATE JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
-	    "turn BIGINT UNSIGNED PATH '$[1]')) j ON t.city_id = j.city_id "
+	    "turn BIGINT UNSIGNED PATH '$[1]')) j "
+	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
 	    "SET t.turn = j.turn WHERE t.turn > j.turn",
 	/*
-	 * Every city of the request in order (so a request with none done
-	 * still has rows), done or not: its reading from requests.cities
-	 * or its request_cities row.
+	 * The fetches of the cities ST_QUEUE was given ([[id, pos], ...]):
+	 * a plain read, which sees the entries this transaction inserted
+	 * and those it found (it holds their lock).  NULL: a broken
+	 * invariant.
+	 */
+	[ST_QUEUED] =
+	    "SELECT j.pos, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "pos INT UNSIGNED PATH '$[1]')) j "
+	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id",
+	/* Lock 3: the references of the request's own new row. */
+	[ST_REFS] =
+	    "UPDATE requests SET cities = ?, wait_fetch = ? WHERE id = ?",
+	/*
+	 * Lock 4, last: what a POST added to the running counts, and, in the
+	 * same statement, whether retention purged a request of this id (an
+	 * id stays used: unique forever, DESIGN.md).  Nothing is added when
+	 * it did: 0 rows affected, the POST is a 409.  Read after the
+	 * request row is in, so a purge of the same id that committed
+	 * meanwhile (it held that row's key) is seen.
+	 */
+	[ST_POST_COUNTERS] =
+	    "INSERT INTO counters " COUNTS_COLS " "
+	    "SELECT " SHARD ", ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS "
+	    "(SELECT 1 FROM purged_requests WHERE ext_id = ?)" COUNTS_ADD,
+	/*
+	 * Every city of the request in order, done or not, with its state
+	 * (request_data: 1 collected, 2 failed, 0 pending) and when it was
+	 * done.  Merged: the request by its unique key, its list, each
+	 * city's fetch and reading by primary key.
 	 */
 	[ST_GET] =
-	    "SELECT r.requested_at, r.finished_at, r.total, r.collected, "
-	    "r.failed, j.city_id, rd.temperature, rd.humidity, "
-	    "rd.observed_at, rc.error, "
-	    "COALESCE(j.reading_id > 0 OR rc.state <> 'pending', 0), r.id "
-	    "FROM requests r "
-	    "JOIN JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY, "
-	    "city_id INT UNSIGNED PATH '$[0]', "
-	    "reading_id BIGINT UNSIGNED PATH '$[1]')) j "
-	    "LEFT JOIN request_cities rc "
-	    "ON rc.request_id = r.id AND rc.pos = j.pos - 1 "
-	    "LEFT JOIN readings rd "
-	    "ON rd.id = IF(j.reading_id > 0, j.reading_id, rc.reading_id) "
-	    "WHERE r.ext_id = ? ORDER BY j.pos",
-	/* The version of a cached document: its request's row (an id may
-	 * be posted again once retention purged it) and its outcomes. */
+	    "SELECT q.requested_at, q.finished_at, q.total, q.id, "
+	    "d.city_id, d.temperature, d.humidity, d.observed_at, d.error, "
+	    "FIELD(d.state, 'collected', 'failed'), d.done_at "
+	    "FROM requests q JOIN request_data d ON d.request_id = q.id "
+	    "WHERE q.ext_id = ? ORDER BY d.pos",
+	/* The version of a cached (finished) document: its request's row
+	 * (getcache.h). */
 	[ST_VERSION] =
-	    "SELECT id * " XSTR(VERSION_SPAN) " + collected + failed, "
-	    "finished_at IS NOT NULL FROM requests WHERE ext_id = ?",
+	    "SELECT id FROM requests WHERE ext_id = ?",
 	[ST_LIST] =
 	    "SELECT id, ext_id, requested_at, finished_at, total, collected, "
 	    "failed FROM requests WHERE id < ? ORDER BY id DESC LIMIT ?",
-	/* Cancelling: the request's pending cities fail with "cancelled",
-	 * and queue entries no other request waits for go. */
-	[ST_CANCEL_CITIES] =
-	    "UPDATE request_cities rc JOIN requests r ON r.id = rc.request_id "
-	    "SET rc.state = 'failed', rc.error = 'cancelled', "
-	    "rc.done_at = NOW(6) "
-	    "WHERE r.ext_id = ? AND rc.state = 'pending'",
-	[ST_CANCEL_REQUEST] =
-	    "UPDATE requests SET failed = failed + ?, "
-	    "finished_at = COALESCE(finished_at, NOW(6)) WHERE ext_id = ?",
-	[ST_CANCEL_TASKS] =
-	    "DELETE t FROM city_tasks t "
-	    "JOIN request_cities rc ON rc.city_id = t.city_id "
-	    "JOIN requests r ON r.id = rc.request_id "
-	    "WHERE r.ext_id = ? AND rc.error = 'cancelled' AND NOT EXISTS "
-	    "(SELECT 1 FROM request_cities p "
-	    "WHERE p.city_id = t.city_id AND p.state = 'pending')",
-	/* An id retention purged stays used: unique forever (DESIGN.md).
-	 * Read after the request row is in, so a purge of the same id that
-	 * committed meanwhile (it held that row's key) is seen. */
-	[ST_PURGED] =
-	    "SELECT 1 FROM purged_requests WHERE ext_id = ?",
 	/*
-	 * What a POST or a cancel changed, added to the running counts
-	 * /metrics reads: this connection's shard row, the transaction's
-	 * last lock.
+	 * One request's counts now, and when it finished by the contract's
+	 * rule (all cities done: the latest done_at, never before it was
+	 * requested).  For a list's unfinished rows and a cancel's settle.
+	 */
+	[ST_LIVE] =
+	    "SELECT SUM(d.state = 'collected'), SUM(d.state = 'failed'), "
+	    "SUM(d.state = 'pending'), GREATEST(MIN(q.requested_at), "
+	    "COALESCE(MAX(d.done_at), MIN(q.requested_at))) "
+	    "FROM requests q JOIN request_data d ON d.request_id = q.id "
+	    "WHERE q.id = ?",
+	/*
+	 * Cancelling.  Lock 1: the request's row, first, so a settle of it
+	 * waits (or is waited for) whole.
+	 */
+	[ST_CANCEL_LOCK] =
+	    "SELECT id, collected, failed, finished_at IS NOT NULL "
+	    "FROM requests WHERE ext_id = ? FOR UPDATE",
+	[ST_CANCEL_MARK] =
+	    "UPDATE requests SET cancelled_at = NOW(6) WHERE id = ?",
+	/*
+	 * The queue entries it created that no worker has leased, found
+	 * through its own list by primary key (a plain read, sorted), so
+	 * ST_CANCEL_TAKE can lock them in ascending city_id.
+	 */
+	[ST_CANCEL_FIND] =
+	    "SELECT t.city_id FROM requests q "
+	    "JOIN JSON_TABLE(q.cities, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]')) j "
+	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
+	    "WHERE q.id = ? AND t.created_by = q.id "
+	    "AND t.lease_owner IS NULL ORDER BY t.city_id",
+	/* Lock 2: those ([id, ...] ascending) still unleased, in order:
+	 * the list drives the join by primary key whatever the queue's
+	 * size (STRAIGHT_JOIN), never a scan. */
+	[ST_CANCEL_TAKE] =
+	    "SELECT t.city_id, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$')) j "
+	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
+	    "WHERE t.created_by = ? AND t.lease_owner IS NULL FOR UPDATE",
+	/* Lock 3: their fetches end, dropped ([[id, fetch_id], ...]); a
+	 * request still waiting for one queues its city again (settle). */
+	[ST_CANCEL_FETCHES] =
+	    "INSERT INTO fetches (id, city_id, state, error, done_at) "
+	    "SELECT j.fetch_id, j.city_id, 'dropped', 'cancelled', NOW(6) "
+	    "FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "fetch_id BIGINT UNSIGNED PATH '$[1]')) j",
+	[ST_CANCEL_TASKS] =
+	    "DELETE t FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "fetch_id BIGINT UNSIGNED PATH '$[1]')) j "
+	    "STRAIGHT_JOIN city_tasks t "
+	    "ON t.city_id = j.city_id AND t.fetch_id = j.fetch_id",
+	/* The row it holds (lock 1), settled: every city is done now. */
+	[ST_CANCEL_SETTLE] =
+	    "UPDATE requests SET collected = ?, failed = ?, finished_at = ?, "
+	    "wait_fetch = NULL WHERE id = ?",
+	/*
+	 * What a cancel changed, added to the running counts /metrics
+	 * reads: this connection's shard row, the transaction's last lock.
 	 */
 	[ST_COUNTERS] =
-	    "INSERT INTO counters (shard, cities, collected, failed, queued, "
-	    "requests) VALUES (" SHARD ", ?, ?, ?, ?, ?) "
-	    "ON DUPLICATE KEY UPDATE cities = cities + VALUES(cities), "
-	    "collected = collected + VALUES(collected), "
-	    "failed = failed + VALUES(failed), "
-	    "queued = queued + VALUES(queued), "
-	    "requests = requests + VALUES(requests)",
+	    "INSERT INTO counters " COUNTS_COLS " "
+	    "VALUES (" SHARD ", ?, ?, ?, ?, ?)" COUNTS_ADD,
 };
 
 #define STORE_TRIES	5	/* a transaction that loses a deadlock */
@@ -260,6 +338,21 @@ store_fail(MYSQL_STMT *s, const char *what, int *retry)
 	return STORE_UNAVAILABLE;
 }
 
+/* A POST's city with its position in the request, for the ascending
+ * city_id order of lock 2. */
+struct city_pos {
+	unsigned int	 city;
+	unsigned int	 pos;
+};
+
+static int
+city_cmp(const void *a, const void *b)
+{
+	const struct city_pos *x = a, *y = b;
+
+	return x->city < y->city ? -1 : x->city > y->city;
+}
+
 static void
 fmt_time(char *dst, size_t len, const MYSQL_TIME *t, int micro)
 {
@@ -270,6 +363,22 @@ fmt_time(char *dst, size_t len, const MYSQL_TIME *t, int micro)
 	else
 		snprintf(dst, len, "%04u-%02u-%02uT%02u:%02u:%02uZ",
 		    t->year, t->month, t->day, t->hour, t->minute, t->second);
+}
+
+/* Orders two DATETIME values (same time zone, as all of ours are). */
+static int
+time_cmp(const MYSQL_TIME *a, const MYSQL_TIME *b)
+{
+	unsigned long	 x[7] = { a->year, a->month, a->day, a->hour,
+			    a->minute, a->second, a->second_part };
+	unsigned long	 y[7] = { b->year, b->month, b->day, b->hour,
+			    b->minute, b->second, b->second_part };
+	int		 i;
+
+	for (i = 0; i < 7; i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	return 0;
 }
 
 /* The nth pair of a JSON list of pairs: "[a,b]" after "[" or ",". */
@@ -311,28 +420,57 @@ bind_json(MYSQL_BIND *b, const struct buf *json, unsigned long *len,
 	return 0;
 }
 
+/* Run statement which with parameters b (no result set); -1 (logged,
+ * classified) if it failed. */
+static int
+run(int which, MYSQL_BIND *b, const char *what, int *retry)
+{
+	MYSQL_STMT	*s = st[which];
+
+	if ((b && mysql_stmt_bind_param(s, b) != 0) ||
+	    mysql_stmt_execute(s) != 0) {
+		store_fail(s, what, retry);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A broken invariant inside a transaction: logged, rolled back, answered
+ * 503; the service goes on.
+ */
+static enum store_rc
+broken(const char *what)
+{
+	log_warnx("%s", what);
+	mysql_rollback(db);
+	return STORE_UNAVAILABLE;
+}
+
 /*
  * Which of r's cities have a reading fresher than worker.reuse_seconds
- * (reading[pos] set, or 0), and which are queued at a later turn than
- * base + pos would give them (lower[pos] set to that turn, or 0).
- * Returns how many have a fresh reading.
+ * (reading[pos] set, or 0), which of the others are queued (fetch[pos]
+ * their fetch, or 0), and which of those at a later turn than base + pos
+ * would give them (lower[pos] set to that turn, or 0).  Returns how many
+ * have a fresh reading.
  */
 static long
 look(const struct collect_req *r, const MYSQL_TIME *now,
     unsigned long long base, unsigned long long *reading,
-    unsigned long long *lower, int *retry)
+    unsigned long long *fetch, unsigned long long *lower, int *retry)
 {
 	static struct buf json;
-	MYSQL_BIND	 b[3], o[3];
+	MYSQL_BIND	 b[3], o[4];
 	MYSQL_TIME	 cut = *now;
-	unsigned long long pos, id, turn;
+	unsigned long long pos, id, turn, fid;
 	unsigned long	 len;
-	my_bool		 turn_null;
+	my_bool		 turn_null, fid_null;
 	long		 n = 0;
 	size_t		 i;
 	int		 rc;
 
 	memset(reading, 0, r->ncities * sizeof(*reading));
+	memset(fetch, 0, r->ncities * sizeof(*fetch));
 	memset(lower, 0, r->ncities * sizeof(*lower));
 	if (cf->worker.reuse_seconds == 0)	/* no reuse: a cut-off after */
 		cut.year = 9999;		/* every reading */
@@ -356,6 +494,8 @@ look(const struct collect_req *r, const MYSQL_TIME *now,
 	db_bind_u64(&o[1], &id);
 	db_bind_u64(&o[2], &turn);
 	o[2].is_null = &turn_null;
+	db_bind_u64(&o[3], &fid);
+	o[3].is_null = &fid_null;
 	if (mysql_stmt_bind_param(st[ST_LOOK], b) != 0 ||
 	    mysql_stmt_execute(st[ST_LOOK]) != 0 ||
 	    mysql_stmt_bind_result(st[ST_LOOK], o) != 0) {
@@ -369,8 +509,11 @@ look(const struct collect_req *r, const MYSQL_TIME *now,
 			if (reading[pos] == 0)
 				n++;
 			reading[pos] = id;
-		} else if (!turn_null && turn > base + pos)
-			lower[pos] = base + pos;
+		} else if (!turn_null && !fid_null && reading[pos] == 0) {
+			fetch[pos] = fid;
+			if (turn > base + pos)
+				lower[pos] = base + pos;
+		}
 	}
 	mysql_stmt_free_result(st[ST_LOOK]);
 	if (rc == 1) {
@@ -382,169 +525,184 @@ look(const struct collect_req *r, const MYSQL_TIME *now,
 
 /*
  * Add to this connection's shard of the running counts (the queue entries
- * as a signed change), inside the caller's transaction.
+ * as a signed change), inside the caller's transaction: the cancel's
+ * ST_COUNTERS, or, with the id of a POST, ST_POST_COUNTERS.  Returns the
+ * rows affected (0: a POST of a purged id, nothing added), -1 on failure.
  */
-static int
+static long long
 count(long long cities, long long collected, long long failed,
-    long long queued, long long requests, int *retry)
+    long long queued, long long requests, const char *id, size_t idlen,
+    int *retry)
 {
-	MYSQL_BIND	 b[5];
+	MYSQL_STMT	*s = st[id ? ST_POST_COUNTERS : ST_COUNTERS];
+	MYSQL_BIND	 b[6];
 	long long	 v[5] = { cities, collected, failed, queued, requests };
+	unsigned long	 len;
 	int		 i;
 
 	memset(b, 0, sizeof(b));
 	for (i = 0; i < 5; i++)
 		db_bind_i64(&b[i], &v[i]);
-	if (mysql_stmt_bind_param(st[ST_COUNTERS], b) != 0 ||
-	    mysql_stmt_execute(st[ST_COUNTERS]) != 0) {
-		store_fail(st[ST_COUNTERS], "counters", retry);
+	if (id)
+		bind_id(&b[5], id, idlen, &len);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0) {
+		store_fail(s, "counters", retry);
 		return -1;
 	}
-	return 0;
+	return (long long)mysql_stmt_affected_rows(s);
 }
 
 /*
- * Queue the cities without a fresh reading, in ascending city_id, and
- * move forward those queued at a later turn (lower[]).  *queued: the
- * entries this request created (the others were queued already).
+ * Queue the cities neither fresh nor queued (fetch[pos] 0), in ascending
+ * city_id (byc), each as a new fetch created by request reqid, and learn
+ * their fetches into fetch[].  *queued: the entries this request created
+ * (an entry that appeared since the plain read was kept).
  */
 static int
-queue(const struct collect_req *r, const unsigned long long *reading,
-    const unsigned long long *lower, unsigned long long base,
+queue(const struct collect_req *r, const struct city_pos *byc,
+    unsigned long long reqid, const unsigned long long *reading,
+    unsigned long long *fetch, unsigned long long base,
     const MYSQL_TIME *now, unsigned long long *queued, int *retry)
 {
 	static struct buf json;
-	MYSQL_BIND	 b[4];
+	MYSQL_STMT	*s = st[ST_QUEUED];
+	MYSQL_BIND	 b[5], o[2];
 	MYSQL_TIME	 t = *now;
+	unsigned long long pos, fid;
 	unsigned long	 len;
-	size_t		 i, k = 0;
+	my_bool		 fid_null;
+	size_t		 i, k = 0, got = 0;
+	int		 rc;
 
 	buf_reset(&json);
 	for (i = 0; i < r->ncities; i++)
-		if (reading[i] == 0)
-			pair(&json, k++, r->cities[i], i);
+		if (reading[byc[i].pos] == 0 && fetch[byc[i].pos] == 0)
+			pair(&json, k++, byc[i].city, byc[i].pos);
 	buf_addc(&json, ']');
-	if (bind_json(&b[3], &json, &len, "queue cities: out of memory") ==
+	if (bind_json(&b[4], &json, &len, "queue cities: out of memory") ==
 	    -1)
 		return -1;
 	db_bind_u64(&b[0], &base);
 	db_bind_time(&b[1], &t);
 	db_bind_time(&b[2], &t);
-	if (mysql_stmt_bind_param(st[ST_QUEUE], b) != 0 ||
-	    mysql_stmt_execute(st[ST_QUEUE]) != 0) {
-		store_fail(st[ST_QUEUE], "queue cities", retry);
+	db_bind_u64(&b[3], &reqid);
+	if (run(ST_QUEUE, b, "queue cities", retry) == -1)
 		return -1;
-	}
 	*queued = mysql_stmt_affected_rows(st[ST_QUEUE]);
 
+	memset(o, 0, sizeof(o));
+	db_bind_u64(&o[0], &pos);
+	db_bind_u64(&o[1], &fid);
+	o[1].is_null = &fid_null;
+	if (mysql_stmt_bind_param(s, &b[4]) != 0 ||
+	    mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0) {
+		store_fail(s, "queued fetches", retry);
+		return -1;
+	}
+	while ((rc = mysql_stmt_fetch(s)) == 0)
+		if (!fid_null && fid != 0 && pos < r->ncities &&
+		    reading[pos] == 0 && fetch[pos] == 0) {
+			fetch[pos] = fid;
+			got++;
+		}
+	mysql_stmt_free_result(s);
+	if (rc == 1) {
+		store_fail(s, "queued fetches", retry);
+		return -1;
+	}
+	if (got != k) {
+		broken("POST /collect: a city just queued is not in the "
+		    "queue");
+		return -1;
+	}
+	return 0;
+}
+
+/* Move forward the queued cities lower[] names, in ascending city_id. */
+static int
+lower_turns(const struct collect_req *r, const struct city_pos *byc,
+    const unsigned long long *lower, int *retry)
+{
+	static struct buf json;
+	MYSQL_BIND	 b[1];
+	unsigned long	 len;
+	size_t		 i, k = 0;
+
 	buf_reset(&json);
-	for (i = 0, k = 0; i < r->ncities; i++)
-		if (reading[i] == 0 && lower[i] != 0)
-			pair(&json, k++, r->cities[i], lower[i]);
-	if (k == 0)
-		return 0;
+	for (i = 0; i < r->ncities; i++)
+		if (lower[byc[i].pos] != 0)
+			pair(&json, k++, byc[i].city, lower[byc[i].pos]);
 	buf_addc(&json, ']');
 	if (bind_json(&b[0], &json, &len, "queue turns: out of memory") == -1)
 		return -1;
-	if (mysql_stmt_bind_param(st[ST_LOWER], b) != 0 ||
-	    mysql_stmt_execute(st[ST_LOWER]) != 0) {
-		store_fail(st[ST_LOWER], "queue turns", retry);
-		return -1;
-	}
-	return 0;
+	return run(ST_LOWER, b, "queue turns", retry);
 }
 
 /*
- * The cities without a fresh reading, pending, in one round trip
- * (column-wise array binding).
+ * requests.cities: [[city_id, reading_id, fetch_id], ...] in r's order;
+ * returns the largest fetch (the request's wait_fetch; 0: none).
  */
-static int
-insert_pending(const struct collect_req *r, unsigned long long reqid,
-    const unsigned long long *reading, int *retry)
-{
-	static unsigned long long reqids[CITIES_MAX];
-	static unsigned short	 pos[CITIES_MAX];
-	static unsigned int	 city[CITIES_MAX];
-	MYSQL_BIND		 b[3];
-	unsigned int		 n = 0;
-	size_t			 i;
-
-	for (i = 0; i < r->ncities; i++)
-		if (reading[i] == 0) {
-			reqids[n] = reqid;
-			pos[n] = (unsigned short)i;
-			city[n++] = r->cities[i];
-		}
-	memset(b, 0, sizeof(b));
-	db_bind_u64(&b[0], reqids);
-	b[1].buffer_type = MYSQL_TYPE_SHORT;
-	b[1].buffer = pos;
-	b[1].is_unsigned = 1;
-	b[2].buffer_type = MYSQL_TYPE_LONG;
-	b[2].buffer = city;
-	b[2].is_unsigned = 1;
-	if (mysql_stmt_attr_set(st[ST_INS_CITIES], STMT_ATTR_ARRAY_SIZE, &n) ||
-	    mysql_stmt_bind_param(st[ST_INS_CITIES], b) != 0 ||
-	    mysql_stmt_execute(st[ST_INS_CITIES]) != 0) {
-		store_fail(st[ST_INS_CITIES], "insert cities", retry);
-		return -1;
-	}
-	return 0;
-}
-
-/* requests.cities: [[city_id, reading_id or 0], ...] in r's order. */
-static void
+static unsigned long long
 city_list(struct buf *json, const struct collect_req *r,
-    const unsigned long long *reading)
+    const unsigned long long *reading, const unsigned long long *fetch)
 {
-	size_t	 i;
+	unsigned long long wait = 0;
+	size_t		 i;
 
 	buf_reset(json);
-	for (i = 0; i < r->ncities; i++)
-		pair(json, i, r->cities[i], reading[i]);
+	for (i = 0; i < r->ncities; i++) {
+		buf_adds(json, i ? ",[" : "[[");
+		buf_addu(json, r->cities[i]);
+		buf_addc(json, ',');
+		buf_addu(json, reading[i]);
+		buf_addc(json, ',');
+		buf_addu(json, fetch[i]);
+		buf_addc(json, ']');
+		if (fetch[i] > wait)
+			wait = fetch[i];
+	}
 	buf_addc(json, ']');
+	return wait;
 }
 
-/* STORE_DUPLICATE (rolled back) if retention purged a request of this
- * id, STORE_OK if not. */
-static enum store_rc
-purged(const struct collect_req *r, int *retry)
+/* The request row's references once its new cities are queued. */
+static int
+set_refs(const struct buf *list, unsigned long long wait,
+    unsigned long long reqid, int *retry)
 {
-	MYSQL_STMT	*s = st[ST_PURGED];
-	MYSQL_BIND	 b[1];
+	MYSQL_BIND	 b[3];
 	unsigned long	 len;
-	int		 rc;
 
-	bind_id(&b[0], r->id, r->idlen, &len);
-	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
-	    mysql_stmt_store_result(s) != 0)
-		return store_fail(s, "purged ids", retry);
-	rc = mysql_stmt_num_rows(s) > 0;
-	mysql_stmt_free_result(s);
-	if (!rc)
-		return STORE_OK;
-	mysql_rollback(db);
-	return STORE_DUPLICATE;
+	if (bind_json(&b[0], list, &len, "city list: out of memory") == -1)
+		return -1;
+	db_bind_u64(&b[1], &wait);
+	db_bind_u64(&b[2], &reqid);
+	return run(ST_REFS, b, "request references", retry);
 }
 
 /*
  * One attempt at the POST transaction; *retry set on a deadlock.  Lock
  * order: the new request row, the queue entries (ascending city_id), the
- * new request_cities rows, this connection's counters.  Fresh readings are
- * read first, without locks, so the request row is inserted once, already
- * with its progress.
+ * request row's references, this connection's counters.  Fresh readings
+ * and queued cities are read first, without locks, so a POST whose
+ * cities are all fresh or queued is NOW, LOOK, the request row and the
+ * counters: it never waits on a worker or on another POST.
  */
 static enum store_rc
 collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 {
-	static unsigned long long reading[CITIES_MAX], lower[CITIES_MAX];
+	static unsigned long long reading[CITIES_MAX], fetch[CITIES_MAX],
+			 lower[CITIES_MAX];
+	static struct city_pos byc[CITIES_MAX];
 	static struct buf list;
-	MYSQL_BIND	 b[6], out[2];
+	MYSQL_BIND	 b[7], out[2];
 	MYSQL_TIME	 now;
-	unsigned long long base, reqid, total, done, queued;
+	unsigned long long base, reqid, total, done, queued, wait;
 	unsigned long	 idlen, listlen;
-	my_bool		 unfinished;
+	my_bool		 unfinished, no_wait;
+	long long	 counted;
 	long		 fresh;
+	size_t		 i, nnew = 0, nlower = 0;
 	int		 rc;
 
 	if (mysql_real_query(db, "START TRANSACTION", 17) != 0)
@@ -560,21 +718,30 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_NOW], "now", retry);
 	mysql_stmt_free_result(st[ST_NOW]);
 
-	if ((fresh = look(r, &now, base, reading, lower, retry)) == -1)
+	if ((fresh = look(r, &now, base, reading, fetch, lower, retry)) == -1)
 		return STORE_UNAVAILABLE;
-	city_list(&list, r, reading);
+	for (i = 0; i < r->ncities; i++) {
+		if (reading[i] == 0 && fetch[i] == 0)
+			nnew++;
+		if (lower[i] != 0)
+			nlower++;
+	}
+	wait = city_list(&list, r, reading, fetch);
 	if (bind_json(&b[5], &list, &listlen, "city list: out of memory") ==
 	    -1)
 		return STORE_UNAVAILABLE;
 	total = r->ncities;
 	done = (unsigned long long)fresh;
 	unfinished = done < total;
+	no_wait = wait == 0;
 	bind_id(&b[0], r->id, r->idlen, &idlen);
 	db_bind_time(&b[1], &now);
 	db_bind_u64(&b[2], &total);
 	db_bind_u64(&b[3], &done);
 	db_bind_time(&b[4], &now);
 	b[4].is_null = &unfinished;
+	db_bind_u64(&b[6], &wait);
+	b[6].is_null = &no_wait;
 	if (mysql_stmt_bind_param(st[ST_INS_REQUEST], b) != 0 ||
 	    mysql_stmt_execute(st[ST_INS_REQUEST]) != 0) {
 		if (mysql_stmt_errno(st[ST_INS_REQUEST]) == ER_DUP_ENTRY) {
@@ -584,15 +751,32 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 		return store_fail(st[ST_INS_REQUEST], "insert request", retry);
 	}
 	reqid = mysql_stmt_insert_id(st[ST_INS_REQUEST]);
-	if ((rc = purged(r, retry)) != STORE_OK)
-		return rc;
+
 	queued = 0;
-	if (done < total && (queue(r, reading, lower, base, &now, &queued,
-	    retry) == -1 || insert_pending(r, reqid, reading, retry) == -1))
+	if (nnew > 0 || nlower > 0) {
+		for (i = 0; i < r->ncities; i++) {
+			byc[i].city = r->cities[i];
+			byc[i].pos = (unsigned int)i;
+		}
+		qsort(byc, r->ncities, sizeof(byc[0]), city_cmp);
+	}
+	if (nnew > 0 && queue(r, byc, reqid, reading, fetch, base, &now,
+	    &queued, retry) == -1)
 		return STORE_UNAVAILABLE;
-	if (count((long long)total, (long long)done, 0, (long long)queued, 1,
-	    retry) == -1)
+	if (nlower > 0 && lower_turns(r, byc, lower, retry) == -1)
 		return STORE_UNAVAILABLE;
+	if (nnew > 0) {
+		wait = city_list(&list, r, reading, fetch);
+		if (set_refs(&list, wait, reqid, retry) == -1)
+			return STORE_UNAVAILABLE;
+	}
+	if ((counted = count((long long)total, (long long)done, 0,
+	    (long long)queued, 1, r->id, r->idlen, retry)) == -1)
+		return STORE_UNAVAILABLE;
+	if (counted == 0) {		/* retention purged this id */
+		mysql_rollback(db);
+		return STORE_DUPLICATE;
+	}
 	if (mysql_commit(db) != 0)
 		return store_fail(NULL, "commit", retry);
 
@@ -633,16 +817,19 @@ store_collect(const struct collect_req *r, struct accepted *a)
 
 /* Result columns of ST_GET. */
 struct get_row {
-	MYSQL_TIME	 requested_at, finished_at, observed_at;
-	unsigned long long total, collected, failed, city_id, humidity;
+	MYSQL_TIME	 requested_at, finished_at, observed_at, done_at;
+	unsigned long long total, request, city_id, humidity, state;
 	char		 temperature[16];
 	char		 error[1024];
 	unsigned long	 temp_len, error_len;
 	my_bool		 finished_null, city_null, temp_null, error_null;
-	my_bool		 hum_null, obs_null;
-	signed char	 done;
-	unsigned long long request;	/* requests.id */
+	my_bool		 hum_null, obs_null, done_null;
 };
+
+/* request_data's states as ST_GET gives them (FIELD). */
+#define STATE_PENDING	0
+#define STATE_COLLECTED	1
+#define STATE_FAILED	2
 
 static void
 get_bind(MYSQL_BIND *o, struct get_row *g)
@@ -652,51 +839,53 @@ get_bind(MYSQL_BIND *o, struct get_row *g)
 	db_bind_time(&o[1], &g->finished_at);
 	o[1].is_null = &g->finished_null;
 	db_bind_u64(&o[2], &g->total);
-	db_bind_u64(&o[3], &g->collected);
-	db_bind_u64(&o[4], &g->failed);
-	db_bind_u64(&o[5], &g->city_id);
-	o[5].is_null = &g->city_null;
-	o[6].buffer_type = MYSQL_TYPE_STRING;
-	o[6].buffer = g->temperature;
-	o[6].buffer_length = sizeof(g->temperature);
-	o[6].length = &g->temp_len;
-	o[6].is_null = &g->temp_null;
-	db_bind_u64(&o[7], &g->humidity);
-	o[7].is_null = &g->hum_null;
-	db_bind_time(&o[8], &g->observed_at);
-	o[8].is_null = &g->obs_null;
-	o[9].buffer_type = MYSQL_TYPE_STRING;
-	o[9].buffer = g->error;
-	o[9].buffer_length = sizeof(g->error);
-	o[9].length = &g->error_len;
-	o[9].is_null = &g->error_null;
-	o[10].buffer_type = MYSQL_TYPE_TINY;
-	o[10].buffer = &g->done;
-	db_bind_u64(&o[11], &g->request);
+	db_bind_u64(&o[3], &g->request);
+	db_bind_u64(&o[4], &g->city_id);
+	o[4].is_null = &g->city_null;
+	o[5].buffer_type = MYSQL_TYPE_STRING;
+	o[5].buffer = g->temperature;
+	o[5].buffer_length = sizeof(g->temperature);
+	o[5].length = &g->temp_len;
+	o[5].is_null = &g->temp_null;
+	db_bind_u64(&o[6], &g->humidity);
+	o[6].is_null = &g->hum_null;
+	db_bind_time(&o[7], &g->observed_at);
+	o[7].is_null = &g->obs_null;
+	o[8].buffer_type = MYSQL_TYPE_STRING;
+	o[8].buffer = g->error;
+	o[8].buffer_length = sizeof(g->error);
+	o[8].length = &g->error_len;
+	o[8].is_null = &g->error_null;
+	db_bind_u64(&o[9], &g->state);
+	db_bind_time(&o[10], &g->done_at);
+	o[10].is_null = &g->done_null;
 }
 
+/*
+ * A request's summary, as GET /get and GET /collect show it, without its
+ * closing brace: fin NULL while it is not finished.
+ */
 static void
-get_head(struct buf *out, const char *id, size_t idlen,
-    const struct get_row *g)
+summary(struct buf *out, const char *id, size_t idlen, const MYSQL_TIME *req,
+    const MYSQL_TIME *fin, unsigned long long total,
+    unsigned long long collected, unsigned long long failed)
 {
 	char		 t[40];
-	unsigned long long done = g->collected + g->failed;
-	unsigned long long hundredths = g->total ? done * 10000 / g->total : 0;
+	unsigned long long h = total ? (collected + failed) * 10000 / total : 0;
 
 	buf_adds(out, "{\"id\": ");
 	json_str(out, id, idlen);
-	fmt_time(t, sizeof(t), &g->requested_at, 1);
+	fmt_time(t, sizeof(t), req, 1);
 	buf_printf(out, ", \"requested_at\": \"%s\", \"finished_at\": ", t);
-	if (g->finished_null)
+	if (fin == NULL)
 		buf_adds(out, "null");
 	else {
-		fmt_time(t, sizeof(t), &g->finished_at, 1);
+		fmt_time(t, sizeof(t), fin, 1);
 		buf_printf(out, "\"%s\"", t);
 	}
 	buf_printf(out, ", \"progress\": %llu.%02llu, \"total\": %llu, "
-	    "\"collected\": %llu, \"failed\": %llu, \"data\": [",
-	    hundredths / 100, hundredths % 100, g->total, g->collected,
-	    g->failed);
+	    "\"collected\": %llu, \"failed\": %llu", h / 100, h % 100, total,
+	    collected, failed);
 }
 
 static void
@@ -725,23 +914,20 @@ get_item(struct buf *out, const struct get_row *g, int first)
 }
 
 /*
- * The request's version (outcomes so far) and whether it finished: one
+ * The id of the request row of id (a cached document's version): one
  * unique-key lookup.  STORE_NOTFOUND if there is no such request.
  */
 static enum store_rc
-get_version(const char *id, size_t idlen, unsigned long long *version,
-    int *finished)
+get_version(const char *id, size_t idlen, unsigned long long *version)
 {
 	MYSQL_STMT	*s = st[ST_VERSION];
-	MYSQL_BIND	 b[1], o[2];
+	MYSQL_BIND	 b[1], o[1];
 	unsigned long	 len;
-	unsigned long long fin;
 	int		 rc;
 
 	bind_id(&b[0], id, idlen, &len);
 	memset(o, 0, sizeof(o));
 	db_bind_u64(&o[0], version);
-	db_bind_u64(&o[1], &fin);
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
 	    mysql_stmt_bind_result(s, o) != 0 ||
 	    (rc = mysql_stmt_fetch(s)) == 1)
@@ -749,30 +935,41 @@ get_version(const char *id, size_t idlen, unsigned long long *version,
 	mysql_stmt_free_result(s);
 	if (rc == MYSQL_NO_DATA)
 		return STORE_NOTFOUND;
-	*finished = fin != 0;
 	return STORE_OK;
 }
 
+/*
+ * The document is built from the request's cities as request_data says
+ * they are now: its counts from their states, finished_at the row's when
+ * settled, else, once no city is pending, the contract's rule (the latest
+ * done_at, never before requested_at; ST_LIVE's in SQL).  Only a finished
+ * document is cached: it never changes again, so the row's id (a purged
+ * id posted again is a new row) is all its version needs.
+ */
 enum store_rc
 store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 {
 	static struct get_row g;
+	static struct buf items;
 	const struct buf *cached;
+	const MYSQL_TIME *fin;
 	MYSQL_STMT	*s;
 	MYSQL_BIND	 b[1], o[GET_COLS];
+	MYSQL_TIME	 req, last;
 	unsigned long	 len;
-	unsigned long long version, cached_version;
+	unsigned long long version, cached_version, total = 0, request = 0;
+	unsigned long long collected = 0, failed = 0, pending = 0;
 	enum store_rc	 vrc;
-	int		 rc, rows = 0, items = 0;
+	int		 rc, rows = 0, items_n = 0, settled = 0, any_done = 0;
 
 	if (store_open() == -1)
 		return STORE_UNAVAILABLE;
 	if ((cached = getcache_find(id, idlen, &cached_version)) != NULL) {
-		if ((vrc = get_version(id, idlen, &version, finished)) !=
-		    STORE_OK)
+		if ((vrc = get_version(id, idlen, &version)) != STORE_OK)
 			return vrc;
 		if (version == cached_version) {
 			buf_add(out, cached->data, cached->len);
+			*finished = 1;
 			return STORE_OK;
 		}
 	}
@@ -782,51 +979,98 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
 	    mysql_stmt_bind_result(s, o) != 0)
 		return store_fail(s, "get", NULL);
+	buf_reset(&items);
+	memset(&req, 0, sizeof(req));
+	memset(&last, 0, sizeof(last));
 	while ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-		if (rows++ == 0)
-			get_head(out, id, idlen, &g);
-		if (g.done == 1)
-			get_item(out, &g, items++ == 0);
+		if (rows++ == 0) {
+			req = g.requested_at;
+			total = g.total;
+			request = g.request;
+			if ((settled = !g.finished_null))
+				last = g.finished_at;
+		}
+		if (g.state == STATE_PENDING) {
+			pending++;
+			continue;
+		}
+		if (g.state == STATE_COLLECTED)
+			collected++;
+		else
+			failed++;
+		get_item(&items, &g, items_n++ == 0);
+		if (!settled && !g.done_null &&
+		    (!any_done || time_cmp(&g.done_at, &last) > 0)) {
+			last = g.done_at;
+			any_done = 1;
+		}
 	}
 	if (rc == 1)
 		return store_fail(s, "get fetch", NULL);
 	mysql_stmt_free_result(s);
 	if (rows == 0)
 		return STORE_NOTFOUND;
+	if (settled)
+		fin = &last;
+	else if (pending == 0) {
+		if (!any_done || time_cmp(&req, &last) > 0)
+			last = req;
+		fin = &last;
+	} else
+		fin = NULL;
+	summary(out, id, idlen, &req, fin, total, collected, failed);
+	buf_adds(out, ", \"data\": [");
+	buf_add(out, items.data, items.len);
+	if (items.failed)
+		out->failed = 1;
 	buf_adds(out, "]}\n");
-	/* One statement built the document: its row and counts are its
-	 * version (ST_VERSION). */
-	*finished = !g.finished_null;
-	getcache_put(id, idlen, g.request * VERSION_SPAN + g.collected +
-	    g.failed, out);
+	*finished = fin != NULL;
+	if (*finished)
+		getcache_put(id, idlen, request, out);
 	return STORE_OK;
 }
 
-/* Appends one request's summary object (no data) from a ST_LIST row. */
-static void
-list_item(struct buf *out, const char *id, size_t idlen,
-    const MYSQL_TIME *req, const MYSQL_TIME *fin, int fin_null,
-    unsigned long long total, unsigned long long collected,
-    unsigned long long failed)
-{
-	char		 t[40];
-	unsigned long long h = total ? (collected + failed) * 10000 / total : 0;
+/* ST_LIVE's answer: a request's counts now, fin_null while unfinished. */
+struct live {
+	unsigned long long collected, failed, pending;
+	MYSQL_TIME	 fin;
+	my_bool		 c_null, f_null, p_null, fin_null;
+};
 
-	buf_adds(out, "{\"id\": ");
-	json_str(out, id, idlen);
-	fmt_time(t, sizeof(t), req, 1);
-	buf_printf(out, ", \"requested_at\": \"%s\", \"finished_at\": ", t);
-	if (fin_null)
-		buf_adds(out, "null");
-	else {
-		fmt_time(t, sizeof(t), fin, 1);
-		buf_printf(out, "\"%s\"", t);
+/* One request's live counts (ST_LIVE); -1 on failure. */
+static int
+live(unsigned long long rid, struct live *lv, const char *what, int *retry)
+{
+	MYSQL_STMT	*s = st[ST_LIVE];
+	MYSQL_BIND	 b[1], o[4];
+	int		 rc;
+
+	memset(b, 0, sizeof(b));
+	db_bind_u64(&b[0], &rid);
+	memset(o, 0, sizeof(o));
+	db_bind_u64(&o[0], &lv->collected);
+	o[0].is_null = &lv->c_null;
+	db_bind_u64(&o[1], &lv->failed);
+	o[1].is_null = &lv->f_null;
+	db_bind_u64(&o[2], &lv->pending);
+	o[2].is_null = &lv->p_null;
+	db_bind_time(&o[3], &lv->fin);
+	o[3].is_null = &lv->fin_null;
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_bind_result(s, o) != 0 ||
+	    (rc = mysql_stmt_fetch(s)) == 1 || rc == MYSQL_NO_DATA) {
+		store_fail(s, what, retry);
+		return -1;
 	}
-	buf_printf(out, ", \"progress\": %llu.%02llu, \"total\": %llu, "
-	    "\"collected\": %llu, \"failed\": %llu}", h / 100, h % 100, total,
-	    collected, failed);
+	mysql_stmt_free_result(s);
+	return 0;
 }
 
+/*
+ * A page of requests: a finished row as settled (it never changes), an
+ * unfinished one (the settle may lag a second) live like GET, one
+ * aggregate over its own cities each (ST_LIVE).
+ */
 enum store_rc
 store_list(unsigned long long before, unsigned long long limit,
     struct buf *out)
@@ -834,6 +1078,7 @@ store_list(unsigned long long before, unsigned long long limit,
 	MYSQL_STMT	*s;
 	MYSQL_BIND	 b[2], o[7];
 	MYSQL_TIME	 req, fin;
+	struct live	 lv;
 	char		 id[ID_MAX];
 	unsigned long	 idlen;
 	unsigned long long rid, total, collected, failed, last = 0;
@@ -859,15 +1104,31 @@ store_list(unsigned long long before, unsigned long long limit,
 	db_bind_u64(&o[4], &total);
 	db_bind_u64(&o[5], &collected);
 	db_bind_u64(&o[6], &failed);
+	/* Stored whole, so ST_LIVE can run between its rows. */
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
-	    mysql_stmt_bind_result(s, o) != 0)
+	    mysql_stmt_bind_result(s, o) != 0 ||
+	    mysql_stmt_store_result(s) != 0)
 		return store_fail(s, "list", NULL);
 	buf_adds(out, "{\"requests\": [");
 	while ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+		if (fin_null) {
+			if (live(rid, &lv, "list progress", NULL) == -1)
+				return STORE_UNAVAILABLE;
+			/* NULL: the row went meanwhile (a purge): as read. */
+			if (!lv.c_null && !lv.f_null && !lv.p_null) {
+				collected = lv.collected;
+				failed = lv.failed;
+				if (lv.pending == 0 && !lv.fin_null) {
+					fin = lv.fin;
+					fin_null = 0;
+				}
+			}
+		}
 		if (n++)
 			buf_adds(out, ", ");
-		list_item(out, id, idlen < sizeof(id) ? idlen : sizeof(id),
-		    &req, &fin, fin_null, total, collected, failed);
+		summary(out, id, idlen < sizeof(id) ? idlen : sizeof(id),
+		    &req, fin_null ? NULL : &fin, total, collected, failed);
+		buf_addc(out, '}');
 		last = rid;
 	}
 	if (rc == 1)
@@ -881,39 +1142,150 @@ store_list(unsigned long long before, unsigned long long limit,
 	return STORE_OK;
 }
 
+/*
+ * Drop the queue entries request rid created that no worker has leased:
+ * found by a plain read, then locked in ascending city_id (lock 2), their
+ * fetches ended as dropped (lock 3) and the entries deleted.  Returns how
+ * many went, -1 on failure.
+ */
+static long long
+drop_tasks(unsigned long long rid, int *retry)
+{
+	static unsigned int	 cities[CITIES_MAX];
+	static struct buf	 json;
+	MYSQL_STMT	*s;
+	MYSQL_BIND	 b[2], o[2];
+	unsigned long long city, fid;
+	unsigned long	 len;
+	size_t		 n = 0, i, k = 0;
+	int		 rc;
+
+	s = st[ST_CANCEL_FIND];
+	memset(b, 0, sizeof(b));
+	db_bind_u64(&b[0], &rid);
+	memset(o, 0, sizeof(o));
+	db_bind_u64(&o[0], &city);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_bind_result(s, o) != 0) {
+		store_fail(s, "cancel: find tasks", retry);
+		return -1;
+	}
+	while ((rc = mysql_stmt_fetch(s)) == 0)
+		if (n < CITIES_MAX)
+			cities[n++] = (unsigned int)city;
+	mysql_stmt_free_result(s);
+	if (rc == 1) {
+		store_fail(s, "cancel: find tasks", retry);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+
+	buf_reset(&json);
+	for (i = 0; i < n; i++) {
+		buf_addc(&json, i ? ',' : '[');
+		buf_addu(&json, cities[i]);
+	}
+	buf_addc(&json, ']');
+	if (bind_json(&b[0], &json, &len, "cancel: out of memory") == -1)
+		return -1;
+	db_bind_u64(&b[1], &rid);
+	s = st[ST_CANCEL_TAKE];
+	db_bind_u64(&o[1], &fid);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_bind_result(s, o) != 0 ||
+	    mysql_stmt_store_result(s) != 0) {
+		store_fail(s, "cancel: lock tasks", retry);
+		return -1;
+	}
+	/* The list is rebuilt below from the rows, json is free again. */
+	buf_reset(&json);
+	while ((rc = mysql_stmt_fetch(s)) == 0)
+		pair(&json, k++, city, fid);
+	mysql_stmt_free_result(s);
+	if (rc == 1) {
+		store_fail(s, "cancel: lock tasks", retry);
+		return -1;
+	}
+	if (k == 0)			/* all leased meanwhile */
+		return 0;
+	buf_addc(&json, ']');
+	if (bind_json(&b[0], &json, &len, "cancel: out of memory") == -1 ||
+	    run(ST_CANCEL_FETCHES, b, "cancel: drop fetches", retry) == -1 ||
+	    run(ST_CANCEL_TASKS, b, "cancel: drop tasks", retry) == -1)
+		return -1;
+	return (long long)mysql_stmt_affected_rows(st[ST_CANCEL_TASKS]);
+}
+
+/*
+ * One attempt at a cancel; *retry set on a deadlock.  Lock order: the
+ * request row (FOR UPDATE), its queue entries (ascending city_id), the
+ * dropped fetches, this connection's counters.  A finished request
+ * (settled, or with no city pending) is left as it is.  Otherwise it is
+ * cancelled now: a city not done by now is failed ("cancelled",
+ * request_data), so the row is settled at once from its cities and the
+ * counts move by the difference.
+ */
 static enum store_rc
 cancel_once(const char *id, size_t idlen, unsigned long long *n, int *retry)
 {
-	MYSQL_BIND	 b[2];
-	unsigned long	 len, len2;
+	MYSQL_STMT	*s = st[ST_CANCEL_LOCK];
+	MYSQL_BIND	 b[4], o[4];
+	struct live	 lv;
+	unsigned long	 len;
+	unsigned long long rid, was_c, was_f, fin;
+	long long	 dropped;
+	int		 rc;
 
+	*n = 0;
 	if (mysql_real_query(db, "START TRANSACTION", 17) != 0)
 		return store_fail(NULL, "start transaction", retry);
 	bind_id(&b[0], id, idlen, &len);
-	if (mysql_stmt_bind_param(st[ST_CANCEL_CITIES], b) != 0 ||
-	    mysql_stmt_execute(st[ST_CANCEL_CITIES]) != 0)
-		return store_fail(st[ST_CANCEL_CITIES], "cancel cities", retry);
-	*n = mysql_stmt_affected_rows(st[ST_CANCEL_CITIES]);
-	if (*n > 0) {
-		memset(b, 0, sizeof(b));
-		db_bind_u64(&b[0], n);
-		bind_id(&b[1], id, idlen, &len2);
-		if (mysql_stmt_bind_param(st[ST_CANCEL_REQUEST], b) != 0 ||
-		    mysql_stmt_execute(st[ST_CANCEL_REQUEST]) != 0)
-			return store_fail(st[ST_CANCEL_REQUEST],
-			    "cancel request", retry);
-		bind_id(&b[0], id, idlen, &len);
-		if (mysql_stmt_bind_param(st[ST_CANCEL_TASKS], b) != 0 ||
-		    mysql_stmt_execute(st[ST_CANCEL_TASKS]) != 0)
-			return store_fail(st[ST_CANCEL_TASKS], "cancel tasks",
-			    retry);
-		if (count(0, 0, (long long)*n, -(long long)
-		    mysql_stmt_affected_rows(st[ST_CANCEL_TASKS]), 0, retry)
-		    == -1)
-			return STORE_UNAVAILABLE;
+	memset(o, 0, sizeof(o));
+	db_bind_u64(&o[0], &rid);
+	db_bind_u64(&o[1], &was_c);
+	db_bind_u64(&o[2], &was_f);
+	db_bind_u64(&o[3], &fin);
+	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
+	    mysql_stmt_bind_result(s, o) != 0 ||
+	    (rc = mysql_stmt_fetch(s)) == 1)
+		return store_fail(s, "cancel: lock request", retry);
+	mysql_stmt_free_result(s);
+	if (rc == MYSQL_NO_DATA || fin) {
+		mysql_rollback(db);
+		return rc == MYSQL_NO_DATA ? STORE_NOTFOUND : STORE_OK;
 	}
+	/* Finished by its cities, not settled yet (the settle will): as
+	 * finished, nothing changes either. */
+	if (live(rid, &lv, "cancel: progress", retry) == -1)
+		return STORE_UNAVAILABLE;
+	if (!lv.p_null && lv.pending == 0) {
+		mysql_rollback(db);
+		return STORE_OK;
+	}
+
+	memset(b, 0, sizeof(b));
+	db_bind_u64(&b[0], &rid);
+	if (run(ST_CANCEL_MARK, b, "cancel: mark request", retry) == -1 ||
+	    (dropped = drop_tasks(rid, retry)) == -1 ||
+	    live(rid, &lv, "cancel: settle", retry) == -1)
+		return STORE_UNAVAILABLE;
+	if (lv.c_null || lv.f_null || lv.p_null || lv.fin_null ||
+	    lv.pending != 0)
+		return broken("DELETE /collect: a cancelled request still has "
+		    "cities pending");
+	db_bind_u64(&b[0], &lv.collected);
+	db_bind_u64(&b[1], &lv.failed);
+	db_bind_time(&b[2], &lv.fin);
+	db_bind_u64(&b[3], &rid);
+	if (run(ST_CANCEL_SETTLE, b, "cancel: settle", retry) == -1 ||
+	    count(0, (long long)lv.collected - (long long)was_c,
+	    (long long)lv.failed - (long long)was_f, -dropped, 0, NULL, 0,
+	    retry) == -1)
+		return STORE_UNAVAILABLE;
 	if (mysql_commit(db) != 0)
 		return store_fail(NULL, "commit", retry);
+	*n = lv.failed - was_f;
 	return STORE_OK;
 }
 
@@ -921,8 +1293,8 @@ enum store_rc
 store_cancel(const char *id, size_t idlen, unsigned long long *n,
     struct buf *out)
 {
-	enum store_rc	 rc;
-	int		 attempt, retry, finished;
+	enum store_rc	 rc = STORE_UNAVAILABLE;
+	int		 attempt, retry = 0, finished;
 
 	for (attempt = 0; attempt < STORE_TRIES; attempt++) {
 		if (store_open() == -1)
@@ -937,7 +1309,7 @@ store_cancel(const char *id, size_t idlen, unsigned long long *n,
 		log_warnx("DELETE /collect: still deadlocked after %d tries",
 		    attempt);
 	if (rc != STORE_OK || retry)
-		return STORE_UNAVAILABLE;
+		return retry ? STORE_UNAVAILABLE : rc;
 	return store_get(id, idlen, out, &finished);
 }
 

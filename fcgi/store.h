@@ -45,26 +45,35 @@ MYSQL	*store_conn(void);
 unsigned long store_epoch(void);
 enum store_rc store_lost(MYSQL_STMT *, const char *what);
 
-/* Insert the request and its cities in one transaction. */
+/*
+ * Insert the request, holding its cities by reference (a fresh reading or
+ * the fetch that will fulfil each), and queue the cities nobody queued
+ * yet, in one transaction.  STORE_DUPLICATE if the id is or was used.
+ */
 enum store_rc store_collect(const struct collect_req *, struct accepted *);
 
 /*
- * Append the GET /get JSON document of request id to out; *finished tells
- * whether the request is complete (its document will never change again).
+ * Append the GET /get JSON document of request id to out, its progress
+ * exact now; *finished tells whether the request is complete (its
+ * document will never change again).
  */
 enum store_rc store_get(const char *id, size_t idlen, struct buf *out,
 	    int *finished);
 
 /*
  * GET /collect: requests with internal id < before, newest first, at most
- * limit, as {"requests": [...], "next": cursor or null}.
+ * limit, as {"requests": [...], "next": cursor or null}; an unfinished
+ * one's progress exact now, like GET /get's.
  */
 enum store_rc store_list(unsigned long long before, unsigned long long limit,
 	    struct buf *out);
 
 /*
- * DELETE /collect: the request's pending cities fail with "cancelled" (so
- * it reaches 100); *n tells how many.  Appends the request's document.
+ * DELETE /collect: the request's cities not done yet fail with
+ * "cancelled" (so it reaches 100) and the queue entries it created that
+ * no worker holds go; *n tells how many cities its failed count grew by
+ * (0 for a request already finished: nothing changes).  Appends the
+ * request's document; STORE_NOTFOUND for an unknown id.
  */
 enum store_rc store_cancel(const char *id, size_t idlen,
 	    unsigned long long *n, struct buf *out);

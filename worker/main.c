@@ -4,10 +4,13 @@
  * A supervisor (lib/supervise.c) preforks worker.children fetching
  * children (child.c), replaces those that die, stops them on SIGTERM
  * (each finishes the batch in hand first) and, on SIGHUP, re-reads the
- * configuration and rolls them.  When retention is on (retention.*), one
- * more slot, after the fetching children's, runs the purge child
- * (purge.c), which the supervisor treats like any other child.  The
- * supervisor itself does no database or HTTP work.
+ * configuration and rolls them.  One more slot, after the fetching
+ * children's, always runs the housekeeping child (settle.c): it settles
+ * the requests the batches progressed, and runs retention (purge.c) when
+ * that is on; the supervisor treats it like any other child (restarted,
+ * throttled when it keeps dying, rolled on SIGHUP, which is how it learns
+ * a changed retention).  The supervisor itself does no database or HTTP
+ * work.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include "log.h"
 #include "notify.h"
 #include "purge.h"
+#include "settle.h"
 #include "supervise.h"
 
 #define FRESH_S		10	/* a child started this soon after a (re)load */
@@ -43,19 +47,19 @@ announce(const struct config *cf)
 		    cf->retention.readings_days);
 }
 
-/* The slot after the fetching children's is the purge child's. */
+/* The slot after the fetching children's is the housekeeping child's. */
 static int
 child_main(int slot, int restarts)
 {
 	if (slot == conf.worker.children)
-		return purge_run(&conf);
+		return settle_run(&conf);
 	return child_run(&conf, slot, restarts, daemon_now() - loaded_at < FRESH_S);
 }
 
 static int
 nchildren(void)
 {
-	return (int)conf.worker.children + purge_wanted(&conf);
+	return (int)conf.worker.children + 1;
 }
 
 static int

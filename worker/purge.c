@@ -1,57 +1,56 @@
 /*
- * purge.c: see purge.h.  Owns deleting expired requests, request_cities,
- * readings and city_latest rows; never touches the queue, the gate or the
- * counters (api_minutes and api_calls are kept; rate_slots cleans itself).
+ * purge.c: see purge.h.  Owns deleting expired requests (with their
+ * purged_requests tombstones), fetches, readings and city_latest rows;
+ * never touches the queue, the gate or the counters (api_minutes and
+ * api_calls are kept; rate_slots cleans itself).
  *
- * Where it runs: a child of its own, in the slot after the fetching
- * children's (worker/main.c counts it in nchildren() when retention is on
- * and dispatches on the slot), not a step between a fetching child's
- * batches.  The supervisor does no database work; a step in a fetching
- * child would hold back its next claim for every transaction and pause
- * it takes (a first pass over a year of data runs for many minutes), and
- * the gate's slots would pass unused.  As a child of its own it is
- * started, restarted (throttled when it keeps dying), stopped on SIGTERM
- * and rolled on SIGHUP by the same supervisor code as the others, and a
- * reload that turns retention off stops it (its slot is past
- * nchildren()).  Every worker host runs one; two purges take the same
- * rows in the same order (index order), so one waits for the other and
- * finds them gone.  It beats no heartbeat: worker_children and /health
- * count fetching children.
+ * Where it runs: in the worker's housekeeping child (settle.c), between
+ * that child's settle passes, on its connection: not a step between a
+ * fetching child's batches, which would hold back its next claim for
+ * every transaction and pause it takes (a first pass over a year of data
+ * runs for many minutes) and let the gate's slots pass unused.  The
+ * housekeeping child keeps settling requests during a long pass: it does
+ * that in the pauses (purge.h: pause).  Every worker host runs one; two
+ * purges take the same rows in the same order (index order), so one
+ * waits for the other and finds them gone.
  *
- * A pass (at start, then every PURGE_EVERY_S): the cut-offs from the
- * database's clock and the oldest request (purge.h says why that bound
- * keeps every reading a stored request can show), the expired requests,
- * then the clock again (the oldest request is younger now) and the
- * expired readings.  Each transaction deletes at most PURGE_MAX_ROWS rows
- * and is followed by a pause of PURGE_PAUSE_FACTOR times its length, so
- * the purge holds rows a fifth of the time at most.  Every row is found
- * through an index range or key, never by scanning a table: a plain read
- * picks the expired rows' ids through the requested_at or fetched_at
- * index, and the deletes join that list to the primary keys.  The
- * EXPLAIN of each statement (MariaDB 10.11, on tables of 300,000 readings
- * and 60,000 requests, and on tables of 30 rows, where the optimizer
- * would scan without the hints) is in the comment above it.
+ * A pass (at the child's start, then every PURGE_EVERY_S): the cut-offs
+ * from the database's clock and the oldest request (purge.h says why
+ * those bounds keep everything a stored request can show), the expired
+ * requests, then the clock again (the oldest request is younger now) and
+ * the expired readings, then the expired fetches.  Each transaction
+ * deletes at most PURGE_MAX_ROWS rows and is followed by a pause of
+ * PURGE_PAUSE_FACTOR times its length, so the purge holds rows a fifth of
+ * the time at most.  Every row is found through an index range or key,
+ * never by scanning a table: a plain read picks the expired rows' ids
+ * through the requested_at, fetched_at or done_at index, and the deletes
+ * join that list to the primary keys.  The EXPLAIN of each statement
+ * (MariaDB 10.11, on tables of 300,000 readings and 60,000 requests, and
+ * on tables of 30 rows, where the optimizer would scan without the hints)
+ * is in the comment above it.
  *
- * Lock order.  The purge takes only rows it deletes (the picks and
- * P_NAMED are plain reads; each delete joins a list to one table), and
- * none that a POST or a completion may hold first:
+ * Lock order (etc/schema.sql's: one requests row, city_tasks ascending,
+ * own rows and city_latest ascending, counters last).  The purge takes
+ * only rows it deletes (the picks and P_NAMED are plain reads; each
+ * delete joins a list to one table), and none that anyone waits for
+ * while holding a row the purge wants:
  * - a requests transaction locks the picked requests rows (finished
- *   ones), then their request_cities rows.  The completion (tasks.c)
- *   locks only pending request_cities rows and unfinished requests, a
- *   POST only rows it inserts, DELETE /collect the pending rows of one
- *   request (a finished one has none) after reading the request row: no
- *   cycle is possible.
+ *   ones) and nothing else.  A settle or a cancel locks one requests row
+ *   first and then only queue entries, its own new rows and its counters
+ *   row; a POST only rows it inserts; a completion no requests row at
+ *   all: each waits at most for the purge's commit, never the reverse.
  * - a readings transaction locks the city_latest rows still naming an
  *   expired reading, in ascending city_id, then the expired readings.
  *   The completion locks city_latest rows in ascending city_id too (after
  *   its queue entries and new readings, which the purge never touches),
  *   so at worst one waits for the other's commit, for the row of a city
  *   not fetched for days.  Old readings are locked by nobody else.
- * POSTs and the claim read city_latest and readings without locks.
+ * - a fetches transaction locks expired fetches rows only: a fetches row
+ *   is written once, by the transaction that ends the fetch, and only
+ *   ever read (without locks) after.
+ * POSTs and the claim read city_latest and readings without locks, the
+ * settle and GET read fetches without locks.
  */
-#include <sys/prctl.h>
-
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,27 +62,23 @@
 #include "db.h"
 #include "log.h"
 #include "purge.h"
-#include "stmt.h"
 
 #define US(x)		DB_US(x)
 #define AT(x)		DB_AT(x)
 #define IDS		"JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED " \
 			"PATH '$')) j"
-#define PURGE_EVERY_S	30
-#define RETRY_S		1		/* after a deadlock or lock timeout */
-#define RECONNECT_MAX_S	10
-#define POS_END		65536LL		/* past any request_cities.pos */
 
 enum {
 	P_CLOCK,
 	P_PICK,
 	P_TOMBS,
 	P_REQUESTS,
-	P_CITIES,
 	P_PICK_READINGS,
 	P_NAMED,
 	P_LATEST,
 	P_READINGS,
+	P_PICK_FETCHES,
+	P_FETCHES,
 	P_COUNT
 };
 
@@ -112,24 +107,18 @@ static const char *const sql[P_COUNT] = {
 	    "FROM requests FORCE INDEX (requested_at) "
 	    "WHERE requested_at >= " AT("?") " AND requested_at < " AT("?")
 	    " AND finished_at IS NOT NULL ORDER BY requested_at LIMIT ?",
-	/* The picked requests.  EXPLAIN: j ("Table function: json_table"),
-	 * then requests eq_ref PRIMARY. */
 	/* Their ids stay used (purged_requests): one row each, counted in
-	 * the transaction's rows (purge_fit).  EXPLAIN: j, then requests
-	 * eq_ref PRIMARY. */
+	 * the transaction's rows (purge_fit).  EXPLAIN: j ("Table function:
+	 * json_table"), then requests eq_ref PRIMARY. */
 	[P_TOMBS] =
 	    "INSERT IGNORE INTO purged_requests (ext_id) SELECT r.ext_id "
 	    "FROM " IDS " STRAIGHT_JOIN requests r FORCE INDEX (PRIMARY) "
 	    "ON r.id = j.id WHERE r.finished_at IS NOT NULL",
+	/* The picked requests, their cities with them (requests.cities).
+	 * EXPLAIN: j, then requests eq_ref PRIMARY. */
 	[P_REQUESTS] =
 	    "DELETE r FROM " IDS " STRAIGHT_JOIN requests r FORCE INDEX "
 	    "(PRIMARY) ON r.id = j.id WHERE r.finished_at IS NOT NULL",
-	/* Their cities with pos in [?, ?).  EXPLAIN: j, then
-	 * request_cities ref PRIMARY (the key's request_id prefix). */
-	[P_CITIES] =
-	    "DELETE rc FROM " IDS " STRAIGHT_JOIN request_cities rc "
-	    "FORCE INDEX (PRIMARY) ON rc.request_id = j.id "
-	    "WHERE rc.pos >= ? AND rc.pos < ?",
 	/* Expired readings, oldest first: a plain read.  EXPLAIN: readings,
 	 * range, key fetched_at, "Using where; Using index". */
 	[P_PICK_READINGS] =
@@ -163,19 +152,28 @@ static const char *const sql[P_COUNT] = {
 	[P_READINGS] =
 	    "DELETE rd FROM " IDS " STRAIGHT_JOIN readings rd FORCE INDEX "
 	    "(PRIMARY) ON rd.id = j.id",
+	/* Expired fetches, oldest first: a plain read.  EXPLAIN: fetches,
+	 * range, key done_at, "Using where; Using index". */
+	[P_PICK_FETCHES] =
+	    "SELECT id FROM fetches FORCE INDEX (done_at) "
+	    "WHERE done_at < " AT("?") " ORDER BY done_at LIMIT ?",
+	/* The fetches.  EXPLAIN: j, fetches eq_ref PRIMARY. */
+	[P_FETCHES] =
+	    "DELETE f FROM " IDS " STRAIGHT_JOIN fetches f FORCE INDEX "
+	    "(PRIMARY) ON f.id = j.id",
 };
 
 /* What a pass deleted, for its one log line. */
 struct tally {
-	unsigned long long	 requests, cities, latest, readings;
+	unsigned long long	 requests, fetches, latest, readings;
 	unsigned long long	 tx, largest;
 };
 
 static const struct config	*cf;
-static volatile sig_atomic_t	 quit;
 static MYSQL			*db;
 static MYSQL_STMT		*st[P_COUNT];
-static int			 db_down;
+static int			 (*pause_fn)(int64_t);
+static int			 stopping;	/* pause_fn said so */
 static int64_t			 tx_start;
 static struct buf		 json;		/* a list of ids, [id, ...] */
 
@@ -183,22 +181,25 @@ void
 purge_cuts(int64_t now, int have_oldest, int64_t oldest,
     long long requests_days, long long readings_days, struct purge_cuts *c)
 {
-	int64_t	 base;
+	int64_t	 base = have_oldest && oldest < now ? oldest : now;
 
-	c->requests = c->readings = 0;
+	c->requests = c->readings = c->fetches = 0;
 	if (requests_days > 0)
 		c->requests = now - requests_days * PURGE_DAY_US;
 	if (readings_days > 0) {
-		base = have_oldest && oldest < now ? oldest : now;
 		c->readings = now - readings_days * PURGE_DAY_US;
 		if (base - PURGE_KEEP_S * 1000000 < c->readings)
 			c->readings = base - PURGE_KEEP_S * 1000000;
 	}
+	if (requests_days > 0 || readings_days > 0)
+		c->fetches = base - PURGE_FETCH_KEEP_S * 1000000;
 	/* Before the epoch: nothing can be that old. */
 	if (c->requests < 0)
 		c->requests = 0;
 	if (c->readings < 0)
 		c->readings = 0;
+	if (c->fetches < 0)
+		c->fetches = 0;
 }
 
 size_t
@@ -233,51 +234,20 @@ purge_wanted(const struct config *conf)
 	    conf->retention.readings_days > 0;
 }
 
-static void
-on_term(int sig)
+int
+purge_open(MYSQL *conn, const struct config *conf, struct sqlerr *e)
 {
-	(void)sig;
-	quit = 1;
+	db = conn;
+	cf = conf;
+	return stmt_prepare_all(db, sql, st, P_COUNT, e);
 }
 
-/* Sleep us, or until told to quit (in steps: daemon_nap_step). */
-static void
-nap(int64_t us)
-{
-	int64_t		 deadline = daemon_mono_us() + us;
-
-	while (!quit && daemon_mono_us() < deadline)
-		daemon_nap_step(deadline);
-}
-
-static void
-db_disconnect(void)
+void
+purge_close(void)
 {
 	stmt_close_all(st, P_COUNT);
-	if (db) {
-		mysql_close(db);
-		db = NULL;
-	}
-}
-
-static int
-db_connect(void)
-{
-	struct sqlerr	 e;
-
-	memset(&e, 0, sizeof(e));
-	if ((db = db_open(cf, e.msg, sizeof(e.msg))) == NULL ||
-	    stmt_prepare_all(db, sql, st, P_COUNT, &e) == -1) {
-		if (!db_down)
-			log_warnx("purge: database unavailable: %s", e.msg);
-		db_down = 1;
-		db_disconnect();
-		return -1;
-	}
-	if (db_down)
-		log_notice("purge: database reachable again");
-	db_down = 0;
-	return 0;
+	db = NULL;
+	buf_free(&json);
 }
 
 /* Run statement k; *n: the rows it changed. */
@@ -315,7 +285,8 @@ tx_commit(struct tally *t, unsigned long long rows, const char *what,
 		t->largest = rows;
 	log_debug("purge: %s: %llu rows in one transaction (%lld ms)", what,
 	    rows, (long long)(busy / 1000));
-	nap(purge_pause_us(busy));
+	if (pause_fn(purge_pause_us(busy)) == -1)
+		stopping = 1;
 	return 0;
 }
 
@@ -376,73 +347,26 @@ id_list(const unsigned long long *ids, size_t n, struct sqlerr *e)
 }
 
 /*
- * The listed requests' rows, then their cities with pos in [lo, hi):
- * both when whole, only the cities for a part of a big one (nreq = NULL).
+ * Whole requests in one transaction (their tombstones, then their rows);
+ * 1 when they were gone already.
  */
-static int
-delete_requests(const unsigned long long *ids, size_t n, long long lo,
-    long long hi, unsigned long long *nreq, unsigned long long *ncity,
-    struct sqlerr *e)
-{
-	MYSQL_BIND	 p[3];
-	unsigned long	 len;
-	unsigned long long tombs;
-
-	if (id_list(ids, n, e) == -1)
-		return -1;
-	db_bind_str(&p[0], json.data, &len);
-	if (nreq && (run(P_TOMBS, p, "purge: purged ids", &tombs, e) == -1 ||
-	    run(P_REQUESTS, p, "purge: requests", nreq, e) == -1))
-		return -1;
-	db_bind_i64(&p[1], &lo);
-	db_bind_i64(&p[2], &hi);
-	return run(P_CITIES, p, "purge: request cities", ncity, e);
-}
-
-/* Whole requests in one transaction. */
 static int
 purge_some(const unsigned long long *ids, size_t k, struct tally *t,
     struct sqlerr *e)
 {
-	unsigned long long nreq, ncity;
+	MYSQL_BIND	 p[1];
+	unsigned long	 len;
+	unsigned long long tombs, nreq;
 
-	if (tx_begin(e) == -1 ||
-	    delete_requests(ids, k, 0, POS_END, &nreq, &ncity, e) == -1 ||
-	    tx_commit(t, 2 * nreq + ncity, "requests", e) == -1)
+	if (tx_begin(e) == -1 || id_list(ids, k, e) == -1)
+		goto fail;
+	db_bind_str(&p[0], json.data, &len);
+	if (run(P_TOMBS, p, "purge: purged ids", &tombs, e) == -1 ||
+	    run(P_REQUESTS, p, "purge: requests", &nreq, e) == -1 ||
+	    tx_commit(t, 2 * nreq, "requests", e) == -1)
 		goto fail;
 	t->requests += nreq;
-	t->cities += ncity;
-	return nreq + ncity > 0 ? 0 : 1;
-fail:
-	mysql_rollback(db);
-	return -1;
-}
-
-/*
- * A request with more cities than one transaction may delete (a city's
- * pos is below its total): its cities in parts of PURGE_MAX_ROWS - 2
- * positions, the last part with the request.  Interrupted, it is a
- * finished request with fewer cities, which the next pass resumes.
- */
-static int
-purge_big(unsigned long long id, unsigned int total, struct tally *t,
-    struct sqlerr *e)
-{
-	unsigned long long nreq, ncity;
-	long long	 lo, hi, step = PURGE_MAX_ROWS - 2;
-
-	for (lo = 0; lo < (long long)total && !quit; lo = hi) {
-		hi = lo + step;
-		nreq = 0;
-		if (tx_begin(e) == -1 || delete_requests(&id, 1, lo,
-		    hi >= (long long)total ? POS_END : hi,
-		    hi >= (long long)total ? &nreq : NULL, &ncity, e) == -1 ||
-		    tx_commit(t, 2 * nreq + ncity, "a big request", e) == -1)
-			goto fail;
-		t->requests += nreq;
-		t->cities += ncity;
-	}
-	return 0;
+	return nreq > 0 ? 0 : 1;
 fail:
 	mysql_rollback(db);
 	return -1;
@@ -491,30 +415,33 @@ purge_requests(int64_t cut, struct tally *t, struct sqlerr *e)
 	size_t			 n, k;
 	int			 rc;
 
-	while (!quit) {
+	while (!stopping) {
 		if (pick_requests(from, cut, ids, totals, ats, &n, e) == -1)
 			return -1;
 		if (n == 0)
 			return 0;
-		if ((k = purge_fit(totals, n, PURGE_MAX_ROWS)) == 0) {
-			if (purge_big(ids[0], totals[0], t, e) == -1)
-				return -1;
+		/* One too big for a transaction goes alone: a request is
+		 * one row, however many cities it lists. */
+		if ((k = purge_fit(totals, n, PURGE_MAX_ROWS)) == 0)
 			k = 1;
-		} else if ((rc = purge_some(ids, k, t, e)) == -1)
+		if ((rc = purge_some(ids, k, t, e)) == -1)
 			return -1;
-		else if (rc == 1)
+		if (rc == 1)
 			return 0;	/* gone meanwhile: another purge's */
 		from = ats[k - 1];
 	}
 	return 0;
 }
 
-/* Up to PURGE_MAX_ROWS readings fetched before cut, oldest first. */
+/*
+ * Up to PURGE_MAX_ROWS readings fetched (or fetches ended) before cut,
+ * oldest first: pick is P_PICK_READINGS or P_PICK_FETCHES.
+ */
 static int
-pick_readings(int64_t cut, unsigned long long *ids, size_t *n,
-    struct sqlerr *e)
+pick_before(int pick, const char *what, int64_t cut, unsigned long long *ids,
+    size_t *n, struct sqlerr *e)
 {
-	MYSQL_STMT	*q = st[P_PICK_READINGS];
+	MYSQL_STMT	*q = st[pick];
 	MYSQL_BIND	 p[2], o[1];
 	long long	 at = cut, limit = PURGE_MAX_ROWS;
 	unsigned long long id;
@@ -524,14 +451,14 @@ pick_readings(int64_t cut, unsigned long long *ids, size_t *n,
 	db_bind_i64(&p[0], &at);
 	db_bind_i64(&p[1], &limit);
 	db_bind_u64(&o[0], &id);
-	if (stmt_run(db, q, p, "purge: expired readings", e) == -1 ||
+	if (stmt_run(db, q, p, what, e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "purge: expired readings", e);
+		return stmt_fail(db, q, what, e);
 	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < PURGE_MAX_ROWS)
 		ids[(*n)++] = id;
 	mysql_stmt_free_result(q);
 	if (rc == 1)
-		return stmt_fail(db, q, "purge: expired readings", e);
+		return stmt_fail(db, q, what, e);
 	return 0;
 }
 
@@ -607,8 +534,9 @@ purge_readings(int64_t cut, struct tally *t, struct sqlerr *e)
 	unsigned long long nlatest, nread;
 	size_t		 n, k, room;
 
-	while (!quit) {
-		if (pick_readings(cut, ids, &n, e) == -1)
+	while (!stopping) {
+		if (pick_before(P_PICK_READINGS, "purge: expired readings",
+		    cut, ids, &n, e) == -1)
 			return -1;
 		if (n == 0)
 			return 0;
@@ -646,6 +574,43 @@ fail:
 	return -1;
 }
 
+/*
+ * Fetches that ended before cut, oldest first, in transactions of at most
+ * PURGE_MAX_ROWS, as the readings.
+ */
+static int
+purge_fetches(int64_t cut, struct tally *t, struct sqlerr *e)
+{
+	static unsigned long long ids[PURGE_MAX_ROWS];
+	MYSQL_BIND	 p[1];
+	unsigned long	 len;
+	unsigned long long nf;
+	size_t		 n;
+
+	while (!stopping) {
+		if (pick_before(P_PICK_FETCHES, "purge: expired fetches", cut,
+		    ids, &n, e) == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (tx_begin(e) == -1 || id_list(ids, n, e) == -1)
+			goto fail;
+		db_bind_str(&p[0], json.data, &len);
+		if (run(P_FETCHES, p, "purge: fetches", &nf, e) == -1 ||
+		    tx_commit(t, nf, "fetches", e) == -1)
+			goto fail;
+		t->fetches += nf;
+		if (nf == 0)
+			return 0;	/* gone meanwhile: another purge's */
+		if (n < PURGE_MAX_ROWS && nf == n)
+			return 0;	/* none left before the cut-off */
+	}
+	return 0;
+fail:
+	mysql_rollback(db);
+	return -1;
+}
+
 static int
 pass(struct tally *t, struct sqlerr *e)
 {
@@ -655,12 +620,14 @@ pass(struct tally *t, struct sqlerr *e)
 		return -1;
 	if (c.requests > 0 && purge_requests(c.requests, t, e) == -1)
 		return -1;
-	if (cf->retention.readings_days == 0 || quit)
+	if (stopping)
 		return 0;
 	/* With expired requests gone the oldest one left is younger. */
 	if (cuts_now(&c, e) == -1)
 		return -1;
 	if (c.readings > 0 && purge_readings(c.readings, t, e) == -1)
+		return -1;
+	if (c.fetches > 0 && !stopping && purge_fetches(c.fetches, t, e) == -1)
 		return -1;
 	return 0;
 }
@@ -670,57 +637,22 @@ report(const struct tally *t)
 {
 	if (t->tx == 0)
 		return;
-	log_info("purge: deleted %llu requests (%llu request cities), %llu "
-	    "readings and %llu city_latest rows in %llu transactions, the "
-	    "largest %llu rows", t->requests, t->cities, t->readings,
-	    t->latest, t->tx, t->largest);
+	log_info("purge: deleted %llu requests, %llu fetches, %llu readings "
+	    "and %llu city_latest rows in %llu transactions, the largest %llu "
+	    "rows", t->requests, t->fetches, t->readings, t->latest, t->tx,
+	    t->largest);
 }
 
 int
-purge_run(const struct config *conf)
+purge_pass(int (*pause)(int64_t), struct sqlerr *e)
 {
 	struct tally	 t;
-	struct sqlerr	 e;
-	int64_t		 retry_us = 1000000;
 	int		 rc;
 
-	cf = conf;
-	daemon_child_signals(on_term);
-	/* ps and top tell it from the fetching children. */
-	(void)prctl(PR_SET_NAME, "owm-purge", 0, 0, 0);
-	log_info("purge: requests kept %lld days, readings %lld days "
-	    "(0: for ever), in transactions of at most %d rows",
-	    cf->retention.requests_days, cf->retention.readings_days,
-	    PURGE_MAX_ROWS);
-
-	while (!quit) {
-		if (db == NULL) {
-			if (db_connect() == -1) {
-				nap(retry_us);
-				if (retry_us < RECONNECT_MAX_S * 1000000LL)
-					retry_us *= 2;
-				continue;
-			}
-			retry_us = 1000000;
-		}
-		memset(&t, 0, sizeof(t));
-		memset(&e, 0, sizeof(e));
-		rc = pass(&t, &e);
-		report(&t);
-		if (rc == -1 && db_error_is_gone(e.code)) {
-			if (!db_down)
-				log_warnx("purge: database connection lost: "
-				    "%s", e.msg);
-			db_down = 1;
-			db_disconnect();
-			continue;
-		}
-		if (rc == -1)
-			log_warnx("purge: %s", e.msg);
-		nap((rc == -1 && db_error_is_retryable(e.code) ? RETRY_S :
-		    PURGE_EVERY_S) * 1000000LL);
-	}
-	db_disconnect();
-	buf_free(&json);
-	return 0;
+	memset(&t, 0, sizeof(t));
+	pause_fn = pause;
+	stopping = 0;
+	rc = pass(&t, e);
+	report(&t);
+	return rc;
 }

@@ -3,18 +3,26 @@
  *
  * A batch costs a handful of statements, not a few per city: the claim's
  * leases, the lock on the batch's queue entries, their deletion, the
- * readings, the request_cities outcomes and the requests counters are
- * each one statement over the whole batch (IN lists and CASE maps, one
- * prepared variant per list length, prepared when first needed).
+ * readings, city_latest and the fetches' outcomes are each one statement
+ * over the whole batch (IN lists and multi-row inserts, one prepared
+ * variant per list length, prepared when first needed).  None of them
+ * depends on how many requests wait for the batch's cities: a completion
+ * never touches requests (they point at its fetches, and the housekeeping
+ * child settles them afterwards: settle.c).
  *
- * Lock order inside the completion transaction, the same in every child:
- * the batch's city_tasks rows in ascending city_id (one locking read over
- * the primary key, which walks an IN list in ascending order; POST
- * /collect takes them in that order too), then their request_cities rows,
- * then the requests rows in ascending id, last this connection's row of
- * the counters (POST takes its own last too).  Children never share a
- * city (the lease), so only the requests rows are contended, and
- * ascending order keeps two children from waiting on each other.
+ * Lock order inside the completion transaction, the same in every child
+ * (etc/schema.sql's design: requests, city_tasks, own rows, counters):
+ * no requests row at all; the batch's city_tasks rows in ascending
+ * city_id (one locking read over the primary key, which walks an IN list
+ * in ascending order; POST /collect, a cancel and the settle's requeue
+ * take them in that order too); then rows only this transaction creates
+ * (readings, fetches) and city_latest in ascending city_id (the purge
+ * takes those in that order too); last this connection's row of the
+ * counters (everyone takes theirs last).  Children never share a city
+ * (the lease); a POST, a settle or a cancel touching one of the batch's
+ * cities takes its city_tasks rows in the same order, after at most one
+ * requests row no completion ever takes, so at worst one waits for the
+ * other's commit.
  *
  * Reading ids are looked up after the multi-row insert rather than
  * assumed consecutive: auto-increment ids interleave under
@@ -68,20 +76,20 @@ static const char *const sql[T_COUNT] = {
 	    "lease_owner = NULL, last_error = ?, "
 	    "attempts = GREATEST(attempts, 1) - ? "
 	    "WHERE city_id = ? AND lease_owner = ?",
-	/* What a batch changed, added to the running counts /metrics
-	 * reads: this connection's shard row, the transaction's last lock
-	 * (fcgi/store.c takes it last too). */
+	/* The queue entries a batch deleted, taken from the running counts
+	 * /metrics reads (collected and failed are the requests', counted by
+	 * the settle that writes them): this connection's shard row, the
+	 * transaction's last lock (fcgi/store.c and settle.c take it last
+	 * too). */
 	[T_COUNTERS] =
-	    "INSERT INTO counters (shard, collected, failed, queued) "
-	    "VALUES (" SHARD ", ?, ?, ?) "
-	    "ON DUPLICATE KEY UPDATE collected = collected + VALUES(collected), "
-	    "failed = failed + VALUES(failed), queued = queued + VALUES(queued)",
+	    "INSERT INTO counters (shard, queued) VALUES (" SHARD ", ?) "
+	    "ON DUPLICATE KEY UPDATE queued = queued + VALUES(queued)",
 };
 
 /*
- * Statements over n cities (or n requests: V_BUMP), enum tasks_sql_kind
- * in tasks.h.  In the templates "(?*)" is a list of n placeholders,
- * "[...]" a part repeated n times; nothing else is special.
+ * Statements over n cities, enum tasks_sql_kind in tasks.h.  In the
+ * templates "(?*)" is a list of n placeholders, "[...]" a part repeated
+ * n times; nothing else is special.
  */
 
 static const char *const vsql[V_COUNT] = {
@@ -89,7 +97,7 @@ static const char *const vsql[V_COUNT] = {
 	 * (or a POST queueing them) holds, in ascending city_id through the
 	 * primary key: a few pages, not the claim index's scan. */
 	[V_TAKE] =
-	    "SELECT city_id, attempts FROM city_tasks "
+	    "SELECT city_id, attempts, fetch_id FROM city_tasks "
 	    "WHERE city_id IN (?*) AND ready_at <= NOW(6) "
 	    "ORDER BY city_id FOR UPDATE SKIP LOCKED",
 	/* Leases what V_TAKE locked. */
@@ -97,8 +105,10 @@ static const char *const vsql[V_COUNT] = {
 	    "UPDATE city_tasks SET lease_owner = ?, "
 	    "ready_at = NOW(6) + INTERVAL ? SECOND, attempts = attempts + 1 "
 	    "WHERE city_id IN (?*)",
+	/* The entries still leased to us, with the fetch each names: the
+	 * one claimed, unless the entry went and came back meanwhile. */
 	[V_LOCK] =
-	    "SELECT city_id FROM city_tasks WHERE city_id IN (?*) "
+	    "SELECT city_id, fetch_id FROM city_tasks WHERE city_id IN (?*) "
 	    "AND lease_owner = ? ORDER BY city_id FOR UPDATE",
 	[V_DELETE] =
 	    "DELETE FROM city_tasks WHERE city_id IN (?*) AND lease_owner = ?",
@@ -115,49 +125,33 @@ static const char *const vsql[V_COUNT] = {
 	    "INSERT INTO city_latest (city_id, reading_id, fetched_at) "
 	    "VALUES [(?, ?, NOW(6))] ON DUPLICATE KEY UPDATE "
 	    "reading_id = VALUES(reading_id), fetched_at = VALUES(fetched_at)",
-	[V_PENDING] =
-	    "SELECT request_id, city_id FROM request_cities "
-	    "WHERE city_id IN (?*) AND state = 'pending'",
 	/* Claimed cities whose newest reading is fresh enough to reuse. */
 	[V_FRESH] =
 	    "SELECT city_id, reading_id FROM city_latest "
 	    "WHERE city_id IN (?*) AND fetched_at >= NOW(6) - INTERVAL ? "
 	    "SECOND",
-	/* Per city: its state, reading (NULL if failed), error (NULL if
-	 * collected). */
-	[V_OUTCOME] =
-	    "UPDATE request_cities SET "
-	    "state = CASE city_id [WHEN ? THEN ?] END, "
-	    "reading_id = CASE city_id [WHEN ? THEN ?] END, "
-	    "error = CASE city_id [WHEN ? THEN ?] END, done_at = NOW(6) "
-	    "WHERE city_id IN (?*) AND state = 'pending'",
-	/* finished_at first: it must read the counters before the bump.
-	 * Per request: collected + failed, collected, failed. */
-	[V_BUMP] =
-	    "UPDATE requests SET finished_at = IF(finished_at IS NULL AND "
-	    "collected + failed + CASE id [WHEN ? THEN ?] END >= total, "
-	    "NOW(6), finished_at), "
-	    "collected = collected + CASE id [WHEN ? THEN ?] END, "
-	    "failed = failed + CASE id [WHEN ? THEN ?] END "
-	    "WHERE id IN (?*)",
-};
-
-struct bump {
-	unsigned long long	 request;
-	long long		 collected, failed, sum;
+	/*
+	 * The outcome of each fetch the batch ended, under the id its queue
+	 * entry named: 'collected' with its reading (new, or reused), or
+	 * 'failed' with the reason (reading NULL).  New rows only (the id
+	 * is the entry's, locked and deleted by this transaction), so they
+	 * lock nothing anyone else holds.  done_at is what the settle's
+	 * fast pass looks for (settle.c) and what the purge ages them by.
+	 */
+	[V_FETCHES] =
+	    "INSERT INTO fetches (id, city_id, state, reading_id, error, "
+	    "done_at) VALUES [(?, ?, ?, ?, ?, NOW(6))]",
 };
 
 static MYSQL			*db;
 static MYSQL_STMT		*st[T_COUNT];
 static MYSQL_STMT		*vst[V_COUNT][VMAX + 1];
 static const struct config	*cf;
-static struct bump		*bumps;
-static size_t			 nbumps, bumps_cap;
 
 /* Parameters of one variable statement: room for its longest form. */
-static MYSQL_BIND		 pb[7 * VMAX + 2];
-static long long		 pv[7 * VMAX + 2];
-static unsigned long		 plen[7 * VMAX + 2];
+static MYSQL_BIND		 pb[5 * VMAX + 2];
+static long long		 pv[5 * VMAX + 2];
+static unsigned long		 plen[5 * VMAX + 2];
 static size_t			 np;
 
 int
@@ -278,9 +272,6 @@ tasks_close(void)
 	for (k = 0; k < V_COUNT; k++)
 		stmt_close_all(vst[k], VMAX + 1);
 	db = NULL;
-	free(bumps);
-	bumps = NULL;
-	nbumps = bumps_cap = 0;
 }
 
 /*
@@ -340,9 +331,10 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
     struct sqlerr *e)
 {
 	MYSQL_STMT	*q;
-	MYSQL_BIND	 p[1], o[2];
+	MYSQL_BIND	 p[1], o[3];
 	uint32_t	 cand[VMAX];
 	long long	 limit, city, attempts;
+	unsigned long long fetch;
 	size_t		 i, k;
 	int		 rc, try;
 
@@ -375,6 +367,7 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 			goto fail;
 		db_bind_i64(&o[0], &city);
 		db_bind_i64(&o[1], &attempts);
+		db_bind_u64(&o[2], &fetch);
 		if (mysql_stmt_bind_result(q, o) != 0) {
 			stmt_fail(db, q, "claim", e);
 			goto fail;
@@ -383,6 +376,7 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 			memset(&t[*n], 0, sizeof(t[*n]));
 			t[*n].city = (uint32_t)city;
 			t[*n].attempts = (unsigned int)attempts + 1;
+			t[*n].fetch = fetch;
 			(*n)++;
 		}
 		mysql_stmt_free_result(q);
@@ -429,40 +423,6 @@ tasks_extend(const char *owner, int64_t until_us, struct sqlerr *e)
 	db_bind_i64(&p[1], &lease);
 	db_bind_str(&p[2], owner, &olen);
 	return stmt_run(db, st[T_EXTEND], p, "extend lease", e);
-}
-
-/*
- * One pending row's outcome for its request, appended: the rows of one
- * request are merged once all are in (bumps_merge), so a batch costs
- * O(rows log rows) however many requests wait for its cities, where a
- * search per row was quadratic.
- */
-static int
-bump_add(unsigned long long request, int failed)
-{
-	if (nbumps == bumps_cap) {
-		size_t	 cap = bumps_cap ? bumps_cap * 2 : 64;
-		void	*q = reallocarray(bumps, cap, sizeof(*bumps));
-
-		if (q == NULL)
-			return -1;
-		bumps = q;
-		bumps_cap = cap;
-	}
-	bumps[nbumps].request = request;
-	bumps[nbumps].collected = !failed;
-	bumps[nbumps].failed = !!failed;
-	bumps[nbumps].sum = 1;
-	nbumps++;
-	return 0;
-}
-
-static int
-bump_cmp(const void *a, const void *b)
-{
-	const struct bump *x = a, *y = b;
-
-	return x->request < y->request ? -1 : x->request > y->request;
 }
 
 static int
@@ -514,15 +474,17 @@ invariant(struct sqlerr *e, const char *what, unsigned long long want,
 
 /*
  * Lock the queue entries of every task with something to write, in
- * ascending city_id, and mark those still leased to owner (mine).
+ * ascending city_id, and mark those still leased to owner under the
+ * fetch claimed (mine).
  */
 static int
 lock_entries(const char *owner, struct task *t, size_t n, int *mine,
     struct sqlerr *e)
 {
 	MYSQL_STMT	*q;
-	MYSQL_BIND	 o[1];
+	MYSQL_BIND	 o[2];
 	long long	 city;
+	unsigned long long fetch;
 	struct task	*x;
 	size_t		 i, k = 0;
 	int		 rc;
@@ -541,10 +503,12 @@ lock_entries(const char *owner, struct task *t, size_t n, int *mine,
 	if ((q = vrun(V_LOCK, k, "lock tasks", e)) == NULL)
 		return -1;
 	db_bind_i64(&o[0], &city);
+	db_bind_u64(&o[1], &fetch);
 	if (mysql_stmt_bind_result(q, o) != 0)
 		return stmt_fail(db, q, "lock tasks", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0)
-		if ((x = find_city(t, n, (uint32_t)city)) != NULL)
+		if ((x = find_city(t, n, (uint32_t)city)) != NULL &&
+		    x->fetch == fetch)
 			mine[x - t] = 1;
 	mysql_stmt_free_result(q);
 	if (rc != MYSQL_NO_DATA)
@@ -632,149 +596,43 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 }
 
 /*
- * Every pending request_cities row of the k done tasks in list gets its
- * outcome (ids[]: reading of each, 0 if failed); the requests they
- * belong to are added to the bumps.  The queue entries are locked, so
- * no pending row of these cities can appear or go meanwhile: the rows
- * seen must be the rows updated.
+ * The outcome of each of the k done tasks in list (ids[]: the reading of
+ * each, 0 if failed) under its fetch id, one insert.
  */
 static int
-store_outcomes(struct task **list, size_t k, const unsigned long long *ids,
+store_fetches(struct task **list, size_t k, const unsigned long long *ids,
     struct sqlerr *e)
 {
-	MYSQL_STMT	*q;
-	MYSQL_BIND	 o[2];
-	unsigned long long req, want = 0, got;
-	long long	 city;
 	size_t		 i;
-	int		 rc;
-
-	params();
-	for (i = 0; i < k; i++)
-		add_i64(list[i]->city);
-	if ((q = vrun(V_PENDING, k, "pending requests", e)) == NULL)
-		return -1;
-	db_bind_u64(&o[0], &req);
-	db_bind_i64(&o[1], &city);
-	if (mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "pending requests", e);
-	while ((rc = mysql_stmt_fetch(q)) == 0) {
-		for (i = 0; i < k && list[i]->city != (uint32_t)city; i++)
-			;
-		if (i == k || bump_add(req, list[i]->out == TASK_FAILED)
-		    == -1) {
-			mysql_stmt_free_result(q);
-			e->code = 0;
-			snprintf(e->msg, sizeof(e->msg), i == k ?
-			    "pending requests: city %lld not asked for" :
-			    "pending requests: out of memory", city);
-			return -1;
-		}
-		want++;
-	}
-	mysql_stmt_free_result(q);
-	if (rc != MYSQL_NO_DATA)
-		return stmt_fail(db, q, "pending requests", e);
-	if (want == 0)
-		return 0;
 
 	params();
 	for (i = 0; i < k; i++) {
+		add_i64((long long)list[i]->fetch);
 		add_i64(list[i]->city);
-		add_str(is_collected(list[i]) ? "collected" : "failed");
-	}
-	for (i = 0; i < k; i++) {
-		add_i64(list[i]->city);
-		if (is_collected(list[i]))
+		if (is_collected(list[i])) {
+			add_str("collected");
 			add_i64((long long)ids[i]);
-		else
 			add_null();
-	}
-	for (i = 0; i < k; i++) {
-		add_i64(list[i]->city);
-		if (list[i]->out == TASK_FAILED)
+		} else {
+			add_str("failed");
+			add_null();
 			add_str(list[i]->reason);
-		else
-			add_null();
-	}
-	for (i = 0; i < k; i++)
-		add_i64(list[i]->city);
-	if ((q = vrun(V_OUTCOME, k, "city outcomes", e)) == NULL)
-		return -1;
-	got = mysql_stmt_affected_rows(q);
-	if (got != want)
-		return invariant(e, "pending rows", want, got);
-	return 0;
-}
-
-/* Sort the bumps by request and add up each request's into one. */
-static void
-bumps_merge(void)
-{
-	size_t	 i, k = 0;
-
-	if (nbumps > 1)
-		qsort(bumps, nbumps, sizeof(*bumps), bump_cmp);
-	for (i = 0; i < nbumps; i++) {
-		if (k > 0 && bumps[k - 1].request == bumps[i].request) {
-			bumps[k - 1].collected += bumps[i].collected;
-			bumps[k - 1].failed += bumps[i].failed;
-			bumps[k - 1].sum += bumps[i].sum;
-		} else
-			bumps[k++] = bumps[i];
-	}
-	nbumps = k;
-}
-
-/* The requests' counters, ascending id, at most VMAX per statement. */
-static int
-store_bumps(struct sqlerr *e)
-{
-	size_t	 i, j, m;
-
-	bumps_merge();
-	for (i = 0; i < nbumps; i += m) {
-		m = nbumps - i < VMAX ? nbumps - i : VMAX;
-		params();
-		for (j = i; j < i + m; j++) {
-			add_i64((long long)bumps[j].request);
-			add_i64(bumps[j].sum);
 		}
-		for (j = i; j < i + m; j++) {
-			add_i64((long long)bumps[j].request);
-			add_i64(bumps[j].collected);
-		}
-		for (j = i; j < i + m; j++) {
-			add_i64((long long)bumps[j].request);
-			add_i64(bumps[j].failed);
-		}
-		for (j = i; j < i + m; j++)
-			add_i64((long long)bumps[j].request);
-		if (vrun(V_BUMP, m, "request progress", e) == NULL)
-			return -1;
 	}
-	return 0;
+	return vrun(V_FETCHES, k, "fetch outcomes", e) ? 0 : -1;
 }
 
 /*
- * The batch's outcomes (the merged bumps: what the requests' counters
- * grew by) and the queue entries it deleted, added to this connection's
- * shard of the running counts, last in the transaction.
+ * The queue entries the batch deleted, taken from this connection's shard
+ * of the running counts, last in the transaction.
  */
 static int
 store_counters(size_t deleted, struct sqlerr *e)
 {
-	MYSQL_BIND	 p[3];
-	long long	 collected = 0, failed = 0, queued = -(long long)deleted;
-	size_t		 i;
+	MYSQL_BIND	 p[1];
+	long long	 queued = -(long long)deleted;
 
-	for (i = 0; i < nbumps; i++) {
-		collected += bumps[i].collected;
-		failed += bumps[i].failed;
-	}
-	db_bind_i64(&p[0], &collected);
-	db_bind_i64(&p[1], &failed);
-	db_bind_i64(&p[2], &queued);
+	db_bind_i64(&p[0], &queued);
 	return stmt_run(db, st[T_COUNTERS], p, "counters", e);
 }
 
@@ -789,7 +647,6 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	size_t		 i, j, ndone = 0, nrdg = 0;
 
 	*lost = 0;
-	nbumps = 0;
 	if (stmt_query(db, "START TRANSACTION", e) == -1)
 		return -1;
 	if (lock_entries(owner, t, n, mine, e) == -1)
@@ -822,7 +679,7 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	for (i = j = 0; i < ndone; i++)
 		ids[i] = done[i]->out == TASK_READING ? rids[j++] :
 		    done[i]->out == TASK_REUSE ? done[i]->reading : 0;
-	if (store_outcomes(done, ndone, ids, e) == -1 || store_bumps(e) == -1 ||
+	if (store_fetches(done, ndone, ids, e) == -1 ||
 	    store_counters(ndone, e) == -1)
 		goto fail;
 commit:

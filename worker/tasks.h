@@ -1,18 +1,22 @@
 /*
  * tasks.h: the worker's side of the work queue (etc/schema.sql:
- * city_tasks, readings, city_latest, request_cities, requests).
+ * city_tasks, readings, city_latest, fetches).
  *
  * Claim: up to n due cities in turn order, each leased to one owner
- * ("host:pid:batch") until ready_at, attempts counted.  A claimed city
- * that already has a reading fresher than worker.reuse_seconds comes
- * back as TASK_REUSE (no call): a POST that read city_latest just before
- * a completion committed may have queued it again.
- * Complete: one transaction per batch.  The batch's task rows are locked
- * first, and a done city's is deleted only if the lease is still ours:
- * that row lock keeps any new pending row of the city out until commit,
- * so every pending (request, city) seen gets exactly one outcome and the
- * counters match it.  Cities to try again go back to the queue with a
- * delay.
+ * ("host:pid:batch") until ready_at, attempts counted, with the fetch id
+ * its queue entry names (city_tasks.fetch_id: the requests waiting for
+ * the city point at it).  A claimed city that already has a reading
+ * fresher than worker.reuse_seconds comes back as TASK_REUSE (no call): a
+ * POST that read city_latest just before a completion committed may have
+ * queued it again.
+ * Complete: one transaction per batch, O(batch) whatever the number of
+ * requests waiting for its cities: the batch's queue entries are locked
+ * first, and a done city's is deleted only if the lease is still ours;
+ * its fetch's outcome goes to `fetches` (one row per done city, under the
+ * fetch id claimed), so every request pointing at it reads the outcome
+ * from there (the request_data view).  No request row is read or written:
+ * the housekeeping child settles those (settle.c).  Cities to try again
+ * go back to the queue with a delay, under the same fetch id.
  */
 #ifndef OWM_TASKS_H
 #define OWM_TASKS_H
@@ -40,6 +44,7 @@ enum task_out {
 struct task {
 	uint32_t		 city;
 	unsigned int		 attempts;	/* including this one */
+	unsigned long long	 fetch;		/* city_tasks.fetch_id */
 	enum task_out		 out;
 	struct owm_reading	 rd;
 	unsigned long long	 reading;	/* TASK_REUSE: its id */
@@ -64,7 +69,7 @@ int	tasks_complete(const char *owner, struct task *t, size_t n,
 
 /*
  * The statements whose length follows the batch: one variant per n, 1 ..
- * OWM_GROUP_MAX cities (V_BUMP: requests).  tasks_sql() writes the
+ * OWM_GROUP_MAX cities.  tasks_sql() writes the
  * variant's SQL into b; -1 if kind or n is out of range.  Exposed for the
  * unit tests, which check every variant's placeholders against what the
  * completion binds.
@@ -77,10 +82,8 @@ enum tasks_sql_kind {
 	V_READINGS,	/* (city, temp, humidity, dt) per city */
 	V_READ_IDS,	/* first id; cities */
 	V_LATEST,	/* (city, reading) per city */
-	V_PENDING,	/* cities */
 	V_FRESH,	/* cities; reuse seconds */
-	V_OUTCOME,	/* (city, state) (city, reading) (city, error); cities */
-	V_BUMP,		/* (id, sum) (id, collected) (id, failed); ids */
+	V_FETCHES,	/* (fetch, city, state, reading, error) per city */
 	V_COUNT
 };
 

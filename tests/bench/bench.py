@@ -13,7 +13,8 @@
   Memory  resident (RSS) and proportional (PSS) memory of the FastCGI and
           worker processes under load.
 
-Sections can be picked: bench.py http worker memory realtime cold growth
+Sections can be picked: bench.py http worker memory realtime cold waiters purge
+growth
 """
 import json
 import os
@@ -273,15 +274,18 @@ def rate_between(ev, t0, t1):
 
 
 def bench_cold():
-    """Issue 11's cold path: every POST queues its 167 cities (readings are
+    """Issue 11's cold path: every POST takes the cold path (readings are
     never reused) while the worker fetches a backlog of unique cities at a
-    high limit; the worker's rate without and during the flood, in one run."""
-    secs = int(os.environ.get("COLD_SECONDS", "15"))
-    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "100000", "OWMCOLLECT_OWM_MODE": "group",
+    high limit; the worker's rate without and during the flood, measured
+    at the stand-in in the same run."""
+    secs = int(os.environ.get("COLD_SECONDS", "60"))
+    limit = int(os.environ.get("COLD_LIMIT", "30000"))
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": str(limit), "OWMCOLLECT_OWM_MODE": "group",
            "OWMCOLLECT_WORKER_CHILDREN": "2", "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
            "OWMCOLLECT_OWM_MARGIN_MS": "100", "POST_RATE": "100000"}
     with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
-        n = 40 + 2 * secs   # backlog enough for both phases at 100,000/min
+        # A backlog for both phases and then some: the worker never idles.
+        n = int(limit * (2 * secs + 40) / 60 / 1000) + 2
         for i in range(n):
             cities = list(range(300000000 + i * 1000, 300000000 + (i + 1) * 1000))
             assert s.post_collect({"id": "backlog-%d" % i, "cities": cities}).status == 202
@@ -300,11 +304,119 @@ def bench_cold():
         quiet, flood = rate_between(ev, q0, q1), rate_between(ev, f0 + 1, f1)
         errs = sum(1 for l in open(os.path.join(s.log, "fcgi.log"), errors="replace")
                    if "deadlock" in l or "lock wait" in l.lower())
-        row("cold POST (167 cities queued each), %d s of wrk" % secs, fmt(*post),
-            note="(fcgi log: %d lock errors)" % errs)
-        row("worker beside it (group, limit 100,000/min)",
+        row("cold POST (167 default cities, stale), %d s of wrk" % secs, fmt(*post),
+            note="(fcgi log: %d lock errors; target >= 1000 req/s, p99 < 100 ms, only 202)"
+            % errs)
+        row("worker beside it (group, 2 children, limit %d/min)" % limit,
             (flood, "%.0f cities/min during the flood, %.0f before it" % (flood, quiet)),
-            (quiet, "before"))
+            (quiet, "before"), "target >= 90 %")
+
+
+def bench_waiters():
+    """Issue 11's many waiters: 100,000 requests wait for the same 20
+    cities (written in SQL, as 100,000 POSTs of them would have), then the
+    worker fetches those 20 in one batch while wrk POSTs beside it.  The
+    batch's completion is timed from its calls' arrival at the stand-in
+    to its fetches' done_at (one clock: the same machine); the settle from
+    then to the last request's finished_at."""
+    n = int(os.environ.get("WAITERS", "100000"))
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200", "OWMCOLLECT_OWM_MODE": "group",
+           "POST_RATE": "100000"}
+    cities = list(range(720000001, 720000021))
+    with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
+        # Not due until every waiter is in.
+        s.sql("""
+            INSERT INTO city_tasks (city_id, turn, ready_at, created_at)
+                SELECT seq, 0, NOW(6) + INTERVAL 1 DAY, NOW(6)
+                FROM seq_720000001_to_720000020;
+            SET @list = (SELECT JSON_ARRAYAGG(JSON_ARRAY(city_id, 0, fetch_id) ORDER BY city_id)
+                FROM city_tasks WHERE city_id BETWEEN 720000001 AND 720000020);
+            SET @wait = (SELECT MAX(fetch_id) FROM city_tasks
+                WHERE city_id BETWEEN 720000001 AND 720000020);
+            INSERT INTO requests (ext_id, requested_at, total, cities, wait_fetch)
+                SELECT CONCAT('waiter-', seq), NOW(6), 20, @list, @wait FROM seq_1_to_%d;
+            UPDATE counters SET requests = requests + %d, cities = cities + %d, queued = queued + 20
+                WHERE shard = 1;
+        """ % (n, n, 20 * n))
+        lua = os.path.join(tmp, "post.lua")
+        with open(lua, "w") as f:
+            f.write(POST_LUA % (', \\"cities\\": [%s]' %
+                                ",".join(str(c) for c in range(730000001, 730000168))))
+        box = {}
+        t = threading.Thread(target=lambda: box.update(
+            post=wrk("http://127.0.0.1:%d/collect" % s.port, seconds=20, script=lua, warmup=0)))
+        t.start()
+        time.sleep(3)
+        s.sql("UPDATE city_tasks SET ready_at = NOW(6) WHERE city_id BETWEEN 720000001 AND 720000020")
+        ev = wait_until(lambda: [e for e in arrivals(s) if set(e["ids"]) & set(cities)], 30,
+                        what="the batch's calls")
+        wait_until(lambda: s.sql("SELECT COUNT(*) FROM fetches WHERE city_id "
+                                 "BETWEEN 720000001 AND 720000020")[0][0] == "20", 30,
+                   what="all 20 fetches")
+        done = s.sql("SELECT UNIX_TIMESTAMP(MAX(done_at)) FROM fetches "
+                     "WHERE city_id BETWEEN 720000001 AND 720000020")[0]
+        batch = float(done[0]) - max(e["t"] for e in ev)
+        settled = wait_until(lambda: s.sql(
+            "SELECT UNIX_TIMESTAMP(MAX(finished_at)) FROM requests WHERE ext_id LIKE 'waiter-%%' "
+            "HAVING COUNT(*) = SUM(finished_at IS NOT NULL)"), 300, 0.5, what="every waiter settled")
+        t.join()
+        sample = s.get("waiter-%d" % n).json
+        assert sample["progress"] == 100 and sample["collected"] == 20, sample
+        row("%d requests waiting on 20 cities: their batch" % n,
+            (batch, "completed %.0f ms after its calls arrived" % (batch * 1000)),
+            note="target < 1 s")
+        row("  ... and the %d requests settled" % n,
+            (float(settled[0][0]) - float(done[0]),
+             "%.1f s later (worker's housekeeping child, in the background)"
+             % (float(settled[0][0]) - float(done[0]))))
+        row("  cold POSTs meanwhile (20 s of wrk)", fmt(*box["post"]))
+
+
+def bench_purge():
+    """Issue 11's purge beside POSTs: PURGE_ROWS readings older than
+    retention.readings_days (generated in SQL), deleted by the
+    housekeeping child while wrk POSTs for 60 s; POST p99 beside the same
+    POSTs with nothing to purge, in the same run."""
+    rows = int(os.environ.get("PURGE_ROWS", "10000000"))
+    secs = int(os.environ.get("PURGE_SECONDS", "60"))
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": "group",
+           "POST_RATE": "100000"}
+    tmp = tempfile.mkdtemp()
+    conf = os.path.join(tmp, "owmcollect.conf")
+
+    def retention(days):
+        with open(os.path.join(ROOT, "etc", "owmcollect.conf")) as f:
+            text = f.read()
+        text, k = re.subn(r"(readings_days|requests_days) = 0;", r"\1 = %d;" % days, text)
+        assert k == 2, "etc/owmcollect.conf has no retention group"
+        with open(conf, "w") as f:
+            f.write(text)
+    retention(0)    # off while the rows go in; on by a reload
+    env["CONF"] = conf
+    with Stack(env=env) as s:
+        lua = os.path.join(tmp, "post.lua")
+        with open(lua, "w") as f:
+            f.write(POST_LUA % "")
+        base = "http://127.0.0.1:%d/collect" % s.port
+        s.post_collect({"id": "warm", "cities": [1]})
+        quiet = wrk(base, seconds=secs, script=lua, warmup=2)
+        t0 = time.monotonic()
+        growth_parallel(s, """
+            INSERT INTO readings (city_id, temperature, humidity, observed_at, fetched_at)
+            SELECT 740000000 + s.seq %% 5000, 1.5, 50, NOW() - INTERVAL 30 DAY,
+                NOW(6) - INTERVAL 30 DAY + INTERVAL s.seq MICROSECOND
+            FROM seq_%(a)d_to_%(b)d s""", rows, 500000, 2)
+        fill = time.monotonic() - t0
+        left = lambda: int(s.sql("SELECT COUNT(*) FROM readings WHERE city_id >= 740000000")[0][0])
+        retention(1)
+        s.signal("worker", 1)      # SIGHUP: the reload turns the purge on
+        busy = wrk(base, seconds=secs, script=lua, warmup=0)
+        gone = rows - left()
+        row("purge beside POSTs: %d expired readings (filled in %.0f s)" % (rows, fill),
+            (gone, "%d deleted during %d s of POSTs (%.0f rows/s)" % (gone, secs, gone / secs)))
+        row("  POST beside the purge", fmt(*busy), (quiet[0], "without: %.0f req/s, p99 %.2f ms"
+                                                    % (quiet[0], quiet[2])),
+            "target p99 < 100 ms")
 
 
 # A network that is not polite (issue 10): a small accept queue, one new
@@ -454,9 +566,10 @@ def growth_fill(s, scale):
     the year, most of 1-10 cities, 2.5 % of the 167 default ones, 0.5 % of
     1,000 (14.5 cities a request on average).  Each city of a request is
     what POST and the worker write: served at once by its city's newest
-    reading when that is younger than worker.reuse_seconds (in
-    requests.cities, no request_cities row), else a request_cities row,
-    collected by the city's next reading (0.2 % failed: city not found).
+    reading when that is younger than worker.reuse_seconds (its reading in
+    requests.cities), else a reference to the fetch of the city's next
+    reading (one fetches row per reading, shared by every request it
+    served), or to a failed fetch of its own (0.2 %: city not found).
     Requests end U readings before the last, so every one is finished.
     The running counts are then taken from the tables the way an upgrade
     does (schema.sql on an empty counters table)."""
@@ -526,9 +639,9 @@ def growth_fill(s, scale):
     """, Q, 20000, cores, U=U, reuse=600 * 1000000 // step, K=K, Q=Q)
     growth_parallel(s, """
         SET @t0 = (SELECT t FROM g_start);
-        INSERT INTO request_cities (request_id, pos, city_id, state, reading_id, error, done_at)
-        SELECT r, p, city_id, IF(failed, 'failed', 'collected'), IF(failed, NULL, rd),
-            IF(failed, 'city not found', NULL),
+        INSERT IGNORE INTO fetches (id, city_id, state, reading_id, error, done_at)
+        SELECT IF(failed, %(R)d + r * 1000 + p, rd), city_id, IF(failed, 'failed', 'collected'),
+            IF(failed, NULL, rd), IF(failed, 'city not found', NULL),
             @t0 + INTERVAL IF(failed, k * %(step)d + 1000000, rd * %(step)d) MICROSECOND
         FROM g_ent WHERE r BETWEEN %(a)d AND %(b)d AND (failed OR rd > k);
         SET SESSION group_concat_max_len = 1048576;
@@ -537,10 +650,11 @@ def growth_fill(s, scale):
             @t0 + INTERVAL GREATEST(k * %(step)d + IF(MAX(failed), 1000000, 0),
                 MAX(IF(failed, 0, rd)) * %(step)d) MICROSECOND,
             COUNT(*), COUNT(*) - SUM(failed), SUM(failed),
-            CONCAT('[', GROUP_CONCAT('[', city_id, ',', IF(rd <= k, rd, 0), ']'
+            CONCAT('[', GROUP_CONCAT('[', city_id, ',', IF(failed OR rd > k, 0, rd), ',',
+                IF(failed, %(R)d + r * 1000 + p, IF(rd > k, rd, 0)), ']'
                 ORDER BY p SEPARATOR ','), ']')
         FROM g_ent WHERE r BETWEEN %(a)d AND %(b)d GROUP BY r
-    """, Q, 20000, cores, step=step)
+    """, Q, 20000, cores, step=step, R=R)
     took["requests"] = time.monotonic() - t0 - took["readings"]
     growth_sql(s, """
         SET @t0 = (SELECT t FROM g_start);
@@ -554,12 +668,12 @@ def growth_fill(s, scale):
     """ % {"R": R, "U": U, "step": step})
     with open(os.path.join(ROOT, "etc", "schema.sql")) as f:
         growth_sql(s, f.read())
-    growth_sql(s, "ANALYZE TABLE readings, requests, request_cities, city_latest")
+    growth_sql(s, "ANALYZE TABLE readings, requests, fetches, city_latest")
     growth_sql(s, "SET GLOBAL innodb_buffer_pool_size = %s; SET GLOBAL innodb_log_file_size = %s"
                % (pool, logsize))
     took["all"] = time.monotonic() - t0
     rows = growth_sql(s, "SELECT (SELECT COUNT(*) FROM readings), (SELECT COUNT(*) FROM requests), "
-                         "(SELECT COUNT(*) FROM request_cities), (SELECT SUM(total) FROM requests)")[0]
+                         "(SELECT COUNT(*) FROM fetches), (SELECT SUM(total) FROM requests)")[0]
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in
                os.walk(os.path.join(s.dir, "mysql", "data")) for f in fs)
     return took, [int(x) for x in rows], size
@@ -641,7 +755,7 @@ def bench_growth():
     with Stack(env=env) as s:
         took, (nrd, nrq, nrc, ncities), size = growth_fill(s, scale)
         row("growth: fill in SQL", (took["all"], "%.0f s (readings %.0f s, requests %.0f s): "
-                                    "%d readings, %d requests (%d cities, %d request_cities rows), "
+                                    "%d readings, %d requests (%d cities, %d fetches), "
                                     "%.1f GB on disk" % (took["all"], took["readings"],
                                                          took["requests"], nrd, nrq, ncities, nrc,
                                                          size / 1e9)))
@@ -694,6 +808,12 @@ def main():
     if "cold" in sections:
         print("Cold path: POSTs that queue every city beside a busy worker", flush=True)
         bench_cold()
+    if "waiters" in sections:
+        print("Many requests waiting for the same cities", flush=True)
+        bench_waiters()
+    if "purge" in sections:
+        print("Retention's purge beside POSTs", flush=True)
+        bench_purge()
     if "growth" in sections:
         bench_growth()
     if "realtime" in sections:

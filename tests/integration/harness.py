@@ -190,6 +190,16 @@ class Stack:
             return None
         return wait_until(done, timeout, 0.1, "progress of %r to reach %s" % (ident, at_least))
 
+    def wait_settled(self, idents, timeout=30):
+        """Until the worker's settle has written each request's row
+        (finished_at and its counts), which follows its last batch within
+        about a second; GET is exact before that."""
+        idents = [idents] if isinstance(idents, str) else list(idents)
+        q = ("SELECT COUNT(*) FROM requests WHERE finished_at IS NOT NULL AND ext_id IN (%s)"
+             % ", ".join("'%s'" % i.replace("'", "''") for i in idents))
+        return wait_until(lambda: int(self.sql(q)[0][0]) == len(idents), timeout, 0.1,
+                          "%d requests to be settled" % len(idents))
+
     # -- the API stand-in --------------------------------------------------------
     @property
     def standin_port(self):

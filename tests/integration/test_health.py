@@ -140,6 +140,7 @@ class Health(unittest.TestCase):
                 break
             time.sleep(0.3)
         S.wait_progress("metrics-1", 100, 30)
+        S.wait_settled("metrics-1", 10)     # collected counts once settled
         after = metrics(self)
         self.assertLessEqual(max(windows), LIMIT)
         self.assertEqual(max(windows), LIMIT)    # the full reservation, counted

@@ -38,7 +38,7 @@ ENV = {
     "OWMCOLLECT_WORKER_STOP_SECONDS": "5",
 }
 FRESH = [62001, 62002, 62003]
-SUMMARY = re.compile(r"purge: deleted (\d+) requests \((\d+) request cities\), (\d+) readings "
+SUMMARY = re.compile(r"purge: deleted (\d+) requests, (\d+) fetches, (\d+) readings "
                      r"and (\d+) city_latest rows in (\d+) transactions, the largest (\d+) rows")
 
 
@@ -71,7 +71,7 @@ def children():
 
 
 def purge_pids():
-    return [p for p, c in children().items() if c == "owm-purge"]
+    return [p for p, c in children().items() if c == "owm-housekeep"]
 
 
 def worker_log():
@@ -80,13 +80,13 @@ def worker_log():
 
 
 def summaries(since):
-    """(requests, cities, readings, latest, transactions, largest) of each
+    """(requests, fetches, readings, latest, transactions, largest) of each
     pass logged after offset since."""
     return [tuple(map(int, m.groups())) for m in SUMMARY.finditer(worker_log()[since:])]
 
 
-def cities_json(pairs):
-    return json.dumps([[c, r] for c, r in pairs])
+def cities_json(refs):
+    return json.dumps([[c, r, f] for c, r, f in refs])
 
 
 # The old data, one transaction (a pass sees all of it or none).  @T is
@@ -133,40 +133,43 @@ INSERT INTO city_latest (city_id, reading_id, fetched_at) VALUES
     (73001, @mid_y, (SELECT fetched_at FROM readings WHERE id = @mid_y)),
     (74001, @recent_z, (SELECT fetched_at FROM readings WHERE id = @recent_z));
 
+-- The fetches the old requests point at: 3 that served 300 requests, 5
+-- days ago, and the 1,000 failures of one; live-l1's, 23 h ago.
+INSERT INTO fetches (id, city_id, state, reading_id, done_at) VALUES
+    (1000000001, 70002, 'collected', @old_1, @T - INTERVAL 5 DAY + INTERVAL 1 MINUTE),
+    (1000000002, 70003, 'collected', @old_2, @T - INTERVAL 5 DAY + INTERVAL 1 MINUTE),
+    (1000000003, 70004, 'collected', @old_3, @T - INTERVAL 5 DAY + INTERVAL 1 MINUTE),
+    (1000000004, 72002, 'collected', @r_l1, @T - INTERVAL 23 HOUR);
+INSERT INTO fetches (id, city_id, state, error, done_at)
+    SELECT 1000001000 + s.seq, 80000 + s.seq, 'failed', 'city not found', @T - INTERVAL 5 DAY
+    FROM seq_0_to_999 s;
 -- 300 finished requests of 3 waited cities, 5 days old.
 INSERT INTO requests (ext_id, requested_at, finished_at, total, collected, cities)
     SELECT CONCAT('old-s-', s.seq), @T - INTERVAL 5 DAY - INTERVAL s.seq SECOND,
            @T - INTERVAL 5 DAY - INTERVAL s.seq SECOND + INTERVAL 1 MINUTE, 3, 3,
-           '[[70002, 0], [70003, 0], [70004, 0]]' FROM seq_1_to_300 s;
-INSERT INTO request_cities (request_id, pos, city_id, state, reading_id, done_at)
-    SELECT r.id, p.seq, 70002 + p.seq, 'collected',
-           CASE p.seq WHEN 0 THEN @old_1 WHEN 1 THEN @old_2 ELSE @old_3 END, r.finished_at
-    FROM requests r JOIN seq_0_to_2 p WHERE r.ext_id LIKE 'old-s-%%';
--- One of 1,000 cities, all failed: 1,001 rows, more than a transaction.
+           '[[70002, 0, 1000000001], [70003, 0, 1000000002], [70004, 0, 1000000003]]'
+    FROM seq_1_to_300 s;
+-- One of 1,000 cities, all failed.
 INSERT INTO requests (ext_id, requested_at, finished_at, total, failed, cities)
     VALUES ('old-big', @T - INTERVAL 5 DAY + INTERVAL 10 SECOND, @T - INTERVAL 5 DAY + INTERVAL 1 HOUR,
             1000, 1000, '%(big)s');
-INSERT INTO request_cities (request_id, pos, city_id, state, error, done_at)
-    SELECT LAST_INSERT_ID(), s.seq, 80000 + s.seq, 'failed', 'city not found', @T - INTERVAL 5 DAY
-    FROM seq_0_to_999 s;
 -- Finished 36 h ago, served at POST time.
 INSERT INTO requests (ext_id, requested_at, finished_at, total, collected, cities)
     VALUES ('old-c', @T - INTERVAL 36 HOUR, @T - INTERVAL 36 HOUR, 1, 1,
-            CONCAT('[[70004, ', @old_3, ']]'));
+            CONCAT('[[70004, ', @old_3, ', 0]]'));
 -- Expired but unfinished: kept, and so are the readings it may show.
-INSERT INTO requests (ext_id, requested_at, total, collected, cities)
+-- Its two cities wait in queue entries it created, not due for a day.
+INSERT INTO requests (ext_id, requested_at, total, collected, cities, wait_fetch)
     VALUES ('live-b', @T - INTERVAL 4 DAY, 3, 1,
-            CONCAT('[[71001, ', @r_b, '], [71002, 0], [71003, 0]]'));
-INSERT INTO request_cities (request_id, pos, city_id) VALUES
-    (LAST_INSERT_ID(), 1, 71002), (LAST_INSERT_ID(), 2, 71003);
-INSERT INTO city_tasks (city_id, turn, ready_at, created_at) VALUES
-    (71002, 0, @T + INTERVAL 1 DAY, @T), (71003, 0, @T + INTERVAL 1 DAY, @T);
+            CONCAT('[[71001, ', @r_b, ', 0], [71002, 0, 1000002001], [71003, 0, 1000002002]]'),
+            1000002002);
+INSERT INTO city_tasks (city_id, fetch_id, turn, ready_at, created_at, created_by) VALUES
+    (71002, 1000002001, 0, @T + INTERVAL 1 DAY, @T, LAST_INSERT_ID()),
+    (71003, 1000002002, 0, @T + INTERVAL 1 DAY, @T, LAST_INSERT_ID());
 -- Live and finished, 23 h old.
 INSERT INTO requests (ext_id, requested_at, finished_at, total, collected, cities)
     VALUES ('live-l1', @T - INTERVAL 23 HOUR, @T - INTERVAL 23 HOUR + INTERVAL 30 SECOND, 2, 2,
-            CONCAT('[[72001, ', @r_l1b, '], [72002, 0]]'));
-INSERT INTO request_cities (request_id, pos, city_id, state, reading_id, done_at)
-    VALUES (LAST_INSERT_ID(), 1, 72002, 'collected', @r_l1, @T - INTERVAL 23 HOUR);
+            CONCAT('[[72001, ', @r_l1b, ', 0], [72002, 0, 1000000004]]'));
 COMMIT;
 """
 
@@ -213,7 +216,7 @@ class Retention(unittest.TestCase):
 
         wait_until(purge_pids, 20, 0.1, "the purge child")
         mark = len(worker_log())
-        S.sql(OLD_DATA % {"big": cities_json((80000 + p, 0) for p in range(1000))})
+        S.sql(OLD_DATA % {"big": cities_json((80000 + p, 0, 1000001000 + p) for p in range(1000))})
         before = {r: data_of(r) for r in LIVE}
         gets = {r: S.get(r).json for r in LIVE}
         self.assertEqual([len(before[r]) for r in LIVE], [3, 2, 3, 3])
@@ -221,8 +224,7 @@ class Retention(unittest.TestCase):
         self.assertEqual([before["live-l1"][1][i] for i in (1, 2, 3, 5)],
                          ["72002", "12.50", "62", "collected"])
         fresh_readings = count("SELECT COUNT(*) FROM readings WHERE city_id IN (62001, 62002, 62003)")
-        kept_cities = count("SELECT COUNT(*) FROM request_cities rc JOIN requests r "
-                            "ON r.id = rc.request_id WHERE r.ext_id NOT LIKE 'old-%'")
+        kept_fetches = count("SELECT COUNT(*) FROM fetches WHERE id < 1000000000")
 
         # Phase 1, at the purge child's start: it is killed, the
         # supervisor replaces it, and the new one's first pass purges
@@ -230,14 +232,16 @@ class Retention(unittest.TestCase):
         old = purge_pids()[0]
         os.kill(old, signal.SIGKILL)
         wait_until(lambda: purge_pids() and purge_pids()[0] != old, 20, 0.1, "a new purge child")
-        wait_until(lambda: totals(mark)[:4] == [302, 1900, 2500, 1], 60, 0.2,
+        wait_until(lambda: totals(mark)[:4] == [302, 1003, 2500, 1], 60, 0.2,
                    "phase 1's purge and its log lines")
         self.assertIn("killed by signal 9", worker_log()[mark:])
 
         self.assertEqual(count("SELECT COUNT(*) FROM requests WHERE ext_id LIKE 'old-%'"), 0)
-        self.assertEqual(count("SELECT COUNT(*) FROM request_cities rc LEFT JOIN requests r "
-                               "ON r.id = rc.request_id WHERE r.id IS NULL"), 0)
-        self.assertEqual(count("SELECT COUNT(*) FROM request_cities WHERE city_id BETWEEN 80000 AND 80999"), 0)
+        # The fetches only they pointed at, done 5 days ago, went; live-l1's
+        # (23 h) and the service's own stay.
+        self.assertEqual(count("SELECT COUNT(*) FROM fetches WHERE id BETWEEN 1000000001 AND 1000001999"
+                               " AND id <> 1000000004"), 0)
+        self.assertEqual(count("SELECT COUNT(*) FROM fetches WHERE id = 1000000004"), 1)
         # Readings: everything older than 6 days (live-b's 4 days + 2), and
         # nothing younger.
         self.assertEqual(ages(), KEPT_1)
@@ -250,8 +254,7 @@ class Retention(unittest.TestCase):
         for r in LIVE:
             self.assertEqual(data_of(r), before[r], r)
             self.assertEqual(S.get(r).json, gets[r], r)
-        self.assertEqual(count("SELECT COUNT(*) FROM request_cities rc JOIN requests r "
-                               "ON r.id = rc.request_id WHERE r.ext_id NOT LIKE 'old-%'"), kept_cities)
+        self.assertEqual(count("SELECT COUNT(*) FROM fetches WHERE id < 1000000000"), kept_fetches)
         for r in ("old-s-1", "old-s-300", "old-big", "old-c"):
             self.assertEqual(S.get(r).status, 404, r)
         # A purged id stays used: unique forever.
@@ -261,12 +264,13 @@ class Retention(unittest.TestCase):
         self.assertEqual(status, 409, body)
 
         # Exactly these rows (above), in transactions of at most 1,000
-        # rows: the 2,504 rows of requests (with their purged ids) need 3
-        # at least, the 2,501 of readings 3 more.
+        # rows: the 302 requests (weighing 2,505 rows with their cities
+        # and purged ids) need 3 at least, the 1,003 fetches 2, the 2,501
+        # readings and city_latest rows 3 more.
         passes = summaries(mark)
-        print("\n  phase 1 (requests, cities, readings, city_latest, transactions, largest): %s"
+        print("\n  phase 1 (requests, fetches, readings, city_latest, transactions, largest): %s"
               % passes)
-        self.assertGreaterEqual(totals(mark)[4], 6)
+        self.assertGreaterEqual(totals(mark)[4], 8)
         self.assertLessEqual(max(p[5] for p in passes), 1000)
 
         # Phase 2: live-b finishes (cancelled), so it expires; the next
@@ -275,7 +279,7 @@ class Retention(unittest.TestCase):
         self.assertEqual(S.request("DELETE", "/collect?id=live-b").status, 200)
         wait_until(lambda: count("SELECT COUNT(*) FROM requests WHERE ext_id = 'live-b'") == 0,
                    60, 0.5, "live-b to be purged")
-        wait_until(lambda: totals(mark)[:4] == [1, 2, 31, 1], 10, 0.2,
+        wait_until(lambda: totals(mark)[:4] == [1, 0, 31, 1], 10, 0.2,
                    "phase 2's log line")
         print("  phase 2: %s" % summaries(mark))
         self.assertLessEqual(max(p[5] for p in summaries(mark)), 1000)
@@ -290,19 +294,28 @@ class Retention(unittest.TestCase):
             self.assertEqual(S.get(r).json, gets[r], r)
         self.assertEqual(count("SELECT COUNT(*) FROM city_tasks WHERE city_id IN (71002, 71003)"), 0)
 
-    def test_zz_reload_without_retention_stops_the_purge_child(self):
-        pids = wait_until(purge_pids, 20, 0.1, "the purge child")
+    def test_zz_reload_without_retention_stops_purging(self):
+        # The housekeeping child also settles requests, so it stays: the
+        # reload rolls it, and the new one purges nothing.
+        pids = wait_until(purge_pids, 20, 0.1, "the housekeeping child")
         write_conf(0)
         try:
+            mark = len(worker_log())
             S.signal("worker", signal.SIGHUP)
-            wait_until(lambda: not purge_pids() and len(children()) == 2
-                       and pids[0] not in children(), 30, 0.2, "the purge child to stop")
-            time.sleep(2)	# and not to come back
-            self.assertEqual(purge_pids(), [])
-            self.assertTrue(all(c.startswith("owmcollect-") for c in children().values()))
+            wait_until(lambda: purge_pids() and pids[0] not in purge_pids(), 30, 0.2,
+                       "the housekeeping child to be rolled")
+            S.sql("INSERT INTO requests (ext_id, requested_at, finished_at, total, collected, cities) "
+                  "VALUES ('expired-after-reload', NOW(6) - INTERVAL 5 DAY, "
+                  "NOW(6) - INTERVAL 5 DAY, 1, 1, '[[62001, 1, 0]]')")
             status, _, body = S.post_collect({"id": "after-reload", "cities": [62004]})
             self.assertEqual(status, 202, body)
             S.wait_progress("after-reload", 100, timeout=30)
+            S.wait_settled("after-reload", 10)     # the new child settles
+            time.sleep(2)
+            self.assertEqual(count("SELECT COUNT(*) FROM requests "
+                                   "WHERE ext_id = 'expired-after-reload'"), 1)
+            self.assertEqual(summaries(mark), [])
+            self.assertEqual(len(children()), 3)
         finally:
             write_conf(1)
 

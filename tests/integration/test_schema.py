@@ -1,7 +1,8 @@
 """etc/schema.sql applied again, and over the schema of 2026-11-27 (every
-city of a request in request_cities, no requests.cities), while the stack
-runs: requests stored the old way still answer GET, reach 100 and show in
-the report views."""
+city of a request in request_cities, no requests.cities, no fetches),
+while the stack runs: requests stored the old way are carried over into
+references (requests.cities, fetches), still answer GET, reach 100 and
+show in the report views."""
 import json
 import os
 import unittest
@@ -40,8 +41,19 @@ class Schema(unittest.TestCase):
     def test_upgrade_from_every_city_in_request_cities(self):
         # Back to the old shape, then a request stored the old way: one
         # city collected, one failed, one pending with its queue entry.
-        S.sql("ALTER TABLE requests DROP COLUMN cities; "
-              "ALTER TABLE request_cities ADD UNIQUE KEY request_city (request_id, city_id);")
+        # (A database that old has no fetches yet: what test_apply_twice
+        # left goes, so the old queue entries can be numbered afresh.)
+        S.sql("DELETE FROM requests; DELETE FROM city_tasks; DROP TABLE fetches; "
+              "ALTER TABLE requests DROP COLUMN cities, DROP COLUMN wait_fetch, "
+              "DROP COLUMN cancelled_at; "
+              "ALTER TABLE city_tasks DROP COLUMN fetch_id, DROP COLUMN created_by; "
+              "CREATE TABLE request_cities (request_id BIGINT UNSIGNED NOT NULL, "
+              "pos SMALLINT UNSIGNED NOT NULL, city_id INT UNSIGNED NOT NULL, "
+              "state ENUM('pending', 'collected', 'failed') NOT NULL DEFAULT 'pending', "
+              "reading_id BIGINT UNSIGNED NULL, error VARCHAR(200) NULL, "
+              "done_at DATETIME(6) NULL, PRIMARY KEY (request_id, pos), "
+              "UNIQUE KEY request_city (request_id, city_id), "
+              "KEY city_state (city_id, state)) ENGINE=InnoDB;")
         S.sql("""
             INSERT INTO readings (city_id, temperature, humidity, observed_at, fetched_at)
                 VALUES (%(l)d, 11.50, 80, '2026-11-27 10:00:00', NOW(6));
@@ -58,12 +70,18 @@ class Schema(unittest.TestCase):
         """ % {"l": LONDON, "u": UNKNOWN, "p": PARIS})
         apply_schema()
 
-        cities = S.sql("SELECT cities FROM requests WHERE ext_id = 'old'")[0][0]
-        self.assertEqual(json.loads(cities), [[LONDON, 0], [UNKNOWN, 0], [PARIS, 0]])
-        keys = [r[2] for r in S.sql("SHOW INDEX FROM request_cities")]
-        self.assertNotIn("request_city", keys)
+        # Every city now points at a fetch: the done ones at fetches of
+        # their own, the pending one at its city's queue entry.
+        cities = json.loads(S.sql("SELECT cities FROM requests WHERE ext_id = 'old'")[0][0])
+        self.assertEqual([(c, r) for c, r, _ in cities], [(LONDON, 0), (UNKNOWN, 0), (PARIS, 0)])
+        fetch = [f for _, _, f in cities]
+        self.assertEqual(len(set(fetch)), 3)
+        self.assertEqual(S.sql("SELECT id, state, error FROM fetches WHERE id IN (%d, %d) ORDER BY id"
+                               % (fetch[0], fetch[1])),
+                         [[str(fetch[0]), "collected", None], [str(fetch[1]), "failed", "city not found"]])
+        self.assertEqual(S.sql("SHOW TABLES LIKE 'request_cities'"), [])
 
-        # The worker fulfils the pending city through its old row.
+        # The worker fulfils the pending city through its queue entry.
         doc = S.wait_progress("old", 100, timeout=30)
         self.assertEqual((doc["total"], doc["collected"], doc["failed"]), (3, 2, 1))
         self.assertEqual([d["city_id"] for d in doc["data"]], [LONDON, UNKNOWN, PARIS])
@@ -77,20 +95,17 @@ class Schema(unittest.TestCase):
                                 ["1", str(UNKNOWN), "failed", "city not found"],
                                 ["2", str(PARIS), "collected", None]])
 
-        # A new request beside it: Paris's fresh reading fulfils it at once,
-        # in requests.cities with no request_cities row; London (not in
-        # city_latest) waits in a row.
+        # A new request beside it: Paris's fresh reading fulfils it at
+        # once; London (not in city_latest) points at a new queue entry.
         status, _, acc = S.post_collect({"id": "new-beside-old", "cities": [LONDON, PARIS]})
         self.assertEqual(status, 202, acc)
         self.assertEqual(acc["progress"], 50)
-        cities = S.sql("SELECT cities FROM requests WHERE ext_id = 'new-beside-old'")[0][0]
-        got = json.loads(cities)
-        self.assertEqual([c for c, _ in got], [LONDON, PARIS])
+        got = json.loads(S.sql("SELECT cities FROM requests WHERE ext_id = 'new-beside-old'")[0][0])
+        self.assertEqual([c[0] for c in got], [LONDON, PARIS])
         self.assertEqual(got[0][1], 0)
+        self.assertGreater(got[0][2], max(fetch))
         self.assertGreater(got[1][1], 0)
-        self.assertEqual(S.sql(
-            "SELECT rc.pos, rc.city_id FROM request_cities rc JOIN requests r ON r.id = rc.request_id "
-            "WHERE r.ext_id = 'new-beside-old'"), [["0", str(LONDON)]])
+        self.assertEqual(got[1][2], 0)
         doc = S.wait_progress("new-beside-old", 100, timeout=30)
         self.assertEqual(doc["collected"], 2)
 

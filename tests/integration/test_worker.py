@@ -77,7 +77,10 @@ def check_data(test, doc):
 
 
 def check_outcomes(test, ext_id):
-    """One outcome per (request, city) and counters that match them."""
+    """One outcome per (request, city) and counters that match them,
+    once the worker's settle has written them (within a second or so of
+    the request's last batch)."""
+    S.wait_settled(ext_id, 15)
     rows = S.sql("SELECT r.total, r.collected, r.failed, "
                  "SUM(d.state = 'collected'), SUM(d.state = 'failed'), "
                  "SUM(d.state = 'pending'), COUNT(DISTINCT d.city_id), "
@@ -102,8 +105,9 @@ def post(test, ext_id, cities=None):
 
 
 def children():
-    """Pids of the worker supervisor's children."""
-    return list(S.children("worker"))
+    """Pids of the worker supervisor's fetching children (not its
+    housekeeping child)."""
+    return [p for p, c in S.children("worker").items() if c != "owm-housekeep"]
 
 
 def worker_log():
@@ -173,18 +177,15 @@ class Worker(unittest.TestCase):
         post(self, "w-race-1", ids)
         first = S.wait_progress("w-race-1", 100, timeout=20)
         self.assertEqual(fetch_count(ids), {i: 1 for i in ids})
-        # What the racing POST wrote: its request, pending cities and
-        # queue entries, as if city_latest had still been stale for it.
-        cities = "[%s]" % ", ".join("[%d, 0]" % i for i in ids)
+        # What the racing POST wrote: its request pointing at new queue
+        # entries, as if city_latest had still been stale for it.
         S.sql("START TRANSACTION;"
-              "INSERT INTO requests (ext_id, requested_at, total, collected, cities) "
-              "VALUES ('w-race-2', NOW(6), %d, 0, '%s');"
-              "SET @r = LAST_INSERT_ID();"
-              "INSERT INTO request_cities (request_id, pos, city_id) VALUES %s;"
               "INSERT INTO city_tasks (city_id, turn, ready_at, created_at) VALUES %s;"
-              "COMMIT;" % (len(ids), cities,
-                           ", ".join("(@r, %d, %d)" % (p, c) for p, c in enumerate(ids)),
-                           ", ".join("(%d, 0, NOW(6), NOW(6))" % c for c in ids)))
+              "INSERT INTO requests (ext_id, requested_at, total, collected, cities, wait_fetch) "
+              "SELECT 'w-race-2', NOW(6), %d, 0, "
+              "JSON_ARRAYAGG(JSON_ARRAY(city_id, 0, fetch_id) ORDER BY city_id), MAX(fetch_id) "
+              "FROM city_tasks WHERE city_id BETWEEN 45001 AND 45005;"
+              "COMMIT;" % (", ".join("(%d, 0, NOW(6), NOW(6))" % c for c in ids), len(ids)))
         second = S.wait_progress("w-race-2", 100, timeout=20)
         self.assertEqual(second["collected"], len(ids))
         self.assertEqual(fetch_count(ids), {i: 1 for i in ids})

@@ -274,7 +274,7 @@ struct sqlcase {
 };
 
 static const struct sqlcase sqlcases[] = {
-	{ V_TAKE, 2, "SELECT city_id, attempts FROM city_tasks "
+	{ V_TAKE, 2, "SELECT city_id, attempts, fetch_id FROM city_tasks "
 	    "WHERE city_id IN (?, ?) AND ready_at <= NOW(6) "
 	    "ORDER BY city_id FOR UPDATE SKIP LOCKED" },
 	{ V_CLAIM, 1, "UPDATE city_tasks SET lease_owner = ?, "
@@ -290,16 +290,14 @@ static const struct sqlcase sqlcases[] = {
 	    "fetched_at) VALUES (?, ?, NOW(6)), (?, ?, NOW(6)) ON DUPLICATE "
 	    "KEY UPDATE reading_id = VALUES(reading_id), "
 	    "fetched_at = VALUES(fetched_at)" },
-	{ V_OUTCOME, 2, "UPDATE request_cities SET "
-	    "state = CASE city_id WHEN ? THEN ? WHEN ? THEN ? END, "
-	    "reading_id = CASE city_id WHEN ? THEN ? WHEN ? THEN ? END, "
-	    "error = CASE city_id WHEN ? THEN ? WHEN ? THEN ? END, "
-	    "done_at = NOW(6) WHERE city_id IN (?, ?) AND state = 'pending'" },
-	{ V_BUMP, 1, "UPDATE requests SET finished_at = IF(finished_at IS "
-	    "NULL AND collected + failed + CASE id WHEN ? THEN ? END >= total, "
-	    "NOW(6), finished_at), collected = collected + CASE id WHEN ? "
-	    "THEN ? END, failed = failed + CASE id WHEN ? THEN ? END "
-	    "WHERE id IN (?)" },
+	{ V_LOCK, 2, "SELECT city_id, fetch_id FROM city_tasks "
+	    "WHERE city_id IN (?, ?) AND lease_owner = ? ORDER BY city_id "
+	    "FOR UPDATE" },
+	{ V_FETCHES, 1, "INSERT INTO fetches (id, city_id, state, "
+	    "reading_id, error, done_at) VALUES (?, ?, ?, ?, ?, NOW(6))" },
+	{ V_FETCHES, 3, "INSERT INTO fetches (id, city_id, state, "
+	    "reading_id, error, done_at) VALUES (?, ?, ?, ?, ?, NOW(6)), "
+	    "(?, ?, ?, ?, ?, NOW(6)), (?, ?, ?, ?, ?, NOW(6))" },
 };
 
 START_TEST(test_sql)
@@ -325,9 +323,7 @@ static const struct {
 } sqlparams[] = {
 	{ V_TAKE, 1, 0 }, { V_CLAIM, 1, 2 }, { V_LOCK, 1, 1 },
 	{ V_DELETE, 1, 1 }, { V_READINGS, 4, 0 }, { V_READ_IDS, 1, 1 },
-	{ V_LATEST, 2, 0 }, { V_PENDING, 1, 0 }, { V_FRESH, 1, 1 },
-	{ V_OUTCOME, 7, 0 },
-	{ V_BUMP, 7, 0 },
+	{ V_LATEST, 2, 0 }, { V_FRESH, 1, 1 }, { V_FETCHES, 5, 0 },
 };
 
 START_TEST(test_sql_params)
