@@ -59,6 +59,8 @@ PROGRAMS	 = $(B)/owmcollect-fcgi
 UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 		   $(B)/tests/check_parse
 
+# `make` alone builds every program, not the first target worker.mk names.
+.DEFAULT_GOAL	:= all
 -include worker/worker.mk
 
 .PHONY: all deps deps-test run start stop status mysql test test-unit \

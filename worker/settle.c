@@ -66,6 +66,7 @@
 #define SWEEP_EVERY_S		30
 #define SETTLE_PAGE		1000		/* candidates per statement */
 #define SETTLE_TRIES		10		/* deadlocks, then give up */
+#define SETTLE_GROUP		100		/* requests per transaction */
 #define SET_MAX			64		/* JSON_SET paths at once */
 #define RETRY_US		1000000LL	/* after a failed pass */
 #define RECONNECT_MAX_US	10000000LL
@@ -438,54 +439,50 @@ requeue(unsigned long long id, long long *queued, struct sqlerr *e)
 	return set_fetches(id, n, e);
 }
 
+/* What settling requests changed, for the counters (once, last). */
+struct delta {
+	long long	 collected, failed, queued;
+};
+
 /*
- * One request, one transaction: 0 settled, 1 nothing to do (no longer
- * waiting, or gone), -1 with e filled.
+ * One request inside the caller's transaction: its row locked, its state
+ * read through request_data, its dropped cities queued again, its row
+ * written, and what changed added to d.  0 settled, 1 nothing to do (no
+ * longer waiting, or gone), -1 with e filled.
  */
 static int
-settle_once(unsigned long long id, struct tally *t, struct sqlerr *e)
+settle_body(unsigned long long id, struct tally *t, struct delta *d,
+    struct sqlerr *e)
 {
 	MYSQL_BIND	 p[6], o[5];
 	struct state	 s;
 	long long	 total, old_c, old_f, waiting, cancelled;
-	long long	 queued = 0, finished, dc, df;
+	long long	 queued = 0, finished;
 	unsigned long long req = id;
 
-	if (stmt_query(db, "START TRANSACTION", e) == -1)
-		return -1;
 	db_bind_u64(&p[0], &req);
 	db_bind_i64(&o[0], &total);
 	db_bind_i64(&o[1], &old_c);
 	db_bind_i64(&o[2], &old_f);
 	db_bind_i64(&o[3], &waiting);
 	db_bind_i64(&o[4], &cancelled);
-	if (one_row(st[S_LOCK], p, o, "settle: request", e) == -1) {
-		mysql_rollback(db);
+	if (one_row(st[S_LOCK], p, o, "settle: request", e) == -1)
 		return e->code == 0 ? 1 : -1;	/* gone: purged, say */
-	}
-	if (!waiting) {
-		mysql_rollback(db);
+	if (!waiting)
 		return 1;
-	}
 	if (read_state(id, &s, e) == -1)
-		goto fail;
-	if (s.total != total) {
-		invariant(e, id, "cities do not match its total");
-		goto fail;
-	}
+		return -1;
+	if (s.total != total)
+		return invariant(e, id, "cities do not match its total");
 	if (s.dropped > 0 && !cancelled) {
 		if (requeue(id, &queued, e) == -1 || read_state(id, &s, e) == -1)
-			goto fail;
-		if (s.dropped > 0) {
-			invariant(e, id, "a dropped city not queued again");
-			goto fail;
-		}
+			return -1;
+		if (s.dropped > 0)
+			return invariant(e, id, "a dropped city not queued again");
 	}
 	finished = s.none_pending;
-	if (!finished && s.wait == 0) {
-		invariant(e, id, "a pending city without a fetch");
-		goto fail;
-	}
+	if (!finished && s.wait == 0)
+		return invariant(e, id, "a pending city without a fetch");
 	db_bind_i64(&p[0], &s.collected);
 	db_bind_i64(&p[1], &s.failed);
 	db_bind_u64(&p[2], &s.wait);
@@ -495,26 +492,55 @@ settle_once(unsigned long long id, struct tally *t, struct sqlerr *e)
 	p[4].is_null = &s.none_done;
 	db_bind_u64(&p[5], &req);
 	if (stmt_run(db, st[S_SETTLE], p, "settle: request", e) == -1)
-		goto fail;
-	dc = s.collected - old_c;
-	df = s.failed - old_f;
-	if (dc != 0 || df != 0 || queued != 0) {
-		db_bind_i64(&p[0], &dc);
-		db_bind_i64(&p[1], &df);
-		db_bind_i64(&p[2], &queued);
-		if (stmt_run(db, st[S_COUNTERS], p, "settle: counters",
-		    e) == -1)
-			goto fail;
-	}
-	if (stmt_query(db, "COMMIT", e) == -1)
-		goto fail;
+		return -1;
+	d->collected += s.collected - old_c;
+	d->failed += s.failed - old_f;
+	d->queued += queued;
 	t->settled++;
 	t->finished += finished;
 	t->queued += (unsigned long long)queued;
 	return 0;
-fail:
-	mysql_rollback(db);
-	return -1;
+}
+
+/* The counters shard row, the transaction's last lock; then commit. */
+static int
+commit(const struct delta *d, struct sqlerr *e)
+{
+	MYSQL_BIND	 p[3];
+	long long	 v[3] = { d->collected, d->failed, d->queued };
+	int		 i;
+
+	if (v[0] != 0 || v[1] != 0 || v[2] != 0) {
+		for (i = 0; i < 3; i++)
+			db_bind_i64(&p[i], &v[i]);
+		if (stmt_run(db, st[S_COUNTERS], p, "settle: counters", e) ==
+		    -1)
+			return -1;
+	}
+	return stmt_query(db, "COMMIT", e);
+}
+
+/*
+ * One request, one transaction: 0 settled, 1 nothing to do, -1 with e
+ * filled.
+ */
+static int
+settle_once(unsigned long long id, struct tally *t, struct sqlerr *e)
+{
+	struct tally	 mine = { 0 };
+	struct delta	 d = { 0 };
+	int		 rc;
+
+	if (stmt_query(db, "START TRANSACTION", e) == -1)
+		return -1;
+	if ((rc = settle_body(id, &mine, &d, e)) != 0 || commit(&d, e) == -1) {
+		mysql_rollback(db);
+		return rc == 1 ? 1 : -1;
+	}
+	t->settled += mine.settled;
+	t->finished += mine.finished;
+	t->queued += mine.queued;
+	return 0;
 }
 
 /*
@@ -543,6 +569,56 @@ settle(unsigned long long id, struct tally *t, struct sqlerr *e)
 	return 0;
 }
 
+static int
+id_cmp(const void *a, const void *b)
+{
+	const unsigned long long *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/*
+ * The n requests in ids, SETTLE_GROUP at a time in one transaction each
+ * (ascending id: two settles lock rows in the same order; a cancel locks
+ * one row only): a durable commit per request would bound the settle to
+ * the disk's flushes a second.  A group that fails is rolled back and
+ * its requests settled one by one, so one bad request holds back no
+ * other.  -1 only when the connection is gone.
+ */
+static int
+settle_all(unsigned long long *ids, size_t n, struct tally *t,
+    struct sqlerr *e)
+{
+	struct tally	 g;
+	struct delta	 d;
+	size_t		 i, j, k;
+	int		 failed;
+
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), id_cmp);
+	for (i = 0; i < n && !quit; i += k) {
+		k = n - i < SETTLE_GROUP ? n - i : SETTLE_GROUP;
+		memset(&g, 0, sizeof(g));
+		memset(&d, 0, sizeof(d));
+		failed = stmt_query(db, "START TRANSACTION", e) == -1;
+		for (j = i; j < i + k && !failed; j++)
+			failed = settle_body(ids[j], &g, &d, e) == -1;
+		if (!failed && commit(&d, e) == 0) {
+			t->settled += g.settled;
+			t->finished += g.finished;
+			t->queued += g.queued;
+			continue;
+		}
+		mysql_rollback(db);
+		if (db_error_is_gone(e->code))
+			return -1;
+		for (j = i; j < i + k && !quit; j++)
+			if (settle(ids[j], t, e) == -1)
+				return -1;
+	}
+	return 0;
+}
+
 static void
 report(const char *what, const struct tally *t)
 {
@@ -568,7 +644,7 @@ fast_pass(size_t *found, struct sqlerr *e)
 	struct tally	 t;
 	long long	 from = bound_us, limit = SETTLE_PAGE, tag, v;
 	long long	 clock = 0;
-	size_t		 i, n = 0;
+	size_t		 n = 0;
 	int		 rc;
 
 	*found = 0;
@@ -589,9 +665,8 @@ fast_pass(size_t *found, struct sqlerr *e)
 		return stmt_fail(db, q, "settle: fast pass", e);
 
 	memset(&t, 0, sizeof(t));
-	for (i = 0; i < n && !quit; i++)
-		if (settle(cand[i], &t, e) == -1)
-			return -1;
+	if (settle_all(cand, n, &t, e) == -1)
+		return -1;
 	report("fast pass", &t);
 	if (n < SETTLE_PAGE || t.failed == n)
 		bound_us = clock - SETTLE_OVERLAP_US;
@@ -623,7 +698,7 @@ sweep(struct sqlerr *e)
 	unsigned long long after_fetch = 0, after_id = 0, wait, id;
 	long long	 limit = SETTLE_PAGE, ended;
 	int64_t		 start;
-	size_t		 i, n, rows;
+	size_t		 n, rows;
 	int		 rc;
 
 	if (db_clock(&start, e) == -1)
@@ -651,9 +726,8 @@ sweep(struct sqlerr *e)
 		mysql_stmt_free_result(q);
 		if (rc == 1)
 			return stmt_fail(db, q, "settle: sweep", e);
-		for (i = 0; i < n && !quit; i++)
-			if (settle(cand[i], &t, e) == -1)
-				return -1;
+		if (settle_all(cand, n, &t, e) == -1)
+			return -1;
 	} while (rows == SETTLE_PAGE && !quit);
 	report("sweep", &t);
 	/* Everything that ended before the sweep began is settled (or

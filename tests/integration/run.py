@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "standin"))
 JOBS = int(os.environ.get("JOBS", "3"))
 # Longest first, so the slow ones do not start last.
-ORDER = ["test_rate_network", "test_worker_rate", "test_worker", "test_health", "test_openapi", "test_api",
+ORDER = ["test_rate_network", "test_worker_rate", "test_worker", "test_cold", "test_health", "test_openapi", "test_api",
          "test_status_page", "test_clone_anywhere", "test_stack", "test_notify", "test_retention", "test_install"]
 
 

@@ -1,0 +1,95 @@
+"""Issue 11, scaled: cold POSTs (readings never reused, so every city of
+every POST is either queued already or queued by it) from many clients at
+once, while the worker completes those same cities at a high limit.  Every
+answer must be a 202 (no 503 from a deadlock or a lock wait: POST locks
+no row a batch holds), every request must reach 100 with one outcome per
+city, be settled into its row, and the running counts must equal the
+tables.  Before requests were stored by reference, a batch updated every
+waiting request's rows while POSTs share-locked its queue entries, and
+this load gave 503s ("still deadlocked after 5 tries")."""
+import os
+import threading
+import time
+import unittest
+
+from harness import Stack, wait_until
+
+S = None
+ENV = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "60000", "OWMCOLLECT_OWM_MODE": "group",
+       "OWMCOLLECT_WORKER_CHILDREN": "2", "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
+       "OWMCOLLECT_OWM_MARGIN_MS": "100", "POST_RATE": "100000"}
+CITIES = list(range(760001, 760168))     # 167 cities, as the default list
+THREADS, SECONDS = 8, 10
+
+
+def setUpModule():
+    global S
+    S = Stack(env=ENV).start()
+
+
+def tearDownModule():
+    if S:
+        S.stop()
+
+
+def lock_errors(name):
+    with open(os.path.join(S.log, name), errors="replace") as f:
+        return [l for l in f if "deadlock" in l.lower() or "lock wait" in l.lower()]
+
+
+class ColdPath(unittest.TestCase):
+    def test_cold_posts_beside_their_batches(self):
+        answers, ids = {}, []
+        lock = threading.Lock()
+        stop = time.monotonic() + SECONDS
+
+        def client(t):
+            n = 0
+            while time.monotonic() < stop:
+                ident = "cold-%d-%d" % (t, n)
+                # Each client shifts the list: the same cities, queued in
+                # different orders by different requests.
+                k = (t * 13 + n) % len(CITIES)
+                r = S.post_collect({"id": ident, "cities": CITIES[k:] + CITIES[:k]})
+                with lock:
+                    answers[r.status] = answers.get(r.status, 0) + 1
+                    if r.status == 202:
+                        ids.append(ident)
+                n += 1
+        threads = [threading.Thread(target=client, args=(t,)) for t in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print("\n  %d POSTs in %d s from %d clients: %r" % (sum(answers.values()), SECONDS,
+                                                         THREADS, answers))
+        self.assertEqual(set(answers), {202}, answers)
+        self.assertGreater(answers[202], 50)
+        self.assertEqual(lock_errors("fcgi.log"), [])
+        # The worker fetched the cities many times over while the POSTs
+        # came (each fetch serves every request queued before it ended).
+        fetched = int(S.sql("SELECT COUNT(*) FROM fetches WHERE city_id BETWEEN 760001 AND 760167")[0][0])
+        self.assertGreater(fetched, len(CITIES))
+
+        for ident in ids[::max(1, len(ids) // 20)]:
+            doc = S.wait_progress(ident, 100, timeout=60)
+            self.assertEqual(doc["collected"], len(CITIES), ident)
+            self.assertEqual(len(doc["data"]), len(CITIES), ident)
+        S.wait_settled(ids, 60)
+        rows = S.sql("SELECT COUNT(*), SUM(r.collected), SUM(r.failed) FROM requests r "
+                     "WHERE r.ext_id LIKE 'cold-%'")[0]
+        self.assertEqual([int(x) for x in rows], [len(ids), len(ids) * len(CITIES), 0])
+        pending = S.sql("SELECT COUNT(*) FROM requests q JOIN request_data d ON d.request_id = q.id "
+                        "WHERE q.ext_id LIKE 'cold-%' AND d.state <> 'collected'")[0][0]
+        self.assertEqual(pending, "0")
+        counted = S.sql("SELECT (SELECT SUM(requests) FROM counters), (SELECT COUNT(*) FROM requests), "
+                        "(SELECT SUM(collected) FROM counters), (SELECT SUM(collected) FROM requests), "
+                        "(SELECT SUM(queued) FROM counters), (SELECT COUNT(*) FROM city_tasks)")[0]
+        self.assertEqual(counted[0], counted[1])
+        self.assertEqual(counted[2], counted[3])
+        self.assertEqual(counted[4], counted[5])
+        self.assertEqual(lock_errors("worker.log"), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
