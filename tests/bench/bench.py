@@ -28,7 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import Stack, free_port, max_window, wait_until  # noqa: E402
+from harness import Stack, free_port, max_window, wait_until, write_retention_conf  # noqa: E402
 
 B = os.environ.get("B", "build")
 ROWS = []
@@ -385,14 +385,7 @@ def bench_purge():
     tmp = tempfile.mkdtemp()
     conf = os.path.join(tmp, "owmcollect.conf")
 
-    def retention(days):
-        with open(os.path.join(ROOT, "etc", "owmcollect.conf")) as f:
-            text = f.read()
-        text, k = re.subn(r"(readings_days|requests_days) = 0;", r"\1 = %d;" % days, text)
-        assert k == 2, "etc/owmcollect.conf has no retention group"
-        with open(conf, "w") as f:
-            f.write(text)
-    retention(0)    # off while the rows go in; on by a reload
+    write_retention_conf(conf, 0)   # off while the rows go in; on by a reload
     env["CONF"] = conf
     with Stack(env=env) as s:
         lua = os.path.join(tmp, "post.lua")
@@ -409,7 +402,7 @@ def bench_purge():
             FROM seq_%(a)d_to_%(b)d s""", rows, 500000, 2)
         fill = time.monotonic() - t0
         left = lambda: int(s.sql("SELECT COUNT(*) FROM readings WHERE city_id >= 740000000")[0][0])
-        retention(1)
+        write_retention_conf(conf, 1)
         s.signal("worker", 1)      # SIGHUP: the reload turns the purge on
         busy = wrk(base, seconds=secs, script=lua, warmup=0)
         at_end = left()

@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -30,6 +31,17 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def write_retention_conf(path, days):
+    """etc/owmcollect.conf at path, with retention.readings_days and
+    retention.requests_days set to days (0: off)."""
+    with open(os.path.join(ROOT, "etc", "owmcollect.conf")) as f:
+        text = f.read()
+    text, n = re.subn(r"(readings_days|requests_days) = 0;", r"\1 = %d;" % days, text)
+    assert n == 2, "etc/owmcollect.conf has no retention group"
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def wait_until(pred, timeout, interval=0.05, what="condition"):

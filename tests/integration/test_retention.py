@@ -24,7 +24,7 @@ import signal
 import time
 import unittest
 
-from harness import ROOT, Stack, wait_until
+from harness import Stack, wait_until, write_retention_conf
 
 S = None
 CONF = None
@@ -43,12 +43,7 @@ SUMMARY = re.compile(r"purge: deleted (\d+) requests, (\d+) fetches, (\d+) readi
 
 
 def write_conf(days):
-    with open(os.path.join(ROOT, "etc", "owmcollect.conf")) as f:
-        text = f.read()
-    text, n = re.subn(r"(readings_days|requests_days) = 0;", r"\1 = %d;" % days, text)
-    assert n == 2, "etc/owmcollect.conf has no retention group"
-    with open(CONF, "w") as f:
-        f.write(text)
+    write_retention_conf(CONF, days)
 
 
 def setUpModule():
