@@ -251,6 +251,10 @@ INSERT IGNORE INTO api_calls (outcome) VALUES ('ok'), ('not_found'),
 --   failed     cities failed (by the worker, or cancelled)
 --   queued     city_tasks rows (inserted by POST, deleted by a batch's
 --              completion or a cancel)
+--   ended      fetches ended (a batch's, a cancel's drops; a cancel also
+--              adds 1 for itself): it moves whenever any request's GET
+--              document may have, so a cached document is current while
+--              it stands still (fcgi/store.c)
 -- pending cities = cities - collected - failed.  Shard 0 holds what the
 -- tables held when this table was created (an older database), counted
 -- once here, only while the table is still empty.
@@ -261,8 +265,11 @@ CREATE TABLE IF NOT EXISTS counters (
 	collected	BIGINT NOT NULL DEFAULT 0,
 	failed		BIGINT NOT NULL DEFAULT 0,
 	queued		BIGINT NOT NULL DEFAULT 0,
+	ended		BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (shard)
 ) ENGINE=InnoDB;
+ALTER TABLE counters ADD COLUMN IF NOT EXISTS
+	ended BIGINT NOT NULL DEFAULT 0;
 INSERT INTO counters (shard, requests, cities, collected, failed, queued)
 SELECT 0, r.n, r.cities, r.collected, r.failed, q.n
 FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS cities,

@@ -14,7 +14,8 @@
 struct entry {
 	char			 id[ID_MAX];
 	size_t			 idlen;
-	unsigned long long	 version;
+	struct getcache_version	 version;
+	int			 finished;
 	unsigned long long	 used;
 	struct buf		 doc;
 };
@@ -35,20 +36,30 @@ lookup(const char *id, size_t idlen)
 }
 
 const struct buf *
-getcache_find(const char *id, size_t idlen, unsigned long long *version)
+getcache_find(const char *id, size_t idlen, struct getcache_version *v,
+    int *finished)
 {
 	struct entry	*e;
 
 	if ((e = lookup(id, idlen)) == NULL)
 		return NULL;
 	e->used = ++tick;
-	*version = e->version;
+	*v = e->version;
+	*finished = e->finished;
 	return &e->doc;
 }
 
+int
+getcache_same(const struct getcache_version *a,
+    const struct getcache_version *b)
+{
+	return a->row == b->row && a->ended == b->ended &&
+	    a->final == b->final;
+}
+
 void
-getcache_put(const char *id, size_t idlen, unsigned long long version,
-    const struct buf *doc)
+getcache_put(const char *id, size_t idlen, const struct getcache_version *v,
+    int finished, const struct buf *doc)
 {
 	struct entry	*e;
 	int		 i;
@@ -69,6 +80,7 @@ getcache_put(const char *id, size_t idlen, unsigned long long version,
 		e->used = 0;
 		return;
 	}
-	e->version = version;
+	e->version = *v;
+	e->finished = finished;
 	e->used = ++tick;
 }

@@ -1,12 +1,15 @@
 /*
- * getcache.h: each FastCGI process's small cache of GET /get documents.
+ * getcache.h: each FastCGI process's small cache of answers it built from
+ * the database: GET /get documents, and pages of GET /collect (keyed by
+ * a key no request id can be: ids hold no control character).
  *
- * Only finished requests' documents are kept: they never change again.
- * An entry is keyed by the request id and versioned by its requests row
- * id, so a copy is never served for another row of the same id (one
- * retention purged and the same id posted again, a database recreated
- * under the running program).  store_get checks the version with one
- * unique-key lookup and rebuilds only when it moved.
+ * An entry carries the version the database had when it was built, read
+ * before building it; store.c reads the version again (a lookup or two
+ * of a few rows) and serves the copy only when it is equal.  A finished
+ * request's document is versioned by its row alone (it never changes
+ * again); an unfinished one's also by the fetches ended so far (the
+ * counters' `ended`), which any batch, drop or cancel moves; a page by
+ * the newest and oldest request rows and the same count.
  */
 #ifndef OWM_GETCACHE_H
 #define OWM_GETCACHE_H
@@ -15,10 +18,21 @@
 
 #include "buf.h"
 
-/* The cached document of id, or NULL; *version receives its version. */
-const struct buf *getcache_find(const char *id, size_t idlen,
-	    unsigned long long *version);
-void	getcache_put(const char *id, size_t idlen, unsigned long long version,
+struct getcache_version {
+	unsigned long long	 row, ended, final;
+};
+
+/*
+ * The cached answer of key, or NULL; *v receives its version, *finished
+ * whether it was a finished request's document.
+ */
+const struct buf *getcache_find(const char *key, size_t keylen,
+	    struct getcache_version *v, int *finished);
+void	getcache_put(const char *key, size_t keylen,
+	    const struct getcache_version *v, int finished,
 	    const struct buf *doc);
+/* Whether two versions are the same. */
+int	getcache_same(const struct getcache_version *,
+	    const struct getcache_version *);
 
 #endif

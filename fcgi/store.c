@@ -54,6 +54,7 @@ enum {
 	ST_POST_COUNTERS,
 	ST_GET,
 	ST_VERSION,
+	ST_LIST_VERSION,
 	ST_LIST,
 	ST_LIVE,
 	ST_CANCEL_LOCK,
@@ -71,13 +72,17 @@ enum {
 #define GET_COLS	11	/* ST_GET's columns, get_bind's binds */
 
 /* The running counts' columns, and adding to this connection's shard. */
-#define COUNTS_COLS	"(shard, cities, collected, failed, queued, requests)"
+#define COUNTS_COLS	"(shard, cities, collected, failed, queued, requests, " \
+			"ended)"
 #define COUNTS_ADD \
 	" ON DUPLICATE KEY UPDATE cities = cities + VALUES(cities), " \
 	"collected = collected + VALUES(collected), " \
 	"failed = failed + VALUES(failed), " \
 	"queued = queued + VALUES(queued), " \
-	"requests = requests + VALUES(requests)"
+	"requests = requests + VALUES(requests), " \
+	"ended = ended + VALUES(ended)"
+/* The fetches ended so far: part of a cached answer's version. */
+#define ENDED		"(SELECT COALESCE(SUM(ended), 0) FROM counters)"
 
 static const char *const sql[ST_COUNT] = {
 	[ST_NOW] =
@@ -159,7 +164,7 @@ static const char *const sql[ST_COUNT] = {
 	 */
 	[ST_POST_COUNTERS] =
 	    "INSERT INTO counters " COUNTS_COLS " "
-	    "SELECT " SHARD ", ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS "
+	    "SELECT " SHARD ", ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT EXISTS "
 	    "(SELECT 1 FROM purged_requests WHERE ext_id = ?)" COUNTS_ADD,
 	/*
 	 * Every city of the request in order, done or not, with its state
@@ -176,7 +181,13 @@ static const char *const sql[ST_COUNT] = {
 	/* The version of a cached (finished) document: its request's row
 	 * (getcache.h). */
 	[ST_VERSION] =
-	    "SELECT id FROM requests WHERE ext_id = ?",
+	    "SELECT id, finished_at IS NOT NULL, " ENDED " "
+	    "FROM requests WHERE ext_id = ?",
+	/* A page's version: the newest and oldest rows ("Select tables
+	 * optimized away") and the fetches ended. */
+	[ST_LIST_VERSION] =
+	    "SELECT COALESCE(MAX(id), 0), COALESCE(MIN(id), 0), " ENDED " "
+	    "FROM requests",
 	[ST_LIST] =
 	    "SELECT id, ext_id, requested_at, finished_at, total, collected, "
 	    "failed FROM requests WHERE id < ? ORDER BY id DESC LIMIT ?",
@@ -244,7 +255,7 @@ static const char *const sql[ST_COUNT] = {
 	 */
 	[ST_COUNTERS] =
 	    "INSERT INTO counters " COUNTS_COLS " "
-	    "VALUES (" SHARD ", ?, ?, ?, ?, ?)" COUNTS_ADD,
+	    "VALUES (" SHARD ", ?, ?, ?, ?, ?, ?)" COUNTS_ADD,
 };
 
 #define STORE_TRIES	5	/* a transaction that loses a deadlock */
@@ -531,20 +542,21 @@ look(const struct collect_req *r, const MYSQL_TIME *now,
  */
 static long long
 count(long long cities, long long collected, long long failed,
-    long long queued, long long requests, const char *id, size_t idlen,
-    int *retry)
+    long long queued, long long requests, long long ended, const char *id,
+    size_t idlen, int *retry)
 {
 	MYSQL_STMT	*s = st[id ? ST_POST_COUNTERS : ST_COUNTERS];
-	MYSQL_BIND	 b[6];
-	long long	 v[5] = { cities, collected, failed, queued, requests };
+	MYSQL_BIND	 b[7];
+	long long	 v[6] = { cities, collected, failed, queued, requests,
+			    ended };
 	unsigned long	 len;
 	int		 i;
 
 	memset(b, 0, sizeof(b));
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		db_bind_i64(&b[i], &v[i]);
 	if (id)
-		bind_id(&b[5], id, idlen, &len);
+		bind_id(&b[6], id, idlen, &len);
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0) {
 		store_fail(s, "counters", retry);
 		return -1;
@@ -771,7 +783,7 @@ collect_once(const struct collect_req *r, struct accepted *a, int *retry)
 			return STORE_UNAVAILABLE;
 	}
 	if ((counted = count((long long)total, (long long)done, 0,
-	    (long long)queued, 1, r->id, r->idlen, retry)) == -1)
+	    (long long)queued, 1, 0, r->id, r->idlen, retry)) == -1)
 		return STORE_UNAVAILABLE;
 	if (counted == 0) {		/* retention purged this id */
 		mysql_rollback(db);
@@ -914,20 +926,24 @@ get_item(struct buf *out, const struct get_row *g, int first)
 }
 
 /*
- * The id of the request row of id (a cached document's version): one
- * unique-key lookup.  STORE_NOTFOUND if there is no such request.
+ * The version of a request's document now (getcache.h): its row, and,
+ * until the row is settled finished, the fetches ended.  One unique-key
+ * lookup and a sum of the counters' few rows.  STORE_NOTFOUND if there is
+ * no such request.
  */
 static enum store_rc
-get_version(const char *id, size_t idlen, unsigned long long *version)
+get_version(const char *id, size_t idlen, struct getcache_version *v)
 {
 	MYSQL_STMT	*s = st[ST_VERSION];
-	MYSQL_BIND	 b[1], o[1];
+	MYSQL_BIND	 b[1], o[3];
 	unsigned long	 len;
 	int		 rc;
 
 	bind_id(&b[0], id, idlen, &len);
 	memset(o, 0, sizeof(o));
-	db_bind_u64(&o[0], version);
+	db_bind_u64(&o[0], &v->row);
+	db_bind_u64(&o[1], &v->final);
+	db_bind_u64(&o[2], &v->ended);
 	if (mysql_stmt_bind_param(s, b) != 0 || mysql_stmt_execute(s) != 0 ||
 	    mysql_stmt_bind_result(s, o) != 0 ||
 	    (rc = mysql_stmt_fetch(s)) == 1)
@@ -935,6 +951,8 @@ get_version(const char *id, size_t idlen, unsigned long long *version)
 	mysql_stmt_free_result(s);
 	if (rc == MYSQL_NO_DATA)
 		return STORE_NOTFOUND;
+	if (v->final)
+		v->ended = 0;	/* it never changes again */
 	return STORE_OK;
 }
 
@@ -942,9 +960,9 @@ get_version(const char *id, size_t idlen, unsigned long long *version)
  * The document is built from the request's cities as request_data says
  * they are now: its counts from their states, finished_at the row's when
  * settled, else, once no city is pending, the contract's rule (the latest
- * done_at, never before requested_at; ST_LIVE's in SQL).  Only a finished
- * document is cached: it never changes again, so the row's id (a purged
- * id posted again is a new row) is all its version needs.
+ * done_at, never before requested_at; ST_LIVE's in SQL).  It is cached
+ * with the version read before it was built (get_version), so a copy is
+ * served only while nothing it shows can have moved.
  */
 enum store_rc
 store_get(const char *id, size_t idlen, struct buf *out, int *finished)
@@ -957,21 +975,21 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	MYSQL_BIND	 b[1], o[GET_COLS];
 	MYSQL_TIME	 req, last;
 	unsigned long	 len;
-	unsigned long long version, cached_version, total = 0, request = 0;
-	unsigned long long collected = 0, failed = 0, pending = 0;
+	struct getcache_version version, cached_version;
+	unsigned long long total = 0, collected = 0, failed = 0, pending = 0;
 	enum store_rc	 vrc;
 	int		 rc, rows = 0, items_n = 0, settled = 0, any_done = 0;
+	int		 cached_fin;
 
 	if (store_open() == -1)
 		return STORE_UNAVAILABLE;
-	if ((cached = getcache_find(id, idlen, &cached_version)) != NULL) {
-		if ((vrc = get_version(id, idlen, &version)) != STORE_OK)
-			return vrc;
-		if (version == cached_version) {
-			buf_add(out, cached->data, cached->len);
-			*finished = 1;
-			return STORE_OK;
-		}
+	if ((vrc = get_version(id, idlen, &version)) != STORE_OK)
+		return vrc;
+	if ((cached = getcache_find(id, idlen, &cached_version, &cached_fin))
+	    != NULL && getcache_same(&version, &cached_version)) {
+		buf_add(out, cached->data, cached->len);
+		*finished = cached_fin;
+		return STORE_OK;
 	}
 	s = st[ST_GET];
 	bind_id(&b[0], id, idlen, &len);
@@ -986,7 +1004,6 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 		if (rows++ == 0) {
 			req = g.requested_at;
 			total = g.total;
-			request = g.request;
 			if ((settled = !g.finished_null))
 				last = g.finished_at;
 		}
@@ -1025,8 +1042,7 @@ store_get(const char *id, size_t idlen, struct buf *out, int *finished)
 		out->failed = 1;
 	buf_adds(out, "]}\n");
 	*finished = fin != NULL;
-	if (*finished)
-		getcache_put(id, idlen, request, out);
+	getcache_put(id, idlen, &version, *finished, out);
 	return STORE_OK;
 }
 
@@ -1075,19 +1091,39 @@ enum store_rc
 store_list(unsigned long long before, unsigned long long limit,
     struct buf *out)
 {
+	const struct buf *cached;
+	struct getcache_version version, cached_version;
 	MYSQL_STMT	*s;
 	MYSQL_BIND	 b[2], o[7];
 	MYSQL_TIME	 req, fin;
 	struct live	 lv;
-	char		 id[ID_MAX];
+	char		 id[ID_MAX], key[64];
 	unsigned long	 idlen;
 	unsigned long long rid, total, collected, failed, last = 0;
 	my_bool		 fin_null;
 	unsigned long long n = 0;
-	int		 rc;
+	size_t		 start = out->len, keylen;
+	int		 rc, fin_cached;
 
 	if (store_open() == -1)
 		return STORE_UNAVAILABLE;
+	/* A page's key starts with a byte no request id holds. */
+	keylen = (size_t)snprintf(key, sizeof(key), "\001%llu:%llu", before,
+	    limit);
+	memset(o, 0, sizeof(o));
+	db_bind_u64(&o[0], &version.row);
+	db_bind_u64(&o[1], &version.final);
+	db_bind_u64(&o[2], &version.ended);
+	s = st[ST_LIST_VERSION];
+	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0 ||
+	    (rc = mysql_stmt_fetch(s)) == 1 || rc == MYSQL_NO_DATA)
+		return store_fail(s, "list version", NULL);
+	mysql_stmt_free_result(s);
+	if ((cached = getcache_find(key, keylen, &cached_version, &fin_cached))
+	    != NULL && getcache_same(&version, &cached_version)) {
+		buf_add(out, cached->data, cached->len);
+		return STORE_OK;
+	}
 	s = st[ST_LIST];
 	memset(b, 0, sizeof(b));
 	db_bind_u64(&b[0], &before);
@@ -1139,6 +1175,13 @@ store_list(unsigned long long before, unsigned long long limit,
 		buf_printf(out, "], \"next\": \"%llu\"}\n", last);
 	else
 		buf_adds(out, "], \"next\": null}\n");
+	if (!out->failed) {
+		static struct buf page;
+
+		buf_reset(&page);
+		buf_add(&page, out->data + start, out->len - start);
+		getcache_put(key, keylen, &version, 0, &page);
+	}
 	return STORE_OK;
 }
 
@@ -1280,8 +1323,8 @@ cancel_once(const char *id, size_t idlen, unsigned long long *n, int *retry)
 	db_bind_u64(&b[3], &rid);
 	if (run(ST_CANCEL_SETTLE, b, "cancel: settle", retry) == -1 ||
 	    count(0, (long long)lv.collected - (long long)was_c,
-	    (long long)lv.failed - (long long)was_f, -dropped, 0, NULL, 0,
-	    retry) == -1)
+	    (long long)lv.failed - (long long)was_f, -dropped, 0, dropped + 1,
+	    NULL, 0, retry) == -1)
 		return STORE_UNAVAILABLE;
 	if (mysql_commit(db) != 0)
 		return store_fail(NULL, "commit", retry);

@@ -23,16 +23,20 @@
  * Neither ever scans a table; the EXPLAIN of each statement (MariaDB
  * 10.11, 20,000 fetches and 10,000 waiting requests) is beside it.
  *
- * Settling one request is one short transaction, its own (a failure
- * costs that request a later pass, never anyone else's), and idempotent:
- * whatever it finds, it writes what request_data says now, so a request
- * settled twice (the two ways, two hosts' children) is settled right.
- * Its lock order is etc/schema.sql's: the requests row FOR UPDATE first
- * (which also orders it with a cancel of the same request and with
- * another host's settle); then, only when it queues cities again, their
- * city_tasks rows in ascending city_id (INSERT IGNORE, as POST does);
- * then its own row's update; the counters shard row last.  It reads
- * request_data, fetches and readings without locks.
+ * Requests are settled SETTLE_GROUP to a transaction, in ascending id (a
+ * durable commit each would bound the settle by the disk's flushes); a
+ * group that fails is rolled back and its requests settled one to a
+ * transaction, so a failure costs that request a later pass, never
+ * anyone else's.  Settling is idempotent: whatever it finds, it writes
+ * what request_data says now, so a request settled twice (the two ways,
+ * two hosts' children) is settled right.  Lock order (etc/schema.sql's):
+ * the requests rows FOR UPDATE in ascending id (a cancel locks one row,
+ * another host's settle ascends too); then, only for a request with
+ * cities to queue again, which is settled in a transaction of its own,
+ * their city_tasks rows in ascending city_id (INSERT IGNORE, as POST
+ * does); then its own rows' updates; the counters shard row last, once
+ * per transaction.  It reads request_data, fetches and readings
+ * without locks.
  *
  * The housekeeping loop: a sweep when due, a fast pass when due, a purge
  * pass every PURGE_EVERY_S when retention is on, then a sleep until the
@@ -448,11 +452,13 @@ struct delta {
  * One request inside the caller's transaction: its row locked, its state
  * read through request_data, its dropped cities queued again, its row
  * written, and what changed added to d.  0 settled, 1 nothing to do (no
- * longer waiting, or gone), -1 with e filled.
+ * longer waiting, or gone), 2 (only in a group) cities to queue again:
+ * left for a transaction of its own, whose city_tasks locks then follow
+ * one ascending order; -1 with e filled.
  */
 static int
-settle_body(unsigned long long id, struct tally *t, struct delta *d,
-    struct sqlerr *e)
+settle_body(unsigned long long id, int in_group, struct tally *t,
+    struct delta *d, struct sqlerr *e)
 {
 	MYSQL_BIND	 p[6], o[5];
 	struct state	 s;
@@ -475,6 +481,8 @@ settle_body(unsigned long long id, struct tally *t, struct delta *d,
 	if (s.total != total)
 		return invariant(e, id, "cities do not match its total");
 	if (s.dropped > 0 && !cancelled) {
+		if (in_group)
+			return 2;
 		if (requeue(id, &queued, e) == -1 || read_state(id, &s, e) == -1)
 			return -1;
 		if (s.dropped > 0)
@@ -533,7 +541,8 @@ settle_once(unsigned long long id, struct tally *t, struct sqlerr *e)
 
 	if (stmt_query(db, "START TRANSACTION", e) == -1)
 		return -1;
-	if ((rc = settle_body(id, &mine, &d, e)) != 0 || commit(&d, e) == -1) {
+	if ((rc = settle_body(id, 0, &mine, &d, e)) != 0 ||
+	    commit(&d, e) == -1) {
 		mysql_rollback(db);
 		return rc == 1 ? 1 : -1;
 	}
@@ -591,8 +600,9 @@ settle_all(unsigned long long *ids, size_t n, struct tally *t,
 {
 	struct tally	 g;
 	struct delta	 d;
-	size_t		 i, j, k;
-	int		 failed;
+	unsigned long long alone[SETTLE_GROUP];
+	size_t		 i, j, k, nalone;
+	int		 failed, rc;
 
 	if (n > 1)
 		qsort(ids, n, sizeof(*ids), id_cmp);
@@ -600,13 +610,20 @@ settle_all(unsigned long long *ids, size_t n, struct tally *t,
 		k = n - i < SETTLE_GROUP ? n - i : SETTLE_GROUP;
 		memset(&g, 0, sizeof(g));
 		memset(&d, 0, sizeof(d));
+		nalone = 0;
 		failed = stmt_query(db, "START TRANSACTION", e) == -1;
 		for (j = i; j < i + k && !failed; j++)
-			failed = settle_body(ids[j], &g, &d, e) == -1;
+			if ((rc = settle_body(ids[j], 1, &g, &d, e)) == -1)
+				failed = 1;
+			else if (rc == 2)
+				alone[nalone++] = ids[j];
 		if (!failed && commit(&d, e) == 0) {
 			t->settled += g.settled;
 			t->finished += g.finished;
 			t->queued += g.queued;
+			for (j = 0; j < nalone && !quit; j++)
+				if (settle(alone[j], t, e) == -1)
+					return -1;
 			continue;
 		}
 		mysql_rollback(db);

@@ -82,8 +82,10 @@ static const char *const sql[T_COUNT] = {
 	 * transaction's last lock (fcgi/store.c and settle.c take it last
 	 * too). */
 	[T_COUNTERS] =
-	    "INSERT INTO counters (shard, queued) VALUES (" SHARD ", ?) "
-	    "ON DUPLICATE KEY UPDATE queued = queued + VALUES(queued)",
+	    "INSERT INTO counters (shard, queued, ended) "
+	    "VALUES (" SHARD ", ?, ?) "
+	    "ON DUPLICATE KEY UPDATE queued = queued + VALUES(queued), "
+	    "ended = ended + VALUES(ended)",
 };
 
 /*
@@ -623,16 +625,18 @@ store_fetches(struct task **list, size_t k, const unsigned long long *ids,
 }
 
 /*
- * The queue entries the batch deleted, taken from this connection's shard
- * of the running counts, last in the transaction.
+ * The queue entries the batch deleted (the fetches it ended), taken from
+ * and added to this connection's shard of the running counts, last in the
+ * transaction.
  */
 static int
 store_counters(size_t deleted, struct sqlerr *e)
 {
-	MYSQL_BIND	 p[1];
-	long long	 queued = -(long long)deleted;
+	MYSQL_BIND	 p[2];
+	long long	 queued = -(long long)deleted, ended = (long long)deleted;
 
 	db_bind_i64(&p[0], &queued);
+	db_bind_i64(&p[1], &ended);
 	return stmt_run(db, st[T_COUNTERS], p, "counters", e);
 }
 

@@ -8,6 +8,7 @@ city ids, so tests do not see each other's readings, and puts the stand-in
 back to normal when it ends.
 """
 import calendar
+import json
 import os
 import signal
 import time
@@ -194,6 +195,29 @@ class Worker(unittest.TestCase):
         check_outcomes(self, "w-race-2")
         self.assertEqual(S.sql("SELECT COUNT(*) FROM city_tasks WHERE city_id "
                                "BETWEEN 45001 AND 45005"), [["0"]])
+
+    def test_dropped_fetch_is_queued_again(self):
+        """What a POST racing a cancel leaves: the POST pointed a city at a
+        queue entry that the cancel of another request (which had
+        created it) dropped before the POST committed.  The settle finds
+        the dropped fetch and queues the city again for this request."""
+        S.sql("INSERT INTO fetches (id, city_id, state, error, done_at) "
+              "VALUES (1900000001, 46001, 'dropped', 'cancelled', NOW(6));"
+              "INSERT INTO requests (ext_id, requested_at, total, cities, wait_fetch) "
+              "VALUES ('w-dropped', NOW(6), 2, '[[46002, 0, 1900000002], [46001, 0, 1900000001]]', "
+              "1900000001);"
+              "INSERT INTO fetches (id, city_id, state, error, done_at) "
+              "VALUES (1900000002, 46002, 'failed', 'city not found', NOW(6));"
+              "UPDATE counters SET requests = requests + 1, cities = cities + 2 WHERE shard = 1")
+        doc = S.wait_progress("w-dropped", 100, timeout=20)
+        self.assertEqual((doc["collected"], doc["failed"]), (1, 1))
+        self.assertEqual(doc["data"][0], {"city_id": 46002, "error": "city not found"})
+        self.assertIn("temperature", doc["data"][1])
+        check_outcomes(self, "w-dropped")
+        refs = json.loads(S.sql("SELECT cities FROM requests WHERE ext_id = 'w-dropped'")[0][0])
+        self.assertEqual(refs[0], [46002, 0, 1900000002])
+        self.assertNotEqual(refs[1][2], 1900000001)
+        self.assertEqual(fetch_count([46001]), {46001: 1})
 
     def test_retries_reach_100_with_correct_data(self):
         S.standin_config(p_5xx=0.15, p_broken=0.1, p_hang=0.03)
