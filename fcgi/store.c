@@ -65,6 +65,8 @@ enum {
 	ST_CANCEL_TASKS,
 	ST_CANCEL_SETTLE,
 	ST_COUNTERS,
+	ST_QUEUE_LOCK,
+	ST_QUEUE_UNLOCK,
 	ST_COUNT
 };
 
@@ -256,6 +258,18 @@ static const char *const sql[ST_COUNT] = {
 	[ST_COUNTERS] =
 	    "INSERT INTO counters " COUNTS_COLS " "
 	    "VALUES (" SHARD ", ?, ?, ?, ?, ?, ?)" COUNTS_ADD,
+	/*
+	 * ST_QUEUE one at a time (worker/settle.c's requeue takes the same
+	 * lock).  Two INSERT IGNOREs of a city whose entry a batch is
+	 * deleting both wait for the batch, then each holds a shared lock
+	 * the other's insert needs: InnoDB's deadlock of duplicate keys, a
+	 * 503 once the retries run out.  Held only across that statement,
+	 * never while waiting for another such lock, so it adds no cycle.
+	 */
+	[ST_QUEUE_LOCK] =
+	    "SELECT GET_LOCK('" DB_QUEUE_LOCK "', 10)",
+	[ST_QUEUE_UNLOCK] =
+	    "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')",
 };
 
 #define STORE_TRIES	5	/* a transaction that loses a deadlock */
@@ -446,6 +460,32 @@ run(int which, MYSQL_BIND *b, const char *what, int *retry)
 	return 0;
 }
 
+/* ST_QUEUE_LOCK: 0 held, -1 failed (or not granted in 10 s). */
+static int
+queue_lock(int *retry)
+{
+	MYSQL_STMT	*s = st[ST_QUEUE_LOCK];
+	MYSQL_BIND	 o[1];
+	long long	 got = 0;
+	my_bool		 null = 0;
+	int		 rc;
+
+	memset(o, 0, sizeof(o));
+	db_bind_i64(&o[0], &got);
+	o[0].is_null = &null;
+	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0 ||
+	    (rc = mysql_stmt_fetch(s)) == 1 || rc == MYSQL_NO_DATA) {
+		store_fail(s, "queue lock", retry);
+		return -1;
+	}
+	mysql_stmt_free_result(s);
+	if (null || got != 1) {
+		log_warnx("POST /collect: the queue lock was not granted in 10 s");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * A broken invariant inside a transaction: logged, rolled back, answered
  * 503; the service goes on.
@@ -598,9 +638,12 @@ queue(const struct collect_req *r, const struct city_pos *byc,
 	db_bind_time(&b[1], &t);
 	db_bind_time(&b[2], &t);
 	db_bind_u64(&b[3], &reqid);
-	if (run(ST_QUEUE, b, "queue cities", retry) == -1)
+	if (queue_lock(retry) == -1)
 		return -1;
+	rc = run(ST_QUEUE, b, "queue cities", retry);
 	*queued = mysql_stmt_affected_rows(st[ST_QUEUE]);
+	if (run(ST_QUEUE_UNLOCK, NULL, "queue lock", retry) == -1 || rc == -1)
+		return -1;
 
 	memset(o, 0, sizeof(o));
 	db_bind_u64(&o[0], &pos);

@@ -23,6 +23,9 @@
  * shard 1..32) a connection adds to: spread so that concurrent
  * transactions rarely share one, fixed per connection.
  */
+/* The named lock around queueing new cities (fcgi/store.c ST_QUEUE_LOCK,
+ * worker/settle.c's requeue). */
+#define DB_QUEUE_LOCK	"owmcollect.queue"
 #define DB_COUNTER_SHARD "CONNECTION_ID() % 32 + 1"
 
 #include <stddef.h>

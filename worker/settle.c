@@ -83,6 +83,7 @@ enum {
 	S_STATE,
 	S_DROPPED,
 	S_TURN,
+	S_QUEUE_LOCK,
 	S_QUEUE,
 	S_FETCH_ID,
 	S_SETTLE,
@@ -150,6 +151,8 @@ static const char *const sql[S_COUNT] = {
 	 * EXPLAIN: "Select tables optimized away" (the claim index). */
 	[S_TURN] =
 	    "SELECT COALESCE(MIN(turn), 0) FROM city_tasks",
+	[S_QUEUE_LOCK] =
+	    "SELECT COALESCE(GET_LOCK('" DB_QUEUE_LOCK "', 10), 0)",
 	/* One city again, unless queued already (then it waits for that
 	 * entry's fetch). */
 	[S_QUEUE] =
@@ -411,9 +414,10 @@ static int
 requeue(unsigned long long id, long long *queued, struct sqlerr *e)
 {
 	MYSQL_BIND	 p[3], o[1];
-	long long	 base, turn, city;
+	long long	 base, turn, city, got = 0;
 	unsigned long long by = id;
 	size_t		 i, n;
+	int		 rc;
 
 	*queued = 0;
 	if (read_drops(id, &n, e) == -1)
@@ -423,16 +427,29 @@ requeue(unsigned long long id, long long *queued, struct sqlerr *e)
 	db_bind_i64(&o[0], &base);
 	if (one_row(st[S_TURN], NULL, o, "settle: turn", e) == -1)
 		return -1;
-	for (i = 0; i < n; i++) {
+	/* One queueing at a time, POSTs' included (fcgi/store.c says why). */
+	db_bind_i64(&o[0], &got);
+	if (one_row(st[S_QUEUE_LOCK], NULL, o, "settle: queue lock", e) == -1)
+		return -1;
+	if (got != 1) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "settle: the queue lock was "
+		    "not granted in 10 s");
+		return -1;
+	}
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
 		city = drops[i].city;
 		turn = base + drops[i].pos;
 		db_bind_i64(&p[0], &city);
 		db_bind_i64(&p[1], &turn);
 		db_bind_u64(&p[2], &by);
-		if (stmt_run(db, st[S_QUEUE], p, "settle: queue", e) == -1)
-			return -1;
-		*queued += (long long)mysql_stmt_affected_rows(st[S_QUEUE]);
+		if ((rc = stmt_run(db, st[S_QUEUE], p, "settle: queue", e)) == 0)
+			*queued += (long long)
+			    mysql_stmt_affected_rows(st[S_QUEUE]);
 	}
+	if (stmt_query(db, "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')", e) == -1 ||
+	    rc == -1)
+		return -1;
 	for (i = 0; i < n; i++) {
 		db_bind_i64(&p[0], &drops[i].city);
 		db_bind_u64(&o[0], &drops[i].fetch);

@@ -37,6 +37,11 @@ def lock_errors(name):
         return [l for l in f if "deadlock" in l.lower() or "lock wait" in l.lower()]
 
 
+def warnings(name):
+    with open(os.path.join(S.log, name), errors="replace") as f:
+        return [l.strip() for l in f if "warn" in l.lower() or "error" in l.lower()]
+
+
 class ColdPath(unittest.TestCase):
     def test_cold_posts_beside_their_batches(self):
         answers, ids = {}, []
@@ -63,7 +68,8 @@ class ColdPath(unittest.TestCase):
             t.join()
         print("\n  %d POSTs in %d s from %d clients: %r" % (sum(answers.values()), SECONDS,
                                                          THREADS, answers))
-        self.assertEqual(set(answers), {202}, answers)
+        self.assertEqual(set(answers), {202}, "%r; the FastCGI program's warnings: %s"
+                         % (answers, warnings("fcgi.log")[-10:]))
         self.assertGreater(answers[202], 50)
         self.assertEqual(lock_errors("fcgi.log"), [])
         # The worker fetched the cities many times over while the POSTs
