@@ -280,14 +280,9 @@ pause_month(int64_t next_month, struct sqlerr *e)
 static int
 one_row(MYSQL_STMT *q, MYSQL_BIND *o, const char *what, struct sqlerr *e)
 {
-	int	 rc;
-
-	if (stmt_run(db, q, NULL, what, e) == -1 ||
-	    mysql_stmt_bind_result(q, o) != 0 ||
-	    (rc = mysql_stmt_fetch(q)) == 1)
-		return stmt_fail(db, q, what, e);
-	mysql_stmt_free_result(q);
-	return rc == MYSQL_NO_DATA ? no_row(e) : 0;
+	if (stmt_one_row(db, q, NULL, o, what, e) == -1)
+		return e->code == 0 ? no_row(e) : -1;
+	return 0;
 }
 
 static void

@@ -298,21 +298,12 @@ cuts_now(struct purge_cuts *c, struct sqlerr *e)
 	MYSQL_BIND	 o[2];
 	long long	 now, oldest;
 	my_bool		 none;
-	int		 rc;
 
 	db_bind_i64(&o[0], &now);
 	db_bind_i64(&o[1], &oldest);
 	o[1].is_null = &none;
-	if (stmt_run(db, q, NULL, "purge clock", e) == -1 ||
-	    mysql_stmt_bind_result(q, o) != 0 ||
-	    (rc = mysql_stmt_fetch(q)) == 1)
-		return stmt_fail(db, q, "purge clock", e);
-	mysql_stmt_free_result(q);
-	if (rc == MYSQL_NO_DATA) {
-		e->code = 0;
-		snprintf(e->msg, sizeof(e->msg), "purge clock: no row");
+	if (stmt_one_row(db, q, NULL, o, "purge clock", e) == -1)
 		return -1;
-	}
 	purge_cuts(now, !none, oldest, cf->retention.requests_days,
 	    cf->retention.readings_days, c);
 	return 0;

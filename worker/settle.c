@@ -273,28 +273,6 @@ invariant(struct sqlerr *e, unsigned long long id, const char *what)
 	return -1;
 }
 
-/* One row of a statement that returns exactly one; -1 with e filled. */
-static int
-one_row(MYSQL_STMT *q, MYSQL_BIND *p, MYSQL_BIND *o, const char *what,
-    struct sqlerr *e)
-{
-	int	 rc;
-
-	if (stmt_run(db, q, p, what, e) == -1 ||
-	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, what, e);
-	rc = mysql_stmt_fetch(q);
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return stmt_fail(db, q, what, e);
-	if (rc == MYSQL_NO_DATA) {
-		e->code = 0;
-		snprintf(e->msg, sizeof(e->msg), "%s: no row", what);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 read_state(unsigned long long id, struct state *s, struct sqlerr *e)
 {
@@ -309,7 +287,7 @@ read_state(unsigned long long id, struct state *s, struct sqlerr *e)
 	db_bind_i64(&o[4], &s->done_us);
 	o[4].is_null = &s->none_done;
 	db_bind_i64(&o[5], &s->dropped);
-	return one_row(st[S_STATE], p, o, "settle: cities", e);
+	return stmt_one_row(db, st[S_STATE], p, o, "settle: cities", e);
 }
 
 /* The request's dropped cities, ascending city_id, into drops[]. */
@@ -425,11 +403,12 @@ requeue(unsigned long long id, long long *queued, struct sqlerr *e)
 	if (n == 0)
 		return 0;
 	db_bind_i64(&o[0], &base);
-	if (one_row(st[S_TURN], NULL, o, "settle: turn", e) == -1)
+	if (stmt_one_row(db, st[S_TURN], NULL, o, "settle: turn", e) == -1)
 		return -1;
 	/* One queueing at a time, POSTs' included (fcgi/store.c says why). */
 	db_bind_i64(&o[0], &got);
-	if (one_row(st[S_QUEUE_LOCK], NULL, o, "settle: queue lock", e) == -1)
+	if (stmt_one_row(db, st[S_QUEUE_LOCK], NULL, o, "settle: queue lock",
+	    e) == -1)
 		return -1;
 	if (got != 1) {
 		e->code = 0;
@@ -453,7 +432,7 @@ requeue(unsigned long long id, long long *queued, struct sqlerr *e)
 	for (i = 0; i < n; i++) {
 		db_bind_i64(&p[0], &drops[i].city);
 		db_bind_u64(&o[0], &drops[i].fetch);
-		if (one_row(st[S_FETCH_ID], p, o, "settle: queued fetch",
+		if (stmt_one_row(db, st[S_FETCH_ID], p, o, "settle: queued fetch",
 		    e) == -1)
 			return -1;
 	}
@@ -489,7 +468,7 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	db_bind_i64(&o[2], &old_f);
 	db_bind_i64(&o[3], &waiting);
 	db_bind_i64(&o[4], &cancelled);
-	if (one_row(st[S_LOCK], p, o, "settle: request", e) == -1)
+	if (stmt_one_row(db, st[S_LOCK], p, o, "settle: request", e) == -1)
 		return e->code == 0 ? 1 : -1;	/* gone: purged, say */
 	if (!waiting)
 		return 1;
@@ -716,7 +695,7 @@ db_clock(int64_t *us, struct sqlerr *e)
 	long long	 v;
 
 	db_bind_i64(&o[0], &v);
-	if (one_row(st[S_CLOCK], NULL, o, "settle: clock", e) == -1)
+	if (stmt_one_row(db, st[S_CLOCK], NULL, o, "settle: clock", e) == -1)
 		return -1;
 	*us = v;
 	return 0;

@@ -27,6 +27,25 @@ stmt_run(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, const char *what,
 }
 
 int
+stmt_one_row(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, MYSQL_BIND *o,
+    const char *what, struct sqlerr *e)
+{
+	int	 rc;
+
+	if (stmt_run(db, st, params, what, e) == -1 ||
+	    mysql_stmt_bind_result(st, o) != 0 ||
+	    (rc = mysql_stmt_fetch(st)) == 1)
+		return stmt_fail(db, st, what, e);
+	mysql_stmt_free_result(st);
+	if (rc == MYSQL_NO_DATA) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "%s: no row", what);
+		return -1;
+	}
+	return 0;
+}
+
+int
 stmt_query(MYSQL *db, const char *sql, struct sqlerr *e)
 {
 	if (mysql_real_query(db, sql, strlen(sql)) != 0)
