@@ -35,9 +35,9 @@ CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS		?= -O2 -g
-ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ilib -Ifcgi \
-		   -Iworker $(shell pkg-config --cflags libconfig libmariadb \
-		   libcurl 2>/dev/null)
+ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(INC) \
+		   $(shell pkg-config --cflags libconfig libmariadb libcurl \
+		   2>/dev/null)
 LDLIBS_COMMON	 = $(shell pkg-config --libs libconfig libmariadb 2>/dev/null)
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -48,7 +48,15 @@ export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 B		:= build-sanitize
 endif
 
+# Each program sees lib/ and its own folder only, so an include across
+# programs fails to build; the tests see all three.
+INC		 = -Ilib
+$(B)/fcgi/%.o: INC = -Ilib -Ifcgi
+$(B)/worker/%.o: INC = -Ilib -Iworker
+$(B)/tests/%.o: INC = -Ilib -Ifcgi -Iworker
+
 LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
+		   lib/rules.c \
 		   lib/db.c lib/supervise.c lib/daemon.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/getcache.c fcgi/health.c
@@ -201,6 +209,7 @@ FUZZ_CFLAGS	 = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ifcgi -Iworker \
 		   $(shell pkg-config --cflags libmariadb 2>/dev/null)
 FUZZ_TARGETS	 = request owm_parse
 FUZZ_SRC_request = tests/fuzz/fuzz_request.c fcgi/parse.c fcgi/validate.c \
+		   lib/rules.c \
 		   lib/json.c lib/jsontok.c lib/buf.c
 FUZZ_SRC_owm_parse = tests/fuzz/fuzz_owm_parse.c worker/owm_parse.c \
 		   lib/json.c lib/jsontok.c lib/buf.c

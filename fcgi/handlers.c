@@ -17,6 +17,7 @@
 #include "health.h"
 #include "json.h"
 #include "parse.h"
+#include "rules.h"
 #include "store.h"
 
 static const struct config *cf;
@@ -307,7 +308,7 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 
 /*
  * 200 while the service can do its job: the database answers, some
- * worker child beat within HEALTH_ALIVE_S and the key is not refused.
+ * worker child beat within RULES_ALIVE_S and the key is not refused.
  * "degraded": still 200, but the gate is paused (a 429, the monthly cap)
  * or a worker host has no child alive.
  */

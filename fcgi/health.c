@@ -14,11 +14,12 @@
 
 #include <mysql.h>
 
-#include "gate_db.h"		/* the worker's pause reasons */
+#include "db.h"
 #include "health.h"
 #include "json.h"
+#include "rules.h"
 
-#define ALIVE	"heartbeat_at > NOW(6) - INTERVAL 10 SECOND"
+#define ALIVE	"heartbeat_at > NOW(6) - " RULES_ALIVE_SQL
 #define COUNTER(x)	"COALESCE(SUM(" x "), 0)"
 
 enum {
@@ -50,7 +51,7 @@ static const char *const sql[HS_COUNT] = {
 	    COUNTER("failed") " AS failed, "
 	    COUNTER("queued") " AS queued FROM counters) r, "
 	    "(SELECT COALESCE(SUM(cities), 0) AS cities FROM rate_slots "
-	    "WHERE slot_at > NOW(6) - INTERVAL 60 SECOND "
+	    "WHERE slot_at > NOW(6) - " RULES_WINDOW_SQL " "
 	    "AND slot_at <= NOW(6)) w, "
 	    "(SELECT COALESCE(SUM(gate_wait_us), 0) AS wait_us, "
 	    "COALESCE(SUM(" ALIVE "), 0) AS alive, "
@@ -192,8 +193,8 @@ health_read(struct buf *out, struct health *h)
 	h->paused = !pnull && paused;
 	if (h->paused) {
 		h->key_paused = clamp(rlen, sizeof(reason)) ==
-		    strlen(GATE_REASON_KEY) &&
-		    memcmp(reason, GATE_REASON_KEY, rlen) == 0;
+		    strlen(RULES_PAUSE_KEY) &&
+		    memcmp(reason, RULES_PAUSE_KEY, rlen) == 0;
 		buf_adds(out, ", \"gate\": {\"state\": \"paused\", \"reason\": ");
 		json_str(out, reason, clamp(rlen, sizeof(reason)));
 		buf_adds(out, ", \"until\": ");

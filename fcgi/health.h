@@ -12,7 +12,6 @@
 #include "store.h"
 
 /* A heartbeat this young is a child alive (the children beat every 2 s). */
-#define HEALTH_ALIVE_S	10
 
 struct health {
 	int		 hosts;		/* worker hosts with a recent row */

@@ -54,7 +54,7 @@ json_cities(const char *js, const jsmntok_t *t, int i, struct collect_req *r,
 		return -1;
 	}
 	if (n == 0 || n > CITIES_MAX) {
-		*why = "cities must hold 1 to 1000 city ids";
+		*why = CITIES_WHY_COUNT;
 		return -1;
 	}
 	for (k = 0; k < n; k++) {
@@ -74,12 +74,12 @@ json_cities(const char *js, const jsmntok_t *t, int i, struct collect_req *r,
 			    memchr(p, '.', len) || memchr(p, 'e', len) ||
 			    memchr(p, 'E', len) ?
 			    "cities must be integers" :
-			    "cities must be at most 4294967295";
+			    CITIES_WHY_RANGE;
 			return -1;
 		}
 		r->cities[k] = (unsigned int)id;
 	}
-	if (validate_cities(r->cities, (size_t)n, &dup, why) == -1) {
+	if (cities_check(r->cities, (size_t)n, &dup, why) == -1) {
 		if (dup) {
 			snprintf(r->whybuf, sizeof(r->whybuf),
 			    "cities must not repeat a city id (%u)", dup);
@@ -241,7 +241,7 @@ form_cities(const char *v, size_t n, struct collect_req *r, const char **why)
 		size_t	 len = comma ? (size_t)(comma - (v + i)) : n - i;
 
 		if (k == CITIES_MAX) {
-			*why = "cities must hold 1 to 1000 city ids";
+			*why = CITIES_WHY_COUNT;
 			return -1;
 		}
 		if (num_parse_u64(v + i, len, CITY_ID_MAX, &id) == -1) {
@@ -252,7 +252,7 @@ form_cities(const char *v, size_t n, struct collect_req *r, const char **why)
 		r->cities[k++] = (unsigned int)id;
 		i += len + 1;
 	}
-	if (validate_cities(r->cities, k, &dup, why) == -1) {
+	if (cities_check(r->cities, k, &dup, why) == -1) {
 		if (dup) {
 			snprintf(r->whybuf, sizeof(r->whybuf),
 			    "cities must not repeat a city id (%u)", dup);
@@ -316,7 +316,7 @@ parse_collect_form(const char *body, size_t len, struct collect_req *r,
 	r->idlen = (size_t)n;
 	n = parse_query_param(body, len, "cities", val, sizeof(val), why);
 	if (n == -3)
-		*why = "cities must hold 1 to 1000 city ids";
+		*why = CITIES_WHY_COUNT;
 	if (n == -1 || n == -3)
 		return -1;
 	if (n >= 0 && form_cities(val, (size_t)n, r, why) == -1)

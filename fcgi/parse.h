@@ -4,8 +4,8 @@
  * (no logging, no allocation), fuzzed (tests/fuzz).  On failure they return
  * -1 with *why set to the sentence the client gets in its 400.
  */
-#ifndef OWM_PARSE_H
-#define OWM_PARSE_H
+#ifndef OWM_FCGI_PARSE_H
+#define OWM_FCGI_PARSE_H
 
 #include <stddef.h>
 

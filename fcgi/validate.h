@@ -8,15 +8,11 @@
 
 #include <stddef.h>
 
+#include "rules.h"	/* the city-list rules: cities_check */
+
 #define ID_MAX		128	/* bytes */
-#define CITIES_MAX	1000
-#define CITY_ID_MAX	4294967295ULL
 
 /* 1..128 bytes of valid UTF-8 without C0/C1 control characters or DEL. */
 int	validate_id(const char *s, size_t n, const char **why);
-
-/* 1..1000 ids, each 1..2^32-1, no duplicates; *dup is set on a duplicate. */
-int	validate_cities(const unsigned int *ids, size_t n, unsigned int *dup,
-	    const char **why);
 
 #endif

@@ -19,6 +19,7 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "rules.h"
 #include "json.h"
 
 enum stype { S_INT, S_STR };
@@ -185,24 +186,10 @@ static int
 set_cities(struct config *cf, const unsigned int *ids, size_t n,
     const char **why)
 {
-	unsigned int	*copy;
-	size_t		 i, j;
+	unsigned int	*copy, dup;
 
-	if (n == 0 || n > CONFIG_MAX_CITIES) {
-		*why = "cities must hold 1 to 1000 city ids";
+	if (cities_check(ids, n, &dup, why) == -1)
 		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (ids[i] == 0) {
-			*why = "cities must hold positive city ids";
-			return -1;
-		}
-		for (j = 0; j < i; j++)
-			if (ids[j] == ids[i]) {
-				*why = "cities must not repeat a city id";
-				return -1;
-			}
-	}
 	if ((copy = calloc(n, sizeof(*copy))) == NULL) {
 		*why = "out of memory";
 		return -1;
@@ -270,7 +257,7 @@ file_value(struct config *cf, const struct setting *s, config_setting_t *v,
 static int
 file_cities(struct config *cf, config_setting_t *v, char *why, size_t whylen)
 {
-	unsigned int	 ids[CONFIG_MAX_CITIES];
+	unsigned int	 ids[CITIES_MAX];
 	const char	*msg = NULL;
 	int		 i, n;
 
@@ -279,8 +266,8 @@ file_cities(struct config *cf, config_setting_t *v, char *why, size_t whylen)
 		return -1;
 	}
 	n = config_setting_length(v);
-	if (n > CONFIG_MAX_CITIES) {
-		snprintf(why, whylen, "cities must hold 1 to 1000 city ids");
+	if (n > CITIES_MAX) {
+		snprintf(why, whylen, CITIES_WHY_COUNT);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -502,15 +489,15 @@ env_name(char *dst, size_t len, const char *group, const char *name)
 static int
 env_cities(struct config *cf, const char *v, const char **why)
 {
-	unsigned int	 ids[CONFIG_MAX_CITIES];
+	unsigned int	 ids[CITIES_MAX];
 	size_t		 n = 0;
 	const char	*p = v, *comma;
 	uint64_t	 id;
 
 	for (;;) {
 		comma = strchr(p, ',');
-		if (n == CONFIG_MAX_CITIES) {
-			*why = "cities must hold 1 to 1000 city ids";
+		if (n == CITIES_MAX) {
+			*why = CITIES_WHY_COUNT;
 			return -1;
 		}
 		if (num_parse_u64(p, comma ? (size_t)(comma - p) : strlen(p),

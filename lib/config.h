@@ -16,7 +16,6 @@
 #define OWM_MODE_SINGLE	0
 #define OWM_MODE_GROUP	1
 
-#define CONFIG_MAX_CITIES	1000
 
 struct config {
 	char		*file;

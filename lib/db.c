@@ -1,11 +1,8 @@
 /*
- * db.c: connection set-up shared by owmcollect-fcgi and owmcollect-worker.
- *
- * Automatic reconnection stays off: a silent reconnect would lose session
- * state (prepared statements, time zone) and hide a transaction's failure.
- * Callers close the handle on a "gone" error and open a new one.
+ * db.c: see db.h.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,7 +10,11 @@
 #include <mysqld_error.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "db.h"
+#include "log.h"
+
+#define DB_RETRY_FIRST_US	1000000LL
 
 MYSQL *
 db_open(const struct config *cf, char *err, size_t errlen)
@@ -69,6 +70,146 @@ db_prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
 		return NULL;
 	}
 	return st;
+}
+
+int
+db_conn_up(struct db_conn *c, const struct config *cf, struct db_err *e)
+{
+	int64_t		 now;
+
+	if (c->db)
+		return 0;
+	memset(e, 0, sizeof(*e));
+	if ((now = daemon_mono_us()) < c->next_try) {
+		e->code = CR_CONNECTION_ERROR;
+		snprintf(e->msg, sizeof(e->msg), "database unavailable");
+		return -1;
+	}
+	if ((c->db = db_open(cf, e->msg, sizeof(e->msg))) == NULL ||
+	    (c->ready && c->ready(c->db, e) == -1)) {
+		if (!c->down)
+			log_warnx("%sdatabase unavailable: %s", c->who, e->msg);
+		c->down = 1;
+		db_conn_close(c);
+		c->retry_us = c->retry_us == 0 ? DB_RETRY_FIRST_US :
+		    c->retry_us * 2;
+		if (c->retry_us > c->retry_max_us)
+			c->retry_us = c->retry_max_us > DB_RETRY_FIRST_US ?
+			    c->retry_max_us : DB_RETRY_FIRST_US;
+		c->next_try = now + c->retry_us;
+		if (e->code == 0)
+			e->code = CR_CONNECTION_ERROR;
+		return -1;
+	}
+	if (c->down)
+		log_notice("%sdatabase reachable again", c->who);
+	c->down = 0;
+	c->retry_us = 0;
+	return 0;
+}
+
+void
+db_conn_close(struct db_conn *c)
+{
+	if (c->closing)
+		c->closing();
+	if (c->db) {
+		mysql_close(c->db);
+		c->db = NULL;
+	}
+}
+
+int
+db_conn_lost(struct db_conn *c, const struct db_err *e)
+{
+	if (!db_error_is_gone(e->code))
+		return 0;
+	if (!c->down)
+		log_warnx("%sdatabase connection lost: %s", c->who, e->msg);
+	c->down = 1;
+	db_conn_close(c);
+	return 1;
+}
+
+int
+db_set_open(struct db_set *s, MYSQL *db, struct db_err *e)
+{
+	int	 i;
+
+	s->db = db;
+	for (i = 0; i < s->count; i++)
+		if ((s->st[i] = db_prepare(db, s->sql[i], e->msg,
+		    sizeof(e->msg))) == NULL) {
+			e->code = mysql_errno(db);
+			db_set_close(s);
+			return -1;
+		}
+	return 0;
+}
+
+void
+db_set_close(struct db_set *s)
+{
+	db_close_stmts(s->st, s->count);
+	s->db = NULL;
+}
+
+void
+db_close_stmts(MYSQL_STMT **st, int count)
+{
+	int	 i;
+
+	for (i = 0; i < count; i++)
+		if (st[i]) {
+			mysql_stmt_close(st[i]);
+			st[i] = NULL;
+		}
+}
+
+int
+db_fail(MYSQL *db, MYSQL_STMT *st, const char *what, struct db_err *e)
+{
+	e->code = st ? mysql_stmt_errno(st) : mysql_errno(db);
+	snprintf(e->msg, sizeof(e->msg), "%s: %u %s", what, e->code,
+	    st ? mysql_stmt_error(st) : mysql_error(db));
+	return -1;
+}
+
+int
+db_run(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, const char *what,
+    struct db_err *e)
+{
+	if ((params && mysql_stmt_bind_param(st, params) != 0) ||
+	    mysql_stmt_execute(st) != 0)
+		return db_fail(db, st, what, e);
+	return 0;
+}
+
+int
+db_one_row(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, MYSQL_BIND *o,
+    const char *what, struct db_err *e)
+{
+	int	 rc;
+
+	if (db_run(db, st, params, what, e) == -1 ||
+	    mysql_stmt_bind_result(st, o) != 0 ||
+	    (rc = mysql_stmt_fetch(st)) == 1)
+		return db_fail(db, st, what, e);
+	mysql_stmt_free_result(st);
+	if (rc == MYSQL_NO_DATA) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "%s: no row", what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_query(MYSQL *db, const char *sql, struct db_err *e)
+{
+	if (mysql_real_query(db, sql, strlen(sql)) != 0)
+		return db_fail(db, NULL, sql, e);
+	return 0;
 }
 
 void
@@ -134,6 +275,17 @@ db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
 }
 
 void
+db_bind_bytes(MYSQL_BIND *b, const void *p, size_t n, unsigned long *len)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_BLOB;
+	b->buffer = (void *)p;
+	*len = (unsigned long)n;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+void
 db_bind_out_str(MYSQL_BIND *b, char *s, unsigned long cap,
     unsigned long *len, my_bool *is_null)
 {
@@ -169,4 +321,20 @@ int
 db_error_is_retryable(unsigned int e)
 {
 	return e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT;
+}
+
+int
+db_retry(unsigned int code, int attempt)
+{
+	struct timespec	 ts;
+	long		 ms;
+
+	if (!db_error_is_retryable(code) || attempt + 1 >= DB_TRIES)
+		return 0;
+	/* 1..5 ms, then up to 15, 25, ...: about 0.3 s in all at worst. */
+	ms = 1 + random() % (5 + 10L * attempt);
+	ts.tv_sec = 0;
+	ts.tv_nsec = ms * 1000000L;
+	nanosleep(&ts, NULL);
+	return 1;
 }

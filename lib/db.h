@@ -1,13 +1,29 @@
 /*
- * db.h: opening the MariaDB/MySQL connection both programs use, and
- * classifying its errors.  Every statement the programs run is prepared
- * (db_prepare) with bound parameters.
+ * db.h: the one database layer of owmcollect-fcgi and owmcollect-worker.
+ *
+ *   connection	db_open; struct db_conn, a connection that comes and goes
+ *		(opened lazily, its outages logged once each way);
+ *   statements	struct db_set, one module's SQL prepared together on a
+ *		connection; db_run, db_one_row, db_query run them and fill
+ *		one error record (struct db_err);
+ *   binds	db_bind_*, MYSQL_BIND set-up;
+ *   errors	gone (reconnect later), retryable (deadlock, lock wait
+ *		timeout), and the one retry policy (db_retry).
  *
  * Sessions run in UTC and READ COMMITTED: the claim and completion
  * transactions rely on locking reads seeing the latest committed rows.
+ * Automatic reconnection stays off: a silent reconnect would lose session
+ * state (prepared statements, time zone) and hide a transaction's failure.
  */
 #ifndef OWM_DB_H
 #define OWM_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mysql.h>
+
+struct config;
 
 /*
  * Times cross the SQL boundary as integer microseconds since the epoch on
@@ -18,36 +34,93 @@
 #define DB_US(x)	"TIMESTAMPDIFF(MICROSECOND, " DB_EPOCH ", " x ")"
 #define DB_AT(x)	"TIMESTAMPADD(MICROSECOND, " x ", " DB_EPOCH ")"
 
+/* The named lock around queueing new cities (POST, the settle's requeue). */
+#define DB_QUEUE_LOCK	"owmcollect.queue"
 /*
  * The row of the running counts (etc/schema.sql: counters, one row per
  * shard 1..32) a connection adds to: spread so that concurrent
  * transactions rarely share one, fixed per connection.
  */
-/* The named lock around queueing new cities (fcgi/store.c ST_QUEUE_LOCK,
- * worker/settle.c's requeue). */
-#define DB_QUEUE_LOCK	"owmcollect.queue"
 #define DB_COUNTER_SHARD "CONNECTION_ID() % 32 + 1"
 
-#include <stddef.h>
-
-#include <mysql.h>
-
-struct config;
+/* What failed: mysql errno (0 if not a database error) and a message. */
+struct db_err {
+	unsigned int	 code;
+	char		 msg[256];
+};
 
 /* NULL with err filled on failure. Timeouts come from mysql.* settings. */
 MYSQL		*db_open(const struct config *, char *err, size_t errlen);
 MYSQL_STMT	*db_prepare(MYSQL *, const char *sql, char *err, size_t errlen);
 
 /*
+ * A connection that comes and goes.  db_conn_up opens it (if closed) and
+ * calls ready() to prepare the owner's statements; db_conn_lost closes it
+ * when an error says the server went away.  While the server is away, an
+ * attempt is made at most once per pause (1 s, doubling up to
+ * retry_max_us; next_try says when, on daemon_mono_us's clock), so a dead
+ * database costs no connect timeout in between.  The first failure of an
+ * outage and the return are logged once each, prefixed with who.
+ */
+struct db_conn {
+	const char	*who;			/* "" or "housekeeping: " */
+	int		(*ready)(MYSQL *, struct db_err *);
+	void		(*closing)(void);	/* close the statements */
+	int64_t		 retry_max_us;
+	MYSQL		*db;			/* NULL while closed */
+	int		 down;
+	int64_t		 retry_us, next_try;
+};
+int		 db_conn_up(struct db_conn *, const struct config *,
+		    struct db_err *);
+void		 db_conn_close(struct db_conn *);
+/* 1 (logged once, closed) when e says the connection is gone, else 0. */
+int		 db_conn_lost(struct db_conn *, const struct db_err *);
+
+/* One module's statements: sql[count], prepared into st[count]. */
+struct db_set {
+	const char *const *sql;
+	MYSQL_STMT	**st;
+	int		 count;
+	MYSQL		*db;			/* NULL while closed */
+};
+#define DB_SET(sql, st)	{ (sql), (st), (int)(sizeof(st) / sizeof((st)[0])), \
+			    NULL }
+/* Prepare every statement; on failure none stays open. */
+int		 db_set_open(struct db_set *, MYSQL *, struct db_err *);
+void		 db_set_close(struct db_set *);
+/* Close the open ones of count statements (NULLs are passed over). */
+void		 db_close_stmts(MYSQL_STMT **, int count);
+
+/* Record the statement's (or connection's) error; always returns -1. */
+int		 db_fail(MYSQL *, MYSQL_STMT *, const char *what,
+		    struct db_err *);
+/* Bind params (may be NULL) and execute; -1 with e filled on error. */
+int		 db_run(MYSQL *, MYSQL_STMT *, MYSQL_BIND *, const char *what,
+		    struct db_err *);
+/*
+ * Bind params (may be NULL), execute, and fetch the one row the statement
+ * returns into o; -1 with e filled on error, or when there is no row
+ * (e->code 0, "<what>: no row").
+ */
+int		 db_one_row(MYSQL *, MYSQL_STMT *, MYSQL_BIND *params,
+		    MYSQL_BIND *o, const char *what, struct db_err *);
+/* A plain statement without parameters (START TRANSACTION, COMMIT). */
+int		 db_query(MYSQL *, const char *sql, struct db_err *);
+
+/*
  * Bind one parameter or result column (the MYSQL_BIND is cleared first;
  * set is_null, indicators and the like after).  db_bind_str takes a
- * NUL-terminated input string; db_bind_out_str a result buffer of cap.
+ * NUL-terminated input string, db_bind_bytes len bytes; db_bind_out_str a
+ * result buffer of cap.
  */
 void		 db_bind_i64(MYSQL_BIND *, long long *);
 void		 db_bind_u64(MYSQL_BIND *, unsigned long long *);
 void		 db_bind_time(MYSQL_BIND *, MYSQL_TIME *);
 int		 db_time_add(MYSQL_TIME *, long long);
 void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *len);
+void		 db_bind_bytes(MYSQL_BIND *, const void *, size_t,
+		    unsigned long *len);
 void		 db_bind_out_str(MYSQL_BIND *, char *, unsigned long cap,
 		    unsigned long *len, my_bool *is_null);
 
@@ -55,5 +128,15 @@ void		 db_bind_out_str(MYSQL_BIND *, char *, unsigned long cap,
 int		 db_error_is_gone(unsigned int);
 /* Deadlock or lock wait timeout: the transaction may simply be retried. */
 int		 db_error_is_retryable(unsigned int);
+
+/*
+ * The one retry policy.  A transaction that failed (and was rolled back)
+ * with code on its attempt (0 first) is tried again when db_retry says 1,
+ * after it has slept a random pause that grows with the attempt (so two
+ * transactions that deadlocked do not collide again); 0 when the error is
+ * not retryable or DB_TRIES attempts are spent.
+ */
+#define DB_TRIES	8
+int		 db_retry(unsigned int code, int attempt);
 
 #endif

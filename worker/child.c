@@ -45,13 +45,16 @@
 #define RETRY_BASE_US	1000000LL	/* first retry of a city after ~1 s */
 #define RETRY_CAP_US	60000000LL
 #define PAUSE_NAP_US	1000000LL	/* re-read a pause at least this often */
-#define RECONNECT_MAX_S	10
+#define RECONNECT_MAX_US	10000000LL
+#define TROUBLE_NAP_US	1000000LL	/* after an error not of the link */
 #define LATE_MIN_US	2000LL		/* see pass_gate */
 
 static const struct config	*cf;
 static volatile sig_atomic_t	 quit;
-static MYSQL			*db;
-static int			 db_down;
+static int	db_ready(MYSQL *, struct db_err *);
+static void	db_closing(void);
+static struct db_conn		 conn = { "", db_ready, db_closing,
+				    RECONNECT_MAX_US, NULL, 0, 0, 0 };
 static char			 owner[64];
 static struct child_stats	 stats;
 static int64_t			 next_beat;
@@ -105,55 +108,33 @@ nap(int64_t us)
 	nap_until(daemon_mono_us() + us);
 }
 
+/* After every connect: the statements of the gate, the queue, the beat. */
+static int
+db_ready(MYSQL *db, struct db_err *e)
+{
+	if (gate_open(db, cf, e) == -1 || tasks_open(db, cf, e) == -1 ||
+	    heartbeat_open(db, e) == -1)
+		return -1;
+	next_beat = 0;		/* announce ourselves at once */
+	return 0;
+}
+
 static void
-db_disconnect(void)
+db_closing(void)
 {
 	heartbeat_close();
 	gate_close();
 	tasks_close();
-	if (db) {
-		mysql_close(db);
-		db = NULL;
-	}
-}
-
-static int
-db_connect(void)
-{
-	struct sqlerr	 e;
-
-	memset(&e, 0, sizeof(e));
-	if ((db = db_open(cf, e.msg, sizeof(e.msg))) == NULL)
-		goto fail;
-	if (gate_open(db, cf, &e) == -1 || tasks_open(db, cf, &e) == -1 ||
-	    heartbeat_open(db, &e) == -1)
-		goto fail;
-	next_beat = 0;		/* announce ourselves at once */
-	if (db_down)
-		log_notice("database reachable again");
-	db_down = 0;
-	return 0;
-fail:
-	if (!db_down)
-		log_warnx("database unavailable: %s", e.msg);
-	db_down = 1;
-	db_disconnect();
-	return -1;
 }
 
 /* A statement failed: drop a broken connection, log anything else. */
 static void
-db_trouble(const struct sqlerr *e)
+db_trouble(const struct db_err *e)
 {
-	if (db_error_is_gone(e->code)) {
-		if (!db_down)
-			log_warnx("database connection lost: %s", e->msg);
-		db_down = 1;
-		db_disconnect();
+	if (db_conn_lost(&conn, e))
 		return;
-	}
 	log_warnx("database: %s", e->msg);
-	nap(1000000);
+	nap(TROUBLE_NAP_US);
 }
 
 /*
@@ -164,10 +145,10 @@ db_trouble(const struct sqlerr *e)
 static void
 beat(int64_t now)
 {
-	struct sqlerr	 e;
+	struct db_err	 e;
 
 	next_beat = now + HEARTBEAT_EVERY_US;
-	if (db == NULL || db_down)
+	if (conn.db == NULL)
 		return;
 	if (heartbeat_beat(&stats, &e) == -1 && !db_error_is_gone(e.code))
 		log_warnx("database: %s", e.msg);
@@ -245,7 +226,7 @@ classify_status(struct task *t, const struct owm_call *c, struct verdict *v)
 	switch (c->status) {
 	case 401:
 		v->key_refused = 1;
-		task_release(t, GATE_REASON_KEY);
+		task_release(t, RULES_PAUSE_KEY);
 		return;
 	case 429:
 		v->saw_429 = 1;
@@ -310,7 +291,7 @@ struct pass {
 
 /* Keep the batch's leases past the calls' end and their storing. */
 static int
-keep_leases(const struct pass *ps, struct sqlerr *e)
+keep_leases(const struct pass *ps, struct db_err *e)
 {
 	int64_t	 lease = cf->worker.lease_seconds * 1000000LL;
 
@@ -330,7 +311,7 @@ keep_leases(const struct pass *ps, struct sqlerr *e)
 static void
 note_arrival(const struct pass *ps, int64_t arrive)
 {
-	struct sqlerr	 e;
+	struct db_err	 e;
 
 	if (gate_arrived(&ps->g, arrive, &e) == -1 &&
 	    !db_error_is_gone(e.code))
@@ -355,7 +336,7 @@ pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
     struct pass *ps)
 {
 	struct gate_state *g = &ps->g, state;
-	struct sqlerr	 e;
+	struct db_err	 e;
 	int64_t		 late, t0, lead = cf->owm.connect_timeout_ms * 1000;
 	int		 rc;
 
@@ -381,7 +362,7 @@ pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
 		v->backoff_ms = g->backoff_ms;
 		if (g->granted < n) {
 			release_all(list + g->granted, n - g->granted,
-			    GATE_REASON_MONTH);
+			    RULES_PAUSE_MONTH);
 			n = g->granted;
 			if (ncalls > n)
 				ncalls = n;
@@ -536,7 +517,7 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 static int
 report(const struct verdict *v)
 {
-	struct sqlerr	 e;
+	struct db_err	 e;
 	int		 rc;
 
 	if (heartbeat_count_calls(v->calls, &e) == -1)
@@ -606,7 +587,7 @@ round_once(void)
 	struct gate_state g;
 	struct verdict	 v;
 	struct task	*list[OWM_GROUP_MAX];
-	struct sqlerr	 e;
+	struct db_err	 e;
 	size_t		 n, i, k, lost, max;
 	int		 rc;
 
@@ -643,7 +624,7 @@ round_once(void)
 		    fetch_single(list, k, &v);
 		stats.batches++;
 	}
-	if (rc == -1 || db == NULL)
+	if (rc == -1 || conn.db == NULL)
 		return -1;	/* the leases expire; the cities come back */
 	/* The readings first: a failure to report must not lose them. */
 	if (tasks_complete(owner, tasks, n, &lost, &e) == -1) {
@@ -661,9 +642,8 @@ round_once(void)
 int
 child_run(const struct config *conf, int slot, int restarts, int fresh)
 {
-	struct sqlerr	 e;
+	struct db_err	 e;
 	char		 err[256];
-	int64_t		 retry_us = 1000000;
 	size_t		 i;
 	int		 rc;
 
@@ -685,14 +665,9 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 		return 1;
 	}
 	while (!quit) {
-		if (db == NULL) {
-			if (db_connect() == -1) {
-				nap(retry_us);
-				if (retry_us < RECONNECT_MAX_S * 1000000LL)
-					retry_us *= 2;
-				continue;
-			}
-			retry_us = 1000000;
+		if (db_conn_up(&conn, cf, &e) == -1) {
+			nap_until(conn.next_try);
+			continue;
 		}
 		if (fresh) {
 			if ((rc = gate_clear_key(&e)) == -1) {
@@ -709,9 +684,9 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 		if (round_once() == 0)
 			nap(cf->worker.poll_ms * 1000);
 	}
-	if (db && heartbeat_leave(&stats, &e) == -1)
+	if (conn.db && heartbeat_leave(&stats, &e) == -1)
 		log_warnx("database: %s", e.msg);
-	db_disconnect();
+	db_conn_close(&conn);
 	for (i = 0; i < OWM_CLIENT_MAX_CALLS; i++)
 		buf_free(&calls[i].body);
 	owm_client_free();

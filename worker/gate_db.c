@@ -102,48 +102,46 @@ static const char *const sql[G_COUNT] = {
 	[G_429] =
 	    "UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL "
 	    "LEAST(GREATEST(backoff_ms * 2, ?), ?) * 1000 MICROSECOND, "
-	    "pause_reason = '" GATE_REASON_429 "', "
+	    "pause_reason = '" RULES_PAUSE_429 "', "
 	    "backoff_ms = LEAST(GREATEST(backoff_ms * 2, ?), ?) "
 	    "WHERE id = 1 AND paused_until <= NOW(6)",
 	[G_KEY] =
 	    "UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL ? SECOND, "
-	    "pause_reason = '" GATE_REASON_KEY "' WHERE id = 1 AND NOT "
-	    "(pause_reason <=> '" GATE_REASON_KEY "' AND "
+	    "pause_reason = '" RULES_PAUSE_KEY "' WHERE id = 1 AND NOT "
+	    "(pause_reason <=> '" RULES_PAUSE_KEY "' AND "
 	    "paused_until > NOW(6))",
 	[G_UNKEY] =
 	    "UPDATE rate_gate SET paused_until = NOW(6), pause_reason = NULL "
-	    "WHERE id = 1 AND pause_reason = '" GATE_REASON_KEY "'",
+	    "WHERE id = 1 AND pause_reason = '" RULES_PAUSE_KEY "'",
 	[G_RESET] =
 	    "UPDATE rate_gate SET backoff_ms = 0 WHERE id = 1 AND "
 	    "backoff_ms <> 0",
 };
 
-static MYSQL			*db;
 static MYSQL_STMT		*st[G_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
 static const struct config	*cf;
 static time_t			 last_clean;
 
 int
-gate_open(MYSQL *conn, const struct config *conf, struct sqlerr *e)
+gate_open(MYSQL *conn, const struct config *conf, struct db_err *e)
 {
-	db = conn;
-	cf = conf;
-	if (stmt_prepare_all(db, sql, st, G_COUNT, e) == -1)
+		cf = conf;
+	if (db_set_open(&set, conn, e) == -1)
 		return -1;
-	return stmt_run(db, st[G_INIT], NULL, "rate gate init", e);
+	return db_run(set.db, st[G_INIT], NULL, "rate gate init", e);
 }
 
 void
 gate_close(void)
 {
-	stmt_close_all(st, G_COUNT);
-	db = NULL;
+	db_set_close(&set);
 }
 
 
 /* The schema inserts row 1 and gate_open() again: gone means tampering. */
 static int
-no_row(struct sqlerr *e)
+no_row(struct db_err *e)
 {
 	e->code = 0;
 	snprintf(e->msg, sizeof(e->msg), "rate_gate has no row 1");
@@ -157,7 +155,7 @@ no_row(struct sqlerr *e)
  */
 static int
 one_slot(MYSQL_STMT *q, MYSQL_BIND *p, struct rategate_slot *slot,
-    unsigned long long *cum, struct sqlerr *e)
+    unsigned long long *cum, struct db_err *e)
 {
 	MYSQL_BIND	 o[3];
 	long long	 at, cities;
@@ -166,10 +164,10 @@ one_slot(MYSQL_STMT *q, MYSQL_BIND *p, struct rategate_slot *slot,
 	db_bind_i64(&o[0], &at);
 	db_bind_i64(&o[1], &cities);
 	db_bind_u64(&o[2], cum);
-	if (stmt_run(db, q, p, "rate slots", e) == -1 ||
+	if (db_run(set.db, q, p, "rate slots", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0 ||
 	    (rc = mysql_stmt_fetch(q)) == 1)
-		return stmt_fail(db, q, "rate slots", e);
+		return db_fail(set.db, q, "rate slots", e);
 	mysql_stmt_free_result(q);
 	if (rc == MYSQL_NO_DATA)
 		return 0;
@@ -185,7 +183,7 @@ static int
 reach(void *arg, unsigned long long target, struct rategate_slot *slot,
     unsigned long long *cum, const char **why)
 {
-	struct sqlerr	*e = arg;
+	struct db_err	*e = arg;
 	MYSQL_BIND	 p[1];
 	int		 rc;
 
@@ -198,7 +196,7 @@ reach(void *arg, unsigned long long target, struct rategate_slot *slot,
 /* The late slots that may count at now or later, into late[]. */
 static int
 late_slots(int64_t now, struct rategate_slot *late, size_t *nlate,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	MYSQL_STMT	*q = st[G_LATE];
 	MYSQL_BIND	 p[2], o[3];
@@ -212,9 +210,9 @@ late_slots(int64_t now, struct rategate_slot *late, size_t *nlate,
 	db_bind_i64(&o[0], &at);
 	db_bind_i64(&o[1], &arrive);
 	db_bind_i64(&o[2], &cities);
-	if (stmt_run(db, q, p, "late slots", e) == -1 ||
+	if (db_run(set.db, q, p, "late slots", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "late slots", e);
+		return db_fail(set.db, q, "late slots", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0) {
 		if (*nlate == LATE_MAX) {
 			mysql_stmt_free_result(q);
@@ -231,14 +229,14 @@ late_slots(int64_t now, struct rategate_slot *late, size_t *nlate,
 	}
 	mysql_stmt_free_result(q);
 	if (rc != MYSQL_NO_DATA)
-		return stmt_fail(db, q, "late slots", e);
+		return db_fail(set.db, q, "late slots", e);
 	return 0;
 }
 
 /* Where n cities may go: rategate_place from the database's lookups. */
 static int
 place(int64_t now, unsigned int n, int64_t *t, unsigned long long *cum_last,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	static struct rategate_slot late[LATE_MAX];
 	struct rategate_slot last;
@@ -265,22 +263,22 @@ place(int64_t now, unsigned int n, int64_t *t, unsigned long long *cum_last,
 
 /* Inside the transaction: pause until next_month for the monthly cap. */
 static int
-pause_month(int64_t next_month, struct sqlerr *e)
+pause_month(int64_t next_month, struct db_err *e)
 {
 	MYSQL_BIND	 p[2];
 	long long	 until = next_month;
 	unsigned long	 len;
 
 	db_bind_i64(&p[0], &until);
-	db_bind_str(&p[1], GATE_REASON_MONTH, &len);
-	return stmt_run(db, st[G_PAUSE], p, "rate gate monthly pause", e);
+	db_bind_str(&p[1], RULES_PAUSE_MONTH, &len);
+	return db_run(set.db, st[G_PAUSE], p, "rate gate monthly pause", e);
 }
 
 /* One row of a statement without parameters into o: 0, or -1. */
 static int
-one_row(MYSQL_STMT *q, MYSQL_BIND *o, const char *what, struct sqlerr *e)
+one_row(MYSQL_STMT *q, MYSQL_BIND *o, const char *what, struct db_err *e)
 {
-	if (stmt_one_row(db, q, NULL, o, what, e) == -1)
+	if (db_one_row(set.db, q, NULL, o, what, e) == -1)
 		return e->code == 0 ? no_row(e) : -1;
 	return 0;
 }
@@ -292,7 +290,7 @@ terminate(char *s, unsigned long len, size_t cap)
 }
 
 int
-gate_check(struct gate_state *g, struct sqlerr *e)
+gate_check(struct gate_state *g, struct db_err *e)
 {
 	MYSQL_BIND	 o[4];
 	long long	 now, until, backoff;
@@ -315,7 +313,7 @@ gate_check(struct gate_state *g, struct sqlerr *e)
 
 int
 gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	MYSQL_BIND	 o[5], p[5];
 	long long	 now, until, backoff, used, next_month, at, cities;
@@ -328,7 +326,7 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	long long	 cap = cf->owm.cities_per_month;
 
 	memset(g, 0, sizeof(*g));
-	if (stmt_query(db, "START TRANSACTION", e) == -1)
+	if (db_query(set.db, "START TRANSACTION", e) == -1)
 		return -1;
 	db_bind_i64(&o[0], &until);
 	db_bind_out_str(&o[1], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
@@ -352,7 +350,7 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	g->paused_until = until;
 	g->backoff_ms = (unsigned int)backoff;
 	if (until > now) {
-		mysql_rollback(db);
+		mysql_rollback(set.db);
 		return GATE_PAUSED;
 	}
 
@@ -360,10 +358,10 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 		used = 0;
 	if (cap > 0 && used >= cap) {
 		if (pause_month(next_month, e) == -1 ||
-		    stmt_query(db, "COMMIT", e) == -1)
+		    db_query(set.db, "COMMIT", e) == -1)
 			goto fail;
 		g->paused_until = next_month;
-		snprintf(g->reason, sizeof(g->reason), "%s", GATE_REASON_MONTH);
+		snprintf(g->reason, sizeof(g->reason), "%s", RULES_PAUSE_MONTH);
 		return GATE_PAUSED;
 	}
 	if (cap > 0 && (long long)n > cap - used)
@@ -381,35 +379,35 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	db_bind_str(&p[2], owner, &olen);
 	db_bind_u64(&p[3], &cum);
 	db_bind_i64(&p[4], &deadline);
-	if (stmt_run(db, st[G_INSERT], p, "rate slot insert", e) == -1)
+	if (db_run(set.db, st[G_INSERT], p, "rate slot insert", e) == -1)
 		goto fail;
 	g->id = mysql_stmt_insert_id(st[G_INSERT]);
-	if (stmt_run(db, st[G_MINUTE], p, "api minute count", e) == -1)
+	if (db_run(set.db, st[G_MINUTE], p, "api minute count", e) == -1)
 		goto fail;
 	used += n;
 	db_bind_str(&p[0], cur, &clen);
 	db_bind_i64(&p[1], &used);
-	if (stmt_run(db, st[G_MONTH], p, "rate gate month", e) == -1)
+	if (db_run(set.db, st[G_MONTH], p, "rate gate month", e) == -1)
 		goto fail;
 	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
-		if (stmt_run(db, st[G_CLEAN], NULL, "rate slots clean-up",
+		if (db_run(set.db, st[G_CLEAN], NULL, "rate slots clean-up",
 		    e) == -1)
 			goto fail;
 		last_clean = daemon_now();
 	}
-	if (stmt_query(db, "COMMIT", e) == -1)
+	if (db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
 	g->slot = t;
 	g->deadline = deadline;
 	g->granted = n;
 	return GATE_OK;
 fail:
-	mysql_rollback(db);
+	mysql_rollback(set.db);
 	return -1;
 }
 
 int
-gate_arrived(const struct gate_state *g, int64_t arrive, struct sqlerr *e)
+gate_arrived(const struct gate_state *g, int64_t arrive, struct db_err *e)
 {
 	MYSQL_BIND	 p[2];
 	long long	 a = arrive;
@@ -420,7 +418,7 @@ gate_arrived(const struct gate_state *g, int64_t arrive, struct sqlerr *e)
 	/* Within the margin (or never sent): a normal slot again. */
 	if (arrive <= g->slot + cf->owm.margin_ms * 1000)
 		p[0].buffer_type = MYSQL_TYPE_NULL;
-	return stmt_run(db, st[G_ARRIVED], p, "rate slot arrival", e);
+	return db_run(set.db, st[G_ARRIVED], p, "rate slot arrival", e);
 }
 
 int64_t
@@ -442,7 +440,7 @@ gate_db_time(const struct gate_state *g, int64_t mono)
 }
 
 int
-gate_pause_429(struct sqlerr *e)
+gate_pause_429(struct db_err *e)
 {
 	MYSQL_BIND	 p[4];
 	long long	 lo = BACKOFF_MIN_MS, hi = BACKOFF_MAX_MS;
@@ -451,33 +449,33 @@ gate_pause_429(struct sqlerr *e)
 	db_bind_i64(&p[1], &hi);
 	db_bind_i64(&p[2], &lo);
 	db_bind_i64(&p[3], &hi);
-	if (stmt_run(db, st[G_429], p, "rate gate 429 pause", e) == -1)
+	if (db_run(set.db, st[G_429], p, "rate gate 429 pause", e) == -1)
 		return -1;
 	return mysql_stmt_affected_rows(st[G_429]) > 0;
 }
 
 int
-gate_pause_key(int pause_s, struct sqlerr *e)
+gate_pause_key(int pause_s, struct db_err *e)
 {
 	MYSQL_BIND	 p[1];
 	long long	 s = pause_s;
 
 	db_bind_i64(&p[0], &s);
-	if (stmt_run(db, st[G_KEY], p, "rate gate key pause", e) == -1)
+	if (db_run(set.db, st[G_KEY], p, "rate gate key pause", e) == -1)
 		return -1;
 	return mysql_stmt_affected_rows(st[G_KEY]) > 0;
 }
 
 int
-gate_clear_key(struct sqlerr *e)
+gate_clear_key(struct db_err *e)
 {
-	if (stmt_run(db, st[G_UNKEY], NULL, "rate gate key resume", e) == -1)
+	if (db_run(set.db, st[G_UNKEY], NULL, "rate gate key resume", e) == -1)
 		return -1;
 	return mysql_stmt_affected_rows(st[G_UNKEY]) > 0;
 }
 
 int
-gate_backoff_reset(struct sqlerr *e)
+gate_backoff_reset(struct db_err *e)
 {
-	return stmt_run(db, st[G_RESET], NULL, "rate gate backoff reset", e);
+	return db_run(set.db, st[G_RESET], NULL, "rate gate backoff reset", e);
 }

@@ -24,16 +24,14 @@
 
 #include <mysql.h>
 
-#include "stmt.h"
+#include "db.h"
+#include "rules.h"		/* the pause reasons */
 
 struct config;
 
 #define GATE_OK		0
 #define GATE_PAUSED	1	/* nothing reserved: wait until paused_until */
 
-#define GATE_REASON_429		"429"
-#define GATE_REASON_KEY		"invalid key"
-#define GATE_REASON_MONTH	"monthly cap"
 
 struct gate_state {
 	int64_t		 now;		/* the database clock, microseconds */
@@ -48,21 +46,21 @@ struct gate_state {
 	unsigned int	 backoff_ms;	/* the 429 backoff in force */
 };
 
-int	gate_open(MYSQL *, const struct config *, struct sqlerr *);
+int	gate_open(MYSQL *, const struct config *, struct db_err *);
 void	gate_close(void);
 
 /* A plain read of the pause: GATE_OK, GATE_PAUSED or -1. */
-int	gate_check(struct gate_state *, struct sqlerr *);
+int	gate_check(struct gate_state *, struct db_err *);
 /* Reserve up to n cities: GATE_OK (granted > 0), GATE_PAUSED or -1. */
 int	gate_reserve(unsigned int n, const char *owner, struct gate_state *,
-	    struct sqlerr *);
+	    struct db_err *);
 /*
  * The reservation's calls ended: the latest moment any of them may have
  * arrived (database clock; 0: none was sent).  A bound within the margin
  * of the slot is the normal case and clears the row's bound.
  */
 int	gate_arrived(const struct gate_state *, int64_t arrive,
-	    struct sqlerr *);
+	    struct db_err *);
 
 /* The first local monotonic time that is surely at or after db_us. */
 int64_t	gate_wake_mono(const struct gate_state *, int64_t db_us);
@@ -72,13 +70,13 @@ int64_t	gate_by_mono(const struct gate_state *, int64_t db_us);
 int64_t	gate_db_time(const struct gate_state *, int64_t mono);
 /* A 429 was seen: pause everyone with a growing backoff.  1 if this call
  * started the pause, 0 if one was already running, -1 on error. */
-int	gate_pause_429(struct sqlerr *);
+int	gate_pause_429(struct db_err *);
 /* A 401: pause everyone for pause_s seconds with the invalid-key reason.
  * 1 if this call set it (log loudly), 0 if already set, -1 on error. */
-int	gate_pause_key(int pause_s, struct sqlerr *);
+int	gate_pause_key(int pause_s, struct db_err *);
 /* A new configuration may hold a new key: lift an invalid-key pause. */
-int	gate_clear_key(struct sqlerr *);
+int	gate_clear_key(struct db_err *);
 /* A successful call after 429s: the backoff starts over. */
-int	gate_backoff_reset(struct sqlerr *);
+int	gate_backoff_reset(struct db_err *);
 
 #endif

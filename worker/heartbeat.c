@@ -51,29 +51,27 @@ static const char *const sql[H_COUNT] = {
 	    "ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
 };
 
-static MYSQL		*db;
 static MYSQL_STMT	*st[H_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
 static time_t		 last_clean;
 static int		 announced;
 
 int
-heartbeat_open(MYSQL *conn, struct sqlerr *e)
+heartbeat_open(MYSQL *conn, struct db_err *e)
 {
-	db = conn;
-	announced = 0;
-	return stmt_prepare_all(db, sql, st, H_COUNT, e);
+		announced = 0;
+	return db_set_open(&set, conn, e);
 }
 
 void
 heartbeat_close(void)
 {
-	stmt_close_all(st, H_COUNT);
-	db = NULL;
+	db_set_close(&set);
 }
 
 
 int
-heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
+heartbeat_beat(const struct child_stats *c, struct db_err *e)
 {
 	MYSQL_BIND	 p[9];
 	unsigned long	 olen, hlen;
@@ -86,7 +84,7 @@ heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
 		db_bind_i64(&p[1], &ppid);
 		db_bind_i64(&p[2], &slot);
 		db_bind_str(&p[3], c->owner, &olen);
-		if (stmt_run(db, st[H_PREDECESSOR], p, "heartbeat predecessor",
+		if (db_run(set.db, st[H_PREDECESSOR], p, "heartbeat predecessor",
 		    e) == -1)
 			return -1;
 		announced = 1;
@@ -100,10 +98,10 @@ heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
 	db_bind_i64(&p[6], &wait);
 	db_bind_u64(&p[7], &batches);
 	db_bind_u64(&p[8], &cities);
-	if (stmt_run(db, st[H_BEAT], p, "heartbeat", e) == -1)
+	if (db_run(set.db, st[H_BEAT], p, "heartbeat", e) == -1)
 		return -1;
 	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
-		if (stmt_run(db, st[H_CLEAN], NULL, "heartbeat clean-up",
+		if (db_run(set.db, st[H_CLEAN], NULL, "heartbeat clean-up",
 		    e) == -1)
 			return -1;
 		last_clean = daemon_now();
@@ -112,17 +110,17 @@ heartbeat_beat(const struct child_stats *c, struct sqlerr *e)
 }
 
 int
-heartbeat_leave(const struct child_stats *c, struct sqlerr *e)
+heartbeat_leave(const struct child_stats *c, struct db_err *e)
 {
 	MYSQL_BIND	 p[1];
 	unsigned long	 olen;
 
 	db_bind_str(&p[0], c->owner, &olen);
-	return stmt_run(db, st[H_LEAVE], p, "heartbeat leave", e);
+	return db_run(set.db, st[H_LEAVE], p, "heartbeat leave", e);
 }
 
 int
-heartbeat_count_calls(const unsigned int *counts, struct sqlerr *e)
+heartbeat_count_calls(const unsigned int *counts, struct db_err *e)
 {
 	MYSQL_BIND	 p[CALL_NOUTCOMES];
 	long long	 v[CALL_NOUTCOMES];
@@ -135,5 +133,5 @@ heartbeat_count_calls(const unsigned int *counts, struct sqlerr *e)
 	}
 	if (!any)
 		return 0;
-	return stmt_run(db, st[H_CALLS], p, "api call counts", e);
+	return db_run(set.db, st[H_CALLS], p, "api call counts", e);
 }

@@ -14,7 +14,7 @@
 
 #include <mysql.h>
 
-#include "stmt.h"
+#include "db.h"
 
 #define HEARTBEAT_EVERY_US	2000000LL
 
@@ -44,16 +44,16 @@ struct child_stats {
 	uint64_t	 cities;
 };
 
-int	heartbeat_open(MYSQL *, struct sqlerr *);
+int	heartbeat_open(MYSQL *, struct db_err *);
 void	heartbeat_close(void);
 
 /* Upsert this child's row; the first after heartbeat_open() also drops
  * the row of the child this one replaced, and rows dead for 10 minutes
  * go at most once a minute. */
-int	heartbeat_beat(const struct child_stats *, struct sqlerr *);
+int	heartbeat_beat(const struct child_stats *, struct db_err *);
 /* A clean exit: the row goes. */
-int	heartbeat_leave(const struct child_stats *, struct sqlerr *);
+int	heartbeat_leave(const struct child_stats *, struct db_err *);
 /* Add a batch's call counts (indexed by enum call_outcome). */
-int	heartbeat_count_calls(const unsigned int *counts, struct sqlerr *);
+int	heartbeat_count_calls(const unsigned int *counts, struct db_err *);
 
 #endif

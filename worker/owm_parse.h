@@ -9,8 +9,8 @@
  * within [now - 30 days, now + 1 hour] and id one of the ids asked for.
  * cod is ignored: the HTTP status is what counts.
  */
-#ifndef OWM_PARSE_H
-#define OWM_PARSE_H
+#ifndef OWM_OWM_PARSE_H
+#define OWM_OWM_PARSE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -170,8 +170,8 @@ struct tally {
 };
 
 static const struct config	*cf;
-static MYSQL			*db;
 static MYSQL_STMT		*st[P_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
 static int			 (*pause_fn)(int64_t);
 static int			 stopping;	/* pause_fn said so */
 static int64_t			 tx_start;
@@ -235,47 +235,45 @@ purge_wanted(const struct config *conf)
 }
 
 int
-purge_open(MYSQL *conn, const struct config *conf, struct sqlerr *e)
+purge_open(MYSQL *conn, const struct config *conf, struct db_err *e)
 {
-	db = conn;
-	cf = conf;
-	return stmt_prepare_all(db, sql, st, P_COUNT, e);
+		cf = conf;
+	return db_set_open(&set, conn, e);
 }
 
 void
 purge_close(void)
 {
-	stmt_close_all(st, P_COUNT);
-	db = NULL;
+	db_set_close(&set);
 	buf_free(&json);
 }
 
 /* Run statement k; *n: the rows it changed. */
 static int
 run(int k, MYSQL_BIND *p, const char *what, unsigned long long *n,
-    struct sqlerr *e)
+    struct db_err *e)
 {
-	if (stmt_run(db, st[k], p, what, e) == -1)
+	if (db_run(set.db, st[k], p, what, e) == -1)
 		return -1;
 	*n = mysql_stmt_affected_rows(st[k]);
 	return 0;
 }
 
 static int
-tx_begin(struct sqlerr *e)
+tx_begin(struct db_err *e)
 {
 	tx_start = daemon_mono_us();
-	return stmt_query(db, "START TRANSACTION", e);
+	return db_query(set.db, "START TRANSACTION", e);
 }
 
 /* Commit; a transaction that deleted rows is counted, then paused after. */
 static int
 tx_commit(struct tally *t, unsigned long long rows, const char *what,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	int64_t	 busy;
 
-	if (stmt_query(db, "COMMIT", e) == -1)
+	if (db_query(set.db, "COMMIT", e) == -1)
 		return -1;
 	busy = daemon_mono_us() - tx_start;
 	if (rows == 0)
@@ -292,7 +290,7 @@ tx_commit(struct tally *t, unsigned long long rows, const char *what,
 
 /* The database's clock, the oldest request, and so the cut-offs. */
 static int
-cuts_now(struct purge_cuts *c, struct sqlerr *e)
+cuts_now(struct purge_cuts *c, struct db_err *e)
 {
 	MYSQL_STMT	*q = st[P_CLOCK];
 	MYSQL_BIND	 o[2];
@@ -302,7 +300,7 @@ cuts_now(struct purge_cuts *c, struct sqlerr *e)
 	db_bind_i64(&o[0], &now);
 	db_bind_i64(&o[1], &oldest);
 	o[1].is_null = &none;
-	if (stmt_one_row(db, q, NULL, o, "purge clock", e) == -1)
+	if (db_one_row(set.db, q, NULL, o, "purge clock", e) == -1)
 		return -1;
 	purge_cuts(now, !none, oldest, cf->retention.requests_days,
 	    cf->retention.readings_days, c);
@@ -311,7 +309,7 @@ cuts_now(struct purge_cuts *c, struct sqlerr *e)
 
 /* The list just built in json, or -1 when it did not fit in memory. */
 static int
-json_ready(struct sqlerr *e)
+json_ready(struct db_err *e)
 {
 	if (buf_cstr(&json) != NULL)
 		return 0;
@@ -322,7 +320,7 @@ json_ready(struct sqlerr *e)
 
 /* [id, ...] of the n ids into json; -1 with e filled when out of memory. */
 static int
-id_list(const unsigned long long *ids, size_t n, struct sqlerr *e)
+id_list(const unsigned long long *ids, size_t n, struct db_err *e)
 {
 	size_t	 i;
 
@@ -343,7 +341,7 @@ id_list(const unsigned long long *ids, size_t n, struct sqlerr *e)
  */
 static int
 purge_some(const unsigned long long *ids, size_t k, struct tally *t,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	MYSQL_BIND	 p[1];
 	unsigned long	 len;
@@ -359,14 +357,14 @@ purge_some(const unsigned long long *ids, size_t k, struct tally *t,
 	t->requests += nreq;
 	return nreq > 0 ? 0 : 1;
 fail:
-	mysql_rollback(db);
+	mysql_rollback(set.db);
 	return -1;
 }
 
 /* Up to PURGE_MAX_ROWS expired finished requests from `from` on. */
 static int
 pick_requests(int64_t from, int64_t cut, unsigned long long *ids,
-    unsigned int *totals, int64_t *ats, size_t *n, struct sqlerr *e)
+    unsigned int *totals, int64_t *ats, size_t *n, struct db_err *e)
 {
 	MYSQL_STMT	*q = st[P_PICK];
 	MYSQL_BIND	 p[3], o[3];
@@ -381,9 +379,9 @@ pick_requests(int64_t from, int64_t cut, unsigned long long *ids,
 	db_bind_u64(&o[0], &id);
 	db_bind_i64(&o[1], &total);
 	db_bind_i64(&o[2], &at);
-	if (stmt_run(db, q, p, "purge: expired requests", e) == -1 ||
+	if (db_run(set.db, q, p, "purge: expired requests", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "purge: expired requests", e);
+		return db_fail(set.db, q, "purge: expired requests", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < PURGE_MAX_ROWS) {
 		ids[*n] = id;
 		totals[*n] = (unsigned int)total;
@@ -392,12 +390,12 @@ pick_requests(int64_t from, int64_t cut, unsigned long long *ids,
 	}
 	mysql_stmt_free_result(q);
 	if (rc == 1)
-		return stmt_fail(db, q, "purge: expired requests", e);
+		return db_fail(set.db, q, "purge: expired requests", e);
 	return 0;
 }
 
 static int
-purge_requests(int64_t cut, struct tally *t, struct sqlerr *e)
+purge_requests(int64_t cut, struct tally *t, struct db_err *e)
 {
 	static unsigned long long ids[PURGE_MAX_ROWS];
 	static unsigned int	 totals[PURGE_MAX_ROWS];
@@ -430,7 +428,7 @@ purge_requests(int64_t cut, struct tally *t, struct sqlerr *e)
  */
 static int
 pick_before(int pick, const char *what, int64_t cut, unsigned long long *ids,
-    size_t *n, struct sqlerr *e)
+    size_t *n, struct db_err *e)
 {
 	MYSQL_STMT	*q = st[pick];
 	MYSQL_BIND	 p[2], o[1];
@@ -442,14 +440,14 @@ pick_before(int pick, const char *what, int64_t cut, unsigned long long *ids,
 	db_bind_i64(&p[0], &at);
 	db_bind_i64(&p[1], &limit);
 	db_bind_u64(&o[0], &id);
-	if (stmt_run(db, q, p, what, e) == -1 ||
+	if (db_run(set.db, q, p, what, e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, what, e);
+		return db_fail(set.db, q, what, e);
 	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < PURGE_MAX_ROWS)
 		ids[(*n)++] = id;
 	mysql_stmt_free_result(q);
 	if (rc == 1)
-		return stmt_fail(db, q, what, e);
+		return db_fail(set.db, q, what, e);
 	return 0;
 }
 
@@ -472,7 +470,7 @@ named_cmp(const void *a, const void *b)
  * city_id; *k how many.
  */
 static int
-named_list(struct named *nm, size_t *k, struct sqlerr *e)
+named_list(struct named *nm, size_t *k, struct db_err *e)
 {
 	MYSQL_STMT	*q = st[P_NAMED];
 	MYSQL_BIND	 p[1], o[2];
@@ -485,9 +483,9 @@ named_list(struct named *nm, size_t *k, struct sqlerr *e)
 	db_bind_str(&p[0], json.data, &len);
 	db_bind_u64(&o[0], &city);
 	db_bind_u64(&o[1], &reading);
-	if (stmt_run(db, q, p, "purge: latest readings", e) == -1 ||
+	if (db_run(set.db, q, p, "purge: latest readings", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "purge: latest readings", e);
+		return db_fail(set.db, q, "purge: latest readings", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0 && *k < PURGE_MAX_ROWS) {
 		nm[*k].city = city;
 		nm[*k].reading = reading;
@@ -495,7 +493,7 @@ named_list(struct named *nm, size_t *k, struct sqlerr *e)
 	}
 	mysql_stmt_free_result(q);
 	if (rc == 1)
-		return stmt_fail(db, q, "purge: latest readings", e);
+		return db_fail(set.db, q, "purge: latest readings", e);
 	if (*k > 1)
 		qsort(nm, *k, sizeof(*nm), named_cmp);
 	buf_reset(&json);
@@ -516,7 +514,7 @@ named_list(struct named *nm, size_t *k, struct sqlerr *e)
  * transaction's rows allow.
  */
 static int
-purge_readings(int64_t cut, struct tally *t, struct sqlerr *e)
+purge_readings(int64_t cut, struct tally *t, struct db_err *e)
 {
 	static unsigned long long ids[PURGE_MAX_ROWS];
 	static struct named nm[PURGE_MAX_ROWS];
@@ -561,7 +559,7 @@ purge_readings(int64_t cut, struct tally *t, struct sqlerr *e)
 	}
 	return 0;
 fail:
-	mysql_rollback(db);
+	mysql_rollback(set.db);
 	return -1;
 }
 
@@ -570,7 +568,7 @@ fail:
  * PURGE_MAX_ROWS, as the readings.
  */
 static int
-purge_fetches(int64_t cut, struct tally *t, struct sqlerr *e)
+purge_fetches(int64_t cut, struct tally *t, struct db_err *e)
 {
 	static unsigned long long ids[PURGE_MAX_ROWS];
 	MYSQL_BIND	 p[1];
@@ -598,12 +596,12 @@ purge_fetches(int64_t cut, struct tally *t, struct sqlerr *e)
 	}
 	return 0;
 fail:
-	mysql_rollback(db);
+	mysql_rollback(set.db);
 	return -1;
 }
 
 static int
-pass(struct tally *t, struct sqlerr *e)
+pass(struct tally *t, struct db_err *e)
 {
 	struct purge_cuts c;
 
@@ -635,7 +633,7 @@ report(const struct tally *t)
 }
 
 int
-purge_pass(int (*pause)(int64_t), struct sqlerr *e)
+purge_pass(int (*pause)(int64_t), struct db_err *e)
 {
 	struct tally	 t;
 	int		 rc;

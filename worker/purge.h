@@ -51,7 +51,7 @@
 
 #include <mysql.h>
 
-#include "stmt.h"
+#include "db.h"
 
 struct config;
 
@@ -113,8 +113,8 @@ int	purge_wanted(const struct config *);
  * returns -1 (SIGTERM).  The pass logs one line when it deleted
  * something; -1 with e filled on an error (the caller logs it).
  */
-int	purge_open(MYSQL *, const struct config *, struct sqlerr *);
-int	purge_pass(int (*pause)(int64_t us), struct sqlerr *);
+int	purge_open(MYSQL *, const struct config *, struct db_err *);
+int	purge_pass(int (*pause)(int64_t us), struct db_err *);
 void	purge_close(void);
 
 #endif

@@ -22,7 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RATEGATE_WINDOW_US	(60LL * 1000 * 1000)	/* the API's minute */
+#include "rules.h"
+
+#define RATEGATE_WINDOW_US	(RULES_WINDOW_S * 1000000LL)	/* rules.h */
 
 struct rategate_slot {
 	int64_t		 at;		/* when its cities were sent (at most

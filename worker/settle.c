@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
@@ -60,7 +61,6 @@
 #include "log.h"
 #include "purge.h"
 #include "settle.h"
-#include "stmt.h"
 
 #define US(x)			DB_US(x)
 #define AT(x)			DB_AT(x)
@@ -69,7 +69,6 @@
 #define SETTLE_OVERLAP_US	2000000LL	/* looked back past a pass */
 #define SWEEP_EVERY_S		30
 #define SETTLE_PAGE		1000		/* candidates per statement */
-#define SETTLE_TRIES		10		/* deadlocks, then give up */
 #define SETTLE_GROUP		100		/* requests per transaction */
 #define SET_MAX			64		/* JSON_SET paths at once */
 #define RETRY_US		1000000LL	/* after a failed pass */
@@ -201,9 +200,15 @@ struct tally {
 
 static const struct config	*cf;
 static volatile sig_atomic_t	 quit;
-static MYSQL			*db;
+static int	db_ready(MYSQL *, struct db_err *);
+static void	db_closing(void);
+
 static MYSQL_STMT		*st[S_COUNT];
-static int			 db_down, lost, retention;
+static struct db_set		 set = DB_SET(sql, st);
+static struct db_conn		 conn = { "housekeeping: ", db_ready,
+				    db_closing, RECONNECT_MAX_US, NULL, 0, 0, 0 };
+static int			 lost, retention;
+static struct db_err		 gone;		/* what lost the connection */
 static int64_t			 bound_us;	/* the fast pass's, db clock */
 static int			 have_bound;
 static int64_t			 next_fast, next_sweep, next_purge;
@@ -227,35 +232,19 @@ nap_until(int64_t deadline)
 }
 
 static void
-db_disconnect(void)
+db_closing(void)
 {
 	purge_close();
-	stmt_close_all(st, S_COUNT);
-	if (db) {
-		mysql_close(db);
-		db = NULL;
-	}
+	db_set_close(&set);
 }
 
+/* After every connect: the settle's statements and the purge's. */
 static int
-db_connect(void)
+db_ready(MYSQL *conn_db, struct db_err *e)
 {
-	struct sqlerr	 e;
-
-	memset(&e, 0, sizeof(e));
-	if ((db = db_open(cf, e.msg, sizeof(e.msg))) == NULL ||
-	    stmt_prepare_all(db, sql, st, S_COUNT, &e) == -1 ||
-	    (retention && purge_open(db, cf, &e) == -1)) {
-		if (!db_down)
-			log_warnx("housekeeping: database unavailable: %s",
-			    e.msg);
-		db_down = 1;
-		db_disconnect();
+	if (db_set_open(&set, conn_db, e) == -1 ||
+	    (retention && purge_open(conn_db, cf, e) == -1))
 		return -1;
-	}
-	if (db_down)
-		log_notice("housekeeping: database reachable again");
-	db_down = 0;
 	lost = 0;
 	/* What ended while we were away: a sweep first, and the fast
 	 * passes from its start on. */
@@ -266,7 +255,7 @@ db_connect(void)
 
 /* A broken invariant of one request: logged, its transaction undone. */
 static int
-invariant(struct sqlerr *e, unsigned long long id, const char *what)
+invariant(struct db_err *e, unsigned long long id, const char *what)
 {
 	e->code = 0;
 	snprintf(e->msg, sizeof(e->msg), "request %llu: %s", id, what);
@@ -274,7 +263,7 @@ invariant(struct sqlerr *e, unsigned long long id, const char *what)
 }
 
 static int
-read_state(unsigned long long id, struct state *s, struct sqlerr *e)
+read_state(unsigned long long id, struct state *s, struct db_err *e)
 {
 	MYSQL_BIND	 p[1], o[6];
 
@@ -287,12 +276,12 @@ read_state(unsigned long long id, struct state *s, struct sqlerr *e)
 	db_bind_i64(&o[4], &s->done_us);
 	o[4].is_null = &s->none_done;
 	db_bind_i64(&o[5], &s->dropped);
-	return stmt_one_row(db, st[S_STATE], p, o, "settle: cities", e);
+	return db_one_row(set.db, st[S_STATE], p, o, "settle: cities", e);
 }
 
 /* The request's dropped cities, ascending city_id, into drops[]. */
 static int
-read_drops(unsigned long long id, size_t *n, struct sqlerr *e)
+read_drops(unsigned long long id, size_t *n, struct db_err *e)
 {
 	MYSQL_STMT	*q = st[S_DROPPED];
 	MYSQL_BIND	 p[1], o[2];
@@ -303,9 +292,9 @@ read_drops(unsigned long long id, size_t *n, struct sqlerr *e)
 	db_bind_u64(&p[0], &id);
 	db_bind_i64(&o[0], &pos);
 	db_bind_i64(&o[1], &city);
-	if (stmt_run(db, q, p, "settle: dropped cities", e) == -1 ||
+	if (db_run(set.db, q, p, "settle: dropped cities", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "settle: dropped cities", e);
+		return db_fail(set.db, q, "settle: dropped cities", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0) {
 		if (*n == drops_cap) {
 			size_t	 cap = drops_cap ? drops_cap * 2 : 64;
@@ -328,7 +317,7 @@ read_drops(unsigned long long id, size_t *n, struct sqlerr *e)
 	}
 	mysql_stmt_free_result(q);
 	if (rc == 1)
-		return stmt_fail(db, q, "settle: dropped cities", e);
+		return db_fail(set.db, q, "settle: dropped cities", e);
 	return 0;
 }
 
@@ -338,7 +327,7 @@ read_drops(unsigned long long id, size_t *n, struct sqlerr *e)
  * cancel dropped a city another request also waits for).
  */
 static int
-set_fetches(unsigned long long id, size_t n, struct sqlerr *e)
+set_fetches(unsigned long long id, size_t n, struct db_err *e)
 {
 	MYSQL_STMT	*q;
 	MYSQL_BIND	 p[2 * SET_MAX + 1];
@@ -362,9 +351,9 @@ set_fetches(unsigned long long id, size_t n, struct sqlerr *e)
 			    "memory");
 			return -1;
 		}
-		if ((q = db_prepare(db, b.data, e->msg, sizeof(e->msg))) ==
+		if ((q = db_prepare(set.db, b.data, e->msg, sizeof(e->msg))) ==
 		    NULL) {
-			e->code = mysql_errno(db);
+			e->code = mysql_errno(set.db);
 			buf_free(&b);
 			return -1;
 		}
@@ -376,7 +365,7 @@ set_fetches(unsigned long long id, size_t n, struct sqlerr *e)
 			db_bind_u64(&p[2 * j + 1], &drops[i + j].fetch);
 		}
 		db_bind_u64(&p[2 * m], &id);
-		rc = stmt_run(db, q, p, "settle: fetch ids", e);
+		rc = db_run(set.db, q, p, "settle: fetch ids", e);
 		mysql_stmt_close(q);
 	}
 	return rc;
@@ -389,7 +378,7 @@ set_fetches(unsigned long long id, size_t n, struct sqlerr *e)
  * them at the entries' fetches.  *queued: the entries inserted.
  */
 static int
-requeue(unsigned long long id, long long *queued, struct sqlerr *e)
+requeue(unsigned long long id, long long *queued, struct db_err *e)
 {
 	MYSQL_BIND	 p[3], o[1];
 	long long	 base, turn, city, got = 0;
@@ -403,11 +392,11 @@ requeue(unsigned long long id, long long *queued, struct sqlerr *e)
 	if (n == 0)
 		return 0;
 	db_bind_i64(&o[0], &base);
-	if (stmt_one_row(db, st[S_TURN], NULL, o, "settle: turn", e) == -1)
+	if (db_one_row(set.db, st[S_TURN], NULL, o, "settle: turn", e) == -1)
 		return -1;
 	/* One queueing at a time, POSTs' included (fcgi/store.c says why). */
 	db_bind_i64(&o[0], &got);
-	if (stmt_one_row(db, st[S_QUEUE_LOCK], NULL, o, "settle: queue lock",
+	if (db_one_row(set.db, st[S_QUEUE_LOCK], NULL, o, "settle: queue lock",
 	    e) == -1)
 		return -1;
 	if (got != 1) {
@@ -422,17 +411,17 @@ requeue(unsigned long long id, long long *queued, struct sqlerr *e)
 		db_bind_i64(&p[0], &city);
 		db_bind_i64(&p[1], &turn);
 		db_bind_u64(&p[2], &by);
-		if ((rc = stmt_run(db, st[S_QUEUE], p, "settle: queue", e)) == 0)
+		if ((rc = db_run(set.db, st[S_QUEUE], p, "settle: queue", e)) == 0)
 			*queued += (long long)
 			    mysql_stmt_affected_rows(st[S_QUEUE]);
 	}
-	if (stmt_query(db, "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')", e) == -1 ||
+	if (db_query(set.db, "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')", e) == -1 ||
 	    rc == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		db_bind_i64(&p[0], &drops[i].city);
 		db_bind_u64(&o[0], &drops[i].fetch);
-		if (stmt_one_row(db, st[S_FETCH_ID], p, o, "settle: queued fetch",
+		if (db_one_row(set.db, st[S_FETCH_ID], p, o, "settle: queued fetch",
 		    e) == -1)
 			return -1;
 	}
@@ -454,7 +443,7 @@ struct delta {
  */
 static int
 settle_body(unsigned long long id, int in_group, struct tally *t,
-    struct delta *d, struct sqlerr *e)
+    struct delta *d, struct db_err *e)
 {
 	MYSQL_BIND	 p[6], o[5];
 	struct state	 s;
@@ -468,7 +457,7 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	db_bind_i64(&o[2], &old_f);
 	db_bind_i64(&o[3], &waiting);
 	db_bind_i64(&o[4], &cancelled);
-	if (stmt_one_row(db, st[S_LOCK], p, o, "settle: request", e) == -1)
+	if (db_one_row(set.db, st[S_LOCK], p, o, "settle: request", e) == -1)
 		return e->code == 0 ? 1 : -1;	/* gone: purged, say */
 	if (!waiting)
 		return 1;
@@ -495,7 +484,7 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	db_bind_i64(&p[4], &s.done_us);
 	p[4].is_null = &s.none_done;
 	db_bind_u64(&p[5], &req);
-	if (stmt_run(db, st[S_SETTLE], p, "settle: request", e) == -1)
+	if (db_run(set.db, st[S_SETTLE], p, "settle: request", e) == -1)
 		return -1;
 	d->collected += s.collected - old_c;
 	d->failed += s.failed - old_f;
@@ -508,7 +497,7 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 
 /* The counters shard row, the transaction's last lock; then commit. */
 static int
-commit(const struct delta *d, struct sqlerr *e)
+commit(const struct delta *d, struct db_err *e)
 {
 	MYSQL_BIND	 p[3];
 	long long	 v[3] = { d->collected, d->failed, d->queued };
@@ -517,11 +506,11 @@ commit(const struct delta *d, struct sqlerr *e)
 	if (v[0] != 0 || v[1] != 0 || v[2] != 0) {
 		for (i = 0; i < 3; i++)
 			db_bind_i64(&p[i], &v[i]);
-		if (stmt_run(db, st[S_COUNTERS], p, "settle: counters", e) ==
+		if (db_run(set.db, st[S_COUNTERS], p, "settle: counters", e) ==
 		    -1)
 			return -1;
 	}
-	return stmt_query(db, "COMMIT", e);
+	return db_query(set.db, "COMMIT", e);
 }
 
 /*
@@ -529,17 +518,17 @@ commit(const struct delta *d, struct sqlerr *e)
  * filled.
  */
 static int
-settle_once(unsigned long long id, struct tally *t, struct sqlerr *e)
+settle_once(unsigned long long id, struct tally *t, struct db_err *e)
 {
 	struct tally	 mine = { 0 };
 	struct delta	 d = { 0 };
 	int		 rc;
 
-	if (stmt_query(db, "START TRANSACTION", e) == -1)
+	if (db_query(set.db, "START TRANSACTION", e) == -1)
 		return -1;
 	if ((rc = settle_body(id, 0, &mine, &d, e)) != 0 ||
 	    commit(&d, e) == -1) {
-		mysql_rollback(db);
+		mysql_rollback(set.db);
 		return rc == 1 ? 1 : -1;
 	}
 	t->settled += mine.settled;
@@ -554,7 +543,7 @@ settle_once(unsigned long long id, struct tally *t, struct sqlerr *e)
  * connection is gone.
  */
 static int
-settle(unsigned long long id, struct tally *t, struct sqlerr *e)
+settle(unsigned long long id, struct tally *t, struct db_err *e)
 {
 	int	 attempt;
 
@@ -563,11 +552,8 @@ settle(unsigned long long id, struct tally *t, struct sqlerr *e)
 			return 0;
 		if (db_error_is_gone(e->code))
 			return -1;
-		if (attempt == SETTLE_TRIES - 1 ||
-		    !db_error_is_retryable(e->code))
+		if (!db_retry(e->code, attempt))
 			break;
-		nanosleep(&(struct timespec){ 0, (5 + attempt * 10) * 1000000L },
-		    NULL);
 	}
 	log_warnx("settle: request %llu: %s", id, e->msg);
 	t->failed++;
@@ -592,7 +578,7 @@ id_cmp(const void *a, const void *b)
  */
 static int
 settle_all(unsigned long long *ids, size_t n, struct tally *t,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	struct tally	 g;
 	struct delta	 d;
@@ -607,7 +593,7 @@ settle_all(unsigned long long *ids, size_t n, struct tally *t,
 		memset(&g, 0, sizeof(g));
 		memset(&d, 0, sizeof(d));
 		nalone = 0;
-		failed = stmt_query(db, "START TRANSACTION", e) == -1;
+		failed = db_query(set.db, "START TRANSACTION", e) == -1;
 		for (j = i; j < i + k && !failed; j++)
 			if ((rc = settle_body(ids[j], 1, &g, &d, e)) == -1)
 				failed = 1;
@@ -622,7 +608,7 @@ settle_all(unsigned long long *ids, size_t n, struct tally *t,
 					return -1;
 			continue;
 		}
-		mysql_rollback(db);
+		mysql_rollback(set.db);
 		if (db_error_is_gone(e->code))
 			return -1;
 		for (j = i; j < i + k && !quit; j++)
@@ -650,7 +636,7 @@ report(const char *what, const struct tally *t)
  * so they are left to the sweep.
  */
 static int
-fast_pass(size_t *found, struct sqlerr *e)
+fast_pass(size_t *found, struct db_err *e)
 {
 	MYSQL_STMT	*q = st[S_FAST];
 	MYSQL_BIND	 p[2], o[2];
@@ -665,9 +651,9 @@ fast_pass(size_t *found, struct sqlerr *e)
 	db_bind_i64(&p[1], &limit);
 	db_bind_i64(&o[0], &tag);
 	db_bind_i64(&o[1], &v);
-	if (stmt_run(db, q, p, "settle: fast pass", e) == -1 ||
+	if (db_run(set.db, q, p, "settle: fast pass", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "settle: fast pass", e);
+		return db_fail(set.db, q, "settle: fast pass", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0)
 		if (tag == 0)
 			clock = v;
@@ -675,7 +661,7 @@ fast_pass(size_t *found, struct sqlerr *e)
 			cand[n++] = (unsigned long long)v;
 	mysql_stmt_free_result(q);
 	if (rc == 1)
-		return stmt_fail(db, q, "settle: fast pass", e);
+		return db_fail(set.db, q, "settle: fast pass", e);
 
 	memset(&t, 0, sizeof(t));
 	if (settle_all(cand, n, &t, e) == -1)
@@ -689,13 +675,13 @@ fast_pass(size_t *found, struct sqlerr *e)
 
 /* The database's clock. */
 static int
-db_clock(int64_t *us, struct sqlerr *e)
+db_clock(int64_t *us, struct db_err *e)
 {
 	MYSQL_BIND	 o[1];
 	long long	 v;
 
 	db_bind_i64(&o[0], &v);
-	if (stmt_one_row(db, st[S_CLOCK], NULL, o, "settle: clock", e) == -1)
+	if (db_one_row(set.db, st[S_CLOCK], NULL, o, "settle: clock", e) == -1)
 		return -1;
 	*us = v;
 	return 0;
@@ -703,7 +689,7 @@ db_clock(int64_t *us, struct sqlerr *e)
 
 /* Every request still waiting, in pages; those whose fetch ended settled. */
 static int
-sweep(struct sqlerr *e)
+sweep(struct db_err *e)
 {
 	MYSQL_STMT	*q = st[S_SWEEP];
 	MYSQL_BIND	 p[4], o[3];
@@ -725,9 +711,9 @@ sweep(struct sqlerr *e)
 		db_bind_u64(&o[0], &wait);
 		db_bind_u64(&o[1], &id);
 		db_bind_i64(&o[2], &ended);
-		if (stmt_run(db, q, p, "settle: sweep", e) == -1 ||
+		if (db_run(set.db, q, p, "settle: sweep", e) == -1 ||
 		    mysql_stmt_bind_result(q, o) != 0)
-			return stmt_fail(db, q, "settle: sweep", e);
+			return db_fail(set.db, q, "settle: sweep", e);
 		n = rows = 0;
 		while ((rc = mysql_stmt_fetch(q)) == 0) {
 			rows++;
@@ -738,7 +724,7 @@ sweep(struct sqlerr *e)
 		}
 		mysql_stmt_free_result(q);
 		if (rc == 1)
-			return stmt_fail(db, q, "settle: sweep", e);
+			return db_fail(set.db, q, "settle: sweep", e);
 		if (settle_all(cand, n, &t, e) == -1)
 			return -1;
 	} while (rows == SETTLE_PAGE && !quit);
@@ -759,7 +745,7 @@ sweep(struct sqlerr *e)
 static int
 tick(void)
 {
-	struct sqlerr	 e;
+	struct db_err	 e;
 	size_t		 found;
 	int64_t		 now = daemon_mono_us();
 
@@ -785,7 +771,7 @@ tick(void)
 fail:
 	if (db_error_is_gone(e.code)) {
 		lost = 1;
-		log_warnx("housekeeping: database connection lost: %s", e.msg);
+		gone = e;
 		return -1;
 	}
 	log_warnx("%s", e.msg);
@@ -821,11 +807,12 @@ purge_pause(int64_t us)
 int
 settle_run(const struct config *conf)
 {
-	struct sqlerr	 e;
-	int64_t		 retry_us = 1000000, now;
+	struct db_err	 e;
+	int64_t		 now;
 	int		 rc;
 
 	cf = conf;
+	srandom((unsigned int)(getpid() ^ time(NULL)));	/* db_retry's pauses */
 	retention = purge_wanted(cf);
 	daemon_child_signals(on_term);
 	/* ps and top tell it from the fetching children. */
@@ -841,17 +828,12 @@ settle_run(const struct config *conf)
 	next_purge = daemon_mono_us();
 
 	while (!quit) {
-		if (db == NULL) {
-			if (db_connect() == -1) {
-				nap_until(daemon_mono_us() + retry_us);
-				if (retry_us < RECONNECT_MAX_US)
-					retry_us *= 2;
-				continue;
-			}
-			retry_us = 1000000;
+		if (db_conn_up(&conn, cf, &e) == -1) {
+			nap_until(conn.next_try);
+			continue;
 		}
 		if (tick() == -1) {
-			db_disconnect();
+			db_conn_lost(&conn, &gone);
 			continue;
 		}
 		now = daemon_mono_us();
@@ -859,10 +841,7 @@ settle_run(const struct config *conf)
 			memset(&e, 0, sizeof(e));
 			rc = purge_pass(purge_pause, &e);
 			if (lost || (rc == -1 && db_error_is_gone(e.code))) {
-				if (!lost)
-					log_warnx("housekeeping: database "
-					    "connection lost: %s", e.msg);
-				db_disconnect();
+				db_conn_lost(&conn, lost ? &gone : &e);
 				continue;
 			}
 			if (rc == -1)
@@ -875,7 +854,7 @@ settle_run(const struct config *conf)
 		nap_until(retention && next_purge < settle_due() ? next_purge :
 		    settle_due());
 	}
-	db_disconnect();
+	db_conn_close(&conn);
 	free(drops);
 	return 0;
 }

@@ -145,8 +145,8 @@ static const char *const vsql[V_COUNT] = {
 	    "done_at) VALUES [(?, ?, ?, ?, ?, NOW(6))]",
 };
 
-static MYSQL			*db;
 static MYSQL_STMT		*st[T_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
 static MYSQL_STMT		*vst[V_COUNT][VMAX + 1];
 static const struct config	*cf;
 
@@ -187,7 +187,7 @@ tasks_sql(int kind, size_t n, struct buf *b)
 
 /* The variant of kind for n, prepared on first use. */
 static MYSQL_STMT *
-vstmt(int kind, size_t n, struct sqlerr *e)
+vstmt(int kind, size_t n, struct db_err *e)
 {
 	struct buf	 b;
 
@@ -201,9 +201,9 @@ vstmt(int kind, size_t n, struct sqlerr *e)
 		    "memory", kind, n);
 		return NULL;
 	}
-	vst[kind][n] = db_prepare(db, b.data, e->msg, sizeof(e->msg));
+	vst[kind][n] = db_prepare(set.db, b.data, e->msg, sizeof(e->msg));
 	if (vst[kind][n] == NULL)
-		e->code = mysql_errno(db);
+		e->code = mysql_errno(set.db);
 	buf_free(&b);
 	return vst[kind][n];
 }
@@ -240,7 +240,7 @@ add_null(void)
 
 /* Run the variant of kind for n with the parameters added. */
 static MYSQL_STMT *
-vrun(int kind, size_t n, const char *what, struct sqlerr *e)
+vrun(int kind, size_t n, const char *what, struct db_err *e)
 {
 	MYSQL_STMT	*q;
 
@@ -252,17 +252,16 @@ vrun(int kind, size_t n, const char *what, struct sqlerr *e)
 		    "bound", what, mysql_stmt_param_count(q), np);
 		return NULL;
 	}
-	if (stmt_run(db, q, pb, what, e) == -1)
+	if (db_run(set.db, q, pb, what, e) == -1)
 		return NULL;
 	return q;
 }
 
 int
-tasks_open(MYSQL *conn, const struct config *conf, struct sqlerr *e)
+tasks_open(MYSQL *conn, const struct config *conf, struct db_err *e)
 {
-	db = conn;
-	cf = conf;
-	return stmt_prepare_all(db, sql, st, T_COUNT, e);
+		cf = conf;
+	return db_set_open(&set, conn, e);
 }
 
 void
@@ -270,10 +269,9 @@ tasks_close(void)
 {
 	int	 k;
 
-	stmt_close_all(st, T_COUNT);
+	db_set_close(&set);
 	for (k = 0; k < V_COUNT; k++)
-		stmt_close_all(vst[k], VMAX + 1);
-	db = NULL;
+		db_close_stmts(vst[k], VMAX + 1);
 }
 
 /*
@@ -285,7 +283,7 @@ tasks_close(void)
  * deleted an earlier entry of the city is visible.
  */
 static int
-fresh(struct task *t, size_t n, struct sqlerr *e)
+fresh(struct task *t, size_t n, struct db_err *e)
 {
 	MYSQL_STMT	*q;
 	MYSQL_BIND	 o[2];
@@ -304,7 +302,7 @@ fresh(struct task *t, size_t n, struct sqlerr *e)
 	db_bind_i64(&o[0], &city);
 	db_bind_u64(&o[1], &reading);
 	if (mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "fresh readings", e);
+		return db_fail(set.db, q, "fresh readings", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0) {
 		for (i = 0, x = NULL; i < n && x == NULL; i++)
 			if (t[i].city == (uint32_t)city)
@@ -316,7 +314,7 @@ fresh(struct task *t, size_t n, struct sqlerr *e)
 	}
 	mysql_stmt_free_result(q);
 	if (rc != MYSQL_NO_DATA)
-		return stmt_fail(db, q, "fresh readings", e);
+		return db_fail(set.db, q, "fresh readings", e);
 	return 0;
 }
 
@@ -330,7 +328,7 @@ fresh(struct task *t, size_t n, struct sqlerr *e)
  */
 int
 tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	MYSQL_STMT	*q;
 	MYSQL_BIND	 p[1], o[3];
@@ -347,20 +345,20 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	for (try = 0; try < CLAIM_TRIES; try++) {
 		db_bind_i64(&p[0], &limit);
 		db_bind_i64(&o[0], &city);
-		if (stmt_run(db, st[T_CLAIM_SEL], p, "claim", e) == -1 ||
+		if (db_run(set.db, st[T_CLAIM_SEL], p, "claim", e) == -1 ||
 		    mysql_stmt_bind_result(st[T_CLAIM_SEL], o) != 0)
-			return stmt_fail(db, st[T_CLAIM_SEL], "claim", e);
+			return db_fail(set.db, st[T_CLAIM_SEL], "claim", e);
 		k = 0;
 		while ((rc = mysql_stmt_fetch(st[T_CLAIM_SEL])) == 0 &&
 		    k < max)
 			cand[k++] = (uint32_t)city;
 		mysql_stmt_free_result(st[T_CLAIM_SEL]);
 		if (rc == 1)
-			return stmt_fail(db, st[T_CLAIM_SEL], "claim fetch", e);
+			return db_fail(set.db, st[T_CLAIM_SEL], "claim fetch", e);
 		if (k == 0)
 			return 0;
 
-		if (stmt_query(db, "START TRANSACTION", e) == -1)
+		if (db_query(set.db, "START TRANSACTION", e) == -1)
 			return -1;
 		params();
 		for (i = 0; i < k; i++)
@@ -371,7 +369,7 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 		db_bind_i64(&o[1], &attempts);
 		db_bind_u64(&o[2], &fetch);
 		if (mysql_stmt_bind_result(q, o) != 0) {
-			stmt_fail(db, q, "claim", e);
+			db_fail(set.db, q, "claim", e);
 			goto fail;
 		}
 		while ((rc = mysql_stmt_fetch(q)) == 0 && *n < max) {
@@ -383,14 +381,14 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 		}
 		mysql_stmt_free_result(q);
 		if (rc == 1) {
-			stmt_fail(db, q, "claim fetch", e);
+			db_fail(set.db, q, "claim fetch", e);
 			goto fail;
 		}
 		if (*n > 0)
 			break;
 		/* All taken by others meanwhile: the next ones, at once
 		 * (not after an idle poll: work is there). */
-		if (stmt_query(db, "COMMIT", e) == -1)
+		if (db_query(set.db, "COMMIT", e) == -1)
 			goto fail;
 	}
 	if (*n == 0)
@@ -401,7 +399,7 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	for (i = 0; i < *n; i++)
 		add_i64(t[i].city);
 	if (vrun(V_CLAIM, *n, "claim lease", e) == NULL ||
-	    stmt_query(db, "COMMIT", e) == -1)
+	    db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
 	if (cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {
 		*n = 0;		/* the leases expire; the cities come back */
@@ -410,12 +408,12 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	return 0;
 fail:
 	*n = 0;
-	mysql_rollback(db);
+	mysql_rollback(set.db);
 	return -1;
 }
 
 int
-tasks_extend(const char *owner, int64_t until_us, struct sqlerr *e)
+tasks_extend(const char *owner, int64_t until_us, struct db_err *e)
 {
 	MYSQL_BIND	 p[3];
 	long long	 until = until_us, lease = cf->worker.lease_seconds;
@@ -424,7 +422,7 @@ tasks_extend(const char *owner, int64_t until_us, struct sqlerr *e)
 	db_bind_i64(&p[0], &until);
 	db_bind_i64(&p[1], &lease);
 	db_bind_str(&p[2], owner, &olen);
-	return stmt_run(db, st[T_EXTEND], p, "extend lease", e);
+	return db_run(set.db, st[T_EXTEND], p, "extend lease", e);
 }
 
 static int
@@ -465,7 +463,7 @@ is_requeue(const struct task *t)
 }
 
 static int
-invariant(struct sqlerr *e, const char *what, unsigned long long want,
+invariant(struct db_err *e, const char *what, unsigned long long want,
     unsigned long long got)
 {
 	e->code = 0;
@@ -481,7 +479,7 @@ invariant(struct sqlerr *e, const char *what, unsigned long long want,
  */
 static int
 lock_entries(const char *owner, struct task *t, size_t n, int *mine,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	MYSQL_STMT	*q;
 	MYSQL_BIND	 o[2];
@@ -507,19 +505,19 @@ lock_entries(const char *owner, struct task *t, size_t n, int *mine,
 	db_bind_i64(&o[0], &city);
 	db_bind_u64(&o[1], &fetch);
 	if (mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "lock tasks", e);
+		return db_fail(set.db, q, "lock tasks", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0)
 		if ((x = find_city(t, n, (uint32_t)city)) != NULL &&
 		    x->fetch == fetch)
 			mine[x - t] = 1;
 	mysql_stmt_free_result(q);
 	if (rc != MYSQL_NO_DATA)
-		return stmt_fail(db, q, "lock tasks", e);
+		return db_fail(set.db, q, "lock tasks", e);
 	return 0;
 }
 
 static int
-requeue(const char *owner, const struct task *t, struct sqlerr *e)
+requeue(const char *owner, const struct task *t, struct db_err *e)
 {
 	MYSQL_BIND	 p[5];
 	long long	 delay = t->delay_us, city = t->city;
@@ -531,7 +529,7 @@ requeue(const char *owner, const struct task *t, struct sqlerr *e)
 	db_bind_i64(&p[2], &uncount);
 	db_bind_i64(&p[3], &city);
 	db_bind_str(&p[4], owner, &olen);
-	return stmt_run(db, st[T_REQUEUE], p, "requeue city", e);
+	return db_run(set.db, st[T_REQUEUE], p, "requeue city", e);
 }
 
 /*
@@ -540,7 +538,7 @@ requeue(const char *owner, const struct task *t, struct sqlerr *e)
  */
 static int
 store_readings(struct task **list, size_t k, unsigned long long *ids,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	MYSQL_STMT	*q;
 	MYSQL_BIND	 o[2];
@@ -573,7 +571,7 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 	db_bind_u64(&o[0], &id);
 	db_bind_i64(&o[1], &city);
 	if (mysql_stmt_bind_result(q, o) != 0)
-		return stmt_fail(db, q, "reading ids", e);
+		return db_fail(set.db, q, "reading ids", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0) {
 		for (i = 0; i < k && list[i]->city != (uint32_t)city; i++)
 			;
@@ -585,7 +583,7 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 	}
 	mysql_stmt_free_result(q);
 	if (rc != MYSQL_NO_DATA)
-		return stmt_fail(db, q, "reading ids", e);
+		return db_fail(set.db, q, "reading ids", e);
 	if (got != k)
 		return invariant(e, "readings inserted", k, got);
 
@@ -603,7 +601,7 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
  */
 static int
 store_fetches(struct task **list, size_t k, const unsigned long long *ids,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	size_t		 i;
 
@@ -630,19 +628,19 @@ store_fetches(struct task **list, size_t k, const unsigned long long *ids,
  * transaction.
  */
 static int
-store_counters(size_t deleted, struct sqlerr *e)
+store_counters(size_t deleted, struct db_err *e)
 {
 	MYSQL_BIND	 p[2];
 	long long	 queued = -(long long)deleted, ended = (long long)deleted;
 
 	db_bind_i64(&p[0], &queued);
 	db_bind_i64(&p[1], &ended);
-	return stmt_run(db, st[T_COUNTERS], p, "counters", e);
+	return db_run(set.db, st[T_COUNTERS], p, "counters", e);
 }
 
 static int
 complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	struct task	*done[VMAX], *rdg[VMAX];
 	unsigned long long ids[VMAX], rids[VMAX];
@@ -651,7 +649,7 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	size_t		 i, j, ndone = 0, nrdg = 0;
 
 	*lost = 0;
-	if (stmt_query(db, "START TRANSACTION", e) == -1)
+	if (db_query(set.db, "START TRANSACTION", e) == -1)
 		return -1;
 	if (lock_entries(owner, t, n, mine, e) == -1)
 		goto fail;
@@ -687,17 +685,17 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	    store_counters(ndone, e) == -1)
 		goto fail;
 commit:
-	if (stmt_query(db, "COMMIT", e) == -1)
+	if (db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
 	return 0;
 fail:
-	mysql_rollback(db);
+	mysql_rollback(set.db);
 	return -1;
 }
 
 int
 tasks_complete(const char *owner, struct task *t, size_t n, size_t *lost,
-    struct sqlerr *e)
+    struct db_err *e)
 {
 	int	 attempt;
 
@@ -713,10 +711,7 @@ tasks_complete(const char *owner, struct task *t, size_t n, size_t *lost,
 	for (attempt = 0; ; attempt++) {
 		if (complete_once(owner, t, n, lost, e) == 0)
 			return 0;
-		if (attempt == 9 || !db_error_is_retryable(e->code))
+		if (!db_retry(e->code, attempt))
 			return -1;
-		/* A deadlock: let the other transaction finish first. */
-		nanosleep(&(struct timespec){ 0, (5 + attempt * 10) * 1000000L },
-		    NULL);
 	}
 }

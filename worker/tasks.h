@@ -27,7 +27,7 @@
 #include <mysql.h>
 
 #include "owm_parse.h"
-#include "stmt.h"
+#include "db.h"
 
 struct buf;
 struct config;
@@ -52,20 +52,20 @@ struct task {
 	int64_t			 delay_us;
 };
 
-int	tasks_open(MYSQL *, const struct config *, struct sqlerr *);
+int	tasks_open(MYSQL *, const struct config *, struct db_err *);
 void	tasks_close(void);
 
 /* Claim up to max cities for owner; *n set (0: nothing due). */
 int	tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
-	    struct sqlerr *);
+	    struct db_err *);
 /* Keep the lease until at least until_us (database clock) + lease. */
-int	tasks_extend(const char *owner, int64_t until_us, struct sqlerr *);
+int	tasks_extend(const char *owner, int64_t until_us, struct db_err *);
 /*
  * Store every outcome in one transaction; *lost counts cities whose lease
  * had gone to another owner (nothing written for them).
  */
 int	tasks_complete(const char *owner, struct task *t, size_t n,
-	    size_t *lost, struct sqlerr *);
+	    size_t *lost, struct db_err *);
 
 /*
  * The statements whose length follows the batch: one variant per n, 1 ..

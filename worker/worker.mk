@@ -3,7 +3,7 @@
 # LDLIBS_COMMON and CHECK_LIBS).
 
 WORKER_SRC	:= worker/main.c worker/child.c worker/rategate.c \
-		   worker/gate_db.c worker/tasks.c worker/stmt.c \
+		   worker/gate_db.c worker/tasks.c \
 		   worker/owm_client.c worker/owm_parse.c worker/notify.c \
 		   worker/heartbeat.c worker/purge.c worker/settle.c
 WORKER_OBJ	 = $(WORKER_SRC:%.c=$(B)/%.o)
@@ -24,9 +24,9 @@ $(B)/tests/check_rategate: $(B)/tests/unit/check_rategate.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 $(B)/tests/check_worker_parse: $(B)/tests/unit/check_worker_parse.o \
-    $(B)/worker/owm_parse.o $(B)/worker/tasks.o $(B)/worker/stmt.o $(LIB_OBJ)
+    $(B)/worker/owm_parse.o $(B)/worker/tasks.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON) -lm
 
 $(B)/tests/check_purge: $(B)/tests/unit/check_purge.o $(B)/worker/purge.o \
-    $(B)/worker/stmt.o $(LIB_OBJ)
+    $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)

@@ -23,7 +23,7 @@ check_accepted(const struct collect_req *r)
 	if (validate_id(r->id, r->idlen, &why) != 0)
 		abort();
 	if (r->has_cities &&
-	    validate_cities(r->cities, r->ncities, &dup, &why) != 0)
+	    cities_check(r->cities, r->ncities, &dup, &why) != 0)
 		abort();
 }
 

@@ -772,7 +772,7 @@ START_TEST(test_validate_cities)
 	int	 rc;
 
 	memcpy(ids, vc_cases[_i].ids, sizeof(ids));
-	rc = validate_cities(ids, vc_cases[_i].n, &dup, &why);
+	rc = cities_check(ids, vc_cases[_i].n, &dup, &why);
 	ck_assert_msg(memcmp(ids, vc_cases[_i].ids, sizeof(ids)) == 0,
 	    "validate_cities case \"%s\": modified its input",
 	    vc_cases[_i].name);
@@ -817,7 +817,7 @@ START_TEST(test_validate_cities_count)
 		ids[k] = (unsigned int)(1000000 + k * 7);
 	if (vcn_cases[_i].dup_at_end)
 		ids[n - 1] = ids[0];
-	rc = validate_cities(ids, n, &dup, &why);
+	rc = cities_check(ids, n, &dup, &why);
 	ck_assert_msg(rc == (vcn_cases[_i].ok ? 0 : -1),
 	    "validate_cities count case \"%s\": rc %d (%s)",
 	    vcn_cases[_i].name, rc, why ? why : "");
