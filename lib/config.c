@@ -402,14 +402,71 @@ known_group(const char *group)
 	return 0;
 }
 
+/* One group of the file (mysql { ... }); -1 with err "file:line: ...". */
+static int
+file_group(struct config *cf, config_setting_t *g, const char *file,
+    char *err, size_t errlen)
+{
+	const struct setting *s;
+	config_setting_t *v;
+	char		 why[160];
+	int		 j;
+
+	for (j = 0; j < config_setting_length(g); j++) {
+		v = config_setting_get_elem(g, j);
+		s = find_setting(config_setting_name(g), config_setting_name(v));
+		if (s == NULL) {
+			snprintf(err, errlen, "%s:%u: unknown setting %s.%s",
+			    file, config_setting_source_line(v),
+			    config_setting_name(g), config_setting_name(v));
+			return -1;
+		}
+		if (file_value(cf, s, v, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s:%u: %s.%s %s", file,
+			    config_setting_source_line(v), s->group, s->name,
+			    why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The file's top level: the city list and the known groups. */
+static int
+file_settings(struct config *cf, config_setting_t *root, const char *file,
+    char *err, size_t errlen)
+{
+	config_setting_t *g;
+	char		 why[160];
+	int		 i;
+
+	for (i = 0; i < config_setting_length(root); i++) {
+		g = config_setting_get_elem(root, i);
+		if (strcmp(config_setting_name(g), "cities") == 0) {
+			if (file_cities(cf, g, why, sizeof(why)) == -1)
+				goto bad;
+		} else if (!config_setting_is_group(g) ||
+		    !known_group(config_setting_name(g))) {
+			snprintf(why, sizeof(why), "unknown setting %s",
+			    config_setting_name(g));
+			goto bad;
+		} else if (file_group(cf, g, file, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%s:%u: %s", file, config_setting_source_line(g),
+	    why);
+	return -1;
+}
+
 static int
 load_file(struct config *cf, const char *file, char *err, size_t errlen)
 {
 	config_t	 lc;
-	config_setting_t *root, *g, *v;
-	char		 why[160], *text;
+	char		*text;
 	unsigned	 wide;
-	int		 i, j, rc = -1;
+	int		 rc = -1;
 
 	if ((text = slurp(file, err, errlen)) == NULL)
 		return -1;
@@ -421,52 +478,12 @@ load_file(struct config *cf, const char *file, char *err, size_t errlen)
 		return -1;
 	}
 	config_init(&lc);
-	if (!config_read_string(&lc, text)) {
+	if (!config_read_string(&lc, text))
 		snprintf(err, errlen, "%s:%d: %s", file, config_error_line(&lc),
 		    config_error_text(&lc));
-		goto out;
-	}
-	root = config_root_setting(&lc);
-	for (i = 0; i < config_setting_length(root); i++) {
-		g = config_setting_get_elem(root, i);
-		if (strcmp(config_setting_name(g), "cities") == 0) {
-			if (file_cities(cf, g, why, sizeof(why)) == -1)
-				goto bad;
-			continue;
-		}
-		if (!config_setting_is_group(g) ||
-		    !known_group(config_setting_name(g))) {
-			snprintf(why, sizeof(why), "unknown setting %s",
-			    config_setting_name(g));
-			goto bad;
-		}
-		for (j = 0; j < config_setting_length(g); j++) {
-			const struct setting *s;
-
-			v = config_setting_get_elem(g, j);
-			s = find_setting(config_setting_name(g),
-			    config_setting_name(v));
-			if (s == NULL) {
-				snprintf(why, sizeof(why), "unknown setting "
-				    "%s.%s", config_setting_name(g),
-				    config_setting_name(v));
-				g = v;
-				goto bad;
-			}
-			if (file_value(cf, s, v, why, sizeof(why)) == -1) {
-				snprintf(err, errlen, "%s:%u: %s.%s %s", file,
-				    config_setting_source_line(v), s->group,
-				    s->name, why);
-				goto out;
-			}
-		}
-	}
-	rc = 0;
-	goto out;
-bad:
-	snprintf(err, errlen, "%s:%u: %s", file, config_setting_source_line(g),
-	    why);
-out:
+	else
+		rc = file_settings(cf, config_root_setting(&lc), file, err,
+		    errlen);
 	config_destroy(&lc);
 	free(text);
 	return rc;

@@ -143,76 +143,80 @@ utf8_put(char *o, uint32_t cp)
 	return 4;
 }
 
+/*
+ * The escape at s[*i] (just past its backslash, *i < n) as one code
+ * point; *i is left on its last character.  A surrogate pair is one.
+ */
+static int
+escape(const char *s, size_t n, size_t *i, uint32_t *cp, const char **why)
+{
+	uint32_t	 lo;
+	size_t		 at = *i;
+
+	switch (s[at]) {
+	case '"':  *cp = '"'; return 0;
+	case '\\': *cp = '\\'; return 0;
+	case '/':  *cp = '/'; return 0;
+	case 'b':  *cp = '\b'; return 0;
+	case 'f':  *cp = '\f'; return 0;
+	case 'n':  *cp = '\n'; return 0;
+	case 'r':  *cp = '\r'; return 0;
+	case 't':  *cp = '\t'; return 0;
+	case 'u':
+		break;
+	default:
+		*why = "unknown escape in string";
+		return -1;
+	}
+	if (n - at < 5 || hex4(s + at + 1, cp) == -1) {
+		*why = "bad \\u escape";
+		return -1;
+	}
+	at += 4;
+	if (*cp >= 0xdc00 && *cp <= 0xdfff)
+		goto lone;
+	if (*cp >= 0xd800 && *cp <= 0xdbff) {
+		if (n - at < 7 || s[at + 1] != '\\' || s[at + 2] != 'u' ||
+		    hex4(s + at + 3, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
+			goto lone;
+		*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+		at += 6;
+	}
+	*i = at;
+	return 0;
+lone:
+	*why = "lone surrogate in \\u escape";
+	return -1;
+}
+
 long
 json_unescape(const char *s, size_t n, char *out, size_t cap,
     const char **why)
 {
-	size_t	 i = 0, o = 0;
+	size_t		 i, o = 0, k;
+	uint32_t	 cp;
+	char		 tmp[4];
 
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		uint32_t cp, lo;
-		char	 tmp[4];
-		size_t	 k;
-
-		if (c < 0x20) {
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20) {
 			*why = "control character in string";
 			return -1;
 		}
-		if (c != '\\') {
-			if (out != NULL && o >= cap)
-				goto toolong;
-			if (out != NULL)
-				out[o] = (char)c;
-			o++;
-			i++;
-			continue;
-		}
-		if (++i >= n) {
+		if (s[i] != '\\') {
+			tmp[0] = s[i];
+			k = 1;
+		} else if (++i >= n) {
 			*why = "truncated escape";
 			return -1;
-		}
-		switch (s[i]) {
-		case '"':  cp = '"'; break;
-		case '\\': cp = '\\'; break;
-		case '/':  cp = '/'; break;
-		case 'b':  cp = '\b'; break;
-		case 'f':  cp = '\f'; break;
-		case 'n':  cp = '\n'; break;
-		case 'r':  cp = '\r'; break;
-		case 't':  cp = '\t'; break;
-		case 'u':
-			if (n - i < 5 || hex4(s + i + 1, &cp) == -1) {
-				*why = "bad \\u escape";
-				return -1;
-			}
-			i += 4;
-			if (cp >= 0xdc00 && cp <= 0xdfff) {
-				*why = "lone surrogate in \\u escape";
-				return -1;
-			}
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (n - i < 7 || s[i + 1] != '\\' ||
-				    s[i + 2] != 'u' ||
-				    hex4(s + i + 3, &lo) == -1 ||
-				    lo < 0xdc00 || lo > 0xdfff) {
-					*why = "lone surrogate in \\u escape";
-					return -1;
-				}
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				    (lo - 0xdc00);
-				i += 6;
-			}
-			break;
-		default:
-			*why = "unknown escape in string";
+		} else if (escape(s, n, &i, &cp, why) == -1)
 			return -1;
-		}
-		i++;
-		k = utf8_put(tmp, cp);
+		else
+			k = utf8_put(tmp, cp);
 		if (out != NULL) {
-			if (cap - o < k)
-				goto toolong;
+			if (cap - o < k) {
+				*why = "string too long";
+				return -1;
+			}
 			memcpy(out + o, tmp, k);
 		}
 		o += k;
@@ -223,9 +227,6 @@ json_unescape(const char *s, size_t n, char *out, size_t cap,
 		return -1;
 	}
 	return (long)o;
-toolong:
-	*why = "string too long";
-	return -1;
 }
 
 int
