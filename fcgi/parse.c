@@ -92,24 +92,22 @@ json_cities(const char *js, const jsmntok_t *t, int i, struct collect_req *r,
 	return 0;
 }
 
-int
-parse_collect_json(const char *js, size_t len, struct collect_req *r,
+/* The body as jsmn tokens of one JSON object: their count, or -1. */
+static int
+json_object(const char *js, size_t len, jsmntok_t *t, struct collect_req *r,
     const char **why)
 {
-	static jsmntok_t t[TOKENS_MAX];
-	int		 n, i, end, seen_id = 0, seen_cities = 0;
+	size_t	 i;
+	int	 n;
 
-	r->idlen = 0;
-	r->ncities = 0;
-	r->has_cities = 0;
 	if (len == 0) {
 		*why = "body is empty";
 		return -1;
 	}
 	/* Say what matters for a scalar document, not how jsmn fails it. */
-	for (i = 0; i < (int)len && strchr(" \t\r\n", js[i]) && js[i]; i++)
+	for (i = 0; i < len && strchr(" \t\r\n", js[i]) && js[i]; i++)
 		;
-	if (i < (int)len && js[i] != '{' && js[i] != '[') {
+	if (i < len && js[i] != '{' && js[i] != '[') {
 		*why = "body must be a JSON object";
 		return -1;
 	}
@@ -124,18 +122,31 @@ parse_collect_json(const char *js, size_t len, struct collect_req *r,
 		*why = "body must be a JSON object";
 		return -1;
 	}
-	for (i = 1; i < n; i = end) {
-		const jsmntok_t *key = &t[i];
+	return n;
+}
 
+int
+parse_collect_json(const char *js, size_t len, struct collect_req *r,
+    const char **why)
+{
+	static jsmntok_t t[TOKENS_MAX];
+	int		 n, i, end, seen_id = 0, seen_cities = 0;
+
+	r->idlen = 0;
+	r->ncities = 0;
+	r->has_cities = 0;
+	if ((n = json_object(js, len, t, r, why)) == -1)
+		return -1;
+	for (i = 1; i < n; i = end) {
 		end = json_skip(t, i + 1);
-		if (json_tok_eq(js, key, "id")) {
+		if (json_tok_eq(js, &t[i], "id")) {
 			if (seen_id++) {
 				*why = "body repeats the field \"id\"";
 				return -1;
 			}
 			if (json_id(js, &t[i + 1], r, why) == -1)
 				return -1;
-		} else if (json_tok_eq(js, key, "cities")) {
+		} else if (json_tok_eq(js, &t[i], "cities")) {
 			if (seen_cities++) {
 				*why = "body repeats the field \"cities\"";
 				return -1;

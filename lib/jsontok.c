@@ -90,13 +90,56 @@ check_container(const char *js, const jsmntok_t *t, int c)
 	return gap_ok(js, prev, t[c].end - 1, 0);
 }
 
+/* Nothing but white space before and after the top value t[0]. */
+static int
+only_ws_around(const char *js, size_t len, const jsmntok_t *t)
+{
+	size_t	 k;
+
+	for (k = 0; k < (size_t)tok_begin(&t[0]); k++)
+		if (!is_ws(js[k]))
+			return 0;
+	for (k = (size_t)tok_end(&t[0]); k < len; k++)
+		if (!is_ws(js[k]))
+			return 0;
+	return 1;
+}
+
+/* What jsmn lets through but JSON does not: -1 with *why set. */
+static int
+token_valid(const char *js, const jsmntok_t *t, int i, const char **why)
+{
+	const char	*s = js + t[i].start;
+	size_t		 sl = (size_t)(t[i].end - t[i].start);
+
+	switch (t[i].type) {
+	case JSMN_OBJECT:
+	case JSMN_ARRAY:
+		if (t[i].end >= 0 && check_container(js, t, i))
+			return 0;
+		break;
+	case JSMN_STRING:
+		return json_unescape(s, sl, NULL, 0, why) == -1 ? -1 : 0;
+	case JSMN_PRIMITIVE:
+		if ((sl == 4 && memcmp(s, "true", 4) == 0) ||
+		    (sl == 5 && memcmp(s, "false", 5) == 0) ||
+		    (sl == 4 && memcmp(s, "null", 4) == 0) ||
+		    json_number_valid(s, sl))
+			return 0;
+		break;
+	default:
+		break;
+	}
+	*why = "not valid JSON";
+	return -1;
+}
+
 int
 json_tokenise(const char *js, size_t len, jsmntok_t *t, unsigned max,
     const char **why)
 {
 	jsmn_parser	 p;
 	int		 n, i;
-	size_t		 k;
 
 	if (memchr(js, '\0', len) != NULL) {	/* jsmn stops at a NUL */
 		*why = "not valid JSON (NUL byte)";
@@ -112,43 +155,12 @@ json_tokenise(const char *js, size_t len, jsmntok_t *t, unsigned max,
 		*why = "truncated JSON";
 		return -1;
 	}
-	if (n < 1 || json_skip(t, 0) != n) {
+	if (n < 1 || json_skip(t, 0) != n || !only_ws_around(js, len, t)) {
 		*why = "not valid JSON";
 		return -1;
 	}
-	for (k = 0; k < (size_t)tok_begin(&t[0]); k++)
-		if (!is_ws(js[k]))
-			goto invalid;
-	for (k = (size_t)tok_end(&t[0]); k < len; k++)
-		if (!is_ws(js[k]))
-			goto invalid;
-	for (i = 0; i < n; i++) {
-		const char *s = js + t[i].start;
-		size_t	 sl = (size_t)(t[i].end - t[i].start);
-
-		switch (t[i].type) {
-		case JSMN_OBJECT:
-		case JSMN_ARRAY:
-			if (t[i].end < 0 || !check_container(js, t, i))
-				goto invalid;
-			break;
-		case JSMN_STRING:
-			if (json_unescape(s, sl, NULL, 0, why) == -1)
-				return -1;
-			break;
-		case JSMN_PRIMITIVE:
-			if (!(sl == 4 && memcmp(s, "true", 4) == 0) &&
-			    !(sl == 5 && memcmp(s, "false", 5) == 0) &&
-			    !(sl == 4 && memcmp(s, "null", 4) == 0) &&
-			    !json_number_valid(s, sl))
-				goto invalid;
-			break;
-		default:
-			goto invalid;
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (token_valid(js, t, i, why) == -1)
+			return -1;
 	return n;
-invalid:
-	*why = "not valid JSON";
-	return -1;
 }
