@@ -3,9 +3,19 @@
  *
  * It owns its unix socket (mode 0660, group http.socket_group), preforks
  * http.processes children through lib/supervise.c, and each child serves
- * requests one at a time with its own database connection.  A child that
- * gets SIGTERM while idle exits at once; one busy with a request finishes
- * it first.
+ * requests one at a time with its own database connection.
+ *
+ * A connection a child accepts is served to the end.  SIGTERM and SIGINT
+ * stay blocked in a child except while it waits in ppoll(2) for the
+ * listening socket (non-blocking, shared by every child) to be readable,
+ * so the handler only sets quit and no signal interrupts an accept, the
+ * reading of a request (libfcgi drops a connection whose first read fails,
+ * EINTR included), the database or the answer.  A child told to quit
+ * accepts nothing more: on a reload (SIGHUP to the supervisor rolls the
+ * children) what waits on the socket is for the new children.  A stop
+ * first unlinks the socket's path, so that nothing new can come, and a
+ * child that finds the path no longer ours serves what is already queued,
+ * since no one else will.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +24,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +43,9 @@
 
 static struct config		 conf;
 static int			 listen_fd = -1;
-static volatile sig_atomic_t	 quit, busy;
+static struct sockaddr_un	 sock_sun;	/* the path bound ... */
+static struct stat		 sock_st;	/* ... and what it named then */
+static volatile sig_atomic_t	 quit;
 
 static int
 listen_unix(const char *path, const char *group)
@@ -59,12 +72,18 @@ listen_unix(const char *path, const char *group)
 	if (unlink(path) == -1 && errno != ENOENT)
 		fatal(1, "unlink %s", path);
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	/* Non-blocking: a child whose wake-up another child's accept
+	 * answered goes back to waiting instead of blocking in accept. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
 		fatal(1, "socket");
 	old = umask(0117);		/* born 0660: never world-writable */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal(1, "bind %s", path);
 	umask(old);
+	sock_sun = sun;
+	if (stat(path, &sock_st) == -1)
+		fatal(1, "stat %s", path);
 	if (group[0]) {
 		if ((gr = getgrnam(group)) == NULL)
 			fatalx(2, "http.socket_group: no group named %s",
@@ -77,13 +96,33 @@ listen_unix(const char *path, const char *group)
 	return fd;
 }
 
+/* Whether the socket's path still names the socket this program bound. */
+static int
+sock_ours(void)
+{
+	struct stat	 st;
+
+	return stat(sock_sun.sun_path, &st) == 0 &&
+	    st.st_dev == sock_st.st_dev &&
+	    st.st_ino == sock_st.st_ino;
+}
+
+/* Once, at a stop or at the end; never a newer instance's socket. */
+static void
+sock_unlink(void)
+{
+	static int	 done;
+
+	if (!done && sock_ours() && unlink(sock_sun.sun_path) == -1)
+		log_warn("unlink %s", sock_sun.sun_path);
+	done = 1;
+}
+
 static void
 on_term(int sig)
 {
 	(void)sig;
 	quit = 1;
-	if (!busy)
-		_exit(0);
 }
 
 static const char *
@@ -154,55 +193,87 @@ respond(FCGX_Request *fr, const struct http_resp *rs, int head)
 		FCGX_PutStr(rs->body->data, (int)rs->body->len, fr->out);
 }
 
+/*
+ * Wait for a connection on the listening socket with mask (SIGTERM and
+ * SIGINT unblocked): 1 when one is queued, 0 when told to quit.
+ */
+static int
+wait_conn(const sigset_t *mask)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
+	pfd.fd = listen_fd;
+	pfd.events = POLLIN;
+	while (!quit) {
+		if ((n = ppoll(&pfd, 1, NULL, mask)) > 0 && !quit)
+			return 1;
+		if (n == -1 && errno != EINTR)
+			fatal(1, "ppoll");
+	}
+	return 0;
+}
+
+/*
+ * Accept one queued connection and serve it to the end: 0, or -1 when
+ * none was waiting (another child took it) or it could not be read.
+ */
+static int
+serve(FCGX_Request *fr, char *in, struct buf *body)
+{
+	struct http_req	 rq;
+	struct http_resp rs;
+
+	if (FCGX_Accept_r(fr) < 0)
+		return -1;
+	memset(&rq, 0, sizeof(rq));
+	rq.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+	rq.path = FCGX_GetParam("DOCUMENT_URI", fr->envp);
+	rq.query = FCGX_GetParam("QUERY_STRING", fr->envp);
+	rq.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
+	rq.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
+	if (rq.method && strcmp(rq.method, "POST") == 0)
+		read_body(fr, &rq, in, (size_t)conf.http.max_body);
+	rs.body = body;
+	handle(&rq, &rs);
+	respond(fr, &rs, rq.method && strcmp(rq.method, "HEAD") == 0);
+	FCGX_Finish_r(fr);
+	return 0;
+}
+
 static int
 child_main(int slot, int restarts)
 {
 	static struct buf body;
-	struct sigaction sa;
+	sigset_t	 term, waiting;
 	FCGX_Request	 fr;
-	struct http_req	 rq;
-	struct http_resp rs;
 	char		*in;
 
 	(void)slot;
 	(void)restarts;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;	/* no SA_RESTART: accept must wake */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	daemon_child_signals(on_term);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_BLOCK, &term, &waiting);
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
 
 	if ((in = malloc((size_t)conf.http.max_body)) == NULL)
 		fatal(1, "malloc");
 	buf_init(&body, 0);
 	handlers_init(&conf);
 	store_init(&conf);
-	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+	/* nginx keeps no FastCGI connection open (no fastcgi_keep_conn):
+	 * every request is a connection of its own from the socket. */
+	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		fatalx(1, "FCGX_InitRequest failed");
 
-	while (!quit) {
-		if (FCGX_Accept_r(&fr) < 0) {
-			if (quit)
-				break;
-			continue;
-		}
-		busy = 1;
-		memset(&rq, 0, sizeof(rq));
-		rq.method = FCGX_GetParam("REQUEST_METHOD", fr.envp);
-		rq.path = FCGX_GetParam("DOCUMENT_URI", fr.envp);
-		rq.query = FCGX_GetParam("QUERY_STRING", fr.envp);
-		rq.content_type = FCGX_GetParam("CONTENT_TYPE", fr.envp);
-		rq.authorization = FCGX_GetParam("HTTP_AUTHORIZATION",
-		    fr.envp);
-		if (rq.method && strcmp(rq.method, "POST") == 0)
-			read_body(&fr, &rq, in, (size_t)conf.http.max_body);
-		rs.body = &body;
-		handle(&rq, &rs);
-		respond(&fr, &rs, rq.method && strcmp(rq.method, "HEAD") == 0);
-		FCGX_Finish_r(&fr);
-		busy = 0;
-	}
+	while (wait_conn(&waiting))
+		(void)serve(&fr, in, &body);
+	if (!sock_ours())		/* a stop: drain the queue */
+		while (serve(&fr, in, &body) == 0)
+			;
 	store_close();
 	return 0;
 }
@@ -242,6 +313,7 @@ main(int argc, char *argv[])
 		.stop_seconds = stop_seconds,
 		.child_main = child_main,
 		.reload = reload,
+		.on_stopping = sock_unlink,
 	};
 	int	 rc;
 
@@ -252,7 +324,7 @@ main(int argc, char *argv[])
 	log_info("listening on %s with %lld processes", conf.http.socket,
 	    conf.http.processes);
 	rc = supervise(&ops);
-	unlink(conf.http.socket);
+	sock_unlink();
 	config_free(&conf);
 	return rc;
 }

@@ -27,7 +27,7 @@ int	daemon_reload(struct config *cf);
 /* Seconds on CLOCK_MONOTONIC. */
 time_t	daemon_now(void);
 /*
- * A worker process's signals: SIGTERM and SIGINT call on_term (without
+ * A child process's signals: SIGTERM and SIGINT call on_term (without
  * SA_RESTART, so that its sleeps wake), SIGPIPE and SIGHUP are ignored
  * (the supervisor reloads and rolls its children).
  */
