@@ -2,7 +2,7 @@
 # tests/stack.sh: the local owmcollect stack, used by `make run/start/stop/
 # status` and by the integration tests (each in its own VAR and ports).
 #
-#   stack.sh start | stop | status | run | mysql | start-one worker|mysqld
+#   stack.sh start | stop | status | run | mysql | start-one fcgi|worker|mysqld
 #
 # Environment: VAR (state dir, default ./var), PORT (nginx, 8080), DB_PORT
 # (MariaDB on 127.0.0.1, 3307), B (build dir), CONF (etc/owmcollect.conf),
@@ -381,14 +381,17 @@ do_mysql() {
 }
 
 # Start one component again if it is not running, as systemd would after
-# a crash (the fault tests kill them): worker or mysqld.
+# a crash (the fault tests kill them) or a stop (test_reload): fcgi,
+# worker or mysqld.
 do_start_one() {
 	case $1 in
+	fcgi)	live_pid fcgi owmcollect-fcgi >/dev/null && return 0
+		program_env; start_fcgi ;;
 	worker)	live_pid worker owmcollect-worker >/dev/null && return 0
 		program_env; start_worker ;;
 	mysqld)	live_pid mysqld mariadbd >/dev/null && return 0
 		start_db ;;
-	*)	die "start-one: worker or mysqld" ;;
+	*)	die "start-one: fcgi, worker or mysqld" ;;
 	esac
 }
 
