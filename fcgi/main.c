@@ -41,6 +41,9 @@
 #include "store.h"
 #include "supervise.h"
 
+#define LISTEN_BACKLOG	1024	/* nginx's connections while children roll */
+#define STOP_GRACE_S	10	/* a child still busy then is killed */
+
 static struct config		 conf;
 static int			 listen_fd = -1;
 static struct sockaddr_un	 sock_sun;	/* the path bound ... */
@@ -91,7 +94,7 @@ listen_unix(const char *path, const char *group)
 		if (chown(path, (uid_t)-1, gr->gr_gid) == -1)
 			fatal(1, "chown %s to group %s", path, group);
 	}
-	if (listen(fd, 1024) == -1)
+	if (listen(fd, LISTEN_BACKLOG) == -1)
 		fatal(1, "listen %s", path);
 	return fd;
 }
@@ -287,7 +290,7 @@ nchildren(void)
 static int
 stop_seconds(void)
 {
-	return 10;
+	return STOP_GRACE_S;
 }
 
 static int

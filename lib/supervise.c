@@ -22,6 +22,8 @@
 
 #define EARLY_DEATH	2	/* seconds: a child dying sooner is throttled */
 #define THROTTLE_MAX	30	/* seconds between restarts, at most */
+#define RESPAWN_POLL_NS	50000000L	/* a respawn due now: look again */
+#define KILLED_WAIT_S	3600	/* after SIGKILL: only SIGCHLD matters */
 
 struct slot {
 	pid_t		 pid;
@@ -34,6 +36,8 @@ struct slot {
 };
 
 static struct slot	 slots[SUPERVISE_MAX];
+static int		 stopping;	/* told to stop: no more respawns */
+static time_t		 deadline;	/* then: SIGKILL for what still runs */
 
 
 static void
@@ -67,7 +71,7 @@ spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 }
 
 static int
-reap(const struct supervise_ops *ops, int stopping)
+reap(const struct supervise_ops *ops)
 {
 	int	 status, i, alive = 0;
 	pid_t	 pid;
@@ -135,14 +139,108 @@ signal_all(int sig)
 			(void)kill(slots[i].pid, sig);
 }
 
+/*
+ * Start what is due in slots 0..n-1 and stop those beyond n (a reload
+ * lowered it): the count of usable slots; *wake is lowered to the next
+ * respawn.
+ */
+static int
+fill(const struct supervise_ops *ops, int n, time_t now, time_t *wake,
+    const sigset_t *old)
+{
+	int	 i, usable = 0;
+
+	for (i = 0; i < n; i++) {
+		if (slots[i].disabled)
+			continue;
+		usable++;
+		if (slots[i].pid == 0 && slots[i].respawn_at <= now)
+			spawn(ops, i, old);
+		if (slots[i].pid == 0 && slots[i].respawn_at < *wake)
+			*wake = slots[i].respawn_at;
+	}
+	for (i = n; i < SUPERVISE_MAX; i++)
+		if (slots[i].pid)
+			(void)kill(slots[i].pid, SIGTERM);
+	return usable;
+}
+
+static int
+count_alive(void)
+{
+	int	 i, alive = 0;
+
+	for (i = 0; i < SUPERVISE_MAX; i++)
+		alive += slots[i].pid != 0;
+	return alive;
+}
+
+/* SIGTERM or SIGINT: every child is told to stop, by the deadline. */
+static void
+stop_all(const struct supervise_ops *ops, int sig)
+{
+	log_info("signal %d: stopping every %s", sig, ops->child_name);
+	stopping = 1;
+	if (ops->on_stopping)
+		ops->on_stopping();
+	deadline = daemon_now() + ops->stop_seconds();
+	signal_all(SIGTERM);
+}
+
+/* SIGHUP: a new configuration, and every child replaced to read it. */
+static void
+roll_all(const struct supervise_ops *ops)
+{
+	int	 i;
+
+	if (ops->reload() == -1) {
+		log_warnx("SIGHUP: configuration not reloaded; keeping the "
+		    "running one");
+		return;
+	}
+	log_info("SIGHUP: configuration reloaded; restarting every %s",
+	    ops->child_name);
+	for (i = 0; i < SUPERVISE_MAX; i++) {
+		slots[i].disabled = 0;
+		slots[i].fails = 0;
+		slots[i].respawn_at = 0;
+		slots[i].rolling = slots[i].pid != 0;
+	}
+	signal_all(SIGTERM);
+}
+
+/* Wait for one of the signals in set until wake (a second at most). */
+static void
+wait_signal(const struct supervise_ops *ops, const sigset_t *set,
+    time_t now, time_t wake)
+{
+	siginfo_t	 info;
+	struct timespec	 ts;
+	int		 sig;
+
+	ts.tv_sec = wake > now ? wake - now : 0;
+	ts.tv_nsec = wake > now ? 0 : RESPAWN_POLL_NS;
+	if (ts.tv_sec > 1)
+		ts.tv_sec = 1;
+	if ((sig = sigtimedwait(set, &info, &ts)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("sigtimedwait");
+		return;
+	}
+	if (sig == SIGCHLD)
+		reap(ops);
+	else if ((sig == SIGTERM || sig == SIGINT) && !stopping)
+		stop_all(ops, sig);
+	else if (sig == SIGHUP && !stopping)
+		roll_all(ops);
+}
+
 int
 supervise(const struct supervise_ops *ops)
 {
 	sigset_t	 set, old;
-	siginfo_t	 info;
-	struct timespec	 ts;
-	time_t		 now, deadline = 0, wake;
-	int		 i, n, sig, alive = 0, stopping = 0, usable, ready = 0;
+	time_t		 now, wake;
+	int		 n, alive, usable, ready = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -153,26 +251,11 @@ supervise(const struct supervise_ops *ops)
 
 	for (;;) {
 		now = daemon_now();
-		n = ops->nchildren();
-		if (n > SUPERVISE_MAX)
+		if ((n = ops->nchildren()) > SUPERVISE_MAX)
 			n = SUPERVISE_MAX;
-		usable = 0;
 		wake = now + 1;
-		for (i = 0; i < n && !stopping; i++) {
-			if (slots[i].disabled)
-				continue;
-			usable++;
-			if (slots[i].pid == 0 && slots[i].respawn_at <= now)
-				spawn(ops, i, &old);
-			if (slots[i].pid == 0 && slots[i].respawn_at < wake)
-				wake = slots[i].respawn_at;
-		}
-		/* Slots beyond n after a reload that lowered it: stop them. */
-		for (i = n; i < SUPERVISE_MAX && !stopping; i++)
-			if (slots[i].pid)
-				(void)kill(slots[i].pid, SIGTERM);
-		for (alive = 0, i = 0; i < SUPERVISE_MAX; i++)
-			alive += slots[i].pid != 0;
+		usable = stopping ? 0 : fill(ops, n, now, &wake, &old);
+		alive = count_alive();
 		if (!stopping && usable == 0 && alive == 0) {
 			log_errx("every %s exited with a configuration error; "
 			    "giving up", ops->child_name);
@@ -193,55 +276,8 @@ supervise(const struct supervise_ops *ops)
 			log_warnx("%d %s(s) still running after %d s: killing",
 			    alive, ops->child_name, ops->stop_seconds());
 			signal_all(SIGKILL);
-			deadline = now + 3600;
+			deadline = now + KILLED_WAIT_S;
 		}
-		if (stopping)
-			wake = deadline;
-		ts.tv_sec = wake > now ? wake - now : 0;
-		ts.tv_nsec = wake > now ? 0 : 50 * 1000 * 1000;
-		if (ts.tv_sec > 1)
-			ts.tv_sec = 1;
-
-		sig = sigtimedwait(&set, &info, &ts);
-		if (sig == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_warn("sigtimedwait");
-			continue;
-		}
-		switch (sig) {
-		case SIGCHLD:
-			reap(ops, stopping);
-			break;
-		case SIGTERM:
-		case SIGINT:
-			if (stopping)
-				break;
-			log_info("signal %d: stopping every %s", sig,
-			    ops->child_name);
-			stopping = 1;
-			if (ops->on_stopping)
-				ops->on_stopping();
-			deadline = daemon_now() + ops->stop_seconds();
-			signal_all(SIGTERM);
-			break;
-		case SIGHUP:
-			if (stopping)
-				break;
-			if (ops->reload() == -1) {
-				log_warnx("SIGHUP: configuration not reloaded; "
-				    "keeping the running one");
-				break;
-			}
-			log_info("SIGHUP: configuration reloaded; restarting every "
-			    "%s", ops->child_name);
-			for (i = 0; i < SUPERVISE_MAX; i++) {
-				slots[i].disabled = 0;
-				slots[i].fails = 0;
-				slots[i].respawn_at = 0;
-				slots[i].rolling = slots[i].pid != 0;
-			}
-			signal_all(SIGTERM);
-			break;
-		}
+		wait_signal(ops, &set, now, stopping ? deadline : wake);
 	}
 }
