@@ -239,7 +239,7 @@ INSERT IGNORE INTO api_calls (outcome) VALUES ('ok'), ('not_found'),
 
 -- Running counts for GET /metrics and /health, so a scrape reads a few
 -- rows, never the requests table or the queue.  Each is changed in the
--- transaction that changes what it counts (fcgi/store.c: a POST, a
+-- transaction that changes what it counts (fcgi/counters.c: a POST, a
 -- cancel; worker/tasks.c: a batch's completion), by adding to its own
 -- shard's row: CONNECTION_ID() % 32 + 1, so concurrent POSTs do not wait
 -- on one another's row lock until commit; a scrape sums the rows.  Every
@@ -254,7 +254,7 @@ INSERT IGNORE INTO api_calls (outcome) VALUES ('ok'), ('not_found'),
 --   ended      fetches ended (a batch's, a cancel's drops; a cancel also
 --              adds 1 for itself): it moves whenever any request's GET
 --              document may have, so a cached document is current while
---              it stands still (fcgi/store.c)
+--              it stands still (fcgi/read.c)
 -- pending cities = cities - collected - failed.  Shard 0 holds what the
 -- tables held when this table was created (an older database), counted
 -- once here, only while the table is still empty.

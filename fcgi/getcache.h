@@ -4,7 +4,7 @@
  * a key no request id can be: ids hold no control character).
  *
  * An entry carries the version the database had when it was built, read
- * before building it; store.c reads the version again (a lookup or two
+ * before building it; read.c reads the version again (a lookup or two
  * of a few rows) and serves the copy only when it is equal.  A finished
  * request's document is versioned by its row alone (it never changes
  * again); an unfinished one's also by the fetches ended so far (the

@@ -4,21 +4,25 @@
  * the operators' GET /health and GET /metrics (their queries: health.c).
  *
  * Validation happens before any database work, so bad input costs no
- * round trip and can never leave a half-written row; the store then does
- * each request's work in one transaction or one statement.
+ * round trip and can never leave a half-written row; post.c, read.c and
+ * cancel.c then do each request's work in one transaction or one
+ * statement, and answer.c gives every answer its shape.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
+#include "cancel.h"
 #include "config.h"
 #include "handlers.h"
 #include "health.h"
 #include "json.h"
 #include "parse.h"
+#include "post.h"
+#include "read.h"
 #include "rules.h"
-#include "store.h"
 
 static const struct config *cf;
 
@@ -33,9 +37,7 @@ error(struct http_resp *rs, int status, const char *msg)
 {
 	rs->status = status;
 	buf_reset(rs->body);
-	buf_adds(rs->body, "{\"error\": ");
-	json_str(rs->body, msg, strlen(msg));
-	buf_adds(rs->body, "}\n");
+	answer_error(rs->body, msg);
 }
 
 static void
@@ -137,44 +139,57 @@ url_encode(struct buf *b, const char *s, size_t n)
 	}
 }
 
+/*
+ * POST /collect's body into r, the configured cities when it names none;
+ * -1 when it is refused (rs holds the answer).
+ */
+static int
+collect_body(const struct http_req *rq, struct http_resp *rs,
+    struct collect_req *r)
+{
+	const char	*why = NULL;
+	int		 rc;
+
+	if (rq->body_too_large) {
+		error(rs, 413, "request body is too large");
+		return -1;
+	}
+	if (rq->body_truncated) {
+		error(rs, 400, "request body is truncated");
+		return -1;
+	}
+	if (media_is(rq->content_type, "application/json"))
+		rc = parse_collect_json(rq->body, rq->body_len, r, &why);
+	else if (media_is(rq->content_type,
+	    "application/x-www-form-urlencoded"))
+		rc = parse_collect_form(rq->body, rq->body_len, r, &why);
+	else {
+		error(rs, 415, "Content-Type must be application/json or "
+		    "application/x-www-form-urlencoded");
+		return -1;
+	}
+	if (rc == -1) {
+		error(rs, 400, why);
+		return -1;
+	}
+	if (!r->has_cities) {
+		memcpy(r->cities, cf->cities,
+		    cf->ncities * sizeof(r->cities[0]));
+		r->ncities = cf->ncities;
+	}
+	return 0;
+}
+
 static void
 collect(const struct http_req *rq, struct http_resp *rs)
 {
 	static struct collect_req r;
 	static struct buf url;
 	struct accepted	 a;
-	const char	*why = NULL;
-	int		 rc;
 
-	if (!authorized(rq, rs))
+	if (!authorized(rq, rs) || collect_body(rq, rs, &r) == -1)
 		return;
-	if (rq->body_too_large) {
-		error(rs, 413, "request body is too large");
-		return;
-	}
-	if (rq->body_truncated) {
-		error(rs, 400, "request body is truncated");
-		return;
-	}
-	if (media_is(rq->content_type, "application/json"))
-		rc = parse_collect_json(rq->body, rq->body_len, &r, &why);
-	else if (media_is(rq->content_type,
-	    "application/x-www-form-urlencoded"))
-		rc = parse_collect_form(rq->body, rq->body_len, &r, &why);
-	else {
-		error(rs, 415, "Content-Type must be application/json or "
-		    "application/x-www-form-urlencoded");
-		return;
-	}
-	if (rc == -1) {
-		error(rs, 400, why);
-		return;
-	}
-	if (!r.has_cities) {
-		memcpy(r.cities, cf->cities, cf->ncities * sizeof(r.cities[0]));
-		r.ncities = cf->ncities;
-	}
-	switch (store_collect(&r, &a)) {
+	switch (post_collect(&r, &a)) {
 	case STORE_OK:
 		break;
 	case STORE_DUPLICATE:
@@ -194,12 +209,7 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	rs->status = 202;
 	snprintf(rs->headers, sizeof(rs->headers), "Location: %s\r\n",
 	    url.data);
-	buf_adds(rs->body, "{\"id\": ");
-	json_str(rs->body, r.id, r.idlen);
-	buf_printf(rs->body, ", \"requested_at\": \"%s\", \"total\": %u, "
-	    "\"progress\": %u.%02u, \"status_url\": \"%s\"}\n",
-	    a.requested_at, a.total, a.done * 100 / a.total,
-	    a.done * 10000 / a.total % 100, url.data);
+	answer_accepted(rs->body, r.id, r.idlen, &a, url.data);
 }
 
 /* The id query parameter of GET /get and DELETE /collect, validated. */
@@ -230,7 +240,7 @@ get(const struct http_req *rq, struct http_resp *rs)
 
 	if ((n = query_id(rq, rs, id)) < 0)
 		return;
-	if ((rc = store_get(id, (size_t)n, rs->body, &finished)) != STORE_OK) {
+	if ((rc = read_get(id, (size_t)n, rs->body, &finished)) != STORE_OK) {
 		store_error(rs, rc);
 		return;
 	}
@@ -278,7 +288,7 @@ list(const struct http_req *rq, struct http_resp *rs)
 		    "previous page");
 		return;
 	}
-	if (store_list(before, limit, rs->body) != STORE_OK) {
+	if (read_list(before, limit, rs->body) != STORE_OK) {
 		unavailable(rs);
 		return;
 	}
@@ -298,7 +308,7 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 		return;
 	if ((idlen = query_id(rq, rs, id)) < 0)
 		return;
-	if ((rc = store_cancel(id, (size_t)idlen, &n, rs->body)) != STORE_OK) {
+	if ((rc = cancel_request(id, (size_t)idlen, &n, rs->body)) != STORE_OK) {
 		store_error(rs, rc);
 		return;
 	}
@@ -315,16 +325,14 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 static void
 health(struct http_resp *rs)
 {
-	static struct buf parts;
+	static struct buf hosts;
 	struct health	 h;
 	const char	*status;
 	int		 ok;
 
-	buf_reset(&parts);
-	if (health_read(&parts, &h) != STORE_OK || parts.failed) {
-		buf_adds(rs->body, "{\"status\": \"down\", \"database\": "
-		    "{\"reachable\": false}, \"workers\": [], \"gate\": null, "
-		    "\"queue\": null}\n");
+	buf_reset(&hosts);
+	if (health_read(&hosts, &h) != STORE_OK || hosts.failed) {
+		answer_health_down(rs->body);
 		rs->status = 503;
 		snprintf(rs->headers, sizeof(rs->headers),
 		    "Retry-After: 2\r\nCache-Control: no-store\r\n");
@@ -333,10 +341,7 @@ health(struct http_resp *rs)
 	ok = h.alive_hosts > 0 && !h.key_paused;
 	status = !ok ? "down" : h.paused || h.hosts > h.alive_hosts ?
 	    "degraded" : "ok";
-	buf_printf(rs->body, "{\"status\": \"%s\", \"database\": "
-	    "{\"reachable\": true}", status);
-	buf_add(rs->body, parts.data, parts.len);
-	buf_adds(rs->body, "}\n");
+	answer_health(rs->body, status, &hosts, &h);
 	rs->status = ok ? 200 : 503;
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
 }

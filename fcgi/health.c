@@ -7,16 +7,12 @@
  * transactions keep (counters, summed over its shards), the oldest queue
  * entry is the head of an index, the gate's window is the last minute's
  * slots.  Times are the database's clock, the one the children beat with,
- * so a host's skew never fakes an age.
+ * so a host's skew never fakes an age.  answer.c shapes what they read.
  */
-#include <stdio.h>
 #include <string.h>
 
-#include <mysql.h>
-
-#include "db.h"
+#include "answer.h"
 #include "health.h"
-#include "json.h"
 #include "rules.h"
 
 #define ALIVE	"heartbeat_at > NOW(6) - " RULES_ALIVE_SQL
@@ -61,42 +57,62 @@ static const char *const sql[HS_COUNT] = {
 	    "SELECT outcome, n FROM api_calls ORDER BY outcome",
 };
 
-static MYSQL_STMT	*st[HS_COUNT];
-static unsigned long	 prepared_epoch;
+/* HS_GATE's columns, in its SELECT's order. */
+enum {
+	GT_PAUSED,
+	GT_REASON,
+	GT_UNTIL,
+	GT_QUEUED,
+	GT_OLDEST,
+	GT_COLS
+};
 
-static void
-close_all(void)
+/* HS_SUMS's columns, in its SELECT's order. */
+enum {
+	SUM_REQUESTS,
+	SUM_PENDING,
+	SUM_COLLECTED,
+	SUM_FAILED,
+	SUM_WINDOW,
+	SUM_WAIT_US,
+	SUM_ALIVE,
+	SUM_RESTARTS,
+	SUM_QUEUED,
+	SUM_COLS
+};
+
+/* An HS_WORKERS row, and where it goes. */
+struct host_row {
+	char		 host[64];
+	unsigned long	 len;
+	long long	 alive, age_us;
+	my_bool		 alive_null, age_null;
+	struct health	*h;
+	struct buf	*hosts;
+};
+
+/* An HS_CALLS row. */
+struct call_row {
+	char		 outcome[40];
+	unsigned long	 len;
+	long long	 n;
+	my_bool		 n_null;
+};
+
+static MYSQL_STMT		*st[HS_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
+static struct buf		 calls;		/* /metrics' API calls */
+
+int
+health_open(MYSQL *db, struct db_err *e)
 {
-	int	 i;
-
-	for (i = 0; i < HS_COUNT; i++)
-		if (st[i]) {
-			mysql_stmt_close(st[i]);
-			st[i] = NULL;
-		}
+	return db_set_open(&set, db, e);
 }
 
-/* The store's connection with our statements on it, or -1 (503). */
-static int
-ready(void)
+void
+health_close(void)
 {
-	MYSQL		*db;
-	int		 i;
-
-	if ((db = store_conn()) == NULL)
-		return -1;
-	if (st[0] && prepared_epoch == store_epoch())
-		return 0;
-	close_all();
-	for (i = 0; i < HS_COUNT; i++)
-		if ((st[i] = mysql_stmt_init(db)) == NULL ||
-		    mysql_stmt_prepare(st[i], sql[i], strlen(sql[i])) != 0) {
-			store_lost(st[i], "prepare health");
-			close_all();
-			return -1;
-		}
-	prepared_epoch = store_epoch();
-	return 0;
+	db_set_close(&set);
 }
 
 static void
@@ -112,212 +128,137 @@ clamp(unsigned long len, size_t cap)
 	return len < cap ? len : cap;
 }
 
-/* Microseconds as seconds with three decimals. */
-static void
-add_secs(struct buf *out, long long us)
+static int
+host_row(void *arg, struct db_err *e)
 {
-	if (us < 0)
-		us = 0;
-	buf_printf(out, "%lld.%03lld", us / 1000000, us / 1000 % 1000);
+	struct host_row	*r = arg;
+
+	(void)e;
+	answer_health_host(r->hosts, r->host, clamp(r->len, sizeof(r->host)),
+	    r->alive_null ? 0 : r->alive, r->age_null ? NULL : &r->age_us);
+	r->h->hosts++;
+	if (!r->alive_null && r->alive > 0)
+		r->h->alive_hosts++;
+	return 0;
 }
 
-static enum store_rc
-read_workers(struct buf *out, struct health *h)
+static int
+read_workers(struct buf *hosts, struct health *h, struct db_err *e)
 {
-	MYSQL_STMT	*s = st[HS_WORKERS];
+	struct host_row	 r = { .h = h, .hosts = hosts };
 	MYSQL_BIND	 o[3];
-	char		 host[64];
-	unsigned long	 hlen;
-	long long	 alive, age;
-	my_bool		 anull, agenull;
-	int		 rc, n = 0;
 
-	db_bind_out_str(&o[0], host, sizeof(host), &hlen, NULL);
-	bind_ll(&o[1], &alive, &anull);
-	bind_ll(&o[2], &age, &agenull);
-	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0)
-		return store_lost(s, "health workers");
-	buf_adds(out, ", \"workers\": [");
-	while ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-		buf_adds(out, n++ ? ", {\"host\": " : "{\"host\": ");
-		json_str(out, host, clamp(hlen, sizeof(host)));
-		buf_printf(out, ", \"children_alive\": %lld, "
-		    "\"heartbeat_age_s\": ", anull ? 0 : alive);
-		if (agenull)
-			buf_adds(out, "null}");
-		else {
-			add_secs(out, age);
-			buf_addc(out, '}');
-		}
-		h->hosts++;
-		if (!anull && alive > 0)
-			h->alive_hosts++;
+	db_bind_out_str(&o[0], r.host, sizeof(r.host), &r.len, NULL);
+	bind_ll(&o[1], &r.alive, &r.alive_null);
+	bind_ll(&o[2], &r.age_us, &r.age_null);
+	return db_rows(set.db, st[HS_WORKERS], NULL, o, "health workers",
+	    host_row, &r, e);
+}
+
+/* The gate's pause and the queue; no gate row yet: nothing paused. */
+static int
+read_gate(struct health *h, struct db_err *e)
+{
+	MYSQL_BIND	 o[GT_COLS];
+	long long	 paused = 0;
+	unsigned long	 rlen = 0, ulen = 0;
+	my_bool		 pnull = 1, qnull = 1, onull = 1;
+
+	bind_ll(&o[GT_PAUSED], &paused, &pnull);
+	db_bind_out_str(&o[GT_REASON], h->reason, sizeof(h->reason), &rlen,
+	    NULL);
+	db_bind_out_str(&o[GT_UNTIL], h->until, sizeof(h->until), &ulen,
+	    NULL);
+	bind_ll(&o[GT_QUEUED], &h->queued, &qnull);
+	bind_ll(&o[GT_OLDEST], &h->oldest_us, &onull);
+	if (db_one_row(set.db, st[HS_GATE], NULL, o, "health gate", e) == -1) {
+		if (e->code != 0)		/* 0: no row */
+			return -1;
+		paused = 0;
+		pnull = qnull = onull = 1;
 	}
-	if (rc == 1)
-		return store_lost(s, "health workers fetch");
-	mysql_stmt_free_result(s);
-	buf_addc(out, ']');
-	return STORE_OK;
+	h->paused = !pnull && paused;
+	h->reason_len = clamp(rlen, sizeof(h->reason));
+	h->until_len = clamp(ulen, sizeof(h->until));
+	h->key_paused = h->paused &&
+	    h->reason_len == strlen(RULES_PAUSE_KEY) &&
+	    memcmp(h->reason, RULES_PAUSE_KEY, h->reason_len) == 0;
+	if (qnull)
+		h->queued = 0;
+	h->oldest_null = onull;
+	return 0;
 }
 
 enum store_rc
-health_read(struct buf *out, struct health *h)
+health_read(struct buf *hosts, struct health *h)
 {
-	MYSQL_STMT	*s;
-	MYSQL_BIND	 o[5];
-	char		 reason[40], until[40];
-	unsigned long	 rlen, ulen;
-	long long	 paused, cities, oldest;
-	my_bool		 pnull, cnull, onull;
-	enum store_rc	 rc;
-	int		 frc;
+	struct db_err	 e;
 
 	memset(h, 0, sizeof(*h));
-	if (ready() == -1)
+	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
-	if ((rc = read_workers(out, h)) != STORE_OK)
-		return rc;
-
-	s = st[HS_GATE];
-	bind_ll(&o[0], &paused, &pnull);
-	db_bind_out_str(&o[1], reason, sizeof(reason), &rlen, NULL);
-	db_bind_out_str(&o[2], until, sizeof(until), &ulen, NULL);
-	bind_ll(&o[3], &cities, &cnull);
-	bind_ll(&o[4], &oldest, &onull);
-	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0 ||
-	    (frc = mysql_stmt_fetch(s)) == 1)
-		return store_lost(s, "health gate");
-	mysql_stmt_free_result(s);
-	if (frc == MYSQL_NO_DATA)	/* no gate row yet: nothing paused */
-		paused = cities = 0, pnull = cnull = onull = 1;
-	h->paused = !pnull && paused;
-	if (h->paused) {
-		h->key_paused = clamp(rlen, sizeof(reason)) ==
-		    strlen(RULES_PAUSE_KEY) &&
-		    memcmp(reason, RULES_PAUSE_KEY, rlen) == 0;
-		buf_adds(out, ", \"gate\": {\"state\": \"paused\", \"reason\": ");
-		json_str(out, reason, clamp(rlen, sizeof(reason)));
-		buf_adds(out, ", \"until\": ");
-		json_str(out, until, clamp(ulen, sizeof(until)));
-		buf_addc(out, '}');
-	} else
-		buf_adds(out, ", \"gate\": {\"state\": \"running\", "
-		    "\"reason\": null, \"until\": null}");
-	buf_printf(out, ", \"queue\": {\"cities\": %lld, \"oldest_age_s\": ",
-	    cnull ? 0 : cities);
-	if (onull)
-		buf_adds(out, "null}");
-	else {
-		add_secs(out, oldest);
-		buf_addc(out, '}');
-	}
+	if (read_workers(hosts, h, &e) == -1 || read_gate(h, &e) == -1)
+		return store_fail("GET /health", &e);
 	return STORE_OK;
 }
 
-static void
-family(struct buf *out, const char *name, const char *type,
-    const char *help)
+/* HS_SUMS's one row into m, a NULL as 0. */
+static int
+read_sums(struct health_sums *m, struct db_err *e)
 {
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-	    type);
+	long long	*col[SUM_COLS] = {
+		[SUM_REQUESTS] = &m->requests,
+		[SUM_PENDING] = &m->pending,
+		[SUM_COLLECTED] = &m->collected,
+		[SUM_FAILED] = &m->failed,
+		[SUM_WINDOW] = &m->window,
+		[SUM_WAIT_US] = &m->wait_us,
+		[SUM_ALIVE] = &m->alive,
+		[SUM_RESTARTS] = &m->restarts,
+		[SUM_QUEUED] = &m->queued,
+	};
+	MYSQL_BIND	 o[SUM_COLS];
+	my_bool		 null[SUM_COLS];
+	int		 i;
+
+	for (i = 0; i < SUM_COLS; i++)
+		bind_ll(&o[i], col[i], &null[i]);
+	if (db_one_row(set.db, st[HS_SUMS], NULL, o, "metrics", e) == -1)
+		return -1;
+	for (i = 0; i < SUM_COLS; i++)
+		if (null[i])
+			*col[i] = 0;
+	return 0;
 }
 
-/* A label value: backslash, quote and newline escaped. */
-static void
-label_value(struct buf *out, const char *s, size_t n)
+static int
+call_row(void *arg, struct db_err *e)
 {
-	size_t	 i;
+	struct call_row	*r = arg;
 
-	for (i = 0; i < n; i++) {
-		if (s[i] == '\\' || s[i] == '"')
-			buf_addc(out, '\\');
-		if (s[i] == '\n') {
-			buf_adds(out, "\\n");
-			continue;
-		}
-		buf_addc(out, s[i]);
-	}
-}
-
-static enum store_rc
-metrics_calls(struct buf *out)
-{
-	MYSQL_STMT	*s = st[HS_CALLS];
-	MYSQL_BIND	 o[2];
-	char		 outcome[40];
-	unsigned long	 olen;
-	long long	 n;
-	my_bool		 nnull;
-	int		 rc;
-
-	db_bind_out_str(&o[0], outcome, sizeof(outcome), &olen, NULL);
-	bind_ll(&o[1], &n, &nnull);
-	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0)
-		return store_lost(s, "metrics calls");
-	family(out, "owmcollect_api_calls_total", "counter",
-	    "API calls made by the workers, by outcome.");
-	while ((rc = mysql_stmt_fetch(s)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
-		buf_adds(out, "owmcollect_api_calls_total{outcome=\"");
-		label_value(out, outcome, clamp(olen, sizeof(outcome)));
-		buf_printf(out, "\"} %lld\n", nnull ? 0 : n);
-	}
-	if (rc == 1)
-		return store_lost(s, "metrics calls fetch");
-	mysql_stmt_free_result(s);
-	return STORE_OK;
+	(void)e;
+	answer_metrics_call(&calls, r->outcome,
+	    clamp(r->len, sizeof(r->outcome)), r->n_null ? 0 : r->n);
+	return 0;
 }
 
 enum store_rc
 health_metrics(long long limit, struct buf *out)
 {
-	MYSQL_STMT	*s;
-	MYSQL_BIND	 o[9];
-	long long	 v[9];
-	my_bool		 isnull[9];
-	int		 i, rc;
+	struct health_sums m;
+	struct call_row	 r;
+	MYSQL_BIND	 o[2];
+	struct db_err	 e;
 
-	if (ready() == -1)
+	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
-	s = st[HS_SUMS];
-	for (i = 0; i < 9; i++)
-		bind_ll(&o[i], &v[i], &isnull[i]);
-	if (mysql_stmt_execute(s) != 0 || mysql_stmt_bind_result(s, o) != 0 ||
-	    (rc = mysql_stmt_fetch(s)) == 1 || rc == MYSQL_NO_DATA)
-		return store_lost(s, "metrics");
-	mysql_stmt_free_result(s);
-	for (i = 0; i < 9; i++)
-		if (isnull[i])
-			v[i] = 0;
-
-	family(out, "owmcollect_requests_accepted_total", "counter",
-	    "Collection requests accepted (POST /collect answered 202).");
-	buf_printf(out, "owmcollect_requests_accepted_total %lld\n", v[0]);
-	family(out, "owmcollect_cities", "gauge",
-	    "Cities of every request, by state.");
-	buf_printf(out, "owmcollect_cities{state=\"pending\"} %lld\n"
-	    "owmcollect_cities{state=\"collected\"} %lld\n"
-	    "owmcollect_cities{state=\"failed\"} %lld\n", v[1], v[2], v[3]);
-	if ((rc = metrics_calls(out)) != STORE_OK)
-		return rc;
-	family(out, "owmcollect_gate_window_cities", "gauge",
-	    "Cities sent in the last 60 s (rate gate reservations).");
-	buf_printf(out, "owmcollect_gate_window_cities %lld\n", v[4]);
-	family(out, "owmcollect_gate_limit_cities_per_minute", "gauge",
-	    "The configured limit (owm.cities_per_minute).");
-	buf_printf(out, "owmcollect_gate_limit_cities_per_minute %lld\n",
-	    limit);
-	family(out, "owmcollect_gate_wait_seconds_total", "counter",
-	    "Time the worker children slept at the rate gate.");
-	buf_printf(out, "owmcollect_gate_wait_seconds_total %lld.%06lld\n",
-	    v[5] / 1000000, v[5] % 1000000);
-	family(out, "owmcollect_worker_children_alive", "gauge",
-	    "Worker children with a heartbeat younger than 10 s.");
-	buf_printf(out, "owmcollect_worker_children_alive %lld\n", v[6]);
-	family(out, "owmcollect_worker_restarts_total", "counter",
-	    "Restarts of the live children's slots by their supervisors.");
-	buf_printf(out, "owmcollect_worker_restarts_total %lld\n", v[7]);
-	family(out, "owmcollect_queue_cities", "gauge",
-	    "Cities queued for fetching.");
-	buf_printf(out, "owmcollect_queue_cities %lld\n", v[8]);
+	buf_reset(&calls);
+	db_bind_out_str(&o[0], r.outcome, sizeof(r.outcome), &r.len, NULL);
+	bind_ll(&o[1], &r.n, &r.n_null);
+	if (read_sums(&m, &e) == -1 ||
+	    db_rows(set.db, st[HS_CALLS], NULL, o, "metrics calls", call_row,
+	    &r, &e) == -1)
+		return store_fail("GET /metrics", &e);
+	answer_metrics(out, &m, limit, &calls);
 	return STORE_OK;
 }

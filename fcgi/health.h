@@ -1,33 +1,53 @@
 /*
  * health.h: the database side of GET /health and GET /metrics: what the
  * worker children report (worker_children, api_calls), the rate gate
- * (rate_gate, rate_slots), the queue and the requests' sums.  Statements
- * are prepared on the store's connection (store.h) and again after it
- * was reopened.  Nothing here logs client data.
+ * (rate_gate, rate_slots), the queue and the requests' sums.  The queries
+ * only: answer.c shapes what they read.  Nothing here logs client data.
  */
 #ifndef OWM_HEALTH_H
 #define OWM_HEALTH_H
 
+#include <stddef.h>
+
+#include <mysql.h>
+
 #include "buf.h"
 #include "store.h"
-
-/* A heartbeat this young is a child alive (the children beat every 2 s). */
 
 struct health {
 	int		 hosts;		/* worker hosts with a recent row */
 	int		 alive_hosts;	/* hosts with a child alive */
 	int		 key_paused;	/* the gate is paused: invalid key */
 	int		 paused;	/* paused for any reason */
+	char		 reason[40];	/* while paused: why (rate_gate) */
+	char		 until[40];	/* and until when (ISO 8601) */
+	size_t		 reason_len, until_len;
+	long long	 queued;	/* cities queued */
+	long long	 oldest_us;	/* the oldest queue entry's age */
+	int		 oldest_null;	/* the queue is empty */
 };
 
-/*
- * Append the /health document's "workers", "gate" and "queue" members
- * (each preceded by ", ") to out and fill h.  STORE_UNAVAILABLE: the
- * database is unreachable or failing; out then holds a partial document.
- */
-enum store_rc health_read(struct buf *out, struct health *h);
+/* The running sums /metrics shows. */
+struct health_sums {
+	long long	 requests;	/* accepted */
+	long long	 pending, collected, failed;	/* cities */
+	long long	 window;	/* cities sent in the API's window */
+	long long	 wait_us;	/* the children's sleep at the gate */
+	long long	 alive;		/* worker children alive */
+	long long	 restarts;	/* of the live children's slots */
+	long long	 queued;	/* cities queued */
+};
 
-/* Append every /metrics sample (text exposition format 0.0.4). */
+int	health_open(MYSQL *, struct db_err *);
+void	health_close(void);
+
+/*
+ * Fill h, and append its worker hosts to hosts (answer_health_host).
+ * STORE_UNAVAILABLE: the database is unreachable or failing.
+ */
+enum store_rc health_read(struct buf *hosts, struct health *h);
+
+/* Append every /metrics sample (answer_metrics). */
 enum store_rc health_metrics(long long limit_per_minute, struct buf *out);
 
 #endif

@@ -1,20 +1,19 @@
 /*
- * store.h: the FastCGI program's database work.  One store per process:
- * one persistent connection and its prepared statements, reopened after
- * the server goes away.  Functions return STORE_OK or an error class the
- * handler maps to a status; they never log client data.
+ * store.h: the FastCGI program's database connection.  One per process:
+ * opened at start and reopened lazily after the server went away, with
+ * every module's statements prepared on it (post.c, read.c, cancel.c,
+ * counters.c, health.c); and the one way its transactions run.  Functions
+ * return STORE_OK or an error class the handler maps to a status; they
+ * never log client data.
  */
 #ifndef OWM_STORE_H
 #define OWM_STORE_H
 
-#include <stddef.h>
-
 #include <mysql.h>
 
-#include "buf.h"
+#include "db.h"
 
 struct config;
-struct collect_req;
 
 enum store_rc {
 	STORE_OK = 0,
@@ -23,59 +22,34 @@ enum store_rc {
 	STORE_UNAVAILABLE,	/* 503: database unreachable or failing */
 };
 
-struct accepted {
-	char		 requested_at[32];	/* ISO 8601 UTC */
-	unsigned int	 total;
-	unsigned int	 done;			/* served from fresh readings */
-};
-
+/* Connect at start, so the first request pays no connect; -1 is fine. */
 int	store_init(const struct config *);
 void	store_close(void);
 
 /*
- * For modules that keep their own prepared statements on this process's
- * connection (health.c).  store_conn() opens it if needed (NULL: the
- * database is unavailable, answer 503); store_epoch() changes whenever a
- * new connection was opened, so statements prepared on an older one must
- * be prepared again; store_lost() classifies a failed statement like the
- * store's own (a broken connection is closed) and returns
- * STORE_UNAVAILABLE.
+ * The connection with every statement prepared, opened if need be; NULL
+ * while the database is unavailable (answer 503).  store_epoch() changes
+ * whenever a new connection was opened.
  */
 MYSQL	*store_conn(void);
 unsigned long store_epoch(void);
-enum store_rc store_lost(MYSQL_STMT *, const char *what);
 
 /*
- * Insert the request, holding its cities by reference (a fresh reading or
- * the fetch that will fulfil each), and queue the cities nobody queued
- * yet, in one transaction.  STORE_DUPLICATE if the id is or was used.
+ * A statement failed with e: a connection that is gone is closed (and
+ * that logged once), anything else is logged under what.  Returns
+ * STORE_UNAVAILABLE.
  */
-enum store_rc store_collect(const struct collect_req *, struct accepted *);
+enum store_rc store_fail(const char *what, const struct db_err *e);
 
 /*
- * Append the GET /get JSON document of request id to out, its progress
- * exact now; *finished tells whether the request is complete (its
- * document will never change again).
+ * Run body(arg, e) as one transaction: START TRANSACTION, the body, and
+ * COMMIT when it returns STORE_OK.  Another answer (STORE_DUPLICATE,
+ * STORE_NOTFOUND, or STORE_UNAVAILABLE after the body logged a broken
+ * invariant) is rolled back and returned.  -1 means a statement failed
+ * with e filled: rolled back, tried again while db_retry allows (a
+ * deadlock, a lock wait timeout), else store_fail's under what.
  */
-enum store_rc store_get(const char *id, size_t idlen, struct buf *out,
-	    int *finished);
-
-/*
- * GET /collect: requests with internal id < before, newest first, at most
- * limit, as {"requests": [...], "next": cursor or null}; an unfinished
- * one's progress exact now, like GET /get's.
- */
-enum store_rc store_list(unsigned long long before, unsigned long long limit,
-	    struct buf *out);
-
-/*
- * DELETE /collect: the request's cities not done yet fail with
- * "cancelled" (so it reaches 100) and the queue entries it created that
- * no worker holds go; *n tells how many cities its failed count grew by
- * (0 for a request already finished: nothing changes).  Appends the
- * request's document; STORE_NOTFOUND for an unknown id.
- */
-enum store_rc store_cancel(const char *id, size_t idlen,
-	    unsigned long long *n, struct buf *out);
+enum store_rc store_transaction(const char *what,
+	    int (*body)(void *arg, struct db_err *e), void *arg);
 
 #endif

@@ -9,6 +9,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include "buf.h"
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
@@ -337,4 +338,70 @@ db_retry(unsigned int code, int attempt)
 	ts.tv_nsec = ms * 1000000L;
 	nanosleep(&ts, NULL);
 	return 1;
+}
+
+void
+db_list_start(struct buf *b)
+{
+	buf_reset(b);
+	buf_addc(b, '[');
+}
+
+void
+db_list_num(struct buf *b, unsigned long long v)
+{
+	if (b->len > 1)			/* more than the opening '[' */
+		buf_addc(b, ',');
+	buf_addu(b, v);
+}
+
+void
+db_list_tuple(struct buf *b, const unsigned long long *v, size_t n)
+{
+	size_t	 i;
+
+	buf_adds(b, b->len > 1 ? ",[" : "[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_addc(b, ',');
+		buf_addu(b, v[i]);
+	}
+	buf_addc(b, ']');
+}
+
+int
+db_list_bind(MYSQL_BIND *p, struct buf *b, unsigned long *len,
+    const char *what, struct db_err *e)
+{
+	buf_addc(b, ']');
+	if (buf_cstr(b) == NULL) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "%s: out of memory", what);
+		return -1;
+	}
+	db_bind_str(p, b->data, len);
+	return 0;
+}
+
+int
+db_rows(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, MYSQL_BIND *o,
+    const char *what, int (*row)(void *, struct db_err *), void *arg,
+    struct db_err *e)
+{
+	int	 rc;
+
+	if (db_run(db, st, params, what, e) == -1)
+		return -1;
+	if (mysql_stmt_bind_result(st, o) != 0 ||
+	    mysql_stmt_store_result(st) != 0)
+		return db_fail(db, st, what, e);
+	while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED)
+		if (row(arg, e) == -1) {
+			mysql_stmt_free_result(st);
+			return -1;
+		}
+	if (rc == 1)
+		db_fail(db, st, what, e);
+	mysql_stmt_free_result(st);
+	return rc == 1 ? -1 : 0;
 }

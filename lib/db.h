@@ -4,9 +4,10 @@
  *   connection	db_open; struct db_conn, a connection that comes and goes
  *		(opened lazily, its outages logged once each way);
  *   statements	struct db_set, one module's SQL prepared together on a
- *		connection; db_run, db_one_row, db_query run them and fill
- *		one error record (struct db_err);
- *   binds	db_bind_*, MYSQL_BIND set-up;
+ *		connection; db_run, db_one_row, db_rows, db_query run them
+ *		and fill one error record (struct db_err);
+ *   binds	db_bind_*, MYSQL_BIND set-up; db_list_*, the JSON lists of
+ *		ids statements read through JSON_TABLE;
  *   errors	gone (reconnect later), retryable (deadlock, lock wait
  *		timeout), and the one retry policy (db_retry).
  *
@@ -23,6 +24,7 @@
 
 #include <mysql.h>
 
+struct buf;
 struct config;
 
 /*
@@ -138,5 +140,30 @@ int		 db_error_is_retryable(unsigned int);
  */
 #define DB_TRIES	8
 int		 db_retry(unsigned int code, int attempt);
+
+/*
+ * A JSON list of numbers ([a, ...]) or of tuples ([[a, b], ...]) that a
+ * statement reads through JSON_TABLE: db_list_start, the items one at a
+ * time, then db_list_bind closes the list and binds it as a string
+ * parameter; -1 with e filled (code 0, "<what>: out of memory") when the
+ * list did not fit in memory.
+ */
+void		 db_list_start(struct buf *);
+void		 db_list_num(struct buf *, unsigned long long);
+void		 db_list_tuple(struct buf *, const unsigned long long *,
+		    size_t n);
+int		 db_list_bind(MYSQL_BIND *, struct buf *, unsigned long *len,
+		    const char *what, struct db_err *);
+
+/*
+ * Bind params (may be NULL), execute, read the whole result (so row() may
+ * run other statements), and fetch each row into o, calling row(arg, e)
+ * after each; a row whose strings were cut to their buffers counts (the
+ * caller clamps).  -1 with e filled when a step or row() failed.
+ */
+int		 db_rows(MYSQL *, MYSQL_STMT *, MYSQL_BIND *params,
+		    MYSQL_BIND *o, const char *what,
+		    int (*row)(void *arg, struct db_err *), void *arg,
+		    struct db_err *e);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * post_direct.c: the ceiling for POST /collect: the same database work
- * (fcgi/store.c's store_collect, 167 default cities, a unique id each)
+ * (fcgi/post.c's post_collect, 167 default cities, a unique id each)
  * done in a loop by P processes with no HTTP, for D seconds.
  *
  *	post_direct -c FILE [-p processes] [-d seconds]
@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "parse.h"
+#include "post.h"
 #include "store.h"
 
 #define MAX_SAMPLES	200000
@@ -86,8 +87,8 @@ main(int argc, char *argv[])
 			r.idlen = (size_t)snprintf(r.id, sizeof(r.id),
 			    "direct-%d-%d-%ld", (int)getppid(), p, n);
 			t0 = now();
-			if (store_collect(&r, &a) != STORE_OK)
-				fatalx(1, "store_collect failed");
+			if (post_collect(&r, &a) != STORE_OK)
+				fatalx(1, "post_collect failed");
 			if (n < MAX_SAMPLES)
 				lat[p * MAX_SAMPLES + n] = now() - t0;
 		}

@@ -1,0 +1,276 @@
+/*
+ * answer.c: see answer.h.
+ *
+ * Times are the database's (UTC) in ISO 8601: a request's with
+ * microseconds, a reading's to the second.  Progress is (collected +
+ * failed) / total * 100 with two decimals, cut, never rounded up, so it
+ * shows 100 only when every city is done.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "answer.h"
+#include "health.h"
+#include "json.h"
+#include "post.h"
+#include "rules.h"
+
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
+static void
+add_time(struct buf *out, const MYSQL_TIME *t, int micro)
+{
+	buf_printf(out, "\"%04u-%02u-%02uT%02u:%02u:%02u", t->year, t->month,
+	    t->day, t->hour, t->minute, t->second);
+	if (micro)
+		buf_printf(out, ".%06lu", t->second_part);
+	buf_adds(out, "Z\"");
+}
+
+static void
+add_progress(struct buf *out, unsigned long long done,
+    unsigned long long total)
+{
+	unsigned long long h = total ? done * 10000 / total : 0;
+
+	buf_printf(out, "%llu.%02llu", h / 100, h % 100);
+}
+
+/* Microseconds as seconds with three decimals. */
+static void
+add_secs(struct buf *out, long long us)
+{
+	if (us < 0)
+		us = 0;
+	buf_printf(out, "%lld.%03lld", us / 1000000, us / 1000 % 1000);
+}
+
+void
+answer_error(struct buf *out, const char *msg)
+{
+	buf_adds(out, "{\"error\": ");
+	json_str(out, msg, strlen(msg));
+	buf_adds(out, "}\n");
+}
+
+void
+answer_accepted(struct buf *out, const char *id, size_t idlen,
+    const struct accepted *a, const char *status_url)
+{
+	buf_adds(out, "{\"id\": ");
+	json_str(out, id, idlen);
+	buf_adds(out, ", \"requested_at\": ");
+	add_time(out, &a->requested_at, 1);
+	buf_printf(out, ", \"total\": %u, \"progress\": ", a->total);
+	add_progress(out, a->done, a->total);
+	buf_printf(out, ", \"status_url\": \"%s\"}\n", status_url);
+}
+
+/* A request's members, without the object's closing brace. */
+static void
+request_head(struct buf *out, const struct answer_request *q)
+{
+	buf_adds(out, "{\"id\": ");
+	json_str(out, q->id, q->idlen);
+	buf_adds(out, ", \"requested_at\": ");
+	add_time(out, q->requested_at, 1);
+	buf_adds(out, ", \"finished_at\": ");
+	if (q->finished_at == NULL)
+		buf_adds(out, "null");
+	else
+		add_time(out, q->finished_at, 1);
+	buf_adds(out, ", \"progress\": ");
+	add_progress(out, q->collected + q->failed, q->total);
+	buf_printf(out, ", \"total\": %llu, \"collected\": %llu, "
+	    "\"failed\": %llu", q->total, q->collected, q->failed);
+}
+
+void
+answer_city(struct buf *items, const struct answer_city *c)
+{
+	buf_printf(items, "%s{\"city_id\": %llu, ", items->len ? ", " : "",
+	    c->city_id);
+	if (c->temperature != NULL) {
+		buf_adds(items, "\"temperature\": ");
+		buf_add(items, c->temperature, c->temperature_len);
+		buf_printf(items, ", \"humidity\": %llu, \"observed_at\": ",
+		    c->humidity);
+		add_time(items, c->observed_at, 0);
+	} else {
+		buf_adds(items, "\"error\": ");
+		if (c->error == NULL)
+			buf_adds(items, "\"unknown error\"");
+		else
+			json_str(items, c->error, c->error_len);
+	}
+	buf_addc(items, '}');
+}
+
+void
+answer_document(struct buf *out, const struct answer_request *q,
+    const struct buf *items)
+{
+	request_head(out, q);
+	buf_adds(out, ", \"data\": [");
+	buf_add(out, items->data, items->len);
+	if (items->failed)
+		out->failed = 1;
+	buf_adds(out, "]}\n");
+}
+
+void
+answer_page_start(struct buf *out)
+{
+	buf_adds(out, "{\"requests\": [");
+}
+
+void
+answer_page_request(struct buf *out, unsigned long long n,
+    const struct answer_request *q)
+{
+	if (n > 0)
+		buf_adds(out, ", ");
+	request_head(out, q);
+	buf_addc(out, '}');
+}
+
+void
+answer_page_end(struct buf *out, const unsigned long long *next)
+{
+	if (next != NULL)
+		buf_printf(out, "], \"next\": \"%llu\"}\n", *next);
+	else
+		buf_adds(out, "], \"next\": null}\n");
+}
+
+void
+answer_health_host(struct buf *hosts, const char *host, size_t len,
+    long long alive, const long long *age_us)
+{
+	buf_adds(hosts, hosts->len ? ", {\"host\": " : "{\"host\": ");
+	json_str(hosts, host, len);
+	buf_printf(hosts, ", \"children_alive\": %lld, \"heartbeat_age_s\": ",
+	    alive);
+	if (age_us == NULL)
+		buf_adds(hosts, "null");
+	else
+		add_secs(hosts, *age_us);
+	buf_addc(hosts, '}');
+}
+
+void
+answer_health(struct buf *out, const char *status, const struct buf *hosts,
+    const struct health *h)
+{
+	buf_printf(out, "{\"status\": \"%s\", \"database\": "
+	    "{\"reachable\": true}, \"workers\": [", status);
+	buf_add(out, hosts->data, hosts->len);
+	if (hosts->failed)
+		out->failed = 1;
+	if (h->paused) {
+		buf_adds(out, "], \"gate\": {\"state\": \"paused\", "
+		    "\"reason\": ");
+		json_str(out, h->reason, h->reason_len);
+		buf_adds(out, ", \"until\": ");
+		json_str(out, h->until, h->until_len);
+		buf_addc(out, '}');
+	} else
+		buf_adds(out, "], \"gate\": {\"state\": \"running\", "
+		    "\"reason\": null, \"until\": null}");
+	buf_printf(out, ", \"queue\": {\"cities\": %lld, \"oldest_age_s\": ",
+	    h->queued);
+	if (h->oldest_null)
+		buf_adds(out, "null");
+	else
+		add_secs(out, h->oldest_us);
+	buf_adds(out, "}}\n");
+}
+
+void
+answer_health_down(struct buf *out)
+{
+	buf_adds(out, "{\"status\": \"down\", \"database\": "
+	    "{\"reachable\": false}, \"workers\": [], \"gate\": null, "
+	    "\"queue\": null}\n");
+}
+
+static void
+family(struct buf *out, const char *name, const char *type,
+    const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+/* A label value: backslash, quote and newline escaped. */
+static void
+label_value(struct buf *out, const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\' || s[i] == '"')
+			buf_addc(out, '\\');
+		if (s[i] == '\n') {
+			buf_adds(out, "\\n");
+			continue;
+		}
+		buf_addc(out, s[i]);
+	}
+}
+
+void
+answer_metrics_call(struct buf *calls, const char *outcome, size_t len,
+    long long n)
+{
+	buf_adds(calls, "owmcollect_api_calls_total{outcome=\"");
+	label_value(calls, outcome, len);
+	buf_printf(calls, "\"} %lld\n", n);
+}
+
+/* A metric of one sample without labels. */
+static void
+metric(struct buf *out, const char *name, const char *type, const char *help,
+    long long v)
+{
+	family(out, name, type, help);
+	buf_printf(out, "%s %lld\n", name, v);
+}
+
+void
+answer_metrics(struct buf *out, const struct health_sums *m,
+    long long limit, const struct buf *calls)
+{
+	metric(out, "owmcollect_requests_accepted_total", "counter",
+	    "Collection requests accepted (POST /collect answered 202).",
+	    m->requests);
+	family(out, "owmcollect_cities", "gauge",
+	    "Cities of every request, by state.");
+	buf_printf(out, "owmcollect_cities{state=\"pending\"} %lld\n"
+	    "owmcollect_cities{state=\"collected\"} %lld\n"
+	    "owmcollect_cities{state=\"failed\"} %lld\n", m->pending,
+	    m->collected, m->failed);
+	family(out, "owmcollect_api_calls_total", "counter",
+	    "API calls made by the workers, by outcome.");
+	buf_add(out, calls->data, calls->len);
+	if (calls->failed)
+		out->failed = 1;
+	metric(out, "owmcollect_gate_window_cities", "gauge",
+	    "Cities sent in the last " STR(RULES_WINDOW_S) " s (rate gate "
+	    "reservations).", m->window);
+	metric(out, "owmcollect_gate_limit_cities_per_minute", "gauge",
+	    "The configured limit (owm.cities_per_minute).", limit);
+	family(out, "owmcollect_gate_wait_seconds_total", "counter",
+	    "Time the worker children slept at the rate gate.");
+	buf_printf(out, "owmcollect_gate_wait_seconds_total %lld.%06lld\n",
+	    m->wait_us / 1000000, m->wait_us % 1000000);
+	metric(out, "owmcollect_worker_children_alive", "gauge",
+	    "Worker children with a heartbeat younger than "
+	    STR(RULES_ALIVE_S) " s.", m->alive);
+	metric(out, "owmcollect_worker_restarts_total", "counter",
+	    "Restarts of the live children's slots by their supervisors.",
+	    m->restarts);
+	metric(out, "owmcollect_queue_cities", "gauge",
+	    "Cities queued for fetching.", m->queued);
+}

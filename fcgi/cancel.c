@@ -1,0 +1,278 @@
+/*
+ * cancel.c: DELETE /collect's transaction; see cancel.h.
+ *
+ * A finished request (settled, or with no city pending) is left as it
+ * is.  Otherwise it is cancelled now: marked (request_data then fails
+ * every city not done by now with "cancelled"), the queue entries it
+ * created that no worker has leased are dropped with their fetches, and
+ * its row is settled at once from its cities; the counts move by the
+ * difference.
+ *
+ * Lock order.  Every transaction of this program (this one and POST's,
+ * post.c) takes its locks in the one order the worker's transactions
+ * follow too, so none deadlocks: at most one existing requests row (FOR
+ * UPDATE) first, city_tasks rows in ascending city_id, the rows it alone
+ * creates or owns, the counters shard last.  Here: the request's row
+ * (lock 1, so a settle of it waits or is waited for whole), its unleased
+ * queue entries (lock 2, ascending city_id), their dropped fetches (lock
+ * 3), this connection's counters shard (lock 4).
+ */
+#include "cancel.h"
+#include "counters.h"
+#include "log.h"
+#include "read.h"
+#include "rules.h"
+
+enum {
+	C_LOCK,
+	C_MARK,
+	C_FIND,
+	C_TAKE,
+	C_FETCHES,
+	C_TASKS,
+	C_SETTLE,
+	C_COUNT
+};
+
+static const char *const sql[C_COUNT] = {
+	/* Lock 1: the request's row, first. */
+	[C_LOCK] =
+	    "SELECT id, collected, failed, finished_at IS NOT NULL "
+	    "FROM requests WHERE ext_id = ? FOR UPDATE",
+	[C_MARK] =
+	    "UPDATE requests SET cancelled_at = NOW(6) WHERE id = ?",
+	/*
+	 * The queue entries it created that no worker has leased, found
+	 * through its own list by primary key (a plain read, sorted), so
+	 * C_TAKE can lock them in ascending city_id.
+	 */
+	[C_FIND] =
+	    "SELECT t.city_id FROM requests q "
+	    "JOIN JSON_TABLE(q.cities, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]')) j "
+	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
+	    "WHERE q.id = ? AND t.created_by = q.id "
+	    "AND t.lease_owner IS NULL ORDER BY t.city_id",
+	/* Lock 2: those ([id, ...] ascending) still unleased, in order:
+	 * the list drives the join by primary key whatever the queue's
+	 * size (STRAIGHT_JOIN), never a scan. */
+	[C_TAKE] =
+	    "SELECT t.city_id, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$')) j "
+	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
+	    "WHERE t.created_by = ? AND t.lease_owner IS NULL FOR UPDATE",
+	/* Lock 3: their fetches end, dropped ([[id, fetch_id], ...]); a
+	 * request still waiting for one queues its city again (settle). */
+	[C_FETCHES] =
+	    "INSERT INTO fetches (id, city_id, state, error, done_at) "
+	    "SELECT j.fetch_id, j.city_id, 'dropped', 'cancelled', NOW(6) "
+	    "FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "fetch_id BIGINT UNSIGNED PATH '$[1]')) j",
+	[C_TASKS] =
+	    "DELETE t FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "fetch_id BIGINT UNSIGNED PATH '$[1]')) j "
+	    "STRAIGHT_JOIN city_tasks t "
+	    "ON t.city_id = j.city_id AND t.fetch_id = j.fetch_id",
+	/* The row it holds (lock 1), settled: every city is done now. */
+	[C_SETTLE] =
+	    "UPDATE requests SET collected = ?, failed = ?, finished_at = ?, "
+	    "wait_fetch = NULL WHERE id = ?",
+};
+
+/* One attempt at a cancel: the request's row as locked, and the result. */
+struct cancel {
+	const char	*id;
+	size_t		 idlen;
+	unsigned long long rid, was_c, was_f, finished;
+	unsigned long long n;		/* cities failed by the cancel */
+};
+
+/* A row of C_FIND (city) or C_TAKE (city, fetch), and the list it adds to. */
+struct task_row {
+	unsigned long long city, fetch;
+	size_t		 n;
+};
+
+static MYSQL_STMT		*st[C_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
+static struct buf		 ids, tasks;	/* C_TAKE's list, and its rows */
+
+int
+cancel_open(MYSQL *db, struct db_err *e)
+{
+	return db_set_open(&set, db, e);
+}
+
+void
+cancel_close(void)
+{
+	db_set_close(&set);
+}
+
+/* Lock 1; STORE_NOTFOUND for an unknown id. */
+static int
+lock_request(struct cancel *c, struct db_err *e)
+{
+	MYSQL_BIND	 b[1], o[4];
+	unsigned long	 len;
+
+	db_bind_bytes(&b[0], c->id, c->idlen, &len);
+	db_bind_u64(&o[0], &c->rid);
+	db_bind_u64(&o[1], &c->was_c);
+	db_bind_u64(&o[2], &c->was_f);
+	db_bind_u64(&o[3], &c->finished);
+	if (db_one_row(set.db, st[C_LOCK], b, o, "cancel: lock request", e) ==
+	    -1)
+		return e->code == 0 ? STORE_NOTFOUND : -1;	/* no row */
+	return STORE_OK;
+}
+
+static int
+found_row(void *arg, struct db_err *e)
+{
+	struct task_row	*t = arg;
+
+	(void)e;
+	if (t->n++ < CITIES_MAX)
+		db_list_num(&ids, t->city);
+	return 0;
+}
+
+static int
+taken_row(void *arg, struct db_err *e)
+{
+	struct task_row	*t = arg;
+
+	(void)e;
+	db_list_tuple(&tasks, (unsigned long long[]){ t->city, t->fetch }, 2);
+	t->n++;
+	return 0;
+}
+
+/*
+ * Lock 2: the queue entries request rid created that no worker has
+ * leased, found by a plain read, then locked in ascending city_id, into
+ * tasks as [[city_id, fetch_id], ...]; returns how many, -1 on failure.
+ */
+static long long
+take_tasks(unsigned long long rid, struct db_err *e)
+{
+	struct task_row	 t = { 0, 0, 0 };
+	MYSQL_BIND	 b[2], o[2];
+	unsigned long	 len;
+
+	db_bind_u64(&b[0], &rid);
+	db_bind_u64(&o[0], &t.city);
+	db_bind_u64(&o[1], &t.fetch);
+	db_list_start(&ids);
+	if (db_rows(set.db, st[C_FIND], b, o, "cancel: find tasks", found_row,
+	    &t, e) == -1)
+		return -1;
+	if (t.n == 0)
+		return 0;
+	if (db_list_bind(&b[0], &ids, &len, "cancel: find tasks", e) == -1)
+		return -1;
+	db_bind_u64(&b[1], &rid);
+	db_list_start(&tasks);
+	t.n = 0;
+	if (db_rows(set.db, st[C_TAKE], b, o, "cancel: lock tasks", taken_row,
+	    &t, e) == -1)
+		return -1;
+	return (long long)t.n;
+}
+
+/*
+ * Drop the queue entries request rid created that no worker has leased:
+ * their fetches end as dropped (lock 3) and the entries go.  Returns how
+ * many went, -1 on failure.
+ */
+static long long
+drop_tasks(unsigned long long rid, struct db_err *e)
+{
+	MYSQL_BIND	 b[1];
+	unsigned long	 len;
+	long long	 n;
+
+	if ((n = take_tasks(rid, e)) <= 0)	/* none, or all leased */
+		return n;
+	if (db_list_bind(&b[0], &tasks, &len, "cancel: drop tasks", e) ==
+	    -1 ||
+	    db_run(set.db, st[C_FETCHES], b, "cancel: drop fetches", e) ==
+	    -1 ||
+	    db_run(set.db, st[C_TASKS], b, "cancel: drop tasks", e) == -1)
+		return -1;
+	return (long long)mysql_stmt_affected_rows(st[C_TASKS]);
+}
+
+/* The row it holds, settled from its cities; then the counts. */
+static int
+settle(struct cancel *c, struct live *lv, long long dropped,
+    struct db_err *e)
+{
+	MYSQL_BIND	 b[4];
+	struct counts	 n = {
+		.collected = (long long)lv->collected - (long long)c->was_c,
+		.failed = (long long)lv->failed - (long long)c->was_f,
+		.queued = -dropped, .ended = dropped + 1 };
+
+	db_bind_u64(&b[0], &lv->collected);
+	db_bind_u64(&b[1], &lv->failed);
+	db_bind_time(&b[2], &lv->fin);
+	db_bind_u64(&b[3], &c->rid);
+	if (db_run(set.db, st[C_SETTLE], b, "cancel: settle", e) == -1 ||
+	    counters_add(&n, e) == -1)
+		return -1;
+	c->n = lv->failed - c->was_f;
+	return STORE_OK;
+}
+
+/* One attempt (store_transaction's body). */
+static int
+cancel_once(void *arg, struct db_err *e)
+{
+	struct cancel	*c = arg;
+	MYSQL_BIND	 b[1];
+	struct live	 lv;
+	long long	 dropped;
+	int		 rc;
+
+	c->n = 0;
+	if ((rc = lock_request(c, e)) != STORE_OK || c->finished)
+		return rc;
+	/* Finished by its cities, not settled yet (the settle will): as
+	 * finished, nothing changes either. */
+	if (read_live(c->rid, &lv, "cancel: progress", e) == -1)
+		return -1;
+	if (!lv.p_null && lv.pending == 0)
+		return STORE_OK;
+	db_bind_u64(&b[0], &c->rid);
+	if (db_run(set.db, st[C_MARK], b, "cancel: mark request", e) == -1 ||
+	    (dropped = drop_tasks(c->rid, e)) == -1 ||
+	    read_live(c->rid, &lv, "cancel: settle", e) == -1)
+		return -1;
+	if (lv.c_null || lv.f_null || lv.p_null || lv.fin_null ||
+	    lv.pending != 0) {
+		log_warnx("DELETE /collect: a cancelled request still has "
+		    "cities pending");
+		return STORE_UNAVAILABLE;
+	}
+	return settle(c, &lv, dropped, e);
+}
+
+enum store_rc
+cancel_request(const char *id, size_t idlen, unsigned long long *n,
+    struct buf *out)
+{
+	struct cancel	 c = { .id = id, .idlen = idlen };
+	enum store_rc	 rc;
+	int		 finished;
+
+	*n = 0;
+	if ((rc = store_transaction("DELETE /collect", cancel_once, &c)) !=
+	    STORE_OK)
+		return rc;
+	*n = c.n;
+	return read_get(id, idlen, out, &finished);
+}

@@ -1,0 +1,517 @@
+/*
+ * post.c: POST /collect's transaction; see post.h.
+ *
+ * A request is stored by reference: its row holds the city list, each
+ * city with the fresh reading that fulfilled it at once or the fetch
+ * (city_tasks.fetch_id, its outcome in `fetches`) that will.  POST is one
+ * transaction: a plain read of which cities are fresh and which queued
+ * already, the request row (its unique key decides races on an id), and,
+ * only for cities neither fresh nor queued, their queue entries and the
+ * row's references to them; the counters shard last.  So the common POST
+ * locks no row another request or a worker holds but its counters shard,
+ * whatever the flood.
+ *
+ * Lock order.  Every transaction of this program (this one and the
+ * cancel's, cancel.c) takes its locks in the one order the worker's
+ * transactions follow too, so none deadlocks: at most one existing
+ * requests row (FOR UPDATE) first, city_tasks rows in ascending city_id,
+ * the rows it alone creates or owns, the counters shard last.  Here: the
+ * new request row (lock 1), the new queue entries (lock 2), the row's
+ * references (lock 3), this connection's counters shard (lock 4).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysqld_error.h>
+
+#include "buf.h"
+#include "config.h"
+#include "counters.h"
+#include "log.h"
+#include "parse.h"
+#include "post.h"
+
+enum {
+	P_NOW,
+	P_LOOK,
+	P_INSERT,
+	P_QUEUE,
+	P_LOWER,
+	P_QUEUED,
+	P_REFS,
+	P_QUEUE_LOCK,
+	P_QUEUE_UNLOCK,
+	P_COUNT
+};
+
+#define QUEUE_LOCK_S	"10"	/* P_QUEUE_LOCK's wait */
+
+static const char *const sql[P_COUNT] = {
+	/* The database's clock, and the queue's current turn. */
+	[P_NOW] =
+	    "SELECT NOW(6), COALESCE(MIN(turn), 0) FROM city_tasks",
+	/*
+	 * Of the request's cities ([id, ...] as JSON), those with a reading
+	 * fresher than the cut-off, and those already queued, with their
+	 * turn and fetch.  A plain SELECT: in READ COMMITTED a consistent
+	 * read that takes no lock, so a flood of POSTs of the same cities
+	 * never waits on the workers or on each other here.
+	 */
+	[P_LOOK] =
+	    "SELECT j.pos - 1, IF(cl.fetched_at >= ?, cl.reading_id, 0), "
+	    "t.turn, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
+	    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
+	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
+	    "WHERE cl.fetched_at >= ? OR t.turn IS NOT NULL",
+	/*
+	 * The request with every city it could resolve: [[city_id,
+	 * reading_id, fetch_id], ...].  Lock 1: a new row (its ext_id key
+	 * decides a race on the id, the loser waits here, then fails).
+	 * Settled at once (finished_at, wait_fetch NULL) when every city
+	 * was fresh.
+	 */
+	[P_INSERT] =
+	    "INSERT INTO requests (ext_id, requested_at, total, collected, "
+	    "finished_at, cities, wait_fetch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	/*
+	 * Lock 2: queue the cities neither fresh nor queued ([[id, pos],
+	 * ...]) in ascending city_id, the order the worker also locks queue
+	 * entries in.  Each new entry is a new fetch (its fetch_id); one
+	 * that appeared since the plain read gets a shared lock only (rare:
+	 * a city just queued by another request or just completed).
+	 */
+	[P_QUEUE] =
+	    "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, "
+	    "created_at, created_by) "
+	    "SELECT j.city_id, ? + j.pos, ?, ?, ? FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id",
+	/*
+	 * Fairness: entries queued earlier at a later turn than this
+	 * request gives them move forward ([[id, turn], ...], built in
+	 * ascending city_id: the list drives the join, STRAIGHT_JOIN even
+	 * on a small queue, so that is the lock order).  Rare: only when a
+	 * request puts a city earlier than a bigger one did.  A second
+	 * ascending pass after P_QUEUE's, over other cities (those seen
+	 * queued); a cycle through the two would need another POST that
+	 * saw the queue otherwise at the same moment: the deadlock retry.
+	 */
+	[P_LOWER] =
+	    "UPDATE JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "turn BIGINT UNSIGNED PATH '$[1]')) j "
+	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
+	    "SET t.turn = j.turn WHERE t.turn > j.turn",
+	/*
+	 * The fetches of the cities P_QUEUE was given ([[id, pos], ...]):
+	 * a plain read, which sees the entries this transaction inserted
+	 * and those it found (it holds their lock).  NULL: a broken
+	 * invariant.
+	 */
+	[P_QUEUED] =
+	    "SELECT j.pos, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "pos INT UNSIGNED PATH '$[1]')) j "
+	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id",
+	/* Lock 3: the references of the request's own new row. */
+	[P_REFS] =
+	    "UPDATE requests SET cities = ?, wait_fetch = ? WHERE id = ?",
+	/*
+	 * P_QUEUE one at a time (worker/settle.c's requeue takes the same
+	 * lock).  Two INSERT IGNOREs of a city whose entry a batch is
+	 * deleting both wait for the batch, then each holds a shared lock
+	 * the other's insert needs: InnoDB's deadlock of duplicate keys, a
+	 * 503 once the retries run out.  Held only across that statement,
+	 * never while waiting for another such lock, so it adds no cycle.
+	 */
+	[P_QUEUE_LOCK] =
+	    "SELECT GET_LOCK('" DB_QUEUE_LOCK "', " QUEUE_LOCK_S ")",
+	[P_QUEUE_UNLOCK] =
+	    "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')",
+};
+
+/* A city with its position in the request, for lock 2's order. */
+struct city_pos {
+	unsigned int	 city;
+	unsigned int	 pos;
+};
+
+/*
+ * One attempt at a POST: what it read and wrote.  Each city of the
+ * request, by position, has a fresh reading (reading[pos]), or a fetch
+ * that will serve it (fetch[pos]), or neither yet (new: to queue); a
+ * queued one may move forward to turn lower[pos].
+ */
+struct post {
+	const struct collect_req *r;
+	MYSQL_TIME	 now;		/* the database's clock */
+	unsigned long long base;	/* the queue's current turn */
+	unsigned long long reqid;	/* the new row */
+	unsigned long long fresh;	/* cities with a fresh reading */
+	unsigned long long queued;	/* queue entries it created */
+	size_t		 nnew, nlower;
+};
+
+static const struct config	*cf;
+static MYSQL_STMT		*st[P_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
+static unsigned long long	 reading[CITIES_MAX], fetch[CITIES_MAX],
+				 lower[CITIES_MAX];
+static struct city_pos		 byc[CITIES_MAX];	/* by city_id */
+static struct buf		 list;	/* the list a statement is given */
+
+int
+post_open(MYSQL *db, const struct config *conf, struct db_err *e)
+{
+	cf = conf;
+	return db_set_open(&set, db, e);
+}
+
+void
+post_close(void)
+{
+	db_set_close(&set);
+}
+
+static int
+city_cmp(const void *a, const void *b)
+{
+	const struct city_pos *x = a, *y = b;
+
+	return x->city < y->city ? -1 : x->city > y->city;
+}
+
+/* The request's cities in ascending city_id, into byc. */
+static void
+sort_by_city(const struct collect_req *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->ncities; i++) {
+		byc[i].city = r->cities[i];
+		byc[i].pos = (unsigned int)i;
+	}
+	qsort(byc, r->ncities, sizeof(byc[0]), city_cmp);
+}
+
+/* P_LOOK's row, and where it goes. */
+struct look_row {
+	struct post	*p;
+	unsigned long long pos, reading, turn, fetch;
+	my_bool		 turn_null, fetch_null;
+};
+
+static int
+look_row(void *arg, struct db_err *e)
+{
+	struct look_row	*l = arg;
+	struct post	*p = l->p;
+
+	(void)e;
+	if (l->pos >= p->r->ncities)
+		return 0;
+	if (l->reading != 0) {
+		if (reading[l->pos] == 0)
+			p->fresh++;
+		reading[l->pos] = l->reading;
+	} else if (!l->turn_null && !l->fetch_null && reading[l->pos] == 0) {
+		fetch[l->pos] = l->fetch;
+		if (l->turn > p->base + l->pos)
+			lower[l->pos] = p->base + l->pos;
+	}
+	return 0;
+}
+
+/*
+ * Which of the request's cities have a reading fresher than
+ * worker.reuse_seconds, which of the others are queued, and which of
+ * those at a later turn than base + pos would give them (struct post).
+ */
+static int
+look(struct post *p, struct db_err *e)
+{
+	struct look_row	 l = { .p = p };
+	MYSQL_BIND	 b[3], o[4];
+	MYSQL_TIME	 cut = p->now;
+	unsigned long	 len;
+	size_t		 i;
+
+	memset(reading, 0, p->r->ncities * sizeof(reading[0]));
+	memset(fetch, 0, p->r->ncities * sizeof(fetch[0]));
+	memset(lower, 0, p->r->ncities * sizeof(lower[0]));
+	if (cf->worker.reuse_seconds == 0)	/* no reuse: a cut-off after */
+		cut.year = 9999;		/* every reading */
+	else if (db_time_add(&cut, -(long long)cf->worker.reuse_seconds) ==
+	    -1) {
+		log_warnx("POST /collect: fresh readings: bad clock");
+		return STORE_UNAVAILABLE;
+	}
+	db_list_start(&list);
+	for (i = 0; i < p->r->ncities; i++)
+		db_list_num(&list, p->r->cities[i]);
+	if (db_list_bind(&b[1], &list, &len, "fresh readings", e) == -1)
+		return -1;
+	db_bind_time(&b[0], &cut);
+	db_bind_time(&b[2], &cut);
+	db_bind_u64(&o[0], &l.pos);
+	db_bind_u64(&o[1], &l.reading);
+	db_bind_u64(&o[2], &l.turn);
+	o[2].is_null = &l.turn_null;
+	db_bind_u64(&o[3], &l.fetch);
+	o[3].is_null = &l.fetch_null;
+	return db_rows(set.db, st[P_LOOK], b, o, "fresh readings", look_row,
+	    &l, e);
+}
+
+/*
+ * requests.cities, [[city_id, reading_id, fetch_id], ...] in the
+ * request's order, into list; returns the largest fetch (the request's
+ * wait_fetch; 0: none).
+ */
+static unsigned long long
+city_list(const struct collect_req *r)
+{
+	unsigned long long wait = 0;
+	size_t		 i;
+
+	db_list_start(&list);
+	for (i = 0; i < r->ncities; i++) {
+		db_list_tuple(&list, (unsigned long long[]){ r->cities[i],
+		    reading[i], fetch[i] }, 3);
+		if (fetch[i] > wait)
+			wait = fetch[i];
+	}
+	return wait;
+}
+
+/* Lock 1: the request's row; STORE_DUPLICATE when its id is taken. */
+static int
+insert_request(struct post *p, struct db_err *e)
+{
+	MYSQL_BIND	 b[7];
+	unsigned long long total = p->r->ncities, wait = city_list(p->r);
+	unsigned long	 idlen, listlen;
+	my_bool		 unfinished = p->fresh < total, no_wait = wait == 0;
+
+	if (db_list_bind(&b[5], &list, &listlen, "city list", e) == -1)
+		return -1;
+	db_bind_bytes(&b[0], p->r->id, p->r->idlen, &idlen);
+	db_bind_time(&b[1], &p->now);
+	db_bind_u64(&b[2], &total);
+	db_bind_u64(&b[3], &p->fresh);
+	db_bind_time(&b[4], &p->now);
+	b[4].is_null = &unfinished;
+	db_bind_u64(&b[6], &wait);
+	b[6].is_null = &no_wait;
+	if (db_run(set.db, st[P_INSERT], b, "insert request", e) == -1)
+		return e->code == ER_DUP_ENTRY ? STORE_DUPLICATE : -1;
+	p->reqid = mysql_stmt_insert_id(st[P_INSERT]);
+	return STORE_OK;
+}
+
+/* P_QUEUE_LOCK: STORE_OK held, STORE_UNAVAILABLE not granted, -1 failed. */
+static int
+queue_lock(struct db_err *e)
+{
+	MYSQL_BIND	 o[1];
+	long long	 got = 0;
+	my_bool		 null = 0;
+
+	db_bind_i64(&o[0], &got);
+	o[0].is_null = &null;
+	if (db_one_row(set.db, st[P_QUEUE_LOCK], NULL, o, "queue lock", e) ==
+	    -1)
+		return -1;
+	if (null || got != 1) {
+		log_warnx("POST /collect: the queue lock was not granted in "
+		    QUEUE_LOCK_S " s");
+		return STORE_UNAVAILABLE;
+	}
+	return STORE_OK;
+}
+
+/* P_QUEUE under the queue's lock, released whatever happened. */
+static int
+queue_insert(struct post *p, MYSQL_BIND *b, struct db_err *e)
+{
+	struct db_err	 unlock;
+	int		 rc;
+
+	if ((rc = queue_lock(e)) != STORE_OK)
+		return rc;
+	rc = db_run(set.db, st[P_QUEUE], b, "queue cities", e);
+	p->queued = mysql_stmt_affected_rows(st[P_QUEUE]);
+	if (db_run(set.db, st[P_QUEUE_UNLOCK], NULL, "queue lock", &unlock) ==
+	    -1) {
+		if (rc == 0)
+			*e = unlock;
+		return -1;
+	}
+	return rc;
+}
+
+/* P_QUEUED's row: a city just queued, and its fetch. */
+struct queued_row {
+	const struct collect_req *r;
+	unsigned long long pos, fetch;
+	my_bool		 fetch_null;
+	size_t		 got;
+};
+
+static int
+queued_row(void *arg, struct db_err *e)
+{
+	struct queued_row *q = arg;
+
+	(void)e;
+	if (!q->fetch_null && q->fetch != 0 && q->pos < q->r->ncities &&
+	    reading[q->pos] == 0 && fetch[q->pos] == 0) {
+		fetch[q->pos] = q->fetch;
+		q->got++;
+	}
+	return 0;
+}
+
+/*
+ * Lock 2: queue the new cities in ascending city_id, each a new fetch
+ * created by the new request, and learn their fetches into fetch[].
+ * p->queued: the entries it created (an entry that appeared since the
+ * plain read was kept).
+ */
+static int
+queue(struct post *p, struct db_err *e)
+{
+	struct queued_row q = { .r = p->r };
+	MYSQL_BIND	 b[5], o[2];
+	unsigned long	 len;
+	size_t		 i;
+	int		 rc;
+
+	db_list_start(&list);
+	for (i = 0; i < p->r->ncities; i++)
+		if (reading[byc[i].pos] == 0 && fetch[byc[i].pos] == 0)
+			db_list_tuple(&list, (unsigned long long[]){
+			    byc[i].city, byc[i].pos }, 2);
+	if (db_list_bind(&b[4], &list, &len, "queue cities", e) == -1)
+		return -1;
+	db_bind_u64(&b[0], &p->base);
+	db_bind_time(&b[1], &p->now);
+	db_bind_time(&b[2], &p->now);
+	db_bind_u64(&b[3], &p->reqid);
+	if ((rc = queue_insert(p, b, e)) != STORE_OK)
+		return rc;
+	db_bind_u64(&o[0], &q.pos);
+	db_bind_u64(&o[1], &q.fetch);
+	o[1].is_null = &q.fetch_null;
+	if (db_rows(set.db, st[P_QUEUED], &b[4], o, "queued fetches",
+	    queued_row, &q, e) == -1)
+		return -1;
+	if (q.got != p->nnew) {
+		log_warnx("POST /collect: a city just queued is not in the "
+		    "queue");
+		return STORE_UNAVAILABLE;
+	}
+	return STORE_OK;
+}
+
+/* Move forward the queued cities lower[] names, in ascending city_id. */
+static int
+lower_turns(const struct collect_req *r, struct db_err *e)
+{
+	MYSQL_BIND	 b[1];
+	unsigned long	 len;
+	size_t		 i;
+
+	db_list_start(&list);
+	for (i = 0; i < r->ncities; i++)
+		if (lower[byc[i].pos] != 0)
+			db_list_tuple(&list, (unsigned long long[]){
+			    byc[i].city, lower[byc[i].pos] }, 2);
+	if (db_list_bind(&b[0], &list, &len, "queue turns", e) == -1)
+		return -1;
+	return db_run(set.db, st[P_LOWER], b, "queue turns", e);
+}
+
+/* Lock 3: the request row's references once its new cities are queued. */
+static int
+set_refs(struct post *p, struct db_err *e)
+{
+	MYSQL_BIND	 b[3];
+	unsigned long long wait = city_list(p->r);
+	unsigned long	 len;
+
+	if (db_list_bind(&b[0], &list, &len, "city list", e) == -1)
+		return -1;
+	db_bind_u64(&b[1], &wait);
+	db_bind_u64(&b[2], &p->reqid);
+	return db_run(set.db, st[P_REFS], b, "request references", e);
+}
+
+/* Lock 4: the counts; STORE_DUPLICATE when retention purged this id. */
+static int
+count(const struct post *p, struct db_err *e)
+{
+	struct counts	 c = { .cities = (long long)p->r->ncities,
+			    .collected = (long long)p->fresh,
+			    .queued = (long long)p->queued, .requests = 1 };
+	int		 added;
+
+	if (counters_add_post(&c, p->r->id, p->r->idlen, &added, e) == -1)
+		return -1;
+	return added ? STORE_OK : STORE_DUPLICATE;
+}
+
+/*
+ * One attempt (store_transaction's body).  Fresh readings and queued
+ * cities are read first, without locks, so a POST whose cities are all
+ * fresh or queued is P_NOW, P_LOOK, the request row and the counters: it
+ * never waits on a worker or on another POST.
+ */
+static int
+collect_once(void *arg, struct db_err *e)
+{
+	struct post	*p = arg;
+	MYSQL_BIND	 o[2];
+	size_t		 i;
+	int		 rc;
+
+	*p = (struct post){ .r = p->r };
+	db_bind_time(&o[0], &p->now);
+	db_bind_u64(&o[1], &p->base);
+	if (db_one_row(set.db, st[P_NOW], NULL, o, "now", e) == -1)
+		return -1;
+	if ((rc = look(p, e)) != STORE_OK)
+		return rc;
+	for (i = 0; i < p->r->ncities; i++) {
+		if (reading[i] == 0 && fetch[i] == 0)
+			p->nnew++;
+		if (lower[i] != 0)
+			p->nlower++;
+	}
+	if ((rc = insert_request(p, e)) != STORE_OK)
+		return rc;
+	if (p->nnew > 0 || p->nlower > 0)
+		sort_by_city(p->r);
+	if (p->nnew > 0 && (rc = queue(p, e)) != STORE_OK)
+		return rc;
+	if ((p->nlower > 0 && lower_turns(p->r, e) == -1) ||
+	    (p->nnew > 0 && set_refs(p, e) == -1))
+		return -1;
+	return count(p, e);
+}
+
+enum store_rc
+post_collect(const struct collect_req *r, struct accepted *a)
+{
+	struct post	 p = { .r = r };
+	enum store_rc	 rc;
+
+	if ((rc = store_transaction("POST /collect", collect_once, &p)) !=
+	    STORE_OK)
+		return rc;
+	a->requested_at = p.now;
+	a->total = (unsigned int)r->ncities;
+	a->done = (unsigned int)p.fresh;
+	return STORE_OK;
+}

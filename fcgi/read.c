@@ -1,0 +1,449 @@
+/*
+ * read.c: see read.h.
+ *
+ * GET reads the request's cities through the request_data view, so its
+ * counts and finished_at are exact now, not as last settled into the row
+ * (worker/settle.c): one statement.  A page of the list shows a finished
+ * row as settled (it never changes) and an unfinished one (the settle may
+ * lag a second) live like GET, one aggregate over its own cities each
+ * (R_LIVE).  Both are plain reads: no lock, no transaction.
+ *
+ * A finished document never changes, so this process keeps it
+ * (getcache.h) and proves it current with one unique-key lookup; an
+ * unfinished one and a page are kept while the fetches ended and the
+ * rows they show stay the same.  Each answer is cached with the version
+ * read before it was built, so a copy is served only while nothing it
+ * shows can have moved.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "answer.h"
+#include "getcache.h"
+#include "read.h"
+#include "validate.h"
+
+enum {
+	R_GET,
+	R_VERSION,
+	R_LIST_VERSION,
+	R_LIST,
+	R_LIVE,
+	R_COUNT
+};
+
+/* The fetches ended so far: part of a cached answer's version. */
+#define ENDED		"(SELECT COALESCE(SUM(ended), 0) FROM counters)"
+
+static const char *const sql[R_COUNT] = {
+	/*
+	 * Every city of the request in order, done or not, with its state
+	 * (request_data: 1 collected, 2 failed, 0 pending) and when it was
+	 * done.  Merged: the request by its unique key, its list, each
+	 * city's fetch and reading by primary key.  Its columns: G_*.
+	 */
+	[R_GET] =
+	    "SELECT q.requested_at, q.finished_at, q.total, q.id, "
+	    "d.city_id, d.temperature, d.humidity, d.observed_at, d.error, "
+	    "FIELD(d.state, 'collected', 'failed'), d.done_at "
+	    "FROM requests q JOIN request_data d ON d.request_id = q.id "
+	    "WHERE q.ext_id = ? ORDER BY d.pos",
+	/* The version of a request's document: its row (getcache.h). */
+	[R_VERSION] =
+	    "SELECT id, finished_at IS NOT NULL, " ENDED " "
+	    "FROM requests WHERE ext_id = ?",
+	/* A page's version: the newest and oldest rows ("Select tables
+	 * optimized away") and the fetches ended. */
+	[R_LIST_VERSION] =
+	    "SELECT COALESCE(MAX(id), 0), COALESCE(MIN(id), 0), " ENDED " "
+	    "FROM requests",
+	/* A page of requests, newest first.  Its columns: L_*. */
+	[R_LIST] =
+	    "SELECT id, ext_id, requested_at, finished_at, total, collected, "
+	    "failed FROM requests WHERE id < ? ORDER BY id DESC LIMIT ?",
+	/*
+	 * One request's counts now, and when it finished by the contract's
+	 * rule (all cities done: the latest done_at, never before it was
+	 * requested).  For a list's unfinished rows and a cancel's settle.
+	 */
+	[R_LIVE] =
+	    "SELECT SUM(d.state = 'collected'), SUM(d.state = 'failed'), "
+	    "SUM(d.state = 'pending'), GREATEST(MIN(q.requested_at), "
+	    "COALESCE(MAX(d.done_at), MIN(q.requested_at))) "
+	    "FROM requests q JOIN request_data d ON d.request_id = q.id "
+	    "WHERE q.id = ?",
+};
+
+/* R_GET's columns, in its SELECT's order. */
+enum {
+	G_REQUESTED_AT,
+	G_FINISHED_AT,
+	G_TOTAL,
+	G_REQUEST,
+	G_CITY_ID,
+	G_TEMPERATURE,
+	G_HUMIDITY,
+	G_OBSERVED_AT,
+	G_ERROR,
+	G_STATE,
+	G_DONE_AT,
+	G_COLS
+};
+
+/* request_data's states as R_GET gives them (FIELD). */
+#define STATE_PENDING	0
+#define STATE_COLLECTED	1
+
+/* R_LIST's columns, in its SELECT's order. */
+enum {
+	L_ID,
+	L_EXT_ID,
+	L_REQUESTED_AT,
+	L_FINISHED_AT,
+	L_TOTAL,
+	L_COLLECTED,
+	L_FAILED,
+	L_COLS
+};
+
+/* An R_GET row, and the document the rows so far build. */
+struct get_doc {
+	MYSQL_TIME	 requested_at, finished_at, observed_at, done_at;
+	unsigned long long total, request, city_id, humidity, state;
+	char		 temperature[16];
+	char		 error[1024];
+	unsigned long	 temp_len, error_len;
+	my_bool		 finished_null, city_null, temp_null, error_null;
+	my_bool		 hum_null, obs_null, done_null;
+
+	MYSQL_TIME	 req, last;	/* requested, the latest done */
+	unsigned long long collected, failed, pending;
+	int		 rows, settled, any_done;
+};
+
+/* An R_LIST row, and the page the rows so far build. */
+struct list_page {
+	unsigned long long rid, total, collected, failed;
+	char		 id[ID_MAX];
+	unsigned long	 idlen;
+	MYSQL_TIME	 req, fin;
+	my_bool		 fin_null;
+
+	struct buf	*out;
+	unsigned long long n, last;
+};
+
+static MYSQL_STMT		*st[R_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
+static struct get_doc		 doc;
+static struct buf		 items;		/* doc's data items */
+
+int
+read_open(MYSQL *db, struct db_err *e)
+{
+	return db_set_open(&set, db, e);
+}
+
+void
+read_close(void)
+{
+	db_set_close(&set);
+}
+
+static size_t
+clamp(unsigned long len, size_t cap)
+{
+	return len < cap ? len : cap;
+}
+
+/* Orders two DATETIME values (same time zone, as all of ours are). */
+static int
+time_cmp(const MYSQL_TIME *a, const MYSQL_TIME *b)
+{
+	unsigned long	 x[] = { a->year, a->month, a->day, a->hour,
+			    a->minute, a->second, a->second_part };
+	unsigned long	 y[] = { b->year, b->month, b->day, b->hour,
+			    b->minute, b->second, b->second_part };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(x) / sizeof(x[0]); i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	return 0;
+}
+
+/* A version's columns (R_VERSION's, R_LIST_VERSION's) into v. */
+static void
+version_bind(MYSQL_BIND *o, struct getcache_version *v)
+{
+	db_bind_u64(&o[0], &v->row);
+	db_bind_u64(&o[1], &v->final);
+	db_bind_u64(&o[2], &v->ended);
+}
+
+/* Append the cached answer of key if it is of version v; 1 if it was. */
+static int
+cached(const char *key, size_t keylen, const struct getcache_version *v,
+    struct buf *out, int *finished)
+{
+	struct getcache_version cv;
+	const struct buf *copy;
+	int		 fin;
+
+	if ((copy = getcache_find(key, keylen, &cv, &fin)) == NULL ||
+	    !getcache_same(v, &cv))
+		return 0;
+	buf_add(out, copy->data, copy->len);
+	if (finished)
+		*finished = fin;
+	return 1;
+}
+
+/*
+ * The version of a request's document now (getcache.h): its row, and,
+ * until the row is settled finished, the fetches ended.  One unique-key
+ * lookup and a sum of the counters' few rows.  STORE_NOTFOUND if there is
+ * no such request.
+ */
+static enum store_rc
+get_version(const char *id, size_t idlen, struct getcache_version *v)
+{
+	MYSQL_BIND	 b[1], o[3];
+	unsigned long	 len;
+	struct db_err	 e;
+
+	db_bind_bytes(&b[0], id, idlen, &len);
+	version_bind(o, v);
+	if (db_one_row(set.db, st[R_VERSION], b, o, "get version", &e) == -1)
+		return e.code == 0 ? STORE_NOTFOUND :	/* no row */
+		    store_fail("GET /get", &e);
+	if (v->final)
+		v->ended = 0;	/* it never changes again */
+	return STORE_OK;
+}
+
+static void
+get_bind(MYSQL_BIND *o, struct get_doc *d)
+{
+	db_bind_time(&o[G_REQUESTED_AT], &d->requested_at);
+	db_bind_time(&o[G_FINISHED_AT], &d->finished_at);
+	o[G_FINISHED_AT].is_null = &d->finished_null;
+	db_bind_u64(&o[G_TOTAL], &d->total);
+	db_bind_u64(&o[G_REQUEST], &d->request);
+	db_bind_u64(&o[G_CITY_ID], &d->city_id);
+	o[G_CITY_ID].is_null = &d->city_null;
+	db_bind_out_str(&o[G_TEMPERATURE], d->temperature,
+	    sizeof(d->temperature), &d->temp_len, &d->temp_null);
+	db_bind_u64(&o[G_HUMIDITY], &d->humidity);
+	o[G_HUMIDITY].is_null = &d->hum_null;
+	db_bind_time(&o[G_OBSERVED_AT], &d->observed_at);
+	o[G_OBSERVED_AT].is_null = &d->obs_null;
+	db_bind_out_str(&o[G_ERROR], d->error, sizeof(d->error),
+	    &d->error_len, &d->error_null);
+	db_bind_u64(&o[G_STATE], &d->state);
+	db_bind_time(&o[G_DONE_AT], &d->done_at);
+	o[G_DONE_AT].is_null = &d->done_null;
+}
+
+/* A done city of the row into items: its reading, or why it failed. */
+static void
+get_city(const struct get_doc *d)
+{
+	struct answer_city c = { .city_id = d->city_id };
+
+	if (!d->temp_null && !d->hum_null && !d->obs_null) {
+		c.temperature = d->temperature;
+		c.temperature_len = clamp(d->temp_len, sizeof(d->temperature));
+		c.humidity = d->humidity;
+		c.observed_at = &d->observed_at;
+	} else if (!d->error_null) {
+		c.error = d->error;
+		c.error_len = clamp(d->error_len, sizeof(d->error));
+	}
+	answer_city(&items, &c);
+}
+
+static int
+get_row(void *arg, struct db_err *e)
+{
+	struct get_doc	*d = arg;
+
+	(void)e;
+	if (d->rows++ == 0) {
+		d->req = d->requested_at;
+		if ((d->settled = !d->finished_null))
+			d->last = d->finished_at;
+	}
+	if (d->state == STATE_PENDING) {
+		d->pending++;
+		return 0;
+	}
+	if (d->state == STATE_COLLECTED)
+		d->collected++;
+	else
+		d->failed++;
+	get_city(d);
+	if (!d->settled && !d->done_null &&
+	    (!d->any_done || time_cmp(&d->done_at, &d->last) > 0)) {
+		d->last = d->done_at;
+		d->any_done = 1;
+	}
+	return 0;
+}
+
+/*
+ * When the request finished: the row's finished_at once settled, else,
+ * once no city is pending, the contract's rule (the latest done_at, never
+ * before requested_at; R_LIVE's in SQL).  NULL while it is not.
+ */
+static const MYSQL_TIME *
+get_finished(struct get_doc *d)
+{
+	if (d->settled)
+		return &d->last;
+	if (d->pending > 0)
+		return NULL;
+	if (!d->any_done || time_cmp(&d->req, &d->last) > 0)
+		d->last = d->req;
+	return &d->last;
+}
+
+enum store_rc
+read_get(const char *id, size_t idlen, struct buf *out, int *finished)
+{
+	struct getcache_version version;
+	struct answer_request q = { .id = id, .idlen = idlen };
+	MYSQL_BIND	 b[1], o[G_COLS];
+	unsigned long	 len;
+	struct db_err	 e;
+	enum store_rc	 rc;
+
+	if (store_conn() == NULL)
+		return STORE_UNAVAILABLE;
+	if ((rc = get_version(id, idlen, &version)) != STORE_OK)
+		return rc;
+	if (cached(id, idlen, &version, out, finished))
+		return STORE_OK;
+	memset(&doc, 0, sizeof(doc));
+	buf_reset(&items);
+	db_bind_bytes(&b[0], id, idlen, &len);
+	get_bind(o, &doc);
+	if (db_rows(set.db, st[R_GET], b, o, "get", get_row, &doc, &e) == -1)
+		return store_fail("GET /get", &e);
+	if (doc.rows == 0)
+		return STORE_NOTFOUND;
+	q.requested_at = &doc.req;
+	q.finished_at = get_finished(&doc);
+	q.total = doc.total;
+	q.collected = doc.collected;
+	q.failed = doc.failed;
+	answer_document(out, &q, &items);
+	*finished = q.finished_at != NULL;
+	getcache_put(id, idlen, &version, *finished, out);
+	return STORE_OK;
+}
+
+int
+read_live(unsigned long long rid, struct live *lv, const char *what,
+    struct db_err *e)
+{
+	MYSQL_BIND	 b[1], o[4];
+
+	db_bind_u64(&b[0], &rid);
+	db_bind_u64(&o[0], &lv->collected);
+	o[0].is_null = &lv->c_null;
+	db_bind_u64(&o[1], &lv->failed);
+	o[1].is_null = &lv->f_null;
+	db_bind_u64(&o[2], &lv->pending);
+	o[2].is_null = &lv->p_null;
+	db_bind_time(&o[3], &lv->fin);
+	o[3].is_null = &lv->fin_null;
+	return db_one_row(set.db, st[R_LIVE], b, o, what, e);
+}
+
+/* A page's row: an unfinished one live, like GET; then into the page. */
+static int
+list_row(void *arg, struct db_err *e)
+{
+	struct list_page *l = arg;
+	struct answer_request q;
+	struct live	 lv;
+
+	if (l->fin_null) {
+		if (read_live(l->rid, &lv, "list progress", e) == -1)
+			return -1;
+		/* NULL: the row went meanwhile (a purge): as read. */
+		if (!lv.c_null && !lv.f_null && !lv.p_null) {
+			l->collected = lv.collected;
+			l->failed = lv.failed;
+			if (lv.pending == 0 && !lv.fin_null) {
+				l->fin = lv.fin;
+				l->fin_null = 0;
+			}
+		}
+	}
+	q = (struct answer_request){ l->id, clamp(l->idlen, sizeof(l->id)),
+	    &l->req, l->fin_null ? NULL : &l->fin, l->total, l->collected,
+	    l->failed };
+	answer_page_request(l->out, l->n++, &q);
+	l->last = l->rid;
+	return 0;
+}
+
+/* The page's rows into out; -1 with e filled. */
+static int
+list_rows(unsigned long long before, unsigned long long limit,
+    struct buf *out, struct db_err *e)
+{
+	struct list_page l = { .out = out };
+	MYSQL_BIND	 b[2], o[L_COLS];
+
+	db_bind_u64(&b[0], &before);
+	db_bind_u64(&b[1], &limit);
+	db_bind_u64(&o[L_ID], &l.rid);
+	db_bind_out_str(&o[L_EXT_ID], l.id, sizeof(l.id), &l.idlen, NULL);
+	db_bind_time(&o[L_REQUESTED_AT], &l.req);
+	db_bind_time(&o[L_FINISHED_AT], &l.fin);
+	o[L_FINISHED_AT].is_null = &l.fin_null;
+	db_bind_u64(&o[L_TOTAL], &l.total);
+	db_bind_u64(&o[L_COLLECTED], &l.collected);
+	db_bind_u64(&o[L_FAILED], &l.failed);
+	answer_page_start(out);
+	if (db_rows(set.db, st[R_LIST], b, o, "list", list_row, &l, e) == -1)
+		return -1;
+	/* A full page may have a next one; its cursor is the last row id. */
+	answer_page_end(out, l.n == limit ? &l.last : NULL);
+	return 0;
+}
+
+enum store_rc
+read_list(unsigned long long before, unsigned long long limit,
+    struct buf *out)
+{
+	static struct buf page;
+	struct getcache_version version;
+	MYSQL_BIND	 o[3];
+	struct db_err	 e;
+	char		 key[64];
+	size_t		 keylen, start = out->len;
+
+	if (store_conn() == NULL)
+		return STORE_UNAVAILABLE;
+	/* A page's key starts with a byte no request id holds. */
+	keylen = (size_t)snprintf(key, sizeof(key), "\001%llu:%llu", before,
+	    limit);
+	version_bind(o, &version);
+	if (db_one_row(set.db, st[R_LIST_VERSION], NULL, o, "list version",
+	    &e) == -1)
+		return store_fail("GET /collect", &e);
+	if (cached(key, keylen, &version, out, NULL))
+		return STORE_OK;
+	if (list_rows(before, limit, out, &e) == -1)
+		return store_fail("GET /collect", &e);
+	if (!out->failed) {
+		buf_reset(&page);
+		buf_add(&page, out->data + start, out->len - start);
+		getcache_put(key, keylen, &version, 0, &page);
+	}
+	return STORE_OK;
+}
