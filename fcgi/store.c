@@ -33,7 +33,6 @@ static int	ready(MYSQL *, struct db_err *);
 static void	closing(void);
 static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US,
 				    NULL, 0, 0, 0 };
-static unsigned long		 epoch;
 
 /* After every connect: every module's statements. */
 static int
@@ -43,7 +42,6 @@ ready(MYSQL *db, struct db_err *e)
 	    cancel_open(db, e) == -1 || counters_open(db, e) == -1 ||
 	    health_open(db, e) == -1)
 		return -1;
-	epoch++;
 	return 0;
 }
 
@@ -79,12 +77,6 @@ store_conn(void)
 	struct db_err	 e;
 
 	return db_conn_up(&conn, cf, &e) == -1 ? NULL : conn.db;
-}
-
-unsigned long
-store_epoch(void)
-{
-	return epoch;
 }
 
 enum store_rc

@@ -28,11 +28,9 @@ void	store_close(void);
 
 /*
  * The connection with every statement prepared, opened if need be; NULL
- * while the database is unavailable (answer 503).  store_epoch() changes
- * whenever a new connection was opened.
+ * while the database is unavailable (answer 503).
  */
 MYSQL	*store_conn(void);
-unsigned long store_epoch(void);
 
 /*
  * A statement failed with e: a connection that is gone is closed (and
