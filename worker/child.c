@@ -8,10 +8,9 @@
  * tell the gate when the answers began (the latest the calls can have
  * arrived); map the answers; then store every outcome in one transaction
  * (tasks.c), and only then what they said about the key and the limit.
- * A city is retried with backoff on timeouts, 5xx, 429 and invalid bodies
- * up to worker.max_attempts, then failed with the last reason; an unknown
- * city fails at once ("city not found"); a refused key (401) pauses
- * everyone and fails nothing.
+ * What each answer makes of its cities, and what the gate must be told,
+ * is answer.c's (a pure policy); this file runs the calls, waits with
+ * jitter before a retry, and does what the verdict says.
  *
  * Every ~2 s, also while it sleeps at the gate, the child upserts its
  * heartbeat (heartbeat.c: alive, time spent waiting at the gate, batches)
@@ -28,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "answer.h"
 #include "child.h"
 #include "config.h"
 #include "daemon.h"
@@ -63,13 +63,10 @@ static int64_t			 lease_end;	/* local: the batch's leases */
 static struct task		 tasks[OWM_GROUP_MAX];
 static struct owm_call		 calls[OWM_CLIENT_MAX_CALLS];
 
-/* What a batch's answers said about the key and the limit. */
+/* What a batch learnt: its answers' verdict, the gate's backoff. */
 struct verdict {
-	int		 key_refused;
-	int		 saw_429;
-	int		 saw_ok;
+	struct answer_verdict ans;
 	unsigned int	 backoff_ms;	/* the gate's, at reservation */
-	unsigned int	 calls[CALL_NOUTCOMES];
 };
 
 static void
@@ -170,105 +167,16 @@ rnd(void)
 	return (double)random() / ((double)RAND_MAX + 1.0);
 }
 
-/* A transient failure: try again later, or fail after the last attempt. */
+/* A retry waits a backoff with jitter, growing with the attempts. */
 static void
-task_retry(struct task *t, const char *reason)
+retry_later(struct task *t, size_t n)
 {
-	if (t->attempts >= (unsigned int)cf->worker.max_attempts) {
-		t->out = TASK_FAILED;
-		snprintf(t->reason, sizeof(t->reason), "%s after %u attempts",
-		    reason, t->attempts);
-		return;
-	}
-	t->out = TASK_RETRY;
-	snprintf(t->reason, sizeof(t->reason), "%s", reason);
-	t->delay_us = rategate_backoff(t->attempts, RETRY_BASE_US,
-	    RETRY_CAP_US, rnd());
-}
+	size_t	 i;
 
-/* Not sent (pause, shutdown, cap): back to the queue, uncounted. */
-static void
-task_release(struct task *t, const char *reason)
-{
-	t->out = TASK_RELEASE;
-	t->delay_us = 0;
-	snprintf(t->reason, sizeof(t->reason), "%s", reason);
-}
-
-/* The counter a call's transport result and status fall under. */
-static enum call_outcome
-outcome_of(const struct owm_call *c)
-{
-	if (c->failed)
-		return strcmp(c->err, "timeout") == 0 ? CALL_TIMEOUT :
-		    CALL_TRANSPORT;
-	switch (c->status) {
-	case 200:
-		return CALL_OK;
-	case 401:
-		return CALL_401;
-	case 429:
-		return CALL_429;
-	}
-	return c->status >= 500 ? CALL_5XX : CALL_4XX;
-}
-
-/* An answer without a usable body: the HTTP status decides. */
-static void
-classify_status(struct task *t, const struct owm_call *c, struct verdict *v)
-{
-	char	 why[96];
-
-	if (c->failed) {
-		task_retry(t, c->err);
-		return;
-	}
-	switch (c->status) {
-	case 401:
-		v->key_refused = 1;
-		task_release(t, RULES_PAUSE_KEY);
-		return;
-	case 429:
-		v->saw_429 = 1;
-		break;
-	}
-	snprintf(why, sizeof(why), "HTTP %ld", c->status);
-	task_retry(t, why);
-}
-
-/* One /weather answer for t; returns the call's counter. */
-static enum call_outcome
-classify_single(struct task *t, const struct owm_call *c, struct verdict *v)
-{
-	const char	*why;
-	char		 msg[64], reason[128];
-
-	if (c->failed || (c->status != 200 && c->status != 404)) {
-		classify_status(t, c, v);
-		return outcome_of(c);
-	}
-	v->saw_ok = 1;
-	if (c->status == 404) {
-		/* The API's word for an unknown id; any other 404 is a
-		 * misrouted call and retried. */
-		if (owm_parse_message(c->body.data, c->body.len, msg,
-		    sizeof(msg)) == 0 && strcmp(msg, "city not found") == 0) {
-			t->out = TASK_FAILED;
-			snprintf(t->reason, sizeof(t->reason),
-			    "city not found");
-			return CALL_NOT_FOUND;
-		}
-		task_retry(t, "HTTP 404");
-		return CALL_4XX;
-	}
-	if (owm_parse_single(c->body.data, c->body.len, t->city, time(NULL),
-	    &t->rd, &why) == 0) {
-		t->out = TASK_READING;
-		return CALL_OK;
-	}
-	snprintf(reason, sizeof(reason), "invalid response: %s", why);
-	task_retry(t, reason);
-	return CALL_BROKEN_JSON;
+	for (i = 0; i < n; i++)
+		if (t[i].out == TASK_RETRY)
+			t[i].delay_us = rategate_backoff(t[i].attempts,
+			    RETRY_BASE_US, RETRY_CAP_US, rnd());
 }
 
 /* Release every task of list still without an outcome. */
@@ -278,7 +186,7 @@ release_all(struct task **list, size_t n, const char *reason)
 	size_t	 i;
 
 	for (i = 0; i < n; i++)
-		task_release(list[i], reason);
+		answer_release(list[i], reason);
 }
 
 /* A reservation in hand, on this host's monotonic clock. */
@@ -449,7 +357,8 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 		log_debug("GET /weather id=%u: %ld%s%s", ids[i],
 		    calls[i].status, calls[i].failed ? " " : "",
 		    calls[i].failed ? calls[i].err : "");
-		v->calls[classify_single(list[i], &calls[i], v)]++;
+		answer_single(list[i], &calls[i],
+		    (unsigned int)cf->worker.max_attempts, time(NULL), &v->ans);
 	}
 	stats.cities += (uint64_t)k;
 	return 0;
@@ -459,14 +368,10 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 static int
 fetch_group(struct task **list, size_t n, struct verdict *v)
 {
-	struct owm_reading rd[OWM_GROUP_MAX];
 	struct task	*missing[OWM_GROUP_MAX];
 	struct pass	 ps;
 	uint32_t	 ids[OWM_GROUP_MAX];
-	int		 found[OWM_GROUP_MAX];
-	const char	*why;
-	char		 reason[128];
-	size_t		 i, nmissing = 0;
+	size_t		 i, nmissing;
 	int		 k;
 
 	if ((k = pass_gate(list, n, 1, v, &ps)) <= 0)
@@ -483,29 +388,9 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],
 	    calls[0].status, calls[0].failed ? " " : "",
 	    calls[0].failed ? calls[0].err : "");
-	if (calls[0].failed || calls[0].status != 200) {
-		v->calls[outcome_of(&calls[0])]++;
-		for (i = 0; i < n; i++)
-			classify_status(list[i], &calls[0], v);
-		return 0;
-	}
-	v->saw_ok = 1;
-	if (owm_parse_group(calls[0].body.data, calls[0].body.len, ids, n,
-	    time(NULL), rd, found, &why) == -1) {
-		v->calls[CALL_BROKEN_JSON]++;
-		snprintf(reason, sizeof(reason), "invalid response: %s", why);
-		for (i = 0; i < n; i++)
-			task_retry(list[i], reason);
-		return 0;
-	}
-	v->calls[CALL_OK]++;
-	for (i = 0; i < n; i++) {
-		if (found[i]) {
-			list[i]->rd = rd[i];
-			list[i]->out = TASK_READING;
-		} else
-			missing[nmissing++] = list[i];
-	}
+	nmissing = answer_group(list, &calls[0],
+	    (unsigned int)cf->worker.max_attempts, time(NULL), &v->ans,
+	    missing);
 	/* The API leaves unknown ids out of a group answer; one single
 	 * call each tells an unknown city from a hiccup. */
 	if (nmissing > 0)
@@ -518,11 +403,11 @@ static int
 report(const struct verdict *v)
 {
 	struct db_err	 e;
-	int		 rc;
+	int		 rc, act = answer_gate(&v->ans, v->backoff_ms);
 
-	if (heartbeat_count_calls(v->calls, &e) == -1)
+	if (heartbeat_count_calls(v->ans.calls, &e) == -1)
 		goto fail;
-	if (v->key_refused) {
+	if (act & ANSWER_PAUSE_KEY) {
 		if ((rc = gate_pause_key(KEY_PAUSE_S, &e)) == -1)
 			goto fail;
 		if (rc == 1)
@@ -531,14 +416,14 @@ report(const struct verdict *v)
 			    "retried every %d s; no city is failed. Fix "
 			    "owm.key and reload (SIGHUP)", KEY_PAUSE_S);
 	}
-	if (v->saw_429) {
+	if (act & ANSWER_PAUSE_429) {
 		if ((rc = gate_pause_429(&e)) == -1)
 			goto fail;
 		if (rc == 1)
 			log_warnx("the API answered 429 (limit exceeded): "
 			    "pausing the rate gate for everyone");
-	} else if (v->saw_ok && v->backoff_ms > 0 &&
-	    gate_backoff_reset(&e) == -1)
+	}
+	if ((act & ANSWER_BACKOFF_RESET) && gate_backoff_reset(&e) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -623,6 +508,7 @@ round_once(void)
 		rc = cf->owm.mode == OWM_MODE_GROUP ? fetch_group(list, k, &v) :
 		    fetch_single(list, k, &v);
 		stats.batches++;
+		retry_later(tasks, n);
 	}
 	if (rc == -1 || conn.db == NULL)
 		return -1;	/* the leases expire; the cities come back */

@@ -42,7 +42,7 @@ static const char *const sql[H_COUNT] = {
 	    "WHERE heartbeat_at < NOW(6) - INTERVAL 10 MINUTE",
 	[H_LEAVE] =
 	    "DELETE FROM worker_children WHERE owner = ?",
-	/* The order of enum call_outcome. */
+	/* The order of enum call_outcome (answer.h). */
 	[H_CALLS] =
 	    "INSERT INTO api_calls (outcome, n) VALUES "
 	    "('ok', ?), ('not_found', ?), ('401', ?), ('429', ?), "

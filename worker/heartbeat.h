@@ -14,23 +14,10 @@
 
 #include <mysql.h>
 
+#include "answer.h"		/* enum call_outcome */
 #include "db.h"
 
 #define HEARTBEAT_EVERY_US	2000000LL
-
-/* API call outcomes, in api_calls.outcome order. */
-enum call_outcome {
-	CALL_OK,
-	CALL_NOT_FOUND,
-	CALL_401,
-	CALL_429,
-	CALL_4XX,
-	CALL_5XX,
-	CALL_TIMEOUT,
-	CALL_TRANSPORT,
-	CALL_BROKEN_JSON,
-	CALL_NOUTCOMES
-};
 
 struct child_stats {
 	char		 owner[64];	/* "<host>:<pid>" */

@@ -175,7 +175,7 @@ finish(struct owm_call *c, CURL *h, CURLcode code)
 	if (code == CURLE_WRITE_ERROR && c->body.failed)
 		snprintf(c->err, sizeof(c->err), "response too large");
 	else if (code == CURLE_OPERATION_TIMEDOUT)
-		snprintf(c->err, sizeof(c->err), "timeout");
+		snprintf(c->err, sizeof(c->err), OWM_CLIENT_TIMEOUT);
 	else
 		snprintf(c->err, sizeof(c->err), "%s",
 		    curl_easy_strerror(code));

@@ -27,6 +27,8 @@
 struct config;
 
 #define OWM_CLIENT_MAX_CALLS	OWM_GROUP_MAX
+/* The err of a call that ran out of time (answer.c counts those apart). */
+#define OWM_CLIENT_TIMEOUT	"timeout"
 
 struct owm_call {
 	/* in */

@@ -1,0 +1,80 @@
+/*
+ * answer.h: the answer policy, what an API call's outcome makes of the
+ * tasks it was for and what a batch's answers tell the rate gate.
+ *
+ * Pure: no database, no curl, no clock (now is given, for the parser's
+ * dt check), no globals, never logs.  In: the call as it ended (HTTP
+ * status, transport error, body: struct owm_call is plain data), single
+ * (/weather, one task) or group (/group, every task of the call), each
+ * task's attempts (this one included) against max_attempts.  Out: each
+ * task's outcome and reason, the verdict's flags and the call's counter.
+ *
+ *   transport error (timeout...)	retry with the error
+ *   200, a valid body			a reading
+ *   200, a body that does not map	retry "invalid response: why"
+ *   404 "city not found" (/weather)	failed at once: the API's word
+ *   other 4xx, 404 of /group, 5xx	retry "HTTP n"
+ *   429				retry; the gate pauses everyone
+ *   401				released, nothing failed; the gate
+ *					pauses everyone for the key
+ *
+ * A retry on the last attempt fails the task with "<reason> after n
+ * attempts".  The 429's Retry-After is not read: the API sends none
+ * (OWM-API.md); the gate's own backoff decides.  A /group answer leaves
+ * unknown ids out: those tasks stay TASK_PENDING, for the caller to
+ * confirm with a /weather call each.  The retry's delay is the caller's
+ * (rategate_backoff: it draws jitter).
+ */
+#ifndef OWM_ANSWER_H
+#define OWM_ANSWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "owm_client.h"
+#include "tasks.h"
+
+/* API call outcomes, in api_calls.outcome order (heartbeat.c). */
+enum call_outcome {
+	CALL_OK,
+	CALL_NOT_FOUND,
+	CALL_401,
+	CALL_429,
+	CALL_4XX,
+	CALL_5XX,
+	CALL_TIMEOUT,
+	CALL_TRANSPORT,
+	CALL_BROKEN_JSON,
+	CALL_NOUTCOMES
+};
+
+/* What a batch's answers said about the key and the limit, so far. */
+struct answer_verdict {
+	int		 key_refused;	/* a 401 */
+	int		 saw_429;
+	int		 saw_ok;	/* the API meant it: 200, /weather 404 */
+	unsigned int	 calls[CALL_NOUTCOMES];	/* one count per call */
+};
+
+/* One /weather call c for t. */
+void	answer_single(struct task *t, const struct owm_call *c,
+	    unsigned int max_attempts, int64_t now, struct answer_verdict *);
+/*
+ * One /group call c for list[0..c->nids) (list[i] asked as c->ids[i], at
+ * most OWM_GROUP_MAX).  Returns how many tasks the answer left out, into
+ * missing[], still TASK_PENDING.
+ */
+size_t	answer_group(struct task **list, const struct owm_call *c,
+	    unsigned int max_attempts, int64_t now, struct answer_verdict *,
+	    struct task **missing);
+/* Not sent, or the key refused: back to the queue, attempt uncounted. */
+void	answer_release(struct task *, const char *reason);
+
+/* What the gate must be told after a batch: answer_gate's bits. */
+#define ANSWER_PAUSE_KEY	0x1	/* pause everyone: the key refused */
+#define ANSWER_PAUSE_429	0x2	/* pause everyone, growing backoff */
+#define ANSWER_BACKOFF_RESET	0x4	/* answers again: backoff starts over */
+/* backoff_ms: the gate's 429 backoff when the batch reserved. */
+int	answer_gate(const struct answer_verdict *, unsigned int backoff_ms);
+
+#endif
