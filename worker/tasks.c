@@ -4,8 +4,8 @@
  * A batch costs a handful of statements, not a few per city: the claim's
  * leases, the lock on the batch's queue entries, their deletion, the
  * readings, city_latest and the fetches' outcomes are each one statement
- * over the whole batch (IN lists and multi-row inserts, one prepared
- * variant per list length, prepared when first needed).  None of them
+ * over the whole batch (IN lists and multi-row inserts: sqlvec.c's
+ * templates, one prepared variant per list length).  None of them
  * depends on how many requests wait for the batch's cities: a completion
  * never touches requests (they point at its fetches, and the housekeeping
  * child settles them afterwards: settle.c).
@@ -34,11 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "buf.h"
 #include "config.h"
 #include "db.h"
+#include "sqlvec.h"
 #include "tasks.h"
 
 #define VMAX		OWM_GROUP_MAX	/* longest IN list: a batch */
@@ -89,9 +88,9 @@ static const char *const sql[T_COUNT] = {
 };
 
 /*
- * Statements over n cities, enum tasks_sql_kind in tasks.h.  In the
- * templates "(?*)" is a list of n placeholders, "[...]" a part repeated
- * n times; nothing else is special.
+ * Statements over n cities, enum tasks_sql_kind in tasks.h, as sqlvec.h
+ * templates: "?*" a list of n placeholders, "[...]" a part repeated n
+ * times.
  */
 
 static const char *const vsql[V_COUNT] = {
@@ -147,131 +146,35 @@ static const char *const vsql[V_COUNT] = {
 
 static MYSQL_STMT		*st[T_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
-static MYSQL_STMT		*vst[V_COUNT][VMAX + 1];
+static struct sqlvec		 vec = SQLVEC(vsql, VMAX);
 static const struct config	*cf;
-
-/* Parameters of one variable statement: room for its longest form. */
-static MYSQL_BIND		 pb[5 * VMAX + 2];
-static long long		 pv[5 * VMAX + 2];
-static unsigned long		 plen[5 * VMAX + 2];
-static size_t			 np;
 
 int
 tasks_sql(int kind, size_t n, struct buf *b)
 {
-	const char	*s, *rep = NULL;
-	size_t		 i;
-
-	if (kind < 0 || kind >= V_COUNT || n < 1 || n > VMAX)
+	if (kind < 0 || kind >= V_COUNT || n > VMAX)
 		return -1;
-	buf_reset(b);
-	for (s = vsql[kind]; *s; s++) {
-		if (strncmp(s, "?*", 2) == 0) {
-			for (i = 0; i < n; i++)
-				buf_adds(b, i ? ", ?" : "?");
-			s++;
-		} else if (*s == '[')
-			rep = s + 1;
-		else if (*s == ']' && rep) {
-			for (i = 0; i < n; i++) {
-				if (i > 0)
-					buf_adds(b, *rep == '(' ? ", " : " ");
-				buf_add(b, rep, (size_t)(s - rep));
-			}
-			rep = NULL;
-		} else if (rep == NULL)
-			buf_addc(b, *s);
-	}
-	return buf_cstr(b) ? 0 : -1;
-}
-
-/* The variant of kind for n, prepared on first use. */
-static MYSQL_STMT *
-vstmt(int kind, size_t n, struct db_err *e)
-{
-	struct buf	 b;
-
-	if (vst[kind][n])
-		return vst[kind][n];
-	buf_init(&b, 0);
-	if (tasks_sql(kind, n, &b) == -1) {
-		buf_free(&b);
-		e->code = 0;
-		snprintf(e->msg, sizeof(e->msg), "statement %d/%zu: out of "
-		    "memory", kind, n);
-		return NULL;
-	}
-	vst[kind][n] = db_prepare(set.db, b.data, e->msg, sizeof(e->msg));
-	if (vst[kind][n] == NULL)
-		e->code = mysql_errno(set.db);
-	buf_free(&b);
-	return vst[kind][n];
-}
-
-/* Start a parameter list; the add_* append to it. */
-static void
-params(void)
-{
-	np = 0;
-}
-
-static void
-add_i64(long long v)
-{
-	pv[np] = v;
-	db_bind_i64(&pb[np], &pv[np]);
-	np++;
-}
-
-static void
-add_str(const char *s)
-{
-	db_bind_str(&pb[np], s, &plen[np]);
-	np++;
-}
-
-static void
-add_null(void)
-{
-	memset(&pb[np], 0, sizeof(pb[np]));
-	pb[np].buffer_type = MYSQL_TYPE_NULL;
-	np++;
-}
-
-/* Run the variant of kind for n with the parameters added. */
-static MYSQL_STMT *
-vrun(int kind, size_t n, const char *what, struct db_err *e)
-{
-	MYSQL_STMT	*q;
-
-	if ((q = vstmt(kind, n, e)) == NULL)
-		return NULL;
-	if (mysql_stmt_param_count(q) != np) {
-		e->code = 0;
-		snprintf(e->msg, sizeof(e->msg), "%s: %lu parameters, %zu "
-		    "bound", what, mysql_stmt_param_count(q), np);
-		return NULL;
-	}
-	if (db_run(set.db, q, pb, what, e) == -1)
-		return NULL;
-	return q;
+	return sqlvec_sql(vsql[kind], n, b);
 }
 
 int
 tasks_open(MYSQL *conn, const struct config *conf, struct db_err *e)
 {
-		cf = conf;
-	return db_set_open(&set, conn, e);
+	cf = conf;
+	if (db_set_open(&set, conn, e) == -1)
+		return -1;
+	if (sqlvec_open(&vec, conn, e) == -1) {
+		db_set_close(&set);
+		return -1;
+	}
+	return 0;
 }
 
 void
 tasks_close(void)
 {
-	int	 k;
-
 	db_set_close(&set);
-	for (k = 0; k < V_COUNT; k++)
-		db_close_stmts(vst[k], VMAX + 1);
+	sqlvec_close(&vec);
 }
 
 /*
@@ -293,11 +196,11 @@ fresh(struct task *t, size_t n, struct db_err *e)
 	size_t		 i;
 	int		 rc;
 
-	params();
+	sqlvec_params(&vec);
 	for (i = 0; i < n; i++)
-		add_i64(t[i].city);
-	add_i64(cf->worker.reuse_seconds);
-	if ((q = vrun(V_FRESH, n, "fresh readings", e)) == NULL)
+		sqlvec_i64(&vec, t[i].city);
+	sqlvec_i64(&vec, cf->worker.reuse_seconds);
+	if ((q = sqlvec_run(&vec, V_FRESH, n, "fresh readings", e)) == NULL)
 		return -1;
 	db_bind_i64(&o[0], &city);
 	db_bind_u64(&o[1], &reading);
@@ -360,10 +263,10 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 
 		if (db_query(set.db, "START TRANSACTION", e) == -1)
 			return -1;
-		params();
+		sqlvec_params(&vec);
 		for (i = 0; i < k; i++)
-			add_i64(cand[i]);
-		if ((q = vrun(V_TAKE, k, "claim", e)) == NULL)
+			sqlvec_i64(&vec, cand[i]);
+		if ((q = sqlvec_run(&vec, V_TAKE, k, "claim", e)) == NULL)
 			goto fail;
 		db_bind_i64(&o[0], &city);
 		db_bind_i64(&o[1], &attempts);
@@ -393,12 +296,12 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	}
 	if (*n == 0)
 		return 0;
-	params();
-	add_str(owner);
-	add_i64(cf->worker.lease_seconds);
+	sqlvec_params(&vec);
+	sqlvec_str(&vec, owner);
+	sqlvec_i64(&vec, cf->worker.lease_seconds);
 	for (i = 0; i < *n; i++)
-		add_i64(t[i].city);
-	if (vrun(V_CLAIM, *n, "claim lease", e) == NULL ||
+		sqlvec_i64(&vec, t[i].city);
+	if (sqlvec_run(&vec, V_CLAIM, *n, "claim lease", e) == NULL ||
 	    db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
 	if (cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {
@@ -489,18 +392,18 @@ lock_entries(const char *owner, struct task *t, size_t n, int *mine,
 	size_t		 i, k = 0;
 	int		 rc;
 
-	params();
+	sqlvec_params(&vec);
 	for (i = 0; i < n; i++) {
 		mine[i] = 0;
 		if (is_done(&t[i]) || is_requeue(&t[i])) {
-			add_i64(t[i].city);
+			sqlvec_i64(&vec, t[i].city);
 			k++;
 		}
 	}
 	if (k == 0)
 		return 0;
-	add_str(owner);
-	if ((q = vrun(V_LOCK, k, "lock tasks", e)) == NULL)
+	sqlvec_str(&vec, owner);
+	if ((q = sqlvec_run(&vec, V_LOCK, k, "lock tasks", e)) == NULL)
 		return -1;
 	db_bind_i64(&o[0], &city);
 	db_bind_u64(&o[1], &fetch);
@@ -548,25 +451,25 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 	size_t		 i, got = 0;
 	int		 rc;
 
-	params();
+	sqlvec_params(&vec);
 	for (i = 0; i < k; i++) {
 		snprintf(temp[i], sizeof(temp[i]), "%.2f", list[i]->rd.temp);
-		add_i64(list[i]->city);
-		add_str(temp[i]);
-		add_i64(list[i]->rd.humidity);
-		add_i64(list[i]->rd.dt);
+		sqlvec_i64(&vec, list[i]->city);
+		sqlvec_str(&vec, temp[i]);
+		sqlvec_i64(&vec, list[i]->rd.humidity);
+		sqlvec_i64(&vec, list[i]->rd.dt);
 	}
-	if ((q = vrun(V_READINGS, k, "insert readings", e)) == NULL)
+	if ((q = sqlvec_run(&vec, V_READINGS, k, "insert readings", e)) == NULL)
 		return -1;
 	first = mysql_stmt_insert_id(q);
 
-	params();
-	add_i64((long long)first);
+	sqlvec_params(&vec);
+	sqlvec_i64(&vec, (long long)first);
 	for (i = 0; i < k; i++) {
-		add_i64(list[i]->city);
+		sqlvec_i64(&vec, list[i]->city);
 		ids[i] = 0;
 	}
-	if ((q = vrun(V_READ_IDS, k, "reading ids", e)) == NULL)
+	if ((q = sqlvec_run(&vec, V_READ_IDS, k, "reading ids", e)) == NULL)
 		return -1;
 	db_bind_u64(&o[0], &id);
 	db_bind_i64(&o[1], &city);
@@ -587,12 +490,12 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 	if (got != k)
 		return invariant(e, "readings inserted", k, got);
 
-	params();
+	sqlvec_params(&vec);
 	for (i = 0; i < k; i++) {
-		add_i64(list[i]->city);
-		add_i64((long long)ids[i]);
+		sqlvec_i64(&vec, list[i]->city);
+		sqlvec_i64(&vec, (long long)ids[i]);
 	}
-	return vrun(V_LATEST, k, "city_latest", e) ? 0 : -1;
+	return sqlvec_run(&vec, V_LATEST, k, "city_latest", e) ? 0 : -1;
 }
 
 /*
@@ -605,21 +508,21 @@ store_fetches(struct task **list, size_t k, const unsigned long long *ids,
 {
 	size_t		 i;
 
-	params();
+	sqlvec_params(&vec);
 	for (i = 0; i < k; i++) {
-		add_i64((long long)list[i]->fetch);
-		add_i64(list[i]->city);
+		sqlvec_i64(&vec, (long long)list[i]->fetch);
+		sqlvec_i64(&vec, list[i]->city);
 		if (is_collected(list[i])) {
-			add_str("collected");
-			add_i64((long long)ids[i]);
-			add_null();
+			sqlvec_str(&vec, "collected");
+			sqlvec_i64(&vec, (long long)ids[i]);
+			sqlvec_null(&vec);
 		} else {
-			add_str("failed");
-			add_null();
-			add_str(list[i]->reason);
+			sqlvec_str(&vec, "failed");
+			sqlvec_null(&vec);
+			sqlvec_str(&vec, list[i]->reason);
 		}
 	}
-	return vrun(V_FETCHES, k, "fetch outcomes", e) ? 0 : -1;
+	return sqlvec_run(&vec, V_FETCHES, k, "fetch outcomes", e) ? 0 : -1;
 }
 
 /*
@@ -666,11 +569,11 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 	}
 	if (ndone == 0)
 		goto commit;
-	params();
+	sqlvec_params(&vec);
 	for (i = 0; i < ndone; i++)
-		add_i64(done[i]->city);
-	add_str(owner);
-	if ((q = vrun(V_DELETE, ndone, "delete tasks", e)) == NULL)
+		sqlvec_i64(&vec, done[i]->city);
+	sqlvec_str(&vec, owner);
+	if ((q = sqlvec_run(&vec, V_DELETE, ndone, "delete tasks", e)) == NULL)
 		goto fail;
 	if (mysql_stmt_affected_rows(q) != ndone) {
 		invariant(e, "locked tasks", ndone, mysql_stmt_affected_rows(q));

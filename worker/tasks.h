@@ -68,11 +68,11 @@ int	tasks_complete(const char *owner, struct task *t, size_t n,
 	    size_t *lost, struct db_err *);
 
 /*
- * The statements whose length follows the batch: one variant per n, 1 ..
- * OWM_GROUP_MAX cities.  tasks_sql() writes the
- * variant's SQL into b; -1 if kind or n is out of range.  Exposed for the
- * unit tests, which check every variant's placeholders against what the
- * completion binds.
+ * The statements whose length follows the batch (sqlvec.h): one variant
+ * per n, 1 .. OWM_GROUP_MAX cities.  tasks_sql() writes the variant's SQL
+ * into b; -1 if kind or n is out of range.  Exposed for the unit tests,
+ * which check every variant's placeholders against what the completion
+ * binds.
  */
 enum tasks_sql_kind {
 	V_TAKE,		/* cities */

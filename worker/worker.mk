@@ -4,8 +4,9 @@
 
 WORKER_SRC	:= worker/main.c worker/child.c worker/answer.c \
 		   worker/rategate.c worker/gate_db.c worker/tasks.c \
-		   worker/owm_client.c worker/owm_parse.c worker/notify.c \
-		   worker/heartbeat.c worker/purge.c worker/settle.c
+		   worker/sqlvec.c worker/owm_client.c worker/owm_parse.c \
+		   worker/notify.c worker/heartbeat.c worker/purge.c \
+		   worker/settle.c
 WORKER_OBJ	 = $(WORKER_SRC:%.c=$(B)/%.o)
 CURL_LIBS	 = $(shell pkg-config --libs libcurl 2>/dev/null)
 # sd_notify (notify.c): only the worker links libsystemd.
@@ -24,7 +25,8 @@ $(B)/tests/check_rategate: $(B)/tests/unit/check_rategate.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 $(B)/tests/check_worker_parse: $(B)/tests/unit/check_worker_parse.o \
-    $(B)/worker/owm_parse.o $(B)/worker/tasks.o $(LIB_OBJ)
+    $(B)/worker/owm_parse.o $(B)/worker/tasks.o $(B)/worker/sqlvec.o \
+    $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON) -lm
 
 $(B)/tests/check_purge: $(B)/tests/unit/check_purge.o $(B)/worker/purge.o \

@@ -3,8 +3,8 @@
  * table-driven: good single and group bodies, cod as string or number,
  * missing fields, NaN, strings where numbers belong, wrong types, huge,
  * deep nesting, foreign ids, truncated bodies.  Also worker/tasks.c's
- * batch statements: the SQL of a variant, and every variant's
- * placeholders against what the completion binds.
+ * batch statements: sqlvec.c's template markup, the SQL of a variant, and
+ * every variant's placeholders against what the completion binds.
  */
 #include <check.h>
 #include <math.h>
@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "owm_parse.h"
+#include "sqlvec.h"
 #include "tasks.h"
 
 #define NOW	1700000400LL
@@ -266,7 +267,39 @@ START_TEST(test_message)
 }
 END_TEST
 
-/* Exact SQL of a few variants. */
+/* worker/sqlvec.c's template markup on its own. */
+static const struct {
+	const char	*tmpl;
+	size_t		 n;
+	const char	*sql;		/* NULL: refused */
+} vcases[] = {
+	{ "x IN (?*)", 3, "x IN (?, ?, ?)" },
+	{ "x IN (?*) AND y = ?", 1, "x IN (?) AND y = ?" },
+	{ "VALUES [(?, 1)]", 2, "VALUES (?, 1), (?, 1)" },
+	{ "WHERE 1[ AND x <> ?]", 3, "WHERE 1 AND x <> ?  AND x <> ?  AND "
+	    "x <> ?" },
+	{ "no list", 2, "no list" },
+	{ "x IN (?*)", 0, NULL },
+};
+
+START_TEST(test_sqlvec)
+{
+	struct buf	 b;
+
+	buf_init(&b, 0);
+	if (vcases[_i].sql == NULL)
+		ck_assert_int_eq(sqlvec_sql(vcases[_i].tmpl, vcases[_i].n, &b),
+		    -1);
+	else {
+		ck_assert_int_eq(sqlvec_sql(vcases[_i].tmpl, vcases[_i].n, &b),
+		    0);
+		ck_assert_str_eq(b.data, vcases[_i].sql);
+	}
+	buf_free(&b);
+}
+END_TEST
+
+/* Exact SQL of a few of tasks.c's variants. */
 struct sqlcase {
 	int		 kind;
 	size_t		 n;
@@ -365,6 +398,8 @@ suite(void)
 	    sizeof(mcases) / sizeof(mcases[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tasks_sql");
+	tcase_add_loop_test(tc, test_sqlvec, 0,
+	    sizeof(vcases) / sizeof(vcases[0]));
 	tcase_add_loop_test(tc, test_sql, 0,
 	    sizeof(sqlcases) / sizeof(sqlcases[0]));
 	tcase_add_loop_test(tc, test_sql_params, 0,
