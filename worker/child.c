@@ -234,86 +234,125 @@ unused(const struct pass *ps)
 }
 
 /*
+ * How late a wake-up may be and still use its slot: half the margin (the
+ * other half is the calls' to connect in), and never less than a
+ * scheduler's wake-up (with a margin of 0 every sleep would otherwise end
+ * "late" and reserve again).
+ */
+static int64_t
+late_allowed(void)
+{
+	int64_t	 late = cf->owm.margin_ms * 500;
+
+	return late < LATE_MIN_US ? LATE_MIN_US : late;
+}
+
+/*
+ * Reserve a slot for the n tasks of list, and keep their leases past its
+ * calls: how many tasks it covers (the monthly cap may cut them; the
+ * others are released), 0 when the gate is paused (all released), -1 on
+ * a database error.
+ */
+static int
+reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
+{
+	struct gate_state *g = &ps->g;
+	struct db_err	 e;
+	int		 rc;
+
+	if ((rc = gate_reserve((unsigned int)n, owner, g, &e)) == -1) {
+		db_trouble(&e);
+		return -1;
+	}
+	if (rc == GATE_PAUSED) {
+		release_all(list, n, g->reason);
+		return 0;
+	}
+	v->backoff_ms = g->backoff_ms;
+	if (g->granted < n) {
+		release_all(list + g->granted, n - g->granted,
+		    RULES_PAUSE_MONTH);
+		n = g->granted;
+	}
+	ps->wake = gate_wake_mono(g, g->slot);
+	ps->connect_by = gate_by_mono(g, g->slot + cf->owm.margin_ms * 1000);
+	ps->end_by = gate_by_mono(g, g->deadline);
+	if (keep_leases(ps, &e) == -1) {
+		unused(ps);
+		db_trouble(&e);
+		return -1;
+	}
+	return (int)n;
+}
+
+/*
+ * Sleep until the slot, opening the calls' connections
+ * owm.connect_timeout_ms before it, then see that no one paused the gate
+ * meanwhile.  n when the tasks may go, 0 when they were released
+ * (stopping, paused), -1 on a database error.
+ */
+static int
+sleep_to_slot(struct task **list, size_t n, size_t ncalls,
+    const struct pass *ps)
+{
+	struct gate_state state;
+	struct db_err	 e;
+	int64_t		 t0, lead = cf->owm.connect_timeout_ms * 1000;
+	int		 rc;
+
+	if (ps->wake > daemon_mono_us())
+		log_debug("%zu cities: slot in %lld ms", n,
+		    (long long)((ps->wake - daemon_mono_us()) / 1000));
+	t0 = daemon_mono_us();
+	nap_until(ps->wake - lead);
+	if (!quit)
+		owm_client_warm(ncalls, ps->wake, beat_if_due);
+	nap_until(ps->wake);
+	stats.gate_wait_us += daemon_mono_us() - t0;
+	if (quit) {
+		unused(ps);
+		release_all(list, n, "worker stopping");
+		return 0;
+	}
+	if (ps->wake <= t0)
+		return (int)n;
+	/* Someone may have been refused while we slept. */
+	if ((rc = gate_check(&state, &e)) == -1) {
+		unused(ps);
+		db_trouble(&e);
+		return -1;
+	}
+	if (rc == GATE_PAUSED) {
+		unused(ps);
+		release_all(list, n, state.reason);
+		return 0;
+	}
+	return (int)n;
+}
+
+/*
  * Pass the gate for the n tasks of list (ncalls calls) and sleep until
- * the slot, opening the calls' connections owm.connect_timeout_ms before
- * it.  Returns the number of tasks that may be sent now, with *ps (the
- * others are released), or -1 on a database error.
+ * the slot.  Returns the number of tasks that may be sent now, with *ps
+ * (the others are released), or -1 on a database error.
  */
 static int
 pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
     struct pass *ps)
 {
-	struct gate_state *g = &ps->g, state;
-	struct db_err	 e;
-	int64_t		 late, t0, lead = cf->owm.connect_timeout_ms * 1000;
-	int		 rc;
+	int64_t	 late = late_allowed();
+	int	 k;
 
-	/*
-	 * How late a wake-up may be and still use its slot: half the
-	 * margin (the other half is the calls' to connect in), and never
-	 * less than a scheduler's wake-up (with a margin of 0 every sleep
-	 * would otherwise end "late" and reserve again).
-	 */
-	late = cf->owm.margin_ms * 500;
-	if (late < LATE_MIN_US)
-		late = LATE_MIN_US;
 	for (;;) {
-		rc = gate_reserve((unsigned int)n, owner, g, &e);
-		if (rc == -1) {
-			db_trouble(&e);
-			return -1;
-		}
-		if (rc == GATE_PAUSED) {
-			release_all(list, n, g->reason);
-			return 0;
-		}
-		v->backoff_ms = g->backoff_ms;
-		if (g->granted < n) {
-			release_all(list + g->granted, n - g->granted,
-			    RULES_PAUSE_MONTH);
-			n = g->granted;
-			if (ncalls > n)
-				ncalls = n;
-		}
-		ps->wake = gate_wake_mono(g, g->slot);
-		ps->connect_by = gate_by_mono(g, g->slot +
-		    cf->owm.margin_ms * 1000);
-		ps->end_by = gate_by_mono(g, g->deadline);
-		if (keep_leases(ps, &e) == -1) {
-			unused(ps);
-			db_trouble(&e);
-			return -1;
-		}
-		if (ps->wake > daemon_mono_us())
-			log_debug("%zu cities: slot in %lld ms", n,
-			    (long long)((ps->wake - daemon_mono_us()) / 1000));
-		t0 = daemon_mono_us();
-		nap_until(ps->wake - lead);
-		if (!quit)
-			owm_client_warm(ncalls, ps->wake, beat_if_due);
-		nap_until(ps->wake);
-		stats.gate_wait_us += daemon_mono_us() - t0;
-		if (quit) {
-			unused(ps);
-			release_all(list, n, "worker stopping");
-			return 0;
-		}
-		if (ps->wake > t0) {
-			/* Someone may have been refused while we slept. */
-			if ((rc = gate_check(&state, &e)) == -1) {
-				unused(ps);
-				db_trouble(&e);
-				return -1;
-			}
-			if (rc == GATE_PAUSED) {
-				unused(ps);
-				release_all(list, n, state.reason);
-				return 0;
-			}
-		}
+		if ((k = reserve(list, n, v, ps)) <= 0)
+			return k;
+		n = (size_t)k;
+		if (ncalls > n)
+			ncalls = n;
+		if ((k = sleep_to_slot(list, n, ncalls, ps)) <= 0)
+			return k;
 		/* Late past the margin: the slot no longer covers us. */
 		if (daemon_mono_us() <= ps->wake + late)
-			return (int)n;
+			return k;
 		log_warnx("woke %lld ms after the rate slot: reserving again",
 		    (long long)((daemon_mono_us() - ps->wake) / 1000));
 		unused(ps);

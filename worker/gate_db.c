@@ -311,91 +311,153 @@ gate_check(struct gate_state *g, struct db_err *e)
 	return until > now ? GATE_PAUSED : GATE_OK;
 }
 
-int
-gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
-    struct db_err *e)
-{
-	MYSQL_BIND	 o[5], p[5];
-	long long	 now, until, backoff, used, next_month, at, cities;
-	long long	 deadline;
-	unsigned long long cum;
-	char		 month[16], cur[16];
-	unsigned long	 rlen, mlen, clen, olen;
-	my_bool		 rnull, mnull, cnull;
-	int64_t		 t;
-	long long	 cap = cf->owm.cities_per_month;
+/* The gate's row as locked, and the clock's month. */
+struct locked {
+	long long	 used;		/* month_used */
+	long long	 next_month;	/* database clock */
+	char		 month[16];	/* the row's 'YYYY-MM' */
+	char		 cur[16];	/* the clock's */
+};
 
-	memset(g, 0, sizeof(*g));
-	if (db_query(set.db, "START TRANSACTION", e) == -1)
-		return -1;
+/*
+ * Inside the reservation's transaction: lock the gate's row, then read
+ * the clock between two local readings (never in the locking statement:
+ * it may have waited for the lock).  g gets the clock and the pause.
+ */
+static int
+lock_gate(struct gate_state *g, struct locked *l, struct db_err *e)
+{
+	MYSQL_BIND	 o[5];
+	long long	 now, until, backoff;
+	unsigned long	 rlen, mlen, clen;
+	my_bool		 rnull, mnull, cnull;
+
 	db_bind_i64(&o[0], &until);
 	db_bind_out_str(&o[1], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
 	db_bind_i64(&o[2], &backoff);
-	db_bind_out_str(&o[3], month, sizeof(month) - 1, &mlen, &mnull);
-	db_bind_i64(&o[4], &used);
+	db_bind_out_str(&o[3], l->month, sizeof(l->month) - 1, &mlen, &mnull);
+	db_bind_i64(&o[4], &l->used);
 	if (one_row(st[G_LOCK], o, "rate gate lock", e) == -1)
-		goto fail;
+		return -1;
 	/* The lock is ours: now the clock, between two local readings. */
 	db_bind_i64(&o[0], &now);
-	db_bind_out_str(&o[1], cur, sizeof(cur) - 1, &clen, &cnull);
-	db_bind_i64(&o[2], &next_month);
+	db_bind_out_str(&o[1], l->cur, sizeof(l->cur) - 1, &clen, &cnull);
+	db_bind_i64(&o[2], &l->next_month);
 	g->mono_lo = daemon_mono_us();
 	if (one_row(st[G_NOW], o, "database clock", e) == -1)
-		goto fail;
+		return -1;
 	g->mono_hi = daemon_mono_us();
 	terminate(g->reason, rlen, sizeof(g->reason));
-	terminate(month, mlen, sizeof(month));
-	terminate(cur, clen, sizeof(cur));
+	terminate(l->month, mlen, sizeof(l->month));
+	terminate(l->cur, clen, sizeof(l->cur));
 	g->now = now;
 	g->paused_until = until;
 	g->backoff_ms = (unsigned int)backoff;
-	if (until > now) {
-		mysql_rollback(set.db);
-		return GATE_PAUSED;
-	}
+	return 0;
+}
 
-	if (strcmp(month, cur) != 0)
-		used = 0;
-	if (cap > 0 && used >= cap) {
-		if (pause_month(next_month, e) == -1 ||
-		    db_query(set.db, "COMMIT", e) == -1)
-			goto fail;
-		g->paused_until = next_month;
+/*
+ * The monthly cap (owm.cities_per_month; 0: none), inside the
+ * transaction: GATE_PAUSED with the pause written when the month's
+ * cities are spent, else GATE_OK with *n cut to what is left.
+ */
+static int
+month_cap(struct gate_state *g, struct locked *l, unsigned int *n,
+    struct db_err *e)
+{
+	long long	 cap = cf->owm.cities_per_month;
+
+	if (strcmp(l->month, l->cur) != 0)
+		l->used = 0;		/* a new month */
+	if (cap > 0 && l->used >= cap) {
+		if (pause_month(l->next_month, e) == -1)
+			return -1;
+		g->paused_until = l->next_month;
 		snprintf(g->reason, sizeof(g->reason), "%s", RULES_PAUSE_MONTH);
 		return GATE_PAUSED;
 	}
-	if (cap > 0 && (long long)n > cap - used)
-		n = (unsigned int)(cap - used);
+	if (cap > 0 && (long long)*n > cap - l->used)
+		*n = (unsigned int)(cap - l->used);
+	return GATE_OK;
+}
 
-	if (place(now, n, &t, &cum, e) == -1)
-		goto fail;
+/*
+ * Inside the transaction: the slot of n cities at t (cum: the running
+ * count before it), its calls' deadline into *deadline, and the cities
+ * counted in the minute and the month.
+ */
+static int
+record_slot(struct gate_state *g, unsigned int n, const char *owner,
+    int64_t t, unsigned long long cum, struct locked *l, int64_t *deadline,
+    struct db_err *e)
+{
+	MYSQL_BIND	 p[5];
+	long long	 at = t, cities = n, end;
+	unsigned long	 olen, clen;
+
 	/* Until its calls report, they may arrive as late as their end. */
-	at = t;
-	deadline = t + (cf->owm.margin_ms + cf->owm.timeout_ms) * 1000;
-	cities = n;
+	end = t + (cf->owm.margin_ms + cf->owm.timeout_ms) * 1000;
 	cum += n;
 	db_bind_i64(&p[0], &at);
 	db_bind_i64(&p[1], &cities);
 	db_bind_str(&p[2], owner, &olen);
 	db_bind_u64(&p[3], &cum);
-	db_bind_i64(&p[4], &deadline);
+	db_bind_i64(&p[4], &end);
 	if (db_run(set.db, st[G_INSERT], p, "rate slot insert", e) == -1)
-		goto fail;
+		return -1;
 	g->id = mysql_stmt_insert_id(st[G_INSERT]);
 	if (db_run(set.db, st[G_MINUTE], p, "api minute count", e) == -1)
-		goto fail;
-	used += n;
-	db_bind_str(&p[0], cur, &clen);
-	db_bind_i64(&p[1], &used);
+		return -1;
+	l->used += n;
+	db_bind_str(&p[0], l->cur, &clen);
+	db_bind_i64(&p[1], &l->used);
 	if (db_run(set.db, st[G_MONTH], p, "rate gate month", e) == -1)
+		return -1;
+	*deadline = end;
+	return 0;
+}
+
+/* Old slots go at most once a minute, inside a reservation. */
+static int
+clean_if_due(struct db_err *e)
+{
+	if (daemon_now() - last_clean < CLEAN_EVERY_S)
+		return 0;
+	if (db_run(set.db, st[G_CLEAN], NULL, "rate slots clean-up", e) == -1)
+		return -1;
+	last_clean = daemon_now();
+	return 0;
+}
+
+int
+gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
+    struct db_err *e)
+{
+	struct locked	 l;
+	unsigned long long cum;
+	int64_t		 t, deadline;
+	int		 rc;
+
+	memset(g, 0, sizeof(*g));
+	if (db_query(set.db, "START TRANSACTION", e) == -1)
+		return -1;
+	if (lock_gate(g, &l, e) == -1)
 		goto fail;
-	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
-		if (db_run(set.db, st[G_CLEAN], NULL, "rate slots clean-up",
-		    e) == -1)
-			goto fail;
-		last_clean = daemon_now();
+	if (g->paused_until > g->now) {
+		mysql_rollback(set.db);
+		return GATE_PAUSED;
 	}
-	if (db_query(set.db, "COMMIT", e) == -1)
+	if ((rc = month_cap(g, &l, &n, e)) == -1)
+		goto fail;
+	if (rc == GATE_PAUSED) {
+		if (db_query(set.db, "COMMIT", e) == -1)
+			goto fail;
+		return GATE_PAUSED;
+	}
+	if (place(g->now, n, &t, &cum, e) == -1 ||
+	    record_slot(g, n, owner, t, cum, &l, &deadline, e) == -1 ||
+	    clean_if_due(e) == -1 ||
+	    db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
 	g->slot = t;
 	g->deadline = deadline;

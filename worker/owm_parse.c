@@ -23,7 +23,7 @@ struct doc {
 	int		 ntok;
 };
 
-enum { F_ID = 1, F_DT = 2, F_TEMP = 4, F_HUM = 8 };
+enum { F_ID = 1, F_DT = 2, F_TEMP = 4, F_HUM = 8, F_MAIN = 16 };
 
 static int
 tokenize(struct doc *d, const char *body, size_t len, const char **why)
@@ -169,14 +169,56 @@ map_main(const struct doc *d, int o, struct owm_reading *r, int *seen,
 	return rc;
 }
 
+/* One member of a city object (its key at k): id, dt, main; others pass. */
+static int
+map_city_member(const struct doc *d, int k, int64_t now,
+    struct owm_reading *r, int *seen, const char **why)
+{
+	char		 key[16];
+	uint64_t	 u;
+
+	key_name(d, k, key, sizeof(key));
+	if (strcmp(key, "id") == 0) {
+		if (*seen & F_ID) {
+			*why = "id given twice";
+			return -1;
+		}
+		if (tok_u64(d, k + 1, UINT32_MAX, &u) == -1 || u == 0) {
+			*why = "id is not a positive integer";
+			return -1;
+		}
+		r->id = (uint32_t)u;
+		*seen |= F_ID;
+	} else if (strcmp(key, "dt") == 0) {
+		if (*seen & F_DT) {
+			*why = "dt given twice";
+			return -1;
+		}
+		if (tok_u64(d, k + 1, INT64_MAX, &u) == -1 ||
+		    (int64_t)u < now - DT_PAST ||
+		    (int64_t)u > now + DT_FUTURE) {
+			*why = "dt is not a recent Unix time";
+			return -1;
+		}
+		r->dt = (int64_t)u;
+		*seen |= F_DT;
+	} else if (strcmp(key, "main") == 0) {
+		if (*seen & F_MAIN) {
+			*why = "main given twice";
+			return -1;
+		}
+		*seen |= F_MAIN;
+		return map_main(d, k + 1, r, seen, why);
+	}
+	return 0;
+}
+
 /* A city object at o: id, dt, main.temp, main.humidity. */
 static int
 map_city(const struct doc *d, int o, int64_t now, struct owm_reading *r,
     const char **why)
 {
-	char		 key[16];
-	uint64_t	 u;
-	int		 k = 0, left, rc, seen = 0, main_seen = 0;
+	int	 k = 0, left, rc, seen = 0;
 
 	if (d->tok[o].type != JSMN_OBJECT) {
 		*why = "city is not an object";
@@ -184,41 +226,9 @@ map_city(const struct doc *d, int o, int64_t now, struct owm_reading *r,
 	}
 	memset(r, 0, sizeof(*r));
 	left = d->tok[o].size;
-	while ((rc = member_next(d, o, &k, &left, why)) == 1) {
-		key_name(d, k, key, sizeof(key));
-		if (strcmp(key, "id") == 0) {
-			if (seen & F_ID) {
-				*why = "id given twice";
-				return -1;
-			}
-			if (tok_u64(d, k + 1, UINT32_MAX, &u) == -1 || u == 0) {
-				*why = "id is not a positive integer";
-				return -1;
-			}
-			r->id = (uint32_t)u;
-			seen |= F_ID;
-		} else if (strcmp(key, "dt") == 0) {
-			if (seen & F_DT) {
-				*why = "dt given twice";
-				return -1;
-			}
-			if (tok_u64(d, k + 1, INT64_MAX, &u) == -1 ||
-			    (int64_t)u < now - DT_PAST ||
-			    (int64_t)u > now + DT_FUTURE) {
-				*why = "dt is not a recent Unix time";
-				return -1;
-			}
-			r->dt = (int64_t)u;
-			seen |= F_DT;
-		} else if (strcmp(key, "main") == 0) {
-			if (main_seen++) {
-				*why = "main given twice";
-				return -1;
-			}
-			if (map_main(d, k + 1, r, &seen, why) == -1)
-				return -1;
-		}
-	}
+	while ((rc = member_next(d, o, &k, &left, why)) == 1)
+		if (map_city_member(d, k, now, r, &seen, why) == -1)
+			return -1;
 	if (rc == -1)
 		return -1;
 	if (!(seen & F_ID))

@@ -49,6 +49,52 @@ late_count(const struct rategate_slot *late, size_t nlate, int64_t w,
 	return sum;
 }
 
+/*
+ * The earliest a new slot may take: never before the newest slot, and
+ * paced by cities: a slot of c cities keeps the next one c / limit
+ * minutes behind it (one batch of 20 every 20 s at 60/min), so the
+ * allowance is spread over the minute instead of spent in a burst.
+ */
+static int64_t
+paced(int64_t now, const struct rategate_slot *last, unsigned long long limit)
+{
+	int64_t	 at = now, next;
+
+	if (last == NULL)
+		return at;
+	next = last->at + (int64_t)((unsigned long long)last->cities *
+	    RATEGATE_WINDOW_US / limit);
+	if (last->at > at)
+		at = last->at;
+	if (next > at)
+		at = next;
+	return at;
+}
+
+/*
+ * When the count's part of a window ending at at next holds less than
+ * target: when the reach slot leaves (1, *cut), or already (0: the reach
+ * slot left, or the one that crossed target was deleted as old), -1 on
+ * error.
+ */
+static int
+reach_cut(rategate_reach_fn reach, void *arg, unsigned long long target,
+    int64_t at, int64_t w, int64_t *cut, const char **why)
+{
+	struct rategate_slot r;
+	unsigned long long rcum;
+	int		 rc;
+
+	if ((rc = reach(arg, target, &r, &rcum, why)) == -1)
+		return -1;
+	/* A reach slot that does not itself cross the target means the
+	 * crossing one was deleted as old. */
+	if (rc == 0 || rcum - r.cities >= target || r.at + w <= at)
+		return 0;
+	*cut = r.at + w;
+	return 1;
+}
+
 int
 rategate_place(int64_t now, const struct rategate_slot *last,
     unsigned long long cum_last, const struct rategate_slot *late,
@@ -56,9 +102,8 @@ rategate_place(int64_t now, const struct rategate_slot *last,
     unsigned long long limit, long long margin_ms, int64_t *t,
     const char **why)
 {
-	struct rategate_slot r;
-	unsigned long long e, target, rcum;
-	int64_t		 at = now, w = rategate_window(margin_ms), next, cut;
+	unsigned long long e, target;
+	int64_t		 at, w = rategate_window(margin_ms), next, cut;
 	size_t		 round;
 	int		 rc;
 
@@ -67,21 +112,7 @@ rategate_place(int64_t now, const struct rategate_slot *last,
 		    "nothing to reserve";
 		return -1;
 	}
-	if (last != NULL) {
-		/*
-		 * Never before the newest slot, and paced by cities: a slot of
-		 * c cities keeps the next one c / limit minutes behind it
-		 * (one batch of 20 every 20 s at 60/min), so the allowance is
-		 * spread over the minute instead of spent in a burst.
-		 */
-		int64_t paced = last->at + (int64_t)((unsigned long long)
-		    last->cities * RATEGATE_WINDOW_US / limit);
-
-		if (last->at > at)
-			at = last->at;
-		if (paced > at)
-			at = paced;
-	}
+	at = paced(now, last, limit);
 	/*
 	 * The window check, which is what guarantees the limit.  At a
 	 * candidate time the slots that count are those of the count not
@@ -101,17 +132,11 @@ rategate_place(int64_t now, const struct rategate_slot *last,
 		}
 		target = cum_last + n + e - limit;
 		cut = INT64_MAX;
-		if (target <= cum_last) {
-			if ((rc = reach(arg, target, &r, &rcum, why)) == -1)
-				return -1;
-			/* A reach slot that does not itself cross the target
-			 * means the crossing one was deleted as old. */
-			if (rc == 0 || rcum - r.cities >= target ||
-			    r.at + w <= at) {
+		if (target <= cum_last && (rc = reach_cut(reach, arg, target,
+		    at, w, &cut, why)) <= 0) {
+			if (rc == 0)
 				*t = at;
-				return 0;
-			}
-			cut = r.at + w;
+			return rc;
 		}
 		if (next < cut)
 			cut = next;

@@ -221,6 +221,83 @@ fresh(struct task *t, size_t n, struct db_err *e)
 	return 0;
 }
 
+/* The claim's candidates: up to max due cities in turn order. */
+static int
+candidates(uint32_t *cand, size_t max, size_t *k, struct db_err *e)
+{
+	MYSQL_STMT	*q = st[T_CLAIM_SEL];
+	MYSQL_BIND	 p[1], o[1];
+	long long	 limit = (long long)max, city;
+	int		 rc;
+
+	*k = 0;
+	db_bind_i64(&p[0], &limit);
+	db_bind_i64(&o[0], &city);
+	if (db_run(set.db, q, p, "claim", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0)
+		return db_fail(set.db, q, "claim", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0 && *k < max)
+		cand[(*k)++] = (uint32_t)city;
+	mysql_stmt_free_result(q);
+	if (rc == 1)
+		return db_fail(set.db, q, "claim fetch", e);
+	return 0;
+}
+
+/*
+ * Inside the claim's transaction: lock the k candidates still due, those
+ * no one else holds, into t[*n..max).
+ */
+static int
+take(const uint32_t *cand, size_t k, struct task *t, size_t max, size_t *n,
+    struct db_err *e)
+{
+	MYSQL_STMT	*q;
+	MYSQL_BIND	 o[3];
+	long long	 city, attempts;
+	unsigned long long fetch;
+	size_t		 i;
+	int		 rc;
+
+	sqlvec_params(&vec);
+	for (i = 0; i < k; i++)
+		sqlvec_i64(&vec, cand[i]);
+	if ((q = sqlvec_run(&vec, V_TAKE, k, "claim", e)) == NULL)
+		return -1;
+	db_bind_i64(&o[0], &city);
+	db_bind_i64(&o[1], &attempts);
+	db_bind_u64(&o[2], &fetch);
+	if (mysql_stmt_bind_result(q, o) != 0)
+		return db_fail(set.db, q, "claim", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < max) {
+		memset(&t[*n], 0, sizeof(t[*n]));
+		t[*n].city = (uint32_t)city;
+		t[*n].attempts = (unsigned int)attempts + 1;
+		t[*n].fetch = fetch;
+		(*n)++;
+	}
+	mysql_stmt_free_result(q);
+	if (rc == 1)
+		return db_fail(set.db, q, "claim fetch", e);
+	return 0;
+}
+
+/* Lease the n tasks taken to owner, and commit the claim. */
+static int
+lease(const char *owner, const struct task *t, size_t n, struct db_err *e)
+{
+	size_t	 i;
+
+	sqlvec_params(&vec);
+	sqlvec_str(&vec, owner);
+	sqlvec_i64(&vec, cf->worker.lease_seconds);
+	for (i = 0; i < n; i++)
+		sqlvec_i64(&vec, t[i].city);
+	if (sqlvec_run(&vec, V_CLAIM, n, "claim lease", e) == NULL)
+		return -1;
+	return db_query(set.db, "COMMIT", e);
+}
+
 /*
  * The candidates (a plain read of the claim index, outside any
  * transaction), then one transaction: lock those still due with FOR
@@ -233,76 +310,30 @@ int
 tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
     struct db_err *e)
 {
-	MYSQL_STMT	*q;
-	MYSQL_BIND	 p[1], o[3];
 	uint32_t	 cand[VMAX];
-	long long	 limit, city, attempts;
-	unsigned long long fetch;
-	size_t		 i, k;
-	int		 rc, try;
+	size_t		 k;
+	int		 try;
 
 	*n = 0;
 	if (max > VMAX)
 		max = VMAX;
-	limit = (long long)max;
-	for (try = 0; try < CLAIM_TRIES; try++) {
-		db_bind_i64(&p[0], &limit);
-		db_bind_i64(&o[0], &city);
-		if (db_run(set.db, st[T_CLAIM_SEL], p, "claim", e) == -1 ||
-		    mysql_stmt_bind_result(st[T_CLAIM_SEL], o) != 0)
-			return db_fail(set.db, st[T_CLAIM_SEL], "claim", e);
-		k = 0;
-		while ((rc = mysql_stmt_fetch(st[T_CLAIM_SEL])) == 0 &&
-		    k < max)
-			cand[k++] = (uint32_t)city;
-		mysql_stmt_free_result(st[T_CLAIM_SEL]);
-		if (rc == 1)
-			return db_fail(set.db, st[T_CLAIM_SEL], "claim fetch", e);
+	for (try = 0; try < CLAIM_TRIES && *n == 0; try++) {
+		if (candidates(cand, max, &k, e) == -1)
+			return -1;
 		if (k == 0)
 			return 0;
-
 		if (db_query(set.db, "START TRANSACTION", e) == -1)
 			return -1;
-		sqlvec_params(&vec);
-		for (i = 0; i < k; i++)
-			sqlvec_i64(&vec, cand[i]);
-		if ((q = sqlvec_run(&vec, V_TAKE, k, "claim", e)) == NULL)
+		if (take(cand, k, t, max, n, e) == -1)
 			goto fail;
-		db_bind_i64(&o[0], &city);
-		db_bind_i64(&o[1], &attempts);
-		db_bind_u64(&o[2], &fetch);
-		if (mysql_stmt_bind_result(q, o) != 0) {
-			db_fail(set.db, q, "claim", e);
-			goto fail;
-		}
-		while ((rc = mysql_stmt_fetch(q)) == 0 && *n < max) {
-			memset(&t[*n], 0, sizeof(t[*n]));
-			t[*n].city = (uint32_t)city;
-			t[*n].attempts = (unsigned int)attempts + 1;
-			t[*n].fetch = fetch;
-			(*n)++;
-		}
-		mysql_stmt_free_result(q);
-		if (rc == 1) {
-			db_fail(set.db, q, "claim fetch", e);
-			goto fail;
-		}
-		if (*n > 0)
-			break;
 		/* All taken by others meanwhile: the next ones, at once
 		 * (not after an idle poll: work is there). */
-		if (db_query(set.db, "COMMIT", e) == -1)
+		if (*n == 0 && db_query(set.db, "COMMIT", e) == -1)
 			goto fail;
 	}
 	if (*n == 0)
 		return 0;
-	sqlvec_params(&vec);
-	sqlvec_str(&vec, owner);
-	sqlvec_i64(&vec, cf->worker.lease_seconds);
-	for (i = 0; i < *n; i++)
-		sqlvec_i64(&vec, t[i].city);
-	if (sqlvec_run(&vec, V_CLAIM, *n, "claim lease", e) == NULL ||
-	    db_query(set.db, "COMMIT", e) == -1)
+	if (lease(owner, t, *n, e) == -1)
 		goto fail;
 	if (cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {
 		*n = 0;		/* the leases expire; the cities come back */
@@ -435,21 +466,14 @@ requeue(const char *owner, const struct task *t, struct db_err *e)
 	return db_run(set.db, st[T_REQUEUE], p, "requeue city", e);
 }
 
-/*
- * The readings of the k tasks in list, one insert; their ids into
- * ids[] (same order), then city_latest.
- */
+/* The readings of the k tasks in list, one insert: the first id. */
 static int
-store_readings(struct task **list, size_t k, unsigned long long *ids,
+insert_readings(struct task **list, size_t k, unsigned long long *first,
     struct db_err *e)
 {
 	MYSQL_STMT	*q;
-	MYSQL_BIND	 o[2];
 	char		 temp[VMAX][16];
-	unsigned long long first, id;
-	long long	 city;
-	size_t		 i, got = 0;
-	int		 rc;
+	size_t		 i;
 
 	sqlvec_params(&vec);
 	for (i = 0; i < k; i++) {
@@ -461,7 +485,24 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 	}
 	if ((q = sqlvec_run(&vec, V_READINGS, k, "insert readings", e)) == NULL)
 		return -1;
-	first = mysql_stmt_insert_id(q);
+	*first = mysql_stmt_insert_id(q);
+	return 0;
+}
+
+/*
+ * The ids the insert gave the k readings of list, from first on, into
+ * ids[] (same order): exactly one each, or the batch fails.
+ */
+static int
+reading_ids(struct task **list, size_t k, unsigned long long first,
+    unsigned long long *ids, struct db_err *e)
+{
+	MYSQL_STMT	*q;
+	MYSQL_BIND	 o[2];
+	unsigned long long id;
+	long long	 city;
+	size_t		 i, got = 0;
+	int		 rc;
 
 	sqlvec_params(&vec);
 	sqlvec_i64(&vec, (long long)first);
@@ -489,7 +530,23 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 		return db_fail(set.db, q, "reading ids", e);
 	if (got != k)
 		return invariant(e, "readings inserted", k, got);
+	return 0;
+}
 
+/*
+ * The readings of the k tasks in list, one insert; their ids into
+ * ids[] (same order), then city_latest.
+ */
+static int
+store_readings(struct task **list, size_t k, unsigned long long *ids,
+    struct db_err *e)
+{
+	unsigned long long first;
+	size_t		 i;
+
+	if (insert_readings(list, k, &first, e) == -1 ||
+	    reading_ids(list, k, first, ids, e) == -1)
+		return -1;
 	sqlvec_params(&vec);
 	for (i = 0; i < k; i++) {
 		sqlvec_i64(&vec, list[i]->city);
@@ -534,11 +591,44 @@ static int
 store_counters(size_t deleted, struct db_err *e)
 {
 	MYSQL_BIND	 p[2];
-	long long	 queued = -(long long)deleted, ended = (long long)deleted;
+	long long	 queued = -(long long)deleted;
+	long long	 ended = (long long)deleted;
 
 	db_bind_i64(&p[0], &queued);
 	db_bind_i64(&p[1], &ended);
 	return db_run(set.db, st[T_COUNTERS], p, "counters", e);
+}
+
+/*
+ * The ndone done tasks (nrdg of them, rdg, with a new reading): their
+ * queue entries deleted, the readings stored, each fetch's outcome, the
+ * running counts.  Inside the completion's transaction.
+ */
+static int
+store_outcomes(const char *owner, struct task **done, size_t ndone,
+    struct task **rdg, size_t nrdg, struct db_err *e)
+{
+	unsigned long long ids[VMAX], rids[VMAX];
+	MYSQL_STMT	*q;
+	size_t		 i, j;
+
+	sqlvec_params(&vec);
+	for (i = 0; i < ndone; i++)
+		sqlvec_i64(&vec, done[i]->city);
+	sqlvec_str(&vec, owner);
+	if ((q = sqlvec_run(&vec, V_DELETE, ndone, "delete tasks", e)) == NULL)
+		return -1;
+	if (mysql_stmt_affected_rows(q) != ndone)
+		return invariant(e, "locked tasks", ndone,
+		    mysql_stmt_affected_rows(q));
+	if (nrdg > 0 && store_readings(rdg, nrdg, rids, e) == -1)
+		return -1;
+	for (i = j = 0; i < ndone; i++)
+		ids[i] = done[i]->out == TASK_READING ? rids[j++] :
+		    done[i]->out == TASK_REUSE ? done[i]->reading : 0;
+	if (store_fetches(done, ndone, ids, e) == -1)
+		return -1;
+	return store_counters(ndone, e);
 }
 
 static int
@@ -546,10 +636,8 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
     struct db_err *e)
 {
 	struct task	*done[VMAX], *rdg[VMAX];
-	unsigned long long ids[VMAX], rids[VMAX];
-	MYSQL_STMT	*q;
 	int		 mine[VMAX];
-	size_t		 i, j, ndone = 0, nrdg = 0;
+	size_t		 i, ndone = 0, nrdg = 0;
 
 	*lost = 0;
 	if (db_query(set.db, "START TRANSACTION", e) == -1)
@@ -567,27 +655,9 @@ complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
 		    requeue(owner, &t[i], e) == -1)
 			goto fail;
 	}
-	if (ndone == 0)
-		goto commit;
-	sqlvec_params(&vec);
-	for (i = 0; i < ndone; i++)
-		sqlvec_i64(&vec, done[i]->city);
-	sqlvec_str(&vec, owner);
-	if ((q = sqlvec_run(&vec, V_DELETE, ndone, "delete tasks", e)) == NULL)
+	if (ndone > 0 &&
+	    store_outcomes(owner, done, ndone, rdg, nrdg, e) == -1)
 		goto fail;
-	if (mysql_stmt_affected_rows(q) != ndone) {
-		invariant(e, "locked tasks", ndone, mysql_stmt_affected_rows(q));
-		goto fail;
-	}
-	if (nrdg > 0 && store_readings(rdg, nrdg, rids, e) == -1)
-		goto fail;
-	for (i = j = 0; i < ndone; i++)
-		ids[i] = done[i]->out == TASK_READING ? rids[j++] :
-		    done[i]->out == TASK_REUSE ? done[i]->reading : 0;
-	if (store_fetches(done, ndone, ids, e) == -1 ||
-	    store_counters(ndone, e) == -1)
-		goto fail;
-commit:
 	if (db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
 	return 0;
