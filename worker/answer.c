@@ -17,8 +17,7 @@
 /* The longest tail retry() gives a reason on the last attempt. */
 #define AFTER_LONGEST	" after 4294967295 attempts"
 /* Room for a reason retry() is given: t->reason less that tail. */
-#define REASON_ROOM	(sizeof(((struct task *)0)->reason) - \
-			    sizeof(AFTER_LONGEST) + 1)
+#define REASON_ROOM	(TASKS_REASON_MAX - sizeof(AFTER_LONGEST) + 1)
 
 /* A transient failure: try again later, or fail after the last attempt. */
 static void

@@ -40,14 +40,19 @@
 #include "rategate.h"
 #include "tasks.h"
 
+#define US_PER_MS	1000LL		/* the clocks count microseconds */
+#define US_PER_S	1000000LL
+
 #define KEY_PAUSE_S	60		/* retry a refused key this often */
-#define STORE_SLACK_US	5000000LL	/* a lease outlives the calls by this */
-#define RETRY_BASE_US	1000000LL	/* first retry of a city after ~1 s */
-#define RETRY_CAP_US	60000000LL
-#define PAUSE_NAP_US	1000000LL	/* re-read a pause at least this often */
-#define RECONNECT_MAX_US	10000000LL
-#define TROUBLE_NAP_US	1000000LL	/* after an error not of the link */
-#define LATE_MIN_US	2000LL		/* see pass_gate */
+#define STORE_SLACK_US	(5 * US_PER_S)	/* a lease outlives the calls by this */
+#define RETRY_BASE_US	US_PER_S	/* first retry of a city after ~1 s, */
+#define RETRY_CAP_US	(60 * US_PER_S)	/* doubling up to a minute */
+#define PAUSE_NAP_US	US_PER_S	/* re-read a pause this often */
+#define RECONNECT_MAX_US (10 * US_PER_S) /* db_conn's longest pause */
+#define TROUBLE_NAP_US	US_PER_S	/* after an error not of the link */
+#define LATE_MIN_US	(2 * US_PER_MS)	/* a wake-up's lateness: late_allowed */
+#define BEAT_SPARE_US	(300 * US_PER_MS) /* beat in a sleep with this left */
+#define SEED_SLOT_SHIFT	16		/* the slot apart from the pid's bits */
 
 static const struct config	*cf;
 static volatile sig_atomic_t	 quit;
@@ -55,7 +60,7 @@ static int	db_ready(MYSQL *, struct db_err *);
 static void	db_closing(void);
 static struct db_conn		 conn = { "", db_ready, db_closing,
 				    RECONNECT_MAX_US, NULL, 0, 0, 0 };
-static char			 owner[64];
+static char			 owner[TASKS_OWNER_MAX];	/* the batch */
 static struct child_stats	 stats;
 static int64_t			 next_beat;
 static unsigned long		 batchno;
@@ -91,7 +96,7 @@ nap_until(int64_t deadline)
 	while (!quit && (now = daemon_mono_us()) < deadline) {
 		/* Long sleeps at the gate keep beating; a beat never makes
 		 * us late for a slot, though. */
-		if (now >= next_beat && deadline - now >= 300000) {
+		if (now >= next_beat && deadline - now >= BEAT_SPARE_US) {
 			beat(now);
 			continue;
 		}
@@ -201,7 +206,7 @@ struct pass {
 static int
 keep_leases(const struct pass *ps, struct db_err *e)
 {
-	int64_t	 lease = cf->worker.lease_seconds * 1000000LL;
+	int64_t	 lease = cf->worker.lease_seconds * US_PER_S;
 
 	if (ps->end_by + STORE_SLACK_US <= lease_end)
 		return 0;
@@ -242,7 +247,7 @@ unused(const struct pass *ps)
 static int64_t
 late_allowed(void)
 {
-	int64_t	 late = cf->owm.margin_ms * 500;
+	int64_t	 late = cf->owm.margin_ms * US_PER_MS / 2;
 
 	return late < LATE_MIN_US ? LATE_MIN_US : late;
 }
@@ -275,7 +280,8 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 		n = g->granted;
 	}
 	ps->wake = gate_wake_mono(g, g->slot);
-	ps->connect_by = gate_by_mono(g, g->slot + cf->owm.margin_ms * 1000);
+	ps->connect_by = gate_by_mono(g, g->slot +
+	    cf->owm.margin_ms * US_PER_MS);
 	ps->end_by = gate_by_mono(g, g->deadline);
 	if (keep_leases(ps, &e) == -1) {
 		unused(ps);
@@ -297,12 +303,12 @@ sleep_to_slot(struct task **list, size_t n, size_t ncalls,
 {
 	struct gate_state state;
 	struct db_err	 e;
-	int64_t		 t0, lead = cf->owm.connect_timeout_ms * 1000;
+	int64_t		 t0, lead = cf->owm.connect_timeout_ms * US_PER_MS;
 	int		 rc;
 
 	if (ps->wake > daemon_mono_us())
 		log_debug("%zu cities: slot in %lld ms", n,
-		    (long long)((ps->wake - daemon_mono_us()) / 1000));
+		    (long long)((ps->wake - daemon_mono_us()) / US_PER_MS));
 	t0 = daemon_mono_us();
 	nap_until(ps->wake - lead);
 	if (!quit)
@@ -354,7 +360,7 @@ pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
 		if (daemon_mono_us() <= ps->wake + late)
 			return k;
 		log_warnx("woke %lld ms after the rate slot: reserving again",
-		    (long long)((daemon_mono_us() - ps->wake) / 1000));
+		    (long long)((daemon_mono_us() - ps->wake) / US_PER_MS));
 		unused(ps);
 	}
 }
@@ -521,7 +527,7 @@ round_once(void)
 	}
 	if (rc == GATE_PAUSED) {
 		log_debug("rate gate paused (%s) for %lld ms", g.reason,
-		    (long long)((g.paused_until - g.now) / 1000));
+		    (long long)((g.paused_until - g.now) / US_PER_MS));
 		nap(g.paused_until - g.now < PAUSE_NAP_US ?
 		    g.paused_until - g.now : PAUSE_NAP_US);
 		return 1;
@@ -531,7 +537,7 @@ round_once(void)
 		max = (size_t)cf->owm.cities_per_minute;
 	snprintf(owner, sizeof(owner), "%s:%ld:%lu", stats.host, stats.pid,
 	    ++batchno);
-	lease_end = daemon_mono_us() + cf->worker.lease_seconds * 1000000LL;
+	lease_end = daemon_mono_us() + cf->worker.lease_seconds * US_PER_S;
 	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
 		db_trouble(&e);
 		return -1;
@@ -564,18 +570,10 @@ round_once(void)
 	return 1;
 }
 
-int
-child_run(const struct config *conf, int slot, int restarts, int fresh)
+/* Who this child is, for its heartbeat and its batches' owners. */
+static void
+stats_init(int slot, int restarts)
 {
-	struct db_err	 e;
-	char		 err[256];
-	size_t		 i;
-	int		 rc;
-
-	cf = conf;
-	daemon_child_signals(on_term);
-
-	srandom((unsigned int)(getpid() ^ time(NULL) ^ (slot << 16)));
 	if (gethostname(stats.host, sizeof(stats.host)) == -1)
 		snprintf(stats.host, sizeof(stats.host), "localhost");
 	stats.host[sizeof(stats.host) - 1] = '\0';
@@ -585,8 +583,23 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 	stats.restarts = restarts;
 	snprintf(stats.owner, sizeof(stats.owner), "%s:%ld", stats.host,
 	    stats.pid);
-	if (owm_client_init(cf, err, sizeof(err)) == -1) {
-		log_errx("%s", err);
+}
+
+int
+child_run(const struct config *conf, int slot, int restarts, int fresh)
+{
+	struct db_err	 e;
+	size_t		 i;
+	int		 rc;
+
+	cf = conf;
+	daemon_child_signals(on_term);
+
+	srandom((unsigned int)(getpid() ^ time(NULL) ^
+	    (slot << SEED_SLOT_SHIFT)));
+	stats_init(slot, restarts);
+	if (owm_client_init(cf, e.msg, sizeof(e.msg)) == -1) {
+		log_errx("%s", e.msg);
 		return 1;
 	}
 	while (!quit) {
@@ -607,7 +620,7 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 		if (daemon_mono_us() >= next_beat)
 			beat(daemon_mono_us());
 		if (round_once() == 0)
-			nap(cf->worker.poll_ms * 1000);
+			nap(cf->worker.poll_ms * US_PER_MS);
 	}
 	if (conn.db && heartbeat_leave(&stats, &e) == -1)
 		log_warnx("database: %s", e.msg);

@@ -42,6 +42,9 @@
 
 #define VMAX		OWM_GROUP_MAX	/* longest IN list: a batch */
 #define CLAIM_TRIES	5		/* candidates all taken: read again */
+/* readings.temperature is DECIMAL(5,2): bound as text, two decimals. */
+#define TEMP_FMT	"%.2f"
+#define TEMP_TEXT	16		/* owm_parse's range, with room */
 
 enum {
 	T_CLAIM_SEL,
@@ -472,12 +475,12 @@ insert_readings(struct task **list, size_t k, unsigned long long *first,
     struct db_err *e)
 {
 	MYSQL_STMT	*q;
-	char		 temp[VMAX][16];
+	char		 temp[VMAX][TEMP_TEXT];
 	size_t		 i;
 
 	sqlvec_params(&vec);
 	for (i = 0; i < k; i++) {
-		snprintf(temp[i], sizeof(temp[i]), "%.2f", list[i]->rd.temp);
+		snprintf(temp[i], sizeof(temp[i]), TEMP_FMT, list[i]->rd.temp);
 		sqlvec_i64(&vec, list[i]->city);
 		sqlvec_str(&vec, temp[i]);
 		sqlvec_i64(&vec, list[i]->rd.humidity);

@@ -32,6 +32,15 @@
 struct buf;
 struct config;
 
+/*
+ * A batch's owner, "host:pid:batch" (city_tasks.lease_owner and
+ * rate_slots.owner are VARCHAR(64)).
+ */
+#define TASKS_OWNER_MAX		64
+/* A failed city's reason (fetches.error, city_tasks.last_error are
+ * VARCHAR(200)). */
+#define TASKS_REASON_MAX	160
+
 enum task_out {
 	TASK_PENDING,		/* no outcome yet */
 	TASK_READING,		/* store rd, fulfil the city */
@@ -48,7 +57,7 @@ struct task {
 	enum task_out		 out;
 	struct owm_reading	 rd;
 	unsigned long long	 reading;	/* TASK_REUSE: its id */
-	char			 reason[160];
+	char			 reason[TASKS_REASON_MAX];
 	int64_t			 delay_us;
 };
 

@@ -14,6 +14,7 @@
 
 #include "answer.h"
 #include "buf.h"
+#include "check_run.h"
 #include "rules.h"
 
 #define NOW	1700000400LL
@@ -407,11 +408,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(suite());
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check_run.h"
 #include "config.h"
 #include "purge.h"
 
@@ -257,11 +258,5 @@ purge_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(purge_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(purge_suite());
 }

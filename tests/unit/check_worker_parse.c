@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "check_run.h"
 #include "owm_parse.h"
 #include "sqlvec.h"
 #include "tasks.h"
@@ -411,11 +412,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run(suite());
 }
