@@ -60,7 +60,7 @@ LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 		   lib/db.c lib/supervise.c lib/daemon.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/post.c fcgi/read.c fcgi/cancel.c \
-		   fcgi/counters.c fcgi/answer.c fcgi/getcache.c fcgi/health.c
+		   fcgi/counters.c fcgi/reply.c fcgi/getcache.c fcgi/health.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 
@@ -190,7 +190,7 @@ test-faults: deps
 # Benchmarks: figures beside their ceilings (tests/bench/bench.py).
 $(B)/tests/post_direct: $(B)/tests/bench/post_direct.o $(B)/fcgi/store.o \
     $(B)/fcgi/post.o $(B)/fcgi/read.o $(B)/fcgi/cancel.o \
-    $(B)/fcgi/counters.o $(B)/fcgi/answer.o $(B)/fcgi/getcache.o \
+    $(B)/fcgi/counters.o $(B)/fcgi/reply.o $(B)/fcgi/getcache.o \
     $(B)/fcgi/health.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON)
 

@@ -6,14 +6,14 @@
  * Validation happens before any database work, so bad input costs no
  * round trip and can never leave a half-written row; post.c, read.c and
  * cancel.c then do each request's work in one transaction or one
- * statement, and answer.c gives every answer its shape.
+ * statement, and reply.c gives every answer its shape.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "answer.h"
+#include "reply.h"
 #include "cancel.h"
 #include "config.h"
 #include "handlers.h"
@@ -37,7 +37,7 @@ error(struct http_resp *rs, int status, const char *msg)
 {
 	rs->status = status;
 	buf_reset(rs->body);
-	answer_error(rs->body, msg);
+	reply_error(rs->body, msg);
 }
 
 static void
@@ -209,7 +209,7 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	rs->status = 202;
 	snprintf(rs->headers, sizeof(rs->headers), "Location: %s\r\n",
 	    url.data);
-	answer_accepted(rs->body, r.id, r.idlen, &a, url.data);
+	reply_accepted(rs->body, r.id, r.idlen, &a, url.data);
 }
 
 /* The id query parameter of GET /get and DELETE /collect, validated. */
@@ -332,7 +332,7 @@ health(struct http_resp *rs)
 
 	buf_reset(&hosts);
 	if (health_read(&hosts, &h) != STORE_OK || hosts.failed) {
-		answer_health_down(rs->body);
+		reply_health_down(rs->body);
 		rs->status = 503;
 		snprintf(rs->headers, sizeof(rs->headers),
 		    "Retry-After: 2\r\nCache-Control: no-store\r\n");
@@ -341,7 +341,7 @@ health(struct http_resp *rs)
 	ok = h.alive_hosts > 0 && !h.key_paused;
 	status = !ok ? "down" : h.paused || h.hosts > h.alive_hosts ?
 	    "degraded" : "ok";
-	answer_health(rs->body, status, &hosts, &h);
+	reply_health(rs->body, status, &hosts, &h);
 	rs->status = ok ? 200 : 503;
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
 }

@@ -7,11 +7,11 @@
  * transactions keep (counters, summed over its shards), the oldest queue
  * entry is the head of an index, the gate's window is the last minute's
  * slots.  Times are the database's clock, the one the children beat with,
- * so a host's skew never fakes an age.  answer.c shapes what they read.
+ * so a host's skew never fakes an age.  reply.c shapes what they read.
  */
 #include <string.h>
 
-#include "answer.h"
+#include "reply.h"
 #include "health.h"
 #include "rules.h"
 
@@ -134,7 +134,7 @@ host_row(void *arg, struct db_err *e)
 	struct host_row	*r = arg;
 
 	(void)e;
-	answer_health_host(r->hosts, r->host, clamp(r->len, sizeof(r->host)),
+	reply_health_host(r->hosts, r->host, clamp(r->len, sizeof(r->host)),
 	    r->alive_null ? 0 : r->alive, r->age_null ? NULL : &r->age_us);
 	r->h->hosts++;
 	if (!r->alive_null && r->alive > 0)
@@ -237,7 +237,7 @@ call_row(void *arg, struct db_err *e)
 	struct call_row	*r = arg;
 
 	(void)e;
-	answer_metrics_call(&calls, r->outcome,
+	reply_metrics_call(&calls, r->outcome,
 	    clamp(r->len, sizeof(r->outcome)), r->n_null ? 0 : r->n);
 	return 0;
 }
@@ -259,6 +259,6 @@ health_metrics(long long limit, struct buf *out)
 	    db_rows(set.db, st[HS_CALLS], NULL, o, "metrics calls", call_row,
 	    &r, &e) == -1)
 		return store_fail("GET /metrics", &e);
-	answer_metrics(out, &m, limit, &calls);
+	reply_metrics(out, &m, limit, &calls);
 	return STORE_OK;
 }

@@ -2,7 +2,7 @@
  * health.h: the database side of GET /health and GET /metrics: what the
  * worker children report (worker_children, api_calls), the rate gate
  * (rate_gate, rate_slots), the queue and the requests' sums.  The queries
- * only: answer.c shapes what they read.  Nothing here logs client data.
+ * only: reply.c shapes what they read.  Nothing here logs client data.
  */
 #ifndef OWM_HEALTH_H
 #define OWM_HEALTH_H
@@ -42,12 +42,12 @@ int	health_open(MYSQL *, struct db_err *);
 void	health_close(void);
 
 /*
- * Fill h, and append its worker hosts to hosts (answer_health_host).
+ * Fill h, and append its worker hosts to hosts (reply_health_host).
  * STORE_UNAVAILABLE: the database is unreachable or failing.
  */
 enum store_rc health_read(struct buf *hosts, struct health *h);
 
-/* Append every /metrics sample (answer_metrics). */
+/* Append every /metrics sample (reply_metrics). */
 enum store_rc health_metrics(long long limit_per_minute, struct buf *out);
 
 #endif

@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "answer.h"
+#include "reply.h"
 #include "getcache.h"
 #include "read.h"
 #include "validate.h"
@@ -249,7 +249,7 @@ get_bind(MYSQL_BIND *o, struct get_doc *d)
 static void
 get_city(const struct get_doc *d)
 {
-	struct answer_city c = { .city_id = d->city_id };
+	struct reply_city c = { .city_id = d->city_id };
 
 	if (!d->temp_null && !d->hum_null && !d->obs_null) {
 		c.temperature = d->temperature;
@@ -260,7 +260,7 @@ get_city(const struct get_doc *d)
 		c.error = d->error;
 		c.error_len = clamp(d->error_len, sizeof(d->error));
 	}
-	answer_city(&items, &c);
+	reply_city(&items, &c);
 }
 
 static int
@@ -312,7 +312,7 @@ enum store_rc
 read_get(const char *id, size_t idlen, struct buf *out, int *finished)
 {
 	struct getcache_version version;
-	struct answer_request q = { .id = id, .idlen = idlen };
+	struct reply_request q = { .id = id, .idlen = idlen };
 	MYSQL_BIND	 b[1], o[G_COLS];
 	unsigned long	 len;
 	struct db_err	 e;
@@ -337,7 +337,7 @@ read_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	q.total = doc.total;
 	q.collected = doc.collected;
 	q.failed = doc.failed;
-	answer_document(out, &q, &items);
+	reply_document(out, &q, &items);
 	*finished = q.finished_at != NULL;
 	getcache_put(id, idlen, &version, *finished, out);
 	return STORE_OK;
@@ -366,7 +366,7 @@ static int
 list_row(void *arg, struct db_err *e)
 {
 	struct list_page *l = arg;
-	struct answer_request q;
+	struct reply_request q;
 	struct live	 lv;
 
 	if (l->fin_null) {
@@ -382,10 +382,10 @@ list_row(void *arg, struct db_err *e)
 			}
 		}
 	}
-	q = (struct answer_request){ l->id, clamp(l->idlen, sizeof(l->id)),
+	q = (struct reply_request){ l->id, clamp(l->idlen, sizeof(l->id)),
 	    &l->req, l->fin_null ? NULL : &l->fin, l->total, l->collected,
 	    l->failed };
-	answer_page_request(l->out, l->n++, &q);
+	reply_page_request(l->out, l->n++, &q);
 	l->last = l->rid;
 	return 0;
 }
@@ -408,11 +408,11 @@ list_rows(unsigned long long before, unsigned long long limit,
 	db_bind_u64(&o[L_TOTAL], &l.total);
 	db_bind_u64(&o[L_COLLECTED], &l.collected);
 	db_bind_u64(&o[L_FAILED], &l.failed);
-	answer_page_start(out);
+	reply_page_start(out);
 	if (db_rows(set.db, st[R_LIST], b, o, "list", list_row, &l, e) == -1)
 		return -1;
 	/* A full page may have a next one; its cursor is the last row id. */
-	answer_page_end(out, l.n == limit ? &l.last : NULL);
+	reply_page_end(out, l.n == limit ? &l.last : NULL);
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 /*
- * answer.c: see answer.h.
+ * reply.c: see reply.h.
  *
  * Times are the database's (UTC) in ISO 8601: a request's with
  * microseconds, a reading's to the second.  Progress is (collected +
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "answer.h"
+#include "reply.h"
 #include "health.h"
 #include "json.h"
 #include "post.h"
@@ -47,7 +47,7 @@ add_secs(struct buf *out, long long us)
 }
 
 void
-answer_error(struct buf *out, const char *msg)
+reply_error(struct buf *out, const char *msg)
 {
 	buf_adds(out, "{\"error\": ");
 	json_str(out, msg, strlen(msg));
@@ -55,7 +55,7 @@ answer_error(struct buf *out, const char *msg)
 }
 
 void
-answer_accepted(struct buf *out, const char *id, size_t idlen,
+reply_accepted(struct buf *out, const char *id, size_t idlen,
     const struct accepted *a, const char *status_url)
 {
 	buf_adds(out, "{\"id\": ");
@@ -69,7 +69,7 @@ answer_accepted(struct buf *out, const char *id, size_t idlen,
 
 /* A request's members, without the object's closing brace. */
 static void
-request_head(struct buf *out, const struct answer_request *q)
+request_head(struct buf *out, const struct reply_request *q)
 {
 	buf_adds(out, "{\"id\": ");
 	json_str(out, q->id, q->idlen);
@@ -87,7 +87,7 @@ request_head(struct buf *out, const struct answer_request *q)
 }
 
 void
-answer_city(struct buf *items, const struct answer_city *c)
+reply_city(struct buf *items, const struct reply_city *c)
 {
 	buf_printf(items, "%s{\"city_id\": %llu, ", items->len ? ", " : "",
 	    c->city_id);
@@ -108,7 +108,7 @@ answer_city(struct buf *items, const struct answer_city *c)
 }
 
 void
-answer_document(struct buf *out, const struct answer_request *q,
+reply_document(struct buf *out, const struct reply_request *q,
     const struct buf *items)
 {
 	request_head(out, q);
@@ -120,14 +120,14 @@ answer_document(struct buf *out, const struct answer_request *q,
 }
 
 void
-answer_page_start(struct buf *out)
+reply_page_start(struct buf *out)
 {
 	buf_adds(out, "{\"requests\": [");
 }
 
 void
-answer_page_request(struct buf *out, unsigned long long n,
-    const struct answer_request *q)
+reply_page_request(struct buf *out, unsigned long long n,
+    const struct reply_request *q)
 {
 	if (n > 0)
 		buf_adds(out, ", ");
@@ -136,7 +136,7 @@ answer_page_request(struct buf *out, unsigned long long n,
 }
 
 void
-answer_page_end(struct buf *out, const unsigned long long *next)
+reply_page_end(struct buf *out, const unsigned long long *next)
 {
 	if (next != NULL)
 		buf_printf(out, "], \"next\": \"%llu\"}\n", *next);
@@ -145,7 +145,7 @@ answer_page_end(struct buf *out, const unsigned long long *next)
 }
 
 void
-answer_health_host(struct buf *hosts, const char *host, size_t len,
+reply_health_host(struct buf *hosts, const char *host, size_t len,
     long long alive, const long long *age_us)
 {
 	buf_adds(hosts, hosts->len ? ", {\"host\": " : "{\"host\": ");
@@ -160,7 +160,7 @@ answer_health_host(struct buf *hosts, const char *host, size_t len,
 }
 
 void
-answer_health(struct buf *out, const char *status, const struct buf *hosts,
+reply_health(struct buf *out, const char *status, const struct buf *hosts,
     const struct health *h)
 {
 	buf_printf(out, "{\"status\": \"%s\", \"database\": "
@@ -188,7 +188,7 @@ answer_health(struct buf *out, const char *status, const struct buf *hosts,
 }
 
 void
-answer_health_down(struct buf *out)
+reply_health_down(struct buf *out)
 {
 	buf_adds(out, "{\"status\": \"down\", \"database\": "
 	    "{\"reachable\": false}, \"workers\": [], \"gate\": null, "
@@ -221,7 +221,7 @@ label_value(struct buf *out, const char *s, size_t n)
 }
 
 void
-answer_metrics_call(struct buf *calls, const char *outcome, size_t len,
+reply_metrics_call(struct buf *calls, const char *outcome, size_t len,
     long long n)
 {
 	buf_adds(calls, "owmcollect_api_calls_total{outcome=\"");
@@ -239,7 +239,7 @@ metric(struct buf *out, const char *name, const char *type, const char *help,
 }
 
 void
-answer_metrics(struct buf *out, const struct health_sums *m,
+reply_metrics(struct buf *out, const struct health_sums *m,
     long long limit, const struct buf *calls)
 {
 	metric(out, "owmcollect_requests_accepted_total", "counter",

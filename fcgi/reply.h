@@ -1,5 +1,5 @@
 /*
- * answer.h: every answer the API gives, byte for byte (DESIGN.md, "HTTP
+ * reply.h: every answer the API gives, byte for byte (DESIGN.md, "HTTP
  * contract"; etc/openapi.yaml): the JSON of POST /collect's 202, of a
  * request (GET /get, and DELETE /collect, which answers the cancelled
  * request's document), of GET /collect's pages, of errors and of
@@ -7,8 +7,8 @@
  * these only format what they read, append to a struct buf (its sticky
  * failure says when memory ran out) and never log.
  */
-#ifndef OWM_ANSWER_H
-#define OWM_ANSWER_H
+#ifndef OWM_REPLY_H
+#define OWM_REPLY_H
 
 #include <stddef.h>
 
@@ -21,14 +21,14 @@ struct health;
 struct health_sums;
 
 /* {"error": msg} */
-void	answer_error(struct buf *, const char *msg);
+void	reply_error(struct buf *, const char *msg);
 
 /* POST /collect's 202; status_url is the Location, percent-encoded. */
-void	answer_accepted(struct buf *, const char *id, size_t idlen,
+void	reply_accepted(struct buf *, const char *id, size_t idlen,
 	    const struct accepted *, const char *status_url);
 
 /* A request as GET /get heads its document and GET /collect lists it. */
-struct answer_request {
+struct reply_request {
 	const char	*id;
 	size_t		 idlen;
 	const MYSQL_TIME *requested_at;
@@ -37,7 +37,7 @@ struct answer_request {
 };
 
 /* A done city of a request: its reading, or why it failed. */
-struct answer_city {
+struct reply_city {
 	unsigned long long city_id;
 	const char	*temperature;	/* a JSON number; NULL: failed */
 	size_t		 temperature_len;
@@ -48,38 +48,38 @@ struct answer_city {
 };
 
 /* Append a city to a document's data items (a list of its own). */
-void	answer_city(struct buf *items, const struct answer_city *);
+void	reply_city(struct buf *items, const struct reply_city *);
 /* GET /get's document: the request, then its data items. */
-void	answer_document(struct buf *, const struct answer_request *,
+void	reply_document(struct buf *, const struct reply_request *,
 	    const struct buf *items);
 
 /*
  * GET /collect's page: the start, its nth request (n from 0), the end
  * with the cursor of the next page (NULL: none).
  */
-void	answer_page_start(struct buf *);
-void	answer_page_request(struct buf *, unsigned long long n,
-	    const struct answer_request *);
-void	answer_page_end(struct buf *, const unsigned long long *next);
+void	reply_page_start(struct buf *);
+void	reply_page_request(struct buf *, unsigned long long n,
+	    const struct reply_request *);
+void	reply_page_end(struct buf *, const unsigned long long *next);
 
 /*
  * GET /health: a worker host (appended to a list of its own; age_us NULL
  * when unknown), then the document with those hosts and h; or the
  * document of a database that does not answer.
  */
-void	answer_health_host(struct buf *hosts, const char *host, size_t len,
+void	reply_health_host(struct buf *hosts, const char *host, size_t len,
 	    long long alive, const long long *age_us);
-void	answer_health(struct buf *, const char *status,
+void	reply_health(struct buf *, const char *status,
 	    const struct buf *hosts, const struct health *h);
-void	answer_health_down(struct buf *);
+void	reply_health_down(struct buf *);
 
 /*
  * GET /metrics (text exposition format 0.0.4): an outcome's count of API
  * calls (appended to a list of its own), then every sample.
  */
-void	answer_metrics_call(struct buf *calls, const char *outcome,
+void	reply_metrics_call(struct buf *calls, const char *outcome,
 	    size_t len, long long n);
-void	answer_metrics(struct buf *, const struct health_sums *,
+void	reply_metrics(struct buf *, const struct health_sums *,
 	    long long limit_per_minute, const struct buf *calls);
 
 #endif
