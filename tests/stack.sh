@@ -56,6 +56,35 @@ die() {
 	if [ "$STARTING" = 1 ]; then STARTING=0; do_stop >/dev/null 2>&1 || true; fi
 	exit 1
 }
+# However the start ends early (a command failing under set -e, a signal),
+# the same: the EXIT trap stops what it started, by pid file.
+on_exit() {
+	local rc=$?
+	if [ "$STARTING" = 1 ]; then
+		STARTING=0
+		printf 'stack: start failed (exit %s): stopping what it started\n' "$rc" >&2
+		do_stop >/dev/null 2>&1 || true
+	fi
+}
+trap on_exit EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The size of a log now, and whether what it got since says a server could
+# not bind its port (nginx, MariaDB and Python all say it so).
+log_mark() { stat -c %s "$1" 2>/dev/null || echo 0; }
+port_taken() {
+	[ -f "$1" ] && tail -c +"$(( $2 + 1 ))" "$1" | grep -q 'Address already in use'
+}
+# What wait_for says when the server it waits for failed: set by each
+# start_* before it waits (log file, its mark, the port it listens on).
+FAIL_LOG="" FAIL_MARK=0 FAIL_PORT=""
+failed_why() {
+	if [ -n "$FAIL_PORT" ] && port_taken "$FAIL_LOG" "$FAIL_MARK"; then
+		printf ': port %s is in use' "$FAIL_PORT"
+	fi
+}
 
 # pid from a pid file if that process is alive and runs $2.
 live_pid() {
@@ -143,11 +172,11 @@ wait_for() {
 	for ((i = 0; i < secs * 10; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
 		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-			die "$what exited during start-up (logs in $LOG)"
+			die "$what exited during start-up$(failed_why) (logs in $LOG)"
 		fi
 		sleep 0.1
 	done
-	die "$what did not come up within ${secs}s (logs in $LOG)"
+	die "$what did not come up within ${secs}s$(failed_why) (logs in $LOG)"
 }
 
 db_admin() { mariadb --no-defaults --socket="$SOCK" -u"$ME" "$@"; }
@@ -190,9 +219,11 @@ start_db() {
 		    die "mariadb-install-db failed: see $LOG/mysql-install.log"
 		mv "$VAR/mysql/data.init" "$VAR/mysql/data"
 	fi
+	FAIL_LOG=$LOG/mysqld.err FAIL_MARK=$(log_mark "$LOG/mysqld.err") FAIL_PORT=$DB_PORT
 	setsid mariadbd --defaults-file="$MYCNF" >> "$LOG/mysqld.out" 2>&1 &
 	echo $! > "$RUN/mysqld.pid"	# mariadbd writes the same pid there too
-	wait_for 60 MariaDB $! mariadb-admin --no-defaults --socket="$SOCK" -u"$ME" ping
+	wait_for 120 MariaDB $! mariadb-admin --no-defaults --socket="$SOCK" -u"$ME" ping
+	FAIL_PORT=""
 }
 
 apply_schema() {
@@ -225,12 +256,14 @@ start_standin() {
 	    > "$VAR/secrets/standin-key")
 	key=$(cat "$VAR/secrets/standin-key")
 	limit=$(setting owm.cities_per_minute)
+	FAIL_LOG=$LOG/standin.log FAIL_MARK=$(log_mark "$LOG/standin.log") FAIL_PORT=${STANDIN_PORT:-}
 	OWM_STANDIN_KEY=$key setsid python3 "$ROOT/tests/standin/owm_standin.py" \
 	    --listen "127.0.0.1:${STANDIN_PORT:-0}" --log "$LOG/standin-access.log" \
 	    --pidfile "$RUN/standin.pid" --ready-file "$RUN/standin.port" \
 	    --limit "$limit" >> "$LOG/standin.log" 2>&1 &
 	echo $! > "$RUN/standin.pid"
-	wait_for 15 "the API stand-in" $! test -s "$RUN/standin.port"
+	wait_for 60 "the API stand-in" $! test -s "$RUN/standin.port"
+	FAIL_PORT=""
 	say "owm.key is empty: using the local API stand-in at 127.0.0.1:$(tr -d ' \n' < "$RUN/standin.port")"
 }
 
@@ -256,7 +289,7 @@ program_env() {
 start_fcgi() {
 	setsid "$B/owmcollect-fcgi" -c "$CONF" >> "$LOG/fcgi.log" 2>&1 &
 	echo $! > "$RUN/fcgi.pid"
-	wait_for 10 owmcollect-fcgi $! test -S "$FCGI_SOCK"
+	wait_for 60 owmcollect-fcgi $! test -S "$FCGI_SOCK"
 }
 
 start_worker() {
@@ -282,10 +315,15 @@ start_nginx() {
 	# (which an ordinary user cannot open).
 	nginx -q -e "$LOG/nginx-error.log" -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -t ||
 	    die "nginx configuration test failed"
-	setsid nginx -e "$LOG/nginx-error.log" -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf"
-	wait_for 10 nginx "" test -s "$RUN/nginx.pid"
-	wait_for 20 "the HTTP API" "" sh -c "curl -s -o /dev/null -w '%{http_code}' \
+	# nginx binds its port before it becomes a daemon: when it cannot,
+	# this command fails.
+	FAIL_LOG=$LOG/nginx-error.log FAIL_MARK=$(log_mark "$LOG/nginx-error.log") FAIL_PORT=$PORT
+	setsid nginx -e "$LOG/nginx-error.log" -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" ||
+	    die "nginx did not start$(failed_why) (logs in $LOG)"
+	wait_for 60 nginx "" test -s "$RUN/nginx.pid"
+	wait_for 60 "the HTTP API" "" sh -c "curl -s -o /dev/null -w '%{http_code}' \
 	    'http://127.0.0.1:$PORT/get' | grep -q 400"
+	FAIL_PORT=""
 }
 
 running() {

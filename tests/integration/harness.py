@@ -9,14 +9,17 @@ Extra OWMCOLLECT_* settings go in through the environment.
         status, headers, doc = s.post_collect({"id": "x"})
         s.wait_progress("x", 100, timeout=60)
 """
+import fcntl
 import http.client
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -27,10 +30,154 @@ STACK = os.path.join(ROOT, "tests", "stack.sh")
 BUILD = os.environ.get("B", "build")
 
 
-def free_port():
+# -- ports ---------------------------------------------------------------------
+# A port picked by binding port 0 and closing the socket is free only until
+# someone else binds it: another stack of a test module running beside this
+# one, or any outgoing connection (the kernel gives those ports of the same
+# ephemeral range).  So every stack's servers listen on ports of a slot: a
+# run of SLOT_PORTS ports outside the ephemeral range
+# (/proc/sys/net/ipv4/ip_local_port_range), owned by whoever holds an
+# exclusive flock(2) on the slot's file in PORT_DIR.  The lock goes with the
+# process that took it (the kernel drops it on exit, crash included), every
+# process on the machine that uses this harness sees the same slots, and a
+# port is also checked free (bound) before it is handed out; what a foreign
+# program might still take in between, Stack.start() survives by starting
+# again on new ports (stack.sh says "port N is in use").
+PORT_DIR = os.environ.get("OWMTEST_PORT_DIR") or "/tmp/owmtest-ports"
+PORTS_FROM = 10000      # below: well-known services
+SLOT_PORTS = 16
+
+
+def ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def slot_bases():
+    """The first port of every slot: runs of SLOT_PORTS from PORTS_FROM to
+    65535 that do not touch the ephemeral range."""
+    lo, hi = ephemeral_range()
+    bases = []
+    for a, b in ((PORTS_FROM, lo - 1), (hi + 1, 65535)):
+        p = a
+        while p + SLOT_PORTS - 1 <= b:
+            bases.append(p)
+            p += SLOT_PORTS
+    return bases
+
+
+def port_dir():
+    """PORT_DIR, shared by every user (1777, like /tmp); when another user
+    made it unusable for us, a directory of our own beside it."""
+    for d in (PORT_DIR, "%s-%d" % (PORT_DIR, os.getuid())):
+        try:
+            os.mkdir(d, 0o1777)
+            os.chmod(d, 0o1777)     # whatever the umask took
+        except FileExistsError:
+            pass
+        except OSError:
+            continue
+        st = os.lstat(d)
+        if stat.S_ISDIR(st.st_mode) and os.access(d, os.W_OK | os.X_OK):
+            return d
+    raise RuntimeError("no usable directory for port slots (%s)" % PORT_DIR)
+
+
+def port_is_free(port):
+    """Nothing is bound to 127.0.0.1:port (strictly: not even a TIME_WAIT
+    socket, which SO_REUSEADDR servers would tolerate)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class PortSlot:
+    """Ports of one slot, held (flock) for as long as this object lives."""
+
+    def __init__(self):
+        self.fd = None
+        bases = slot_bases()
+        if not bases:
+            raise RuntimeError("no ports outside the ephemeral range %d-%d" % ephemeral_range())
+        d = port_dir()
+        start = random.randrange(len(bases))
+        for k in range(len(bases)):
+            base = bases[(start + k) % len(bases)]
+            path = os.path.join(d, "%d.lock" % base)
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                # Another user's file in a sticky directory opens without
+                # O_CREAT only (fs.protected_regular); flock needs no write.
+                try:
+                    fd = os.open(path, flags)
+                except FileNotFoundError:
+                    fd = os.open(path, flags | os.O_CREAT, 0o644)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.fd, self.base, self.next = fd, base, base
+            return
+        raise RuntimeError("every port slot in %s is taken" % d)
+
+    def take(self):
+        """The next port of the slot that is free now; None once none is."""
+        while self.next < self.base + SLOT_PORTS:
+            p = self.next
+            self.next += 1
+            if port_is_free(p):
+                return p
+        return None
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self):
+        self.release()
+
+
+class Ports:
+    """Ports for one owner (a stack, a test): from a slot of its own, and
+    from a new one whenever that one runs out."""
+
+    def __init__(self):
+        self.slots = [PortSlot()]
+
+    def take(self):
+        for _ in range(100):
+            p = self.slots[-1].take()
+            if p is not None:
+                return p
+            self.slots.append(PortSlot())
+        raise RuntimeError("no free port in 100 slots")
+
+    def release(self):
+        for s in self.slots:
+            s.release()
+
+
+_PORTS = None
+
+
+def free_port():
+    """A port for a server a test starts itself, reserved for this process
+    (never handed out twice, never in the ephemeral range)."""
+    global _PORTS
+    if _PORTS is None:
+        _PORTS = Ports()
+    return _PORTS.take()
 
 
 def write_retention_conf(path, days):
@@ -80,21 +227,29 @@ class Stack:
         # Mode 0700 and left so: nothing of nginx's workers is in VAR when
         # root (tests/stack.sh), so every stack is also a private VAR.
         self.dir = tempfile.mkdtemp(prefix="owmtest-")
-        self.port = free_port()
-        self.db_port = free_port()
         self.keep = keep or os.environ.get("OWMTEST_KEEP") == "1"
         self.env = dict(os.environ)
-        self.env.update({"VAR": self.dir, "PORT": str(self.port),
-                         "DB_PORT": str(self.db_port), "B": BUILD})
         for k in list(self.env):
-            if k.startswith("OWMCOLLECT_"):
+            if k.startswith("OWMCOLLECT_") or k == "STANDIN_PORT":
                 del self.env[k]
-        self.env.update(env or {})
+        self.env.update({"VAR": self.dir, "B": BUILD})
+        # The stand-in keeps port 0: the kernel picks its port as it binds,
+        # so it races nobody, and it reports it in run/standin.port.
+        self.ports = Ports()
+        self.new_ports()
+        self.given = dict(env or {})
+        self.env.update(self.given)
         self.run = os.path.join(self.dir, "run")
         self.log = os.path.join(self.dir, "log")
 
+    def new_ports(self):
+        """Ports for nginx and MariaDB from this stack's slot."""
+        self.port = self.ports.take()
+        self.db_port = self.ports.take()
+        self.env.update({"PORT": str(self.port), "DB_PORT": str(self.db_port)})
+
     # -- life cycle ---------------------------------------------------------
-    def stack(self, cmd, *args, timeout=180, check=True):
+    def stack(self, cmd, *args, timeout=600, check=True):
         p = subprocess.run([STACK, cmd] + list(args), env=self.env, cwd=ROOT, timeout=timeout,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if check and p.returncode != 0:
@@ -102,13 +257,105 @@ class Stack:
                                (cmd, p.returncode, p.stdout, self.logs_tail()))
         return p
 
+    # A start that failed because a port was taken (by a program outside
+    # the slots, between the check and the bind) is tried again on others.
+    START_TRIES = 5
+
     def start(self):
-        self.stack("start")
-        return self
+        """stack.sh start; when it fails, nothing of the stack is left
+        running (stack.sh stops what it started; this makes sure, also
+        after a timeout) and the error says why."""
+        for attempt in range(1, self.START_TRIES + 1):
+            try:
+                p = self.stack("start", check=False)
+            except subprocess.TimeoutExpired as e:
+                self.abandon_start()
+                raise RuntimeError("stack.sh start took over %s s:\n%s" % (e.timeout, self.logs_tail()))
+            if p.returncode == 0:
+                return self
+            taken = re.search(r"port (\d+) is in use", p.stdout)
+            retry = (taken and attempt < self.START_TRIES and
+                     not any(k in self.given for k in ("PORT", "DB_PORT")))
+            left = self.abandon_start()
+            if not retry:
+                raise RuntimeError("stack.sh start failed (%d)%s:\n%s\n%s" %
+                                   (p.returncode, "; left running: %r" % left if left else "",
+                                    p.stdout, self.logs_tail()))
+            print("stack in %s: port %s was taken, starting again on other ports (try %d)"
+                  % (self.dir, taken.group(1), attempt + 1), flush=True)
+            self.new_ports()
+
+    def abandon_start(self):
+        """After a failed start: stop by pid file whatever it left (nothing,
+        unless stack.sh was killed), then end any process of the stack
+        still alive; {pid: command line} of those."""
+        self.stack("stop", check=False)
+        return self.end_leftovers()
 
     def stop(self):
         self.stack("stop", check=False)
+        left = self.end_leftovers()
+        if left:
+            raise AssertionError("processes of the stack in %s outlived stack.sh stop: %r"
+                                 % (self.dir, left))
         self.check_sanitizers()
+
+    def processes(self):
+        """{pid: command line} of every process of this stack: started with
+        its VAR in the environment or on the command line (nginx rewrites
+        its environment, not its title), and their descendants."""
+        mark_env = b"\0VAR=" + self.dir.encode() + b"\0"
+        mark_cmd = self.dir.encode()
+        found, parent = {}, {}
+        for p in os.listdir("/proc"):
+            if not p.isdigit() or int(p) == os.getpid():
+                continue
+            try:
+                with open("/proc/%s/stat" % p, "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    cmd = f.read()
+                try:
+                    with open("/proc/%s/environ" % p, "rb") as f:
+                        environ = b"\0" + f.read()
+                except OSError:
+                    environ = b""
+            except OSError:
+                continue
+            if fields[0] == b"Z":
+                continue        # exited, not yet reaped: holds nothing
+            pid = int(p)
+            parent[pid] = int(fields[1])
+            if mark_env in environ or mark_cmd in cmd:
+                found[pid] = cmd.replace(b"\0", b" ").decode(errors="replace").strip()
+        grown = True
+        while grown:
+            grown = False
+            for pid, pp in parent.items():
+                if pid not in found and pp in found:
+                    found[pid] = "(child of %d)" % pp
+                    grown = True
+        return found
+
+    def end_leftovers(self, wait=30):
+        """Wait up to `wait` s for the stack's processes to end; KILL (by
+        pid) those that do not; {pid: command line} of those."""
+        try:
+            wait_until(lambda: not self.processes(), wait, 0.2, "the stack's processes to end")
+            return {}
+        except AssertionError:
+            pass
+        left = self.processes()
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            wait_until(lambda: not self.processes(), 10, 0.1, "the killed processes to end")
+        except AssertionError:
+            pass
+        return left
 
     def check_sanitizers(self):
         """With `make SANITIZE=1 test`, any sanitizer report in a log fails."""
@@ -122,11 +369,7 @@ class Stack:
                     raise AssertionError("sanitizer report in %s:\n%s" % (f, text[text.index(mark) - 200:][:3000]))
 
     def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
+        return self.start()
 
     def __exit__(self, *exc):
         self.stop()
@@ -294,8 +537,14 @@ def side_by_side(scenarios):
         for t in threads:
             t.join()
     finally:
+        failed = None
         for _, _, s in stacks:
-            s.stop()
+            try:
+                s.stop()
+            except Exception as e:  # every stack is stopped; then the first error
+                failed = failed or e
+        if failed:
+            raise failed
     return results
 
 
@@ -322,4 +571,5 @@ def second_worker(s, env):
         return subprocess.Popen([os.path.join(ROOT, BUILD, "owmcollect-worker"), "-c",
                                  os.path.join(ROOT, "etc", "owmcollect.conf")],
                                 env=env2, cwd=ROOT, stdout=log, stderr=log)
+
 

@@ -1,9 +1,12 @@
 """make start / stop / status semantics on a private stack: a second start
 starts nothing, stop leaves no process behind, a restart reuses the data;
-as root, nginx's workers use a private directory of their own, never VAR."""
+as root, nginx's workers use a private directory of their own, never VAR.
+A start that fails (a server's port taken) says so and leaves nothing
+running; the harness then starts on other ports."""
 import grp
 import os
 import re
+import socket
 import stat
 import subprocess
 import unittest
@@ -91,6 +94,59 @@ class StartStop(unittest.TestCase):
         with self.assertRaises(RuntimeError):
             s.start()
         s.stop()
+
+
+def occupy(port):
+    """A listening socket on 127.0.0.1:port, as another program's would be."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(1)
+    return s
+
+
+class FailedStart(unittest.TestCase):
+    maxDiff = None
+
+    def test_port_taken_start_fails_and_leaves_nothing(self):
+        """Each server's port taken in turn (nginx, the last to start, first):
+        stack.sh start fails naming the port, and no process of the stack
+        is left: not MariaDB, the stand-in, the FastCGI program and its
+        children, the worker or nginx (found by VAR in their environment
+        or command line, and by parentage)."""
+        s = Stack()
+        try:
+            standin_port = s.ports.take()
+            for what, key, port in (("nginx", "PORT", s.port), ("MariaDB", "DB_PORT", s.db_port),
+                                    ("the API stand-in", "STANDIN_PORT", standin_port)):
+                with self.subTest(what), occupy(port):
+                    env = dict(s.env)
+                    s.env[key] = str(port)
+                    try:
+                        p = s.stack("start", check=False)
+                    finally:
+                        s.env = env
+                    left = s.processes()
+                    s.end_leftovers(0)      # so that the next case starts clean
+                    self.assertEqual(left, {}, "%s's port taken: the failed start left these "
+                                     "running:\n%s" % (what, p.stdout))
+                    self.assertNotEqual(p.returncode, 0, p.stdout)
+                    self.assertIn("port %d is in use" % port, p.stdout)
+                    self.assertIn(what, p.stdout)
+                    live = {n: pid for n in ("mysqld", "standin", "fcgi", "worker", "nginx")
+                            for pid in [s.pid(n)] if pid and os.path.exists("/proc/%d" % pid)}
+                    self.assertEqual(live, {}, "pid files name live processes")
+                    # As root: nginx's private directory went too.
+                    for web in re.findall(r"FastCGI socket: (\S+)", p.stdout):
+                        self.assertFalse(os.path.exists(web), "the failed start left " + web)
+            # The harness starts again on other ports when one is taken.
+            taken = s.port
+            with occupy(taken):
+                s.start()
+                self.assertNotEqual(s.port, taken)
+                self.assertEqual(s.request("GET", "/get").status, 400)
+        finally:
+            s.stop()
 
 
 if __name__ == "__main__":
