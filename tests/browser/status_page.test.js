@@ -88,7 +88,7 @@ async function expectError(page, id, cities, want) {
 	await page.waitForFunction((w) => {
 		const m = document.getElementById("collect-message");
 		return m.classList.contains("error") && m.textContent === w;
-	}, want, { timeout: 10000 });
+	}, want, { timeout: 60000 });
 	const role = await page.getAttribute("#collect-message", "role");
 	check(role === "alert", "an error is announced (role=alert), got " + role);
 }
@@ -106,10 +106,14 @@ async function main() {
 			    "--no-first-run", "--disable-background-networking",
 			    "--disable-component-update", "--disable-sync"],
 			viewport: { width: 1100, height: 900 },
-			timeout: 60000,
+			/* The first start of Chromium on a busy machine (its profile,
+			 * fonts, the shader cache) can take long: a generous deadline. */
+			timeout: 180000,
 		});
 		const page = ctx.pages()[0] || await ctx.newPage();
-		page.setDefaultTimeout(15000);
+		/* Every wait is for a condition; the deadline only bounds a
+		 * failure, so it is generous for a loaded machine. */
+		page.setDefaultTimeout(60000);
 		page.on("pageerror", (e) => problems.push("page error: " + e.message));
 		/* 4xx from the API are expected (bad ids); anything else failing is not. */
 		page.on("console", (m) => {

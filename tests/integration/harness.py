@@ -573,3 +573,32 @@ def second_worker(s, env):
                                 env=env2, cwd=ROOT, stdout=log, stderr=log)
 
 
+
+def fetching_children(pid):
+    """Pids of a worker supervisor's fetching children (not housekeeping)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+    out = []
+    for k in kids:
+        try:
+            with open("/proc/%d/comm" % k) as f:
+                if f.read().strip() != "owm-housekeep":
+                    out.append(k)
+        except OSError:
+            pass
+    return out
+
+
+def wait_beating(s, proc, children, timeout=60):
+    """Until the worker supervisor proc (a second_worker) has its children
+    running and each has beaten into s's database."""
+    def beating():
+        if proc.poll() is not None:
+            raise AssertionError("the second worker exited (%s)" % proc.returncode)
+        kids = fetching_children(proc.pid)
+        rows = s.sql("SELECT pid FROM worker_children WHERE heartbeat_at > NOW(6) - INTERVAL 10 SECOND")
+        return len(kids) >= children and set(kids) <= {int(r[0]) for r in rows}
+    wait_until(beating, timeout, 0.2, "the second worker's %d children to beat" % children)

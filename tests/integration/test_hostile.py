@@ -484,7 +484,7 @@ class Nginx(unittest.TestCase):
         subprocess.run(["nginx", "-q", "-p", d, "-c", d + "/nginx.conf"], check=True, timeout=30)
         try:
             pidfile = os.path.join(d, "nginx.pid")
-            wait_until(lambda: os.path.exists(pidfile) and os.path.getsize(pidfile), 10, what="nginx pid")
+            wait_until(lambda: os.path.exists(pidfile) and os.path.getsize(pidfile), 60, what="nginx pid")
 
             def ask(method, path, body=None):
                 return exchange(rq(method, path, body or b"", (J,) if body else ()), port=port)[0]
@@ -512,7 +512,7 @@ class Nginx(unittest.TestCase):
             with open(os.path.join(d, "nginx.pid")) as f:
                 pid = int(f.read().strip())
             os.kill(pid, signal.SIGQUIT)
-            wait_until(lambda: not os.path.exists("/proc/%d" % pid), 10, what="private nginx to stop")
+            wait_until(lambda: not os.path.exists("/proc/%d" % pid), 60, what="private nginx to stop")
             shutil.rmtree(d, ignore_errors=True)
 
 

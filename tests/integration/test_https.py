@@ -36,7 +36,7 @@ def setUpModule():
          "--tls-key", os.path.join(TLS, "server.key")],
         env=dict(os.environ, OWM_STANDIN_KEY=KEY), stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(TLS, "standin.err"), "w"))
-    wait_until(lambda: os.path.exists(ready), 15, what="the TLS stand-in")
+    wait_until(lambda: os.path.exists(ready), 60, what="the TLS stand-in")
     with open(ready) as f:
         port = int(f.read())
     S = Stack(env={"OWMCOLLECT_OWM_KEY": KEY,
@@ -78,7 +78,7 @@ class Https(unittest.TestCase):
         ids = [51001, 51002, 51003]
         status, _, _ = S.post_collect({"id": "tls-ok", "cities": ids})
         self.assertEqual(status, 202)
-        doc = S.wait_progress("tls-ok", 100, timeout=30)
+        doc = S.wait_progress("tls-ok", 100, timeout=60)
         self.assertEqual(doc["collected"], 3)
         self.assertEqual(sorted(i for e in arrived(ids) for i in e["ids"]), ids)
 
@@ -87,7 +87,7 @@ class Https(unittest.TestCase):
         # with that setting.
         S.signal("worker", signal.SIGTERM)
         wait_until(lambda: S.pid("worker") is None or not os.path.exists(
-            "/proc/%d" % S.pid("worker")), 20, what="the worker to stop")
+            "/proc/%d" % S.pid("worker")), 60, what="the worker to stop")
         env = dict(S.env, OWMCOLLECT_OWM_CA_FILE=os.path.join(TLS, "other-ca.pem"))
         p = subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "start-one", "worker"],
                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -95,7 +95,7 @@ class Https(unittest.TestCase):
         ids = [52001, 52002]
         status, _, _ = S.post_collect({"id": "tls-bad", "cities": ids})
         self.assertEqual(status, 202)
-        doc = S.wait_progress("tls-bad", 100, timeout=40)
+        doc = S.wait_progress("tls-bad", 100, timeout=60)
         self.assertEqual(doc["failed"], 2)
         for d in doc["data"]:
             self.assertRegex(d["error"], r"(?i)certificate|SSL")

@@ -35,7 +35,7 @@ def proc_environ(pid):
 class Notify(unittest.TestCase):
     def test_ready_watchdog_stopping(self):
         with Stack() as s:
-            wait_until(lambda: s.pid("worker"), 10, what="the stack's worker")
+            wait_until(lambda: s.pid("worker"), 60, what="the stack's worker")
             stack_env = proc_environ(s.pid("worker"))
             env = {k: v for k, v in stack_env.items() if k.startswith("OWMCOLLECT_")}
             for k in ("OWMCOLLECT_MYSQL_SOCKET", "OWMCOLLECT_MYSQL_PASSWORD",
@@ -72,7 +72,7 @@ class Notify(unittest.TestCase):
                 return check
             try:
                 t0 = time.monotonic()
-                wait_until(received("READY=1"), 15, 0, "READY=1")
+                wait_until(received("READY=1"), 60, 0, "READY=1")
                 ready_after = time.monotonic() - t0
                 self.assertTrue(any(l.startswith("STATUS=") for _, m in got for l in m.split("\n")), got)
                 # The children beat, and the watchdog is fed.
@@ -87,7 +87,7 @@ class Notify(unittest.TestCase):
                     rows = s.sql("SELECT pid FROM worker_children WHERE heartbeat_at > "
                                  "NOW(6) - INTERVAL 10 SECOND")
                     return len(pids) == 2 and set(pids) <= {int(r[0]) for r in rows}
-                wait_until(beating, 15, 0.2, "the second worker's children to beat")
+                wait_until(beating, 60, 0.2, "the second worker's children to beat")
                 got.clear()
                 deadline = time.monotonic() + 3.5
                 while time.monotonic() < deadline:
@@ -99,8 +99,8 @@ class Notify(unittest.TestCase):
                 self.assertEqual(p.poll(), None)
                 got.clear()
                 p.send_signal(signal.SIGTERM)
-                wait_until(received("STOPPING=1"), 5, 0, "STOPPING=1")
-                self.assertEqual(p.wait(timeout=15), 0)
+                wait_until(received("STOPPING=1"), 30, 0, "STOPPING=1")
+                self.assertEqual(p.wait(timeout=60), 0)
                 print("READY=1 after %.2fs; %d watchdog feeds in 3.5s" % (ready_after, len(feeds)))
             finally:
                 if p.poll() is None:

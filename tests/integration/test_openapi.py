@@ -128,7 +128,7 @@ TRIGGERS = {
     ("/get", "get", "503"): ("outage", lambda s: s.get("oa-202")),
     ("/get", "post", "405"): ("S", lambda s: s.request("POST", "/get?id=x", "{}", J)),
     ("/health", "get", "200"): ("S", lambda s: wait_until(
-        lambda: (lambda r: r if r.status == 200 else None)(s.request("GET", "/health")), 15, 0.2, "health")),
+        lambda: (lambda r: r if r.status == 200 else None)(s.request("GET", "/health")), 60, 0.2, "health")),
     ("/health", "get", "503"): ("outage", lambda s: s.request("GET", "/health")),
     ("/health", "post", "405"): ("S", lambda s: s.request("POST", "/health", "{}", J)),
     ("/metrics", "get", "200"): ("S", lambda s: s.request("GET", "/metrics")),
@@ -192,7 +192,7 @@ class OpenAPI(unittest.TestCase):
                         self.conforms(key, trigger(S), docs[key])
         finally:
             S.signal("mysqld", signal.SIGCONT)
-        wait_until(lambda: S.request("GET", "/get?id=oa-202").status == 200, 20, 0.2, "recovery")
+        wait_until(lambda: S.request("GET", "/get?id=oa-202").status == 200, 60, 0.2, "recovery")
 
 
 if __name__ == "__main__":

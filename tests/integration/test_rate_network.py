@@ -32,7 +32,7 @@ import threading
 import time
 import unittest
 
-from harness import max_window, result_of, second_worker, side_by_side
+from harness import max_window, result_of, second_worker, side_by_side, wait_beating
 
 R = 120
 CITIES = 200
@@ -94,7 +94,7 @@ def two_hosts(s):
     s.standin_config(key="")
     w2 = second_worker(s, {"OWMCOLLECT_OWM_MODE": "group", "OWMCOLLECT_WORKER_CHILDREN": "2"})
     try:
-        time.sleep(0.5)
+        wait_beating(s, w2, 2)
         r = collect(s, [("n-two-a", cities(720001, CITIES // 2)),
                         ("n-two-b", cities(721001, CITIES // 2))], 240)
         r["paths"] = {e["path"] for e in r["log"]}

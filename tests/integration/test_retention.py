@@ -205,11 +205,11 @@ class Retention(unittest.TestCase):
         # Fresh data through the service: one fetched, one served from it.
         status, _, body = S.post_collect({"id": "fresh-1", "cities": FRESH})
         self.assertEqual(status, 202, body)
-        S.wait_progress("fresh-1", 100, timeout=30)
+        S.wait_progress("fresh-1", 100, timeout=60)
         status, _, body = S.post_collect({"id": "fresh-2", "cities": FRESH})
         self.assertEqual((status, body["progress"]), (202, 100))
 
-        wait_until(purge_pids, 20, 0.1, "the purge child")
+        wait_until(purge_pids, 60, 0.1, "the purge child")
         mark = len(worker_log())
         S.sql(OLD_DATA % {"big": cities_json((80000 + p, 0, 1000001000 + p) for p in range(1000))})
         before = {r: data_of(r) for r in LIVE}
@@ -226,7 +226,7 @@ class Retention(unittest.TestCase):
         # (unless the old one's periodic pass came first).
         old = purge_pids()[0]
         os.kill(old, signal.SIGKILL)
-        wait_until(lambda: purge_pids() and purge_pids()[0] != old, 20, 0.1, "a new purge child")
+        wait_until(lambda: purge_pids() and purge_pids()[0] != old, 60, 0.1, "a new purge child")
         wait_until(lambda: totals(mark)[:4] == [302, 1003, 2500, 1], 60, 0.2,
                    "phase 1's purge and its log lines")
         self.assertIn("killed by signal 9", worker_log()[mark:])
@@ -274,7 +274,7 @@ class Retention(unittest.TestCase):
         self.assertEqual(S.request("DELETE", "/collect?id=live-b").status, 200)
         wait_until(lambda: count("SELECT COUNT(*) FROM requests WHERE ext_id = 'live-b'") == 0,
                    60, 0.5, "live-b to be purged")
-        wait_until(lambda: totals(mark)[:4] == [1, 0, 31, 1], 10, 0.2,
+        wait_until(lambda: totals(mark)[:4] == [1, 0, 31, 1], 30, 0.2,
                    "phase 2's log line")
         print("  phase 2: %s" % summaries(mark))
         self.assertLessEqual(max(p[5] for p in summaries(mark)), 1000)
@@ -292,20 +292,20 @@ class Retention(unittest.TestCase):
     def test_zz_reload_without_retention_stops_purging(self):
         # The housekeeping child also settles requests, so it stays: the
         # reload rolls it, and the new one purges nothing.
-        pids = wait_until(purge_pids, 20, 0.1, "the housekeeping child")
+        pids = wait_until(purge_pids, 60, 0.1, "the housekeeping child")
         write_conf(0)
         try:
             mark = len(worker_log())
             S.signal("worker", signal.SIGHUP)
-            wait_until(lambda: purge_pids() and pids[0] not in purge_pids(), 30, 0.2,
+            wait_until(lambda: purge_pids() and pids[0] not in purge_pids(), 60, 0.2,
                        "the housekeeping child to be rolled")
             S.sql("INSERT INTO requests (ext_id, requested_at, finished_at, total, collected, cities) "
                   "VALUES ('expired-after-reload', NOW(6) - INTERVAL 5 DAY, "
                   "NOW(6) - INTERVAL 5 DAY, 1, 1, '[[62001, 1, 0]]')")
             status, _, body = S.post_collect({"id": "after-reload", "cities": [62004]})
             self.assertEqual(status, 202, body)
-            S.wait_progress("after-reload", 100, timeout=30)
-            S.wait_settled("after-reload", 10)     # the new child settles
+            S.wait_progress("after-reload", 100, timeout=60)
+            S.wait_settled("after-reload", 60)     # the new child settles
             time.sleep(2)
             self.assertEqual(count("SELECT COUNT(*) FROM requests "
                                    "WHERE ext_id = 'expired-after-reload'"), 1)

@@ -36,7 +36,7 @@ class Schema(unittest.TestCase):
         apply_schema()
         self.assertEqual(S.sql("SHOW CREATE TABLE requests"), before)
         self.assertEqual(S.post_collect({"id": "after-reapply", "cities": [524901]}).status, 202)
-        self.assertEqual(S.wait_progress("after-reapply", 100, timeout=30)["collected"], 1)
+        self.assertEqual(S.wait_progress("after-reapply", 100, timeout=60)["collected"], 1)
 
     def test_upgrade_from_every_city_in_request_cities(self):
         # Back to the old shape, then a request stored the old way: one
@@ -82,7 +82,7 @@ class Schema(unittest.TestCase):
         self.assertEqual(S.sql("SHOW TABLES LIKE 'request_cities'"), [])
 
         # The worker fulfils the pending city through its queue entry.
-        doc = S.wait_progress("old", 100, timeout=30)
+        doc = S.wait_progress("old", 100, timeout=60)
         self.assertEqual((doc["total"], doc["collected"], doc["failed"]), (3, 2, 1))
         self.assertEqual([d["city_id"] for d in doc["data"]], [LONDON, UNKNOWN, PARIS])
         self.assertEqual(doc["data"][0]["temperature"], 11.5)
@@ -106,7 +106,7 @@ class Schema(unittest.TestCase):
         self.assertGreater(got[0][2], max(fetch))
         self.assertGreater(got[1][1], 0)
         self.assertEqual(got[1][2], 0)
-        doc = S.wait_progress("new-beside-old", 100, timeout=30)
+        doc = S.wait_progress("new-beside-old", 100, timeout=60)
         self.assertEqual(doc["collected"], 2)
 
 

@@ -89,7 +89,7 @@ class Browser(unittest.TestCase):
         p = subprocess.run([node, os.path.join(BROWSER, "status_page.test.js"),
                             "http://127.0.0.1:%d/" % S.port],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=300)
+                           text=True, timeout=600)
         print(p.stdout, end="")
         self.assertEqual(p.returncode, 0, "browser test failed:\n%s\n%s" % (p.stdout, S.logs_tail()))
 

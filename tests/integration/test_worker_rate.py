@@ -11,7 +11,7 @@ import signal
 import time
 import unittest
 
-from harness import max_window, result_of, second_worker, side_by_side, wait_until
+from harness import max_window, result_of, second_worker, side_by_side, wait_beating, wait_until
 
 RESULTS = {}
 
@@ -64,7 +64,7 @@ def two_supervisors(s):
     s.standin_config(key="")
     w2 = second_worker(s, {"OWMCOLLECT_OWM_MODE": "group", "OWMCOLLECT_WORKER_CHILDREN": "2"})
     try:
-        time.sleep(0.5)
+        wait_beating(s, w2, 2)
         t0 = time.time()
         post(s, "r2-a", list(range(600001, 600801)))
         post(s, "r2-b", list(range(610001, 610801)))

@@ -56,7 +56,7 @@ def start_standin(tmp, *extra, key=KEY):
         [sys.executable, STANDIN, "--listen", "127.0.0.1:0", "--log", paths["log"],
          "--pidfile", paths["pid"], "--ready-file", paths["ready"], "--seed", "7", *extra],
         stdout=subprocess.PIPE, env=env, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 10)
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
     if not ready:
         proc.kill()
         raise RuntimeError("stand-in did not start")
@@ -142,7 +142,7 @@ def burst_connect(port, n, watch, midway=None):
     return socks, took
 
 
-def wait_for(pred, timeout=3.0):
+def wait_for(pred, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
@@ -627,7 +627,7 @@ class StandInTest(unittest.TestCase):
                 ctl.request("POST", "/_standin/config",
                             json.dumps({"backlog": 1024, "accept_delay_ms": 0}))
                 self.assertEqual(json.loads(ctl.getresponse().read())["backlog"], 1024)
-                self.assertTrue(wait_for(lambda: stats()["accept_queue"] == 0, 5))
+                self.assertTrue(wait_for(lambda: stats()["accept_queue"] == 0, 30))
                 self.assertEqual(stats()["accept_queue_max"], 1024)
                 ctl.request("POST", "/_standin/config", json.dumps({"accept_delay_ms": 700}))
                 ctl.getresponse().read()
