@@ -226,7 +226,7 @@ class Retention(unittest.TestCase):
         # (unless the old one's periodic pass came first).
         old = purge_pids()[0]
         os.kill(old, signal.SIGKILL)
-        wait_until(lambda: purge_pids() and purge_pids()[0] != old, 60, 0.1, "a new purge child")
+        wait_until(lambda: (lambda p: p and p[0] != old)(purge_pids()), 60, 0.1, "a new purge child")
         wait_until(lambda: totals(mark)[:4] == [302, 1003, 2500, 1], 60, 0.2,
                    "phase 1's purge and its log lines")
         self.assertIn("killed by signal 9", worker_log()[mark:])
@@ -297,7 +297,7 @@ class Retention(unittest.TestCase):
         try:
             mark = len(worker_log())
             S.signal("worker", signal.SIGHUP)
-            wait_until(lambda: purge_pids() and pids[0] not in purge_pids(), 60, 0.2,
+            wait_until(lambda: (lambda p: p and pids[0] not in p)(purge_pids()), 60, 0.2,
                        "the housekeeping child to be rolled")
             S.sql("INSERT INTO requests (ext_id, requested_at, finished_at, total, collected, cities) "
                   "VALUES ('expired-after-reload', NOW(6) - INTERVAL 5 DAY, "
