@@ -86,6 +86,15 @@ def metrics(test):
     return parse_metrics(test, r.body.decode("utf-8"))
 
 
+def exited(pid):
+    """pid is gone or a zombie (read once: it may vanish meanwhile)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def healthy():
     r = S.request("GET", "/health")
     return r if r.status == 200 else None
@@ -292,8 +301,7 @@ class Health(unittest.TestCase):
         wait_until(healthy, 60, 0.2, "/health 200")
         pid = S.pid("worker")
         os.kill(pid, signal.SIGTERM)
-        wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
-                   open("/proc/%d/stat" % pid).read().split()[2] == "Z", 60, 0.1, "the worker to exit")
+        wait_until(lambda: exited(pid), 60, 0.1, "the worker to exit")
         t0 = time.monotonic()
         r = wait_until(lambda: (lambda r: r if r.status == 503 else None)(S.request("GET", "/health")),
                        60, 0.2, "/health 503 without a worker")

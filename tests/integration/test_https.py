@@ -86,8 +86,8 @@ class Https(unittest.TestCase):
         # The same worker, trusting only another CA: stop it and run one
         # with that setting.
         S.signal("worker", signal.SIGTERM)
-        wait_until(lambda: S.pid("worker") is None or not os.path.exists(
-            "/proc/%d" % S.pid("worker")), 60, what="the worker to stop")
+        wait_until(lambda: (lambda p: p is None or not os.path.exists("/proc/%d" % p))(
+            S.pid("worker")), 60, what="the worker to stop")
         env = dict(S.env, OWMCOLLECT_OWM_CA_FILE=os.path.join(TLS, "other-ca.pem"))
         p = subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "start-one", "worker"],
                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
