@@ -191,6 +191,31 @@ def write_retention_conf(path, days):
         f.write(text)
 
 
+def stopped(pid):
+    """Every thread of pid is stopped (or pid is gone)."""
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return True
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("T", "t", "Z", "X"):
+            return False
+    return True
+
+
+def wait_stopped(pid, timeout=60):
+    """After SIGSTOP: until it has taken effect.  kill() only queues it, and
+    a multi-threaded process (MariaDB) stops once the thread picked for it
+    is scheduled; on a loaded machine its other threads may answer a query
+    meanwhile."""
+    wait_until(lambda: stopped(pid), timeout, 0.01, "pid %d to stop (SIGSTOP)" % pid)
+
+
 def wait_until(pred, timeout, interval=0.05, what="condition"):
     """Poll pred() until it returns a true value; fail after timeout s."""
     deadline = time.monotonic() + timeout
@@ -412,9 +437,16 @@ class Stack:
         return out
 
     def signal(self, name, sig):
+        """Send sig to a component; SIGSTOP returns once it has stopped."""
         pid = self.pid(name)
         assert pid, "no pid for " + name
         os.kill(pid, sig)
+        if sig == signal.SIGSTOP:
+            try:
+                wait_stopped(pid)
+            except BaseException:
+                os.kill(pid, signal.SIGCONT)
+                raise
 
     # -- HTTP ------------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=30):

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import Stack, wait_until
+from harness import Stack, wait_stopped, wait_until
 
 S = None
 LIMIT = 600
@@ -285,6 +285,8 @@ class Health(unittest.TestCase):
         t0 = time.monotonic()
         os.killpg(pgid, signal.SIGSTOP)
         try:
+            for pid in [pgid] + list(S.children("worker")):
+                wait_stopped(pid)
             r = wait_until(lambda: (lambda r: r if r.status == 503 else None)(S.request("GET", "/health")),
                            60, 0.2, "/health 503 with frozen heartbeats")
             took = time.monotonic() - t0

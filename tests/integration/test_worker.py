@@ -338,7 +338,7 @@ class Worker(unittest.TestCase):
         post(self, "w-dbgone", ids)
         wait_until(lambda: calls_for(ids, t0 - 1), 30, what="the first batch")
         mysqld = S.pid("mysqld")
-        os.kill(mysqld, signal.SIGSTOP)
+        S.signal("mysqld", signal.SIGSTOP)
         try:
             time.sleep(7)       # past mysql.read_timeout (5 s)
         finally:
