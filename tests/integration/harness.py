@@ -9,6 +9,7 @@ Extra OWMCOLLECT_* settings go in through the environment.
         status, headers, doc = s.post_collect({"id": "x"})
         s.wait_progress("x", 100, timeout=60)
 """
+import atexit
 import fcntl
 import http.client
 import json
@@ -247,12 +248,32 @@ class Response:
         return iter((self.status, self.headers, doc))
 
 
+_STACKS = []
+
+
+def clean_up(everything=False):
+    """The files of every stack of this process that is not running (and
+    not kept, OWMTEST_KEEP=1): its database always (about 90 MB each: a
+    suite's worth fills a shared disk), the rest (logs) too when
+    everything.  run.py calls it with everything when a module passed;
+    otherwise it runs at exit."""
+    for s in _STACKS:
+        if s.keep or s.up or not os.path.isdir(s.dir):
+            continue
+        shutil.rmtree(s.dir if everything else os.path.join(s.dir, "mysql"), ignore_errors=True)
+
+
+atexit.register(clean_up)
+
+
 class Stack:
     def __init__(self, env=None, keep=False):
         # Mode 0700 and left so: nothing of nginx's workers is in VAR when
         # root (tests/stack.sh), so every stack is also a private VAR.
         self.dir = tempfile.mkdtemp(prefix="owmtest-")
         self.keep = keep or os.environ.get("OWMTEST_KEEP") == "1"
+        self.up = False
+        _STACKS.append(self)
         self.env = dict(os.environ)
         for k in list(self.env):
             if k.startswith("OWMCOLLECT_") or k == "STANDIN_PORT":
@@ -297,6 +318,7 @@ class Stack:
                 self.abandon_start()
                 raise RuntimeError("stack.sh start took over %s s:\n%s" % (e.timeout, self.logs_tail()))
             if p.returncode == 0:
+                self.up = True
                 return self
             taken = re.search(r"port (\d+) is in use", p.stdout)
             retry = (taken and attempt < self.START_TRIES and
@@ -320,6 +342,7 @@ class Stack:
     def stop(self):
         self.stack("stop", check=False)
         left = self.end_leftovers()
+        self.up = False
         if left:
             raise AssertionError("processes of the stack in %s outlived stack.sh stop: %r"
                                  % (self.dir, left))

@@ -27,6 +27,8 @@ ORDER = ["test_rate_network", "test_worker_rate", "test_worker", "test_cold", "t
 def run_here(names):
     suite = unittest.TestLoader().loadTestsFromNames(names)
     result = unittest.TextTestRunner(verbosity=2).run(suite)
+    import harness
+    harness.clean_up(everything=result.wasSuccessful())
     print("integration: %d tests, %d failures, %d errors, %d skipped" %
           (result.testsRun, len(result.failures), len(result.errors), len(result.skipped)))
     return 0 if result.wasSuccessful() else 1
