@@ -96,20 +96,8 @@ struct task_row {
 };
 
 static MYSQL_STMT		*st[C_COUNT];
-static struct db_set		 set = DB_SET(sql, st);
+struct db_set			 cancel_stmts = DB_SET(sql, st);
 static struct buf		 ids, tasks;	/* C_TAKE's list, and its rows */
-
-int
-cancel_open(MYSQL *db, struct db_err *e)
-{
-	return db_set_open(&set, db, e);
-}
-
-void
-cancel_close(void)
-{
-	db_set_close(&set);
-}
 
 /* Lock 1; STORE_NOTFOUND for an unknown id. */
 static int
@@ -123,7 +111,7 @@ lock_request(struct cancel *c, struct db_err *e)
 	db_bind_u64(&o[1], &c->was_c);
 	db_bind_u64(&o[2], &c->was_f);
 	db_bind_u64(&o[3], &c->finished);
-	if (db_one_row(set.db, st[C_LOCK], b, o, "cancel: lock request", e) ==
+	if (db_one_row(cancel_stmts.db, st[C_LOCK], b, o, "cancel: lock request", e) ==
 	    -1)
 		return e->code == 0 ? STORE_NOTFOUND : -1;	/* no row */
 	return STORE_OK;
@@ -167,7 +155,7 @@ take_tasks(unsigned long long rid, struct db_err *e)
 	db_bind_u64(&o[0], &t.city);
 	db_bind_u64(&o[1], &t.fetch);
 	db_list_start(&ids);
-	if (db_rows(set.db, st[C_FIND], b, o, "cancel: find tasks", found_row,
+	if (db_rows(cancel_stmts.db, st[C_FIND], b, o, "cancel: find tasks", found_row,
 	    &t, e) == -1)
 		return -1;
 	if (t.n == 0)
@@ -177,7 +165,7 @@ take_tasks(unsigned long long rid, struct db_err *e)
 	db_bind_u64(&b[1], &rid);
 	db_list_start(&tasks);
 	t.n = 0;
-	if (db_rows(set.db, st[C_TAKE], b, o, "cancel: lock tasks", taken_row,
+	if (db_rows(cancel_stmts.db, st[C_TAKE], b, o, "cancel: lock tasks", taken_row,
 	    &t, e) == -1)
 		return -1;
 	return (long long)t.n;
@@ -199,9 +187,9 @@ drop_tasks(unsigned long long rid, struct db_err *e)
 		return n;
 	if (db_list_bind(&b[0], &tasks, &len, "cancel: drop tasks", e) ==
 	    -1 ||
-	    db_run(set.db, st[C_FETCHES], b, "cancel: drop fetches", e) ==
+	    db_run(cancel_stmts.db, st[C_FETCHES], b, "cancel: drop fetches", e) ==
 	    -1 ||
-	    db_run(set.db, st[C_TASKS], b, "cancel: drop tasks", e) == -1)
+	    db_run(cancel_stmts.db, st[C_TASKS], b, "cancel: drop tasks", e) == -1)
 		return -1;
 	return (long long)mysql_stmt_affected_rows(st[C_TASKS]);
 }
@@ -221,7 +209,7 @@ settle(struct cancel *c, struct live *lv, long long dropped,
 	db_bind_u64(&b[1], &lv->failed);
 	db_bind_time(&b[2], &lv->fin);
 	db_bind_u64(&b[3], &c->rid);
-	if (db_run(set.db, st[C_SETTLE], b, "cancel: settle", e) == -1 ||
+	if (db_run(cancel_stmts.db, st[C_SETTLE], b, "cancel: settle", e) == -1 ||
 	    counters_add(&n, e) == -1)
 		return -1;
 	c->n = lv->failed - c->was_f;
@@ -248,7 +236,7 @@ cancel_once(void *arg, struct db_err *e)
 	if (!lv.p_null && lv.pending == 0)
 		return STORE_OK;
 	db_bind_u64(&b[0], &c->rid);
-	if (db_run(set.db, st[C_MARK], b, "cancel: mark request", e) == -1 ||
+	if (db_run(cancel_stmts.db, st[C_MARK], b, "cancel: mark request", e) == -1 ||
 	    (dropped = drop_tasks(c->rid, e)) == -1 ||
 	    read_live(c->rid, &lv, "cancel: settle", e) == -1)
 		return -1;

@@ -11,8 +11,8 @@
 #include "buf.h"
 #include "store.h"
 
-int	cancel_open(MYSQL *, struct db_err *);
-void	cancel_close(void);
+/* Its statements, prepared by store.c on every connect. */
+extern struct db_set cancel_stmts;
 
 /*
  * DELETE /collect: the request's cities not done yet fail with

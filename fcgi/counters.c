@@ -57,19 +57,7 @@ static const char *const sql[N_COUNT] = {
 };
 
 static MYSQL_STMT		*st[N_COUNT];
-static struct db_set		 set = DB_SET(sql, st);
-
-int
-counters_open(MYSQL *db, struct db_err *e)
-{
-	return db_set_open(&set, db, e);
-}
-
-void
-counters_close(void)
-{
-	db_set_close(&set);
-}
+struct db_set			 counters_stmts = DB_SET(sql, st);
 
 /* Bind c's counts (a copy the binds point into) into b[NP_CITIES..]. */
 static void
@@ -90,7 +78,7 @@ counters_add(const struct counts *c, struct db_err *e)
 	struct counts	 v = *c;
 
 	bind_counts(b, &v);
-	return db_run(set.db, st[N_ADD], b, "counters", e);
+	return db_run(counters_stmts.db, st[N_ADD], b, "counters", e);
 }
 
 int
@@ -103,7 +91,7 @@ counters_add_post(const struct counts *c, const char *id, size_t idlen,
 
 	bind_counts(b, &v);
 	db_bind_bytes(&b[NP_ID], id, idlen, &len);
-	if (db_run(set.db, st[N_POST], b, "counters", e) == -1)
+	if (db_run(counters_stmts.db, st[N_POST], b, "counters", e) == -1)
 		return -1;
 	*added = mysql_stmt_affected_rows(st[N_POST]) != 0;
 	return 0;

@@ -17,8 +17,8 @@ struct counts {
 	long long	 cities, collected, failed, queued, requests, ended;
 };
 
-int	counters_open(MYSQL *, struct db_err *);
-void	counters_close(void);
+/* Its statements, prepared by store.c on every connect. */
+extern struct db_set counters_stmts;
 
 /* Add c to this connection's shard (a cancel): 0, or -1 with e filled. */
 int	counters_add(const struct counts *, struct db_err *);

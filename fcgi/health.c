@@ -100,20 +100,8 @@ struct call_row {
 };
 
 static MYSQL_STMT		*st[HS_COUNT];
-static struct db_set		 set = DB_SET(sql, st);
+struct db_set			 health_stmts = DB_SET(sql, st);
 static struct buf		 calls;		/* /metrics' API calls */
-
-int
-health_open(MYSQL *db, struct db_err *e)
-{
-	return db_set_open(&set, db, e);
-}
-
-void
-health_close(void)
-{
-	db_set_close(&set);
-}
 
 static void
 bind_ll(MYSQL_BIND *b, long long *v, my_bool *is_null)
@@ -151,7 +139,7 @@ read_workers(struct buf *hosts, struct health *h, struct db_err *e)
 	db_bind_out_str(&o[0], r.host, sizeof(r.host), &r.len, NULL);
 	bind_ll(&o[1], &r.alive, &r.alive_null);
 	bind_ll(&o[2], &r.age_us, &r.age_null);
-	return db_rows(set.db, st[HS_WORKERS], NULL, o, "health workers",
+	return db_rows(health_stmts.db, st[HS_WORKERS], NULL, o, "health workers",
 	    host_row, &r, e);
 }
 
@@ -171,7 +159,8 @@ read_gate(struct health *h, struct db_err *e)
 	    NULL);
 	bind_ll(&o[GT_QUEUED], &h->queued, &qnull);
 	bind_ll(&o[GT_OLDEST], &h->oldest_us, &onull);
-	if (db_one_row(set.db, st[HS_GATE], NULL, o, "health gate", e) == -1) {
+	if (db_one_row(health_stmts.db, st[HS_GATE], NULL, o, "health gate",
+	    e) == -1) {
 		if (e->code != 0)		/* 0: no row */
 			return -1;
 		paused = 0;
@@ -223,7 +212,7 @@ read_sums(struct health_sums *m, struct db_err *e)
 
 	for (i = 0; i < SUM_COLS; i++)
 		bind_ll(&o[i], col[i], &null[i]);
-	if (db_one_row(set.db, st[HS_SUMS], NULL, o, "metrics", e) == -1)
+	if (db_one_row(health_stmts.db, st[HS_SUMS], NULL, o, "metrics", e) == -1)
 		return -1;
 	for (i = 0; i < SUM_COLS; i++)
 		if (null[i])
@@ -256,7 +245,7 @@ health_metrics(long long limit, struct buf *out)
 	db_bind_out_str(&o[0], r.outcome, sizeof(r.outcome), &r.len, NULL);
 	bind_ll(&o[1], &r.n, &r.n_null);
 	if (read_sums(&m, &e) == -1 ||
-	    db_rows(set.db, st[HS_CALLS], NULL, o, "metrics calls", call_row,
+	    db_rows(health_stmts.db, st[HS_CALLS], NULL, o, "metrics calls", call_row,
 	    &r, &e) == -1)
 		return store_fail("GET /metrics", &e);
 	reply_metrics(out, &m, limit, &calls);

@@ -38,8 +38,8 @@ struct health_sums {
 	long long	 queued;	/* cities queued */
 };
 
-int	health_open(MYSQL *, struct db_err *);
-void	health_close(void);
+/* Its statements, prepared by store.c on every connect. */
+extern struct db_set health_stmts;
 
 /*
  * Fill h, and append its worker hosts to hosts (reply_health_host).

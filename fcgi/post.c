@@ -155,23 +155,16 @@ struct post {
 
 static const struct config	*cf;
 static MYSQL_STMT		*st[P_COUNT];
-static struct db_set		 set = DB_SET(sql, st);
+struct db_set			 post_stmts = DB_SET(sql, st);
 static unsigned long long	 reading[CITIES_MAX], fetch[CITIES_MAX],
 				 lower[CITIES_MAX];
 static struct city_pos		 byc[CITIES_MAX];	/* by city_id */
 static struct buf		 list;	/* the list a statement is given */
 
-int
-post_open(MYSQL *db, const struct config *conf, struct db_err *e)
+void
+post_init(const struct config *conf)
 {
 	cf = conf;
-	return db_set_open(&set, db, e);
-}
-
-void
-post_close(void)
-{
-	db_set_close(&set);
 }
 
 static int
@@ -260,7 +253,7 @@ look(struct post *p, struct db_err *e)
 	o[2].is_null = &l.turn_null;
 	db_bind_u64(&o[3], &l.fetch);
 	o[3].is_null = &l.fetch_null;
-	return db_rows(set.db, st[P_LOOK], b, o, "fresh readings", look_row,
+	return db_rows(post_stmts.db, st[P_LOOK], b, o, "fresh readings", look_row,
 	    &l, e);
 }
 
@@ -304,7 +297,7 @@ insert_request(struct post *p, struct db_err *e)
 	b[4].is_null = &unfinished;
 	db_bind_u64(&b[6], &wait);
 	b[6].is_null = &no_wait;
-	if (db_run(set.db, st[P_INSERT], b, "insert request", e) == -1)
+	if (db_run(post_stmts.db, st[P_INSERT], b, "insert request", e) == -1)
 		return e->code == ER_DUP_ENTRY ? STORE_DUPLICATE : -1;
 	p->reqid = mysql_stmt_insert_id(st[P_INSERT]);
 	return STORE_OK;
@@ -320,7 +313,7 @@ queue_lock(struct db_err *e)
 
 	db_bind_i64(&o[0], &got);
 	o[0].is_null = &null;
-	if (db_one_row(set.db, st[P_QUEUE_LOCK], NULL, o, "queue lock", e) ==
+	if (db_one_row(post_stmts.db, st[P_QUEUE_LOCK], NULL, o, "queue lock", e) ==
 	    -1)
 		return -1;
 	if (null || got != 1) {
@@ -340,9 +333,9 @@ queue_insert(struct post *p, MYSQL_BIND *b, struct db_err *e)
 
 	if ((rc = queue_lock(e)) != STORE_OK)
 		return rc;
-	rc = db_run(set.db, st[P_QUEUE], b, "queue cities", e);
+	rc = db_run(post_stmts.db, st[P_QUEUE], b, "queue cities", e);
 	p->queued = mysql_stmt_affected_rows(st[P_QUEUE]);
-	if (db_run(set.db, st[P_QUEUE_UNLOCK], NULL, "queue lock", &unlock) ==
+	if (db_run(post_stmts.db, st[P_QUEUE_UNLOCK], NULL, "queue lock", &unlock) ==
 	    -1) {
 		if (rc == 0)
 			*e = unlock;
@@ -404,7 +397,7 @@ queue(struct post *p, struct db_err *e)
 	db_bind_u64(&o[0], &q.pos);
 	db_bind_u64(&o[1], &q.fetch);
 	o[1].is_null = &q.fetch_null;
-	if (db_rows(set.db, st[P_QUEUED], &b[4], o, "queued fetches",
+	if (db_rows(post_stmts.db, st[P_QUEUED], &b[4], o, "queued fetches",
 	    queued_row, &q, e) == -1)
 		return -1;
 	if (q.got != p->nnew) {
@@ -430,7 +423,7 @@ lower_turns(const struct collect_req *r, struct db_err *e)
 			    byc[i].city, lower[byc[i].pos] }, 2);
 	if (db_list_bind(&b[0], &list, &len, "queue turns", e) == -1)
 		return -1;
-	return db_run(set.db, st[P_LOWER], b, "queue turns", e);
+	return db_run(post_stmts.db, st[P_LOWER], b, "queue turns", e);
 }
 
 /* Lock 3: the request row's references once its new cities are queued. */
@@ -445,7 +438,7 @@ set_refs(struct post *p, struct db_err *e)
 		return -1;
 	db_bind_u64(&b[1], &wait);
 	db_bind_u64(&b[2], &p->reqid);
-	return db_run(set.db, st[P_REFS], b, "request references", e);
+	return db_run(post_stmts.db, st[P_REFS], b, "request references", e);
 }
 
 /* Lock 4: the counts; STORE_DUPLICATE when retention purged this id. */
@@ -479,7 +472,7 @@ collect_once(void *arg, struct db_err *e)
 	*p = (struct post){ .r = p->r };
 	db_bind_time(&o[0], &p->now);
 	db_bind_u64(&o[1], &p->base);
-	if (db_one_row(set.db, st[P_NOW], NULL, o, "now", e) == -1)
+	if (db_one_row(post_stmts.db, st[P_NOW], NULL, o, "now", e) == -1)
 		return -1;
 	if ((rc = look(p, e)) != STORE_OK)
 		return rc;

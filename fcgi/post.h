@@ -18,8 +18,9 @@ struct accepted {
 	unsigned int	 done;		/* served from fresh readings */
 };
 
-int	post_open(MYSQL *, const struct config *, struct db_err *);
-void	post_close(void);
+void	post_init(const struct config *);
+/* Its statements, prepared by store.c on every connect. */
+extern struct db_set post_stmts;
 
 /*
  * Insert the request, holding its cities by reference (a fresh reading or

@@ -134,21 +134,9 @@ struct list_page {
 };
 
 static MYSQL_STMT		*st[R_COUNT];
-static struct db_set		 set = DB_SET(sql, st);
+struct db_set			 read_stmts = DB_SET(sql, st);
 static struct get_doc		 doc;
 static struct buf		 items;		/* doc's data items */
-
-int
-read_open(MYSQL *db, struct db_err *e)
-{
-	return db_set_open(&set, db, e);
-}
-
-void
-read_close(void)
-{
-	db_set_close(&set);
-}
 
 static size_t
 clamp(unsigned long len, size_t cap)
@@ -214,7 +202,7 @@ get_version(const char *id, size_t idlen, struct getcache_version *v)
 
 	db_bind_bytes(&b[0], id, idlen, &len);
 	version_bind(o, v);
-	if (db_one_row(set.db, st[R_VERSION], b, o, "get version", &e) == -1)
+	if (db_one_row(read_stmts.db, st[R_VERSION], b, o, "get version", &e) == -1)
 		return e.code == 0 ? STORE_NOTFOUND :	/* no row */
 		    store_fail("GET /get", &e);
 	if (v->final)
@@ -328,7 +316,7 @@ read_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	buf_reset(&items);
 	db_bind_bytes(&b[0], id, idlen, &len);
 	get_bind(o, &doc);
-	if (db_rows(set.db, st[R_GET], b, o, "get", get_row, &doc, &e) == -1)
+	if (db_rows(read_stmts.db, st[R_GET], b, o, "get", get_row, &doc, &e) == -1)
 		return store_fail("GET /get", &e);
 	if (doc.rows == 0)
 		return STORE_NOTFOUND;
@@ -358,7 +346,7 @@ read_live(unsigned long long rid, struct live *lv, const char *what,
 	o[2].is_null = &lv->p_null;
 	db_bind_time(&o[3], &lv->fin);
 	o[3].is_null = &lv->fin_null;
-	return db_one_row(set.db, st[R_LIVE], b, o, what, e);
+	return db_one_row(read_stmts.db, st[R_LIVE], b, o, what, e);
 }
 
 /* A page's row: an unfinished one live, like GET; then into the page. */
@@ -409,7 +397,7 @@ list_rows(unsigned long long before, unsigned long long limit,
 	db_bind_u64(&o[L_COLLECTED], &l.collected);
 	db_bind_u64(&o[L_FAILED], &l.failed);
 	reply_page_start(out);
-	if (db_rows(set.db, st[R_LIST], b, o, "list", list_row, &l, e) == -1)
+	if (db_rows(read_stmts.db, st[R_LIST], b, o, "list", list_row, &l, e) == -1)
 		return -1;
 	/* A full page may have a next one; its cursor is the last row id. */
 	reply_page_end(out, l.n == limit ? &l.last : NULL);
@@ -433,7 +421,7 @@ read_list(unsigned long long before, unsigned long long limit,
 	keylen = (size_t)snprintf(key, sizeof(key), "\001%llu:%llu", before,
 	    limit);
 	version_bind(o, &version);
-	if (db_one_row(set.db, st[R_LIST_VERSION], NULL, o, "list version",
+	if (db_one_row(read_stmts.db, st[R_LIST_VERSION], NULL, o, "list version",
 	    &e) == -1)
 		return store_fail("GET /collect", &e);
 	if (cached(key, keylen, &version, out, NULL))

@@ -13,8 +13,8 @@
 #include "buf.h"
 #include "store.h"
 
-int	read_open(MYSQL *, struct db_err *);
-void	read_close(void);
+/* Its statements, prepared by store.c on every connect. */
+extern struct db_set read_stmts;
 
 /*
  * Append the GET /get JSON document of request id to out, its progress

@@ -34,25 +34,31 @@ static void	closing(void);
 static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US,
 				    NULL, 0, 0, 0 };
 
-/* After every connect: every module's statements. */
+/* Every module's statements, prepared on each connect. */
+static struct db_set *const sets[] = {
+	&post_stmts, &read_stmts, &cancel_stmts, &counters_stmts,
+	&health_stmts,
+};
+#define NSETS	(sizeof(sets) / sizeof(sets[0]))
+
 static int
 ready(MYSQL *db, struct db_err *e)
 {
-	if (post_open(db, cf, e) == -1 || read_open(db, e) == -1 ||
-	    cancel_open(db, e) == -1 || counters_open(db, e) == -1 ||
-	    health_open(db, e) == -1)
-		return -1;
+	size_t	 i;
+
+	for (i = 0; i < NSETS; i++)
+		if (db_set_open(sets[i], db, e) == -1)
+			return -1;
 	return 0;
 }
 
 static void
 closing(void)
 {
-	health_close();
-	counters_close();
-	cancel_close();
-	read_close();
-	post_close();
+	size_t	 i;
+
+	for (i = 0; i < NSETS; i++)
+		db_set_close(sets[i]);
 }
 
 int
@@ -61,6 +67,7 @@ store_init(const struct config *conf)
 	struct db_err	 e;
 
 	cf = conf;
+	post_init(cf);
 	srandom((unsigned int)(getpid() ^ time(NULL)));	/* db_retry's pauses */
 	return db_conn_up(&conn, cf, &e);
 }
