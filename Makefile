@@ -159,7 +159,8 @@ test: deps-test
 
 test-unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do \
-		CK_FORK=yes $$t || rc=1; done; exit $$rc
+		CK_FORK=yes $$t || rc=1; done; \
+	python3 tests/unit/check_layout.py || rc=1; exit $$rc
 
 test-standin:
 	python3 tests/standin/test_standin.py

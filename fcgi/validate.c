@@ -1,5 +1,6 @@
 /*
- * validate.c: the request id and city list rules of the HTTP contract.
+ * validate.c: the request id rule of the HTTP contract (the city-list rules
+ * are lib/rules.c's, shared with the configuration).
  */
 #include <stdlib.h>
 #include <string.h>

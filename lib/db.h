@@ -73,6 +73,8 @@ struct db_conn {
 	int		 down;
 	int64_t		 retry_us, next_try;
 };
+/* A daemon's longest pause between reconnects (the worker's children). */
+#define DB_RECONNECT_MAX_US	10000000LL
 int		 db_conn_up(struct db_conn *, const struct config *,
 		    struct db_err *);
 void		 db_conn_close(struct db_conn *);

@@ -48,7 +48,6 @@
 #define RETRY_BASE_US	US_PER_S	/* first retry of a city after ~1 s, */
 #define RETRY_CAP_US	(60 * US_PER_S)	/* doubling up to a minute */
 #define PAUSE_NAP_US	US_PER_S	/* re-read a pause this often */
-#define RECONNECT_MAX_US (10 * US_PER_S) /* db_conn's longest pause */
 #define TROUBLE_NAP_US	US_PER_S	/* after an error not of the link */
 #define LATE_MIN_US	(2 * US_PER_MS)	/* a wake-up's lateness: late_allowed */
 #define BEAT_SPARE_US	(300 * US_PER_MS) /* beat in a sleep with this left */
@@ -59,7 +58,7 @@ static volatile sig_atomic_t	 quit;
 static int	db_ready(MYSQL *, struct db_err *);
 static void	db_closing(void);
 static struct db_conn		 conn = { "", db_ready, db_closing,
-				    RECONNECT_MAX_US, NULL, 0, 0, 0 };
+				    DB_RECONNECT_MAX_US, NULL, 0, 0, 0 };
 static char			 owner[TASKS_OWNER_MAX];	/* the batch */
 static struct child_stats	 stats;
 static int64_t			 next_beat;

@@ -25,7 +25,7 @@
  *
  * Why the readings' bound holds: a request only ever shows a reading that
  * was fresh for it.  A POST reuses a reading fetched at or after
- * requested_at - worker.reuse_seconds (fcgi/store.c, the same clock read
+ * requested_at - worker.reuse_seconds (fcgi/post.c, the same clock read
  * for both).  A city it waits for shows its fetch's reading: one the
  * completion inserted (when the fetch ended, after the POST began give or
  * take a commit, as above), or one that was fresh when the batch was

@@ -72,7 +72,6 @@
 #define SETTLE_GROUP		100		/* requests per transaction */
 #define SET_MAX			64		/* JSON_SET paths at once */
 #define RETRY_US		1000000LL	/* after a failed pass */
-#define RECONNECT_MAX_US	10000000LL
 
 enum {
 	S_CLOCK,
@@ -163,7 +162,7 @@ static const char *const sql[S_COUNT] = {
 	[S_FETCH_ID] =
 	    "SELECT fetch_id FROM city_tasks WHERE city_id = ?",
 	/* The settled values; finished_at when nothing is pending: the
-	 * finished rule (etc/schema.sql: request_data; fcgi/store.c's GET
+	 * finished rule (etc/schema.sql: request_data; fcgi/read.c's GET
 	 * and cancel use it too). */
 	[S_SETTLE] =
 	    "UPDATE requests SET collected = ?, failed = ?, wait_fetch = ?, "
@@ -206,7 +205,7 @@ static void	db_closing(void);
 static MYSQL_STMT		*st[S_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
 static struct db_conn		 conn = { "housekeeping: ", db_ready,
-				    db_closing, RECONNECT_MAX_US, NULL, 0, 0, 0 };
+				    db_closing, DB_RECONNECT_MAX_US, NULL, 0, 0, 0 };
 static int			 lost, retention;
 static struct db_err		 gone;		/* what lost the connection */
 static int64_t			 bound_us;	/* the fast pass's, db clock */
@@ -394,7 +393,7 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 	db_bind_i64(&o[0], &base);
 	if (db_one_row(set.db, st[S_TURN], NULL, o, "settle: turn", e) == -1)
 		return -1;
-	/* One queueing at a time, POSTs' included (fcgi/store.c says why). */
+	/* One queueing at a time, POSTs' included (fcgi/post.c says why). */
 	db_bind_i64(&o[0], &got);
 	if (db_one_row(set.db, st[S_QUEUE_LOCK], NULL, o, "settle: queue lock",
 	    e) == -1)

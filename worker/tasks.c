@@ -81,8 +81,8 @@ static const char *const sql[T_COUNT] = {
 	/* The queue entries a batch deleted, taken from the running counts
 	 * /metrics reads (collected and failed are the requests', counted by
 	 * the settle that writes them): this connection's shard row, the
-	 * transaction's last lock (fcgi/store.c and settle.c take it last
-	 * too). */
+	 * transaction's last lock (fcgi/post.c, fcgi/cancel.c and settle.c
+	 * take it last too). */
 	[T_COUNTERS] =
 	    "INSERT INTO counters (shard, queued, ended) "
 	    "VALUES (" SHARD ", ?, ?) "
