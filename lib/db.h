@@ -75,6 +75,9 @@ struct db_conn {
 };
 /* A daemon's longest pause between reconnects (the worker's children). */
 #define DB_RECONNECT_MAX_US	10000000LL
+/* A table kept small by the worker (rate_slots, worker_children) has its
+ * old rows deleted by each connection at most this often. */
+#define DB_CLEAN_EVERY_S	60
 int		 db_conn_up(struct db_conn *, const struct config *,
 		    struct db_err *);
 void		 db_conn_close(struct db_conn *);

@@ -70,12 +70,59 @@ spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 	log_info("%s %d started (pid %ld)", ops->child_name, i, (long)pid);
 }
 
-static int
+static void
+log_exit(const struct supervise_ops *ops, int i, pid_t pid, int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("%s %d (pid %ld) exited", ops->child_name, i,
+		    (long)pid);
+	else if (WIFEXITED(status))
+		log_warnx("%s %d (pid %ld) exited with code %d",
+		    ops->child_name, i, (long)pid, WEXITSTATUS(status));
+	else
+		log_warnx("%s %d (pid %ld) killed by signal %d",
+		    ops->child_name, i, (long)pid, WTERMSIG(status));
+}
+
+/* When slot i's child, dead with status, comes back (if it does). */
+static void
+plan_respawn(const struct supervise_ops *ops, int i, int status, time_t now)
+{
+	int	 delay;
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+		log_errx("%s %d: configuration error, not restarting it",
+		    ops->child_name, i);
+		slots[i].disabled = 1;
+		return;
+	}
+	if (slots[i].rolling) {
+		slots[i].rolling = 0;
+		slots[i].respawn_at = now;
+		return;
+	}
+	slots[i].restarts++;
+	if (now - slots[i].started >= EARLY_DEATH) {
+		slots[i].fails = 0;
+		slots[i].respawn_at = now;
+		log_info("%s %d: restarting", ops->child_name, i);
+		return;
+	}
+	delay = 1 << (slots[i].fails < 5 ? slots[i].fails : 5);
+	if (delay > THROTTLE_MAX)
+		delay = THROTTLE_MAX;
+	slots[i].fails++;
+	slots[i].respawn_at = now + delay;
+	log_warnx("%s %d died %d time(s) in a row within %d s of start: "
+	    "restarting in %d s", ops->child_name, i, slots[i].fails,
+	    EARLY_DEATH, delay);
+}
+
+static void
 reap(const struct supervise_ops *ops)
 {
-	int	 status, i, alive = 0;
+	int	 status, i;
 	pid_t	 pid;
-	time_t	 now = daemon_now();
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < SUPERVISE_MAX && slots[i].pid != pid; i++)
@@ -83,50 +130,10 @@ reap(const struct supervise_ops *ops)
 		if (i == SUPERVISE_MAX)
 			continue;
 		slots[i].pid = 0;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			log_info("%s %d (pid %ld) exited", ops->child_name, i,
-			    (long)pid);
-		else if (WIFEXITED(status))
-			log_warnx("%s %d (pid %ld) exited with code %d",
-			    ops->child_name, i, (long)pid,
-			    WEXITSTATUS(status));
-		else
-			log_warnx("%s %d (pid %ld) killed by signal %d",
-			    ops->child_name, i, (long)pid, WTERMSIG(status));
-		if (stopping)
-			continue;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-			log_errx("%s %d: configuration error, not restarting "
-			    "it", ops->child_name, i);
-			slots[i].disabled = 1;
-			continue;
-		}
-		if (slots[i].rolling) {
-			slots[i].rolling = 0;
-			slots[i].respawn_at = now;
-			continue;
-		}
-		slots[i].restarts++;
-		if (now - slots[i].started < EARLY_DEATH) {
-			int delay = 1 << (slots[i].fails < 5 ?
-			    slots[i].fails : 5);
-
-			slots[i].fails++;
-			if (delay > THROTTLE_MAX)
-				delay = THROTTLE_MAX;
-			slots[i].respawn_at = now + delay;
-			log_warnx("%s %d died %d time(s) in a row within %d s "
-			    "of start: restarting in %d s", ops->child_name, i,
-			    slots[i].fails, EARLY_DEATH, delay);
-		} else {
-			slots[i].fails = 0;
-			slots[i].respawn_at = now;
-			log_info("%s %d: restarting", ops->child_name, i);
-		}
+		log_exit(ops, i, pid, status);
+		if (!stopping)
+			plan_respawn(ops, i, status, daemon_now());
 	}
-	for (i = 0; i < SUPERVISE_MAX; i++)
-		alive += slots[i].pid != 0;
-	return alive;
 }
 
 static void

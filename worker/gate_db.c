@@ -28,7 +28,6 @@
 #define AT(x)		DB_AT(x)
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	60000
-#define CLEAN_EVERY_S	60
 #define KEEP_SLOTS	"INTERVAL 10 MINUTE"
 #define LATE_MAX	4096	/* late slots read per reservation */
 
@@ -421,7 +420,7 @@ record_slot(struct gate_state *g, unsigned int n, const char *owner,
 static int
 clean_if_due(struct db_err *e)
 {
-	if (daemon_now() - last_clean < CLEAN_EVERY_S)
+	if (daemon_now() - last_clean < DB_CLEAN_EVERY_S)
 		return 0;
 	if (db_run(set.db, st[G_CLEAN], NULL, "rate slots clean-up", e) == -1)
 		return -1;

@@ -13,8 +13,6 @@
 #include "daemon.h"
 #include "heartbeat.h"
 
-#define CLEAN_EVERY_S	60
-
 enum {
 	H_BEAT,
 	H_PREDECESSOR,
@@ -100,7 +98,7 @@ heartbeat_beat(const struct child_stats *c, struct db_err *e)
 	db_bind_u64(&p[8], &cities);
 	if (db_run(set.db, st[H_BEAT], p, "heartbeat", e) == -1)
 		return -1;
-	if (daemon_now() - last_clean >= CLEAN_EVERY_S) {
+	if (daemon_now() - last_clean >= DB_CLEAN_EVERY_S) {
 		if (db_run(set.db, st[H_CLEAN], NULL, "heartbeat clean-up",
 		    e) == -1)
 			return -1;
