@@ -190,9 +190,7 @@ test-faults: deps
 
 # Benchmarks: figures beside their ceilings (tests/bench/bench.py).
 $(B)/tests/post_direct: $(B)/tests/bench/post_direct.o $(B)/fcgi/store.o \
-    $(B)/fcgi/post.o $(B)/fcgi/read.o $(B)/fcgi/cancel.o \
-    $(B)/fcgi/counters.o $(B)/fcgi/reply.o $(B)/fcgi/getcache.o \
-    $(B)/fcgi/health.o $(LIB_OBJ)
+    $(B)/fcgi/post.o $(B)/fcgi/counters.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON)
 
 .PHONY: bench

@@ -16,6 +16,7 @@
 #include "reply.h"
 #include "cancel.h"
 #include "config.h"
+#include "counters.h"
 #include "handlers.h"
 #include "health.h"
 #include "json.h"
@@ -26,10 +27,18 @@
 
 static const struct config *cf;
 
-void
+/* The statements of every module that answers, for store.c to prepare. */
+static struct db_set *const sets[] = {
+	&post_stmts, &read_stmts, &cancel_stmts, &counters_stmts,
+	&health_stmts,
+};
+
+int
 handlers_init(const struct config *conf)
 {
 	cf = conf;
+	post_init(cf);
+	return store_init(cf, sets, sizeof(sets) / sizeof(sets[0]));
 }
 
 static void

@@ -31,7 +31,9 @@ struct http_resp {
 	struct buf	*body;
 };
 
-void	handlers_init(const struct config *);
+/* Before the first request: the configuration, and the database's
+ * connection (-1 when it is unavailable now; requests retry it). */
+int	handlers_init(const struct config *);
 void	handle(const struct http_req *, struct http_resp *);
 
 #endif

@@ -265,8 +265,7 @@ child_main(int slot, int restarts)
 	if ((in = malloc((size_t)conf.http.max_body)) == NULL)
 		fatal(1, "malloc");
 	buf_init(&body, 0);
-	handlers_init(&conf);
-	store_init(&conf);
+	(void)handlers_init(&conf);	/* a database down now is fine */
 	/* nginx keeps no FastCGI connection open (no fastcgi_keep_conn):
 	 * every request is a connection of its own from the socket. */
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)

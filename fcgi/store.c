@@ -18,12 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cancel.h"
-#include "counters.h"
-#include "health.h"
 #include "log.h"
-#include "post.h"
-#include "read.h"
 #include "store.h"
 
 #define RETRY_MAX_US	1000000LL	/* a dead database: once a second */
@@ -34,19 +29,16 @@ static void	closing(void);
 static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US,
 				    NULL, 0, 0, 0 };
 
-/* Every module's statements, prepared on each connect. */
-static struct db_set *const sets[] = {
-	&post_stmts, &read_stmts, &cancel_stmts, &counters_stmts,
-	&health_stmts,
-};
-#define NSETS	(sizeof(sets) / sizeof(sets[0]))
+/* The callers' statements (store_init), prepared on each connect. */
+static struct db_set *const	*sets;
+static size_t			 nsets;
 
 static int
 ready(MYSQL *db, struct db_err *e)
 {
 	size_t	 i;
 
-	for (i = 0; i < NSETS; i++)
+	for (i = 0; i < nsets; i++)
 		if (db_set_open(sets[i], db, e) == -1)
 			return -1;
 	return 0;
@@ -57,17 +49,18 @@ closing(void)
 {
 	size_t	 i;
 
-	for (i = 0; i < NSETS; i++)
+	for (i = 0; i < nsets; i++)
 		db_set_close(sets[i]);
 }
 
 int
-store_init(const struct config *conf)
+store_init(const struct config *conf, struct db_set *const *set, size_t n)
 {
 	struct db_err	 e;
 
 	cf = conf;
-	post_init(cf);
+	sets = set;
+	nsets = n;
 	srandom((unsigned int)(getpid() ^ time(NULL)));	/* db_retry's pauses */
 	return db_conn_up(&conn, cf, &e);
 }

@@ -22,8 +22,12 @@ enum store_rc {
 	STORE_UNAVAILABLE,	/* 503: database unreachable or failing */
 };
 
-/* Connect at start, so the first request pays no connect; -1 is fine. */
-int	store_init(const struct config *);
+/*
+ * Connect at start, so the first request pays no connect (-1 is fine);
+ * the n statement sets of the callers are prepared on every connect.
+ */
+int	store_init(const struct config *, struct db_set *const *sets,
+	    size_t n);
 void	store_close(void);
 
 /*

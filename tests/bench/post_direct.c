@@ -17,12 +17,16 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "counters.h"
 #include "log.h"
 #include "parse.h"
 #include "post.h"
 #include "store.h"
 
 #define MAX_SAMPLES	200000
+
+/* What a POST runs: its statements and the counters'. */
+static struct db_set *const sets[] = { &post_stmts, &counters_stmts };
 
 static double
 now(void)
@@ -79,7 +83,8 @@ main(int argc, char *argv[])
 	for (p = 0; p < procs; p++) {
 		if (fork() != 0)
 			continue;
-		if (store_init(&cf) == -1)
+		post_init(&cf);
+		if (store_init(&cf, sets, sizeof(sets) / sizeof(sets[0])) == -1)
 			fatalx(1, "cannot connect to the database");
 		memcpy(r.cities, cf.cities, cf.ncities * sizeof(r.cities[0]));
 		r.ncities = cf.ncities;
