@@ -206,6 +206,16 @@ db_one_row(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, MYSQL_BIND *o,
 }
 
 int
+db_fetch_end(MYSQL *db, MYSQL_STMT *st, int rc, const char *what,
+    struct db_err *e)
+{
+	if (rc == 1)
+		db_fail(db, st, what, e);
+	mysql_stmt_free_result(st);
+	return rc == 1 ? -1 : 0;
+}
+
+int
 db_query(MYSQL *db, const char *sql, struct db_err *e)
 {
 	if (mysql_real_query(db, sql, strlen(sql)) != 0)
@@ -400,8 +410,5 @@ db_rows(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, MYSQL_BIND *o,
 			mysql_stmt_free_result(st);
 			return -1;
 		}
-	if (rc == 1)
-		db_fail(db, st, what, e);
-	mysql_stmt_free_result(st);
-	return rc == 1 ? -1 : 0;
+	return db_fetch_end(db, st, rc, what, e);
 }

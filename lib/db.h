@@ -112,6 +112,12 @@ int		 db_run(MYSQL *, MYSQL_STMT *, MYSQL_BIND *, const char *what,
  */
 int		 db_one_row(MYSQL *, MYSQL_STMT *, MYSQL_BIND *params,
 		    MYSQL_BIND *o, const char *what, struct db_err *);
+/*
+ * The end of a loop of mysql_stmt_fetch() that stopped with rc: the
+ * result is freed; -1 with e filled when rc says the fetch failed.
+ */
+int		 db_fetch_end(MYSQL *, MYSQL_STMT *, int rc, const char *what,
+		    struct db_err *);
 /* A plain statement without parameters (START TRANSACTION, COMMIT). */
 int		 db_query(MYSQL *, const char *sql, struct db_err *);
 

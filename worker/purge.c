@@ -388,10 +388,7 @@ pick_requests(int64_t from, int64_t cut, unsigned long long *ids,
 		ats[*n] = at;
 		(*n)++;
 	}
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return db_fail(set.db, q, "purge: expired requests", e);
-	return 0;
+	return db_fetch_end(set.db, q, rc, "purge: expired requests", e);
 }
 
 static int

@@ -314,10 +314,7 @@ read_drops(unsigned long long id, size_t *n, struct db_err *e)
 		drops[*n].fetch = 0;
 		(*n)++;
 	}
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return db_fail(set.db, q, "settle: dropped cities", e);
-	return 0;
+	return db_fetch_end(set.db, q, rc, "settle: dropped cities", e);
 }
 
 /*

@@ -241,10 +241,7 @@ candidates(uint32_t *cand, size_t max, size_t *k, struct db_err *e)
 		return db_fail(set.db, q, "claim", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0 && *k < max)
 		cand[(*k)++] = (uint32_t)city;
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return db_fail(set.db, q, "claim fetch", e);
-	return 0;
+	return db_fetch_end(set.db, q, rc, "claim fetch", e);
 }
 
 /*
@@ -279,10 +276,7 @@ take(const uint32_t *cand, size_t k, struct task *t, size_t max, size_t *n,
 		t[*n].fetch = fetch;
 		(*n)++;
 	}
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return db_fail(set.db, q, "claim fetch", e);
-	return 0;
+	return db_fetch_end(set.db, q, rc, "claim fetch", e);
 }
 
 /* Lease the n tasks taken to owner, and commit the claim. */
