@@ -308,9 +308,6 @@ UPDATE requests r SET r.cities = (
 	FROM request_cities rc WHERE rc.request_id = r.id)
 WHERE r.cities IS NULL;
 ALTER TABLE request_cities ADD COLUMN IF NOT EXISTS fetch_id BIGINT UNSIGNED NULL;
-INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, created_at)
-SELECT DISTINCT city_id, 0, NOW(6), NOW(6) FROM request_cities
-WHERE state = 'pending';
 SET @fetch = (SELECT COALESCE(MAX(fetch_id), 0) FROM city_tasks)
 	+ (SELECT COALESCE(MAX(id), 0) FROM fetches);
 UPDATE request_cities SET fetch_id = (@fetch := @fetch + 1)
@@ -322,8 +319,18 @@ SET @bump = CONCAT('ALTER TABLE city_tasks AUTO_INCREMENT = ', @fetch + 1);
 PREPARE bump FROM @bump;
 EXECUTE bump;
 DEALLOCATE PREPARE bump;
+-- A running worker may take a pending city's queue entry and end its
+-- fetch at any moment: queueing the pending cities and reading their
+-- entries' fetch ids is one transaction, whose INSERT IGNORE locks every
+-- entry it finds (or creates one the worker has just ended), so none can
+-- end in between unseen.
+START TRANSACTION;
+INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, created_at)
+SELECT DISTINCT city_id, 0, NOW(6), NOW(6) FROM request_cities
+WHERE state = 'pending' ORDER BY city_id;
 UPDATE request_cities rc JOIN city_tasks t ON t.city_id = rc.city_id
 SET rc.fetch_id = t.fetch_id WHERE rc.state = 'pending';
+COMMIT;
 UPDATE requests r SET r.cities = (
 	SELECT JSON_ARRAYAGG(JSON_ARRAY(j.city_id, j.reading_id,
 	    COALESCE(rc.fetch_id, 0)) ORDER BY j.pos)

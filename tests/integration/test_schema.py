@@ -5,6 +5,7 @@ references (requests.cities, fetches), still answer GET, reach 100 and
 show in the report views."""
 import json
 import os
+import re
 import unittest
 
 from harness import Stack
@@ -22,6 +23,22 @@ def setUpModule():
 def tearDownModule():
     if S:
         S.stop()
+
+
+def to_old_shape():
+    """Back to the schema of 2026-11-27 (what an earlier test left goes,
+    so the old queue entries can be numbered afresh)."""
+    S.sql("DELETE FROM requests; DELETE FROM city_tasks; DROP TABLE fetches; "
+          "ALTER TABLE requests DROP COLUMN cities, DROP COLUMN wait_fetch, "
+          "DROP COLUMN cancelled_at; "
+          "ALTER TABLE city_tasks DROP COLUMN fetch_id, DROP COLUMN created_by; "
+          "CREATE TABLE request_cities (request_id BIGINT UNSIGNED NOT NULL, "
+          "pos SMALLINT UNSIGNED NOT NULL, city_id INT UNSIGNED NOT NULL, "
+          "state ENUM('pending', 'collected', 'failed') NOT NULL DEFAULT 'pending', "
+          "reading_id BIGINT UNSIGNED NULL, error VARCHAR(200) NULL, "
+          "done_at DATETIME(6) NULL, PRIMARY KEY (request_id, pos), "
+          "UNIQUE KEY request_city (request_id, city_id), "
+          "KEY city_state (city_id, state)) ENGINE=InnoDB;")
 
 
 def apply_schema():
@@ -43,17 +60,7 @@ class Schema(unittest.TestCase):
         # city collected, one failed, one pending with its queue entry.
         # (A database that old has no fetches yet: what test_apply_twice
         # left goes, so the old queue entries can be numbered afresh.)
-        S.sql("DELETE FROM requests; DELETE FROM city_tasks; DROP TABLE fetches; "
-              "ALTER TABLE requests DROP COLUMN cities, DROP COLUMN wait_fetch, "
-              "DROP COLUMN cancelled_at; "
-              "ALTER TABLE city_tasks DROP COLUMN fetch_id, DROP COLUMN created_by; "
-              "CREATE TABLE request_cities (request_id BIGINT UNSIGNED NOT NULL, "
-              "pos SMALLINT UNSIGNED NOT NULL, city_id INT UNSIGNED NOT NULL, "
-              "state ENUM('pending', 'collected', 'failed') NOT NULL DEFAULT 'pending', "
-              "reading_id BIGINT UNSIGNED NULL, error VARCHAR(200) NULL, "
-              "done_at DATETIME(6) NULL, PRIMARY KEY (request_id, pos), "
-              "UNIQUE KEY request_city (request_id, city_id), "
-              "KEY city_state (city_id, state)) ENGINE=InnoDB;")
+        to_old_shape()
         S.sql("""
             INSERT INTO readings (city_id, temperature, humidity, observed_at, fetched_at)
                 VALUES (%(l)d, 11.50, 80, '2026-11-27 10:00:00', NOW(6));
@@ -108,6 +115,39 @@ class Schema(unittest.TestCase):
         self.assertEqual(got[1][2], 0)
         doc = S.wait_progress("new-beside-old", 100, timeout=60)
         self.assertEqual(doc["collected"], 2)
+
+    def test_upgrade_while_the_worker_ends_a_fetch(self):
+        # A live worker may end a pending city's fetch (and drop its queue
+        # entry) at any moment of the upgrade.  A trigger does it at the
+        # worst one, as the done cities become fetches; under load a worker
+        # once did, and the city was left pointing at no fetch (0), its
+        # request never reaching 100.  (The trigger needs the fetches
+        # table: an empty one, as a database a day newer would have.)
+        to_old_shape()
+        with open(SCHEMA) as f:
+            S.sql(re.search(r"CREATE TABLE IF NOT EXISTS fetches \(.*?\) ENGINE=InnoDB;",
+                            f.read(), re.S).group(0))
+        S.sql("""
+            INSERT INTO requests (ext_id, requested_at, total, collected, failed)
+                VALUES ('racing', NOW(6), 2, 0, 1);
+            SET @rq = LAST_INSERT_ID();
+            INSERT INTO request_cities (request_id, pos, city_id, state, error, done_at)
+                VALUES (@rq, 0, %(u)d, 'failed', 'city not found', NOW(6)),
+                       (@rq, 1, %(p)d, 'pending', NULL, NULL);
+            INSERT INTO city_tasks (city_id, turn, ready_at, created_at)
+                VALUES (%(p)d, 0, NOW(6), NOW(6));
+            CREATE TRIGGER owmtest_worker_ends AFTER INSERT ON fetches
+                FOR EACH ROW DELETE FROM city_tasks WHERE city_id = %(p)d;
+        """ % {"u": UNKNOWN, "p": PARIS})
+        try:
+            apply_schema()
+        finally:
+            S.sql("DROP TRIGGER IF EXISTS owmtest_worker_ends")
+        cities = json.loads(S.sql("SELECT cities FROM requests WHERE ext_id = 'racing'")[0][0])
+        self.assertEqual(cities[1][:2], [PARIS, 0])
+        self.assertGreater(cities[1][2], 0, "Paris points at no fetch: %r" % cities)
+        doc = S.wait_progress("racing", 100, timeout=60)
+        self.assertEqual((doc["collected"], doc["failed"]), (1, 1))
 
 
 if __name__ == "__main__":
