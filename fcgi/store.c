@@ -93,26 +93,15 @@ store_transaction(const char *what, int (*body)(void *, struct db_err *),
 {
 	struct db_err	 e;
 	MYSQL		*db;
-	int		 attempt, rc;
+	int		 rc;
 
 	if ((db = store_conn()) == NULL)
 		return STORE_UNAVAILABLE;
-	for (attempt = 0; ; attempt++) {
-		memset(&e, 0, sizeof(e));
-		if ((rc = db_query(db, "START TRANSACTION", &e)) == 0 &&
-		    (rc = body(arg, &e)) == STORE_OK)
-			rc = db_query(db, "COMMIT", &e);
-		if (rc == STORE_OK)
-			return STORE_OK;
-		mysql_rollback(db);
-		if (rc != -1)
-			return (enum store_rc)rc;
-		if (!db_retry(e.code, attempt))
-			break;
-	}
+	if ((rc = db_transaction(db, body, arg, &e)) >= 0)
+		return (enum store_rc)rc;
 	if (!db_error_is_retryable(e.code))
 		return store_fail(what, &e);
-	log_warnx("%s: still deadlocked after %d tries: %s", what,
-	    attempt + 1, e.msg);
+	log_warnx("%s: still deadlocked after %d tries: %s", what, DB_TRIES,
+	    e.msg);
 	return STORE_UNAVAILABLE;
 }

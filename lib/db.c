@@ -350,6 +350,25 @@ db_retry(unsigned int code, int attempt)
 	return 1;
 }
 
+int
+db_transaction(MYSQL *db, int (*body)(void *, struct db_err *), void *arg,
+    struct db_err *e)
+{
+	int	 attempt, rc;
+
+	for (attempt = 0; ; attempt++) {
+		memset(e, 0, sizeof(*e));
+		if ((rc = db_query(db, "START TRANSACTION", e)) == 0 &&
+		    (rc = body(arg, e)) == 0)
+			rc = db_query(db, "COMMIT", e);
+		if (rc == 0)
+			return 0;
+		mysql_rollback(db);
+		if (rc > 0 || !db_retry(e->code, attempt))
+			return rc;
+	}
+}
+
 void
 db_list_start(struct buf *b)
 {

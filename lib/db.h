@@ -151,6 +151,15 @@ int		 db_error_is_retryable(unsigned int);
  */
 #define DB_TRIES	8
 int		 db_retry(unsigned int code, int attempt);
+/*
+ * body(arg, e) as one transaction, tried again while db_retry allows:
+ * START TRANSACTION, the body, and COMMIT when it returns 0.  A body that
+ * returns more than 0 (an answer, not a failure) is rolled back and that
+ * returned; -1 (a statement failed, e filled) is rolled back and tried
+ * again, or returned when db_retry says no more.
+ */
+int		 db_transaction(MYSQL *, int (*body)(void *arg, struct db_err *),
+		    void *arg, struct db_err *e);
 
 /*
  * A JSON list of numbers ([a, ...]) or of tuples ([[a, b], ...]) that a

@@ -307,32 +307,18 @@ cuts_now(struct purge_cuts *c, struct db_err *e)
 	return 0;
 }
 
-/* The list just built in json, or -1 when it did not fit in memory. */
+/* [id, ...] of the n ids, built in json and bound to p; -1 with e filled
+ * when out of memory. */
 static int
-json_ready(struct db_err *e)
-{
-	if (buf_cstr(&json) != NULL)
-		return 0;
-	e->code = 0;
-	snprintf(e->msg, sizeof(e->msg), "purge: out of memory");
-	return -1;
-}
-
-/* [id, ...] of the n ids into json; -1 with e filled when out of memory. */
-static int
-id_list(const unsigned long long *ids, size_t n, struct db_err *e)
+bind_ids(MYSQL_BIND *p, unsigned long *len, const unsigned long long *ids,
+    size_t n, struct db_err *e)
 {
 	size_t	 i;
 
-	buf_reset(&json);
-	buf_addc(&json, '[');
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_addc(&json, ',');
-		buf_addu(&json, ids[i]);
-	}
-	buf_addc(&json, ']');
-	return json_ready(e);
+	db_list_start(&json);
+	for (i = 0; i < n; i++)
+		db_list_num(&json, ids[i]);
+	return db_list_bind(p, &json, len, "purge", e);
 }
 
 /*
@@ -347,9 +333,8 @@ purge_some(const unsigned long long *ids, size_t k, struct tally *t,
 	unsigned long	 len;
 	unsigned long long tombs, nreq;
 
-	if (tx_begin(e) == -1 || id_list(ids, k, e) == -1)
+	if (tx_begin(e) == -1 || bind_ids(&p[0], &len, ids, k, e) == -1)
 		goto fail;
-	db_bind_str(&p[0], json.data, &len);
 	if (run(P_TOMBS, p, "purge: purged ids", &tombs, e) == -1 ||
 	    run(P_REQUESTS, p, "purge: requests", &nreq, e) == -1 ||
 	    tx_commit(t, 2 * nreq, "requests", e) == -1)
@@ -442,10 +427,7 @@ pick_before(int pick, const char *what, int64_t cut, unsigned long long *ids,
 		return db_fail(set.db, q, what, e);
 	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < PURGE_MAX_ROWS)
 		ids[(*n)++] = id;
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return db_fail(set.db, q, what, e);
-	return 0;
+	return db_fetch_end(set.db, q, rc, what, e);
 }
 
 /* A city_latest row naming an expired reading. */
@@ -462,22 +444,21 @@ named_cmp(const void *a, const void *b)
 }
 
 /*
- * Of the n readings listed in json, the city_latest rows naming one
- * (P_NAMED), into json as [[city_id, reading_id], ...] in ascending
- * city_id; *k how many.
+ * Of the readings listed in p (bind_ids), the city_latest rows naming one
+ * (P_NAMED), bound to p in their place as [[city_id, reading_id], ...] in
+ * ascending city_id; *k how many.
  */
 static int
-named_list(struct named *nm, size_t *k, struct db_err *e)
+named_list(MYSQL_BIND *p, unsigned long *len, struct named *nm, size_t *k,
+    struct db_err *e)
 {
 	MYSQL_STMT	*q = st[P_NAMED];
-	MYSQL_BIND	 p[1], o[2];
-	unsigned long	 len;
-	unsigned long long city, reading;
+	MYSQL_BIND	 o[2];
+	unsigned long long city, reading, pair[2];
 	size_t		 i;
 	int		 rc;
 
 	*k = 0;
-	db_bind_str(&p[0], json.data, &len);
 	db_bind_u64(&o[0], &city);
 	db_bind_u64(&o[1], &reading);
 	if (db_run(set.db, q, p, "purge: latest readings", e) == -1 ||
@@ -488,21 +469,17 @@ named_list(struct named *nm, size_t *k, struct db_err *e)
 		nm[*k].reading = reading;
 		(*k)++;
 	}
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return db_fail(set.db, q, "purge: latest readings", e);
+	if (db_fetch_end(set.db, q, rc, "purge: latest readings", e) == -1)
+		return -1;
 	if (*k > 1)
 		qsort(nm, *k, sizeof(*nm), named_cmp);
-	buf_reset(&json);
+	db_list_start(&json);
 	for (i = 0; i < *k; i++) {
-		buf_adds(&json, i ? ",[" : "[[");
-		buf_addu(&json, nm[i].city);
-		buf_addc(&json, ',');
-		buf_addu(&json, nm[i].reading);
-		buf_addc(&json, ']');
+		pair[0] = nm[i].city;
+		pair[1] = nm[i].reading;
+		db_list_tuple(&json, pair, 2);
 	}
-	buf_adds(&json, *k ? "]" : "[]");
-	return json_ready(e);
+	return db_list_bind(p, &json, len, "purge", e);
 }
 
 /*
@@ -527,20 +504,20 @@ purge_readings(int64_t cut, struct tally *t, struct db_err *e)
 		if (n == 0)
 			return 0;
 		nlatest = nread = 0;
-		if (tx_begin(e) == -1 || id_list(ids, n, e) == -1 ||
-		    named_list(nm, &k, e) == -1)
+		if (tx_begin(e) == -1 ||
+		    bind_ids(&p[0], &len, ids, n, e) == -1 ||
+		    named_list(&p[0], &len, nm, &k, e) == -1)
 			goto fail;
 		if (k > 0) {
-			db_bind_str(&p[0], json.data, &len);
 			if (run(P_LATEST, p, "purge: city_latest", &nlatest,
 			    e) == -1)
 				goto fail;
 		}
 		room = PURGE_MAX_ROWS - (size_t)nlatest;
 		if (room > 0) {
-			if (id_list(ids, n < room ? n : room, e) == -1)
+			if (bind_ids(&p[0], &len, ids, n < room ? n : room,
+			    e) == -1)
 				goto fail;
-			db_bind_str(&p[0], json.data, &len);
 			if (run(P_READINGS, p, "purge: readings", &nread,
 			    e) == -1)
 				goto fail;
@@ -579,9 +556,8 @@ purge_fetches(int64_t cut, struct tally *t, struct db_err *e)
 			return -1;
 		if (n == 0)
 			return 0;
-		if (tx_begin(e) == -1 || id_list(ids, n, e) == -1)
+		if (tx_begin(e) == -1 || bind_ids(&p[0], &len, ids, n, e) == -1)
 			goto fail;
-		db_bind_str(&p[0], json.data, &len);
 		if (run(P_FETCHES, p, "purge: fetches", &nf, e) == -1 ||
 		    tx_commit(t, nf, "fetches", e) == -1)
 			goto fail;

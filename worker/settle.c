@@ -491,9 +491,9 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	return 0;
 }
 
-/* The counters shard row, the transaction's last lock; then commit. */
+/* The counters shard row, the transaction's last lock. */
 static int
-commit(const struct delta *d, struct db_err *e)
+add_counts(const struct delta *d, struct db_err *e)
 {
 	MYSQL_BIND	 p[3];
 	long long	 v[3] = { d->collected, d->failed, d->queued };
@@ -506,31 +506,28 @@ commit(const struct delta *d, struct db_err *e)
 		    -1)
 			return -1;
 	}
-	return db_query(set.db, "COMMIT", e);
+	return 0;
 }
 
-/*
- * One request, one transaction: 0 settled, 1 nothing to do, -1 with e
- * filled.
- */
+/* One request alone: the body of its transaction (db_transaction). */
+struct alone {
+	unsigned long long	 id;
+	struct tally		 mine;
+	struct delta		 d;
+};
+
+/* 0 settled, 1 nothing to do, -1 with e filled. */
 static int
-settle_once(unsigned long long id, struct tally *t, struct db_err *e)
+settle_once(void *arg, struct db_err *e)
 {
-	struct tally	 mine = { 0 };
-	struct delta	 d = { 0 };
+	struct alone	*a = arg;
 	int		 rc;
 
-	if (db_query(set.db, "START TRANSACTION", e) == -1)
-		return -1;
-	if ((rc = settle_body(id, 0, &mine, &d, e)) != 0 ||
-	    commit(&d, e) == -1) {
-		mysql_rollback(set.db);
-		return rc == 1 ? 1 : -1;
-	}
-	t->settled += mine.settled;
-	t->finished += mine.finished;
-	t->queued += mine.queued;
-	return 0;
+	memset(&a->mine, 0, sizeof(a->mine));
+	memset(&a->d, 0, sizeof(a->d));
+	if ((rc = settle_body(a->id, 0, &a->mine, &a->d, e)) != 0)
+		return rc;
+	return add_counts(&a->d, e);
 }
 
 /*
@@ -541,16 +538,18 @@ settle_once(unsigned long long id, struct tally *t, struct db_err *e)
 static int
 settle(unsigned long long id, struct tally *t, struct db_err *e)
 {
-	int	 attempt;
+	struct alone	 a = { .id = id };
+	int		 rc;
 
-	for (attempt = 0; ; attempt++) {
-		if (settle_once(id, t, e) != -1)
-			return 0;
-		if (db_error_is_gone(e->code))
-			return -1;
-		if (!db_retry(e->code, attempt))
-			break;
+	if ((rc = db_transaction(set.db, settle_once, &a, e)) == 0) {
+		t->settled += a.mine.settled;
+		t->finished += a.mine.finished;
+		t->queued += a.mine.queued;
 	}
+	if (rc != -1)
+		return 0;
+	if (db_error_is_gone(e->code))
+		return -1;
 	log_warnx("settle: request %llu: %s", id, e->msg);
 	t->failed++;
 	return 0;
@@ -595,7 +594,8 @@ settle_all(unsigned long long *ids, size_t n, struct tally *t,
 				failed = 1;
 			else if (rc == 2)
 				alone[nalone++] = ids[j];
-		if (!failed && commit(&d, e) == 0) {
+		if (!failed && add_counts(&d, e) == 0 &&
+		    db_query(set.db, "COMMIT", e) == 0) {
 			t->settled += g.settled;
 			t->finished += g.finished;
 			t->queued += g.queued;
@@ -655,9 +655,8 @@ fast_pass(size_t *found, struct db_err *e)
 			clock = v;
 		else if (n < SETTLE_PAGE)
 			cand[n++] = (unsigned long long)v;
-	mysql_stmt_free_result(q);
-	if (rc == 1)
-		return db_fail(set.db, q, "settle: fast pass", e);
+	if (db_fetch_end(set.db, q, rc, "settle: fast pass", e) == -1)
+		return -1;
 
 	memset(&t, 0, sizeof(t));
 	if (settle_all(cand, n, &t, e) == -1)
@@ -718,9 +717,8 @@ sweep(struct db_err *e)
 			if (ended && n < SETTLE_PAGE)
 				cand[n++] = id;
 		}
-		mysql_stmt_free_result(q);
-		if (rc == 1)
-			return db_fail(set.db, q, "settle: sweep", e);
+		if (db_fetch_end(set.db, q, rc, "settle: sweep", e) == -1)
+			return -1;
 		if (settle_all(cand, n, &t, e) == -1)
 			return -1;
 	} while (rows == SETTLE_PAGE && !quit);

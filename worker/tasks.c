@@ -628,46 +628,47 @@ store_outcomes(const char *owner, struct task **done, size_t ndone,
 	return store_counters(ndone, e);
 }
 
+/* A batch's completion: the body of its transaction (db_transaction). */
+struct completion {
+	const char	*owner;
+	struct task	*t;
+	size_t		 n;
+	size_t		*lost;
+};
+
 static int
-complete_once(const char *owner, struct task *t, size_t n, size_t *lost,
-    struct db_err *e)
+complete_once(void *arg, struct db_err *e)
 {
-	struct task	*done[VMAX], *rdg[VMAX];
+	struct completion *c = arg;
+	struct task	*t = c->t, *done[VMAX], *rdg[VMAX];
 	int		 mine[VMAX];
 	size_t		 i, ndone = 0, nrdg = 0;
 
-	*lost = 0;
-	if (db_query(set.db, "START TRANSACTION", e) == -1)
+	*c->lost = 0;
+	if (lock_entries(c->owner, t, c->n, mine, e) == -1)
 		return -1;
-	if (lock_entries(owner, t, n, mine, e) == -1)
-		goto fail;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < c->n; i++) {
 		if (is_done(&t[i]) && !mine[i])
-			(*lost)++;	/* the lease expired: not ours now */
+			(*c->lost)++;	/* the lease expired: not ours now */
 		else if (is_done(&t[i])) {
 			done[ndone++] = &t[i];
 			if (t[i].out == TASK_READING)
 				rdg[nrdg++] = &t[i];
 		} else if (is_requeue(&t[i]) && mine[i] &&
-		    requeue(owner, &t[i], e) == -1)
-			goto fail;
+		    requeue(c->owner, &t[i], e) == -1)
+			return -1;
 	}
 	if (ndone > 0 &&
-	    store_outcomes(owner, done, ndone, rdg, nrdg, e) == -1)
-		goto fail;
-	if (db_query(set.db, "COMMIT", e) == -1)
-		goto fail;
+	    store_outcomes(c->owner, done, ndone, rdg, nrdg, e) == -1)
+		return -1;
 	return 0;
-fail:
-	mysql_rollback(set.db);
-	return -1;
 }
 
 int
 tasks_complete(const char *owner, struct task *t, size_t n, size_t *lost,
     struct db_err *e)
 {
-	int	 attempt;
+	struct completion c = { owner, t, n, lost };
 
 	if (n > VMAX) {
 		e->code = 0;
@@ -678,10 +679,5 @@ tasks_complete(const char *owner, struct task *t, size_t n, size_t *lost,
 	 * the per-city lists below keep that order. */
 	if (n > 1)
 		qsort(t, n, sizeof(*t), city_cmp);
-	for (attempt = 0; ; attempt++) {
-		if (complete_once(owner, t, n, lost, e) == 0)
-			return 0;
-		if (!db_retry(e->code, attempt))
-			return -1;
-	}
+	return db_transaction(set.db, complete_once, &c, e);
 }
