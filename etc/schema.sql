@@ -85,6 +85,23 @@ CREATE TABLE IF NOT EXISTS city_latest (
 	PRIMARY KEY (city_id)
 ) ENGINE=InnoDB;
 
+-- What the API said of each city it answered for: its name and country
+-- exactly as sent (valid UTF-8, no control characters; the worker refuses
+-- and never stores anything else, worker/owm_parse.c), and its
+-- coordinates.  Upserted by the batch that stored the reading, in the
+-- same transaction; the newest answer wins.  A city the API never
+-- answered for has no row (GET shows nulls).
+CREATE TABLE IF NOT EXISTS cities (
+	city_id		INT UNSIGNED NOT NULL,
+	name		VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
+			    NOT NULL,
+	country		VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NULL,
+	lat		DECIMAL(8,6) NOT NULL,
+	lon		DECIMAL(9,6) NOT NULL,
+	seen_at		DATETIME(6) NOT NULL,
+	PRIMARY KEY (city_id)
+) ENGINE=InnoDB;
+
 -- Work queue: one row per city some request still waits for; fetch_id
 -- names this fetch of the city for good (an auto-increment, never
 -- reused: the requests that point at it find its outcome in `fetches`).
@@ -362,8 +379,9 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	TRUNCATE((r.collected + r.failed) * 100 / r.total, 2) AS progress
 FROM requests r;
 
--- A request's every city in order with its state and data: city id,
--- Celsius, humidity.  The one statement of a city's state, which GET
+-- A request's every city in order with its state and data: city id, its
+-- name, country and coordinates as last seen (NULL if never), Celsius,
+-- humidity.  The one statement of a city's state, which GET
 -- /get, the settle and a cancel read too: 'collected' when fresh at POST
 -- time or its fetch collected it; 'failed' when its fetch failed; a
 -- cancelled request's cities not done when it was cancelled are
@@ -376,6 +394,10 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	r.id AS request_id,
 	j.pos - 1 AS pos,
 	j.city_id,
+	c.name,
+	c.country,
+	c.lat,
+	c.lon,
 	rd.temperature,
 	rd.humidity,
 	rd.observed_at,
@@ -404,19 +426,25 @@ JOIN JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY,
 LEFT JOIN fetches f ON f.id = j.fetch_id
 LEFT JOIN readings rd ON rd.id = IF(j.reading_id > 0, j.reading_id,
 	IF(f.state = 'collected' AND (r.cancelled_at IS NULL OR
-	    f.done_at <= r.cancelled_at), f.reading_id, NULL));
+	    f.done_at <= r.cancelled_at), f.reading_id, NULL))
+LEFT JOIN cities c ON c.city_id = j.city_id;
 
 -- The newest reading of each city (from city_latest, so one row per city
 -- without a scan of readings); with retention.readings_days, only cities
 -- fetched within that time (a city's row goes with its reading).
 CREATE OR REPLACE VIEW latest_readings AS
 SELECT	cl.city_id,
+	c.name,
+	c.country,
+	c.lat,
+	c.lon,
 	rd.temperature,
 	rd.humidity,
 	rd.observed_at,
 	rd.fetched_at
 FROM city_latest cl
-JOIN readings rd ON rd.id = cl.reading_id;
+JOIN readings rd ON rd.id = cl.reading_id
+LEFT JOIN cities c ON c.city_id = cl.city_id;
 
 -- Why cities failed: each reason, the distinct cities and requests it hit,
 -- over the requests still stored (a pass over every request's cities).

@@ -102,7 +102,12 @@ THE VALUE RULE (depends on the id only, except dt and sunrise/sunset)
   (feels_like, temp_min, temp_max are C minus/plus small hashed offsets,
   converted the same way.)
   name = "City <id>"; coord.lat = h("lat") % 1700001 / 10000 - 85,
-  coord.lon = h("lon") % 3600001 / 10000 - 180 (rounded to 4 decimals).
+  coord.lon = h("lon") % 3600001 / 10000 - 180 (rounded to 4 decimals);
+  sys.country one of COUNTRIES by h("cc").  Except the real cities of PLACES
+  (London 2643743, Cairo 360630, São Paulo 3448439, ...): their name,
+  country and coordinates are the real API's, non-ASCII names included.
+  The "places" control (RUNTIME CONTROL) overrides any of these per id.
+  Bodies are UTF-8 with non-ASCII characters sent raw, as the real API does.
   dt = current Unix time floored to 600 s.  city_values(id) below computes it.
 
 ORDER OF DECISIONS (all taken when the request counts as arrived)
@@ -152,7 +157,11 @@ RUNTIME CONTROL (same port, same scheme)
        backlog (int 0..65535: listen() is called again on the listening
        socket, which Linux applies at once), accept_delay_ms (>= 0; a change
        ends a wait in progress), p_slow_conn (0..1), slow_conn_s ([LO, HI],
-       0 <= LO <= HI <= 3600), idle_close (>= 0 s), jitter_ms (>= 0)
+       0 <= LO <= HI <= 3600), idle_close (>= 0 s), jitter_ms (>= 0),
+       places ({"<id>": {"name": .., "country": .., "lat": .., "lon": ..}}:
+       those fields of those cities served as given, any JSON value, even
+       hostile ones; null leaves the field out; replaces the previous
+       places, {} restores the rule)
        -> 200 with the whole config ("key_set" instead of the key);
        unknown field or bad value -> 400 {"error": "..."} and nothing changes.
        New values apply to connections accepted (hold), waits started
@@ -255,6 +264,29 @@ WEATHER_KINDS = (
     (741, "Fog", "fog", "50"),
 )
 SNOW = (600, "Snow", "light snow", "13")
+# Real cities: id -> (name, country, lat, lon) as the real API gives them.
+PLACES = {
+    2643743: ("London", "GB", 51.5085, -0.1257),
+    360630: ("Cairo", "EG", 30.0626, 31.2497),
+    2267057: ("Lisbon", "PT", 38.7167, -9.1333),
+    3448439: ("São Paulo", "BR", -23.5475, -46.6361),
+    3094802: ("Kraków", "PL", 50.0833, 19.9167),
+    3413829: ("Reykjavík", "IS", 64.1355, -21.8954),
+    3688689: ("Bogotá", "CO", 4.6097, -74.0817),
+    2934246: ("Düsseldorf", "DE", 51.2217, 6.7762),
+    1850147: ("Tokyo", "JP", 35.6895, 139.6917),
+    5128581: ("New York", "US", 40.7143, -74.006),
+    2147714: ("Sydney", "AU", -33.8679, 151.2073),
+    3369157: ("Cape Town", "ZA", -33.9258, 18.4232),
+    3441575: ("Montevideo", "UY", -34.9033, -56.1882),
+    524901: ("Moscow", "RU", 55.7522, 37.6156),
+    1275339: ("Mumbai", "IN", 19.0144, 72.8479),
+}
+# The "places" control: id -> {field: value} replacing PLACES' or the rule's
+# name, country, lat, lon verbatim (any JSON value; null leaves it out).
+PLACE_FIELDS = ("name", "country", "lat", "lon")
+place_overrides = {}
+
 COUNTRIES = ("AR", "AU", "BR", "CA", "CN", "DE", "ES", "FR", "GB", "IN", "IT",
              "JP", "MX", "NG", "PL", "RU", "SE", "US", "ZA")
 
@@ -297,6 +329,9 @@ def city_values(city_id, units="standard", dt=None):
     c = celsius(city_id)
     lat = round(_h(b"lat", city_id) % 1_700_001 / 10_000 - 85, 4)
     lon = round(_h(b"lon", city_id) % 3_600_001 / 10_000 - 180, 4)
+    name, country = "City %d" % city_id, COUNTRIES[_h(b"cc", city_id) % len(COUNTRIES)]
+    if city_id in PLACES:
+        name, country, lat, lon = PLACES[city_id]
     tz = int(round(lon / 15)) * 3600
     kind = WEATHER_KINDS[_h(b"sky", city_id) % len(WEATHER_KINDS)]
     if c <= 1 and kind[1] in ("Rain", "Drizzle"):
@@ -306,7 +341,7 @@ def city_values(city_id, units="standard", dt=None):
     wind = round(wind_ms * 2.23694, 2) if units == "imperial" else wind_ms
     midnight = (dt + tz) // 86400 * 86400 - tz
     sunrise = midnight + 5 * 3600 + _h(b"rise", city_id) % 10800
-    return {
+    city = {
         "coord": {"lon": lon, "lat": lat},
         "weather": [{"id": kind[0], "main": kind[1], "description": kind[2],
                      "icon": kind[3] + ("d" if day else "n")}],
@@ -324,22 +359,43 @@ def city_values(city_id, units="standard", dt=None):
         "clouds": {"all": _h(b"cloud", city_id) % 101},
         "dt": dt,
         "sys": {"type": 2, "id": 2_000_000 + _h(b"sys", city_id) % 100_000,
-                "country": COUNTRIES[_h(b"cc", city_id) % len(COUNTRIES)],
+                "country": country,
                 "sunrise": sunrise, "sunset": sunrise + 11 * 3600 + _h(b"set", city_id) % 7200},
         "timezone": tz,
         "id": city_id,
-        "name": "City %d" % city_id,
+        "name": name,
     }
+    return _override(city, place_overrides.get(city_id))
+
+
+def _override(city, fields):
+    """city with the "places" control's fields for it applied (verbatim)."""
+    if not fields:
+        return city
+    for f, v in fields.items():
+        where, key = (city["coord"], f) if f in ("lat", "lon") else \
+            (city["sys"], f) if f == "country" else (city, f)
+        if v is None:
+            where.pop(key, None)
+        else:
+            where[key] = v
+    return city
 
 
 def _dumps(obj):
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @functools.lru_cache(maxsize=1 << 16)
+def _city_json(city_id, units, dt):
+    return _dumps(city_values(city_id, units, dt))
+
+
 def city_json(city_id, units, dt):
     """Serialized city object without "cod"; units already normalized."""
-    return _dumps(city_values(city_id, units, dt))
+    if city_id in place_overrides:
+        return _dumps(city_values(city_id, units, dt))
+    return _city_json(city_id, units, dt)
 
 
 def single_body(city_id, units, dt):
@@ -408,7 +464,7 @@ class Config:
     FIELDS = ("latency_ms", "p_5xx", "p_broken", "p_hang", "p_429",
               "limit", "window", "hostile", "key",
               "backlog", "accept_delay_ms", "p_slow_conn", "slow_conn_s",
-              "idle_close", "jitter_ms")
+              "idle_close", "jitter_ms", "places")
 
     def __init__(self, args, key):
         self.latency_ms = args.latency_ms
@@ -426,6 +482,7 @@ class Config:
         self.slow_conn_s = list(args.slow_conn_s)
         self.idle_close = args.idle_close
         self.jitter_ms = args.jitter_ms
+        self.places = {}
 
     def public(self):
         d = {f: getattr(self, f) for f in self.FIELDS if f != "key"}
@@ -472,11 +529,28 @@ class Config:
             if value not in HOSTILE_KINDS:
                 raise ValueError("hostile must be null or one of " + ", ".join(HOSTILE_KINDS))
             return value
+        if name == "places":
+            return cls.check_places(value)
         if name == "key":
             if not isinstance(value, str):
                 raise ValueError("key must be a string")
             return value
         raise ValueError("unknown field: %s" % name)
+
+    @staticmethod
+    def check_places(value):
+        why = ('places must be an object {"<id>": {"name"|"country"|"lat"|"lon": '
+               'any JSON value, null to leave it out}, ...}')
+        if not isinstance(value, dict):
+            raise ValueError(why)
+        out = {}
+        for k, v in value.items():
+            if not (k.isascii() and k.isdigit() and 1 <= int(k) < UNKNOWN_ID_MIN):
+                raise ValueError(why + "; %r is not a known city id" % k)
+            if not isinstance(v, dict) or any(f not in PLACE_FIELDS for f in v):
+                raise ValueError(why)
+            out[str(int(k))] = v
+        return out
 
     def update(self, obj):
         if not isinstance(obj, dict):
@@ -487,6 +561,9 @@ class Config:
         new = {k: self.check(k, v) for k, v in obj.items()}
         for k, v in new.items():
             setattr(self, k, v)
+        if "places" in new:
+            place_overrides.clear()
+            place_overrides.update({int(k): v for k, v in self.places.items()})
 
 
 # ---------------------------------------------------------------- server

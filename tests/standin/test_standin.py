@@ -236,7 +236,8 @@ class StandInTest(unittest.TestCase):
             self.assertIn(field, city)
         self.assertEqual(city["cod"], 200)
         self.assertEqual(city["id"], 2643743)
-        self.assertEqual(city["name"], "City 2643743")
+        self.assertEqual((city["name"], city["sys"]["country"], city["coord"]),
+                         ("London", "GB", {"lat": 51.5085, "lon": -0.1257}))
         self.assertEqual(set(city["weather"][0]), {"id", "main", "description", "icon"})
         self.assertEqual(set(city["main"]), {"temp", "feels_like", "temp_min", "temp_max",
                                              "pressure", "humidity"})
@@ -249,6 +250,29 @@ class StandInTest(unittest.TestCase):
         expected = dict(S.city_values(2643743, "metric", city["dt"]), cod=200)
         self.assertEqual(city, expected)
         self.assertEqual(city, self.api_json("weather", [2643743], "metric"))  # stable
+
+    def test_places(self):
+        # The real cities' names come raw (UTF-8), as the real API sends them.
+        status, raw = self.api("weather", [3448439], "metric")
+        self.assertEqual(status, 200)
+        self.assertIn('"name":"São Paulo"'.encode(), raw)
+        city = self.api_json("weather", [7838849], "metric")
+        self.assertEqual(city["name"], "City 7838849")
+        hostile = {"7838849": {"name": "x" * 10000, "lat": 1e308, "country": None},
+                   "2643743": {"name": "Lon,don \"\n\u0001"}}
+        try:
+            self.control("/_standin/config", {"places": hostile})
+            city = self.api_json("weather", [7838849], "metric")
+            self.assertEqual((city["name"], city["coord"]["lat"]), ("x" * 10000, 1e308))
+            self.assertNotIn("country", city["sys"])
+            group = self.api_json("group", [2643743, 360630], "metric")["list"]
+            self.assertEqual([c["name"] for c in group], ['Lon,don "\n\u0001', "Cairo"])
+            for bad in ({"x": {}}, {"0": {}}, {"1": {"temp": 1}}, {"1": 5}, [1]):
+                with self.subTest(bad):
+                    self.control("/_standin/config", {"places": bad}, expect=400)
+        finally:
+            self.control("/_standin/config", {"places": {}})
+        self.assertEqual(self.api_json("weather", [7838849], "metric")["name"], "City 7838849")
 
     def test_value_rule_is_the_documented_formula(self):
         import zlib
@@ -564,7 +588,7 @@ class StandInTest(unittest.TestCase):
                                "p_429": 0.0, "limit": 100, "window": 30.0, "hostile": "nan",
                                "key_set": True, "backlog": 1024, "accept_delay_ms": 0,
                                "p_slow_conn": 0.0, "slow_conn_s": [1.0, 3.0], "idle_close": 0,
-                               "jitter_ms": 0})
+                               "jitter_ms": 0, "places": {}})
         self.assertEqual(self.control("/_standin/config"), cfg)
         for bad in ({"nope": 1}, {"p_5xx": 2}, {"limit": -1}, {"limit": 1.5}, {"window": 0},
                     {"hostile": "bogus"}, {"key": 5}, [1], {"latency_ms": "5"},
