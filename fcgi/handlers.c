@@ -126,28 +126,6 @@ authorized(const struct http_req *rq, struct http_resp *rs)
 	return 0;
 }
 
-/* Percent-encode an id for a URL query value. */
-static void
-url_encode(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~')
-			buf_addc(b, (char)c);
-		else {
-			buf_addc(b, '%');
-			buf_addc(b, hex[c >> 4]);
-			buf_addc(b, hex[c & 15]);
-		}
-	}
-}
-
 /*
  * POST /collect's body into r, the configured cities when it names none;
  * -1 when it is refused (rs holds the answer).
@@ -195,6 +173,8 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	static struct collect_req r;
 	static struct buf url;
 	struct accepted	 a;
+	char		 enc[ID_MAX * 3];
+	long		 n;
 
 	if (!authorized(rq, rs) || collect_body(rq, rs, &r) == -1)
 		return;
@@ -210,8 +190,9 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	}
 	buf_reset(&url);
 	buf_adds(&url, "/get?id=");
-	url_encode(&url, r.id, r.idlen);
-	if (buf_cstr(&url) == NULL) {
+	if ((n = percent_encode(r.id, r.idlen, enc, sizeof(enc))) >= 0)
+		buf_add(&url, enc, (size_t)n);
+	if (n < 0 || buf_cstr(&url) == NULL) {
 		unavailable(rs);
 		return;
 	}
