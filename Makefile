@@ -67,7 +67,8 @@ FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 
 PROGRAMS	 = $(B)/owmcollect-fcgi
 UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
-		   $(B)/tests/check_parse $(B)/tests/check_csv
+		   $(B)/tests/check_parse $(B)/tests/check_csv \
+		   $(B)/tests/check_reply
 
 # `make` alone builds every program, not the first target worker.mk names.
 .DEFAULT_GOAL	:= all
@@ -112,6 +113,9 @@ $(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_csv: $(B)/tests/unit/check_csv.o $(B)/fcgi/csv.o \
     $(B)/fcgi/parse.o $(B)/fcgi/validate.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_reply: $(B)/tests/unit/check_reply.o $(B)/fcgi/reply.o \
+    $(B)/fcgi/csv.o $(B)/fcgi/parse.o $(B)/fcgi/validate.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 
 # $(call install_missing,PACKAGES,EXTRA): install those of PACKAGES not

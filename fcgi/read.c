@@ -37,14 +37,16 @@ enum {
 
 static const char *const sql[R_COUNT] = {
 	/*
-	 * Every city of the request in order, done or not, with its state
-	 * (request_data: 1 collected, 2 failed, 0 pending) and when it was
-	 * done.  Merged: the request by its unique key, its list, each
-	 * city's fetch and reading by primary key.  Its columns: G_*.
+	 * Every city of the request in order, done or not, with what the
+	 * API said of it, its state (request_data: 1 collected, 2 failed,
+	 * 0 pending) and when it was done.  Merged: the request by its
+	 * unique key, its list, each city's fetch, reading and cities row
+	 * by primary key.  Its columns: G_*.
 	 */
 	[R_GET] =
 	    "SELECT q.requested_at, q.finished_at, q.total, q.id, "
-	    "d.city_id, d.temperature, d.humidity, d.observed_at, d.error, "
+	    "d.city_id, d.name, d.country, d.lat, d.lon, "
+	    "d.temperature, d.humidity, d.observed_at, d.error, "
 	    "FIELD(d.state, 'collected', 'failed'), d.done_at "
 	    "FROM requests q JOIN request_data d ON d.request_id = q.id "
 	    "WHERE q.ext_id = ? ORDER BY d.pos",
@@ -81,6 +83,10 @@ enum {
 	G_TOTAL,
 	G_REQUEST,
 	G_CITY_ID,
+	G_NAME,
+	G_COUNTRY,
+	G_LAT,
+	G_LON,
 	G_TEMPERATURE,
 	G_HUMIDITY,
 	G_OBSERVED_AT,
@@ -106,14 +112,25 @@ enum {
 	L_COLS
 };
 
+/*
+ * Room for a column's text: a DECIMAL(9,6)'s is at most 11 bytes
+ * ("-179.999999"), a VARCHAR(255) of utf8mb4's at most 1020.
+ */
+#define DECIMAL_TEXT	16
+#define NAME_TEXT	1024
+
 /* An R_GET row, and the document the rows so far build. */
 struct get_doc {
 	MYSQL_TIME	 requested_at, finished_at, observed_at, done_at;
 	unsigned long long total, request, city_id, humidity, state;
-	char		 temperature[16];
+	char		 name[NAME_TEXT], country[16];
+	char		 lat[DECIMAL_TEXT], lon[DECIMAL_TEXT];
+	char		 temperature[DECIMAL_TEXT];
 	char		 error[1024];
+	unsigned long	 name_len, country_len, lat_len, lon_len;
 	unsigned long	 temp_len, error_len;
 	my_bool		 finished_null, city_null, temp_null, error_null;
+	my_bool		 name_null, country_null, lat_null, lon_null;
 	my_bool		 hum_null, obs_null, done_null;
 
 	MYSQL_TIME	 req, last;	/* requested, the latest done */
@@ -220,6 +237,14 @@ get_bind(MYSQL_BIND *o, struct get_doc *d)
 	db_bind_u64(&o[G_REQUEST], &d->request);
 	db_bind_u64(&o[G_CITY_ID], &d->city_id);
 	o[G_CITY_ID].is_null = &d->city_null;
+	db_bind_out_str(&o[G_NAME], d->name, sizeof(d->name), &d->name_len,
+	    &d->name_null);
+	db_bind_out_str(&o[G_COUNTRY], d->country, sizeof(d->country),
+	    &d->country_len, &d->country_null);
+	db_bind_out_str(&o[G_LAT], d->lat, sizeof(d->lat), &d->lat_len,
+	    &d->lat_null);
+	db_bind_out_str(&o[G_LON], d->lon, sizeof(d->lon), &d->lon_len,
+	    &d->lon_null);
 	db_bind_out_str(&o[G_TEMPERATURE], d->temperature,
 	    sizeof(d->temperature), &d->temp_len, &d->temp_null);
 	db_bind_u64(&o[G_HUMIDITY], &d->humidity);
@@ -233,12 +258,29 @@ get_bind(MYSQL_BIND *o, struct get_doc *d)
 	o[G_DONE_AT].is_null = &d->done_null;
 }
 
+/* A nullable text column of the row into *s, *n: NULL when null. */
+static void
+text(const char **s, size_t *n, const char *col, size_t cap,
+    unsigned long len, my_bool null)
+{
+	*s = null ? NULL : col;
+	*n = null ? 0 : clamp(len, cap);
+}
+
 /* A done city of the row into items: its reading, or why it failed. */
 static void
 get_city(const struct get_doc *d)
 {
 	struct reply_city c = { .city_id = d->city_id };
 
+	text(&c.name, &c.name_len, d->name, sizeof(d->name), d->name_len,
+	    d->name_null);
+	text(&c.country, &c.country_len, d->country, sizeof(d->country),
+	    d->country_len, d->country_null);
+	text(&c.lat, &c.lat_len, d->lat, sizeof(d->lat), d->lat_len,
+	    d->lat_null);
+	text(&c.lon, &c.lon_len, d->lon, sizeof(d->lon), d->lon_len,
+	    d->lon_null);
 	if (!d->temp_null && !d->hum_null && !d->obs_null) {
 		c.temperature = d->temperature;
 		c.temperature_len = clamp(d->temp_len, sizeof(d->temperature));
