@@ -13,7 +13,8 @@
  * unfinished one and a page are kept while the fetches ended and the
  * rows they show stay the same.  Each answer is cached with the version
  * read before it was built, so a copy is served only while nothing it
- * shows can have moved.
+ * shows can have moved.  A request's JSON and CSV are two answers of one
+ * version, under two keys.
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,13 @@ enum {
 	R_LIVE,
 	R_COUNT
 };
+
+/*
+ * The first byte of a cached answer's key when it is not a request's
+ * JSON (keyed by its id alone): a byte no request id holds.
+ */
+#define KEY_PAGE	'\001'
+#define KEY_CSV		'\002'
 
 /* The fetches ended so far: part of a cached answer's version. */
 #define ENDED		"(SELECT COALESCE(SUM(ended), 0) FROM counters)"
@@ -136,6 +144,7 @@ struct get_doc {
 	MYSQL_TIME	 req, last;	/* requested, the latest done */
 	unsigned long long collected, failed, pending;
 	int		 rows, settled, any_done;
+	enum get_format	 format;
 };
 
 /* An R_LIST row, and the page the rows so far build. */
@@ -153,7 +162,7 @@ struct list_page {
 static MYSQL_STMT		*st[R_COUNT];
 struct db_set			 read_stmts = DB_SET(sql, st);
 static struct get_doc		 doc;
-static struct buf		 items;		/* doc's data items */
+static struct buf		 items;		/* doc's data items or records */
 
 static size_t
 clamp(unsigned long len, size_t cap)
@@ -290,7 +299,10 @@ get_city(const struct get_doc *d)
 		c.error = d->error;
 		c.error_len = clamp(d->error_len, sizeof(d->error));
 	}
-	reply_city(&items, &c);
+	if (d->format == GET_CSV)
+		reply_csv_city(&items, &c);
+	else
+		reply_city(&items, &c);
 }
 
 static int
@@ -338,8 +350,26 @@ get_finished(struct get_doc *d)
 	return &d->last;
 }
 
+/*
+ * A document's key in the cache (getcache.h): its length; 0, not cached,
+ * for an id over ID_MAX (which validation never lets through).
+ */
+static size_t
+get_key(char *key, const char *id, size_t idlen, enum get_format f)
+{
+	size_t	 n = 0;
+
+	if (idlen > ID_MAX)
+		return 0;
+	if (f == GET_CSV)
+		key[n++] = KEY_CSV;
+	memcpy(key + n, id, idlen);
+	return n + idlen;
+}
+
 enum store_rc
-read_get(const char *id, size_t idlen, struct buf *out, int *finished)
+read_get(const char *id, size_t idlen, enum get_format f, struct buf *out,
+    int *finished)
 {
 	struct getcache_version version;
 	struct reply_request q = { .id = id, .idlen = idlen };
@@ -347,14 +377,18 @@ read_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	unsigned long	 len;
 	struct db_err	 e;
 	enum store_rc	 rc;
+	char		 key[GETCACHE_KEY_MAX];
+	size_t		 keylen;
 
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
 	if ((rc = get_version(id, idlen, &version)) != STORE_OK)
 		return rc;
-	if (cached(id, idlen, &version, out, finished))
+	keylen = get_key(key, id, idlen, f);
+	if (keylen > 0 && cached(key, keylen, &version, out, finished))
 		return STORE_OK;
 	memset(&doc, 0, sizeof(doc));
+	doc.format = f;
 	buf_reset(&items);
 	db_bind_bytes(&b[0], id, idlen, &len);
 	get_bind(o, &doc);
@@ -367,9 +401,13 @@ read_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	q.total = doc.total;
 	q.collected = doc.collected;
 	q.failed = doc.failed;
-	reply_document(out, &q, &items);
+	if (f == GET_CSV)
+		reply_csv_document(out, &items);
+	else
+		reply_document(out, &q, &items);
 	*finished = q.finished_at != NULL;
-	getcache_put(id, idlen, &version, *finished, out);
+	if (keylen > 0)
+		getcache_put(key, keylen, &version, *finished, out);
 	return STORE_OK;
 }
 
@@ -459,9 +497,8 @@ read_list(unsigned long long before, unsigned long long limit,
 
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
-	/* A page's key starts with a byte no request id holds. */
-	keylen = (size_t)snprintf(key, sizeof(key), "\001%llu:%llu", before,
-	    limit);
+	keylen = (size_t)snprintf(key, sizeof(key), "%c%llu:%llu", KEY_PAGE,
+	    before, limit);
 	version_bind(o, &version);
 	if (db_one_row(read_stmts.db, st[R_LIST_VERSION], NULL, o, "list version",
 	    &e) == -1)
