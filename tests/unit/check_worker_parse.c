@@ -677,6 +677,11 @@ static const struct sqlcase sqlcases[] = {
 	{ V_FETCHES, 3, "INSERT INTO fetches (id, city_id, state, "
 	    "reading_id, error, done_at) VALUES (?, ?, ?, ?, ?, NOW(6)), "
 	    "(?, ?, ?, ?, ?, NOW(6)), (?, ?, ?, ?, ?, NOW(6))" },
+	{ V_CITIES, 2, "INSERT INTO cities (city_id, name, country, lat, lon, "
+	    "seen_at) VALUES (?, ?, ?, ?, ?, NOW(6)), (?, ?, ?, ?, ?, NOW(6)) "
+	    "ON DUPLICATE KEY UPDATE name = VALUES(name), "
+	    "country = VALUES(country), lat = VALUES(lat), lon = VALUES(lon), "
+	    "seen_at = VALUES(seen_at)" },
 };
 
 START_TEST(test_sql)
@@ -703,6 +708,7 @@ static const struct {
 	{ V_TAKE, 1, 0 }, { V_CLAIM, 1, 2 }, { V_LOCK, 1, 1 },
 	{ V_DELETE, 1, 1 }, { V_READINGS, 4, 0 }, { V_READ_IDS, 1, 1 },
 	{ V_LATEST, 2, 0 }, { V_FRESH, 1, 1 }, { V_FETCHES, 5, 0 },
+	{ V_CITIES, 5, 0 },
 };
 
 START_TEST(test_sql_params)
