@@ -363,9 +363,15 @@ map_place(const struct doc *d, const struct place_toks *pt,
 
 	if (pt->name == -1 || pt->coord == -1)
 		return;		/* OWM_PLACE_NONE, as map_city left it */
-	if ((why = pt->twice) == NULL &&
-	    (why = tok_string(d, pt->name, p->name, OWM_NAME_MAX, &p->namelen,
-	    NAME_LONG, "name is not a string")) == NULL &&
+	if ((why = pt->twice) == NULL)
+		why = tok_string(d, pt->name, p->name, OWM_NAME_MAX,
+		    &p->namelen, NAME_LONG, "name is not a string");
+	if (why == NULL && p->namelen == 0) {
+		/* The API knows no name for it: nothing to keep or say. */
+		memset(p, 0, sizeof(*p));
+		return;
+	}
+	if (why == NULL &&
 	    (why = place_country(d, pt->sys, p)) == NULL &&
 	    (why = place_coord(d, pt->coord, p)) == NULL)
 		why = owm_place_check(p);
