@@ -94,7 +94,8 @@ class Schema(unittest.TestCase):
         self.assertEqual([d["city_id"] for d in doc["data"]], [LONDON, UNKNOWN, PARIS])
         self.assertEqual(doc["data"][0]["temperature"], 11.5)
         self.assertEqual(doc["data"][0]["humidity"], 80)
-        self.assertEqual(doc["data"][1], {"city_id": UNKNOWN, "error": "city not found"})
+        self.assertEqual(doc["data"][1], {"city_id": UNKNOWN, "name": None, "country": None, "lat": None, "lon": None,
+                                           "error": "city not found"})
         self.assertIn("temperature", doc["data"][2])
         rows = S.sql("SELECT pos, city_id, state, error FROM request_data "
                      "WHERE id = 'old' ORDER BY pos")

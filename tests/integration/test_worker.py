@@ -211,7 +211,8 @@ class Worker(unittest.TestCase):
               "UPDATE counters SET requests = requests + 1, cities = cities + 2 WHERE shard = 1")
         doc = S.wait_progress("w-dropped", 100, timeout=60)
         self.assertEqual((doc["collected"], doc["failed"]), (1, 1))
-        self.assertEqual(doc["data"][0], {"city_id": 46002, "error": "city not found"})
+        self.assertEqual(doc["data"][0], {"city_id": 46002, "name": None, "country": None,
+                                          "lat": None, "lon": None, "error": "city not found"})
         self.assertIn("temperature", doc["data"][1])
         check_outcomes(self, "w-dropped")
         refs = json.loads(S.sql("SELECT cities FROM requests WHERE ext_id = 'w-dropped'")[0][0])
