@@ -38,7 +38,12 @@ class Install(unittest.TestCase):
                   "usr/local/share/doc/owmcollect/README.md",
                   "usr/local/lib/systemd/system/owmcollect-fcgi.service",
                   "usr/local/lib/systemd/system/owmcollect-worker.service",
-                  "etc/nginx/sites-available/owmcollect"):
+                  "etc/nginx/sites-available/owmcollect",
+                  # the status page and the map's files make copies in
+                  "usr/local/share/owmcollect/www/index.html",
+                  "usr/local/share/owmcollect/www/app.js",
+                  "usr/local/share/owmcollect/www/vendor/d3-geo.min.js",
+                  "usr/local/share/owmcollect/www/vendor/countries-110m.json"):
             self.assertTrue(os.path.isfile(self.path(f)), f)
         with open(self.path("etc/nginx/sites-available/owmcollect")) as f:
             site = f.read()
