@@ -275,7 +275,10 @@ fuzz-src-%:
 	@echo $(FUZZ_SRC_$*)
 
 # Installation.  DESTDIR for staging; an existing configuration is never
-# overwritten (the new default goes next to it as owmcollect.conf.dist).
+# overwritten (the new default goes next to it as owmcollect.conf.dist,
+# collect.env.dist).  collect.token, the recurring collection's bearer
+# token (owmcollect-collect.service's LoadCredential=, which needs the file),
+# is made empty (no token) when missing; uninstall removes it only so.
 PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 SHAREDIR	?= $(PREFIX)/share/owmcollect
@@ -284,7 +287,12 @@ SYSCONFDIR	?= /etc
 CONFDIR		?= $(SYSCONFDIR)/owmcollect
 UNITDIR		?= $(PREFIX)/lib/systemd/system
 NGINXDIR	?= $(SYSCONFDIR)/nginx/sites-available
-INSTALLED_UNITS	 = owmcollect-fcgi.service owmcollect-worker.service
+INSTALLED_UNITS	 = owmcollect-fcgi.service owmcollect-worker.service \
+		   owmcollect-collect.service owmcollect-collect.timer
+# Paths in the units and the collect script, as written in etc/systemd/.
+UNIT_PATHS	 = -e 's|/usr/local/bin|$(BINDIR)|g' \
+		   -e 's|/etc/owmcollect|$(CONFDIR)|g' \
+		   -e 's|/usr/local/share/doc/owmcollect|$(DOCDIR)|g'
 
 .PHONY: install uninstall
 install: all
@@ -300,12 +308,20 @@ install: all
 		install -m 0640 etc/owmcollect.conf $(DESTDIR)$(CONFDIR)/; \
 	fi
 	for u in $(INSTALLED_UNITS); do \
-		sed -e 's|/usr/local/bin|$(BINDIR)|g' \
-		    -e 's|/etc/owmcollect|$(CONFDIR)|g' \
-		    -e 's|/usr/local/share/doc/owmcollect|$(DOCDIR)|g' \
-		    etc/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
+		sed $(UNIT_PATHS) etc/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u; \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
 	done
+	sed $(UNIT_PATHS) etc/systemd/owmcollect-collect \
+	    > $(DESTDIR)$(BINDIR)/owmcollect-collect
+	chmod 0755 $(DESTDIR)$(BINDIR)/owmcollect-collect
+	if [ -e $(DESTDIR)$(CONFDIR)/collect.env ]; then \
+		install -m 0644 etc/systemd/collect.env \
+		    $(DESTDIR)$(CONFDIR)/collect.env.dist; \
+	else \
+		install -m 0644 etc/systemd/collect.env $(DESTDIR)$(CONFDIR)/; \
+	fi
+	[ -e $(DESTDIR)$(CONFDIR)/collect.token ] || \
+		install -m 0600 /dev/null $(DESTDIR)$(CONFDIR)/collect.token
 	sed -e 's|@LISTEN@|80|' -e 's|@SOCKET@|/run/owmcollect/fcgi.sock|' \
 	    -e 's|@CACHE@|/var/cache/nginx/owmcollect|' \
 	    -e 's|@WWW@|$(SHAREDIR)/www|' \
@@ -316,10 +332,15 @@ install: all
 	install -m 0644 $(VENDOR_FILES) $(DESTDIR)$(SHAREDIR)/www/vendor/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,owmcollect-fcgi owmcollect-worker)
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,owmcollect-fcgi owmcollect-worker \
+	    owmcollect-collect)
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(INSTALLED_UNITS))
 	rm -f $(DESTDIR)$(NGINXDIR)/owmcollect
 	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
-	rm -f $(DESTDIR)$(CONFDIR)/owmcollect.conf.dist
-	@if [ -e $(DESTDIR)$(CONFDIR)/owmcollect.conf ]; then \
-		echo "kept $(DESTDIR)$(CONFDIR)/owmcollect.conf (yours)"; fi
+	rm -f $(DESTDIR)$(CONFDIR)/owmcollect.conf.dist \
+	    $(DESTDIR)$(CONFDIR)/collect.env.dist
+	[ -s $(DESTDIR)$(CONFDIR)/collect.token ] || \
+		rm -f $(DESTDIR)$(CONFDIR)/collect.token
+	@for f in owmcollect.conf collect.env collect.token; do \
+		if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then \
+			echo "kept $(DESTDIR)$(CONFDIR)/$$f (yours)"; fi; done

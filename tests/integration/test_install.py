@@ -7,6 +7,8 @@ import tempfile
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UNITS = ("owmcollect-fcgi.service", "owmcollect-worker.service",
+         "owmcollect-collect.service", "owmcollect-collect.timer")
 
 
 def make(*args):
@@ -29,49 +31,85 @@ class Install(unittest.TestCase):
 
     def test_destdir_install_keeps_config_and_uninstalls(self):
         make("install", "DESTDIR=" + self.dest, "PREFIX=/usr/local")
-        for prog in ("owmcollect-fcgi", "owmcollect-worker"):
+        for prog in ("owmcollect-fcgi", "owmcollect-worker", "owmcollect-collect"):
             st = os.stat(self.path("usr/local/bin", prog))
             self.assertTrue(st.st_mode & stat.S_IXUSR, prog)
         conf = self.path("etc/owmcollect/owmcollect.conf")
         self.assertEqual(stat.S_IMODE(os.stat(conf).st_mode), 0o640)
         for f in ("usr/local/share/owmcollect/schema.sql", "usr/local/share/owmcollect/cities.txt",
                   "usr/local/share/doc/owmcollect/README.md",
-                  "usr/local/lib/systemd/system/owmcollect-fcgi.service",
-                  "usr/local/lib/systemd/system/owmcollect-worker.service",
-                  "etc/nginx/sites-available/owmcollect",
+                  "etc/nginx/sites-available/owmcollect", "etc/owmcollect/collect.env",
                   # the status page and the map's files make copies in
                   "usr/local/share/owmcollect/www/index.html",
                   "usr/local/share/owmcollect/www/app.js",
                   "usr/local/share/owmcollect/www/vendor/d3-geo.min.js",
-                  "usr/local/share/owmcollect/www/vendor/countries-110m.json"):
+                  "usr/local/share/owmcollect/www/vendor/countries-110m.json") + \
+                tuple("usr/local/lib/systemd/system/" + u for u in UNITS):
             self.assertTrue(os.path.isfile(self.path(f)), f)
+        # The recurring collection's token: an empty file only root reads.
+        token = self.path("etc/owmcollect/collect.token")
+        self.assertEqual(stat.S_IMODE(os.stat(token).st_mode), 0o600)
+        self.assertEqual(os.path.getsize(token), 0)
         with open(self.path("etc/nginx/sites-available/owmcollect")) as f:
             site = f.read()
         self.assertNotIn("@", site.replace("$", ""))  # every placeholder filled
         self.assertIn("unix:/run/owmcollect/fcgi.sock", site)
         with open(self.path("usr/local/lib/systemd/system/owmcollect-fcgi.service")) as f:
             self.assertIn("ExecStart=/usr/local/bin/owmcollect-fcgi -c /etc/owmcollect/owmcollect.conf", f.read())
+        with open(self.path("usr/local/lib/systemd/system/owmcollect-collect.service")) as f:
+            unit = f.read()
+        for line in ("Type=oneshot", "ExecStart=/usr/local/bin/owmcollect-collect",
+                     "EnvironmentFile=-/etc/owmcollect/collect.env",
+                     "LoadCredential=token:/etc/owmcollect/collect.token"):
+            self.assertIn("\n" + line + "\n", unit)
+        with open(self.path("usr/local/lib/systemd/system/owmcollect-collect.timer")) as f:
+            timer = f.read()
+        for line in ("OnCalendar=hourly", "Persistent=true", "RandomizedDelaySec=0",
+                     "Unit=owmcollect-collect.service"):
+            self.assertIn("\n" + line + "\n", timer)
 
-        # A second install never overwrites the administrator's config.
-        with open(conf, "a") as f:
-            f.write("# mine\n")
+        # A second install never overwrites the administrator's config,
+        # the collection's settings or its token.
+        env = self.path("etc/owmcollect/collect.env")
+        for f in (conf, env):
+            with open(f, "a") as fh:
+                fh.write("# mine\n")
+        with open(token, "w") as fh:
+            fh.write("secret\n")
         make("install", "DESTDIR=" + self.dest, "PREFIX=/usr/local")
-        with open(conf) as f:
-            self.assertTrue(f.read().endswith("# mine\n"))
-        self.assertTrue(os.path.isfile(conf + ".dist"))
+        for f in (conf, env):
+            with open(f) as fh:
+                self.assertTrue(fh.read().endswith("# mine\n"), f)
+            self.assertTrue(os.path.isfile(f + ".dist"), f)
+        with open(token) as fh:
+            self.assertEqual(fh.read(), "secret\n")
 
+        # Uninstall keeps what is the administrator's: a token that was set.
         make("uninstall", "DESTDIR=" + self.dest, "PREFIX=/usr/local")
         left = sorted(os.path.relpath(os.path.join(d, f), self.dest)
                       for d, _, fs in os.walk(self.dest) for f in fs)
-        self.assertEqual(left, ["etc/owmcollect/owmcollect.conf"])
+        self.assertEqual(left, ["etc/owmcollect/collect.env", "etc/owmcollect/collect.token",
+                                "etc/owmcollect/owmcollect.conf"])
+        # and removes the token file it made when it was left empty.
+        make("install", "DESTDIR=" + self.dest, "PREFIX=/usr/local")
+        with open(token, "w"):
+            pass
+        make("uninstall", "DESTDIR=" + self.dest, "PREFIX=/usr/local")
+        self.assertFalse(os.path.exists(token))
 
     def test_units_verify(self):
+        # Installed with PREFIX (not DESTDIR) into the temp tree, so the
+        # programs the units start exist where the units name them;
+        # `verify --root=DESTDIR` would need a whole systemd tree there
+        # (sysinit.target, /bin/kill).
         if shutil.which("systemd-analyze") is None:
             self.fail("systemd-analyze is missing (Debian package systemd)")
         make("install", "PREFIX=" + self.path("usr"), "CONFDIR=" + self.path("etc/owmcollect"),
              "NGINXDIR=" + self.path("etc/nginx"))
-        units = [self.path("usr/lib/systemd/system", u)
-                 for u in ("owmcollect-fcgi.service", "owmcollect-worker.service")]
+        units = [self.path("usr/lib/systemd/system", u) for u in UNITS]
+        with open(units[UNITS.index("owmcollect-collect.service")]) as f:
+            self.assertIn("LoadCredential=token:%s\n" % self.path("etc/owmcollect/collect.token"),
+                          f.read())
         p = subprocess.run(["systemd-analyze", "verify"] + units, capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(p.stderr.strip(), "", p.stderr)
