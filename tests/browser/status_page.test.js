@@ -412,6 +412,17 @@ async function main() {
 		await page.goForward();
 		await waitDetail(page, id);
 
+		log("a link to an unknown id says so");
+		const nope = "no such request " + Date.now().toString(36);
+		const nopeError = (await api("GET", "get?id=" + encodeURIComponent(nope))).doc.error;
+		await page.goto(base + "?id=" + encodeURIComponent(nope), { waitUntil: "load" });
+		await waitDetail(page, nope);
+		await page.waitForFunction((w) => document.getElementById("detail-summary").textContent === w,
+		    nopeError);
+		check(await page.evaluate(() => document.getElementById("csv-link").hidden &&
+		    !document.querySelector("#map-canvas svg") && !document.querySelector("#data-rows tr")),
+		    "an unknown request shows no map, table or CSV link");
+
 		log("bad ids show the API's message");
 		await expectError(page, "", "", await apiError({ id: "" }));
 		const long = "x".repeat(200);
