@@ -61,13 +61,15 @@ LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 		   lib/db.c lib/supervise.c lib/daemon.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/post.c fcgi/read.c fcgi/cancel.c \
-		   fcgi/counters.c fcgi/reply.c fcgi/getcache.c fcgi/health.c
+		   fcgi/counters.c fcgi/reply.c fcgi/getcache.c fcgi/health.c \
+		   fcgi/csv.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 
 PROGRAMS	 = $(B)/owmcollect-fcgi
 UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
-		   $(B)/tests/check_parse
+		   $(B)/tests/check_parse $(B)/tests/check_csv \
+		   $(B)/tests/check_reply
 
 # `make` alone builds every program, not the first target worker.mk names.
 .DEFAULT_GOAL	:= all
@@ -149,6 +151,12 @@ $(B)/tests/check_config: $(B)/tests/unit/check_config.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
     $(B)/fcgi/validate.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_csv: $(B)/tests/unit/check_csv.o $(B)/fcgi/csv.o \
+    $(B)/fcgi/parse.o $(B)/fcgi/validate.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_reply: $(B)/tests/unit/check_reply.o $(B)/fcgi/reply.o \
+    $(B)/fcgi/csv.o $(B)/fcgi/parse.o $(B)/fcgi/validate.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 
 # $(call install_missing,PACKAGES,EXTRA): install those of PACKAGES not

@@ -262,5 +262,5 @@ cancel_request(const char *id, size_t idlen, unsigned long long *n,
 	    STORE_OK)
 		return rc;
 	*n = c.n;
-	return read_get(id, idlen, out, &finished);
+	return read_get(id, idlen, GET_JSON, out, &finished);
 }

@@ -6,14 +6,13 @@
 #include <string.h>
 
 #include "getcache.h"
-#include "validate.h"
 
 #define GETCACHE_SLOTS		16
 #define GETCACHE_MAX_BODY	(64 * 1024)
 
 struct entry {
-	char			 id[ID_MAX];
-	size_t			 idlen;
+	char			 key[GETCACHE_KEY_MAX];
+	size_t			 keylen;
 	struct getcache_version	 version;
 	int			 finished;
 	unsigned long long	 used;
@@ -24,24 +23,24 @@ static struct entry		 slots[GETCACHE_SLOTS];
 static unsigned long long	 tick;
 
 static struct entry *
-lookup(const char *id, size_t idlen)
+lookup(const char *key, size_t keylen)
 {
 	int	 i;
 
 	for (i = 0; i < GETCACHE_SLOTS; i++)
-		if (slots[i].used && slots[i].idlen == idlen &&
-		    memcmp(slots[i].id, id, idlen) == 0)
+		if (slots[i].used && slots[i].keylen == keylen &&
+		    memcmp(slots[i].key, key, keylen) == 0)
 			return &slots[i];
 	return NULL;
 }
 
 const struct buf *
-getcache_find(const char *id, size_t idlen, struct getcache_version *v,
+getcache_find(const char *key, size_t keylen, struct getcache_version *v,
     int *finished)
 {
 	struct entry	*e;
 
-	if ((e = lookup(id, idlen)) == NULL)
+	if ((e = lookup(key, keylen)) == NULL)
 		return NULL;
 	e->used = ++tick;
 	*v = e->version;
@@ -58,21 +57,22 @@ getcache_same(const struct getcache_version *a,
 }
 
 void
-getcache_put(const char *id, size_t idlen, const struct getcache_version *v,
-    int finished, const struct buf *doc)
+getcache_put(const char *key, size_t keylen,
+    const struct getcache_version *v, int finished, const struct buf *doc)
 {
 	struct entry	*e;
 	int		 i;
 
-	if (idlen > ID_MAX || doc->failed || doc->len > GETCACHE_MAX_BODY)
+	if (keylen > GETCACHE_KEY_MAX || doc->failed ||
+	    doc->len > GETCACHE_MAX_BODY)
 		return;
-	if ((e = lookup(id, idlen)) == NULL) {
+	if ((e = lookup(key, keylen)) == NULL) {
 		e = &slots[0];
 		for (i = 1; i < GETCACHE_SLOTS; i++)
 			if (slots[i].used < e->used)
 				e = &slots[i];
-		memcpy(e->id, id, idlen);
-		e->idlen = idlen;
+		memcpy(e->key, key, keylen);
+		e->keylen = keylen;
 	}
 	buf_reset(&e->doc);
 	buf_add(&e->doc, doc->data, doc->len);

@@ -1,7 +1,8 @@
 /*
  * getcache.h: each FastCGI process's small cache of answers it built from
- * the database: GET /get documents, and pages of GET /collect (keyed by
- * a key no request id can be: ids hold no control character).
+ * the database: GET /get documents (a JSON one keyed by its request id, a
+ * CSV one by the id after a control byte), and pages of GET /collect
+ * (keyed by another such key: no request id holds a control character).
  *
  * An entry carries the version the database had when it was built, read
  * before building it; read.c reads the version again (a lookup or two
@@ -17,6 +18,10 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "validate.h"
+
+/* The longest key: a request id and the byte before it that says CSV. */
+#define GETCACHE_KEY_MAX	(ID_MAX + 1)
 
 struct getcache_version {
 	unsigned long long	 row, ended, final;

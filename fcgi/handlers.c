@@ -17,6 +17,7 @@
 #include "cancel.h"
 #include "config.h"
 #include "counters.h"
+#include "csv.h"
 #include "handlers.h"
 #include "health.h"
 #include "json.h"
@@ -41,10 +42,13 @@ handlers_init(const struct config *conf)
 	return store_init(cf, sets, sizeof(sets) / sizeof(sets[0]));
 }
 
+/* Every error is JSON, whatever a handler had set up before it failed. */
 static void
 error(struct http_resp *rs, int status, const char *msg)
 {
 	rs->status = status;
+	rs->content_type = NULL;
+	rs->headers[0] = '\0';
 	buf_reset(rs->body);
 	reply_error(rs->body, msg);
 }
@@ -126,28 +130,6 @@ authorized(const struct http_req *rq, struct http_resp *rs)
 	return 0;
 }
 
-/* Percent-encode an id for a URL query value. */
-static void
-url_encode(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~')
-			buf_addc(b, (char)c);
-		else {
-			buf_addc(b, '%');
-			buf_addc(b, hex[c >> 4]);
-			buf_addc(b, hex[c & 15]);
-		}
-	}
-}
-
 /*
  * POST /collect's body into r, the configured cities when it names none;
  * -1 when it is refused (rs holds the answer).
@@ -195,6 +177,8 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	static struct collect_req r;
 	static struct buf url;
 	struct accepted	 a;
+	char		 enc[ID_MAX * 3];
+	long		 n;
 
 	if (!authorized(rq, rs) || collect_body(rq, rs, &r) == -1)
 		return;
@@ -210,8 +194,9 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	}
 	buf_reset(&url);
 	buf_adds(&url, "/get?id=");
-	url_encode(&url, r.id, r.idlen);
-	if (buf_cstr(&url) == NULL) {
+	if ((n = percent_encode(r.id, r.idlen, enc, sizeof(enc))) >= 0)
+		buf_add(&url, enc, (size_t)n);
+	if (n < 0 || buf_cstr(&url) == NULL) {
 		unavailable(rs);
 		return;
 	}
@@ -239,26 +224,62 @@ query_id(const struct http_req *rq, struct http_resp *rs, char *id)
 	return -1;
 }
 
+/*
+ * GET /get's headers for a document: its caching, and for CSV its type
+ * and the file name a download gets; -1 if they do not fit.
+ */
+static int
+get_headers(struct http_resp *rs, const char *id, size_t idlen,
+    enum get_format f, int finished)
+{
+	static struct buf disp;
+	/* A finished request never changes again: nginx and clients may keep
+	 * it, in either format (nginx keys its copies by the whole URI).
+	 * Anything else, a 404 included (the id may be posted later), must
+	 * not be stored. */
+	const char	*cache = finished ? "public, max-age=31536000, immutable" :
+			    "no-store";
+	int		 n;
+
+	if (f == GET_JSON) {
+		snprintf(rs->headers, sizeof(rs->headers),
+		    "Cache-Control: %s\r\n", cache);
+		return 0;
+	}
+	buf_reset(&disp);
+	csv_disposition(&disp, id, idlen);
+	if (buf_cstr(&disp) == NULL)
+		return -1;
+	rs->content_type = "text/csv; charset=utf-8";
+	n = snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: %s\r\n"
+	    "Content-Disposition: %s\r\n", cache, disp.data);
+	return n < 0 || (size_t)n >= sizeof(rs->headers) ? -1 : 0;
+}
+
 static void
 get(const struct http_req *rq, struct http_resp *rs)
 {
+	const char	*q = rq->query ? rq->query : "", *why = NULL;
 	char		 id[ID_MAX];
+	enum get_format	 f;
 	enum store_rc	 rc;
 	long		 n;
 	int		 finished = 0;
 
 	if ((n = query_id(rq, rs, id)) < 0)
 		return;
-	if ((rc = read_get(id, (size_t)n, rs->body, &finished)) != STORE_OK) {
+	if (parse_get_format(q, strlen(q), &f, &why) == -1) {
+		error(rs, 400, why);
+		return;
+	}
+	if ((rc = read_get(id, (size_t)n, f, rs->body, &finished)) !=
+	    STORE_OK) {
 		store_error(rs, rc);
 		return;
 	}
 	rs->status = 200;
-	/* A finished request never changes again: nginx and clients may keep
-	 * it.  Anything else, a 404 included (the id may be posted later),
-	 * must not be stored. */
-	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: %s\r\n",
-	    finished ? "public, max-age=31536000, immutable" : "no-store");
+	if (get_headers(rs, id, (size_t)n, f, finished) == -1)
+		unavailable(rs);
 }
 
 /* A numeric query parameter in [min, max]; def when absent. */

@@ -27,7 +27,9 @@ struct http_req {
 struct http_resp {
 	int		 status;
 	const char	*content_type;	/* NULL: application/json; UTF-8 */
-	char		 headers[512];	/* extra header lines, each ending \r\n */
+	/* Extra header lines, each ending \r\n: room for a CSV's
+	 * Content-Disposition (csv.h: an id three times, percent-encoded). */
+	char		 headers[1024];
 	struct buf	*body;
 };
 

@@ -178,7 +178,7 @@ read_body(FCGX_Request *fr, struct http_req *rq, char *body, size_t cap)
 static void
 respond(FCGX_Request *fr, const struct http_resp *rs, int head)
 {
-	char	 h[1024];
+	char	 h[2048];	/* the extra headers' 1024 and ours */
 	int	 n;
 
 	n = snprintf(h, sizeof(h), "Status: %d %s\r\n"

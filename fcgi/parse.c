@@ -205,6 +205,32 @@ percent_decode(const char *s, size_t n, char *out, size_t cap, int plus,
 	return (long)o;
 }
 
+long
+percent_encode(const char *s, size_t n, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~') {
+			if (o >= cap)
+				return -3;
+			out[o++] = (char)c;
+			continue;
+		}
+		if (cap - o < 3)
+			return -3;
+		out[o++] = '%';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	return (long)o;
+}
+
 /*
  * Walk "k=v&k=v" for the one pair named name.  Keys are matched undecoded:
  * every key we know is plain ASCII.
@@ -333,4 +359,25 @@ parse_collect_form(const char *body, size_t len, struct collect_req *r,
 	if (n >= 0 && form_cities(val, (size_t)n, r, why) == -1)
 		return -1;
 	return 0;
+}
+
+int
+parse_get_format(const char *qs, size_t len, enum get_format *f,
+    const char **why)
+{
+	char	 v[8];
+	long	 n;
+
+	n = parse_query_param(qs, len, "format", v, sizeof(v), why);
+	if (n == -1)
+		return -1;
+	*f = GET_JSON;
+	if (n == -2 || (n == 4 && memcmp(v, "json", 4) == 0))
+		return 0;
+	if (n == 3 && memcmp(v, "csv", 3) == 0) {
+		*f = GET_CSV;
+		return 0;
+	}
+	*why = "format must be json or csv";
+	return -1;
 }

@@ -1,8 +1,9 @@
 /*
  * parse.h: parsers of untrusted request bytes: the POST /collect body (JSON
- * or form) and the query string.  Bounded by their length arguments, pure
- * (no logging, no allocation), fuzzed (tests/fuzz).  On failure they return
- * -1 with *why set to the sentence the client gets in its 400.
+ * or form) and the query string (and percent-encoding, the inverse of its
+ * decoding).  Bounded by their length arguments, pure (no logging, no
+ * allocation), fuzzed (tests/fuzz).  On failure they return -1 with *why
+ * set to the sentence the client gets in its 400.
  */
 #ifndef OWM_FCGI_PARSE_H
 #define OWM_FCGI_PARSE_H
@@ -39,5 +40,23 @@ long	parse_query_param(const char *qs, size_t len, const char *name,
  */
 long	percent_decode(const char *s, size_t n, char *out, size_t cap,
 	    int plus, const char **why);
+
+/*
+ * Percent-encode every byte but RFC 3986's unreserved ones (A-Z a-z 0-9
+ * - . _ ~) as %XX: safe in a URL's query and as an RFC 8187 ext-value.
+ * The encoded length, or -3 when it does not fit in cap (3 * n does).
+ */
+long	percent_encode(const char *s, size_t n, char *out, size_t cap);
+
+/* GET /get's answer: ?format=json (the default) or ?format=csv. */
+enum get_format {
+	GET_JSON,
+	GET_CSV
+};
+
+/* The format parameter of query qs into *f; -1 when it is neither
+ * (*why set). */
+int	parse_get_format(const char *qs, size_t len, enum get_format *f,
+	    const char **why);
 
 #endif

@@ -13,7 +13,8 @@
  * unfinished one and a page are kept while the fetches ended and the
  * rows they show stay the same.  Each answer is cached with the version
  * read before it was built, so a copy is served only while nothing it
- * shows can have moved.
+ * shows can have moved.  A request's JSON and CSV are two answers of one
+ * version, under two keys.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,19 +33,28 @@ enum {
 	R_COUNT
 };
 
+/*
+ * The first byte of a cached answer's key when it is not a request's
+ * JSON (keyed by its id alone): a byte no request id holds.
+ */
+#define KEY_PAGE	'\001'
+#define KEY_CSV		'\002'
+
 /* The fetches ended so far: part of a cached answer's version. */
 #define ENDED		"(SELECT COALESCE(SUM(ended), 0) FROM counters)"
 
 static const char *const sql[R_COUNT] = {
 	/*
-	 * Every city of the request in order, done or not, with its state
-	 * (request_data: 1 collected, 2 failed, 0 pending) and when it was
-	 * done.  Merged: the request by its unique key, its list, each
-	 * city's fetch and reading by primary key.  Its columns: G_*.
+	 * Every city of the request in order, done or not, with what the
+	 * API said of it, its state (request_data: 1 collected, 2 failed,
+	 * 0 pending) and when it was done.  Merged: the request by its
+	 * unique key, its list, each city's fetch, reading and cities row
+	 * by primary key.  Its columns: G_*.
 	 */
 	[R_GET] =
 	    "SELECT q.requested_at, q.finished_at, q.total, q.id, "
-	    "d.city_id, d.temperature, d.humidity, d.observed_at, d.error, "
+	    "d.city_id, d.name, d.country, d.lat, d.lon, "
+	    "d.temperature, d.humidity, d.observed_at, d.error, "
 	    "FIELD(d.state, 'collected', 'failed'), d.done_at "
 	    "FROM requests q JOIN request_data d ON d.request_id = q.id "
 	    "WHERE q.ext_id = ? ORDER BY d.pos",
@@ -81,6 +91,10 @@ enum {
 	G_TOTAL,
 	G_REQUEST,
 	G_CITY_ID,
+	G_NAME,
+	G_COUNTRY,
+	G_LAT,
+	G_LON,
 	G_TEMPERATURE,
 	G_HUMIDITY,
 	G_OBSERVED_AT,
@@ -106,19 +120,31 @@ enum {
 	L_COLS
 };
 
+/*
+ * Room for a column's text: a DECIMAL(9,6)'s is at most 11 bytes
+ * ("-179.999999"), a VARCHAR(255) of utf8mb4's at most 1020.
+ */
+#define DECIMAL_TEXT	16
+#define NAME_TEXT	1024
+
 /* An R_GET row, and the document the rows so far build. */
 struct get_doc {
 	MYSQL_TIME	 requested_at, finished_at, observed_at, done_at;
 	unsigned long long total, request, city_id, humidity, state;
-	char		 temperature[16];
+	char		 name[NAME_TEXT], country[16];
+	char		 lat[DECIMAL_TEXT], lon[DECIMAL_TEXT];
+	char		 temperature[DECIMAL_TEXT];
 	char		 error[1024];
+	unsigned long	 name_len, country_len, lat_len, lon_len;
 	unsigned long	 temp_len, error_len;
 	my_bool		 finished_null, city_null, temp_null, error_null;
+	my_bool		 name_null, country_null, lat_null, lon_null;
 	my_bool		 hum_null, obs_null, done_null;
 
 	MYSQL_TIME	 req, last;	/* requested, the latest done */
 	unsigned long long collected, failed, pending;
 	int		 rows, settled, any_done;
+	enum get_format	 format;
 };
 
 /* An R_LIST row, and the page the rows so far build. */
@@ -136,7 +162,7 @@ struct list_page {
 static MYSQL_STMT		*st[R_COUNT];
 struct db_set			 read_stmts = DB_SET(sql, st);
 static struct get_doc		 doc;
-static struct buf		 items;		/* doc's data items */
+static struct buf		 items;		/* doc's data items or records */
 
 static size_t
 clamp(unsigned long len, size_t cap)
@@ -220,6 +246,14 @@ get_bind(MYSQL_BIND *o, struct get_doc *d)
 	db_bind_u64(&o[G_REQUEST], &d->request);
 	db_bind_u64(&o[G_CITY_ID], &d->city_id);
 	o[G_CITY_ID].is_null = &d->city_null;
+	db_bind_out_str(&o[G_NAME], d->name, sizeof(d->name), &d->name_len,
+	    &d->name_null);
+	db_bind_out_str(&o[G_COUNTRY], d->country, sizeof(d->country),
+	    &d->country_len, &d->country_null);
+	db_bind_out_str(&o[G_LAT], d->lat, sizeof(d->lat), &d->lat_len,
+	    &d->lat_null);
+	db_bind_out_str(&o[G_LON], d->lon, sizeof(d->lon), &d->lon_len,
+	    &d->lon_null);
 	db_bind_out_str(&o[G_TEMPERATURE], d->temperature,
 	    sizeof(d->temperature), &d->temp_len, &d->temp_null);
 	db_bind_u64(&o[G_HUMIDITY], &d->humidity);
@@ -233,12 +267,29 @@ get_bind(MYSQL_BIND *o, struct get_doc *d)
 	o[G_DONE_AT].is_null = &d->done_null;
 }
 
+/* A nullable text column of the row into *s, *n: NULL when null. */
+static void
+text(const char **s, size_t *n, const char *col, size_t cap,
+    unsigned long len, my_bool null)
+{
+	*s = null ? NULL : col;
+	*n = null ? 0 : clamp(len, cap);
+}
+
 /* A done city of the row into items: its reading, or why it failed. */
 static void
 get_city(const struct get_doc *d)
 {
 	struct reply_city c = { .city_id = d->city_id };
 
+	text(&c.name, &c.name_len, d->name, sizeof(d->name), d->name_len,
+	    d->name_null);
+	text(&c.country, &c.country_len, d->country, sizeof(d->country),
+	    d->country_len, d->country_null);
+	text(&c.lat, &c.lat_len, d->lat, sizeof(d->lat), d->lat_len,
+	    d->lat_null);
+	text(&c.lon, &c.lon_len, d->lon, sizeof(d->lon), d->lon_len,
+	    d->lon_null);
 	if (!d->temp_null && !d->hum_null && !d->obs_null) {
 		c.temperature = d->temperature;
 		c.temperature_len = clamp(d->temp_len, sizeof(d->temperature));
@@ -248,7 +299,10 @@ get_city(const struct get_doc *d)
 		c.error = d->error;
 		c.error_len = clamp(d->error_len, sizeof(d->error));
 	}
-	reply_city(&items, &c);
+	if (d->format == GET_CSV)
+		reply_csv_city(&items, &c);
+	else
+		reply_city(&items, &c);
 }
 
 static int
@@ -296,8 +350,26 @@ get_finished(struct get_doc *d)
 	return &d->last;
 }
 
+/*
+ * A document's key in the cache (getcache.h): its length; 0, not cached,
+ * for an id over ID_MAX (which validation never lets through).
+ */
+static size_t
+get_key(char *key, const char *id, size_t idlen, enum get_format f)
+{
+	size_t	 n = 0;
+
+	if (idlen > ID_MAX)
+		return 0;
+	if (f == GET_CSV)
+		key[n++] = KEY_CSV;
+	memcpy(key + n, id, idlen);
+	return n + idlen;
+}
+
 enum store_rc
-read_get(const char *id, size_t idlen, struct buf *out, int *finished)
+read_get(const char *id, size_t idlen, enum get_format f, struct buf *out,
+    int *finished)
 {
 	struct getcache_version version;
 	struct reply_request q = { .id = id, .idlen = idlen };
@@ -305,14 +377,18 @@ read_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	unsigned long	 len;
 	struct db_err	 e;
 	enum store_rc	 rc;
+	char		 key[GETCACHE_KEY_MAX];
+	size_t		 keylen;
 
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
 	if ((rc = get_version(id, idlen, &version)) != STORE_OK)
 		return rc;
-	if (cached(id, idlen, &version, out, finished))
+	keylen = get_key(key, id, idlen, f);
+	if (keylen > 0 && cached(key, keylen, &version, out, finished))
 		return STORE_OK;
 	memset(&doc, 0, sizeof(doc));
+	doc.format = f;
 	buf_reset(&items);
 	db_bind_bytes(&b[0], id, idlen, &len);
 	get_bind(o, &doc);
@@ -325,9 +401,13 @@ read_get(const char *id, size_t idlen, struct buf *out, int *finished)
 	q.total = doc.total;
 	q.collected = doc.collected;
 	q.failed = doc.failed;
-	reply_document(out, &q, &items);
+	if (f == GET_CSV)
+		reply_csv_document(out, &items);
+	else
+		reply_document(out, &q, &items);
 	*finished = q.finished_at != NULL;
-	getcache_put(id, idlen, &version, *finished, out);
+	if (keylen > 0)
+		getcache_put(key, keylen, &version, *finished, out);
 	return STORE_OK;
 }
 
@@ -417,9 +497,8 @@ read_list(unsigned long long before, unsigned long long limit,
 
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
-	/* A page's key starts with a byte no request id holds. */
-	keylen = (size_t)snprintf(key, sizeof(key), "\001%llu:%llu", before,
-	    limit);
+	keylen = (size_t)snprintf(key, sizeof(key), "%c%llu:%llu", KEY_PAGE,
+	    before, limit);
 	version_bind(o, &version);
 	if (db_one_row(read_stmts.db, st[R_LIST_VERSION], NULL, o, "list version",
 	    &e) == -1)

@@ -11,18 +11,19 @@
 #include <mysql.h>
 
 #include "buf.h"
+#include "parse.h"
 #include "store.h"
 
 /* Its statements, prepared by store.c on every connect. */
 extern struct db_set read_stmts;
 
 /*
- * Append the GET /get JSON document of request id to out, its progress
- * exact now; *finished tells whether the request is complete (its
- * document will never change again).
+ * Append the GET /get document of request id to out, in JSON or CSV, its
+ * progress exact now; *finished tells whether the request is complete
+ * (its document will never change again).
  */
-enum store_rc read_get(const char *id, size_t idlen, struct buf *out,
-	    int *finished);
+enum store_rc read_get(const char *id, size_t idlen, enum get_format,
+	    struct buf *out, int *finished);
 
 /*
  * GET /collect: requests with internal id < before, newest first, at most

@@ -4,12 +4,15 @@
  * Times are the database's (UTC) in ISO 8601: a request's with
  * microseconds, a reading's to the second.  Progress is (collected +
  * failed) / total * 100 with two decimals, cut, never rounded up, so it
- * shows 100 only when every city is done.
+ * shows 100 only when every city is done.  A document's CSV (csv.c for
+ * the quoting) has the JSON's data items as records, their values
+ * written as the JSON writes them, a null as an empty field.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "reply.h"
+#include "csv.h"
 #include "health.h"
 #include "json.h"
 #include "post.h"
@@ -18,14 +21,45 @@
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
 
+/* What a failed city without a reason says. */
+#define UNKNOWN_ERROR	"unknown error"
+
+/* Room for time_text's and num_text's text, whatever the values. */
+#define TIME_TEXT	96
+#define NUM_TEXT	24
+
+/* A time in ISO 8601 (UTC), microseconds when micro: its length. */
+static size_t
+time_text(char *s, size_t cap, const MYSQL_TIME *t, int micro)
+{
+	int	 n;
+
+	if (micro)
+		n = snprintf(s, cap, "%04u-%02u-%02uT%02u:%02u:%02u.%06luZ",
+		    t->year, t->month, t->day, t->hour, t->minute, t->second,
+		    t->second_part);
+	else
+		n = snprintf(s, cap, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+		    t->year, t->month, t->day, t->hour, t->minute, t->second);
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static size_t
+num_text(char *s, size_t cap, unsigned long long v)
+{
+	int	 n = snprintf(s, cap, "%llu", v);
+
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 static void
 add_time(struct buf *out, const MYSQL_TIME *t, int micro)
 {
-	buf_printf(out, "\"%04u-%02u-%02uT%02u:%02u:%02u", t->year, t->month,
-	    t->day, t->hour, t->minute, t->second);
-	if (micro)
-		buf_printf(out, ".%06lu", t->second_part);
-	buf_adds(out, "Z\"");
+	char	 s[TIME_TEXT];
+
+	buf_addc(out, '"');
+	buf_add(out, s, time_text(s, sizeof(s), t, micro));
+	buf_addc(out, '"');
 }
 
 static void
@@ -86,11 +120,49 @@ request_head(struct buf *out, const struct reply_request *q)
 	    "\"failed\": %llu", q->total, q->collected, q->failed);
 }
 
+/* A string member's value, or null. */
+static void
+add_str(struct buf *out, const char *s, size_t n)
+{
+	if (s == NULL)
+		buf_adds(out, "null");
+	else
+		json_str(out, s, n);
+}
+
+/*
+ * A DECIMAL's text as a JSON number, its fraction's trailing zeros cut
+ * (51.508500 -> 51.5085, 10.000000 -> 10); null when NULL, or if it is
+ * not a number (a DECIMAL column's text always is).
+ */
+static void
+add_decimal(struct buf *out, const char *s, size_t n)
+{
+	if (s != NULL && memchr(s, '.', n) != NULL) {
+		while (s[n - 1] == '0')
+			n--;
+		if (s[n - 1] == '.')
+			n--;
+	}
+	if (s == NULL || !json_number_valid(s, n))
+		buf_adds(out, "null");
+	else
+		buf_add(out, s, n);
+}
+
 void
 reply_city(struct buf *items, const struct reply_city *c)
 {
-	buf_printf(items, "%s{\"city_id\": %llu, ", items->len ? ", " : "",
-	    c->city_id);
+	buf_printf(items, "%s{\"city_id\": %llu, \"name\": ",
+	    items->len ? ", " : "", c->city_id);
+	add_str(items, c->name, c->name_len);
+	buf_adds(items, ", \"country\": ");
+	add_str(items, c->country, c->country_len);
+	buf_adds(items, ", \"lat\": ");
+	add_decimal(items, c->lat, c->lat_len);
+	buf_adds(items, ", \"lon\": ");
+	add_decimal(items, c->lon, c->lon_len);
+	buf_adds(items, ", ");
 	if (c->temperature != NULL) {
 		buf_adds(items, "\"temperature\": ");
 		buf_add(items, c->temperature, c->temperature_len);
@@ -100,7 +172,7 @@ reply_city(struct buf *items, const struct reply_city *c)
 	} else {
 		buf_adds(items, "\"error\": ");
 		if (c->error == NULL)
-			buf_adds(items, "\"unknown error\"");
+			buf_adds(items, "\"" UNKNOWN_ERROR "\"");
 		else
 			json_str(items, c->error, c->error_len);
 	}
@@ -117,6 +189,62 @@ reply_document(struct buf *out, const struct reply_request *q,
 	if (items->failed)
 		out->failed = 1;
 	buf_adds(out, "]}\n");
+}
+
+/* GET /get?format=csv's columns, and its header record. */
+enum {
+	CSV_CITY_ID,
+	CSV_NAME,
+	CSV_COUNTRY,
+	CSV_TEMPERATURE,
+	CSV_HUMIDITY,
+	CSV_OBSERVED_AT,
+	CSV_ERROR,
+	CSV_COLS
+};
+#define CSV_F(s)	{ s, sizeof(s) - 1 }
+static const struct csv_field csv_head[CSV_COLS] = {
+	[CSV_CITY_ID] = CSV_F("city_id"),
+	[CSV_NAME] = CSV_F("name"),
+	[CSV_COUNTRY] = CSV_F("country"),
+	[CSV_TEMPERATURE] = CSV_F("temperature"),
+	[CSV_HUMIDITY] = CSV_F("humidity"),
+	[CSV_OBSERVED_AT] = CSV_F("observed_at"),
+	[CSV_ERROR] = CSV_F("error"),
+};
+
+void
+reply_csv_city(struct buf *rows, const struct reply_city *c)
+{
+	struct csv_field f[CSV_COLS] = { { NULL, 0 } };
+	char		 id[NUM_TEXT], hum[NUM_TEXT], obs[TIME_TEXT];
+
+	f[CSV_CITY_ID].s = id;
+	f[CSV_CITY_ID].n = num_text(id, sizeof(id), c->city_id);
+	f[CSV_NAME] = (struct csv_field){ c->name, c->name_len };
+	f[CSV_COUNTRY] = (struct csv_field){ c->country, c->country_len };
+	if (c->temperature != NULL) {
+		f[CSV_TEMPERATURE] = (struct csv_field){ c->temperature,
+		    c->temperature_len };
+		f[CSV_HUMIDITY].s = hum;
+		f[CSV_HUMIDITY].n = num_text(hum, sizeof(hum), c->humidity);
+		f[CSV_OBSERVED_AT].s = obs;
+		f[CSV_OBSERVED_AT].n = time_text(obs, sizeof(obs),
+		    c->observed_at, 0);
+	} else if (c->error != NULL)
+		f[CSV_ERROR] = (struct csv_field){ c->error, c->error_len };
+	else
+		f[CSV_ERROR] = (struct csv_field)CSV_F(UNKNOWN_ERROR);
+	csv_row(rows, f, CSV_COLS);
+}
+
+void
+reply_csv_document(struct buf *out, const struct buf *rows)
+{
+	csv_row(out, csv_head, CSV_COLS);
+	buf_add(out, rows->data, rows->len);
+	if (rows->failed)
+		out->failed = 1;
 }
 
 void

@@ -3,7 +3,7 @@
  * contract"; etc/openapi.yaml): the JSON of POST /collect's 202, of a
  * request (GET /get, and DELETE /collect, which answers the cancelled
  * request's document), of GET /collect's pages, of errors and of
- * /health, and the text of /metrics.  The callers read the database;
+ * /health, and the text of /metrics and of GET /get?format=csv.  The callers read the database;
  * these only format what they read, append to a struct buf (its sticky
  * failure says when memory ran out) and never log.
  */
@@ -36,9 +36,20 @@ struct reply_request {
 	unsigned long long total, collected, failed;
 };
 
-/* A done city of a request: its reading, or why it failed. */
+/*
+ * A done city of a request: what the API said of it (NULL each while it
+ * was never seen), then its reading, or why it failed.
+ */
 struct reply_city {
 	unsigned long long city_id;
+	const char	*name;		/* as stored, any UTF-8 */
+	size_t		 name_len;
+	const char	*country;
+	size_t		 country_len;
+	const char	*lat;		/* a DECIMAL's text: 51.508500 */
+	size_t		 lat_len;
+	const char	*lon;
+	size_t		 lon_len;
 	const char	*temperature;	/* a JSON number; NULL: failed */
 	size_t		 temperature_len;
 	unsigned long long humidity;
@@ -52,6 +63,13 @@ void	reply_city(struct buf *items, const struct reply_city *);
 /* GET /get's document: the request, then its data items. */
 void	reply_document(struct buf *, const struct reply_request *,
 	    const struct buf *items);
+
+/*
+ * GET /get?format=csv: a city as a record (appended to rows of their
+ * own), then the document: the header record and those rows.
+ */
+void	reply_csv_city(struct buf *rows, const struct reply_city *);
+void	reply_csv_document(struct buf *, const struct buf *rows);
 
 /*
  * GET /collect's page: the start, its nth request (n from 0), the end

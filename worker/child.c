@@ -483,6 +483,10 @@ batch_log(size_t n, size_t lost)
 	for (i = 0; i < n; i++)
 		switch (tasks[i].out) {
 		case TASK_READING:
+			if (tasks[i].rd.place_state == OWM_PLACE_REFUSED)
+				log_warnx("city %u: name and place not kept: "
+				    "%s", tasks[i].city, tasks[i].rd.place_why);
+			/* FALLTHROUGH */
 		case TASK_REUSE:
 			got++;
 			break;

@@ -5,6 +5,12 @@
  * mode plus full RFC 8259 validation); every value used is then converted
  * with bounds, keys unescaped before they are compared.  Tokens are walked
  * by offsets, never recursively, so nesting depth costs nothing.
+ *
+ * A city's place is mapped after its reading is: the walk over the city's
+ * members only notes where name, coord and sys are, and map_place judges
+ * them once the reading is known to be valid.  A body that is not UTF-8
+ * (a raw invalid byte in the name too) is not JSON (RFC 8259 section
+ * 8.1): json_tokenise refuses the whole answer, as for any other string.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +30,18 @@ struct doc {
 };
 
 enum { F_ID = 1, F_DT = 2, F_TEMP = 4, F_HUM = 8, F_MAIN = 16 };
+
+/* Where a city's place is: value tokens, -1 if absent. */
+struct place_toks {
+	int		 name, coord, sys;
+	const char	*twice;		/* one of them was given twice */
+};
+
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+static const char NAME_LONG[] =
+    "name longer than " STR(OWM_NAME_MAX) " bytes";
+static const char COUNTRY_BAD[] = "country is not two letters A-Z";
 
 static int
 tokenize(struct doc *d, const char *body, size_t len, const char **why)
@@ -169,10 +187,34 @@ map_main(const struct doc *d, int o, struct owm_reading *r, int *seen,
 	return rc;
 }
 
-/* One member of a city object (its key at k): id, dt, main; others pass. */
+/* Note where the place's member key is (its value at v), if it is one. */
+static void
+note_place(const char *key, int v, struct place_toks *pt)
+{
+	int		*at = NULL;
+
+	if (strcmp(key, "name") == 0)
+		at = &pt->name;
+	else if (strcmp(key, "coord") == 0)
+		at = &pt->coord;
+	else if (strcmp(key, "sys") == 0)
+		at = &pt->sys;
+	if (at == NULL)
+		return;
+	if (*at != -1 && pt->twice == NULL)
+		pt->twice = at == &pt->name ? "name given twice" :
+		    at == &pt->coord ? "coord given twice" : "sys given twice";
+	*at = v;
+}
+
+/*
+ * One member of a city object (its key at k): id, dt, main; the place's
+ * members noted in pt; others pass.
+ */
 static int
 map_city_member(const struct doc *d, int k, int64_t now,
-    struct owm_reading *r, int *seen, const char **why)
+    struct owm_reading *r, int *seen, struct place_toks *pt,
+    const char **why)
 {
 	char		 key[16];
 	uint64_t	 u;
@@ -209,15 +251,145 @@ map_city_member(const struct doc *d, int k, int64_t now,
 		}
 		*seen |= F_MAIN;
 		return map_main(d, k + 1, r, seen, why);
-	}
+	} else
+		note_place(key, k + 1, pt);
 	return 0;
 }
 
-/* A city object at o: id, dt, main.temp, main.humidity. */
+/*
+ * String token i unescaped into out[0..cap] (NUL-terminated), its length
+ * into *len: NULL, or too_long when it decodes to more than cap bytes, or
+ * bad when it is not a string.
+ */
+static const char *
+tok_string(const struct doc *d, int i, char *out, size_t cap, size_t *len,
+    const char *too_long, const char *bad)
+{
+	const jsmntok_t *t = &d->tok[i];
+	const char	*s = d->js + t->start, *why;
+	size_t		 sl = (size_t)(t->end - t->start);
+	long		 n;
+
+	if (t->type != JSMN_STRING)
+		return bad;
+	/* Its decoded length first, so a long one is refused, not cut. */
+	if ((n = json_unescape(s, sl, NULL, 0, &why)) < 0)
+		return bad;
+	if ((size_t)n > cap)
+		return too_long;
+	if ((n = json_unescape(s, sl, out, cap, &why)) < 0)
+		return bad;
+	out[n] = '\0';
+	*len = (size_t)n;
+	return NULL;
+}
+
+/* sys.country, if sys (at o, -1 if absent) has one: null and "" are none. */
+static const char *
+place_country(const struct doc *d, int o, struct owm_place *p)
+{
+	const char	*why;
+	char		 key[16];
+	int		 k = 0, left, rc, v = -1;
+
+	if (o == -1)
+		return NULL;
+	if (d->tok[o].type != JSMN_OBJECT)
+		return "sys is not an object";
+	left = d->tok[o].size;
+	while ((rc = member_next(d, o, &k, &left, &why)) == 1) {
+		key_name(d, k, key, sizeof(key));
+		if (strcmp(key, "country") != 0)
+			continue;
+		if (v != -1)
+			return "country given twice";
+		v = k + 1;
+	}
+	if (rc == -1)
+		return why;
+	if (v == -1 || (d->tok[v].type == JSMN_PRIMITIVE &&
+	    json_tok_eq(d->js, &d->tok[v], "null")))
+		return NULL;
+	return tok_string(d, v, p->country, OWM_COUNTRY_MAX, &p->countrylen,
+	    COUNTRY_BAD, "country is not a string");
+}
+
+/* coord (at o): lat and lon, numbers; their ranges are owm_place_check's. */
+static const char *
+place_coord(const struct doc *d, int o, struct owm_place *p)
+{
+	static const struct {
+		const char	*key, *twice, *bad, *missing;
+	} c[2] = {
+		{ "lat", "latitude given twice",
+		    "latitude is not a finite number", "latitude missing" },
+		{ "lon", "longitude given twice",
+		    "longitude is not a finite number", "longitude missing" },
+	};
+	double		*v[2] = { &p->lat, &p->lon };
+	const char	*why;
+	char		 key[16];
+	int		 k = 0, left, rc, j, seen[2] = { 0, 0 };
+
+	if (d->tok[o].type != JSMN_OBJECT)
+		return "coord is not an object";
+	left = d->tok[o].size;
+	while ((rc = member_next(d, o, &k, &left, &why)) == 1) {
+		key_name(d, k, key, sizeof(key));
+		for (j = 0; j < 2 && strcmp(key, c[j].key) != 0; j++)
+			;
+		if (j == 2)
+			continue;
+		if (seen[j]++)
+			return c[j].twice;
+		if (tok_double(d, k + 1, v[j]) == -1)
+			return c[j].bad;
+	}
+	if (rc == -1)
+		return why;
+	for (j = 0; j < 2; j++)
+		if (!seen[j])
+			return c[j].missing;
+	return NULL;
+}
+
+/* The place of a valid reading r, from where pt found its members. */
+static void
+map_place(const struct doc *d, const struct place_toks *pt,
+    struct owm_reading *r)
+{
+	struct owm_place *p = &r->place;
+	const char	*why;
+
+	if (pt->name == -1 || pt->coord == -1)
+		return;		/* OWM_PLACE_NONE, as map_city left it */
+	if ((why = pt->twice) == NULL)
+		why = tok_string(d, pt->name, p->name, OWM_NAME_MAX,
+		    &p->namelen, NAME_LONG, "name is not a string");
+	if (why == NULL && p->namelen == 0) {
+		/* The API knows no name for it: nothing to keep or say. */
+		memset(p, 0, sizeof(*p));
+		return;
+	}
+	if (why == NULL &&
+	    (why = place_country(d, pt->sys, p)) == NULL &&
+	    (why = place_coord(d, pt->coord, p)) == NULL)
+		why = owm_place_check(p);
+	if (why == NULL) {
+		r->place_state = OWM_PLACE_OK;
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	r->place_state = OWM_PLACE_REFUSED;
+	r->place_why = why;
+}
+
+/* A city object at o: id, dt, main.temp, main.humidity; then its place. */
 static int
 map_city(const struct doc *d, int o, int64_t now, struct owm_reading *r,
     const char **why)
 {
+	struct place_toks pt = { -1, -1, -1, NULL };
 	int	 k = 0, left, rc, seen = 0;
 
 	if (d->tok[o].type != JSMN_OBJECT) {
@@ -227,7 +399,7 @@ map_city(const struct doc *d, int o, int64_t now, struct owm_reading *r,
 	memset(r, 0, sizeof(*r));
 	left = d->tok[o].size;
 	while ((rc = member_next(d, o, &k, &left, why)) == 1)
-		if (map_city_member(d, k, now, r, &seen, why) == -1)
+		if (map_city_member(d, k, now, r, &seen, &pt, why) == -1)
 			return -1;
 	if (rc == -1)
 		return -1;
@@ -239,8 +411,10 @@ map_city(const struct doc *d, int o, int64_t now, struct owm_reading *r,
 		*why = "main.temp missing";
 	else if (!(seen & F_HUM))
 		*why = "main.humidity missing";
-	else
+	else {
+		map_place(d, &pt, r);
 		return 0;
+	}
 	return -1;
 }
 
@@ -323,6 +497,50 @@ fail:
 		found[j] = 0;
 	free(d.tok);
 	return -1;
+}
+
+/* 1 if s[0..n), valid UTF-8, holds U+0000-U+001F or U+007F-U+009F. */
+static int
+has_control(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f ||
+		    (s[i] == 0xc2 && i + 1 < n && s[i + 1] <= 0x9f))
+			return 1;	/* C2 80..C2 9F: U+0080..U+009F */
+	return 0;
+}
+
+static int
+is_upper(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+const char *
+owm_place_check(const struct owm_place *p)
+{
+	if (p->namelen == 0)
+		return "name is empty";
+	if (p->namelen > OWM_NAME_MAX)
+		return NAME_LONG;
+	if (!utf8_valid(p->name, p->namelen))
+		return "name is not valid UTF-8";
+	if (has_control(p->name, p->namelen))
+		return "name has a control character";
+	if (memchr("=+-@", p->name[0], 4) != NULL)
+		return "name starts like a formula (= + - @)";
+	if (p->countrylen != 0 && (p->countrylen != 2 ||
+	    !is_upper(p->country[0]) || !is_upper(p->country[1])))
+		return COUNTRY_BAD;
+	/* Written so that NaN fails too. */
+	if (!(p->lat >= -90 && p->lat <= 90))
+		return "latitude out of range";
+	if (!(p->lon >= -180 && p->lon <= 180))
+		return "longitude out of range";
+	return NULL;
 }
 
 int

@@ -17,12 +17,13 @@
  * in ascending order; POST /collect, a cancel and the settle's requeue
  * take them in that order too); then rows only this transaction creates
  * (readings, fetches) and city_latest in ascending city_id (the purge
- * takes those in that order too); last this connection's row of the
- * counters (everyone takes theirs last).  Children never share a city
- * (the lease); a POST, a settle or a cancel touching one of the batch's
- * cities takes its city_tasks rows in the same order, after at most one
- * requests row no completion ever takes, so at worst one waits for the
- * other's commit.
+ * takes those in that order too), then the cities rows of the new
+ * readings in ascending city_id (only completions write them); last
+ * this connection's row of the counters (everyone takes theirs last).
+ * Children never share a city (the lease); a POST, a settle or a cancel
+ * touching one of the batch's cities takes its city_tasks rows in the
+ * same order, after at most one requests row no completion ever takes,
+ * so at worst one waits for the other's commit.
  *
  * Reading ids are looked up after the multi-row insert rather than
  * assumed consecutive: auto-increment ids interleave under
@@ -45,6 +46,9 @@
 /* readings.temperature is DECIMAL(5,2): bound as text, two decimals. */
 #define TEMP_FMT	"%.2f"
 #define TEMP_TEXT	16		/* owm_parse's range, with room */
+/* cities.lat DECIMAL(8,6), lon DECIMAL(9,6): as text, six decimals. */
+#define COORD_FMT	"%.6f"
+#define COORD_TEXT	16		/* "-180.000000" and room */
 
 enum {
 	T_CLAIM_SEL,
@@ -145,6 +149,17 @@ static const char *const vsql[V_COUNT] = {
 	[V_FETCHES] =
 	    "INSERT INTO fetches (id, city_id, state, reading_id, error, "
 	    "done_at) VALUES [(?, ?, ?, ?, ?, NOW(6))]",
+	/*
+	 * What the API said of the cities whose new readings the batch
+	 * stored: the newest answer wins (a lease that went to another
+	 * child writes nothing, so no older answer commits after a newer
+	 * one), seen on the database's clock as the readings' fetched_at.
+	 */
+	[V_CITIES] =
+	    "INSERT INTO cities (city_id, name, country, lat, lon, seen_at) "
+	    "VALUES [(?, ?, ?, ?, ?, NOW(6))] ON DUPLICATE KEY UPDATE "
+	    "name = VALUES(name), country = VALUES(country), "
+	    "lat = VALUES(lat), lon = VALUES(lon), seen_at = VALUES(seen_at)",
 };
 
 static MYSQL_STMT		*st[T_COUNT];
@@ -553,6 +568,39 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 }
 
 /*
+ * The places the parser accepted of the k new readings in list (ascending
+ * city_id), one upsert; nothing when none was.
+ */
+static int
+store_cities(struct task **list, size_t k, struct db_err *e)
+{
+	const struct owm_place *p;
+	char		 lat[VMAX][COORD_TEXT], lon[VMAX][COORD_TEXT];
+	size_t		 i, m = 0;
+
+	sqlvec_params(&vec);
+	for (i = 0; i < k; i++) {
+		if (list[i]->rd.place_state != OWM_PLACE_OK)
+			continue;
+		p = &list[i]->rd.place;
+		snprintf(lat[m], sizeof(lat[m]), COORD_FMT, p->lat);
+		snprintf(lon[m], sizeof(lon[m]), COORD_FMT, p->lon);
+		sqlvec_i64(&vec, list[i]->city);
+		sqlvec_str(&vec, p->name);
+		if (p->countrylen > 0)
+			sqlvec_str(&vec, p->country);
+		else
+			sqlvec_null(&vec);
+		sqlvec_str(&vec, lat[m]);
+		sqlvec_str(&vec, lon[m]);
+		m++;
+	}
+	if (m == 0)
+		return 0;
+	return sqlvec_run(&vec, V_CITIES, m, "cities", e) ? 0 : -1;
+}
+
+/*
  * The outcome of each of the k done tasks in list (ids[]: the reading of
  * each, 0 if failed) under its fetch id, one insert.
  */
@@ -598,8 +646,9 @@ store_counters(size_t deleted, struct db_err *e)
 
 /*
  * The ndone done tasks (nrdg of them, rdg, with a new reading): their
- * queue entries deleted, the readings stored, each fetch's outcome, the
- * running counts.  Inside the completion's transaction.
+ * queue entries deleted, the readings and their cities stored, each
+ * fetch's outcome, the running counts.  Inside the completion's
+ * transaction.
  */
 static int
 store_outcomes(const char *owner, struct task **done, size_t ndone,
@@ -623,7 +672,8 @@ store_outcomes(const char *owner, struct task **done, size_t ndone,
 	for (i = j = 0; i < ndone; i++)
 		ids[i] = done[i]->out == TASK_READING ? rids[j++] :
 		    done[i]->out == TASK_REUSE ? done[i]->reading : 0;
-	if (store_fetches(done, ndone, ids, e) == -1)
+	if (store_fetches(done, ndone, ids, e) == -1 ||
+	    store_cities(rdg, nrdg, e) == -1)
 		return -1;
 	return store_counters(ndone, e);
 }

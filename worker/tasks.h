@@ -16,7 +16,10 @@
  * fetch id claimed), so every request pointing at it reads the outcome
  * from there (the request_data view).  No request row is read or written:
  * the housekeeping child settles those (settle.c).  Cities to try again
- * go back to the queue with a delay, under the same fetch id.
+ * go back to the queue with a delay, under the same fetch id.  Each new
+ * reading whose place the parser accepted upserts its city's row in
+ * `cities` (name, country, coordinates, seen_at) in the same transaction;
+ * a reused reading or a refused place writes none.
  */
 #ifndef OWM_TASKS_H
 #define OWM_TASKS_H
@@ -93,6 +96,7 @@ enum tasks_sql_kind {
 	V_LATEST,	/* (city, reading) per city */
 	V_FRESH,	/* cities; reuse seconds */
 	V_FETCHES,	/* (fetch, city, state, reading, error) per city */
+	V_CITIES,	/* (city, name, country, lat, lon) per city */
 	V_COUNT
 };
 

@@ -1,8 +1,10 @@
 /*
  * fuzz_request.c: libFuzzer target for every parser of the HTTP request's
  * untrusted bytes: the POST /collect body as JSON and as a form, and the
- * query string.  Beyond "no crash", it checks the parsers' promises: an
- * accepted id is valid, an accepted city list is valid.
+ * query string (its id and format parameters).  Beyond "no crash", it
+ * checks the parsers' promises: an accepted id is valid, an accepted city
+ * list is valid, a format is one of the two, and percent-encoding any
+ * bytes decodes back to them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,8 +33,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct collect_req r;
+	static char	 enc[ID_MAX * 3], back[ID_MAX];
 	const char	*why = NULL;
 	char		 out[ID_MAX];
+	enum get_format	 f;
 	long		 n;
 
 	/* Copies without slack, so any read past the end is caught. */
@@ -52,6 +56,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	n = parse_query_param(body, size, "id", out, sizeof(out), &why);
 	if (n > (long)sizeof(out) || n < -3)
+		abort();
+	why = NULL;
+	if (parse_get_format(body, size, &f, &why) == 0) {
+		if (f != GET_JSON && f != GET_CSV)
+			abort();
+	} else if (why == NULL || why[0] == '\0')
+		abort();
+	/* Any id's bytes fit three times over, and decode back. */
+	n = percent_encode(body, size, enc, sizeof(enc));
+	if (size <= ID_MAX && (n < 0 || percent_decode(enc, (size_t)n, back,
+	    sizeof(back), 1, &why) != (long)size ||
+	    memcmp(back, body, size) != 0))
 		abort();
 	if (json_unescape(body, size, NULL, 0, &why) >= 0 &&
 	    !utf8_valid(body, size) && memchr(body, '\\', size) == NULL)

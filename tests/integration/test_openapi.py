@@ -3,7 +3,9 @@ operation is triggered and answered as documented (status, media type,
 documented headers), and every JSON body holds each required field of its
 schema with the right JSON type, recursively.  The table of triggers must
 cover the document exactly, so a status documented without a test (or
-tested without being documented) fails.
+tested without being documented) fails.  A status with several media types
+(GET /get: JSON or CSV) needs a trigger for each; a header marked
+x-media-type is checked on answers of that media type only.
 
 401 needs a stack started with OWMCOLLECT_HTTP_TOKEN; 503 is a SIGSTOPped
 MariaDB (SIGCONT in finally)."""
@@ -122,7 +124,9 @@ TRIGGERS = {
     ("/collect", "delete", "404"): ("S", lambda s: s.request("DELETE", "/collect?id=oa-never")),
     ("/collect", "delete", "503"): ("outage", lambda s: s.request("DELETE", "/collect?id=oa-202")),
     ("/collect", "put", "405"): ("S", lambda s: s.request("PUT", "/collect", "{}", J)),
-    ("/get", "get", "200"): ("S", lambda s: s.get(posted(s, "oa-get"))),
+    ("/get", "get", "200", "application/json"): ("S", lambda s: s.get(posted(s, "oa-get"))),
+    ("/get", "get", "200", "text/csv; charset=utf-8"): ("S", lambda s: s.request(
+        "GET", "/get?format=csv&id=" + posted(s, "oa-get-csv"))),
     ("/get", "get", "400"): ("S", lambda s: s.request("GET", "/get")),
     ("/get", "get", "404"): ("S", lambda s: s.get("oa-never")),
     ("/get", "get", "503"): ("outage", lambda s: s.get("oa-202")),
@@ -138,11 +142,19 @@ TRIGGERS = {
 
 
 def documented():
+    """{(path, method, status): response}, or (path, method, status, media)
+    for each media type of a response that has several."""
     out = {}
     for path, ops in SPEC["paths"].items():
         for method, op in ops.items():
             for status, resp in op["responses"].items():
-                out[(path, method, str(status))] = resolve(resp)
+                resp = resolve(resp)
+                media = list(resp.get("content", {}))
+                if len(media) > 1:
+                    for m in media:
+                        out[(path, method, str(status), m)] = resp
+                else:
+                    out[(path, method, str(status))] = resp
     return out
 
 
@@ -152,18 +164,24 @@ class OpenAPI(unittest.TestCase):
         self.assertEqual(sorted(documented()), sorted(TRIGGERS))
 
     def conforms(self, key, r, resp):
-        where = "%s %s -> %s" % (key[1].upper(), key[0], key[2])
+        where = "%s %s -> %s%s" % (key[1].upper(), key[0], key[2], "".join(" (%s)" % m for m in key[3:]))
         self.assertEqual(str(r.status), key[2], "%s: got %d %s" % (where, r.status, r.body[:300]))
-        for h in resp.get("headers", {}):
+        ctype = r.headers.get("content-type", "")
+        for h, spec in resp.get("headers", {}).items():
+            only = spec.get("x-media-type")
+            if only and not ctype.lower().startswith(only.lower()):
+                self.assertNotIn(h.lower(), r.headers, "%s: header %s not for %s" % (where, h, ctype))
+                continue
             self.assertIn(h.lower(), r.headers, "%s: header %s missing" % (where, h))
         content = resp.get("content", {})
         if not content:
             return
-        ctype = r.headers.get("content-type", "")
         media = [m for m in content if ctype.replace(" ", "").lower().startswith(m.split(";")[0].lower())]
         self.assertTrue(media, "%s: Content-Type %r not among %s" % (where, ctype, list(content)))
         m = media[0]
-        if ";" in m:    # a versioned type (Prometheus): parameters exactly
+        if len(key) > 3:
+            self.assertEqual(m, key[3], "%s: answered %r" % (where, ctype))
+        if ";" in m:    # parameters (Prometheus' version, CSV's charset): exactly
             self.assertEqual(ctype.replace(" ", ""), m.replace(" ", ""), where)
         schema = content[m].get("schema", {})
         if m.startswith("application/json"):

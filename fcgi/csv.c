@@ -1,0 +1,89 @@
+/*
+ * csv.c: see csv.h.
+ *
+ * Records end in CRLF, the header's too, and a field is quoted only when
+ * RFC 4180 requires it, so a name without those four bytes reads the
+ * same in any CSV reader.  Values are written as stored: a leading "="
+ * is not defused for spreadsheets, since the contract is the bytes.
+ */
+#include <string.h>
+
+#include "csv.h"
+#include "parse.h"
+#include "validate.h"
+
+/* 1 if the field must be quoted: it holds , " CR or LF. */
+static int
+needs_quotes(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+			return 1;
+	return 0;
+}
+
+static void
+field(struct buf *b, const char *s, size_t n)
+{
+	const char *q;
+
+	if (s == NULL)
+		return;
+	if (!needs_quotes(s, n)) {
+		buf_add(b, s, n);
+		return;
+	}
+	buf_addc(b, '"');
+	/* Each quote is written twice: up to and with it, then it again. */
+	while ((q = memchr(s, '"', n)) != NULL) {
+		buf_add(b, s, (size_t)(q - s) + 1);
+		buf_addc(b, '"');
+		n -= (size_t)(q - s) + 1;
+		s = q + 1;
+	}
+	buf_add(b, s, n);
+	buf_addc(b, '"');
+}
+
+void
+csv_row(struct buf *b, const struct csv_field *f, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_addc(b, ',');
+		field(b, f[i].s, f[i].n);
+	}
+	buf_adds(b, "\r\n");
+}
+
+/* A byte that may stand in the quoted filename as it is. */
+static int
+plain(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+void
+csv_disposition(struct buf *b, const char *id, size_t idlen)
+{
+	char	 enc[ID_MAX * 3];
+	long	 n;
+	size_t	 i;
+
+	if (idlen > ID_MAX ||
+	    (n = percent_encode(id, idlen, enc, sizeof(enc))) < 0) {
+		b->failed = 1;
+		return;
+	}
+	buf_adds(b, "attachment; filename=\"");
+	for (i = 0; i < idlen; i++)
+		buf_addc(b, plain(id[i]) ? id[i] : '_');
+	buf_adds(b, ".csv\"; filename*=UTF-8''");
+	buf_add(b, enc, (size_t)n);
+	buf_adds(b, ".csv");
+}

@@ -1,0 +1,241 @@
+/*
+ * check_csv.c: unit tests for fcgi/csv.c: RFC 4180 quoting of every byte
+ * that needs it (and none that does not), and the Content-Disposition of
+ * hostile request ids.  Tables of {input, expected bytes}.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "check_run.h"
+#include "csv.h"
+#include "validate.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define F(s)		{ s, sizeof(s) - 1 }
+#define NUL_F		{ NULL, 0 }
+#define L(s)		s, sizeof(s) - 1
+
+/* Bytes for a message: printable ASCII as is, the rest as \xNN. */
+static const char *
+show(const char *s, size_t n)
+{
+	static char out[2][2048];
+	static int which;
+	char	*o = out[which++ & 1];
+	size_t	 i, k = 0;
+
+	for (i = 0; i < n && k + 8 < sizeof(out[0]); i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			o[k++] = (char)c;
+		else
+			k += (size_t)snprintf(o + k, sizeof(out[0]) - k,
+			    "\\x%02x", c);
+	}
+	o[k] = '\0';
+	return o;
+}
+
+static void
+expect(const char *what, const struct buf *b, const char *want, size_t n)
+{
+	ck_assert_msg(!b->failed, "%s: the buffer failed", what);
+	ck_assert_msg(b->len == n && memcmp(b->data, want, n) == 0,
+	    "%s: got [%s], expected [%s]", what, show(b->data, b->len),
+	    show(want, n));
+}
+
+/* ---- csv_row ------------------------------------------------------- */
+
+static const struct {
+	const char	*name;
+	struct csv_field f[4];
+	size_t		 n;
+	const char	*want;
+} row_cases[] = {
+	{ "plain", { F("London") }, 1, "London\r\n" },
+	{ "empty", { F("") }, 1, "\r\n" },
+	{ "null", { NUL_F }, 1, "\r\n" },
+	{ "comma", { F("Washington, D.C.") }, 1, "\"Washington, D.C.\"\r\n" },
+	{ "quote", { F("The \"Big\" Apple") }, 1,
+	    "\"The \"\"Big\"\" Apple\"\r\n" },
+	{ "only a quote", { F("\"") }, 1, "\"\"\"\"\r\n" },
+	{ "quotes at both ends", { F("\"a\"") }, 1, "\"\"\"a\"\"\"\r\n" },
+	{ "CR", { F("a\rb") }, 1, "\"a\rb\"\r\n" },
+	{ "LF", { F("a\nb") }, 1, "\"a\nb\"\r\n" },
+	{ "CRLF", { F("a\r\nb") }, 1, "\"a\r\nb\"\r\n" },
+	{ "all four", { F(",\"\r\n") }, 1, "\",\"\"\r\n\"\r\n" },
+	{ "non-ASCII", { F("S\xc3\xa3o Paulo") }, 1, "S\xc3\xa3o Paulo\r\n" },
+	{ "CJK", { F("\xe6\x9d\xb1\xe4\xba\xac") }, 1,
+	    "\xe6\x9d\xb1\xe4\xba\xac\r\n" },
+	{ "emoji", { F("\xf0\x9f\x8c\xa6\xef\xb8\x8f") }, 1,
+	    "\xf0\x9f\x8c\xa6\xef\xb8\x8f\r\n" },
+	{ "non-ASCII and comma", { F("Krak\xc3\xb3w, PL") }, 1,
+	    "\"Krak\xc3\xb3w, PL\"\r\n" },
+	{ "spaces and tab kept unquoted", { F(" a\tb ") }, 1, " a\tb \r\n" },
+	{ "semicolon, apostrophe", { F("a;b'c") }, 1, "a;b'c\r\n" },
+	{ "formula kept as stored", { F("=1+2") }, 1, "=1+2\r\n" },
+	{ "fields", { F("1"), NUL_F, F(""), F("x,y") }, 4, "1,,,\"x,y\"\r\n" },
+	{ "all null", { NUL_F, NUL_F, NUL_F }, 3, ",,\r\n" },
+	{ "header", { F("city_id"), F("name"), F("country") }, 3,
+	    "city_id,name,country\r\n" },
+};
+
+START_TEST(test_row)
+{
+	struct buf	 b;
+	char		 what[128];
+
+	buf_init(&b, 0);
+	csv_row(&b, row_cases[_i].f, row_cases[_i].n);
+	snprintf(what, sizeof(what), "row case \"%s\"", row_cases[_i].name);
+	expect(what, &b, row_cases[_i].want, strlen(row_cases[_i].want));
+	buf_free(&b);
+}
+END_TEST
+
+/* A NUL inside a field is a byte like any other (lengths, not strings). */
+START_TEST(test_row_nul)
+{
+	static const struct csv_field f[] = { { "a\0b", 3 }, { "\0,", 2 } };
+	struct buf	 b;
+
+	buf_init(&b, 0);
+	csv_row(&b, f, 2);
+	expect("row with NULs", &b, "a\0b,\"\0,\"\r\n", 10);
+	buf_free(&b);
+}
+END_TEST
+
+/* Rows append: a document is a header and its rows. */
+START_TEST(test_rows_append)
+{
+	static const struct csv_field h[] = { F("a"), F("b") };
+	static const struct csv_field r[] = { F("1"), F("x\ny") };
+	struct buf	 b;
+
+	buf_init(&b, 0);
+	csv_row(&b, h, 2);
+	csv_row(&b, r, 2);
+	csv_row(&b, r, 2);
+	expect("three rows", &b, "a,b\r\n1,\"x\ny\"\r\n1,\"x\ny\"\r\n",
+	    strlen("a,b\r\n1,\"x\ny\"\r\n1,\"x\ny\"\r\n"));
+	buf_free(&b);
+}
+END_TEST
+
+/* ---- csv_disposition ----------------------------------------------- */
+
+#define HEAD	"attachment; filename=\""
+#define MID	".csv\"; filename*=UTF-8''"
+
+static const struct {
+	const char	*name;
+	const char	*id;
+	size_t		 n;
+	const char	*want;
+} disp_cases[] = {
+	{ "plain", L("monday"), HEAD "monday" MID "monday.csv" },
+	{ "kept bytes", L("A-z_0.9"), HEAD "A-z_0.9" MID "A-z_0.9.csv" },
+	{ "quote", L("a\"b"), HEAD "a_b" MID "a%22b.csv" },
+	{ "backslash", L("a\\b"), HEAD "a_b" MID "a%5Cb.csv" },
+	{ "quote at the end", L("x\\\""), HEAD "x__" MID "x%5C%22.csv" },
+	{ "CR LF", L("a\r\nb"), HEAD "a__b" MID "a%0D%0Ab.csv" },
+	{ "percent", L("100%"), HEAD "100_" MID "100%25.csv" },
+	{ "escaped-looking", L("%41"), HEAD "_41" MID "%2541.csv" },
+	{ "space, semicolon, equals", L("a; b=c"), HEAD "a__b_c" MID
+	    "a%3B%20b%3Dc.csv" },
+	{ "tilde, slash", L("~/x"), HEAD "__x" MID "~%2Fx.csv" },
+	{ "non-ASCII", L("Z\xc3\xbcrich"), HEAD "Z__rich" MID
+	    "Z%C3%BCrich.csv" },
+	{ "emoji", L("\xf0\x9f\x8c\x8d"), HEAD "____" MID
+	    "%F0%9F%8C%8D.csv" },
+	{ "NUL, DEL", "a\0\x7f", 3, HEAD "a__" MID "a%00%7F.csv" },
+};
+
+START_TEST(test_disposition)
+{
+	struct buf	 b;
+	char		 what[128];
+
+	buf_init(&b, 0);
+	csv_disposition(&b, disp_cases[_i].id, disp_cases[_i].n);
+	snprintf(what, sizeof(what), "disposition case \"%s\"",
+	    disp_cases[_i].name);
+	expect(what, &b, disp_cases[_i].want, strlen(disp_cases[_i].want));
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * The longest ids: 128 bytes, all kept, all replaced (64 two-byte
+ * characters), all hostile; the value stays printable ASCII with exactly
+ * the two quotes of filename="...".  129 bytes fail the buffer.
+ */
+START_TEST(test_disposition_longest)
+{
+	static const char *const unit[] = { "x", "\xc3\xa9", "\"", "\r\n" };
+	static const char *const kept[] = { "x", "__", "_", "__" };
+	static const char *const enc[] = { "x", "%C3%A9", "%22", "%0D%0A" };
+	char		 id[ID_MAX + 8], want[2048];
+	size_t		 u = strlen(unit[_i]), n = 0, k, i, quotes = 0;
+	struct buf	 b;
+
+	while (n + u <= ID_MAX) {
+		memcpy(id + n, unit[_i], u);
+		n += u;
+	}
+	ck_assert_uint_eq(n, ID_MAX);
+	k = (size_t)snprintf(want, sizeof(want), "%s", HEAD);
+	for (i = 0; i < n / u; i++)
+		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", kept[_i]);
+	k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", MID);
+	for (i = 0; i < n / u; i++)
+		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", enc[_i]);
+	k += (size_t)snprintf(want + k, sizeof(want) - k, ".csv");
+	buf_init(&b, 0);
+	csv_disposition(&b, id, n);
+	expect("longest id", &b, want, k);
+	for (i = 0; i < b.len; i++) {
+		ck_assert_msg(b.data[i] >= 0x20 && b.data[i] < 0x7f,
+		    "longest id %d: byte %zu is 0x%02x", _i, i,
+		    (unsigned char)b.data[i]);
+		quotes += b.data[i] == '"';
+	}
+	ck_assert_uint_eq(quotes, 2);
+	buf_reset(&b);
+	id[n++] = 'x';
+	csv_disposition(&b, id, n);
+	ck_assert_msg(b.failed, "a 129-byte id did not fail the buffer");
+	buf_free(&b);
+}
+END_TEST
+
+static Suite *
+csv_suite(void)
+{
+	Suite	*s = suite_create("csv");
+	TCase	*tc;
+
+	tc = tcase_create("row");
+	tcase_add_loop_test(tc, test_row, 0, NELEM(row_cases));
+	tcase_add_test(tc, test_row_nul);
+	tcase_add_test(tc, test_rows_append);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("disposition");
+	tcase_add_loop_test(tc, test_disposition, 0, NELEM(disp_cases));
+	tcase_add_loop_test(tc, test_disposition_longest, 0, 4);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(csv_suite());
+}

@@ -1,0 +1,183 @@
+/*
+ * check_reply.c: unit tests for fcgi/reply.c's data items of GET /get: a
+ * city as a JSON item and as a CSV record, from the same struct
+ * reply_city, byte for byte.  What the API said of a city (name, country
+ * as stored; lat, lon from a DECIMAL's text, trailing zeros cut), nulls,
+ * escaping, a failed city.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "check_run.h"
+#include "reply.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define S(s)		s, sizeof(s) - 1
+#define NONE		NULL, 0
+
+static const MYSQL_TIME obs = { .year = 2026, .month = 11, .day = 27,
+	.hour = 21, .minute = 50, .second = 7 };
+
+/* A collected city: its reading after what the API said of it. */
+#define READ(id, name, country, lat, lon) \
+	{ id, name, country, lat, lon, S("11.50"), 81, &obs, NONE }
+/* A failed city. */
+#define FAIL(id, name, country, lat, lon, why) \
+	{ id, name, country, lat, lon, NONE, 0, NULL, why }
+
+#define HEAD_L	"{\"city_id\": 2643743, \"name\": \"London\", " \
+		"\"country\": \"GB\", "
+#define READ_J	", \"temperature\": 11.50, \"humidity\": 81, " \
+		"\"observed_at\": \"2026-11-27T21:50:07Z\"}"
+#define READ_C	",11.50,81,2026-11-27T21:50:07Z,\r\n"
+
+static const struct {
+	const char	*name;
+	struct reply_city c;
+	const char	*json, *csv;
+} cases[] = {
+	{ "collected", READ(2643743, S("London"), S("GB"), S("51.508500"),
+	    S("-0.125700")),
+	    HEAD_L "\"lat\": 51.5085, \"lon\": -0.1257" READ_J,
+	    "2643743,London,GB" READ_C },
+	{ "never seen, failed", FAIL(900000001, NONE, NONE, NONE, NONE,
+	    S("city not found")),
+	    "{\"city_id\": 900000001, \"name\": null, \"country\": null, "
+	    "\"lat\": null, \"lon\": null, \"error\": \"city not found\"}",
+	    "900000001,,,,,,city not found\r\n" },
+	{ "seen, failed", FAIL(7, S("Atlantis"), S("AQ"), S("-75.250000"),
+	    S("0.000100"), S("cancelled")),
+	    "{\"city_id\": 7, \"name\": \"Atlantis\", \"country\": \"AQ\", "
+	    "\"lat\": -75.25, \"lon\": 0.0001, \"error\": \"cancelled\"}",
+	    "7,Atlantis,AQ,,,,cancelled\r\n" },
+	{ "failed, no reason", FAIL(8, NONE, NONE, NONE, NONE, NONE),
+	    "{\"city_id\": 8, \"name\": null, \"country\": null, "
+	    "\"lat\": null, \"lon\": null, \"error\": \"unknown error\"}",
+	    "8,,,,,,unknown error\r\n" },
+	{ "whole degrees", READ(2643743, S("London"), S("GB"), S("10.000000"),
+	    S("-180.000000")),
+	    HEAD_L "\"lat\": 10, \"lon\": -180" READ_J,
+	    "2643743,London,GB" READ_C },
+	{ "zero, half", READ(2643743, S("London"), S("GB"), S("0.000000"),
+	    S("-0.500000")),
+	    HEAD_L "\"lat\": 0, \"lon\": -0.5" READ_J,
+	    "2643743,London,GB" READ_C },
+	{ "no point: zeros kept", READ(2643743, S("London"), S("GB"), S("100"),
+	    S("-20")),
+	    HEAD_L "\"lat\": 100, \"lon\": -20" READ_J,
+	    "2643743,London,GB" READ_C },
+	{ "no zero to cut", READ(2643743, S("London"), S("GB"), S("1.234567"),
+	    S("-179.999999")),
+	    HEAD_L "\"lat\": 1.234567, \"lon\": -179.999999" READ_J,
+	    "2643743,London,GB" READ_C },
+	{ "not numbers: null", READ(2643743, S("London"), S("GB"), S(""),
+	    S(".000")),
+	    HEAD_L "\"lat\": null, \"lon\": null" READ_J,
+	    "2643743,London,GB" READ_C },
+	{ "non-ASCII raw", READ(3448439, S("S\xc3\xa3o Paulo"), S("BR"),
+	    S("-23.547500"), S("-46.636110")),
+	    "{\"city_id\": 3448439, \"name\": \"S\xc3\xa3o Paulo\", "
+	    "\"country\": \"BR\", \"lat\": -23.5475, \"lon\": -46.63611"
+	    READ_J,
+	    "3448439,S\xc3\xa3o Paulo,BR" READ_C },
+	{ "escaped", READ(1, S("a\"b\\c\nd\xe2\x80\xa8"), NONE, S("1.5"),
+	    S("2.50")),
+	    "{\"city_id\": 1, \"name\": \"a\\\"b\\\\c\\nd\\u2028\", "
+	    "\"country\": null, \"lat\": 1.5, \"lon\": 2.5" READ_J,
+	    "1,\"a\"\"b\\c\nd\xe2\x80\xa8\"," READ_C },
+	{ "comma, empty country", READ(2, S("Washington, D.C."), S(""),
+	    S("38.895100"), S("-77.036400")),
+	    "{\"city_id\": 2, \"name\": \"Washington, D.C.\", "
+	    "\"country\": \"\", \"lat\": 38.8951, \"lon\": -77.0364" READ_J,
+	    "2,\"Washington, D.C.\"," READ_C },
+	{ "error quoted", FAIL(3, NONE, NONE, NONE, NONE,
+	    S("API said: \"no\", twice")),
+	    "{\"city_id\": 3, \"name\": null, \"country\": null, "
+	    "\"lat\": null, \"lon\": null, "
+	    "\"error\": \"API said: \\\"no\\\", twice\"}",
+	    "3,,,,,,\"API said: \"\"no\"\", twice\"\r\n" },
+};
+
+static void
+expect(const char *what, const char *name, const struct buf *b,
+    const char *want)
+{
+	ck_assert_msg(!b->failed, "%s case \"%s\": the buffer failed", what,
+	    name);
+	ck_assert_msg(b->len == strlen(want) &&
+	    memcmp(b->data, want, b->len) == 0,
+	    "%s case \"%s\":\n got [%.*s]\nwant [%s]", what, name,
+	    (int)b->len, b->data, want);
+}
+
+START_TEST(test_json_item)
+{
+	struct buf	 b;
+
+	buf_init(&b, 0);
+	reply_city(&b, &cases[_i].c);
+	expect("json", cases[_i].name, &b, cases[_i].json);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_csv_record)
+{
+	struct buf	 b;
+
+	buf_init(&b, 0);
+	reply_csv_city(&b, &cases[_i].c);
+	expect("csv", cases[_i].name, &b, cases[_i].csv);
+	buf_free(&b);
+}
+END_TEST
+
+/* Items are separated, the CSV document has its header first. */
+START_TEST(test_documents)
+{
+	struct buf	 items, rows, out;
+
+	buf_init(&items, 0);
+	buf_init(&rows, 0);
+	buf_init(&out, 0);
+	reply_city(&items, &cases[0].c);
+	reply_city(&items, &cases[1].c);
+	ck_assert_msg(items.len == strlen(cases[0].json) + 2 +
+	    strlen(cases[1].json) && memcmp(items.data + strlen(cases[0].json),
+	    ", {", 3) == 0, "two items: [%.*s]", (int)items.len, items.data);
+	reply_csv_document(&out, &rows);
+	expect("csv", "no rows", &out,
+	    "city_id,name,country,temperature,humidity,observed_at,error\r\n");
+	buf_reset(&out);
+	reply_csv_city(&rows, &cases[0].c);
+	reply_csv_city(&rows, &cases[1].c);
+	reply_csv_document(&out, &rows);
+	ck_assert(out.len > rows.len && memcmp(out.data + out.len - rows.len,
+	    rows.data, rows.len) == 0);
+	buf_free(&items);
+	buf_free(&rows);
+	buf_free(&out);
+}
+END_TEST
+
+static Suite *
+reply_suite(void)
+{
+	Suite	*s = suite_create("reply");
+	TCase	*tc = tcase_create("city");
+
+	tcase_add_loop_test(tc, test_json_item, 0, NELEM(cases));
+	tcase_add_loop_test(tc, test_csv_record, 0, NELEM(cases));
+	tcase_add_test(tc, test_documents);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(reply_suite());
+}
