@@ -20,13 +20,14 @@ SANITIZE	?= 0
 # Build and run: the compiler and libraries, MariaDB, nginx, curl (stack.sh
 # waits with it), python3 (the API stand-in), and ca-certificates, without
 # which no HTTPS call to the real API verifies (--no-install-recommends
-# leaves it out on a minimal Debian).
+# leaves it out on a minimal Debian); node and npm too (the status page's
+# map libraries, `make www`), added by deps when no npm is installed.
 DEB_RUN_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 	default-libmysqlclient-dev libconfig-dev libjsmn-dev libsystemd-dev \
 	mariadb-server mariadb-client nginx curl python3 ca-certificates
 # Tests only: check (unit tests), openssl (the tests' CA), python3-yaml
-# (test_openapi), systemd (systemd-analyze in test_install), chromium and
-# node/npm (the status page in a browser; npm only when none is installed),
+# (test_openapi), systemd (systemd-analyze in test_install), chromium (the
+# status page in a browser, driven from node),
 # valgrind (test-valgrind), wrk (bench), clang and its runtime (fuzz).
 DEB_TEST_PACKAGES := check openssl python3-yaml systemd chromium valgrind \
 	wrk clang libclang-rt-14-dev
@@ -74,10 +75,50 @@ UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 .DEFAULT_GOAL	:= all
 -include worker/worker.mk
 
-.PHONY: all deps deps-test run start stop status mysql test test-unit \
+.PHONY: all www deps deps-test run start stop status mysql test test-unit \
 	test-standin test-integration test-faults clean
 
-all: $(PROGRAMS)
+all: $(PROGRAMS) www
+
+# The status page's third-party files: nginx/vendor/package.json names them
+# at exact versions, its package-lock.json pins their hashes (and, by its
+# .npmrc, no registry address).  `npm ci` installs them under
+# nginx/vendor/node_modules, and these copies in nginx/www/vendor/ are what
+# nginx serves: build output, ignored by git, served by make run/start
+# (tests/stack.sh) and installed by make install.  The page loads nothing
+# from any other host.
+VENDOR_NPM	:= nginx/vendor/node_modules/.package-lock.json
+VENDOR_DIR	:= nginx/www/vendor
+VENDOR_PKGS	:= d3-array d3-geo topojson-client world-atlas
+VENDOR_SRC	:= d3-array/dist/d3-array.min.js d3-geo/dist/d3-geo.min.js \
+		   topojson-client/dist/topojson-client.min.js \
+		   world-atlas/countries-110m.json
+VENDOR_FILES	:= $(addprefix $(VENDOR_DIR)/,$(notdir $(VENDOR_SRC)) LICENSES.txt)
+WWW_FILES	 = $(filter-out $(VENDOR_DIR),$(wildcard nginx/www/*))
+
+www: $(VENDOR_FILES)
+
+$(VENDOR_NPM): nginx/vendor/package.json nginx/vendor/package-lock.json
+	@command -v npm >/dev/null || \
+	    { echo "make: npm is missing (make deps installs it)" >&2; exit 1; }
+	cd nginx/vendor && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+define vendor_copy
+$(VENDOR_DIR)/$(notdir $(1)): $(VENDOR_NPM)
+	@mkdir -p $$(@D)
+	install -m 0644 nginx/vendor/node_modules/$(1) $$@
+endef
+$(foreach f,$(VENDOR_SRC),$(eval $(call vendor_copy,$(f))))
+
+# Their licences (ISC), beside them as their terms ask.
+$(VENDOR_DIR)/LICENSES.txt: $(VENDOR_NPM)
+	@mkdir -p $(@D)
+	@for p in $(VENDOR_PKGS); do \
+		d=nginx/vendor/node_modules/$$p; \
+		v=$$(node -p "require('./$$d/package.json').version") || exit 1; \
+		printf '%s %s\n\n' "$$p" "$$v"; cat $$d/LICENSE; echo; \
+	done > $@.tmp && mv $@.tmp $@
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -139,10 +180,10 @@ define install_missing
 endef
 
 deps:
-	$(call install_missing,$(DEB_RUN_PACKAGES),)
+	$(call install_missing,$(DEB_RUN_PACKAGES),command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm";)
 
 deps-test: deps
-	$(call install_missing,$(DEB_TEST_PACKAGES),command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm";)
+	$(call install_missing,$(DEB_TEST_PACKAGES),)
 
 start: deps
 	@$(MAKE) --no-print-directory all
@@ -207,7 +248,7 @@ bench: deps-test
 	B=$(B) python3 tests/bench/bench.py $(BENCH)
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize $(VENDOR_DIR) nginx/vendor/node_modules
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
@@ -294,9 +335,9 @@ install: all
 	    -e 's|@WWW@|$(SHAREDIR)/www|' \
 	    -e 's|@POST_RATE@|$(POST_RATE)|' -e 's|@POST_BURST@|$(POST_BURST)|' \
 	    nginx/owmcollect-site.conf.in > $(DESTDIR)$(NGINXDIR)/owmcollect
-	if [ -d nginx/www ]; then \
-		install -d $(DESTDIR)$(SHAREDIR)/www && \
-		install -m 0644 nginx/www/* $(DESTDIR)$(SHAREDIR)/www/; fi
+	install -d $(DESTDIR)$(SHAREDIR)/www/vendor
+	install -m 0644 $(WWW_FILES) $(DESTDIR)$(SHAREDIR)/www/
+	install -m 0644 $(VENDOR_FILES) $(DESTDIR)$(SHAREDIR)/www/vendor/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,owmcollect-fcgi owmcollect-worker \

@@ -337,6 +337,8 @@ running() {
 
 do_start() {
 	[ -x "$B/owmcollect-fcgi" ] || die "$B/owmcollect-fcgi is not built: run make"
+	[ -s "$ROOT/nginx/www/vendor/d3-geo.min.js" ] ||
+	    die "the status page's map files (nginx/www/vendor/) are not built: run make"
 	if running; then
 		say "owmcollect is already running in $VAR (make stop first); nothing started"
 		return 0

@@ -2,37 +2,60 @@
 /* The status page at / in headless Chromium (the system's /usr/bin/chromium,
  * driven by playwright-core).
  *
- *   node status_page.test.js BASE_URL [--screenshot FILE]
+ *   node status_page.test.js BASE_URL [--out DIR] [--gate]
  *
- * Starts a collection through the form, waits (with a deadline) until its
- * bar reaches 100%, opens its data, checks one row per city with numeric
- * temperatures, and checks the API's error messages are shown for bad ids.
+ * 1. The page's pure helpers (nginx/www/format.js) against a table.
+ * 2. Starts a collection through the form, waits (with a deadline) until
+ *    its bar reaches 100%, opens it from the list (a link: ?id=..., with
+ *    the history working), checks one row per city, and the API's error
+ *    messages for bad ids.
+ * 3. Posts real cities (London, Cairo, ... and an unknown id), opens
+ *    /?id=<id> directly, and follows it to the end: with --gate (the
+ *    environment names the stack: VAR, B) it first pauses the gate in the
+ *    database as a 429 does and checks the page says so, then lets it run
+ *    and checks the cities left and the time left at the gate's pace.
+ *    Then the map (one marker per collected city with coordinates, London
+ *    north-west of Cairo, a tip on hover and on keyboard focus), the
+ *    table's sorting, the CSV download, text contrast (WCAG AA, light and
+ *    dark), the page at 375 px, and screenshots in DIR.
+ * Every request the page makes is recorded: none may go to another host.
  * Exits 0 when everything holds, 1 otherwise. */
 "use strict";
 
+const assert = require("assert");
+const childProcess = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { chromium } = require("playwright-core");
 
+const ROOT = path.resolve(__dirname, "..", "..");
+const fmt = require(path.join(ROOT, "nginx", "www", "format.js"));
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const DEADLINE_MS = Number(process.env.STATUS_PAGE_DEADLINE_MS || 90000);
 const CITIES = [2643743, 2988507, 5128581, 3117735, 2950159];
+const LONDON = 2643743, CAIRO = 360630, UNKNOWN = 900000001;
+/* Real cities the stand-in answers with their real names and places. */
+const REAL = [LONDON, CAIRO, 2267057, 3448439, 3094802, 3413829, 3688689, 1850147,
+	5128581, 2147714, 3369157, 3441575, 524901, 1275339];
+const AA = 4.5;
 
 function usage() {
-	console.error("usage: node status_page.test.js BASE_URL [--screenshot FILE]");
+	console.error("usage: node status_page.test.js BASE_URL [--out DIR] [--gate]");
 	process.exit(2);
 }
 
 const argv = process.argv.slice(2);
-let base = null, shot = null;
+let base = null, out = null, gate = false;
 for (let i = 0; i < argv.length; i++) {
-	if (argv[i] === "--screenshot" && i + 1 < argv.length) shot = argv[++i];
+	if (argv[i] === "--out" && i + 1 < argv.length) out = argv[++i];
+	else if (argv[i] === "--gate") gate = true;
 	else if (base === null && !argv[i].startsWith("--")) base = argv[i];
 	else usage();
 }
 if (base === null) usage();
 if (!base.endsWith("/")) base += "/";
+const HOST = new URL(base).host;
 
 let step = "start";
 function log(s) {
@@ -43,16 +66,69 @@ function check(cond, what) {
 	if (!cond) throw new Error("check failed: " + what);
 }
 
+/* ---- 1. the pure helpers ------------------------------------------------ */
+
+function checkFormat() {
+	const cases = [
+		[80, 60, "about 1 min 20 s left"],
+		[30, 60, "about 30 s left"],
+		[120, 60, "about 2 min left"],
+		[167, 60, "about 2 min 47 s left"],
+		[10000, 60, "about 2 h 47 min left"],
+		[13, 120, "about 7 s left"],
+		[1, 200000, "about 1 s left"],
+		[0, 60, "nothing left"],
+		[5, 0, null],
+		[5, null, null],
+	];
+	for (const [left, rate, want] of cases)
+		assert.strictEqual(fmt.timeLeft(left, rate), want, "timeLeft(" + left + ", " + rate + ")");
+	assert.strictEqual(fmt.tempColor(-40), "#313695");
+	assert.strictEqual(fmt.tempColor(0), "#abd9e9");
+	assert.strictEqual(fmt.tempColor(7.5), "#d5ddbd");
+	assert.strictEqual(fmt.tempColor(60), "#a50026");
+	assert.strictEqual(fmt.tempColor(null), null);
+	assert.strictEqual(fmt.gateText({ state: "running", reason: null, until: null }).text, "Gate running");
+	const p = fmt.gateText({ state: "paused", reason: "429", until: "2026-11-30T10:00:00.000000Z" });
+	assert.ok(p.paused && p.text.startsWith("Gate paused: the API answered 429 (too many requests); until "), p.text);
+	assert.ok(fmt.gateText({ state: "paused", reason: "invalid key", until: null }).text ===
+	    "Gate paused: the API refuses the key");
+	assert.ok(!fmt.gateText(null).known);
+	const rows = [{ name: "b", temperature: 3 }, { name: null, error: "x" }, { name: "A", temperature: -1 },
+		{ name: "c", temperature: 3 }];
+	const by = (k, d) => rows.slice().sort(fmt.compareRows(k, d)).map((r) => r.name);
+	assert.deepStrictEqual(by("name", "ascending"), ["A", "b", "c", null]);
+	assert.deepStrictEqual(by("name", "descending"), ["c", "b", "A", null]);
+	assert.deepStrictEqual(by("temperature", "ascending"), ["A", "b", "c", null]);
+	assert.deepStrictEqual(by("temperature", "descending"), ["b", "c", "A", null]);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+async function api(method, p, body) {
+	const r = await fetch(new URL(p, base), {
+		method: method, headers: body ? { "Content-Type": "application/json" } : {},
+		body: body ? JSON.stringify(body) : undefined,
+	});
+	const text = await r.text();
+	let doc = null;
+	try { doc = JSON.parse(text); } catch (e) { /* not JSON */ }
+	return { status: r.status, doc: doc, text: text };
+}
+
 /* The API's own answer to a POST, to compare with what the page shows. */
 async function apiError(body) {
-	const r = await fetch(new URL("collect", base), {
-		method: "POST", headers: { "Content-Type": "application/json" },
-		body: JSON.stringify(body),
-	});
-	const doc = await r.json();
+	const r = await api("POST", "collect", body);
 	check(r.status >= 400 && r.status < 500, "the API refuses " + JSON.stringify(body) +
 	    " (got " + r.status + ")");
-	return doc.error;
+	return r.doc.error;
+}
+
+/* SQL on the stack's database as its owner (tests/stack.sh mysql, with
+ * VAR and B from the environment). */
+function sql(query) {
+	childProcess.execFileSync(path.join(ROOT, "tests", "stack.sh"), ["mysql"],
+	    { input: query, stdio: ["pipe", "pipe", "pipe"], timeout: 30000 });
 }
 
 /* Snapshot of one list item, found by comparing data-id in the page (ids are
@@ -69,6 +145,21 @@ function itemState(id) {
 		};
 	}
 	return null;
+}
+
+/* What the detail view shows. */
+function detailState() {
+	const t = (id) => document.getElementById(id);
+	return {
+		hidden: t("detail").hidden,
+		id: t("detail-id").textContent,
+		now: t("detail-bar").getAttribute("aria-valuenow"),
+		summary: t("detail-summary").textContent,
+		eta: t("detail-eta").hidden ? null : t("detail-eta").textContent,
+		gate: t("detail-gate").hidden ? null : t("detail-gate").textContent,
+		gateState: t("detail-gate").dataset.state || null,
+		search: location.search,
+	};
 }
 
 async function submit(page, id, cities) {
@@ -93,11 +184,131 @@ async function expectError(page, id, cities, want) {
 	check(role === "alert", "an error is announced (role=alert), got " + role);
 }
 
+async function openFromList(page, id) {
+	await page.evaluate((want) => {
+		for (const li of document.querySelectorAll("#requests > li"))
+			if (li.dataset.id === want) li.querySelector("a").click();
+	}, id);
+	await waitDetail(page, id);
+}
+
+async function waitDetail(page, id) {
+	await page.waitForFunction((want) => !document.getElementById("detail").hidden &&
+	    document.getElementById("detail-id").textContent === want &&
+	    new URLSearchParams(location.search).get("id") === want, id);
+}
+
+/* Text contrast of the page's main text: every visible element with text
+ * of its own, its colour over the backgrounds behind it composited. */
+function contrastReport(min) {
+	function parse(c) {
+		let m = /^rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)$/.exec(c);
+		if (m) return [+m[1], +m[2], +m[3], m[4] === undefined ? 1 : +m[4]];
+		m = /^color\(srgb ([\d.e-]+) ([\d.e-]+) ([\d.e-]+)(?: \/ ([\d.e-]+))?\)$/.exec(c);
+		if (m) return [m[1] * 255, m[2] * 255, m[3] * 255, m[4] === undefined ? 1 : +m[4]];
+		/* Any other space (color-mix may give oklab): as a canvas paints
+		 * it, its alpha apart so a faint tint keeps its hue. */
+		const a = /\/ ([\d.e-]+)\)$/.exec(c);
+		const ctx = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+		ctx.fillStyle = a ? c.replace(/ \/ [\d.e-]+\)$/, ")") : c;
+		ctx.fillRect(0, 0, 1, 1);
+		const px = ctx.getImageData(0, 0, 1, 1).data;
+		return [px[0], px[1], px[2], a ? +a[1] : px[3] / 255];
+	}
+	function over(top, below) {
+		const a = top[3];
+		return [0, 1, 2].map((i) => top[i] * a + below[i] * (1 - a)).concat(1);
+	}
+	function lum(c) {
+		const f = (v) => {
+			v /= 255;
+			return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+		};
+		return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+	}
+	function background(e) {
+		const layers = [];
+		for (let n = e; n && n.nodeType === 1; n = n.parentElement)
+			layers.push(parse(getComputedStyle(n).backgroundColor));
+		let bg = [255, 255, 255, 1];	/* the canvas */
+		for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+		return bg;
+	}
+	const checked = [], bad = [];
+	for (const e of document.querySelectorAll("body *")) {
+		if (e.closest("svg, script, style, noscript, [hidden]")) continue;
+		const own = Array.prototype.some.call(e.childNodes,
+		    (n) => n.nodeType === 3 && n.textContent.trim() !== "");
+		if (!own) continue;
+		const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+		if (r.width === 0 || r.height === 0 || cs.visibility === "hidden" ||
+		    cs.display === "none" || e.closest(".visually-hidden")) continue;
+		const bg = background(e), fg = over(parse(cs.color), bg);
+		const l1 = lum(fg), l2 = lum(bg);
+		const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+		const what = e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+		    (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : "");
+		checked.push(ratio);
+		if (ratio < min)
+			bad.push(what + " " + JSON.stringify(e.textContent.trim().slice(0, 30)) + ": " +
+			    ratio.toFixed(2) + " (" + cs.color + " on " + bg.map(Math.round).join(",") + ")");
+	}
+	return { n: checked.length, min: Math.min.apply(null, checked), bad: bad };
+}
+
+/* Marker positions and labels, by city id. */
+function markerState() {
+	const m = {};
+	for (const c of document.querySelectorAll("#map-canvas svg [data-city-id]")) {
+		const t = c.querySelector("title");
+		m[c.dataset.cityId] = { x: +c.getAttribute("cx"), y: +c.getAttribute("cy"),
+			tag: c.tagName, tabindex: c.getAttribute("tabindex"),
+			label: c.getAttribute("aria-label"), title: t ? t.textContent : null,
+			fill: c.getAttribute("fill") };
+	}
+	return {
+		markers: m,
+		svgs: document.querySelectorAll("#map-canvas svg").length,
+		note: document.getElementById("map-note").textContent,
+	};
+}
+
+function rowsState() {
+	return Array.from(document.querySelectorAll("#data-rows > tr"), (tr) => ({
+		city: tr.dataset.cityId,
+		name: (tr.querySelector(".name") || {}).textContent,
+		temperature: (tr.querySelector(".temperature") || {}).textContent,
+		humidity: (tr.querySelector(".humidity") || {}).textContent,
+		failed: tr.classList.contains("failed"),
+	}));
+}
+
+async function sortBy(page, key, how) {
+	const sel = '#data-table th[data-sort="' + key + '"] button';
+	if (how === "keyboard") {
+		await page.focus(sel);
+		await page.keyboard.press("Enter");
+	} else {
+		await page.click(sel);
+	}
+	const dir = await page.getAttribute('#data-table th[data-sort="' + key + '"]', "aria-sort");
+	const others = await page.$$eval("#data-table th[aria-sort]", (ths) => ths.length);
+	check(others === 1, "one column is marked sorted (aria-sort), got " + others);
+	return { dir: dir, rows: await page.evaluate(rowsState) };
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
 async function main() {
+	log("format.js: time left, colours, the gate, the order");
+	checkFormat();
+
 	const profile = fs.mkdtempSync(path.join(os.tmpdir(), "owm-chromium-"));
 	const problems = [];
+	const requests = [];
 	let ctx = null;
 	try {
+		if (out) fs.mkdirSync(out, { recursive: true });
 		log("launching " + CHROMIUM);
 		ctx = await chromium.launchPersistentContext(profile, {
 			executablePath: CHROMIUM,
@@ -105,7 +316,8 @@ async function main() {
 			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 			    "--no-first-run", "--disable-background-networking",
 			    "--disable-component-update", "--disable-sync"],
-			viewport: { width: 1100, height: 900 },
+			viewport: { width: 1280, height: 900 },
+			acceptDownloads: true,
 			/* The first start of Chromium on a busy machine (its profile,
 			 * fonts, the shader cache) can take long: a generous deadline. */
 			timeout: 180000,
@@ -114,6 +326,7 @@ async function main() {
 		/* Every wait is for a condition; the deadline only bounds a
 		 * failure, so it is generous for a loaded machine. */
 		page.setDefaultTimeout(60000);
+		page.on("request", (r) => requests.push(r.url()));
 		page.on("pageerror", (e) => problems.push("page error: " + e.message));
 		/* 4xx from the API are expected (bad ids); anything else failing is not. */
 		page.on("console", (m) => {
@@ -171,21 +384,16 @@ async function main() {
 		check(await page.evaluate(() => document.querySelectorAll("#requests b, #detail b").length) === 0,
 		    "markup in an id is never rendered as markup");
 
-		log("opening its data");
-		await page.evaluate((want) => {
+		log("opening its data from the list (a link to ?id=...)");
+		const href = await page.evaluate((want) => {
 			for (const li of document.querySelectorAll("#requests > li"))
-				if (li.dataset.id === want) li.querySelector("button").click();
+				if (li.dataset.id === want) return li.querySelector("a").getAttribute("href");
 		}, id);
-		await page.waitForFunction((args) => {
-			const d = document.getElementById("detail");
-			return !d.hidden && document.getElementById("detail-id").textContent === args.id &&
-			    document.querySelectorAll("#data-rows > tr").length === args.n;
-		}, { id: id, n: CITIES.length });
-		const rows = await page.$$eval("#data-rows > tr", (trs) => trs.map((tr) => ({
-			city: tr.dataset.cityId,
-			temperature: (tr.querySelector(".temperature") || {}).textContent,
-			humidity: (tr.querySelector(".humidity") || {}).textContent,
-		})));
+		check(href === "?id=" + encodeURIComponent(id), "the list links to ?id=: " + href);
+		await openFromList(page, id);
+		await page.waitForFunction((n) => document.querySelectorAll("#data-rows > tr").length === n,
+		    CITIES.length);
+		const rows = await page.evaluate(rowsState);
 		check(rows.length === CITIES.length, "one row per city (" + rows.length + ")");
 		check(JSON.stringify(rows.map((r) => Number(r.city)).sort()) ===
 		    JSON.stringify(CITIES.slice().sort()), "the rows are the cities asked for");
@@ -195,9 +403,25 @@ async function main() {
 			check(/^[0-9]+$/.test(r.humidity || ""), "city " + r.city + " has a humidity: " +
 			    JSON.stringify(r.humidity));
 		}
-		check(await page.evaluate(() => location.hash.length > 1), "the selection is in the URL");
-		check(await page.getAttribute('#requests > li button[aria-current="true"]', "aria-controls") === "detail",
+		check(await page.getAttribute('#requests > li a[aria-current="true"]', "aria-controls") === "detail",
 		    "the chosen item is marked current");
+
+		log("the history: back closes the view, forward opens it again");
+		await page.goBack();
+		await page.waitForFunction(() => document.getElementById("detail").hidden && location.search === "");
+		await page.goForward();
+		await waitDetail(page, id);
+
+		log("a link to an unknown id says so");
+		const nope = "no such request " + Date.now().toString(36);
+		const nopeError = (await api("GET", "get?id=" + encodeURIComponent(nope))).doc.error;
+		await page.goto(base + "?id=" + encodeURIComponent(nope), { waitUntil: "load" });
+		await waitDetail(page, nope);
+		await page.waitForFunction((w) => document.getElementById("detail-summary").textContent === w,
+		    nopeError);
+		check(await page.evaluate(() => document.getElementById("csv-link").hidden &&
+		    !document.querySelector("#map-canvas svg") && !document.querySelector("#data-rows tr")),
+		    "an unknown request shows no map, table or CSV link");
 
 		log("bad ids show the API's message");
 		await expectError(page, "", "", await apiError({ id: "" }));
@@ -206,10 +430,244 @@ async function main() {
 		await expectError(page, id, "1", await apiError({ id: id, cities: [1] }));	/* 409 */
 		await expectError(page, "dup " + Date.now(), "1, 1", await apiError({ id: "dup", cities: [1, 1] }));
 
-		if (shot) {
-			await page.screenshot({ path: shot, fullPage: true });
-			log("screenshot in " + shot);
+		/* ---- 3. real cities, opened by their link ---- */
+		const mapId = "map " + Date.now().toString(36) + " São Paulo ☀ & <i>";
+		const cities = REAL.concat([UNKNOWN]);
+		if (gate) {
+			log("pausing the gate as a 429 does (in the database)");
+			sql("UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL 10 MINUTE, " +
+			    "pause_reason = '429' WHERE id = 1");
 		}
+		log("posting " + cities.length + " cities as " + JSON.stringify(mapId));
+		const posted = await api("POST", "collect", { id: mapId, cities: cities });
+		check(posted.status === 202, "POST answers 202: " + posted.status + " " + posted.text);
+		const link = base + "?id=" + encodeURIComponent(mapId);
+		log("opening " + link);
+		await page.goto(link, { waitUntil: "load" });
+		await waitDetail(page, mapId);
+
+		let resumed = !gate;
+		const etas = [];
+		if (gate) {
+			const st = await page.waitForFunction(() => {
+				const g = document.getElementById("detail-gate");
+				return !g.hidden && g.dataset.state === "paused" && document.getElementById("detail-eta").textContent;
+			}).then(() => page.evaluate(detailState));
+			log("paused: " + st.eta + " | " + st.gate);
+			check(/^Gate paused: the API answered 429 \(too many requests\); until /.test(st.gate),
+			    "the page says why the gate is paused: " + st.gate);
+			check(/^\d+ cit(y|ies) left · waiting for the gate$/.test(st.eta),
+			    "while paused, no estimate: " + st.eta);
+			sql("UPDATE rate_gate SET paused_until = NOW(6), pause_reason = NULL WHERE id = 1");
+			resumed = true;
+		}
+
+		log("following it to the end");
+		const t1 = Date.now();
+		let last = null;
+		for (;;) {
+			const st = await page.evaluate(detailState);
+			last = st;
+			check(st.id === mapId, "the view shows the request: " + JSON.stringify(st.id));
+			if (st.now === "100.00" && /finished/.test(st.summary)) {
+				check(st.eta === null && st.gate === null, "a finished request shows no estimate");
+				break;
+			}
+			if (resumed && st.eta && st.gateState === "running" &&
+			    (etas.length === 0 || etas[etas.length - 1].eta !== st.eta))
+				etas.push(st);
+			if (Date.now() - t1 > DEADLINE_MS)
+				throw new Error("the request did not finish within " + DEADLINE_MS + " ms (" +
+				    JSON.stringify(last) + ")");
+			await page.waitForTimeout(100);
+		}
+		const limit = await api("GET", "metrics").then((r) =>
+		    Number(/^owmcollect_gate_limit_cities_per_minute (\S+)$/m.exec(r.text)[1]));
+		log("estimates seen at " + limit + " cities/min: " + etas.map((s) => s.eta).join(" | "));
+		check(etas.length > 0, "the page showed the time left while collecting");
+		for (const s of etas) {
+			const m = /^(\d+) cit(?:y|ies) left · (about .* left) at (\d+) cities\/min$/.exec(s.eta);
+			check(m, "the estimate reads as cities left and time left: " + s.eta);
+			check(Number(m[3]) === limit, "the pace is the gate's limit (" + limit + "): " + s.eta);
+			check(m[2] === fmt.timeLeft(Number(m[1]), limit), "the time left is the cities left at the pace: " + s.eta);
+			const c = /^(\d+) of (\d+) collected(?:, (\d+) failed)?/.exec(s.summary);
+			check(c && Number(m[1]) === Number(c[2]) - Number(c[1]) - Number(c[3] || 0),
+			    "the cities left match the counts: " + s.eta + " / " + s.summary);
+			check(s.gate === "Gate running", "the gate is said to run: " + s.gate);
+		}
+
+		/* ---- the map ---- */
+		log("the map: one marker per collected city with coordinates");
+		const doc = (await api("GET", "get?id=" + encodeURIComponent(mapId))).doc;
+		check(doc.finished_at && doc.total === cities.length, "the API has it finished");
+		const want = doc.data.filter((d) => typeof d.error !== "string" &&
+		    typeof d.lat === "number" && typeof d.lon === "number").map((d) => String(d.city_id));
+		await page.waitForFunction((n) =>
+		    document.querySelectorAll("#map-canvas svg [data-city-id]").length === n, want.length);
+		const ms = await page.evaluate(markerState);
+		check(ms.svgs === 1, "the map is one inline <svg> (" + ms.svgs + ")");
+		check(JSON.stringify(Object.keys(ms.markers).sort()) === JSON.stringify(want.slice().sort()),
+		    "markers are the collected cities with coordinates: " + Object.keys(ms.markers).join(",") +
+		    " vs " + want.join(","));
+		const london = ms.markers[LONDON], cairo = ms.markers[CAIRO];
+		check(london && cairo, "London and Cairo are on the map");
+		check(london.x < cairo.x && london.y < cairo.y, "London is north-west of Cairo: " +
+		    JSON.stringify([london, cairo]));
+		check(!ms.markers[UNKNOWN], "the unknown city is not drawn");
+		const byId = new Map(doc.data.map((d) => [String(d.city_id), d]));
+		for (const [cid, m] of Object.entries(ms.markers)) {
+			const d = byId.get(cid);
+			check(m.tabindex === "0" && m.label && m.title === m.label &&
+			    m.label.startsWith(d.name) && m.label.includes(d.temperature.toFixed(1) + " °C") &&
+			    m.label.includes("humidity " + d.humidity + " %"),
+			    "marker " + cid + " says its name, temperature and humidity: " + JSON.stringify(m));
+			check(m.fill === fmt.tempColor(d.temperature), "marker " + cid + " is coloured by temperature");
+		}
+		check(ms.note.startsWith(want.length + " of " + cities.length + " cities on the map") &&
+		    ms.note.includes("1 failed"), "the map says how many are not placed: " + ms.note);
+		check(await page.evaluate(() => document.querySelectorAll("#map-legend .legend-ticks span").length) >= 2,
+		    "the map has a temperature legend");
+
+		log("a tip on hover and on keyboard focus");
+		await page.hover('#map-canvas svg [data-city-id="' + LONDON + '"]');
+		const lon = byId.get(String(LONDON));
+		const tip1 = await page.waitForFunction(() => {
+			const t = document.getElementById("map-tip");
+			return !t.hidden && t.textContent;
+		}).then((h) => h.jsonValue());
+		check(tip1.includes("London") && tip1.includes(lon.temperature.toFixed(1) + " °C") &&
+		    tip1.includes("humidity " + lon.humidity + " %"), "hovering London shows it: " + tip1);
+		await page.mouse.move(1, 1);
+		await page.waitForFunction(() => document.getElementById("map-tip").hidden);
+		await page.focus("#detail-h");
+		let tabs = 0;
+		while (await page.evaluate(() => (document.activeElement.dataset || {}).cityId) !== String(CAIRO)) {
+			check(++tabs <= 60, "Tab reaches Cairo's marker");
+			await page.keyboard.press("Tab");
+		}
+		const tip2 = await page.evaluate(() => {
+			const t = document.getElementById("map-tip");
+			return t.hidden ? null : t.textContent;
+		});
+		const cai = byId.get(String(CAIRO));
+		check(tip2 && tip2.includes("Cairo") && tip2.includes(cai.temperature.toFixed(1) + " °C"),
+		    "focusing Cairo's marker by keyboard shows it: " + tip2);
+		check(await page.evaluate(() => document.activeElement.matches(":focus-visible")),
+		    "the focused marker shows its focus");
+		log("Cairo reached with " + tabs + " Tab presses");
+
+		/* ---- the table ---- */
+		log("the table sorts by temperature and by name");
+		const num = (r) => parseFloat(r.temperature);
+		let s = await sortBy(page, "temperature", "click");
+		check(s.dir === "ascending", "temperature ascending: " + s.dir);
+		let ok = s.rows.filter((r) => !r.failed);
+		check(ok.every((r, i) => i === 0 || num(ok[i - 1]) <= num(r)) &&
+		    s.rows[s.rows.length - 1].failed, "rows by temperature, coldest first, failed last: " +
+		    s.rows.map((r) => r.temperature).join(" "));
+		s = await sortBy(page, "temperature", "keyboard");
+		check(s.dir === "descending", "again: temperature descending: " + s.dir);
+		ok = s.rows.filter((r) => !r.failed);
+		check(ok.every((r, i) => i === 0 || num(ok[i - 1]) >= num(r)),
+		    "rows by temperature, warmest first: " + ok.map((r) => r.temperature).join(" "));
+		s = await sortBy(page, "name", "keyboard");
+		check(s.dir === "ascending", "name ascending: " + s.dir);
+		const names = s.rows.map((r) => r.name);
+		const sorted = await page.evaluate((n) => {
+			const c = new Intl.Collator(undefined, { sensitivity: "base" });
+			return n.every((x, i) => i === 0 || c.compare(n[i - 1], x) <= 0);
+		}, names.slice(0, -1));
+		check(sorted && s.rows[s.rows.length - 1].city === String(UNKNOWN),
+		    "rows by name, the unnamed city last: " + names.join(", "));
+		check(names.includes("São Paulo") && names.includes("Kraków") && names.includes("Reykjavík"),
+		    "names are shown as the API gave them: " + names.join(", "));
+
+		/* ---- the CSV ---- */
+		log("the CSV link downloads");
+		const csvHref = await page.getAttribute("#csv-link", "href");
+		check(csvHref === "get?id=" + encodeURIComponent(mapId) + "&format=csv", "the CSV link: " + csvHref);
+		const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv-link")]);
+		const csvPath = path.join(out || profile, "request.csv");
+		await download.saveAs(csvPath);
+		const csv = fs.readFileSync(csvPath, "utf8");
+		const lines = csv.split(/\r?\n/).filter((l) => l !== "");
+		const header = lines[0].split(",");
+		check(header[0] === "city_id", "the CSV starts with its header row: " + lines[0]);
+		for (const col of ["name", "country", "temperature", "humidity"])
+			check(header.includes(col), "the CSV's header names " + col + ": " + lines[0]);
+		check(lines.length >= cities.length + 1, "the CSV has a row per city (" + lines.length + " lines)");
+		const direct = await api("GET", csvHref);
+		check(direct.status === 200 && direct.text === csv, "the download is the API's CSV");
+		check(download.suggestedFilename().endsWith(".csv"), "it downloads as .csv: " +
+		    download.suggestedFilename());
+		log("CSV " + download.suggestedFilename() + ": " + lines.length + " lines, header " + lines[0]);
+
+		/* ---- contrast, small screens, screenshots ---- */
+		await page.hover('#map-canvas svg [data-city-id="' + LONDON + '"]');	/* the tip too */
+		for (const scheme of ["light", "dark"]) {
+			await page.emulateMedia({ colorScheme: scheme });
+			const c = await page.evaluate(contrastReport, AA);
+			log("contrast (" + scheme + "): " + c.n + " text elements, lowest " + c.min.toFixed(2) + ":1");
+			check(c.bad.length === 0, "text contrast at least " + AA + ":1 (" + scheme + "):\n  " +
+			    c.bad.join("\n  "));
+		}
+		await page.emulateMedia({ colorScheme: "light" });
+		await page.mouse.move(1, 1);
+		const shots = [];
+		if (out) {
+			const f = path.join(out, "status-page-1280.png");
+			await page.screenshot({ path: f, fullPage: true });
+			shots.push(f);
+		}
+
+		log("at 375 px wide");
+		await page.setViewportSize({ width: 375, height: 812 });
+		await page.waitForFunction(() => {
+			const s = document.querySelector("#map-canvas svg");
+			return s && s.getBoundingClientRect().width <= 375;
+		});
+		const narrow = await page.evaluate(() => {
+			const right = (sel) => Math.max.apply(null, Array.from(document.querySelectorAll(sel),
+			    (e) => e.getBoundingClientRect().right));
+			return {
+				scroll: document.documentElement.scrollWidth,
+				map: right("#map-canvas svg"),
+				sort: right("#data-table th button"),
+				table: document.querySelector(".table-wrap").scrollWidth -
+				    document.querySelector(".table-wrap").clientWidth,
+			};
+		});
+		check(narrow.scroll <= 375 && narrow.map <= 375 && narrow.sort <= 375 && narrow.table <= 0,
+		    "nothing is wider than 375 px: " + JSON.stringify(narrow));
+		await sortBy(page, "humidity", "click");
+		if (out) {
+			let f = path.join(out, "status-page-375.png");
+			await page.screenshot({ path: f, fullPage: true });
+			shots.push(f);
+			await page.emulateMedia({ colorScheme: "dark" });
+			f = path.join(out, "status-page-375-dark.png");
+			await page.screenshot({ path: f, fullPage: true });
+			shots.push(f);
+			log("screenshots: " + shots.join(", "));
+		}
+
+		/* ---- what the page asked for ---- */
+		const foreign = requests.filter((u) => {
+			try {
+				return new URL(u).host !== HOST;
+			} catch (e) {
+				return true;
+			}
+		});
+		const byPath = {};
+		for (const u of requests) {
+			const p = new URL(u).pathname;
+			byPath[p] = (byPath[p] || 0) + 1;
+		}
+		log(requests.length + " requests, all to " + HOST + ": " + Object.keys(byPath).sort()
+		    .map((p) => p + " " + byPath[p]).join(", "));
+		check(foreign.length === 0, "no request to another host: " + foreign.join(" "));
+
 		check(problems.length === 0, "no script or console errors:\n  " + problems.join("\n  "));
 		log("all checks passed");
 		return 0;
@@ -218,6 +676,12 @@ async function main() {
 		if (problems.length) console.error("  " + problems.join("\n  "));
 		return 1;
 	} finally {
+		if (gate) {
+			try {
+				sql("UPDATE rate_gate SET paused_until = NOW(6), pause_reason = NULL " +
+				    "WHERE id = 1 AND pause_reason = '429' AND paused_until > NOW(6) + INTERVAL 1 MINUTE");
+			} catch (e) { /* the stack is going anyway */ }
+		}
 		if (ctx) await ctx.close().catch(() => {});
 		fs.rmSync(profile, { recursive: true, force: true });
 	}

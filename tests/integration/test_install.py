@@ -38,7 +38,12 @@ class Install(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(conf).st_mode), 0o640)
         for f in ("usr/local/share/owmcollect/schema.sql", "usr/local/share/owmcollect/cities.txt",
                   "usr/local/share/doc/owmcollect/README.md",
-                  "etc/nginx/sites-available/owmcollect", "etc/owmcollect/collect.env") + \
+                  "etc/nginx/sites-available/owmcollect", "etc/owmcollect/collect.env",
+                  # the status page and the map's files make copies in
+                  "usr/local/share/owmcollect/www/index.html",
+                  "usr/local/share/owmcollect/www/app.js",
+                  "usr/local/share/owmcollect/www/vendor/d3-geo.min.js",
+                  "usr/local/share/owmcollect/www/vendor/countries-110m.json") + \
                 tuple("usr/local/lib/systemd/system/" + u for u in UNITS):
             self.assertTrue(os.path.isfile(self.path(f)), f)
         # The recurring collection's token: an empty file only root reads.

@@ -3,23 +3,31 @@
 The browser part is tests/browser/status_page.test.js (playwright-core from
 npm, the system's /usr/bin/chromium from the Debian package `chromium`).
 A missing Chromium is a failure, not a skip: `make deps` installs it.
+Its screenshots and the CSV it downloaded stay in OUT (printed), which
+outlives the stack: the build folder's test-output/status_page/.
+
+The gate runs at 120 cities a minute in batches of 4 (one every 2 s), so
+a request of 15 cities is seen in progress for several seconds, long
+enough for the page's estimate of the time left to be read.
 """
 import os
+import re
 import shutil
 import subprocess
 import unittest
 
-from harness import ROOT, Stack
+from harness import BUILD, ROOT, Stack
 
 BROWSER = os.path.join(ROOT, "tests", "browser")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+OUT = os.path.join(ROOT, BUILD, "test-output", "status_page")
 
 S = None
 
 
 def setUpModule():
     global S
-    S = Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200"})
+    S = Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "120", "OWMCOLLECT_OWM_BATCH_SIZE": "4"})
     try:
         S.start()
     except BaseException:
@@ -37,8 +45,14 @@ def tearDownModule():
 class Static(unittest.TestCase):
     def test_page_and_assets(self):
         for path, ctype in (("/", "text/html"), ("/index.html", "text/html"),
-                            ("/app.js", "text/javascript"), ("/style.css", "text/css"),
-                            ("/favicon.svg", "image/svg+xml")):
+                            ("/app.js", "text/javascript"), ("/format.js", "text/javascript"),
+                            ("/style.css", "text/css"), ("/favicon.svg", "image/svg+xml"),
+                            # the map's files, copied in by make (nginx/vendor/)
+                            ("/vendor/d3-array.min.js", "text/javascript"),
+                            ("/vendor/d3-geo.min.js", "text/javascript"),
+                            ("/vendor/topojson-client.min.js", "text/javascript"),
+                            ("/vendor/countries-110m.json", "application/json"),
+                            ("/vendor/LICENSES.txt", "text/plain")):
             with self.subTest(path):
                 r = S.request("GET", path)
                 self.assertEqual(r.status, 200, r.body[:200])
@@ -51,8 +65,23 @@ class Static(unittest.TestCase):
                 self.assertEqual(again.status, 304)
         page = S.request("GET", "/").body.decode("utf-8")
         for needle in ('id="collect-form"', 'id="collect-id"', 'id="collect-cities"',
-                       'id="requests"', 'src="app.js"'):
+                       'id="requests"', 'src="app.js"', 'src="vendor/d3-geo.min.js"'):
             self.assertIn(needle, page)
+        # Everything from this host: no address of another in the page.
+        self.assertEqual(re.findall(r'(?:src|href)="(?:[a-z]+:)?//[^"]*"', page), [])
+        self.assertNotIn("<style", page)
+        self.assertNotIn(" style=", page)
+        # The strict CSP holds: no inline script, no eval, no HTML from data.
+        self.assertEqual(re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page), [])
+        for js in ("app.js", "format.js"):
+            with open(os.path.join(ROOT, "nginx", "www", js), encoding="utf-8") as f:
+                code = f.read()
+            for bad in ("eval(", "new Function", "innerHTML", "outerHTML", "insertAdjacentHTML",
+                        "document.write", 'setAttribute("style"'):
+                self.assertNotIn(bad, code, js)
+        topo = S.request("GET", "/vendor/countries-110m.json").json
+        self.assertEqual(topo["type"], "Topology")
+        self.assertIn("countries", topo["objects"])
 
     def test_unknown_paths_stay_json(self):
         r = S.request("GET", "/../etc/passwd")  # nginx refuses it before any location
@@ -86,11 +115,17 @@ class Browser(unittest.TestCase):
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, timeout=300)
             self.assertEqual(p.returncode, 0, "npm ci failed:\n" + p.stdout)
+        shutil.rmtree(OUT, ignore_errors=True)
+        os.makedirs(OUT)
+        print("\nstatus page: screenshots and the CSV go to %s" % OUT, flush=True)
+        # --gate: the test pauses the gate through tests/stack.sh mysql,
+        # which finds this stack by the environment (VAR, B).
         p = subprocess.run([node, os.path.join(BROWSER, "status_page.test.js"),
-                            "http://127.0.0.1:%d/" % S.port],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            "http://127.0.0.1:%d/" % S.port, "--out", OUT, "--gate"],
+                           cwd=ROOT, env=S.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=600)
         print(p.stdout, end="")
+        print("status page: output in %s: %s" % (OUT, ", ".join(sorted(os.listdir(OUT)))))
         self.assertEqual(p.returncode, 0, "browser test failed:\n%s\n%s" % (p.stdout, S.logs_tail()))
 
 
