@@ -16,6 +16,8 @@
 
 #include <check.h>
 
+#include "check_run.h"
+
 #include "config.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -757,11 +759,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(config_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(config_suite());
 }

@@ -18,35 +18,13 @@
 #define NUL_F		{ NULL, 0 }
 #define L(s)		s, sizeof(s) - 1
 
-/* Bytes for a message: printable ASCII as is, the rest as \xNN. */
-static const char *
-show(const char *s, size_t n)
-{
-	static char out[2][2048];
-	static int which;
-	char	*o = out[which++ & 1];
-	size_t	 i, k = 0;
-
-	for (i = 0; i < n && k + 8 < sizeof(out[0]); i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			o[k++] = (char)c;
-		else
-			k += (size_t)snprintf(o + k, sizeof(out[0]) - k,
-			    "\\x%02x", c);
-	}
-	o[k] = '\0';
-	return o;
-}
-
 static void
 expect(const char *what, const struct buf *b, const char *want, size_t n)
 {
 	ck_assert_msg(!b->failed, "%s: the buffer failed", what);
 	ck_assert_msg(b->len == n && memcmp(b->data, want, n) == 0,
-	    "%s: got [%s], expected [%s]", what, show(b->data, b->len),
-	    show(want, n));
+	    "%s: got [%s], expected [%s]", what, check_show(b->data, b->len),
+	    check_show(want, n));
 }
 
 /* ---- csv_row ------------------------------------------------------- */

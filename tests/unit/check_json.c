@@ -12,6 +12,8 @@
 
 #include <check.h>
 
+#include "check_run.h"
+
 #include "buf.h"
 #include "json.h"
 
@@ -19,27 +21,6 @@
 /* A string literal with its exact length, embedded NULs included. */
 #define L(s)		s, sizeof(s) - 1
 
-/* Render bytes printably for failure messages. */
-static const char *
-show(const char *s, size_t n)
-{
-	static char out[4][512];
-	static int which;
-	char	*o = out[which++ & 3];
-	size_t	 i, k = 0;
-
-	for (i = 0; i < n && k + 5 < sizeof(out[0]); i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			o[k++] = (char)c;
-		else
-			k += (size_t)snprintf(o + k, sizeof(out[0]) - k,
-			    "\\x%02x", c);
-	}
-	o[k] = '\0';
-	return o;
-}
 
 /* ---- utf8_valid ---------------------------------------------------- */
 
@@ -94,7 +75,7 @@ START_TEST(test_utf8_valid)
 
 	ck_assert_msg(got == utf8_cases[_i].valid,
 	    "utf8_valid case \"%s\" (%s): got %d, expected %d",
-	    utf8_cases[_i].name, show(utf8_cases[_i].s, utf8_cases[_i].n),
+	    utf8_cases[_i].name, check_show(utf8_cases[_i].s, utf8_cases[_i].n),
 	    got, utf8_cases[_i].valid);
 }
 END_TEST
@@ -149,8 +130,8 @@ START_TEST(test_json_str)
 	ck_assert_msg(b.len == want && memcmp(b.data, str_cases[_i].out,
 	    want) == 0,
 	    "json_str case \"%s\": got [%s], expected [%s]",
-	    str_cases[_i].name, show(b.data, b.len),
-	    show(str_cases[_i].out, want));
+	    str_cases[_i].name, check_show(b.data, b.len),
+	    check_show(str_cases[_i].out, want));
 	buf_free(&b);
 }
 END_TEST
@@ -269,7 +250,7 @@ START_TEST(test_json_unescape)
 		ck_assert_msg(got == -1,
 		    "json_unescape case \"%s\" (%s): got %ld, expected -1",
 		    unesc_cases[_i].name,
-		    show(unesc_cases[_i].in, unesc_cases[_i].n), got);
+		    check_show(unesc_cases[_i].in, unesc_cases[_i].n), got);
 		ck_assert_msg(why != NULL && strstr(why,
 		    unesc_cases[_i].why) != NULL,
 		    "json_unescape case \"%s\": why \"%s\" lacks \"%s\"",
@@ -279,13 +260,13 @@ START_TEST(test_json_unescape)
 	}
 	ck_assert_msg(got == (long)unesc_cases[_i].outlen,
 	    "json_unescape case \"%s\" (%s): got %ld (%s), expected %zu",
-	    unesc_cases[_i].name, show(unesc_cases[_i].in, unesc_cases[_i].n),
+	    unesc_cases[_i].name, check_show(unesc_cases[_i].in, unesc_cases[_i].n),
 	    got, got == -1 && why ? why : "", unesc_cases[_i].outlen);
 	ck_assert_msg(memcmp(out, unesc_cases[_i].out,
 	    unesc_cases[_i].outlen) == 0,
 	    "json_unescape case \"%s\": got [%s], expected [%s]",
-	    unesc_cases[_i].name, show(out, (size_t)got),
-	    show(unesc_cases[_i].out, unesc_cases[_i].outlen));
+	    unesc_cases[_i].name, check_show(out, (size_t)got),
+	    check_show(unesc_cases[_i].out, unesc_cases[_i].outlen));
 	/* Nothing written past cap. */
 	ck_assert_msg((unsigned char)out[unesc_cases[_i].cap] == 0xa5,
 	    "json_unescape case \"%s\": wrote past cap",
@@ -369,8 +350,8 @@ START_TEST(test_round_trip)
 	ck_assert_msg(got == (long)rt_cases[_i].n &&
 	    memcmp(out, rt_cases[_i].s, rt_cases[_i].n) == 0,
 	    "round trip case \"%s\": [%s] -> [%s] -> %ld [%s] (%s)",
-	    rt_cases[_i].name, show(rt_cases[_i].s, rt_cases[_i].n),
-	    show(b.data, b.len), got, got > 0 ? show(out, (size_t)got) : "",
+	    rt_cases[_i].name, check_show(rt_cases[_i].s, rt_cases[_i].n),
+	    check_show(b.data, b.len), got, got > 0 ? check_show(out, (size_t)got) : "",
 	    got == -1 && why ? why : "");
 	buf_free(&b);
 }
@@ -704,11 +685,5 @@ json_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(json_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(json_suite());
 }

@@ -13,6 +13,8 @@
 
 #include <check.h>
 
+#include "check_run.h"
+
 #include "parse.h"
 #include "validate.h"
 
@@ -22,28 +24,6 @@
 
 static struct collect_req req;	/* large: keep it off the stack */
 
-static const char *
-show(const char *s, size_t n)
-{
-	static char out[4][600];
-	static int which;
-	char	*o = out[which++ & 3];
-	size_t	 i, k = 0;
-
-	for (i = 0; i < n && k + 8 < sizeof(out[0]); i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			o[k++] = (char)c;
-		else
-			k += (size_t)snprintf(o + k, sizeof(out[0]) - k,
-			    "\\x%02x", c);
-	}
-	if (i < n)
-		memcpy(o + k, "...", 4), k += 3;
-	o[k] = '\0';
-	return o;
-}
 
 /* A parse case: on success the id and cities; on failure a why substring. */
 struct pcase {
@@ -70,20 +50,20 @@ check_case(const struct pcase *c, const char *what, int rc, const char *why)
 		ck_assert_msg(rc == -1,
 		    "%s case \"%s\" (%s): accepted (id \"%s\", %zu cities), "
 		    "expected an error with \"%s\"", what, c->name,
-		    show(c->body, c->len), show(req.id, req.idlen),
+		    check_show(c->body, c->len), check_show(req.id, req.idlen),
 		    req.ncities, c->why);
 		ck_assert_msg(why != NULL && strstr(why, c->why) != NULL,
 		    "%s case \"%s\" (%s): why \"%s\" lacks \"%s\"", what,
-		    c->name, show(c->body, c->len), why ? why : "(null)",
+		    c->name, check_show(c->body, c->len), why ? why : "(null)",
 		    c->why);
 		return;
 	}
 	ck_assert_msg(rc == 0, "%s case \"%s\" (%s): rejected: %s", what,
-	    c->name, show(c->body, c->len), why ? why : "(null)");
+	    c->name, check_show(c->body, c->len), why ? why : "(null)");
 	ck_assert_msg(req.idlen == c->idlen &&
 	    memcmp(req.id, c->id, c->idlen) == 0,
 	    "%s case \"%s\": id [%s], expected [%s]", what, c->name,
-	    show(req.id, req.idlen), show(c->id, c->idlen));
+	    check_show(req.id, req.idlen), check_show(c->id, c->idlen));
 	if (c->ncities == NOC) {
 		ck_assert_msg(!req.has_cities,
 		    "%s case \"%s\": has_cities set", what, c->name);
@@ -457,7 +437,7 @@ START_TEST(test_json_prefixes)
 		rc = parse_collect_json(p, n, &req, &why);
 		ck_assert_msg(rc == -1,
 		    "json prefix case %d, length %zu of %zu [%s]: accepted",
-		    _i, n, len, show(p, n));
+		    _i, n, len, check_show(p, n));
 		ck_assert_msg(why != NULL && why[0] != '\0',
 		    "json prefix case %d, length %zu: no reason", _i, n);
 		free(p);
@@ -675,7 +655,7 @@ START_TEST(test_query)
 	if (rc >= 0)
 		ck_assert_msg(memcmp(out, query_cases[_i].out, (size_t)rc) == 0,
 		    "query case \"%s\": got [%s], expected [%s]",
-		    query_cases[_i].name, show(out, (size_t)rc),
+		    query_cases[_i].name, check_show(out, (size_t)rc),
 		    query_cases[_i].out);
 	ck_assert_msg((unsigned char)out[query_cases[_i].cap] == 0x5a,
 	    "query case \"%s\": wrote past cap", query_cases[_i].name);
@@ -724,7 +704,7 @@ START_TEST(test_percent_encode)
 		return;
 	ck_assert_msg(memcmp(out, enc_cases[_i].out, (size_t)rc) == 0,
 	    "encode case \"%s\": got [%s], expected [%s]",
-	    enc_cases[_i].name, show(out, (size_t)rc), enc_cases[_i].out);
+	    enc_cases[_i].name, check_show(out, (size_t)rc), enc_cases[_i].out);
 	/* percent_decode is its inverse. */
 	m = percent_decode(out, (size_t)rc, back, sizeof(back), 1, &why);
 	ck_assert_msg(m == (long)enc_cases[_i].n &&
@@ -965,11 +945,5 @@ parse_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(parse_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(parse_suite());
 }
