@@ -6,7 +6,6 @@ quoting of what no API sends (CR, LF) and its caching: test_csv.
 """
 import csv
 import io
-import shutil
 import unittest
 
 from harness import Stack
@@ -44,23 +43,16 @@ HEADER = ["city_id", "name", "country", "temperature", "humidity", "observed_at"
 
 def setUpModule():
     global S
-    S = Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200"})
-    try:
-        S.start()
-        places = {str(i): {"name": n, "country": c, "lat": la, "lon": lo}
-                  for i, (n, c, la, lo) in ODD.items()}
-        places.update({str(i): v for i, v in HOSTILE.items()})
-        S.standin_config(places=places)
-    except BaseException:
-        S.stop()
-        raise
+    S = Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200"}).start()
+    places = {str(i): {"name": n, "country": c, "lat": la, "lon": lo}
+              for i, (n, c, la, lo) in ODD.items()}
+    places.update({str(i): v for i, v in HOSTILE.items()})
+    S.standin_config(places=places)
 
 
 def tearDownModule():
     if S:
         S.stop()
-        if not S.keep:
-            shutil.rmtree(S.dir, ignore_errors=True)
 
 
 def collect(ident, cities):
