@@ -380,8 +380,9 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 FROM requests r;
 
 -- A request's every city in order with its state and data: city id, its
--- name, country and coordinates as last seen (NULL if never), Celsius,
--- humidity.  The one statement of a city's state, which GET
+-- name, country and coordinates (`cities`) when this request has its
+-- reading, else NULL (a failed city's place, seen later, would change a
+-- finished document that caches keep for good), Celsius, humidity.  The one statement of a city's state, which GET
 -- /get, the settle and a cancel read too: 'collected' when fresh at POST
 -- time or its fetch collected it; 'failed' when its fetch failed; a
 -- cancelled request's cities not done when it was cancelled are
@@ -394,10 +395,10 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	r.id AS request_id,
 	j.pos - 1 AS pos,
 	j.city_id,
-	c.name,
-	c.country,
-	c.lat,
-	c.lon,
+	IF(rd.id IS NULL, NULL, c.name) AS name,
+	IF(rd.id IS NULL, NULL, c.country) AS country,
+	IF(rd.id IS NULL, NULL, c.lat) AS lat,
+	IF(rd.id IS NULL, NULL, c.lon) AS lon,
 	rd.temperature,
 	rd.humidity,
 	rd.observed_at,
