@@ -26,7 +26,7 @@
 static const struct config	*cf;
 static int	ready(MYSQL *, struct db_err *);
 static void	closing(void);
-static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US,
+static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US, NULL,
 				    NULL, 0, 0, 0 };
 
 /* The callers' statements (store_init), prepared on each connect. */

@@ -58,7 +58,7 @@ static volatile sig_atomic_t	 quit;
 static int	db_ready(MYSQL *, struct db_err *);
 static void	db_closing(void);
 static struct db_conn		 conn = { "", db_ready, db_closing,
-				    DB_RECONNECT_MAX_US, NULL, 0, 0, 0 };
+				    DB_RECONNECT_MAX_US, NULL, NULL, 0, 0, 0 };
 static char			 owner[TASKS_OWNER_MAX];	/* the batch */
 static struct child_stats	 stats;
 static int64_t			 next_beat;

@@ -205,7 +205,8 @@ static void	db_closing(void);
 static MYSQL_STMT		*st[S_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
 static struct db_conn		 conn = { "housekeeping: ", db_ready,
-				    db_closing, DB_RECONNECT_MAX_US, NULL, 0, 0, 0 };
+				    db_closing, DB_RECONNECT_MAX_US, NULL, NULL,
+				    0, 0, 0 };
 static int			 lost, retention;
 static struct db_err		 gone;		/* what lost the connection */
 static int64_t			 bound_us;	/* the fast pass's, db clock */
