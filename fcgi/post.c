@@ -140,6 +140,9 @@ static const char *const sql[P_COUNT] = {
 	 * the other's insert needs: InnoDB's deadlock of duplicate keys, a
 	 * 503 once the retries run out.  Held only across that statement,
 	 * never while waiting for another such lock, so it adds no cycle.
+	 * Per session and per server (db.h: DB_QUEUE_LOCK): it serialises
+	 * only while every session is on the one writer, and it goes with a
+	 * lost connection, so each attempt takes its own.
 	 */
 	[P_QUEUE_LOCK] =
 	    "SELECT GET_LOCK('" DB_QUEUE_LOCK "', " QUEUE_LOCK_S ")",

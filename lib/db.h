@@ -39,7 +39,21 @@ struct config;
 #define DB_US(x)	"TIMESTAMPDIFF(MICROSECOND, " DB_EPOCH ", " x ")"
 #define DB_AT(x)	"TIMESTAMPADD(MICROSECOND, " x ", " DB_EPOCH ")"
 
-/* The named lock around queueing new cities (POST, the settle's requeue). */
+/*
+ * The named lock around queueing new cities (POST, the settle's requeue).
+ * A named lock belongs to its session on its server: it dies with the
+ * session (a lost connection releases it as soon as the server sees it
+ * close; a session killed mid-statement, when that statement ends), and a
+ * Galera node neither replicates nor sees another node's (MariaDB 10.11
+ * allows GET_LOCK with wsrep_on, MDEV-31325).  It serialises because
+ * every session is on the one writer (HAProxy: one server, the others
+ * backup); after a failover the old writer's sessions, and their locks,
+ * are gone.  Nothing holds it across a reconnect: it is taken and
+ * released inside one attempt of one transaction, and a lost connection
+ * fails the attempt, which takes it again on the new one.  Writing to two
+ * nodes at once would void it, as it voids the row locks the gate and the
+ * claims rely on.
+ */
 #define DB_QUEUE_LOCK	"owmcollect.queue"
 /*
  * The row of the running counts (etc/schema.sql: counters, one row per

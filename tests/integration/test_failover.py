@@ -16,10 +16,12 @@ does to a client, on the single-node stack.
   rows;
 - cutting every connection a few times during a collection and a stream of
   POSTs: every POST 202, nothing lost, no city fetched twice, and the
-  stand-in never sees more than R cities in a 60 s window.
+  stand-in never sees more than R cities in a 60 s window;
+- GET_LOCK('owmcollect.queue') held by a session that died blocks no one.
 """
 import os
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -377,6 +379,50 @@ class CommitCut(unittest.TestCase):
         self.assertEqual(fetched_twice(cities), [])
         self.assertEqual(*calls_counted())
         self.assertNotIn("results not stored", log_since("worker.log", mark))
+
+
+class QueueLock(unittest.TestCase):
+    def test_lock_of_a_dead_session_blocks_no_one(self):
+        # Another session (through the proxy, as the programs connect)
+        # takes the queue's named lock and idles, as a POST that lost its
+        # connection between GET_LOCK and RELEASE_LOCK would.
+        with open(os.path.join(S.dir, "secrets", "mysql-password")) as f:
+            pw = f.read().strip()
+        holder = subprocess.Popen(
+            ["mariadb", "--no-defaults", "-h127.0.0.1", "-P%d" % PROXY.port, "-uowmcollect",
+             "--batch", "--skip-column-names", "owmcollect"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={"MYSQL_PWD": pw, "PATH": os.environ["PATH"]})
+        try:
+            holder.stdin.write(b"SELECT GET_LOCK('owmcollect.queue', 5);\n")
+            holder.stdin.flush()
+
+            def held():
+                return S.sql("SELECT IS_USED_LOCK('owmcollect.queue') IS NOT NULL")[0][0] == "1"
+            wait_until(held, 30, 0.05, "the other session to hold the queue lock")
+            # While its session lives, a POST that queues a city waits for it
+            # (until mysql.read_timeout, 5 s, ends the wait) and answers 503:
+            # the lock is real.
+            t0 = time.monotonic()
+            r = S.post_collect({"id": "lock-held", "cities": [874000001]})
+            self.assertEqual(r.status, 503, r.body)
+            self.assertGreater(time.monotonic() - t0, 4)
+            # The session dies (every connection cut, as a writer's death or
+            # HAProxy's shutdown-sessions does): its lock goes with it.
+            PROXY.cut_all()
+            wait_until(lambda: not held(), 10, 0.05, "the dead session's lock to go")
+            t0 = time.monotonic()
+            r = S.post_collect({"id": "lock-gone", "cities": [874000002]})
+            self.assertEqual(r.status, 202, r.body)
+            self.assertLess(time.monotonic() - t0, 5)
+            outcomes(self, ["lock-gone"])
+        finally:
+            holder.stdin.close()
+            try:
+                holder.wait(10)
+            except subprocess.TimeoutExpired:
+                holder.kill()
+                holder.wait()
 
 
 class CutEverything(unittest.TestCase):
