@@ -18,7 +18,10 @@
  *
  * The child opens its own database connection and curl handles after
  * fork.  The database going away closes the connection; the child waits
- * and reconnects, and the leases it held simply expire.
+ * and reconnects, and the leases it held simply expire, except a batch
+ * whose calls were made: its completion runs again on a new connection
+ * while the leases last (tasks.h says why that is idempotent).  A claim
+ * or a reservation that fails is never used (gate_db.h).
  */
 #include <signal.h>
 #include <stdio.h>
