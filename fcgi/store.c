@@ -43,6 +43,11 @@ static void	closing(void);
 static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US, NULL,
 				    NULL, 0, 0, 0 };
 
+/* The connection was lost during the request in hand, which began then
+ * (store_read_again). */
+static int			 lost_in_request;
+static int64_t			 request_start;
+
 /* The callers' statements (store_init), prepared on each connect. */
 static struct db_set *const	*sets;
 static size_t			 nsets;
@@ -96,9 +101,32 @@ store_conn(void)
 enum store_rc
 store_fail(const char *what, const struct db_err *e)
 {
+	int	 was_up = conn.db != NULL;
+
 	if (!db_conn_lost(&conn, e))
 		log_warnx("%s: %s", what, e->msg);
+	else if (was_up)
+		lost_in_request = 1;
 	return STORE_UNAVAILABLE;
+}
+
+void
+store_request_start(void)
+{
+	lost_in_request = 0;
+	request_start = daemon_mono_us();
+}
+
+/* Within FAILOVER_US of the start, as a transaction would be: a read
+ * that timed out (a frozen server) is answered at once. */
+int
+store_read_again(void)
+{
+	int	 lost = lost_in_request;
+
+	lost_in_request = 0;
+	return lost && daemon_mono_us() - request_start < FAILOVER_US &&
+	    store_conn() != NULL;
 }
 
 enum store_rc

@@ -46,6 +46,16 @@ MYSQL	*store_conn(void);
 enum store_rc store_fail(const char *what, const struct db_err *e);
 
 /*
+ * A read (GET) answered 503: 1 when the connection it ran on was lost
+ * during the request, within a few seconds of its start (an idle
+ * connection the old writer's death cut: a failover), and a new one is
+ * open now, so the read may simply run again, once.
+ * store_request_start forgets the last request's.
+ */
+void	store_request_start(void);
+int	store_read_again(void);
+
+/*
  * Run body(arg, e) as one transaction: START TRANSACTION, the body, and
  * COMMIT when it returns STORE_OK.  Another answer (STORE_DUPLICATE,
  * STORE_NOTFOUND, or STORE_UNAVAILABLE after the body logged a broken

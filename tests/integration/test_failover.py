@@ -14,9 +14,10 @@ does to a client, on the single-node stack.
 - a batch completion whose COMMIT was cut leaves each (request, city) with
   exactly one outcome, each city fetched once, the counters equal to the
   rows;
-- cutting every connection a few times during a collection and a stream of
-  POSTs: every POST 202, nothing lost, no city fetched twice, and the
-  stand-in never sees more than R cities in a 60 s window;
+- cutting every connection a few times during a collection, a stream of
+  POSTs and GETs: every POST 202, every GET 200, nothing lost, no city
+  fetched twice, and the stand-in never sees more than R cities in a 60 s
+  window;
 - GET_LOCK('owmcollect.queue') held by a session that died blocks no one.
 """
 import os
@@ -445,20 +446,30 @@ class CutEverything(unittest.TestCase):
                 k += 1
                 time.sleep(0.25)
 
+        def getter():
+            while not stop.is_set():
+                for path in ("/get?id=cut-all", "/collect?limit=5", "/metrics"):
+                    r = S.request("GET", path)
+                    if r.status != 200:
+                        errors.append((path, r.status, r.body))
+                time.sleep(0.1)
+
         first = S.post_collect({"id": "cut-all", "cities": cities[:400]})
         self.assertEqual(first.status, 202, first.body)
         idents.append("cut-all")
-        t = threading.Thread(target=poster)
-        t.start()
+        threads = [threading.Thread(target=poster), threading.Thread(target=getter)]
+        for t in threads:
+            t.start()
         try:
             for _ in range(4):
                 time.sleep(4)
                 self.assertGreater(PROXY.cut_all(), 0)
         finally:
             stop.set()
-            t.join()
-        # Every POST answered 202: one in flight, or the first on each
-        # process's dead connection, ran again on a new one.
+            for t in threads:
+                t.join()
+        # Every POST answered 202 and every GET 200: one in flight, or the
+        # first on each process's dead connection, ran again on a new one.
         self.assertEqual(errors, [])
         outcomes(self, idents)
         self.assertEqual(fetched_twice(cities), [])
