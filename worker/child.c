@@ -21,7 +21,8 @@
  * and reconnects, and the leases it held simply expire, except a batch
  * whose calls were made: its completion runs again on a new connection
  * while the leases last (tasks.h says why that is idempotent).  A claim
- * or a reservation that fails is never used (gate_db.h).
+ * or a reservation that fails is never used (gate_db.h): its cities go
+ * back to the queue at once, with the outcomes of any calls made.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -532,6 +533,30 @@ batch_log(size_t n, size_t lost, size_t before)
 	    "released", owner, got, failed, retry, back);
 }
 
+/*
+ * The claim failed (perhaps with its COMMIT unanswered: then it may
+ * hold leases it never learnt of): what is leased to the batch goes back
+ * to the queue at once, on a new connection if need be, rather than
+ * when the leases expire.  Best effort: if the database stays away, the
+ * leases still expire.
+ */
+static void
+drop_batch(void)
+{
+	struct db_err	 e;
+	size_t		 n;
+
+	if (tasks_release(&conn, daemon_mono_us() + STORE_RETRY_US, owner, &n,
+	    &e) == -1) {
+		if (!db_error_is_gone(e.code))
+			log_warnx("database: %s", e.msg);
+		return;
+	}
+	if (n > 0)
+		log_notice("batch %s: %zu cities leased by a claim whose "
+		    "answer was lost, back to the queue", owner, n);
+}
+
 /* One round; 1 if it did something, 0 if idle, -1 on a database error. */
 static int
 round_once(void)
@@ -563,6 +588,7 @@ round_once(void)
 	lease_end = daemon_mono_us() + cf->worker.lease_seconds * US_PER_S;
 	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
 		db_trouble(&e);
+		drop_batch();
 		return -1;
 	}
 	if (n == 0)
@@ -578,8 +604,13 @@ round_once(void)
 		stats.batches++;
 		retry_later(tasks, n);
 	}
+	/* The database failed before some calls (the claim is known, the
+	 * reservation not used): those go back to the queue with the
+	 * outcomes of any calls made. */
 	if (rc == -1 || conn.db == NULL)
-		return -1;	/* the leases expire; the cities come back */
+		for (i = 0; i < n; i++)
+			if (tasks[i].out == TASK_PENDING)
+				answer_release(&tasks[i], "database unavailable");
 	/* The readings first: a failure to report must not lose them.  A
 	 * lost connection is opened again and the completion run again
 	 * (tasks.h: idempotent by the leases) while the leases last. */

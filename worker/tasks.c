@@ -55,6 +55,7 @@ enum {
 	T_EXTEND,
 	T_REQUEUE,
 	T_COUNTERS,
+	T_RELEASE,
 	T_COUNT
 };
 
@@ -92,6 +93,12 @@ static const char *const sql[T_COUNT] = {
 	    "VALUES (" SHARD ", ?, ?) "
 	    "ON DUPLICATE KEY UPDATE queued = queued + VALUES(queued), "
 	    "ended = ended + VALUES(ended)",
+	/* A batch dropped before its calls: every entry still leased to its
+	 * owner back to the queue now, the claim's attempt not counted.
+	 * Through the lease_owner index: ascending city_id. */
+	[T_RELEASE] =
+	    "UPDATE city_tasks SET lease_owner = NULL, ready_at = NOW(6), "
+	    "attempts = GREATEST(attempts, 1) - 1 WHERE lease_owner = ?",
 };
 
 /*
@@ -373,6 +380,37 @@ tasks_extend(const char *owner, int64_t until_us, struct db_err *e)
 	db_bind_i64(&p[1], &lease);
 	db_bind_str(&p[2], owner, &olen);
 	return db_run(set.db, st[T_EXTEND], p, "extend lease", e);
+}
+
+/* A dropped batch's release: the body of its transaction. */
+struct release {
+	const char	*owner;
+	size_t		*n;
+};
+
+static int
+release_once(void *arg, struct db_err *e)
+{
+	struct release	*r = arg;
+	MYSQL_BIND	 p[1];
+	unsigned long	 olen;
+
+	db_bind_str(&p[0], r->owner, &olen);
+	if (db_run(set.db, st[T_RELEASE], p, "release batch", e) == -1)
+		return -1;
+	*r->n = (size_t)mysql_stmt_affected_rows(st[T_RELEASE]);
+	return 0;
+}
+
+int
+tasks_release(struct db_conn *conn, int64_t deadline, const char *owner,
+    size_t *n, struct db_err *e)
+{
+	struct release	 r = { owner, n };
+
+	*n = 0;
+	return db_conn_transaction(conn, cf, deadline, release_once, NULL, &r,
+	    e);
 }
 
 static int

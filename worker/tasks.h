@@ -77,6 +77,16 @@ void	tasks_close(void);
 /* Claim up to max cities for owner; *n set (0: nothing due). */
 int	tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	    struct db_err *);
+/*
+ * A batch dropped before any call (its claim's or its reservation's
+ * statement failed, perhaps with its COMMIT unanswered): the entries
+ * still leased to owner back to the queue at once, attempts not
+ * counted, run again on a new connection until deadline
+ * (db_conn_transaction).  Idempotent, and settles an unanswered claim
+ * too: by owner, whatever was leased.  *n: the entries released.
+ */
+int	tasks_release(struct db_conn *, int64_t deadline, const char *owner,
+	    size_t *n, struct db_err *);
 /* Keep the lease until at least until_us (database clock) + lease. */
 int	tasks_extend(const char *owner, int64_t until_us, struct db_err *);
 /*

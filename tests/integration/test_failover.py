@@ -382,6 +382,44 @@ class CommitCut(unittest.TestCase):
         self.assertNotIn("results not stored", log_since("worker.log", mark))
 
 
+    def test_6_reservation_commit_cut_is_counted_never_used(self):
+        # The rate reservation's COMMIT took effect, its answer was lost:
+        # the batch is dropped before any call, its cities go back to the
+        # queue at once (not when the 30 s leases expire), and the slot
+        # stays counted.
+        cities = list(range(872000201, 872000221))
+        since = S.sql("SELECT NOW(6)")[0][0]
+        t_log = time.time()
+        PROXY.arm(["INSERT INTO rate_slots"])
+        t0 = time.monotonic()
+        self.assertEqual(S.post_collect({"id": "cut-gate", "cities": cities}).status, 202)
+        wait_until(lambda: PROXY.cuts_done == 1, 60, 0.05, "a reservation's COMMIT to be cut")
+        outcomes(self, ["cut-gate"])
+        self.assertLess(time.monotonic() - t0, 25)
+        self.assertEqual(fetched_twice(cities), [])
+        reserved = int(S.sql("SELECT COALESCE(SUM(cities), 0) FROM rate_slots "
+                             "WHERE slot_at >= '%s'" % since)[0][0])
+        sent = sum(len(e["ids"]) for e in S.access_log() if e.get("ids") and e["t"] >= t_log)
+        self.assertEqual(sent, 20)
+        self.assertGreater(reserved, sent, "the cut reservation was not counted")
+        self.assertLessEqual(max_window(S.access_log()), LIMIT)
+
+    def test_7_claim_commit_cut_goes_back_to_the_queue(self):
+        # The claim's COMMIT took effect, its answer was lost: the child
+        # never learnt which cities it leased; it releases them by the
+        # batch's owner at once.
+        mark = log_mark("worker.log")
+        cities = list(range(872000301, 872000321))
+        PROXY.arm(["SET lease_owner = ?, ready_at"])
+        t0 = time.monotonic()
+        self.assertEqual(S.post_collect({"id": "cut-claim", "cities": cities}).status, 202)
+        wait_until(lambda: PROXY.cuts_done == 1, 60, 0.05, "a claim's COMMIT to be cut")
+        outcomes(self, ["cut-claim"])
+        self.assertLess(time.monotonic() - t0, 25)
+        self.assertEqual(fetched_twice(cities), [])
+        self.assertIn("back to the queue", log_since("worker.log", mark))
+
+
 class QueueLock(unittest.TestCase):
     def test_lock_of_a_dead_session_blocks_no_one(self):
         # Another session (through the proxy, as the programs connect)
