@@ -16,6 +16,9 @@
 #include "log.h"
 
 #define DB_RETRY_FIRST_US	1000000LL
+/* db_conn_transaction: runs that may lose their connection, in all (a
+ * failover costs one; a server that drops every one is not a failover). */
+#define DB_FAILOVER_RUNS	4
 
 MYSQL *
 db_open(const struct config *cf, char *err, size_t errlen)
@@ -394,7 +397,7 @@ db_conn_transaction(struct db_conn *c, const struct config *cf,
     int64_t deadline, int (*body)(void *, struct db_err *),
     void (*unsure)(void *), void *arg, struct db_err *e)
 {
-	int	 rc, unknown = 0;
+	int	 rc, unknown = 0, runs = 0;
 
 	if (db_conn_up(c, cf, e) == -1)
 		return -1;
@@ -406,9 +409,12 @@ db_conn_transaction(struct db_conn *c, const struct config *cf,
 			if (unsure)
 				unsure(arg);
 		}
-		if (!db_conn_lost(c, e)) {
+		/* Not the connection (code 0: the body's own failure, a
+		 * broken invariant), or lost too often: the caller's. */
+		if (e->code == 0 || ++runs >= DB_FAILOVER_RUNS ||
+		    !db_conn_lost(c, e)) {
 			e->commit_unknown = unknown;
-			return -1;	/* not the connection: the caller's */
+			return -1;
 		}
 		/* Again on a new connection, at db_conn_up's pace: the first
 		 * try at once, then each when due, within the deadline. */

@@ -199,8 +199,9 @@ int		 db_transaction(MYSQL *, int (*body)(void *arg, struct db_err *),
  * connection is lost (db_error_is_gone: mid-statement, mid-COMMIT, a node
  * not ready) it is closed, opened again at db_conn_up's pace (the first
  * try at once: HAProxy sends it elsewhere; then c->nap until the next
- * try) and the transaction runs again from the start; a retryable error
- * is retried as db_transaction does.  A connection that is closed when
+ * try) and the transaction runs again from the start, up to a few times;
+ * a retryable error is retried as db_transaction does; a failure of the
+ * body's own (code 0) is the caller's.  A connection that is closed when
  * called is not waited for: -1 at once (a dead database queues no one).
  *
  * When COMMIT was sent and no answer came, the transaction may or may
