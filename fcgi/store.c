@@ -40,8 +40,8 @@
 static const struct config	*cf;
 static int	ready(MYSQL *, struct db_err *);
 static void	closing(void);
-static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US, NULL,
-				    NULL, 0, 0, 0 };
+static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US,
+				    NULL, NULL, 0, 0, 0 };
 
 /* The connection was lost during the request in hand, which began then
  * (store_read_again). */

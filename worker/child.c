@@ -56,6 +56,7 @@
 #define LATE_MIN_US	(2 * US_PER_MS)	/* a wake-up's lateness: late_allowed */
 #define BEAT_SPARE_US	(300 * US_PER_MS) /* beat in a sleep with this left */
 #define SEED_SLOT_SHIFT	16		/* the slot apart from the pid's bits */
+#define DB_DOWN		"database unavailable"	/* a released city's reason */
 /* A completion that lost its connection keeps trying at least this long
  * (and while the batch's leases last): its calls are spent already. */
 #define STORE_RETRY_US	(10 * US_PER_S)
@@ -66,7 +67,8 @@ static int	db_ready(MYSQL *, struct db_err *);
 static void	db_closing(void);
 static int	child_nap(int64_t);
 static struct db_conn		 conn = { "", db_ready, db_closing,
-				    DB_RECONNECT_MAX_US, child_nap, NULL, 0, 0, 0 };
+				    DB_RECONNECT_MAX_US, child_nap, NULL, 0, 0,
+				    0 };
 static char			 owner[TASKS_OWNER_MAX];	/* the batch */
 static struct child_stats	 stats;
 static int64_t			 next_beat;
@@ -610,7 +612,7 @@ round_once(void)
 	if (rc == -1 || conn.db == NULL)
 		for (i = 0; i < n; i++)
 			if (tasks[i].out == TASK_PENDING)
-				answer_release(&tasks[i], "database unavailable");
+				answer_release(&tasks[i], DB_DOWN);
 	/* The readings first: a failure to report must not lose them.  A
 	 * lost connection is opened again and the completion run again
 	 * (tasks.h: idempotent by the leases) while the leases last. */
