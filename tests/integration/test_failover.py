@@ -469,6 +469,7 @@ class CutEverything(unittest.TestCase):
         base = 873000000
         cities = list(range(base + 1, base + 401))
         idents, errors, stop = [], [], threading.Event()
+        took = {"POST": [], "GET": []}
 
         def poster():
             k = 0
@@ -476,7 +477,9 @@ class CutEverything(unittest.TestCase):
                 ident = "cut-all-%d" % k
                 own = [base + 1000 + 2 * k, base + 1001 + 2 * k]
                 cities.extend(own)
+                t0 = time.monotonic()
                 r = S.post_collect({"id": ident, "cities": own})
+                took["POST"].append(time.monotonic() - t0)
                 if r.status == 202:
                     idents.append(ident)
                 else:
@@ -487,7 +490,9 @@ class CutEverything(unittest.TestCase):
         def getter():
             while not stop.is_set():
                 for path in ("/get?id=cut-all", "/collect?limit=5", "/metrics"):
+                    t0 = time.monotonic()
                     r = S.request("GET", path)
+                    took["GET"].append(time.monotonic() - t0)
                     if r.status != 200:
                         errors.append((path, r.status, r.body))
                 time.sleep(0.1)
@@ -512,6 +517,11 @@ class CutEverything(unittest.TestCase):
         outcomes(self, idents)
         self.assertEqual(fetched_twice(cities), [])
         self.assertLessEqual(max_window(S.access_log()), LIMIT)
+        print("%d POSTs (slowest %.0f ms), %d GETs (slowest %.0f ms) across 4 cuts; %d cities, "
+              "at most %d in 60 s (R = %d) ... " %
+              (len(took["POST"]), 1000 * max(took["POST"]), len(took["GET"]),
+               1000 * max(took["GET"]), len(cities), max_window(S.access_log()), LIMIT),
+              end="", flush=True)
 
 
 if __name__ == "__main__":
