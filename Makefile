@@ -69,7 +69,7 @@ FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 PROGRAMS	 = $(B)/owmcollect-fcgi
 UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 		   $(B)/tests/check_parse $(B)/tests/check_csv \
-		   $(B)/tests/check_reply
+		   $(B)/tests/check_reply $(B)/tests/check_db
 
 # `make` alone builds every program, not the first target worker.mk names.
 .DEFAULT_GOAL	:= all
@@ -148,6 +148,8 @@ CHECK_LIBS	 = $(shell pkg-config --libs check 2>/dev/null)
 $(B)/tests/check_json: $(B)/tests/unit/check_json.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_config: $(B)/tests/unit/check_config.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_db: $(B)/tests/unit/check_db.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
     $(B)/fcgi/validate.o $(LIB_OBJ)

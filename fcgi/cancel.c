@@ -258,8 +258,10 @@ cancel_request(const char *id, size_t idlen, unsigned long long *n,
 	int		 finished;
 
 	*n = 0;
-	if ((rc = store_transaction("DELETE /collect", cancel_once, &c)) !=
-	    STORE_OK)
+	/* Idempotent: a cancel whose COMMIT went unanswered finds its
+	 * request finished on the next run, and leaves it so. */
+	if ((rc = store_transaction("DELETE /collect", cancel_once, NULL,
+	    &c)) != STORE_OK)
 		return rc;
 	*n = c.n;
 	return read_get(id, idlen, GET_JSON, out, &finished);

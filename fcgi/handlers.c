@@ -398,12 +398,11 @@ not_allowed(struct http_resp *rs, const char *allow)
 	snprintf(rs->headers, sizeof(rs->headers), "Allow: %s\r\n", allow);
 }
 
-void
-handle(const struct http_req *rq, struct http_resp *rs)
+/* Route the request to its handler. */
+static void
+route(const struct http_req *rq, struct http_resp *rs, const char *m,
+    int head)
 {
-	const char	*m = rq->method ? rq->method : "";
-	int		 head = strcmp(m, "HEAD") == 0;
-
 	rs->status = 500;
 	rs->content_type = NULL;
 	rs->headers[0] = '\0';
@@ -434,6 +433,24 @@ handle(const struct http_req *rq, struct http_resp *rs)
 			not_allowed(rs, "GET, HEAD");
 	} else
 		error(rs, 404, "no such endpoint");
+}
+
+/*
+ * A read that found its connection dead (the writer changed while this
+ * process idled) runs once more on a new one: it changes nothing.  POST
+ * and DELETE run again inside their transactions (store_transaction).
+ */
+void
+handle(const struct http_req *rq, struct http_resp *rs)
+{
+	const char	*m = rq->method ? rq->method : "";
+	int		 head = strcmp(m, "HEAD") == 0;
+
+	store_request_start();
+	route(rq, rs, m, head);
+	if (rs->status == 503 && (head || strcmp(m, "GET") == 0) &&
+	    store_read_again())
+		route(rq, rs, m, head);
 	if (rs->body->failed)
 		unavailable(rs);
 }

@@ -18,6 +18,21 @@
  * the rows it alone creates or owns, the counters shard last.  Here: the
  * new request row (lock 1), the new queue entries (lock 2), the row's
  * references (lock 3), this connection's counters shard (lock 4).
+ *
+ * A COMMIT that went unanswered (the connection lost after it was sent:
+ * the writer died behind HAProxy) may or may not have taken effect.  The
+ * transaction runs again on a new connection (store_transaction), and
+ * the request's unique id decides: its INSERT succeeds when the first
+ * did not commit (had it, the key would be taken; were it still
+ * committing, the INSERT would wait for it), or fails on the key, and
+ * then the row found is this POST's own exactly when it has the row id
+ * the first INSERT was given, the requested_at it wrote (NOW(6) of its
+ * session) and the same city list in the same order (P_MINE): answered
+ * 202 as the first would have been, from what the first wrote.  Any
+ * other row is someone else's: 409 as always.  So a POST is stored once,
+ * and one answered 202 is stored.  No column is needed for it: an id
+ * InnoDB gave this INSERT and the microsecond it ran at are not shared
+ * by another request's row.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +56,7 @@ enum {
 	P_REFS,
 	P_QUEUE_LOCK,
 	P_QUEUE_UNLOCK,
+	P_MINE,
 	P_COUNT
 };
 
@@ -124,17 +140,38 @@ static const char *const sql[P_COUNT] = {
 	 * the other's insert needs: InnoDB's deadlock of duplicate keys, a
 	 * 503 once the retries run out.  Held only across that statement,
 	 * never while waiting for another such lock, so it adds no cycle.
+	 * Per session and per server (db.h: DB_QUEUE_LOCK): it serialises
+	 * only while every session is on the one writer, and it goes with a
+	 * lost connection, so each attempt takes its own.
 	 */
 	[P_QUEUE_LOCK] =
 	    "SELECT GET_LOCK('" DB_QUEUE_LOCK "', " QUEUE_LOCK_S ")",
 	[P_QUEUE_UNLOCK] =
 	    "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')",
+	/*
+	 * After an unanswered COMMIT, the row that holds the id: 1 when it
+	 * is the one that COMMIT wrote (its row id, its requested_at, its
+	 * total and its cities in order: [id, ...] as JSON), else 0.  A
+	 * plain read: the key's owner has committed (the INSERT failed on
+	 * it).
+	 */
+	[P_MINE] =
+	    "SELECT id = ? AND requested_at = ? AND total = ? AND "
+	    "JSON_EQUALS(JSON_EXTRACT(cities, '$[*][0]'), ?) "
+	    "FROM requests WHERE ext_id = ?",
 };
 
 /* A city with its position in the request, for lock 2's order. */
 struct city_pos {
 	unsigned int	 city;
 	unsigned int	 pos;
+};
+
+/* What the attempt whose COMMIT went unanswered wrote (post.c's top). */
+struct sent {
+	int		 unsure;	/* there was one */
+	unsigned long long reqid, fresh;
+	MYSQL_TIME	 now;
 };
 
 /*
@@ -145,6 +182,7 @@ struct city_pos {
  */
 struct post {
 	const struct collect_req *r;
+	struct sent	 sent;		/* kept across attempts */
 	MYSQL_TIME	 now;		/* the database's clock */
 	unsigned long long base;	/* the queue's current turn */
 	unsigned long long reqid;	/* the new row */
@@ -278,7 +316,42 @@ city_list(const struct collect_req *r)
 	return wait;
 }
 
-/* Lock 1: the request's row; STORE_DUPLICATE when its id is taken. */
+/*
+ * The id is taken, and an earlier attempt's COMMIT went unanswered:
+ * STORE_DONE_BEFORE when the row is what that attempt wrote, else
+ * STORE_DUPLICATE.
+ */
+static int
+mine(struct post *p, struct db_err *e)
+{
+	MYSQL_BIND	 b[5], o[1];
+	unsigned long long total = p->r->ncities;
+	unsigned long	 listlen, idlen;
+	long long	 same = 0;
+	my_bool		 null = 0;
+	size_t		 i;
+
+	db_list_start(&list);
+	for (i = 0; i < p->r->ncities; i++)
+		db_list_num(&list, p->r->cities[i]);
+	if (db_list_bind(&b[3], &list, &listlen, "own request", e) == -1)
+		return -1;
+	db_bind_u64(&b[0], &p->sent.reqid);
+	db_bind_time(&b[1], &p->sent.now);
+	db_bind_u64(&b[2], &total);
+	db_bind_bytes(&b[4], p->r->id, p->r->idlen, &idlen);
+	db_bind_i64(&o[0], &same);
+	o[0].is_null = &null;
+	if (db_one_row(post_stmts.db, st[P_MINE], b, o, "own request", e) ==
+	    -1)
+		return e->code == 0 ? STORE_DUPLICATE : -1;	/* gone since */
+	return !null && same == 1 ? STORE_DONE_BEFORE : STORE_DUPLICATE;
+}
+
+/*
+ * Lock 1: the request's row; STORE_DUPLICATE when its id is taken
+ * (STORE_DONE_BEFORE when by this POST's own unanswered COMMIT).
+ */
 static int
 insert_request(struct post *p, struct db_err *e)
 {
@@ -297,8 +370,11 @@ insert_request(struct post *p, struct db_err *e)
 	b[4].is_null = &unfinished;
 	db_bind_u64(&b[6], &wait);
 	b[6].is_null = &no_wait;
-	if (db_run(post_stmts.db, st[P_INSERT], b, "insert request", e) == -1)
-		return e->code == ER_DUP_ENTRY ? STORE_DUPLICATE : -1;
+	if (db_run(post_stmts.db, st[P_INSERT], b, "insert request", e) == -1) {
+		if (e->code != ER_DUP_ENTRY)
+			return -1;
+		return p->sent.unsure ? mine(p, e) : STORE_DUPLICATE;
+	}
 	p->reqid = mysql_stmt_insert_id(st[P_INSERT]);
 	return STORE_OK;
 }
@@ -469,7 +545,7 @@ collect_once(void *arg, struct db_err *e)
 	size_t		 i;
 	int		 rc;
 
-	*p = (struct post){ .r = p->r };
+	*p = (struct post){ .r = p->r, .sent = p->sent };
 	db_bind_time(&o[0], &p->now);
 	db_bind_u64(&o[1], &p->base);
 	if (db_one_row(post_stmts.db, st[P_NOW], NULL, o, "now", e) == -1)
@@ -494,14 +570,35 @@ collect_once(void *arg, struct db_err *e)
 	return count(p, e);
 }
 
+/*
+ * The attempt just made sent COMMIT and no answer came: what it wrote,
+ * for the next attempt to recognise (a later unanswered one replaces it:
+ * its INSERT succeeding proved this one had not committed).
+ */
+static void
+collect_unsure(void *arg)
+{
+	struct post	*p = arg;
+
+	p->sent = (struct sent){ .unsure = 1, .reqid = p->reqid,
+	    .fresh = p->fresh, .now = p->now };
+}
+
 enum store_rc
 post_collect(const struct collect_req *r, struct accepted *a)
 {
 	struct post	 p = { .r = r };
 	enum store_rc	 rc;
 
-	if ((rc = store_transaction("POST /collect", collect_once, &p)) !=
-	    STORE_OK)
+	rc = store_transaction("POST /collect", collect_once, collect_unsure,
+	    &p);
+	if (rc == STORE_DONE_BEFORE) {
+		log_notice("POST /collect: a COMMIT left unanswered by a lost "
+		    "connection had taken effect: request %llu answered "
+		    "from it", p.sent.reqid);
+		p.now = p.sent.now;
+		p.fresh = p.sent.fresh;
+	} else if (rc != STORE_OK)
 		return rc;
 	a->requested_at = p.now;
 	a->total = (unsigned int)r->ncities;

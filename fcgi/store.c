@@ -10,24 +10,43 @@
  *
  * POST and DELETE run their transactions through store_transaction:
  * rolled back on any failure, retried after a deadlock or a lock wait
- * timeout by lib's one policy (db_retry).  Any other failure is logged
- * and answered 503; only a connection that is gone is closed.
+ * timeout by lib's one policy (db_retry).  A connection lost during one
+ * (the writer died behind HAProxy: 2013, 2006, a node not ready: 1047) is
+ * opened again at once and the transaction run again, for up to
+ * FAILOVER_US from its start (db_conn_transaction); a COMMIT left
+ * unanswered is resolved by the handler's body on that run (post.c: by
+ * the request's unique id).  Any other failure, or one that outlasts
+ * that, is logged and answered 503 (Retry-After); only a connection that
+ * is gone is closed.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "store.h"
 
 #define RETRY_MAX_US	1000000LL	/* a dead database: once a second */
+/*
+ * How long a transaction that lost its connection keeps trying on new
+ * ones before the client gets its 503: a failover that HAProxy has seen
+ * (the first reconnect reaches the new writer) costs one reconnect; a
+ * statement that timed out (mysql.read_timeout) is already past it.
+ */
+#define FAILOVER_US	3000000LL
 
 static const struct config	*cf;
 static int	ready(MYSQL *, struct db_err *);
 static void	closing(void);
 static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US,
-				    NULL, 0, 0, 0 };
+				    NULL, NULL, 0, 0, 0 };
+
+/* The connection was lost during the request in hand, which began then
+ * (store_read_again). */
+static int			 lost_in_request;
+static int64_t			 request_start;
 
 /* The callers' statements (store_init), prepared on each connect. */
 static struct db_set *const	*sets;
@@ -82,23 +101,51 @@ store_conn(void)
 enum store_rc
 store_fail(const char *what, const struct db_err *e)
 {
+	int	 was_up = conn.db != NULL;
+
 	if (!db_conn_lost(&conn, e))
 		log_warnx("%s: %s", what, e->msg);
+	else if (was_up)
+		lost_in_request = 1;
 	return STORE_UNAVAILABLE;
+}
+
+void
+store_request_start(void)
+{
+	lost_in_request = 0;
+	request_start = daemon_mono_us();
+}
+
+/* Within FAILOVER_US of the start, as a transaction would be: a read
+ * that timed out (a frozen server) is answered at once. */
+int
+store_read_again(void)
+{
+	int	 lost = lost_in_request;
+
+	lost_in_request = 0;
+	return lost && daemon_mono_us() - request_start < FAILOVER_US &&
+	    store_conn() != NULL;
 }
 
 enum store_rc
 store_transaction(const char *what, int (*body)(void *, struct db_err *),
-    void *arg)
+    void (*unsure)(void *), void *arg)
 {
 	struct db_err	 e;
-	MYSQL		*db;
 	int		 rc;
 
-	if ((db = store_conn()) == NULL)
-		return STORE_UNAVAILABLE;
-	if ((rc = db_transaction(db, body, arg, &e)) >= 0)
+	if ((rc = db_conn_transaction(&conn, cf, daemon_mono_us() + FAILOVER_US,
+	    body, unsure, arg, &e)) >= 0)
 		return (enum store_rc)rc;
+	if (e.commit_unknown) {
+		log_warnx("%s: the connection was lost after COMMIT and no "
+		    "new one answered in time; whether it took effect is "
+		    "unknown: %s", what, e.msg);
+		db_conn_lost(&conn, &e);
+		return STORE_UNAVAILABLE;
+	}
 	if (!db_error_is_retryable(e.code))
 		return store_fail(what, &e);
 	log_warnx("%s: still deadlocked after %d tries: %s", what, DB_TRIES,

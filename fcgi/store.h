@@ -20,6 +20,8 @@ enum store_rc {
 	STORE_DUPLICATE,	/* 409: the id is taken */
 	STORE_NOTFOUND,		/* 404 */
 	STORE_UNAVAILABLE,	/* 503: database unreachable or failing */
+	STORE_DONE_BEFORE,	/* (a body's, never a handler's) an earlier
+				 * run's unanswered COMMIT took effect */
 };
 
 /*
@@ -44,14 +46,29 @@ MYSQL	*store_conn(void);
 enum store_rc store_fail(const char *what, const struct db_err *e);
 
 /*
+ * A read (GET) answered 503: 1 when the connection it ran on was lost
+ * during the request, within a few seconds of its start (an idle
+ * connection the old writer's death cut: a failover), and a new one is
+ * open now, so the read may simply run again, once.
+ * store_request_start forgets the last request's.
+ */
+void	store_request_start(void);
+int	store_read_again(void);
+
+/*
  * Run body(arg, e) as one transaction: START TRANSACTION, the body, and
  * COMMIT when it returns STORE_OK.  Another answer (STORE_DUPLICATE,
  * STORE_NOTFOUND, or STORE_UNAVAILABLE after the body logged a broken
  * invariant) is rolled back and returned.  -1 means a statement failed
  * with e filled: rolled back, tried again while db_retry allows (a
- * deadlock, a lock wait timeout), else store_fail's under what.
+ * deadlock, a lock wait timeout) or, when the connection was lost, on a
+ * new connection for a few seconds (db_conn_transaction), else
+ * store_fail's under what.  When a COMMIT went unanswered, unsure(arg)
+ * (NULL: the body is idempotent as it is) is called before the body runs
+ * again, and the body must find out whether that commit took effect.
  */
 enum store_rc store_transaction(const char *what,
-	    int (*body)(void *arg, struct db_err *e), void *arg);
+	    int (*body)(void *arg, struct db_err *e),
+	    void (*unsure)(void *arg), void *arg);
 
 #endif

@@ -16,6 +16,9 @@
 #include "log.h"
 
 #define DB_RETRY_FIRST_US	1000000LL
+/* db_conn_transaction: runs that may lose their connection, in all (a
+ * failover costs one; a server that drops every one is not a failover). */
+#define DB_FAILOVER_RUNS	4
 
 MYSQL *
 db_open(const struct config *cf, char *err, size_t errlen)
@@ -321,6 +324,13 @@ db_error_is_gone(unsigned int e)
 	case ER_SERVER_SHUTDOWN:
 	case ER_CONNECTION_KILLED:
 	case ER_QUERY_INTERRUPTED:
+	/* Galera: "WSREP has not yet prepared node for application use", a
+	 * node out of the primary component.  Another connection through
+	 * HAProxy reaches one that is. */
+	case ER_UNKNOWN_COM_ERROR:
+	/* Connector/C's own names for a broken read or write. */
+	case CR_ERR_NET_READ:
+	case CR_ERR_NET_WRITE:
 	case 0:		/* no error recorded: treat the handle as unusable */
 		return 1;
 	default:
@@ -359,14 +369,68 @@ db_transaction(MYSQL *db, int (*body)(void *, struct db_err *), void *arg,
 	for (attempt = 0; ; attempt++) {
 		memset(e, 0, sizeof(*e));
 		if ((rc = db_query(db, "START TRANSACTION", e)) == 0 &&
-		    (rc = body(arg, e)) == 0)
-			rc = db_query(db, "COMMIT", e);
+		    (rc = body(arg, e)) == 0 &&
+		    (rc = db_query(db, "COMMIT", e)) == -1 &&
+		    db_error_is_gone(e->code))
+			e->commit_unknown = 1;	/* sent, never answered */
 		if (rc == 0)
 			return 0;
 		mysql_rollback(db);
 		if (rc > 0 || !db_retry(e->code, attempt))
 			return rc;
 	}
+}
+
+/* Sleep until the monotonic time until: the owner's way, or plainly. */
+static int
+conn_nap(struct db_conn *c, int64_t until)
+{
+	if (c->nap)
+		return c->nap(until);
+	while (daemon_mono_us() < until)
+		daemon_nap_step(until);
+	return 0;
+}
+
+int
+db_conn_transaction(struct db_conn *c, const struct config *cf,
+    int64_t deadline, int (*body)(void *, struct db_err *),
+    void (*unsure)(void *), void *arg, struct db_err *e)
+{
+	int	 rc, unknown = 0, runs = 0;
+
+	if (db_conn_up(c, cf, e) == -1)
+		return -1;
+	for (;;) {
+		if ((rc = db_transaction(c->db, body, arg, e)) >= 0)
+			return rc;
+		if (e->commit_unknown) {
+			unknown = 1;
+			if (unsure)
+				unsure(arg);
+		}
+		/* Not the connection (code 0: the body's own failure, a
+		 * broken invariant), or lost too often: the caller's. */
+		if (e->code == 0 || ++runs >= DB_FAILOVER_RUNS ||
+		    !db_conn_lost(c, e)) {
+			e->commit_unknown = unknown;
+			return -1;
+		}
+		/* Again on a new connection, at db_conn_up's pace: the first
+		 * try at once, then each when due, within the deadline. */
+		for (;;) {
+			if (daemon_mono_us() > deadline)
+				goto late;
+			if (db_conn_up(c, cf, e) == 0)
+				break;
+			if (c->next_try > deadline ||
+			    conn_nap(c, c->next_try) == -1)
+				goto late;
+		}
+	}
+late:
+	e->commit_unknown = unknown;
+	return -1;
 }
 
 void

@@ -9,7 +9,10 @@
  *   binds	db_bind_*, MYSQL_BIND set-up; db_list_*, the JSON lists of
  *		ids statements read through JSON_TABLE;
  *   errors	gone (reconnect later), retryable (deadlock, lock wait
- *		timeout), and the one retry policy (db_retry).
+ *		timeout), and the one retry policy (db_retry);
+ *   failover	db_conn_transaction, a transaction that survives a change
+ *		of server (reconnect and run again, an unknown COMMIT
+ *		resolved by its owner).
  *
  * Sessions run in UTC and READ COMMITTED: the claim and completion
  * transactions rely on locking reads seeing the latest committed rows.
@@ -36,7 +39,21 @@ struct config;
 #define DB_US(x)	"TIMESTAMPDIFF(MICROSECOND, " DB_EPOCH ", " x ")"
 #define DB_AT(x)	"TIMESTAMPADD(MICROSECOND, " x ", " DB_EPOCH ")"
 
-/* The named lock around queueing new cities (POST, the settle's requeue). */
+/*
+ * The named lock around queueing new cities (POST, the settle's requeue).
+ * A named lock belongs to its session on its server: it dies with the
+ * session (a lost connection releases it as soon as the server sees it
+ * close; a session killed mid-statement, when that statement ends), and a
+ * Galera node neither replicates nor sees another node's (MariaDB 10.11
+ * allows GET_LOCK with wsrep_on, MDEV-31325).  It serialises because
+ * every session is on the one writer (HAProxy: one server, the others
+ * backup); after a failover the old writer's sessions, and their locks,
+ * are gone.  Nothing holds it across a reconnect: it is taken and
+ * released inside one attempt of one transaction, and a lost connection
+ * fails the attempt, which takes it again on the new one.  Writing to two
+ * nodes at once would void it, as it voids the row locks the gate and the
+ * claims rely on.
+ */
 #define DB_QUEUE_LOCK	"owmcollect.queue"
 /*
  * The row of the running counts (etc/schema.sql: counters, one row per
@@ -45,9 +62,14 @@ struct config;
  */
 #define DB_COUNTER_SHARD "CONNECTION_ID() % 32 + 1"
 
-/* What failed: mysql errno (0 if not a database error) and a message. */
+/*
+ * What failed: mysql errno (0 if not a database error) and a message.
+ * commit_unknown: the connection was lost after COMMIT was sent, so
+ * whether the transaction took effect is not known (db_transaction).
+ */
 struct db_err {
 	unsigned int	 code;
+	int		 commit_unknown;
 	char		 msg[256];
 };
 
@@ -69,6 +91,9 @@ struct db_conn {
 	int		(*ready)(MYSQL *, struct db_err *);
 	void		(*closing)(void);	/* close the statements */
 	int64_t		 retry_max_us;
+	/* How the owner sleeps until a reconnect is due (db_conn_transaction):
+	 * -1 to give up (a SIGTERM); NULL: a plain sleep. */
+	int		(*nap)(int64_t until);
 	MYSQL		*db;			/* NULL while closed */
 	int		 down;
 	int64_t		 retry_us, next_try;
@@ -137,9 +162,17 @@ void		 db_bind_bytes(MYSQL_BIND *, const void *, size_t,
 void		 db_bind_out_str(MYSQL_BIND *, char *, unsigned long cap,
 		    unsigned long *len, my_bool *is_null);
 
-/* The server is unreachable or the connection broke: reconnect later. */
+/*
+ * The server is unreachable, the connection broke, or the server is not
+ * usable (a Galera node not ready: 1047): reconnect (behind HAProxy the
+ * new connection reaches the node that is).
+ */
 int		 db_error_is_gone(unsigned int);
-/* Deadlock or lock wait timeout: the transaction may simply be retried. */
+/*
+ * Deadlock (also Galera's certification failure at COMMIT) or lock wait
+ * timeout: rolled back by the server, the transaction may simply be
+ * retried on the same connection.
+ */
 int		 db_error_is_retryable(unsigned int);
 
 /*
@@ -160,6 +193,26 @@ int		 db_retry(unsigned int code, int attempt);
  */
 int		 db_transaction(MYSQL *, int (*body)(void *arg, struct db_err *),
 		    void *arg, struct db_err *e);
+/*
+ * db_transaction on c's connection, surviving a change of server (the
+ * writer dying behind HAProxy) until the monotonic deadline.  When the
+ * connection is lost (db_error_is_gone: mid-statement, mid-COMMIT, a node
+ * not ready) it is closed, opened again at db_conn_up's pace (the first
+ * try at once: HAProxy sends it elsewhere; then c->nap until the next
+ * try) and the transaction runs again from the start, up to a few times;
+ * a retryable error is retried as db_transaction does; a failure of the
+ * body's own (code 0) is the caller's.  A connection that is closed when
+ * called is not waited for: -1 at once (a dead database queues no one).
+ *
+ * When COMMIT was sent and no answer came, the transaction may or may
+ * not have taken effect: unsure(arg) (if not NULL) is called before the
+ * next run, whose body must find out which (by what the first run wrote)
+ * and never do it twice.  -1 with e->commit_unknown set when the deadline
+ * passed with that question still open.
+ */
+int		 db_conn_transaction(struct db_conn *, const struct config *,
+		    int64_t deadline, int (*body)(void *arg, struct db_err *),
+		    void (*unsure)(void *arg), void *arg, struct db_err *e);
 
 /*
  * A JSON list of numbers ([a, ...]) or of tuples ([[a, b], ...]) that a

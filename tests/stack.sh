@@ -270,7 +270,9 @@ start_standin() {
 # The environment the programs get: where the database is, its password,
 # the socket, and the stand-in when it stands in for the API.
 program_env() {
-	export OWMCOLLECT_MYSQL_SOCKET=$SOCK
+	# Set, even empty, by the caller: kept (empty: TCP to mysql.host and
+	# mysql.port, as a test's proxy in front of this MariaDB asks).
+	export OWMCOLLECT_MYSQL_SOCKET=${OWMCOLLECT_MYSQL_SOCKET-$SOCK}
 	export OWMCOLLECT_MYSQL_PASSWORD
 	OWMCOLLECT_MYSQL_PASSWORD=$(cat "$VAR/secrets/mysql-password")
 	if [ -n "$FCGI_SOCK" ]; then

@@ -18,7 +18,11 @@
  *
  * The child opens its own database connection and curl handles after
  * fork.  The database going away closes the connection; the child waits
- * and reconnects, and the leases it held simply expire.
+ * and reconnects, and the leases it held simply expire, except a batch
+ * whose calls were made: its completion runs again on a new connection
+ * while the leases last (tasks.h says why that is idempotent).  A claim
+ * or a reservation that fails is never used (gate_db.h): its cities go
+ * back to the queue at once, with the outcomes of any calls made.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -52,13 +56,19 @@
 #define LATE_MIN_US	(2 * US_PER_MS)	/* a wake-up's lateness: late_allowed */
 #define BEAT_SPARE_US	(300 * US_PER_MS) /* beat in a sleep with this left */
 #define SEED_SLOT_SHIFT	16		/* the slot apart from the pid's bits */
+#define DB_DOWN		"database unavailable"	/* a released city's reason */
+/* A completion that lost its connection keeps trying at least this long
+ * (and while the batch's leases last): its calls are spent already. */
+#define STORE_RETRY_US	(10 * US_PER_S)
 
 static const struct config	*cf;
 static volatile sig_atomic_t	 quit;
 static int	db_ready(MYSQL *, struct db_err *);
 static void	db_closing(void);
+static int	child_nap(int64_t);
 static struct db_conn		 conn = { "", db_ready, db_closing,
-				    DB_RECONNECT_MAX_US, NULL, 0, 0, 0 };
+				    DB_RECONNECT_MAX_US, child_nap, NULL, 0, 0,
+				    0 };
 static char			 owner[TASKS_OWNER_MAX];	/* the batch */
 static struct child_stats	 stats;
 static int64_t			 next_beat;
@@ -107,6 +117,14 @@ static void
 nap(int64_t us)
 {
 	nap_until(daemon_mono_us() + us);
+}
+
+/* db_conn_transaction's wait for a reconnect: -1 once told to stop. */
+static int
+child_nap(int64_t until)
+{
+	nap_until(until);
+	return quit ? -1 : 0;
 }
 
 /* After every connect: the statements of the gate, the queue, the beat. */
@@ -476,7 +494,7 @@ fail:
 }
 
 static void
-batch_log(size_t n, size_t lost)
+batch_log(size_t n, size_t lost, size_t before)
 {
 	size_t	 i, got = 0, failed = 0, retry = 0, back = 0;
 
@@ -509,8 +527,36 @@ batch_log(size_t n, size_t lost)
 		log_warnx("batch %s: %zu cities' leases expired before the "
 		    "results were stored; another child owns them now",
 		    owner, lost);
+	if (before)
+		log_notice("batch %s: a COMMIT left unanswered by a lost "
+		    "connection had stored %zu cities' outcomes", owner,
+		    before);
 	log_debug("batch %s: %zu collected, %zu failed, %zu to retry, %zu "
 	    "released", owner, got, failed, retry, back);
+}
+
+/*
+ * The claim failed (perhaps with its COMMIT unanswered: then it may
+ * hold leases it never learnt of): what is leased to the batch goes back
+ * to the queue at once, on a new connection if need be, rather than
+ * when the leases expire.  Best effort: if the database stays away, the
+ * leases still expire.
+ */
+static void
+drop_batch(void)
+{
+	struct db_err	 e;
+	size_t		 n;
+
+	if (tasks_release(&conn, daemon_mono_us() + STORE_RETRY_US, owner, &n,
+	    &e) == -1) {
+		if (!db_error_is_gone(e.code))
+			log_warnx("database: %s", e.msg);
+		return;
+	}
+	if (n > 0)
+		log_notice("batch %s: %zu cities leased by a claim whose "
+		    "answer was lost, back to the queue", owner, n);
 }
 
 /* One round; 1 if it did something, 0 if idle, -1 on a database error. */
@@ -521,7 +567,8 @@ round_once(void)
 	struct verdict	 v;
 	struct task	*list[OWM_GROUP_MAX];
 	struct db_err	 e;
-	size_t		 n, i, k, lost, max;
+	size_t		 n, i, k, lost, before, max;
+	int64_t		 until;
 	int		 rc;
 
 	if ((rc = gate_check(&g, &e)) == -1) {
@@ -543,6 +590,7 @@ round_once(void)
 	lease_end = daemon_mono_us() + cf->worker.lease_seconds * US_PER_S;
 	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
 		db_trouble(&e);
+		drop_batch();
 		return -1;
 	}
 	if (n == 0)
@@ -558,16 +606,31 @@ round_once(void)
 		stats.batches++;
 		retry_later(tasks, n);
 	}
+	/* The database failed before some calls (the claim is known, the
+	 * reservation not used): those go back to the queue with the
+	 * outcomes of any calls made. */
 	if (rc == -1 || conn.db == NULL)
-		return -1;	/* the leases expire; the cities come back */
-	/* The readings first: a failure to report must not lose them. */
-	if (tasks_complete(owner, tasks, n, &lost, &e) == -1) {
-		log_warnx("batch %s: results not stored (%s); the cities "
-		    "will be fetched again", owner, e.msg);
+		for (i = 0; i < n; i++)
+			if (tasks[i].out == TASK_PENDING)
+				answer_release(&tasks[i], DB_DOWN);
+	/* The readings first: a failure to report must not lose them.  A
+	 * lost connection is opened again and the completion run again
+	 * (tasks.h: idempotent by the leases) while the leases last. */
+	until = daemon_mono_us() + STORE_RETRY_US;
+	if (tasks_complete(&conn, lease_end > until ? lease_end : until,
+	    owner, tasks, n, &lost, &before, &e) == -1) {
+		if (e.commit_unknown)
+			log_warnx("batch %s: the connection was lost after "
+			    "COMMIT and no new one answered in time (%s); "
+			    "the leases decide: stored, or fetched again "
+			    "once they expire", owner, e.msg);
+		else
+			log_warnx("batch %s: results not stored (%s); the "
+			    "cities will be fetched again", owner, e.msg);
 		db_trouble(&e);
 		return -1;
 	}
-	batch_log(n, lost);
+	batch_log(n, lost, before);
 	if (report(&v) == -1)
 		return -1;
 	return 1;

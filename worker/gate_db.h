@@ -12,6 +12,15 @@
  * or not.  The same row holds the pause every child obeys (a 429, an
  * invalid key, the monthly cap).
  *
+ * A reservation whose COMMIT went unanswered (the connection lost after
+ * it was sent: a failover) is never used: gate_reserve fails and the
+ * caller drops the batch.  If it did take effect, its row stays with the
+ * calls' deadline as their arrival bound, counted as used like any
+ * other; if not, nothing was sent on it.  Either way a lost
+ * acknowledgement can only make the gate more careful, never admit more
+ * than owm.cities_per_minute in 60 s.  Likewise a gate_arrived whose
+ * answer is lost leaves the later bound.
+ *
  * Clocks: the database's NOW(6) is read between two readings of this
  * host's monotonic clock, so a database time maps to a local one and back
  * with an error no larger than that statement's round trip, always on the

@@ -205,7 +205,8 @@ static void	db_closing(void);
 static MYSQL_STMT		*st[S_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
 static struct db_conn		 conn = { "housekeeping: ", db_ready,
-				    db_closing, DB_RECONNECT_MAX_US, NULL, 0, 0, 0 };
+				    db_closing, DB_RECONNECT_MAX_US, NULL, NULL,
+				    0, 0, 0 };
 static int			 lost, retention;
 static struct db_err		 gone;		/* what lost the connection */
 static int64_t			 bound_us;	/* the fast pass's, db clock */
@@ -390,7 +391,9 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 	db_bind_i64(&o[0], &base);
 	if (db_one_row(set.db, st[S_TURN], NULL, o, "settle: turn", e) == -1)
 		return -1;
-	/* One queueing at a time, POSTs' included (fcgi/post.c says why). */
+	/* One queueing at a time, POSTs' included (fcgi/post.c says why);
+	 * on the one writer only, and taken again by each attempt
+	 * (db.h: DB_QUEUE_LOCK). */
 	db_bind_i64(&o[0], &got);
 	if (db_one_row(set.db, st[S_QUEUE_LOCK], NULL, o, "settle: queue lock",
 	    e) == -1)

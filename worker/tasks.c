@@ -55,6 +55,7 @@ enum {
 	T_EXTEND,
 	T_REQUEUE,
 	T_COUNTERS,
+	T_RELEASE,
 	T_COUNT
 };
 
@@ -92,6 +93,12 @@ static const char *const sql[T_COUNT] = {
 	    "VALUES (" SHARD ", ?, ?) "
 	    "ON DUPLICATE KEY UPDATE queued = queued + VALUES(queued), "
 	    "ended = ended + VALUES(ended)",
+	/* A batch dropped before its calls: every entry still leased to its
+	 * owner back to the queue now, the claim's attempt not counted.
+	 * Through the lease_owner index: ascending city_id. */
+	[T_RELEASE] =
+	    "UPDATE city_tasks SET lease_owner = NULL, ready_at = NOW(6), "
+	    "attempts = GREATEST(attempts, 1) - 1 WHERE lease_owner = ?",
 };
 
 /*
@@ -160,6 +167,10 @@ static const char *const vsql[V_COUNT] = {
 	    "VALUES [(?, ?, ?, ?, ?, NOW(6))] ON DUPLICATE KEY UPDATE "
 	    "name = VALUES(name), country = VALUES(country), "
 	    "lat = VALUES(lat), lon = VALUES(lon), seen_at = VALUES(seen_at)",
+	/* After an unanswered COMMIT: which of the batch's fetches (that
+	 * its leases no longer name) have their outcome stored. */
+	[V_DONE] =
+	    "SELECT id FROM fetches WHERE id IN (?*)",
 };
 
 static MYSQL_STMT		*st[T_COUNT];
@@ -369,6 +380,37 @@ tasks_extend(const char *owner, int64_t until_us, struct db_err *e)
 	db_bind_i64(&p[1], &lease);
 	db_bind_str(&p[2], owner, &olen);
 	return db_run(set.db, st[T_EXTEND], p, "extend lease", e);
+}
+
+/* A dropped batch's release: the body of its transaction. */
+struct release {
+	const char	*owner;
+	size_t		*n;
+};
+
+static int
+release_once(void *arg, struct db_err *e)
+{
+	struct release	*r = arg;
+	MYSQL_BIND	 p[1];
+	unsigned long	 olen;
+
+	db_bind_str(&p[0], r->owner, &olen);
+	if (db_run(set.db, st[T_RELEASE], p, "release batch", e) == -1)
+		return -1;
+	*r->n = (size_t)mysql_stmt_affected_rows(st[T_RELEASE]);
+	return 0;
+}
+
+int
+tasks_release(struct db_conn *conn, int64_t deadline, const char *owner,
+    size_t *n, struct db_err *e)
+{
+	struct release	 r = { owner, n };
+
+	*n = 0;
+	return db_conn_transaction(conn, cf, deadline, release_once, NULL, &r,
+	    e);
 }
 
 static int
@@ -683,23 +725,56 @@ struct completion {
 	const char	*owner;
 	struct task	*t;
 	size_t		 n;
-	size_t		*lost;
+	size_t		*lost, *before;
+	int		 unsure;	/* an earlier COMMIT unanswered */
 };
+
+/*
+ * After an unanswered COMMIT: of the k done tasks of list that are no
+ * longer ours, how many have an outcome stored under their fetch (that
+ * COMMIT took effect, or another child completed them after our lease
+ * expired: one outcome either way) into *found.
+ */
+static int
+stored_before(struct task **list, size_t k, size_t *found,
+    struct db_err *e)
+{
+	MYSQL_STMT	*q;
+	MYSQL_BIND	 o[1];
+	unsigned long long id;
+	size_t		 i;
+	int		 rc;
+
+	*found = 0;
+	if (k == 0)
+		return 0;
+	sqlvec_params(&vec);
+	for (i = 0; i < k; i++)
+		sqlvec_i64(&vec, (long long)list[i]->fetch);
+	if ((q = sqlvec_run(&vec, V_DONE, k, "fetch outcomes", e)) == NULL)
+		return -1;
+	db_bind_u64(&o[0], &id);
+	if (mysql_stmt_bind_result(q, o) != 0)
+		return db_fail(set.db, q, "fetch outcomes", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0)
+		(*found)++;
+	return db_fetch_end(set.db, q, rc, "fetch outcomes", e);
+}
 
 static int
 complete_once(void *arg, struct db_err *e)
 {
 	struct completion *c = arg;
-	struct task	*t = c->t, *done[VMAX], *rdg[VMAX];
+	struct task	*t = c->t, *done[VMAX], *rdg[VMAX], *gone[VMAX];
 	int		 mine[VMAX];
-	size_t		 i, ndone = 0, nrdg = 0;
+	size_t		 i, ndone = 0, nrdg = 0, ngone = 0;
 
-	*c->lost = 0;
+	*c->lost = *c->before = 0;
 	if (lock_entries(c->owner, t, c->n, mine, e) == -1)
 		return -1;
 	for (i = 0; i < c->n; i++) {
 		if (is_done(&t[i]) && !mine[i])
-			(*c->lost)++;	/* the lease expired: not ours now */
+			gone[ngone++] = &t[i];	/* not ours now */
 		else if (is_done(&t[i])) {
 			done[ndone++] = &t[i];
 			if (t[i].out == TASK_READING)
@@ -711,14 +786,27 @@ complete_once(void *arg, struct db_err *e)
 	if (ndone > 0 &&
 	    store_outcomes(c->owner, done, ndone, rdg, nrdg, e) == -1)
 		return -1;
+	/* Not ours: the lease expired, or our unanswered COMMIT ended it. */
+	if (c->unsure && stored_before(gone, ngone, c->before, e) == -1)
+		return -1;
+	*c->lost = ngone - *c->before;
 	return 0;
 }
 
+static void
+complete_unsure(void *arg)
+{
+	struct completion *c = arg;
+
+	c->unsure = 1;
+}
+
 int
-tasks_complete(const char *owner, struct task *t, size_t n, size_t *lost,
+tasks_complete(struct db_conn *conn, int64_t deadline, const char *owner,
+    struct task *t, size_t n, size_t *lost, size_t *before,
     struct db_err *e)
 {
-	struct completion c = { owner, t, n, lost };
+	struct completion c = { owner, t, n, lost, before, 0 };
 
 	if (n > VMAX) {
 		e->code = 0;
@@ -729,5 +817,6 @@ tasks_complete(const char *owner, struct task *t, size_t n, size_t *lost,
 	 * the per-city lists below keep that order. */
 	if (n > 1)
 		qsort(t, n, sizeof(*t), city_cmp);
-	return db_transaction(set.db, complete_once, &c, e);
+	return db_conn_transaction(conn, cf, deadline, complete_once,
+	    complete_unsure, &c, e);
 }

@@ -20,6 +20,13 @@
  * reading whose place the parser accepted upserts its city's row in
  * `cities` (name, country, coordinates, seen_at) in the same transaction;
  * a reused reading or a refused place writes none.
+ *
+ * A completion whose COMMIT went unanswered (the connection lost after
+ * it was sent) runs again on a new connection, and is idempotent by its
+ * leases: what the first COMMIT wrote deleted the entries it completed,
+ * so the second finds none still leased to it and writes nothing for
+ * them (it reads their fetches' outcomes to tell "stored" from "lost");
+ * what it did not write is still leased to us and written once.
  */
 #ifndef OWM_TASKS_H
 #define OWM_TASKS_H
@@ -70,14 +77,30 @@ void	tasks_close(void);
 /* Claim up to max cities for owner; *n set (0: nothing due). */
 int	tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	    struct db_err *);
+/*
+ * A batch dropped before any call (its claim's or its reservation's
+ * statement failed, perhaps with its COMMIT unanswered): the entries
+ * still leased to owner back to the queue at once, attempts not
+ * counted, run again on a new connection until deadline
+ * (db_conn_transaction).  Idempotent, and settles an unanswered claim
+ * too: by owner, whatever was leased.  *n: the entries released.
+ */
+int	tasks_release(struct db_conn *, int64_t deadline, const char *owner,
+	    size_t *n, struct db_err *);
 /* Keep the lease until at least until_us (database clock) + lease. */
 int	tasks_extend(const char *owner, int64_t until_us, struct db_err *);
 /*
- * Store every outcome in one transaction; *lost counts cities whose lease
- * had gone to another owner (nothing written for them).
+ * Store every outcome in one transaction on c's connection, run again on
+ * a new one until deadline (daemon_mono_us) if the connection is lost
+ * (db_conn_transaction).  *lost counts cities whose lease had gone to
+ * another owner (nothing written for them); *before those whose outcome
+ * an unanswered COMMIT of this completion had stored.  -1 with
+ * e->commit_unknown when that question is still open (the leases settle
+ * it: stored, or fetched again once they expire).
  */
-int	tasks_complete(const char *owner, struct task *t, size_t n,
-	    size_t *lost, struct db_err *);
+int	tasks_complete(struct db_conn *c, int64_t deadline, const char *owner,
+	    struct task *t, size_t n, size_t *lost, size_t *before,
+	    struct db_err *);
 
 /*
  * The statements whose length follows the batch (sqlvec.h): one variant
@@ -97,6 +120,7 @@ enum tasks_sql_kind {
 	V_FRESH,	/* cities; reuse seconds */
 	V_FETCHES,	/* (fetch, city, state, reading, error) per city */
 	V_CITIES,	/* (city, name, country, lat, lon) per city */
+	V_DONE,		/* fetches */
 	V_COUNT
 };
 

@@ -682,6 +682,7 @@ static const struct sqlcase sqlcases[] = {
 	    "ON DUPLICATE KEY UPDATE name = VALUES(name), "
 	    "country = VALUES(country), lat = VALUES(lat), lon = VALUES(lon), "
 	    "seen_at = VALUES(seen_at)" },
+	{ V_DONE, 2, "SELECT id FROM fetches WHERE id IN (?, ?)" },
 };
 
 START_TEST(test_sql)
@@ -708,7 +709,7 @@ static const struct {
 	{ V_TAKE, 1, 0 }, { V_CLAIM, 1, 2 }, { V_LOCK, 1, 1 },
 	{ V_DELETE, 1, 1 }, { V_READINGS, 4, 0 }, { V_READ_IDS, 1, 1 },
 	{ V_LATEST, 2, 0 }, { V_FRESH, 1, 1 }, { V_FETCHES, 5, 0 },
-	{ V_CITIES, 5, 0 },
+	{ V_CITIES, 5, 0 }, { V_DONE, 1, 0 },
 };
 
 START_TEST(test_sql_params)
