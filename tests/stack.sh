@@ -364,8 +364,9 @@ write_node_cnf() {
 	# sees its own commits; no causality wait needed.
 	wsrep_sync_wait = 0
 
+	# The SST script keeps its logs here, not in /tmp/sst_log_archive.
 	[sst]
-	sst-log-archive-dir = $LOG/sst
+	sst-log-archive-dir = $VAR/mysql/sst-log
 	CNF
 }
 
