@@ -98,8 +98,19 @@ port_taken() {
 # start_* before it waits (log file, its mark, the port it listens on).
 FAIL_LOG="" FAIL_MARK=0 FAIL_PORT=""
 failed_why() {
+	local p q
 	if [ -n "$FAIL_PORT" ] && port_taken "$FAIL_LOG" "$FAIL_MARK"; then
-		printf ': port %s is in use' "$FAIL_PORT"
+		p=${FAIL_PORT%% *}
+		# A Galera node has several: name the one someone else holds.
+		if [ "$p" != "$FAIL_PORT" ]; then
+			for q in $FAIL_PORT; do
+				if ss -Htln "sport = :$q" 2>/dev/null | grep -q .; then
+					p=$q
+					break
+				fi
+			done
+		fi
+		printf ': port %s is in use' "$p"
 	fi
 }
 
@@ -453,7 +464,8 @@ start_node() {
 		pos=$(recover_position "$n") || pos=""
 		[ -n "$pos" ] && args+=(--wsrep-start-position="$pos")
 	fi
-	FAIL_LOG=$LOG/db-$n.err FAIL_MARK=$(log_mark "$LOG/db-$n.err") FAIL_PORT=${NODE_PORTS[i]}
+	FAIL_LOG=$LOG/db-$n.err FAIL_MARK=$(log_mark "$LOG/db-$n.err")
+	FAIL_PORT="${NODE_PORTS[i]} ${GCOMM_PORTS[i]} ${IST_PORTS[i]} ${SST_PORTS[i]}"
 	setsid mariadbd --defaults-file="$d/my.cnf" "${args[@]}" >> "$LOG/db-$n.out" 2>&1 &
 	echo $! > "$RUN/db-$n.pid"
 	wait_for 300 "Galera node db-$n" $! node_synced "$n"

@@ -13,7 +13,7 @@ process.  The seconds from the kill to the first POST accepted again are
 printed.
 """
 import os
-import re
+import socket
 import threading
 import time
 import unittest
@@ -164,6 +164,30 @@ class Galera(unittest.TestCase):
             pid = S.pid(n)
             self.assertFalse(pid and os.path.exists("/proc/%d" % pid), n)
         self.assertNotEqual(S.stack("status", check=False).returncode, 0)
+
+
+class FailedStart(unittest.TestCase):
+    def test_gcomm_port_taken(self):
+        """db-2's group communication port taken: the start fails naming
+        it, after node 1 had started, and leaves nothing running."""
+        s = Stack(db="galera")
+        port = int(s.env["DB_GCOMM_PORTS"].split()[1])
+        busy = socket.socket()
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", port))
+        busy.listen(1)
+        try:
+            p = s.stack("start", check=False)
+            left = s.processes()
+            s.end_leftovers(0)
+            self.assertEqual(left, {}, p.stdout)
+            self.assertNotEqual(p.returncode, 0, p.stdout)
+            self.assertIn("starting the Galera cluster from db-1", p.stdout)
+            self.assertIn("Galera node db-2", p.stdout)
+            self.assertIn("port %d is in use" % port, p.stdout)
+        finally:
+            busy.close()
+            s.stop()
 
 
 if __name__ == "__main__":
