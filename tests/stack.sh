@@ -98,20 +98,22 @@ port_taken() {
 # start_* before it waits (log file, its mark, the port it listens on).
 FAIL_LOG="" FAIL_MARK=0 FAIL_PORT=""
 failed_why() {
-	local p q
-	if [ -n "$FAIL_PORT" ] && port_taken "$FAIL_LOG" "$FAIL_MARK"; then
-		p=${FAIL_PORT%% *}
-		# A Galera node has several: name the one someone else holds.
-		if [ "$p" != "$FAIL_PORT" ]; then
-			for q in $FAIL_PORT; do
-				if ss -Htln "sport = :$q" 2>/dev/null | grep -q .; then
-					p=$q
-					break
-				fi
-			done
+	local p
+	[ -n "$FAIL_PORT" ] || return 0
+	if [ "${FAIL_PORT%% *}" = "$FAIL_PORT" ]; then
+		if port_taken "$FAIL_LOG" "$FAIL_MARK"; then
+			printf ': port %s is in use' "$FAIL_PORT"
 		fi
-		printf ': port %s is in use' "$p"
+		return 0
 	fi
+	# A Galera node has four, and Galera does not always say that a bind
+	# failed: name the one something else listens on.
+	for p in $FAIL_PORT; do
+		if ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
+			printf ': port %s is in use' "$p"
+			return 0
+		fi
+	done
 }
 
 # pid from a pid file if that process is alive and runs $2.
@@ -490,7 +492,12 @@ check_primary_keys() {
 # HAProxy's external check of a node (HAPROXY_SERVER_NAME, db-N): it
 # passes while the node answers on its socket within a second, Synced
 # (wsrep_local_state 4) and ready (wsrep_ready ON: in the primary
-# component).  A donor, a joiner, a node cut off from the others fail.
+# component).  A joiner or a node cut off from the others fails.  So does
+# a donor (2, Donor/Desynced), unless it is the writer, the server with
+# sessions (HAPROXY_SERVER_CURCONN): a mariabackup donor, or a node
+# desynced for a backup, keeps committing, and moving the writer off it
+# would be a failover for nothing; another node in that state may lag and
+# must not become the next writer.
 write_check() {
 	cat > "$HAPROXY_DIR/galera-check" <<-SH
 	#!/bin/sh
@@ -498,8 +505,10 @@ write_check() {
 	s=\$(mariadb --no-defaults --socket="$RUN/\$HAPROXY_SERVER_NAME.sock" -u"$ME" \\
 	    --connect-timeout=1 -BN -e "SHOW GLOBAL STATUS WHERE Variable_name IN
 	    ('wsrep_local_state', 'wsrep_ready')" 2>/dev/null) || exit 1
-	printf '%s\n' "\$s" | awk '\$1 == "wsrep_local_state" && \$2 == "4" { s = 1 }
-	    \$1 == "wsrep_ready" && \$2 == "ON" { r = 1 } END { exit !(s && r) }'
+	printf '%s\n' "\$s" | awk -v busy="\${HAPROXY_SERVER_CURCONN:-0}" '
+	    \$1 == "wsrep_local_state" && (\$2 == "4" || (\$2 == "2" && busy > 0)) { s = 1 }
+	    \$1 == "wsrep_ready" && \$2 == "ON" { r = 1 }
+	    END { exit !(s && r) }'
 	SH
 	chmod 0700 "$HAPROXY_DIR/galera-check"
 }
@@ -628,15 +637,20 @@ start_galera() {
 }
 
 galera_status() {
-	local n pid rc=0 w
+	local n pid rc=0 w servers="" seen
+	if live_pid haproxy haproxy >/dev/null; then
+		servers=$(haproxy_servers 2>/dev/null) || servers=""
+	fi
 	for n in 1 2 3; do
+		# What HAProxy's check makes of it: UP, DOWN, or on the way.
+		seen=$(awk -v s="db-$n" '$1 == s { $1 = ""; print substr($0, 2) }' <<< "$servers")
 		if pid=$(node_live "$n"); then
-			printf '%-8s running (pid %s), wsrep_local_state %s (%s), cluster size %s\n' \
+			printf '%-8s running (pid %s), wsrep_local_state %s (%s), cluster size %s%s\n' \
 			    "db-$n" "$pid" "$(node_status "$n" wsrep_local_state)" \
 			    "$(node_status "$n" wsrep_local_state_comment)" \
-			    "$(node_status "$n" wsrep_cluster_size)"
+			    "$(node_status "$n" wsrep_cluster_size)" "${seen:+, HAProxy $seen}"
 		else
-			printf '%-8s stopped\n' "db-$n"
+			printf '%-8s stopped%s\n' "db-$n" "${seen:+, HAProxy $seen}"
 			rc=3
 		fi
 	done

@@ -13,6 +13,7 @@ process.  The seconds from the kill to the first POST accepted again are
 printed.
 """
 import os
+import re
 import socket
 import threading
 import time
@@ -52,7 +53,8 @@ def log_since(path, mark):
 
 
 class Poster(threading.Thread):
-    """POST /collect every 200 ms; (monotonic time, status, id) of each."""
+    """POST /collect every 200 ms; (sent, answered, status, id) of each, in
+    monotonic time."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -62,11 +64,12 @@ class Poster(threading.Thread):
         i = 0
         while not self.stop.is_set():
             ident = "during-%d" % i
+            sent = time.monotonic()
             try:
                 status = S.post_collect({"id": ident, "cities": [CITIES[i % 20]]}).status
             except OSError as e:
                 status = "error: %s" % e
-            self.results.append((time.monotonic(), status, ident))
+            self.results.append((sent, time.monotonic(), status, ident))
             i += 1
             self.stop.wait(0.2)
 
@@ -80,7 +83,7 @@ class Galera(unittest.TestCase):
         self.assertIn("writer db-1", st)
         for n in (1, 2, 3):
             self.assertRegex(st, r"db-%d +running \(pid \d+\), wsrep_local_state 4 \(Synced\), "
-                             r"cluster size 3" % n)
+                             r"cluster size 3, HAProxy UP\n" % n)
             row = S.node_sql(n, "SELECT @@wsrep_on, @@binlog_format, @@innodb_autoinc_lock_mode, "
                              "@@innodb_flush_log_at_trx_commit, @@wsrep_sst_method, "
                              "@@wsrep_sync_wait, @@wsrep_node_name")[0]
@@ -105,7 +108,28 @@ class Galera(unittest.TestCase):
             wait_until(lambda: S.node_sql(n, "SELECT COUNT(*) FROM requests WHERE ext_id = 'first'")
                        == [["1"]], 10, 0.1, "the request on db-%d" % n)
 
-    def test_2_kill_writer(self):
+    def test_2_desynced(self):
+        """A node desynced (a backup's, or a donor's state) leaves HAProxy,
+        unless it is the writer: that one keeps committing, and moving the
+        writer would be a failover for nothing."""
+        try:
+            for n in (1, 2):
+                S.node_sql(n, "SET GLOBAL wsrep_desync = ON")
+            wait_until(lambda: re.search(r"db-2 .*Donor/Desynced.*HAProxy DOWN",
+                                         S.stack("status", check=False).stdout), 10, 0.2,
+                       "HAProxy to take db-2 out")
+            st = S.stack("status", check=False).stdout
+            self.assertRegex(st, r"db-1 .*Donor/Desynced.*HAProxy UP")
+            self.assertIn("writer db-1", st)
+            self.assertEqual(S.post_collect({"id": "desynced", "cities": CITIES[:3]}).status, 202)
+        finally:
+            for n in (1, 2):
+                S.node_sql(n, "SET GLOBAL wsrep_desync = OFF")
+        wait_until(lambda: S.stack("status").stdout.count("(Synced), cluster size 3, HAProxy UP\n") == 3,
+                   20, 0.2, "every node Synced and up again")
+        self.assertEqual(S.writer(), 1)
+
+    def test_3_kill_writer(self):
         self.assertEqual(S.post_collect({"id": "failover", "cities": CITIES}).status, 202)
         S.wait_progress("failover", 10, timeout=60)
         poster = Poster()
@@ -117,24 +141,29 @@ class Galera(unittest.TestCase):
             writer = wait_until(lambda: (lambda w: w if w not in (None, 1) else None)(S.writer()),
                                 10, 0.1, "HAProxy to move to another node")
             moved = time.monotonic() - kill
-            wait_until(lambda: any(t > kill and st == 202 for t, st, _ in poster.results), 60, 0.1,
-                       "a POST accepted after the kill")
-            back = min(t for t, st, _ in poster.results if t > kill and st == 202) - kill
+            # From the kill to the answer of the first POST sent after it
+            # and accepted.
+            wait_until(lambda: any(s > kill and st == 202 for s, _, st, _ in poster.results), 60,
+                       0.1, "a POST accepted after the kill")
+            back = min(a for s, a, st, _ in poster.results if s > kill and st == 202) - kill
             S.wait_progress("failover", 100, timeout=120)
             time.sleep(2)
         finally:
             poster.stop.set()
             poster.join()
         res = poster.results
-        refused = [st for t, st, _ in res if st != 202]
+        refused = [st for _, _, st, _ in res if st != 202]
         print("failover: HAProxy moved to db-%d %.1f s after the kill; first POST accepted "
               "%.1f s after it; %d of %d POSTs refused (%s)"
               % (writer, moved, back, len(refused), len(res), sorted(set(map(str, refused)))),
               flush=True)
+        print("POSTs sent from 1 s before the kill to 8 s after (sent/answered s: status): " +
+              ", ".join("%.1f/%.1f: %s" % (s - kill, a - kill, st)
+                        for s, a, st, _ in res if -1 < s - kill < 8), flush=True)
         self.assertLess(moved, 5)
         self.assertEqual([st for st in refused if st != 503], [])
         # Every 202 is stored and reaches 100: on the new writer.
-        accepted = [i for _, st, i in res if st == 202]
+        accepted = [i for _, _, st, i in res if st == 202]
         for ident in accepted:
             S.wait_progress(ident, 100, timeout=60)
 
@@ -157,7 +186,7 @@ class Galera(unittest.TestCase):
         want = S.node_sql(writer, q)
         wait_until(lambda: S.node_sql(1, q) == want, 10, 0.1, "db-1 to hold the writer's rows")
 
-    def test_3_stop_leaves_nothing(self):
+    def test_4_stop_leaves_nothing(self):
         S.stop()        # fails when a process of the stack outlives it
         self.assertEqual(S.processes(), {})
         for n in ("db-1", "db-2", "db-3", "haproxy"):
