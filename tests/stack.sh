@@ -3,15 +3,16 @@
 # status` and by the integration tests (each in its own VAR and ports).
 #
 #   stack.sh start | stop | status | run | mysql | start-one fcgi|worker|mysqld
-#   stack.sh db-kill N | db-start N      (DB=galera: kill -9 node N; start it
-#                                         again, joining the cluster)
+#   stack.sh db-kill N | db-start N | writer   (DB=galera: kill -9 node N;
+#                      start it again, joining the cluster; the node HAProxy
+#                      sends the programs to)
 #
 # Environment: VAR (state dir, default ./var), PORT (nginx, 8080), DB_PORT
 # (MariaDB on 127.0.0.1, 3307; with DB=galera HAProxy's port there), B
 # (build dir), CONF (etc/owmcollect.conf),
 # DB (empty: one MariaDB; galera: three Galera nodes behind HAProxy, on
 # DB_NODE_PORTS, DB_GCOMM_PORTS, DB_IST_PORTS, DB_SST_PORTS: three ports
-# each, for the clients, group communication, IST and rsync SST),
+# each, for the clients, group communication, IST and SST),
 # POST_RATE (nginx's limit on POST /collect per client address, a second;
 # burst twice that; 2000),
 # and any OWMCOLLECT_* setting, which reaches the programs.
@@ -284,7 +285,7 @@ apply_schema() {
 # tests' clean-up of $VAR/mysql takes them too), its socket and pid file in
 # $RUN (db-n.sock, db-n.pid), its log in $LOG/db-n.err.  Every address is
 # 127.0.0.1: the client port, group communication (gmcast), IST and the
-# rsync SST each have a port of their own per node.  HAProxy listens on
+# SST (mariabackup, streamed by socat) each have a port of their own per node.  HAProxy listens on
 # DB_PORT, where the programs connect over TCP, and sends every connection
 # to one node, the writer (see write_haproxy_cfg).
 read -r -a NODE_PORTS <<< "${DB_NODE_PORTS:-3311 3312 3313}"
