@@ -682,9 +682,16 @@ do_db_kill() {
 }
 
 do_db_start() {
+	local n others=0
 	node_ok "${1:-}"
 	node_live "$1" >/dev/null && { say "db-$1 is running"; return 0; }
 	[ -s "$(node_dir "$1")/my.cnf" ] || die "db-$1 was never started (make start DB=galera)"
+	# A node joins a cluster that runs; with none, the whole cluster must
+	# start again (from the node that knows most).
+	for n in 1 2 3; do
+		node_live "$n" >/dev/null && others=$((others + 1))
+	done
+	[ "$others" -gt 0 ] || die "no other node runs: make stop, then make start DB=galera"
 	start_node "$1"
 	say "db-$1 synced"
 }
