@@ -2,7 +2,8 @@
 #
 #   make run      install what is missing, build, run the stack in the foreground
 #   make test     install what is missing, build, run every test
-#   make start | stop | status     the stack in the background (PORT=8080)
+#   make start | stop | status     the stack in the background (PORT=8080;
+#                 DB=galera: three Galera nodes behind HAProxy)
 #
 # Packages come from Debian (apt-get) and only the missing ones are
 # installed (`apt-get update` once when it has to): `make deps` what
@@ -14,6 +15,9 @@ VAR		?= $(CURDIR)/var
 # nginx's limit on POST /collect per client address (a second; burst 2x)
 POST_RATE	?= 2000
 POST_BURST	:= $(shell expr 2 \* $(POST_RATE))
+# The database of make run/start: empty for one MariaDB, galera for three
+# Galera nodes behind HAProxy (tests/stack.sh).
+DB		?=
 B		:= build
 SANITIZE	?= 0
 
@@ -31,6 +35,15 @@ DEB_RUN_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 # valgrind (test-valgrind), wrk (bench), clang and its runtime (fuzz).
 DEB_TEST_PACKAGES := check openssl python3-yaml systemd chromium valgrind \
 	wrk clang libclang-rt-14-dev
+
+# DB=galera (and the tests, which start such a stack too): the Galera
+# provider (galera-4, a dependency of mariadb-server already), HAProxy in
+# front, and for the state snapshot transfer (SST) of a node that joins
+# empty, mariadb-backup: a hot copy streamed by socat while the donor keeps
+# taking writes, and it works as root (rsync's SST daemon drops to
+# "nobody" under root and cannot write the datadir).  iproute2's ss is how
+# the SST scripts find their listener.
+DEB_GALERA_PACKAGES := galera-4 haproxy mariadb-backup socat iproute2
 
 CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -182,27 +195,27 @@ define install_missing
 endef
 
 deps:
-	$(call install_missing,$(DEB_RUN_PACKAGES),command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm";)
+	$(call install_missing,$(DEB_RUN_PACKAGES) $(if $(filter galera,$(DB)),$(DEB_GALERA_PACKAGES)),command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm";)
 
 deps-test: deps
-	$(call install_missing,$(DEB_TEST_PACKAGES),)
+	$(call install_missing,$(DEB_TEST_PACKAGES) $(DEB_GALERA_PACKAGES),)
 
 start: deps
 	@$(MAKE) --no-print-directory all
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh start
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh start
 
 stop:
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh stop
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh stop
 
 status:
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh status
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh status
 
 mysql:
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh mysql
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh mysql
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) tests/stack.sh run
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh run
 
 test: deps-test
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS)

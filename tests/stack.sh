@@ -3,9 +3,16 @@
 # status` and by the integration tests (each in its own VAR and ports).
 #
 #   stack.sh start | stop | status | run | mysql | start-one fcgi|worker|mysqld
+#   stack.sh db-kill N | db-start N | writer   (DB=galera: kill -9 node N;
+#                      start it again, joining the cluster; the node HAProxy
+#                      sends the programs to)
 #
 # Environment: VAR (state dir, default ./var), PORT (nginx, 8080), DB_PORT
-# (MariaDB on 127.0.0.1, 3307), B (build dir), CONF (etc/owmcollect.conf),
+# (MariaDB on 127.0.0.1, 3307; with DB=galera HAProxy's port there), B
+# (build dir), CONF (etc/owmcollect.conf),
+# DB (empty: one MariaDB; galera: three Galera nodes behind HAProxy, on
+# DB_NODE_PORTS, DB_GCOMM_PORTS, DB_IST_PORTS, DB_SST_PORTS: three ports
+# each, for the clients, group communication, IST and SST),
 # POST_RATE (nginx's limit on POST /collect per client address, a second;
 # burst twice that; 2000),
 # and any OWMCOLLECT_* setting, which reaches the programs.
@@ -40,6 +47,17 @@ POST_RATE=${POST_RATE:-2000}
 [[ $POST_RATE =~ ^[1-9][0-9]{0,5}$ ]] || { echo "stack: POST_RATE must be 1-999999" >&2; exit 1; }
 RUN=$VAR/run
 LOG=$VAR/log
+DB=${DB:-}
+# The kind of database a start chose, for stop, status, mysql and the
+# db-* commands, which may run without DB=.
+KIND_FILE=$RUN/db.kind
+case ${1:-} in
+start|run) ;;
+*)	if [ -z "$DB" ] && [ -s "$KIND_FILE" ] && [ "$(cat "$KIND_FILE")" = galera ]; then
+		DB=galera
+	fi ;;
+esac
+case $DB in ""|galera) ;; *) echo "stack: DB must be empty or galera" >&2; exit 1 ;; esac
 MYCNF=$VAR/mysql/my.cnf
 SOCK=$RUN/mysqld.sock
 ME=$(id -un)
@@ -81,9 +99,22 @@ port_taken() {
 # start_* before it waits (log file, its mark, the port it listens on).
 FAIL_LOG="" FAIL_MARK=0 FAIL_PORT=""
 failed_why() {
-	if [ -n "$FAIL_PORT" ] && port_taken "$FAIL_LOG" "$FAIL_MARK"; then
-		printf ': port %s is in use' "$FAIL_PORT"
+	local p
+	[ -n "$FAIL_PORT" ] || return 0
+	if [ "${FAIL_PORT%% *}" = "$FAIL_PORT" ]; then
+		if port_taken "$FAIL_LOG" "$FAIL_MARK"; then
+			printf ': port %s is in use' "$FAIL_PORT"
+		fi
+		return 0
 	fi
+	# A Galera node has four, and Galera does not always say that a bind
+	# failed: name the one something else listens on.
+	for p in $FAIL_PORT; do
+		if ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
+			printf ': port %s is in use' "$p"
+			return 0
+		fi
+	done
 }
 
 # pid from a pid file if that process is alive and runs $2.
@@ -249,6 +280,422 @@ apply_schema() {
 	SQL
 }
 
+# -- DB=galera: three Galera nodes behind HAProxy ------------------------------
+# Node n (1..3) keeps its datadir and its my.cnf in $VAR/mysql/db-n/ (so the
+# tests' clean-up of $VAR/mysql takes them too), its socket and pid file in
+# $RUN (db-n.sock, db-n.pid), its log in $LOG/db-n.err.  Every address is
+# 127.0.0.1: the client port, group communication (gmcast), IST and the
+# SST (mariabackup, streamed by socat) each have a port of their own per node.  HAProxy listens on
+# DB_PORT, where the programs connect over TCP, and sends every connection
+# to one node, the writer (see write_haproxy_cfg).
+read -r -a NODE_PORTS <<< "${DB_NODE_PORTS:-3311 3312 3313}"
+read -r -a GCOMM_PORTS <<< "${DB_GCOMM_PORTS:-4571 4572 4573}"
+read -r -a IST_PORTS <<< "${DB_IST_PORTS:-4581 4582 4583}"
+read -r -a SST_PORTS <<< "${DB_SST_PORTS:-4591 4592 4593}"
+GALERA_PROVIDER=/usr/lib/galera/libgalera_smm.so
+HAPROXY_DIR=$VAR/haproxy
+HAPROXY_SOCK=$RUN/haproxy.sock
+
+node_dir() { echo "$VAR/mysql/db-$1"; }
+node_sock() { echo "$RUN/db-$1.sock"; }
+node_ok() { [[ ${1:-} =~ ^[123]$ ]] || die "a node is 1, 2 or 3"; }
+node_live() { live_pid "db-$1" "db-$1/my.cnf"; }
+node_admin() {
+	local n=$1
+	shift
+	mariadb --no-defaults --socket="$(node_sock "$n")" -u"$ME" "$@"
+}
+# A status variable of node n (empty when it does not answer).
+node_status() {
+	node_admin "$1" --connect-timeout=2 -BN \
+	    -e "SHOW GLOBAL STATUS LIKE '$2'" 2>/dev/null | cut -f2
+}
+# wsrep_local_state 4: Synced, the only state HAProxy sends clients to.
+node_synced() { [ "$(node_status "$1" wsrep_local_state)" = 4 ]; }
+
+check_galera_ports() {
+	local p
+	[ "${#NODE_PORTS[@]}" = 3 ] && [ "${#GCOMM_PORTS[@]}" = 3 ] &&
+	    [ "${#IST_PORTS[@]}" = 3 ] && [ "${#SST_PORTS[@]}" = 3 ] ||
+	    die "DB_NODE_PORTS, DB_GCOMM_PORTS, DB_IST_PORTS, DB_SST_PORTS: three ports each"
+	for p in "${NODE_PORTS[@]}" "${GCOMM_PORTS[@]}" "${IST_PORTS[@]}" "${SST_PORTS[@]}"; do
+		[[ $p =~ ^[1-9][0-9]{0,4}$ ]] && ((p < 65536)) || die "$p is not a port"
+	done
+	[ -f "$GALERA_PROVIDER" ] ||
+	    die "no $GALERA_PROVIDER: install galera-4 (make deps DB=galera)"
+	command -v haproxy >/dev/null ||
+	    die "no haproxy: install it (make deps DB=galera)"
+}
+
+# Node n's configuration: the single node's settings, and what Galera
+# needs (MariaDB's "Galera cluster system variables" and its known
+# limitations): row-based binlog events (write-sets are rows),
+# interleaved auto-increment locks (the appliers insert in parallel with
+# local inserts), a durable commit on every node, and per node its own
+# gmcast, IST and SST addresses.  gcache holds the write-sets a node that
+# was away for a while receives by IST instead of a whole copy (SST): 128M
+# is hours of this service's writes (see README).  A node that stops
+# answering is evicted after 3 s (evs.suspect_timeout, 5 s by default):
+# until then the others cannot commit, so that is most of a failover.
+write_node_cnf() {
+	local n=$1 i=$(($1 - 1)) d g peers=""
+	d=$(node_dir "$n")
+	for g in "${GCOMM_PORTS[@]}"; do peers="$peers${peers:+,}127.0.0.1:$g"; done
+	mkdir -p "$d/tmp"
+	cat > "$d/my.cnf" <<-CNF
+	[mysqld]
+	user = $ME
+	datadir = $d/data
+	socket = $(node_sock "$n")
+	pid-file = $RUN/db-$n.pid
+	tmpdir = $d/tmp
+	port = ${NODE_PORTS[i]}
+	bind-address = 127.0.0.1
+	log-error = $LOG/db-$n.err
+	skip-name-resolve
+	character-set-server = utf8mb4
+	collation-server = utf8mb4_unicode_ci
+	transaction-isolation = READ-COMMITTED
+	innodb_buffer_pool_size = 128M
+	innodb_log_file_size = 64M
+	innodb_flush_log_at_trx_commit = 1
+	innodb_lock_wait_timeout = 5
+	performance_schema = OFF
+	max_connections = 300
+	default_storage_engine = InnoDB
+	binlog_format = ROW
+	innodb_autoinc_lock_mode = 2
+	wsrep_on = ON
+	wsrep_provider = $GALERA_PROVIDER
+	wsrep_cluster_name = owmcollect
+	wsrep_cluster_address = gcomm://$peers
+	wsrep_node_name = db-$n
+	wsrep_node_address = 127.0.0.1:${GCOMM_PORTS[i]}
+	wsrep_provider_options = "gmcast.listen_addr=tcp://127.0.0.1:${GCOMM_PORTS[i]}; ist.recv_addr=127.0.0.1:${IST_PORTS[i]}; gcache.size=128M; evs.suspect_timeout=PT3S"
+	wsrep_sst_method = mariabackup
+	wsrep_sst_receive_address = 127.0.0.1:${SST_PORTS[i]}
+	# One writer (HAProxy): every read goes to the node that wrote, which
+	# sees its own commits; no causality wait needed.
+	wsrep_sync_wait = 0
+
+	# The SST script keeps its logs here, not in /tmp/sst_log_archive.
+	[sst]
+	sst-log-archive-dir = $VAR/mysql/sst-log
+	CNF
+}
+
+# grastate.dat's seqno of node n ("" when it has none).
+node_seqno() {
+	sed -n 's/^seqno:[[:space:]]*//p' "$(node_dir "$1")/data/grastate.dat" 2>/dev/null
+}
+
+# The position a crashed node (grastate.dat's seqno -1) had committed, read
+# from InnoDB by mariadbd --wsrep-recover (what galera_recovery does under
+# systemd), as uuid:seqno; a node that knows its position joins by IST.
+recover_position() {
+	local n=$1 d log
+	d=$(node_dir "$1")
+	log=$LOG/db-$n.recover.log
+	: > "$log"
+	mariadbd --defaults-file="$d/my.cnf" --wsrep-recover --log-error="$log" \
+	    >/dev/null 2>&1 || return 1
+	sed -n 's/.*WSREP: Recovered position: *\([^ ]*:-\{0,1\}[0-9]*\).*/\1/p' "$log" | tail -n 1
+}
+
+# Which node starts the cluster (--wsrep-new-cluster): node 1 on the
+# first start (initialised here); later the node grastate.dat marks safe
+# to bootstrap (the last to leave: stop stops node 1 last); when they all
+# crashed, the one with the highest recovered seqno, marked safe.
+bootstrap_node() {
+	local n best="" best_seq=-2 pos seq
+	if [ ! -d "$(node_dir 1)/data" ] && [ ! -d "$(node_dir 2)/data" ] &&
+	    [ ! -d "$(node_dir 3)/data" ]; then
+		echo 1
+		return 0
+	fi
+	for n in 1 2 3; do
+		if grep -qs '^safe_to_bootstrap: *1' "$(node_dir "$n")/data/grastate.dat"; then
+			echo "$n"
+			return 0
+		fi
+	done
+	for n in 1 2 3; do
+		[ -d "$(node_dir "$n")/data/mysql" ] || continue
+		seq=$(node_seqno "$n")
+		if [ "$seq" = -1 ] || [ -z "$seq" ]; then
+			pos=$(recover_position "$n") || continue
+			seq=${pos##*:}
+		fi
+		[[ $seq =~ ^-?[0-9]+$ ]] || continue
+		if ((seq > best_seq)); then best=$n best_seq=$seq; fi
+	done
+	[ -n "$best" ] || return 1
+	sed -i 's/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/' \
+	    "$(node_dir "$best")/data/grastate.dat"
+	echo "$best"
+}
+
+# init_node N BOOT: a datadir for node N when it has none: initialised
+# when N starts the cluster (node 1 on the first start), empty otherwise:
+# a node joining empty receives a whole copy (SST).
+init_node() {
+	local d
+	d=$(node_dir "$1")
+	[ -d "$d/data" ] && return 0
+	if [ "$1" != "$2" ]; then
+		mkdir -p "$d/data"
+		return 0
+	fi
+	say "initialising MariaDB in $d/data"
+	rm -rf "$d/data.init"
+	mariadb-install-db --defaults-file="$d/my.cnf" --datadir="$d/data.init" \
+	    --auth-root-authentication-method=socket --skip-test-db \
+	    > "$LOG/db-$1-install.log" 2>&1 ||
+	    die "mariadb-install-db failed: see $LOG/db-$1-install.log"
+	mv "$d/data.init" "$d/data"
+}
+
+# start_node N [new]: node N, starting a new cluster (new) or joining the
+# others; returns once it is Synced.  A node that crashed is started at
+# the position it recovers, so that it asks for the write-sets it missed
+# (IST), not for a whole copy.
+start_node() {
+	local n=$1 mode=${2:-} d pos args=() i=$(($1 - 1))
+	d=$(node_dir "$n")
+	[ "$mode" = new ] && args+=(--wsrep-new-cluster)
+	if [ -d "$d/data/mysql" ] && [ "$(node_seqno "$n")" = -1 ]; then
+		pos=$(recover_position "$n") || pos=""
+		[ -n "$pos" ] && args+=(--wsrep-start-position="$pos")
+	fi
+	FAIL_LOG=$LOG/db-$n.err FAIL_MARK=$(log_mark "$LOG/db-$n.err")
+	FAIL_PORT="${NODE_PORTS[i]} ${GCOMM_PORTS[i]} ${IST_PORTS[i]} ${SST_PORTS[i]}"
+	setsid mariadbd --defaults-file="$d/my.cnf" "${args[@]}" >> "$LOG/db-$n.out" 2>&1 &
+	echo $! > "$RUN/db-$n.pid"
+	wait_for 300 "Galera node db-$n" $! node_synced "$n"
+	FAIL_PORT=""
+}
+
+# Every table needs a primary key under Galera: a write-set names rows by
+# it, and a row without one is replicated by a full-table search on
+# every node (and DELETE of such rows is not supported).
+check_primary_keys() {
+	local db missing
+	db=$(setting mysql.database)
+	missing=$(db_admin -BN -e "SELECT t.table_name FROM information_schema.tables t
+	    WHERE t.table_schema = '$db' AND t.table_type = 'BASE TABLE'
+	    AND NOT EXISTS (SELECT 1 FROM information_schema.table_constraints c
+	        WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name
+	        AND c.constraint_type = 'PRIMARY KEY')") ||
+	    die "cannot list the tables without a primary key"
+	[ -z "$missing" ] || die "tables without a primary key (Galera needs one): $missing"
+}
+
+# HAProxy's external check of a node (HAPROXY_SERVER_NAME, db-N): it
+# passes while the node answers on its socket within a second, Synced
+# (wsrep_local_state 4) and ready (wsrep_ready ON: in the primary
+# component).  A joiner or a node cut off from the others fails.  So does
+# a donor (2, Donor/Desynced), unless it is the writer, the server with
+# sessions (HAPROXY_SERVER_CURCONN): a mariabackup donor, or a node
+# desynced for a backup, keeps committing, and moving the writer off it
+# would be a failover for nothing; another node in that state may lag and
+# must not become the next writer.
+write_check() {
+	cat > "$HAPROXY_DIR/galera-check" <<-SH
+	#!/bin/sh
+	# Generated by tests/stack.sh: HAProxy's check of one Galera node.
+	s=\$(mariadb --no-defaults --socket="$RUN/\$HAPROXY_SERVER_NAME.sock" -u"$ME" \\
+	    --connect-timeout=1 -BN -e "SHOW GLOBAL STATUS WHERE Variable_name IN
+	    ('wsrep_local_state', 'wsrep_ready')" 2>/dev/null) || exit 1
+	printf '%s\n' "\$s" | awk -v busy="\${HAPROXY_SERVER_CURCONN:-0}" '
+	    \$1 == "wsrep_local_state" && (\$2 == "4" || (\$2 == "2" && busy > 0)) { s = 1 }
+	    \$1 == "wsrep_ready" && \$2 == "ON" { r = 1 }
+	    END { exit !(s && r) }'
+	SH
+	chmod 0700 "$HAPROXY_DIR/galera-check"
+}
+
+# One writer at a time.  All three nodes are in one backend; "balance
+# first" picks the first server up in id order (node 1 at start), and the
+# stick table of one entry (every connection has the same key) then sends
+# every connection to that server for as long as it is up.  When it goes
+# down, its sessions are cut (on-marked-down shutdown-sessions), the next
+# connection goes to the first server up and the entry names that one: a
+# node that comes back does not take the writes back, since writers on two
+# nodes would lose the row locks each takes (certification conflicts only
+# at COMMIT).  No "option redispatch": a connection that fails to reach
+# the writer while it is still marked up is not sent elsewhere (which
+# would move the entry while the writer may still hold sessions).  Checks
+# every second, down after 2 failures, up after 3 passes.
+write_haproxy_cfg() {
+	mkdir -p "$HAPROXY_DIR"
+	write_check
+	cat > "$HAPROXY_DIR/haproxy.cfg" <<-CFG
+	# Generated by tests/stack.sh
+	global
+	    maxconn 2000
+	    stats socket $HAPROXY_SOCK mode 600 level admin
+	    external-check
+	    insecure-fork-wanted
+	    log stderr format iso local0 info
+
+	defaults
+	    mode tcp
+	    log global
+	    option dontlognull
+	    timeout connect 1s
+	    timeout client 8h
+	    timeout server 8h
+	    timeout check 2s
+
+	listen galera
+	    bind 127.0.0.1:$DB_PORT
+	    balance first
+	    stick-table type integer size 1
+	    stick on int(1)
+	    option external-check
+	    external-check path "/usr/bin:/bin"
+	    external-check command "$HAPROXY_DIR/galera-check"
+	    default-server check inter 1s fall 2 rise 3 on-marked-down shutdown-sessions
+	    server db-1 127.0.0.1:${NODE_PORTS[0]} id 1
+	    server db-2 127.0.0.1:${NODE_PORTS[1]} id 2
+	    server db-3 127.0.0.1:${NODE_PORTS[2]} id 3
+	CFG
+}
+
+# A command on HAProxy's stats socket (python3: no socat needed).
+haproxy_cmd() {
+	python3 - "$HAPROXY_SOCK" "$1" <<-'PY'
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX)
+	s.settimeout(5)
+	s.connect(sys.argv[1])
+	s.sendall(sys.argv[2].encode() + b"\n")
+	out = b""
+	while True:
+	    d = s.recv(65536)
+	    if not d:
+	        break
+	    out += d
+	sys.stdout.write(out.decode(errors="replace"))
+	PY
+}
+
+# Lines "db-N UP|DOWN|..." of HAProxy's view of the servers.
+haproxy_servers() {
+	haproxy_cmd "show stat" | awk -F, '$1 == "galera" && $2 ~ /^db-[123]$/ { print $2, $18 }'
+}
+
+# The writer's node number, as HAProxy sees it: the server the stick
+# table names if it is up, else the first up (where the next connection
+# goes).  Fails when none is up.
+haproxy_writer() {
+	local servers stuck n
+	servers=$(haproxy_servers) || return 1
+	stuck=$(haproxy_cmd "show table galera" | sed -n 's/.* server_id=\([0-9]*\).*/\1/p' | head -n 1)
+	if [ -n "$stuck" ] && grep -qx "db-$stuck UP.*" <<< "$servers"; then
+		echo "$stuck"
+		return 0
+	fi
+	n=$(awk '$2 ~ /^UP/ { sub("db-", "", $1); print $1; exit }' <<< "$servers")
+	[ -n "$n" ] && echo "$n"
+}
+
+writer_is() { [ "$(haproxy_writer 2>/dev/null)" = "$1" ]; }
+
+start_haproxy() {
+	write_haproxy_cfg
+	haproxy -q -c -f "$HAPROXY_DIR/haproxy.cfg" ||
+	    die "HAProxy configuration test failed"
+	FAIL_LOG=$LOG/haproxy.log FAIL_MARK=$(log_mark "$LOG/haproxy.log") FAIL_PORT=$DB_PORT
+	setsid haproxy -db -f "$HAPROXY_DIR/haproxy.cfg" >> "$LOG/haproxy.log" 2>&1 &
+	echo $! > "$RUN/haproxy.pid"
+	wait_for 60 HAProxy $! writer_is 1
+	FAIL_PORT=""
+}
+
+start_galera() {
+	local n boot
+	check_galera_ports
+	mkdir -p "$VAR/mysql" "$RUN" "$LOG"
+	echo galera > "$KIND_FILE"
+	for n in 1 2 3; do write_node_cnf "$n"; done
+	boot=$(bootstrap_node) || die "no node can start the cluster (see $LOG/db-*.recover.log)"
+	init_node "$boot" "$boot"
+	say "starting the Galera cluster from db-$boot"
+	start_node "$boot" new
+	# The schema and the user through the only node so far: they replicate.
+	SOCK=$(node_sock "$boot")
+	apply_schema
+	check_primary_keys
+	for n in 1 2 3; do
+		[ "$n" = "$boot" ] && continue
+		init_node "$n" "$boot"
+		say "db-$n joins"
+		start_node "$n"
+	done
+	start_haproxy
+	say "Galera: 3 nodes synced; HAProxy on 127.0.0.1:$DB_PORT, writer db-$(haproxy_writer)"
+}
+
+galera_status() {
+	local n pid rc=0 w servers="" seen
+	if live_pid haproxy haproxy >/dev/null; then
+		servers=$(haproxy_servers 2>/dev/null) || servers=""
+	fi
+	for n in 1 2 3; do
+		# What HAProxy's check makes of it: UP, DOWN, or on the way.
+		seen=$(awk -v s="db-$n" '$1 == s { $1 = ""; print substr($0, 2) }' <<< "$servers")
+		if pid=$(node_live "$n"); then
+			printf '%-8s running (pid %s), wsrep_local_state %s (%s), cluster size %s%s\n' \
+			    "db-$n" "$pid" "$(node_status "$n" wsrep_local_state)" \
+			    "$(node_status "$n" wsrep_local_state_comment)" \
+			    "$(node_status "$n" wsrep_cluster_size)" "${seen:+, HAProxy $seen}"
+		else
+			printf '%-8s stopped%s\n' "db-$n" "${seen:+, HAProxy $seen}"
+			rc=3
+		fi
+	done
+	if pid=$(live_pid haproxy haproxy); then
+		if w=$(haproxy_writer); then
+			printf '%-8s running (pid %s), writer db-%s\n' haproxy "$pid" "$w"
+		else
+			printf '%-8s running (pid %s), no node up\n' haproxy "$pid"
+			rc=3
+		fi
+	else
+		printf '%-8s stopped\n' haproxy
+		rc=3
+	fi
+	return $rc
+}
+
+do_db_kill() {
+	local pid i
+	node_ok "${1:-}"
+	pid=$(node_live "$1") || die "db-$1 is not running"
+	kill -KILL "$pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "db-$1 (pid $pid) killed"
+}
+
+do_db_start() {
+	local n others=0
+	node_ok "${1:-}"
+	node_live "$1" >/dev/null && { say "db-$1 is running"; return 0; }
+	[ -s "$(node_dir "$1")/my.cnf" ] || die "db-$1 was never started (make start DB=galera)"
+	# A node joins a cluster that runs; with none, the whole cluster must
+	# start again (from the node that knows most).
+	for n in 1 2 3; do
+		node_live "$n" >/dev/null && others=$((others + 1))
+	done
+	[ "$others" -gt 0 ] || die "no other node runs: make stop, then make start DB=galera"
+	start_node "$1"
+	say "db-$1 synced"
+}
+
 start_standin() {
 	local key limit
 	rm -f "$RUN/standin.port"
@@ -270,9 +717,15 @@ start_standin() {
 # The environment the programs get: where the database is, its password,
 # the socket, and the stand-in when it stands in for the API.
 program_env() {
-	# Set, even empty, by the caller: kept (empty: TCP to mysql.host and
-	# mysql.port, as a test's proxy in front of this MariaDB asks).
-	export OWMCOLLECT_MYSQL_SOCKET=${OWMCOLLECT_MYSQL_SOCKET-$SOCK}
+	if [ "$DB" = galera ]; then
+		# Over TCP through HAProxy, to whichever node writes.
+		export OWMCOLLECT_MYSQL_SOCKET="" OWMCOLLECT_MYSQL_HOST=127.0.0.1
+		export OWMCOLLECT_MYSQL_PORT=$DB_PORT
+	else
+		# Set, even empty, by the caller: kept (empty: TCP to mysql.host
+		# and mysql.port, as a test's proxy in front of this MariaDB asks).
+		export OWMCOLLECT_MYSQL_SOCKET=${OWMCOLLECT_MYSQL_SOCKET-$SOCK}
+	fi
 	export OWMCOLLECT_MYSQL_PASSWORD
 	OWMCOLLECT_MYSQL_PASSWORD=$(cat "$VAR/secrets/mysql-password")
 	if [ -n "$FCGI_SOCK" ]; then
@@ -331,7 +784,8 @@ start_nginx() {
 running() {
 	local n
 	for n in "nginx:nginx" "fcgi:owmcollect-fcgi" "worker:owmcollect-worker" \
-	    "standin:owm_standin" "mysqld:mariadbd"; do
+	    "standin:owm_standin" "mysqld:mariadbd" "haproxy:haproxy" \
+	    "db-1:db-1/my.cnf" "db-2:db-2/my.cnf" "db-3:db-3/my.cnf"; do
 		live_pid "${n%%:*}" "${n#*:}" >/dev/null && return 0
 	done
 	return 1
@@ -348,8 +802,13 @@ do_start() {
 	STARTING=1
 	mkdir -p "$RUN" "$LOG"
 	"$B/owmcollect-fcgi" -c "$CONF" -t >/dev/null || die "bad configuration"
-	start_db
-	apply_schema
+	if [ "$DB" = galera ]; then
+		start_galera
+	else
+		rm -f "$KIND_FILE"
+		start_db
+		apply_schema
+	fi
 	if [ "$(setting owm.key)" = "(empty)" ]; then
 		start_standin
 	fi
@@ -371,12 +830,23 @@ do_stop() {
 	stop_one worker owmcollect-worker "$(( $(setting worker.stop_seconds 2>/dev/null || echo 30) + 5 ))"
 	stop_one standin owm_standin 5
 	stop_one mysqld mariadbd 60
+	# Galera: HAProxy, then the nodes, node 1 last: the last to leave is
+	# the one safe to start the cluster from next time.
+	stop_one haproxy haproxy 10
+	stop_one db-3 db-3/my.cnf 60
+	stop_one db-2 db-2/my.cnf 60
+	stop_one db-1 db-1/my.cnf 60
+	rm -f "$KIND_FILE"
 	remove_webdir
 }
 
 do_status() {
-	local n pid rc=0
-	for n in "mysqld:mariadbd" "standin:owm_standin" "fcgi:owmcollect-fcgi" \
+	local n pid rc=0 first="mysqld:mariadbd"
+	if [ "$DB" = galera ]; then
+		galera_status || rc=$?
+		first=""
+	fi
+	for n in $first "standin:owm_standin" "fcgi:owmcollect-fcgi" \
 	    "worker:owmcollect-worker" "nginx:nginx"; do
 		if pid=$(live_pid "${n%%:*}" "${n#*:}"); then
 			printf '%-8s running (pid %s)\n' "${n%%:*}" "$pid"
@@ -406,7 +876,8 @@ do_run() {
 	MSG
 	while :; do
 		if ! live_pid nginx nginx >/dev/null || ! live_pid fcgi owmcollect-fcgi >/dev/null ||
-		    ! live_pid mysqld mariadbd >/dev/null; then
+		    { [ "$DB" = galera ] && ! live_pid haproxy haproxy >/dev/null; } ||
+		    { [ "$DB" != galera ] && ! live_pid mysqld mariadbd >/dev/null; }; then
 			say "a component stopped unexpectedly (see $LOG): stopping everything"
 			do_stop
 			exit 1
@@ -418,6 +889,11 @@ do_run() {
 # The mysql client on the local instance, as its owner; reads SQL from
 # standard input when piped (make mysql < report.sql).
 do_mysql() {
+	local w
+	if [ "$DB" = galera ]; then
+		w=$(haproxy_writer) || die "no Galera node is up in $VAR"
+		exec mariadb --no-defaults --socket="$(node_sock "$w")" -u"$ME" "$(setting mysql.database)"
+	fi
 	live_pid mysqld mariadbd >/dev/null || die "MariaDB is not running in $VAR (make start)"
 	exec mariadb --no-defaults --socket="$SOCK" -u"$ME" "$(setting mysql.database)"
 }
@@ -439,10 +915,17 @@ do_start_one() {
 
 case ${1:-} in
 start-one) do_start_one "${2:-}" ;;
+db-kill|db-start|writer)
+	[ "$DB" = galera ] || die "$1: the stack in $VAR is not DB=galera"
+	case $1 in
+	db-kill) do_db_kill "${2:-}" ;;
+	db-start) do_db_start "${2:-}" ;;
+	writer) haproxy_writer || die "no Galera node is up" ;;
+	esac ;;
 mysql)	do_mysql ;;
 start)	do_start ;;
 stop)	do_stop ;;
 status)	do_status ;;
 run)	do_run ;;
-*)	echo "usage: $0 start|stop|status|run|mysql" >&2; exit 2 ;;
+*)	echo "usage: $0 start|stop|status|run|mysql|start-one|db-kill N|db-start N|writer" >&2; exit 2 ;;
 esac

@@ -267,7 +267,12 @@ atexit.register(clean_up)
 
 
 class Stack:
-    def __init__(self, env=None, keep=False):
+    """db="galera": three Galera nodes behind HAProxy instead of one MariaDB
+    (tests/stack.sh, DB=galera): db_port is HAProxy's, and writer(),
+    kill_node(n), start_node(n), wait_synced(n) and node_sql(n, ...) reach
+    the nodes; sql() goes to the writer."""
+
+    def __init__(self, env=None, keep=False, db=None):
         # Mode 0700 and left so: nothing of nginx's workers is in VAR when
         # root (tests/stack.sh), so every stack is also a private VAR.
         self.dir = tempfile.mkdtemp(prefix="owmtest-")
@@ -276,9 +281,13 @@ class Stack:
         _STACKS.append(self)
         self.env = dict(os.environ)
         for k in list(self.env):
-            if k.startswith("OWMCOLLECT_") or k == "STANDIN_PORT":
+            if (k.startswith("OWMCOLLECT_") or k == "STANDIN_PORT" or k == "DB"
+                    or (k.startswith("DB_") and k.endswith("_PORTS"))):
                 del self.env[k]
         self.env.update({"VAR": self.dir, "B": BUILD})
+        self.db = db
+        if db:
+            self.env["DB"] = db
         # The stand-in keeps port 0: the kernel picks its port as it binds,
         # so it races nobody, and it reports it in run/standin.port.
         self.ports = Ports()
@@ -288,11 +297,17 @@ class Stack:
         self.run = os.path.join(self.dir, "run")
         self.log = os.path.join(self.dir, "log")
 
+    GALERA_PORTS = ("DB_NODE_PORTS", "DB_GCOMM_PORTS", "DB_IST_PORTS", "DB_SST_PORTS")
+
     def new_ports(self):
-        """Ports for nginx and MariaDB from this stack's slot."""
+        """Ports for nginx and MariaDB (HAProxy) from this stack's slot; with
+        Galera, each node's client, gmcast, IST and SST ports too."""
         self.port = self.ports.take()
         self.db_port = self.ports.take()
         self.env.update({"PORT": str(self.port), "DB_PORT": str(self.db_port)})
+        if self.db == "galera":
+            for k in self.GALERA_PORTS:
+                self.env[k] = " ".join(str(self.ports.take()) for _ in range(3))
 
     # -- life cycle ---------------------------------------------------------
     def stack(self, cmd, *args, timeout=600, check=True):
@@ -322,7 +337,7 @@ class Stack:
                 return self
             taken = re.search(r"port (\d+) is in use", p.stdout)
             retry = (taken and attempt < self.START_TRIES and
-                     not any(k in self.given for k in ("PORT", "DB_PORT")))
+                     not any(k in self.given for k in ("PORT", "DB_PORT") + self.GALERA_PORTS))
             left = self.abandon_start()
             if not retry:
                 raise RuntimeError("stack.sh start failed (%d)%s:\n%s\n%s" %
@@ -545,16 +560,57 @@ class Stack:
 
     # -- the database ---------------------------------------------------------------
     def sql(self, query):
-        """Run SQL as the database owner; rows as lists of strings (None = NULL)."""
-        p = subprocess.run(["mariadb", "--no-defaults", "--socket=" + os.path.join(self.run, "mysqld.sock"),
+        """Run SQL as the database owner; rows as lists of strings (None = NULL).
+        With Galera, on the node HAProxy sends the programs to."""
+        if self.db == "galera":
+            w = self.writer()
+            if w is None:
+                raise RuntimeError("sql failed: no Galera node is up")
+            return self.node_sql(w, query)
+        return self._sql(os.path.join(self.run, "mysqld.sock"), query)
+
+    def _sql(self, sock, query, database="owmcollect", timeout=30):
+        p = subprocess.run(["mariadb", "--no-defaults", "--socket=" + sock,
                             "-u" + pwd.getpwuid(os.getuid()).pw_name, "--batch", "--skip-column-names",
-                            "owmcollect"], input=query, text=True, capture_output=True, timeout=30)
+                            database], input=query, text=True, capture_output=True, timeout=timeout)
         if p.returncode != 0:
             raise RuntimeError("sql failed: %s" % p.stderr)
         rows = []
         for line in p.stdout.splitlines():
             rows.append([None if v == "NULL" else v for v in line.split("\t")])
         return rows
+
+    # -- Galera (db="galera") -------------------------------------------------------
+    def node_sql(self, n, query, timeout=30):
+        """SQL on Galera node n (1..3) through its own socket."""
+        return self._sql(os.path.join(self.run, "db-%d.sock" % n), query, timeout=timeout)
+
+    def node_status(self, n, name):
+        """A status variable of node n, or None when it does not answer."""
+        try:
+            rows = self.node_sql(n, "SHOW GLOBAL STATUS LIKE '%s'" % name, timeout=5)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return None
+        return rows[0][1] if rows else None
+
+    def writer(self):
+        """The node HAProxy sends connections to (stack.sh writer), or None."""
+        p = self.stack("writer", check=False, timeout=30)
+        out = p.stdout.strip()
+        return int(out) if p.returncode == 0 and out.isdigit() else None
+
+    def kill_node(self, n):
+        """kill -9 of node n (by its pid file)."""
+        self.stack("db-kill", str(n))
+
+    def start_node(self, n, timeout=300):
+        """Start node n again; it joins the cluster and returns once Synced."""
+        self.stack("db-start", str(n), timeout=timeout)
+
+    def wait_synced(self, n, timeout=120):
+        """Until node n is Synced (wsrep_local_state 4)."""
+        wait_until(lambda: self.node_status(n, "wsrep_local_state") == "4", timeout, 0.2,
+                   "db-%d to be Synced" % n)
 
 
 def max_window(entries, window=60.0):
