@@ -4,6 +4,9 @@
 #   make test     install what is missing, build, run every test
 #   make start | stop | status     the stack in the background (PORT=8080;
 #                 DB=galera: three Galera nodes behind HAProxy)
+#   make test-cluster   issue 14 on three Galera nodes: the writer killed 3
+#                 times under load (about 3 min; NEGATIVE=1: the control
+#                 with two writers, which must be caught)
 #
 # Packages come from Debian (apt-get) and only the missing ones are
 # installed (`apt-get update` once when it has to): `make deps` what
