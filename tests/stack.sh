@@ -215,6 +215,22 @@ db_admin() { mariadb --no-defaults --socket="$SOCK" -u"$ME" "$@"; }
 # Query a setting in effect (config file + environment) from the program.
 setting() { "$B/owmcollect-fcgi" -c "$CONF" -t | sed -n "s/^$1 = //p" | tr -d '"'; }
 
+# The server settings one MariaDB and every Galera node share.
+server_settings() {
+	cat <<-CNF
+	skip-name-resolve
+	character-set-server = utf8mb4
+	collation-server = utf8mb4_unicode_ci
+	transaction-isolation = READ-COMMITTED
+	innodb_buffer_pool_size = 128M
+	innodb_log_file_size = 64M
+	innodb_flush_log_at_trx_commit = 1
+	innodb_lock_wait_timeout = 5
+	performance_schema = OFF
+	max_connections = 300
+	CNF
+}
+
 start_db() {
 	mkdir -p "$VAR/mysql" "$VAR/mysql/tmp" "$RUN" "$LOG"
 	cat > "$MYCNF" <<-CNF
@@ -227,16 +243,7 @@ start_db() {
 	port = $DB_PORT
 	bind-address = 127.0.0.1
 	log-error = $LOG/mysqld.err
-	skip-name-resolve
-	character-set-server = utf8mb4
-	collation-server = utf8mb4_unicode_ci
-	transaction-isolation = READ-COMMITTED
-	innodb_buffer_pool_size = 128M
-	innodb_log_file_size = 64M
-	innodb_flush_log_at_trx_commit = 1
-	innodb_lock_wait_timeout = 5
-	performance_schema = OFF
-	max_connections = 300
+	$(server_settings)
 	CNF
 	if [ ! -d "$VAR/mysql/data" ]; then
 		# Into a scratch dir first: an interrupted first start must not
@@ -352,16 +359,7 @@ write_node_cnf() {
 	port = ${NODE_PORTS[i]}
 	bind-address = 127.0.0.1
 	log-error = $LOG/db-$n.err
-	skip-name-resolve
-	character-set-server = utf8mb4
-	collation-server = utf8mb4_unicode_ci
-	transaction-isolation = READ-COMMITTED
-	innodb_buffer_pool_size = 128M
-	innodb_log_file_size = 64M
-	innodb_flush_log_at_trx_commit = 1
-	innodb_lock_wait_timeout = 5
-	performance_schema = OFF
-	max_connections = 300
+	$(server_settings)
 	default_storage_engine = InnoDB
 	binlog_format = ROW
 	innodb_autoinc_lock_mode = 2
