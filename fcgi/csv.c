@@ -60,12 +60,11 @@ csv_row(struct buf *b, const struct csv_field *f, size_t n)
 	buf_adds(b, "\r\n");
 }
 
-/* A byte that may stand in the quoted filename as it is. */
+/* A byte that may stand in the quoted filename as it is: [A-Za-z0-9._-]. */
 static int
 plain(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+	return url_unreserved(c) && c != '~';
 }
 
 void

@@ -205,6 +205,14 @@ percent_decode(const char *s, size_t n, char *out, size_t cap, int plus,
 	return (long)o;
 }
 
+int
+url_unreserved(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	    c == '~';
+}
+
 long
 percent_encode(const char *s, size_t n, char *out, size_t cap)
 {
@@ -214,9 +222,7 @@ percent_encode(const char *s, size_t n, char *out, size_t cap)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~') {
+		if (url_unreserved((char)c)) {
 			if (o >= cap)
 				return -3;
 			out[o++] = (char)c;

@@ -48,6 +48,9 @@ long	percent_decode(const char *s, size_t n, char *out, size_t cap,
  */
 long	percent_encode(const char *s, size_t n, char *out, size_t cap);
 
+/* 1 if c is an RFC 3986 unreserved byte: [A-Za-z0-9._~-]. */
+int	url_unreserved(char c);
+
 /* GET /get's answer: ?format=json (the default) or ?format=csv. */
 enum get_format {
 	GET_JSON,

@@ -12,8 +12,9 @@
  * The city's place (name, sys.country, coord.lat, coord.lon) is optional
  * metadata, mapped apart: a place that breaks a rule (owm_place_check) is
  * refused with a short reason, never its content, and the reading stays
- * valid.  name or coord absent: no place, nothing to say.  Strings are
- * unescaped (\uXXXX, surrogate pairs, raw UTF-8) before they are judged.
+ * valid.  name or coord absent, or an empty name: no place, nothing to
+ * say.  Strings are unescaped (\u escapes, surrogate pairs, raw UTF-8)
+ * before they are judged.
  */
 #ifndef OWM_OWM_PARSE_H
 #define OWM_OWM_PARSE_H
