@@ -61,7 +61,13 @@ CREATE TABLE IF NOT EXISTS purged_requests (
 ) ENGINE=InnoDB;
 
 -- Every reading fetched; temperature in Celsius, observed_at is the API's
--- dt (UTC), fetched_at the database clock when it was stored.
+-- dt (UTC), fetched_at the database clock when it was stored.  name,
+-- country, lat, lon: what the same answer said of the city (as in
+-- `cities`), kept with the reading and never changed, so a finished
+-- request shows the same place forever, however the API renames the
+-- city later; place = 1 when the answer gave one the worker accepted,
+-- 0 when not (the place columns NULL).  A row has them the moment it is
+-- written: a reading is one immutable fact.
 CREATE TABLE IF NOT EXISTS readings (
 	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
 	city_id		INT UNSIGNED NOT NULL,
@@ -69,6 +75,12 @@ CREATE TABLE IF NOT EXISTS readings (
 	humidity	TINYINT UNSIGNED NOT NULL,
 	observed_at	DATETIME NOT NULL,
 	fetched_at	DATETIME(6) NOT NULL,
+	place		TINYINT UNSIGNED NULL,
+	name		VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin
+			    NULL,
+	country		VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NULL,
+	lat		DECIMAL(8,6) NULL,
+	lon		DECIMAL(9,6) NULL,
 	PRIMARY KEY (id),
 	KEY city_fetched (city_id, fetched_at)
 ) ENGINE=InnoDB;
@@ -101,6 +113,21 @@ CREATE TABLE IF NOT EXISTS cities (
 	seen_at		DATETIME(6) NOT NULL,
 	PRIMARY KEY (city_id)
 ) ENGINE=InnoDB;
+
+-- Upgrade: readings written before their place was kept with them
+-- (place NULL) take it, once, from the city's row as it is now, which is
+-- what a request showed of them until then; from then on they keep it.
+ALTER TABLE readings ADD COLUMN IF NOT EXISTS place TINYINT UNSIGNED NULL;
+ALTER TABLE readings ADD COLUMN IF NOT EXISTS
+	name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL;
+ALTER TABLE readings ADD COLUMN IF NOT EXISTS
+	country VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NULL;
+ALTER TABLE readings ADD COLUMN IF NOT EXISTS lat DECIMAL(8,6) NULL;
+ALTER TABLE readings ADD COLUMN IF NOT EXISTS lon DECIMAL(9,6) NULL;
+UPDATE readings rd LEFT JOIN cities c ON c.city_id = rd.city_id
+SET rd.place = c.city_id IS NOT NULL, rd.name = c.name,
+    rd.country = c.country, rd.lat = c.lat, rd.lon = c.lon
+WHERE rd.place IS NULL;
 
 -- Work queue: one row per city some request still waits for; fetch_id
 -- names this fetch of the city for good (an auto-increment, never
@@ -160,7 +187,13 @@ CREATE TABLE IF NOT EXISTS fetches (
 -- The shared rate gate: one row, locked (SELECT ... FOR UPDATE) by every
 -- reservation, so reservations from all children of all hosts serialise.
 -- paused_until: nobody sends before it (a 429, an invalid key, the monthly
--- cap); pause_reason says which.
+-- cap, the API unreachable); pause_reason says which.
+-- outage_since: the API has not been reached since then (every call of a
+-- batch failed without an answer, or with a 5xx: worker/gate_db.c); while
+-- it is set, a reservation carries one city only (a probe), holding the
+-- gate until its calls' end, and the pause between probes grows
+-- (outage_backoff_ms) up to 30 s.  outage_error: the last call's error.
+-- Cleared by the first answer of the API.
 CREATE TABLE IF NOT EXISTS rate_gate (
 	id		TINYINT UNSIGNED NOT NULL,
 	paused_until	DATETIME(6) NOT NULL DEFAULT '1970-01-01 00:00:01',
@@ -168,8 +201,16 @@ CREATE TABLE IF NOT EXISTS rate_gate (
 	backoff_ms	INT UNSIGNED NOT NULL DEFAULT 0,
 	month		CHAR(7) NOT NULL DEFAULT '',
 	month_used	BIGINT UNSIGNED NOT NULL DEFAULT 0,
+	outage_since	DATETIME(6) NULL,
+	outage_error	VARCHAR(160) NULL,
+	outage_backoff_ms INT UNSIGNED NOT NULL DEFAULT 0,
 	PRIMARY KEY (id)
 ) ENGINE=InnoDB;
+ALTER TABLE rate_gate ADD COLUMN IF NOT EXISTS outage_since DATETIME(6) NULL;
+ALTER TABLE rate_gate ADD COLUMN IF NOT EXISTS
+	outage_error VARCHAR(160) NULL;
+ALTER TABLE rate_gate ADD COLUMN IF NOT EXISTS
+	outage_backoff_ms INT UNSIGNED NOT NULL DEFAULT 0;
 INSERT IGNORE INTO rate_gate (id) VALUES (1);
 
 -- The sliding-window log: each reservation of n cities at slot_at (database
@@ -380,9 +421,10 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 FROM requests r;
 
 -- A request's every city in order with its state and data: city id, its
--- name, country and coordinates (`cities`) when this request has its
--- reading, else NULL (a failed city's place, seen later, would change a
--- finished document that caches keep for good), Celsius, humidity.  The one statement of a city's state, which GET
+-- name, country and coordinates as the answer of the request's reading
+-- gave them (readings: never changed, so neither a later rename nor a
+-- place first learnt later changes a finished document that caches keep
+-- for good), NULL without a reading, Celsius, humidity.  The one statement of a city's state, which GET
 -- /get, the settle and a cancel read too: 'collected' when fresh at POST
 -- time or its fetch collected it; 'failed' when its fetch failed; a
 -- cancelled request's cities not done when it was cancelled are
@@ -395,10 +437,10 @@ SELECT	CONVERT(r.ext_id USING utf8mb4) AS id,
 	r.id AS request_id,
 	j.pos - 1 AS pos,
 	j.city_id,
-	IF(rd.id IS NULL, NULL, c.name) AS name,
-	IF(rd.id IS NULL, NULL, c.country) AS country,
-	IF(rd.id IS NULL, NULL, c.lat) AS lat,
-	IF(rd.id IS NULL, NULL, c.lon) AS lon,
+	rd.name,
+	rd.country,
+	rd.lat,
+	rd.lon,
 	rd.temperature,
 	rd.humidity,
 	rd.observed_at,
@@ -427,8 +469,7 @@ JOIN JSON_TABLE(r.cities, '$[*]' COLUMNS (pos FOR ORDINALITY,
 LEFT JOIN fetches f ON f.id = j.fetch_id
 LEFT JOIN readings rd ON rd.id = IF(j.reading_id > 0, j.reading_id,
 	IF(f.state = 'collected' AND (r.cancelled_at IS NULL OR
-	    f.done_at <= r.cancelled_at), f.reading_id, NULL))
-LEFT JOIN cities c ON c.city_id = j.city_id;
+	    f.done_at <= r.cancelled_at), f.reading_id, NULL));
 
 -- The newest reading of each city (from city_latest, so one row per city
 -- without a scan of readings); with retention.readings_days, only cities

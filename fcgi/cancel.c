@@ -8,14 +8,25 @@
  * its row is settled at once from its cities; the counts move by the
  * difference.
  *
+ * A batch that is storing one of the request's cities right now must
+ * not be missed: its completion writes the fetch's outcome (done_at) and
+ * commits a moment later, holding the city's queue entry locked from
+ * before the one to after the other.  So the cancel first locks every
+ * queue entry the request still waits for, which waits for any such
+ * completion to commit, and only then reads anything (its first plain
+ * read opens the transaction's snapshot, which then holds those outcomes)
+ * and marks the request: every outcome stored before the mark is seen
+ * and counted, and every completion after it waits for the cancel's
+ * commit and writes a done_at after the mark (request_data: "cancelled").
+ *
  * Lock order.  Every transaction of this program (this one and POST's,
  * post.c) takes its locks in the one order the worker's transactions
  * follow too, so none deadlocks: at most one existing requests row (FOR
  * UPDATE) first, city_tasks rows in ascending city_id, the rows it alone
  * creates or owns, the counters shard last.  Here: the request's row
- * (lock 1, so a settle of it waits or is waited for whole), its unleased
- * queue entries (lock 2, ascending city_id), their dropped fetches (lock
- * 3), this connection's counters shard (lock 4).
+ * (lock 1, so a settle of it waits or is waited for whole), the queue
+ * entries of the fetches it waits for (lock 2, ascending city_id), their
+ * dropped fetches (lock 3), this connection's counters shard (lock 4).
  */
 #include "cancel.h"
 #include "counters.h"
@@ -25,6 +36,8 @@
 
 enum {
 	C_LOCK,
+	C_PENDING,
+	C_WAIT,
 	C_MARK,
 	C_FIND,
 	C_TAKE,
@@ -39,6 +52,24 @@ static const char *const sql[C_COUNT] = {
 	[C_LOCK] =
 	    "SELECT id, collected, failed, finished_at IS NOT NULL "
 	    "FROM requests WHERE ext_id = ? FOR UPDATE",
+	/* The fetches it waits for, from its row as locked (a locking read:
+	 * no snapshot yet), ascending city_id. */
+	[C_PENDING] =
+	    "SELECT j.city_id, j.fetch_id FROM requests q "
+	    "JOIN JSON_TABLE(q.cities, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "reading_id BIGINT UNSIGNED PATH '$[1]', "
+	    "fetch_id BIGINT UNSIGNED PATH '$[2]' DEFAULT '0' ON EMPTY)) j "
+	    "WHERE q.id = ? AND j.reading_id = 0 AND j.fetch_id > 0 "
+	    "ORDER BY j.city_id FOR UPDATE",
+	/* Lock 2: their queue entries ([[id, fetch_id], ...] ascending),
+	 * leased or not: waits for a completion storing one of them. */
+	[C_WAIT] =
+	    "SELECT t.city_id, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
+	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+	    "fetch_id BIGINT UNSIGNED PATH '$[1]')) j "
+	    "STRAIGHT_JOIN city_tasks t "
+	    "ON t.city_id = j.city_id AND t.fetch_id = j.fetch_id FOR UPDATE",
 	[C_MARK] =
 	    "UPDATE requests SET cancelled_at = NOW(6) WHERE id = ?",
 	/*
@@ -139,6 +170,42 @@ taken_row(void *arg, struct db_err *e)
 	return 0;
 }
 
+static int
+ignore_row(void *arg, struct db_err *e)
+{
+	(void)arg;
+	(void)e;
+	return 0;
+}
+
+/*
+ * Lock 2, before any plain read: the queue entries of every fetch request
+ * rid waits for, in ascending city_id, so that a completion storing one
+ * of them commits first.
+ */
+static int
+wait_fetches(unsigned long long rid, struct db_err *e)
+{
+	struct task_row	 t = { 0, 0, 0 };
+	MYSQL_BIND	 b[1], o[2];
+	unsigned long	 len;
+
+	db_bind_u64(&b[0], &rid);
+	db_bind_u64(&o[0], &t.city);
+	db_bind_u64(&o[1], &t.fetch);
+	db_list_start(&tasks);
+	if (db_rows(cancel_stmts.db, st[C_PENDING], b, o,
+	    "cancel: pending fetches", taken_row, &t, e) == -1)
+		return -1;
+	if (t.n == 0)
+		return 0;
+	if (db_list_bind(&b[0], &tasks, &len, "cancel: pending fetches", e) ==
+	    -1)
+		return -1;
+	return db_rows(cancel_stmts.db, st[C_WAIT], b, o,
+	    "cancel: wait for fetches", ignore_row, NULL, e);
+}
+
 /*
  * Lock 2: the queue entries request rid created that no worker has
  * leased, found by a plain read, then locked in ascending city_id, into
@@ -229,6 +296,8 @@ cancel_once(void *arg, struct db_err *e)
 	c->n = 0;
 	if ((rc = lock_request(c, e)) != STORE_OK || c->finished)
 		return rc;
+	if (wait_fetches(c->rid, e) == -1)
+		return -1;
 	/* Finished by its cities, not settled yet (the settle will): as
 	 * finished, nothing changes either. */
 	if (read_live(c->rid, &lv, "cancel: progress", e) == -1)

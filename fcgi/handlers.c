@@ -350,7 +350,7 @@ cancel(const struct http_req *rq, struct http_resp *rs)
  * 200 while the service can do its job: the database answers, some
  * worker child beat within RULES_ALIVE_S and the key is not refused.
  * "degraded": still 200, but the gate is paused (a 429, the monthly cap)
- * or a worker host has no child alive.
+ * or held (the API unreachable), or a worker host has no child alive.
  */
 static void
 health(struct http_resp *rs)
@@ -369,7 +369,8 @@ health(struct http_resp *rs)
 		return;
 	}
 	ok = h.alive_hosts > 0 && !h.key_paused;
-	status = !ok ? "down" : h.paused || h.hosts > h.alive_hosts ?
+	status = !ok ? "down" : h.paused || h.down ||
+	    h.hosts > h.alive_hosts ?
 	    "degraded" : "ok";
 	reply_health(rs->body, status, &hosts, &h);
 	rs->status = ok ? 200 : 503;

@@ -32,7 +32,10 @@ static const char *const sql[HS_COUNT] = {
 	    "DATE_FORMAT(g.paused_until, '%Y-%m-%dT%H:%i:%s.%fZ'), "
 	    "(SELECT " COUNTER("queued") " FROM counters), "
 	    "(SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(6)) "
-	    "FROM city_tasks) "
+	    "FROM city_tasks), "
+	    "g.outage_since IS NOT NULL, "
+	    "DATE_FORMAT(g.outage_since, '%Y-%m-%dT%H:%i:%s.%fZ'), "
+	    "COALESCE(g.outage_error, '') "
 	    "FROM rate_gate g WHERE g.id = 1",
 	[HS_WORKERS] =
 	    "SELECT host, COALESCE(SUM(" ALIVE "), 0), "
@@ -40,7 +43,9 @@ static const char *const sql[HS_COUNT] = {
 	    "FROM worker_children GROUP BY host ORDER BY host",
 	[HS_SUMS] =
 	    "SELECT r.n, r.cities - r.collected - r.failed, r.collected, "
-	    "r.failed, w.cities, c.wait_us, c.alive, c.restarts, r.queued FROM "
+	    "r.failed, w.cities, c.wait_us, c.alive, c.restarts, r.queued, "
+	    "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, outage_since, "
+	    "NOW(6)) FROM rate_gate WHERE id = 1), -1) FROM "
 	    "(SELECT " COUNTER("requests") " AS n, "
 	    COUNTER("cities") " AS cities, "
 	    COUNTER("collected") " AS collected, "
@@ -64,6 +69,9 @@ enum {
 	GT_UNTIL,
 	GT_QUEUED,
 	GT_OLDEST,
+	GT_DOWN,
+	GT_SINCE,
+	GT_WHY,
 	GT_COLS
 };
 
@@ -78,6 +86,7 @@ enum {
 	SUM_ALIVE,
 	SUM_RESTARTS,
 	SUM_QUEUED,
+	SUM_DOWN_US,
 	SUM_COLS
 };
 
@@ -148,9 +157,9 @@ static int
 read_gate(struct health *h, struct db_err *e)
 {
 	MYSQL_BIND	 o[GT_COLS];
-	long long	 paused = 0;
-	unsigned long	 rlen = 0, ulen = 0;
-	my_bool		 pnull = 1, qnull = 1, onull = 1;
+	long long	 paused = 0, down = 0;
+	unsigned long	 rlen = 0, ulen = 0, slen = 0, wlen = 0;
+	my_bool		 pnull = 1, qnull = 1, onull = 1, dnull = 1;
 
 	bind_ll(&o[GT_PAUSED], &paused, &pnull);
 	db_bind_out_str(&o[GT_REASON], h->reason, sizeof(h->reason), &rlen,
@@ -159,14 +168,22 @@ read_gate(struct health *h, struct db_err *e)
 	    NULL);
 	bind_ll(&o[GT_QUEUED], &h->queued, &qnull);
 	bind_ll(&o[GT_OLDEST], &h->oldest_us, &onull);
+	bind_ll(&o[GT_DOWN], &down, &dnull);
+	db_bind_out_str(&o[GT_SINCE], h->since, sizeof(h->since), &slen,
+	    NULL);
+	db_bind_out_str(&o[GT_WHY], h->down_why, sizeof(h->down_why), &wlen,
+	    NULL);
 	if (db_one_row(health_stmts.db, st[HS_GATE], NULL, o, "health gate",
 	    e) == -1) {
 		if (e->code != 0)		/* 0: no row */
 			return -1;
-		paused = 0;
-		pnull = qnull = onull = 1;
+		paused = down = 0;
+		pnull = qnull = onull = dnull = 1;
 	}
 	h->paused = !pnull && paused;
+	h->down = !dnull && down;
+	h->since_len = clamp(slen, sizeof(h->since));
+	h->down_why_len = clamp(wlen, sizeof(h->down_why));
 	h->reason_len = clamp(rlen, sizeof(h->reason));
 	h->until_len = clamp(ulen, sizeof(h->until));
 	h->key_paused = h->paused &&
@@ -205,6 +222,7 @@ read_sums(struct health_sums *m, struct db_err *e)
 		[SUM_ALIVE] = &m->alive,
 		[SUM_RESTARTS] = &m->restarts,
 		[SUM_QUEUED] = &m->queued,
+		[SUM_DOWN_US] = &m->down_us,
 	};
 	MYSQL_BIND	 o[SUM_COLS];
 	my_bool		 null[SUM_COLS];

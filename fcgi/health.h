@@ -25,6 +25,10 @@ struct health {
 	long long	 queued;	/* cities queued */
 	long long	 oldest_us;	/* the oldest queue entry's age */
 	int		 oldest_null;	/* the queue is empty */
+	int		 down;		/* the API unreachable: held */
+	char		 since[40];	/* since when (ISO 8601) */
+	char		 down_why[168];	/* the last call's error */
+	size_t		 since_len, down_why_len;
 };
 
 /* The running sums /metrics shows. */
@@ -36,6 +40,8 @@ struct health_sums {
 	long long	 alive;		/* worker children alive */
 	long long	 restarts;	/* of the live children's slots */
 	long long	 queued;	/* cities queued */
+	long long	 down_us;	/* the API unreachable this long; -1:
+					 * it answers */
 };
 
 /* Its statements, prepared by store.c on every connect. */

@@ -287,6 +287,40 @@ reply_health_host(struct buf *hosts, const char *host, size_t len,
 	buf_addc(hosts, '}');
 }
 
+/*
+ * The gate: "held" while the API is unreachable (with the last error and
+ * since when), else "paused" (a 429, the key, the month) or "running";
+ * until: the end of a pause in force (the next probe, while held).
+ */
+static void
+reply_health_gate(struct buf *out, const struct health *h)
+{
+	buf_printf(out, "], \"gate\": {\"state\": \"%s\", \"reason\": ",
+	    h->down ? "held" : h->paused ? "paused" : "running");
+	if (h->paused)
+		json_str(out, h->reason, h->reason_len);
+	else if (h->down)
+		json_str(out, RULES_PAUSE_DOWN, strlen(RULES_PAUSE_DOWN));
+	else
+		buf_adds(out, "null");
+	buf_adds(out, ", \"until\": ");
+	if (h->paused)
+		json_str(out, h->until, h->until_len);
+	else
+		buf_adds(out, "null");
+	buf_adds(out, ", \"since\": ");
+	if (h->down)
+		json_str(out, h->since, h->since_len);
+	else
+		buf_adds(out, "null");
+	buf_adds(out, ", \"error\": ");
+	if (h->down)
+		json_str(out, h->down_why, h->down_why_len);
+	else
+		buf_adds(out, "null");
+	buf_addc(out, '}');
+}
+
 void
 reply_health(struct buf *out, const char *status, const struct buf *hosts,
     const struct health *h)
@@ -296,16 +330,7 @@ reply_health(struct buf *out, const char *status, const struct buf *hosts,
 	buf_add(out, hosts->data, hosts->len);
 	if (hosts->failed)
 		out->failed = 1;
-	if (h->paused) {
-		buf_adds(out, "], \"gate\": {\"state\": \"paused\", "
-		    "\"reason\": ");
-		json_str(out, h->reason, h->reason_len);
-		buf_adds(out, ", \"until\": ");
-		json_str(out, h->until, h->until_len);
-		buf_addc(out, '}');
-	} else
-		buf_adds(out, "], \"gate\": {\"state\": \"running\", "
-		    "\"reason\": null, \"until\": null}");
+	reply_health_gate(out, h);
 	buf_printf(out, ", \"queue\": {\"cities\": %lld, \"oldest_age_s\": ",
 	    h->queued);
 	if (h->oldest_null)
@@ -401,4 +426,12 @@ reply_metrics(struct buf *out, const struct health_sums *m,
 	    m->restarts);
 	metric(out, "owmcollect_queue_cities", "gauge",
 	    "Cities queued for fetching.", m->queued);
+	metric(out, "owmcollect_api_unreachable", "gauge",
+	    "1 while no call reaches the API (the gate holds every call but "
+	    "a probe), else 0.", m->down_us >= 0);
+	family(out, "owmcollect_api_unreachable_seconds", "gauge",
+	    "How long the API has been unreachable (0 while it answers).");
+	buf_printf(out, "owmcollect_api_unreachable_seconds %lld.%06lld\n",
+	    m->down_us > 0 ? m->down_us / 1000000 : 0,
+	    m->down_us > 0 ? m->down_us % 1000000 : 0);
 }

@@ -59,6 +59,8 @@ static const struct setting settings[] = {
 	I(owm, timeout_ms, owm.timeout_ms, 10000, 100, 300000),
 	I(worker, children, worker.children, 2, 1, 64),
 	I(worker, max_attempts, worker.max_attempts, 5, 1, 100),
+	I(worker, give_up_seconds, worker.give_up_seconds, 86400, 60,
+	    31536000),
 	I(worker, reuse_seconds, worker.reuse_seconds, 600, 0, 86400),
 	I(worker, lease_seconds, worker.lease_seconds, 60, 5, 3600),
 	I(worker, poll_ms, worker.poll_ms, 250, 10, 10000),

@@ -37,6 +37,7 @@ struct config {
 	struct {
 		long long	 children;
 		long long	 max_attempts;
+		long long	 give_up_seconds;
 		long long	 reuse_seconds;
 		long long	 lease_seconds;
 		long long	 poll_ms;

@@ -20,6 +20,7 @@
 #define RULES_PAUSE_429		"429"
 #define RULES_PAUSE_KEY		"invalid key"
 #define RULES_PAUSE_MONTH	"monthly cap"
+#define RULES_PAUSE_DOWN	"API unreachable"
 
 /* A city list: 1..CITIES_MAX ids, each 1..CITY_ID_MAX, none repeated. */
 #define CITIES_MAX		1000

@@ -33,12 +33,69 @@ retry(struct task *t, const char *reason, unsigned int max_attempts)
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 }
 
+/*
+ * A failure that is not the city's: try again, the attempt not counted,
+ * or fail once the city has waited give_up_s in the queue.
+ */
+static void
+unreached(struct task *t, const char *reason, const struct answer_limits *l)
+{
+	if (t->age_s >= l->give_up_s) {
+		t->out = TASK_FAILED;
+		snprintf(t->reason, sizeof(t->reason), "API unreachable for "
+		    "%lld s: %s", (long long)t->age_s, reason);
+		return;
+	}
+	t->out = TASK_RETRY;
+	t->uncounted = 1;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+}
+
 void
 answer_release(struct task *t, const char *reason)
 {
 	t->out = TASK_RELEASE;
 	t->delay_us = 0;
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+}
+
+void
+answer_hold(struct task *t, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].out == TASK_RETRY && t[i].uncounted) {
+			t[i].out = TASK_RELEASE;
+			t[i].delay_us = 0;
+		}
+}
+
+/*
+ * The call reached no one who could answer for the city: it failed
+ * before any status came (no connection, no name, TLS, a timeout), or the
+ * server answered 5xx.  A status below 500 followed by a failure (a body
+ * cut short, too large, stalled) is an answer that did not serve it.
+ */
+static int
+is_unreached(const struct owm_call *c)
+{
+	if (c->failed && c->status == 0)
+		return 1;
+	return c->status >= 500;
+}
+
+/* Every call counts once: reached or not, and the first reason not. */
+static void
+count_reach(const struct owm_call *c, const char *why,
+    struct answer_verdict *v)
+{
+	if (!is_unreached(c)) {
+		v->reached++;
+		return;
+	}
+	if (v->unreached++ == 0)
+		snprintf(v->down_why, sizeof(v->down_why), "%s", why);
 }
 
 /* The counter a call's transport result and status fall under. */
@@ -62,12 +119,16 @@ outcome_of(const struct owm_call *c)
 /* An answer without a usable body: the HTTP status decides. */
 static void
 classify_status(struct task *t, const struct owm_call *c,
-    unsigned int max_attempts, struct answer_verdict *v)
+    const struct answer_limits *l, struct answer_verdict *v)
 {
 	char	 why[REASON_ROOM];
 
+	if (c->failed && is_unreached(c)) {
+		unreached(t, c->err, l);
+		return;
+	}
 	if (c->failed) {
-		retry(t, c->err, max_attempts);
+		retry(t, c->err, l->max_attempts);
 		return;
 	}
 	switch (c->status) {
@@ -80,7 +141,10 @@ classify_status(struct task *t, const struct owm_call *c,
 		break;
 	}
 	snprintf(why, sizeof(why), "HTTP %ld", c->status);
-	retry(t, why, max_attempts);
+	if (is_unreached(c))
+		unreached(t, why, l);
+	else
+		retry(t, why, l->max_attempts);
 }
 
 /* The API's word for an unknown id; any other 404 is a misrouted call. */
@@ -97,13 +161,13 @@ is_not_found(const struct owm_call *c)
 /* One /weather answer for t; returns the call's counter. */
 static enum call_outcome
 classify_single(struct task *t, const struct owm_call *c,
-    unsigned int max_attempts, int64_t now, struct answer_verdict *v)
+    const struct answer_limits *l, int64_t now, struct answer_verdict *v)
 {
 	const char	*why;
 	char		 reason[REASON_ROOM];
 
 	if (c->failed || (c->status != 200 && c->status != 404)) {
-		classify_status(t, c, max_attempts, v);
+		classify_status(t, c, l, v);
 		return outcome_of(c);
 	}
 	v->saw_ok = 1;
@@ -113,7 +177,7 @@ classify_single(struct task *t, const struct owm_call *c,
 			snprintf(t->reason, sizeof(t->reason), NOT_FOUND);
 			return CALL_NOT_FOUND;
 		}
-		retry(t, "HTTP 404", max_attempts);
+		retry(t, "HTTP 404", l->max_attempts);
 		return CALL_4XX;
 	}
 	if (owm_parse_single(c->body.data, c->body.len, t->city, now, &t->rd,
@@ -122,20 +186,21 @@ classify_single(struct task *t, const struct owm_call *c,
 		return CALL_OK;
 	}
 	snprintf(reason, sizeof(reason), "invalid response: %s", why);
-	retry(t, reason, max_attempts);
+	retry(t, reason, l->max_attempts);
 	return CALL_BROKEN_JSON;
 }
 
 void
 answer_single(struct task *t, const struct owm_call *c,
-    unsigned int max_attempts, int64_t now, struct answer_verdict *v)
+    const struct answer_limits *l, int64_t now, struct answer_verdict *v)
 {
-	v->calls[classify_single(t, c, max_attempts, now, v)]++;
+	v->calls[classify_single(t, c, l, now, v)]++;
+	count_reach(c, t->reason, v);
 }
 
 size_t
 answer_group(struct task **list, const struct owm_call *c,
-    unsigned int max_attempts, int64_t now, struct answer_verdict *v,
+    const struct answer_limits *l, int64_t now, struct answer_verdict *v,
     struct task **missing)
 {
 	struct owm_reading rd[OWM_GROUP_MAX];
@@ -144,21 +209,23 @@ answer_group(struct task **list, const struct owm_call *c,
 	char		 reason[REASON_ROOM];
 	size_t		 i, n = c->nids, nmissing = 0;
 
-	if (n > OWM_GROUP_MAX)
-		abort();		/* the client never sends more */
+	if (n > OWM_GROUP_MAX || n == 0)
+		abort();		/* the client never sends those */
 	if (c->failed || c->status != 200) {
 		v->calls[outcome_of(c)]++;
 		for (i = 0; i < n; i++)
-			classify_status(list[i], c, max_attempts, v);
+			classify_status(list[i], c, l, v);
+		count_reach(c, list[0]->reason, v);
 		return 0;
 	}
 	v->saw_ok = 1;
+	v->reached++;
 	if (owm_parse_group(c->body.data, c->body.len, c->ids, n, now, rd,
 	    found, &why) == -1) {
 		v->calls[CALL_BROKEN_JSON]++;
 		snprintf(reason, sizeof(reason), "invalid response: %s", why);
 		for (i = 0; i < n; i++)
-			retry(list[i], reason, max_attempts);
+			retry(list[i], reason, l->max_attempts);
 		return 0;
 	}
 	v->calls[CALL_OK]++;
@@ -183,5 +250,9 @@ answer_gate(const struct answer_verdict *v, unsigned int backoff_ms)
 		act |= ANSWER_PAUSE_429;
 	else if (v->saw_ok && backoff_ms > 0)
 		act |= ANSWER_BACKOFF_RESET;
+	if (v->reached > 0)
+		act |= ANSWER_UP;
+	else if (v->unreached > 0)
+		act |= ANSWER_DOWN;
 	return act;
 }

@@ -75,12 +75,15 @@ static int64_t			 next_beat;
 static unsigned long		 batchno;
 static int64_t			 lease_end;	/* local: the batch's leases */
 static struct task		 tasks[OWM_GROUP_MAX];
+static struct answer_limits	 limits;	/* from the configuration */
 static struct owm_call		 calls[OWM_CLIENT_MAX_CALLS];
 
-/* What a batch learnt: its answers' verdict, the gate's backoff. */
+/* What a batch learnt: its answers' verdict, the gate's state. */
 struct verdict {
 	struct answer_verdict ans;
 	unsigned int	 backoff_ms;	/* the gate's, at reservation */
+	int		 outage;	/* the API was unreachable then */
+	int		 probe;		/* the batch was the outage's probe */
 };
 
 static void
@@ -291,9 +294,11 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 		return 0;
 	}
 	v->backoff_ms = g->backoff_ms;
+	v->outage |= g->outage;
+	v->probe |= g->probe;
 	if (g->granted < n) {
 		release_all(list + g->granted, n - g->granted,
-		    RULES_PAUSE_MONTH);
+		    g->probe ? RULES_PAUSE_DOWN : RULES_PAUSE_MONTH);
 		n = g->granted;
 	}
 	ps->wake = gate_wake_mono(g, g->slot);
@@ -339,12 +344,16 @@ sleep_to_slot(struct task **list, size_t n, size_t ncalls,
 	}
 	if (ps->wake <= t0)
 		return (int)n;
-	/* Someone may have been refused while we slept. */
+	/* Someone may have been refused while we slept (a probe's own
+	 * hold is no reason to stop it). */
 	if ((rc = gate_check(&state, &e)) == -1) {
 		unused(ps);
 		db_trouble(&e);
 		return -1;
 	}
+	if (rc == GATE_PAUSED && ps->g.probe &&
+	    strcmp(state.reason, RULES_PAUSE_DOWN) == 0)
+		return (int)n;
 	if (rc == GATE_PAUSED) {
 		unused(ps);
 		release_all(list, n, state.reason);
@@ -419,8 +428,8 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 		log_debug("GET /weather id=%u: %ld%s%s", ids[i],
 		    calls[i].status, calls[i].failed ? " " : "",
 		    calls[i].failed ? calls[i].err : "");
-		answer_single(list[i], &calls[i],
-		    (unsigned int)cf->worker.max_attempts, time(NULL), &v->ans);
+		answer_single(list[i], &calls[i], &limits, time(NULL),
+		    &v->ans);
 	}
 	stats.cities += (uint64_t)k;
 	return 0;
@@ -450,8 +459,7 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],
 	    calls[0].status, calls[0].failed ? " " : "",
 	    calls[0].failed ? calls[0].err : "");
-	nmissing = answer_group(list, &calls[0],
-	    (unsigned int)cf->worker.max_attempts, time(NULL), &v->ans,
+	nmissing = answer_group(list, &calls[0], &limits, time(NULL), &v->ans,
 	    missing);
 	/* The API leaves unknown ids out of a group answer; one single
 	 * call each tells an unknown city from a hiccup. */
@@ -460,15 +468,51 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	return 0;
 }
 
-/* Tell everyone what this batch learnt about the key and the limit. */
+/* The API reached nothing: hold the gate for everyone. */
 static int
-report(const struct verdict *v)
+report_down(const struct verdict *v, struct db_err *e)
+{
+	unsigned int	 backoff;
+	int		 rc;
+
+	if ((rc = gate_unreachable(v->probe, v->ans.down_why, &backoff,
+	    e)) == -1)
+		return -1;
+	if (rc == 1)
+		log_errx("the API is unreachable (%s): every child holds its "
+		    "calls, and one city probes it, first in %u ms, then up "
+		    "to every %d s; no city is failed", v->ans.down_why,
+		    backoff, GATE_DOWN_MAX_MS / 1000);
+	return 0;
+}
+
+/* The API answered: an outage, if one was on, ends. */
+static int
+report_up(struct db_err *e)
+{
+	int64_t		 down_us;
+	int		 rc;
+
+	if ((rc = gate_reachable(&down_us, e)) == -1)
+		return -1;
+	if (rc == 1)
+		log_notice("the API answers again after %lld s unreachable: "
+		    "calls resume", (long long)(down_us / US_PER_S));
+	return 0;
+}
+
+/*
+ * Tell everyone what this batch learnt about the key, the limit and the
+ * API's reach, before its outcomes are stored: the other children must
+ * stop calling an API that refuses or cannot be reached at once, whether
+ * or not the storing goes well.
+ */
+static int
+report_gate(const struct verdict *v)
 {
 	struct db_err	 e;
 	int		 rc, act = answer_gate(&v->ans, v->backoff_ms);
 
-	if (heartbeat_count_calls(v->ans.calls, &e) == -1)
-		goto fail;
 	if (act & ANSWER_PAUSE_KEY) {
 		if ((rc = gate_pause_key(KEY_PAUSE_S, &e)) == -1)
 			goto fail;
@@ -487,10 +531,27 @@ report(const struct verdict *v)
 	}
 	if ((act & ANSWER_BACKOFF_RESET) && gate_backoff_reset(&e) == -1)
 		goto fail;
+	if ((act & ANSWER_DOWN) && report_down(v, &e) == -1)
+		goto fail;
+	if ((act & ANSWER_UP) && v->outage && report_up(&e) == -1)
+		goto fail;
 	return 0;
 fail:
 	db_trouble(&e);
 	return -1;
+}
+
+/* The batch's API calls, by outcome, into this child's counters. */
+static int
+report_calls(const struct verdict *v)
+{
+	struct db_err	 e;
+
+	if (heartbeat_count_calls(v->ans.calls, &e) == -1) {
+		db_trouble(&e);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -569,7 +630,7 @@ round_once(void)
 	struct db_err	 e;
 	size_t		 n, i, k, lost, before, max;
 	int64_t		 until;
-	int		 rc;
+	int		 rc, told;
 
 	if ((rc = gate_check(&g, &e)) == -1) {
 		db_trouble(&e);
@@ -605,6 +666,9 @@ round_once(void)
 		    fetch_single(list, k, &v);
 		stats.batches++;
 		retry_later(tasks, n);
+		/* Nothing reached the API: its cities wait for the gate. */
+		if (answer_gate(&v.ans, v.backoff_ms) & ANSWER_DOWN)
+			answer_hold(tasks, n);
 	}
 	/* The database failed before some calls (the claim is known, the
 	 * reservation not used): those go back to the queue with the
@@ -613,7 +677,11 @@ round_once(void)
 		for (i = 0; i < n; i++)
 			if (tasks[i].out == TASK_PENDING)
 				answer_release(&tasks[i], DB_DOWN);
-	/* The readings first: a failure to report must not lose them.  A
+	/* What the calls said of the key, the limit and the API first;
+	 * on a lost connection, again after the completion (which opens a
+	 * new one). */
+	told = conn.db != NULL && report_gate(&v) == 0;
+	/* Then the outcomes; a failure to report must not lose them.  A
 	 * lost connection is opened again and the completion run again
 	 * (tasks.h: idempotent by the leases) while the leases last. */
 	until = daemon_mono_us() + STORE_RETRY_US;
@@ -628,10 +696,14 @@ round_once(void)
 			log_warnx("batch %s: results not stored (%s); the "
 			    "cities will be fetched again", owner, e.msg);
 		db_trouble(&e);
+		if (!told && conn.db != NULL)
+			(void)report_gate(&v);
 		return -1;
 	}
 	batch_log(n, lost, before);
-	if (report(&v) == -1)
+	if (!told && report_gate(&v) == -1)
+		return -1;
+	if (report_calls(&v) == -1)
 		return -1;
 	return 1;
 }
@@ -659,6 +731,8 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 	int		 rc;
 
 	cf = conf;
+	limits.max_attempts = (unsigned int)cf->worker.max_attempts;
+	limits.give_up_s = cf->worker.give_up_seconds;
 	daemon_child_signals(on_term);
 
 	srandom((unsigned int)(getpid() ^ time(NULL) ^

@@ -49,6 +49,10 @@ enum {
 	G_KEY,
 	G_UNKEY,
 	G_RESET,
+	G_HOLD,
+	G_OLOCK,
+	G_DOWN,
+	G_UP,
 	G_COUNT
 };
 
@@ -61,7 +65,8 @@ static const char *const sql[G_COUNT] = {
 	 * for the lock. */
 	[G_LOCK] =
 	    "SELECT " US("paused_until") ", "
-	    "COALESCE(pause_reason, ''), backoff_ms, month, month_used "
+	    "COALESCE(pause_reason, ''), backoff_ms, month, month_used, "
+	    "outage_since IS NOT NULL "
 	    "FROM rate_gate WHERE id = 1 FOR UPDATE",
 	[G_NOW] =
 	    "SELECT " US("NOW(6)") ", DATE_FORMAT(NOW(6), '%Y-%m'), "
@@ -115,6 +120,28 @@ static const char *const sql[G_COUNT] = {
 	[G_RESET] =
 	    "UPDATE rate_gate SET backoff_ms = 0 WHERE id = 1 AND "
 	    "backoff_ms <> 0",
+	/* A probe holds the gate until its calls' end (its transaction). */
+	[G_HOLD] =
+	    "UPDATE rate_gate SET paused_until = " AT("?") ", "
+	    "pause_reason = '" RULES_PAUSE_DOWN "' WHERE id = 1",
+	/* The clock and the outage, the row locked (outage_since NULL: 0). */
+	[G_OLOCK] =
+	    "SELECT " US("NOW(6)") ", " US("paused_until") ", "
+	    "COALESCE(pause_reason, ''), "
+	    "COALESCE(" US("outage_since") ", 0), outage_backoff_ms "
+	    "FROM rate_gate WHERE id = 1 FOR UPDATE",
+	[G_DOWN] =
+	    "UPDATE rate_gate SET paused_until = " AT("?") ", "
+	    "pause_reason = ?, outage_since = COALESCE(outage_since, NOW(6)), "
+	    "outage_error = ?, outage_backoff_ms = ? WHERE id = 1",
+	/* The API answered: the outage ends, and its hold with it (any
+	 * other pause stays). */
+	[G_UP] =
+	    "UPDATE rate_gate SET paused_until = IF(pause_reason <=> '"
+	    RULES_PAUSE_DOWN "', LEAST(paused_until, NOW(6)), paused_until), "
+	    "pause_reason = IF(pause_reason <=> '" RULES_PAUSE_DOWN "', NULL, "
+	    "pause_reason), outage_since = NULL, outage_error = NULL, "
+	    "outage_backoff_ms = 0 WHERE id = 1",
 };
 
 static MYSQL_STMT		*st[G_COUNT];
@@ -326,8 +353,8 @@ struct locked {
 static int
 lock_gate(struct gate_state *g, struct locked *l, struct db_err *e)
 {
-	MYSQL_BIND	 o[5];
-	long long	 now, until, backoff;
+	MYSQL_BIND	 o[6];
+	long long	 now, until, backoff, outage;
 	unsigned long	 rlen, mlen, clen;
 	my_bool		 rnull, mnull, cnull;
 
@@ -336,8 +363,10 @@ lock_gate(struct gate_state *g, struct locked *l, struct db_err *e)
 	db_bind_i64(&o[2], &backoff);
 	db_bind_out_str(&o[3], l->month, sizeof(l->month) - 1, &mlen, &mnull);
 	db_bind_i64(&o[4], &l->used);
+	db_bind_i64(&o[5], &outage);
 	if (one_row(st[G_LOCK], o, "rate gate lock", e) == -1)
 		return -1;
+	g->outage = outage != 0;
 	/* The lock is ours: now the clock, between two local readings. */
 	db_bind_i64(&o[0], &now);
 	db_bind_out_str(&o[1], l->cur, sizeof(l->cur) - 1, &clen, &cnull);
@@ -416,6 +445,17 @@ record_slot(struct gate_state *g, unsigned int n, const char *owner,
 	return 0;
 }
 
+/* Inside a probe's reservation: nobody else sends until its end. */
+static int
+hold(int64_t until_us, struct db_err *e)
+{
+	MYSQL_BIND	 p[1];
+	long long	 until = until_us;
+
+	db_bind_i64(&p[0], &until);
+	return db_run(set.db, st[G_HOLD], p, "rate gate probe hold", e);
+}
+
 /* Old slots go at most once a minute, inside a reservation. */
 static int
 clean_if_due(struct db_err *e)
@@ -453,8 +493,14 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 			goto fail;
 		return GATE_PAUSED;
 	}
+	/* The API unreachable: one city tries it, alone. */
+	if (g->outage) {
+		n = 1;
+		g->probe = 1;
+	}
 	if (place(g->now, n, &t, &cum, e) == -1 ||
 	    record_slot(g, n, owner, t, cum, &l, &deadline, e) == -1 ||
+	    (g->probe && hold(deadline, e) == -1) ||
 	    clean_if_due(e) == -1 ||
 	    db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
@@ -539,4 +585,114 @@ int
 gate_backoff_reset(struct db_err *e)
 {
 	return db_run(set.db, st[G_RESET], NULL, "rate gate backoff reset", e);
+}
+
+/* The row locked, with the clock and the outage (G_OLOCK). */
+struct outage {
+	long long	 now, until, since, backoff_ms;
+	char		 reason[40];
+};
+
+static int
+lock_outage(struct outage *o, struct db_err *e)
+{
+	MYSQL_BIND	 b[5];
+	unsigned long	 rlen;
+	my_bool		 rnull;
+
+	db_bind_i64(&b[0], &o->now);
+	db_bind_i64(&b[1], &o->until);
+	db_bind_out_str(&b[2], o->reason, sizeof(o->reason) - 1, &rlen,
+	    &rnull);
+	db_bind_i64(&b[3], &o->since);
+	db_bind_i64(&b[4], &o->backoff_ms);
+	if (one_row(st[G_OLOCK], b, "rate gate outage", e) == -1)
+		return -1;
+	terminate(o->reason, rlen, sizeof(o->reason));
+	return 0;
+}
+
+/*
+ * Where the hold of an unreachable API puts the gate: the next probe
+ * after a backoff that doubles with each failed probe (a batch that was
+ * in flight when the API went away does not double it), and any other
+ * pause in force kept with its reason.
+ */
+static void
+down_next(struct outage *o, int probe)
+{
+	long long	 b = o->backoff_ms, until;
+
+	b = probe ? b * 2 : b;
+	if (b < GATE_DOWN_MIN_MS)
+		b = GATE_DOWN_MIN_MS;
+	if (b > GATE_DOWN_MAX_MS)
+		b = GATE_DOWN_MAX_MS;
+	o->backoff_ms = b;
+	until = o->now + b * 1000;
+	if (o->until > o->now && strcmp(o->reason, RULES_PAUSE_DOWN) != 0 &&
+	    o->reason[0] != '\0') {
+		if (o->until > until)
+			until = o->until;	/* a 429, the key, the month */
+	} else {
+		snprintf(o->reason, sizeof(o->reason), "%s", RULES_PAUSE_DOWN);
+		/* A probe's own hold ends with it; an older batch's
+		 * failure never shortens a probe's hold. */
+		if (!probe && o->until > until)
+			until = o->until;
+	}
+	o->until = until;
+}
+
+int
+gate_unreachable(int probe, const char *why, unsigned int *backoff_ms,
+    struct db_err *e)
+{
+	MYSQL_BIND	 p[4];
+	struct outage	 o;
+	long long	 b;
+	unsigned long	 rlen, wlen;
+
+	if (db_query(set.db, "START TRANSACTION", e) == -1)
+		return -1;
+	if (lock_outage(&o, e) == -1)
+		goto fail;
+	down_next(&o, probe);
+	b = o.backoff_ms;
+	db_bind_i64(&p[0], &o.until);
+	db_bind_str(&p[1], o.reason, &rlen);
+	db_bind_str(&p[2], why, &wlen);
+	db_bind_i64(&p[3], &b);
+	if (db_run(set.db, st[G_DOWN], p, "rate gate outage", e) == -1 ||
+	    db_query(set.db, "COMMIT", e) == -1)
+		goto fail;
+	*backoff_ms = (unsigned int)b;
+	return o.since == 0;
+fail:
+	mysql_rollback(set.db);
+	return -1;
+}
+
+int
+gate_reachable(int64_t *down_us, struct db_err *e)
+{
+	struct outage	 o;
+
+	*down_us = 0;
+	if (db_query(set.db, "START TRANSACTION", e) == -1)
+		return -1;
+	if (lock_outage(&o, e) == -1)
+		goto fail;
+	if (o.since == 0) {
+		mysql_rollback(set.db);
+		return 0;
+	}
+	if (db_run(set.db, st[G_UP], NULL, "rate gate outage end", e) == -1 ||
+	    db_query(set.db, "COMMIT", e) == -1)
+		goto fail;
+	*down_us = o.now - o.since;
+	return 1;
+fail:
+	mysql_rollback(set.db);
+	return -1;
 }

@@ -10,7 +10,11 @@
  * commits; the caller sleeps until the slot, sends, and then reports
  * when the answers began (gate_arrived).  Every reservation counts, used
  * or not.  The same row holds the pause every child obeys (a 429, an
- * invalid key, the monthly cap).
+ * invalid key, the monthly cap, the API unreachable).  While the API is
+ * unreachable (an outage: no call of a batch got an answer), a
+ * reservation carries one city, a probe, and holds the gate until its
+ * calls' end; a failed probe pauses everyone for a backoff that doubles
+ * up to 30 s; the first answer ends the outage.
  *
  * A reservation whose COMMIT went unanswered (the connection lost after
  * it was sent: a failover) is never used: gate_reserve fails and the
@@ -40,6 +44,10 @@ struct config;
 
 #define GATE_OK		0
 #define GATE_PAUSED	1	/* nothing reserved: wait until paused_until */
+/* Between probes of an unreachable API: from 1 s, doubling, to 30 s, so
+ * that the gate opens within a minute of the API's return. */
+#define GATE_DOWN_MIN_MS	1000
+#define GATE_DOWN_MAX_MS	30000
 
 
 struct gate_state {
@@ -53,6 +61,8 @@ struct gate_state {
 	int64_t		 paused_until;
 	char		 reason[40];
 	unsigned int	 backoff_ms;	/* the 429 backoff in force */
+	int		 outage;	/* the API unreachable (reserve) */
+	int		 probe;		/* granted as its one probe */
 };
 
 int	gate_open(MYSQL *, const struct config *, struct db_err *);
@@ -87,5 +97,16 @@ int	gate_pause_key(int pause_s, struct db_err *);
 int	gate_clear_key(struct db_err *);
 /* A successful call after 429s: the backoff starts over. */
 int	gate_backoff_reset(struct db_err *);
+/*
+ * No call of a batch reached the API (why: the first's error): hold the
+ * gate for everyone until the next probe (a doubled backoff after a
+ * failed probe), and note the outage.  1 if this started it (log once),
+ * 0 if it was known, -1 on error; *backoff_ms the pause until the probe.
+ */
+int	gate_unreachable(int probe, const char *why, unsigned int *backoff_ms,
+	    struct db_err *);
+/* The API answered: end an outage.  1 if one ended (*down_us: since
+ * when), 0 if none was on, -1 on error. */
+int	gate_reachable(int64_t *down_us, struct db_err *);
 
 #endif

@@ -173,7 +173,7 @@ finish(struct owm_call *c, CURL *h, CURLcode code)
 		return;
 	}
 	if (code == CURLE_WRITE_ERROR && c->body.failed)
-		snprintf(c->err, sizeof(c->err), "response too large");
+		snprintf(c->err, sizeof(c->err), OWM_CLIENT_TOO_LARGE);
 	else if (code == CURLE_OPERATION_TIMEDOUT)
 		snprintf(c->err, sizeof(c->err), OWM_CLIENT_TIMEOUT);
 	else

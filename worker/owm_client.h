@@ -29,6 +29,8 @@ struct config;
 #define OWM_CLIENT_MAX_CALLS	OWM_GROUP_MAX
 /* The err of a call that ran out of time (answer.c counts those apart). */
 #define OWM_CLIENT_TIMEOUT	"timeout"
+/* The err of an answer longer than OWM_PARSE_MAX_BODY: an answer still. */
+#define OWM_CLIENT_TOO_LARGE	"response too large"
 
 struct owm_call {
 	/* in */

@@ -112,7 +112,8 @@ static const char *const vsql[V_COUNT] = {
 	 * (or a POST queueing them) holds, in ascending city_id through the
 	 * primary key: a few pages, not the claim index's scan. */
 	[V_TAKE] =
-	    "SELECT city_id, attempts, fetch_id FROM city_tasks "
+	    "SELECT city_id, attempts, fetch_id, "
+	    "TIMESTAMPDIFF(SECOND, created_at, NOW(6)) FROM city_tasks "
 	    "WHERE city_id IN (?*) AND ready_at <= NOW(6) "
 	    "ORDER BY city_id FOR UPDATE SKIP LOCKED",
 	/* Leases what V_TAKE locked. */
@@ -127,10 +128,11 @@ static const char *const vsql[V_COUNT] = {
 	    "AND lease_owner = ? ORDER BY city_id FOR UPDATE",
 	[V_DELETE] =
 	    "DELETE FROM city_tasks WHERE city_id IN (?*) AND lease_owner = ?",
+	/* Each with the place its answer gave, kept with it for good. */
 	[V_READINGS] =
 	    "INSERT INTO readings (city_id, temperature, humidity, "
-	    "observed_at, fetched_at) VALUES "
-	    "[(?, ?, ?, FROM_UNIXTIME(?), NOW(6))]",
+	    "observed_at, fetched_at, place, name, country, lat, lon) VALUES "
+	    "[(?, ?, ?, FROM_UNIXTIME(?), NOW(6), ?, ?, ?, ?, ?)]",
 	/* Through the primary key: the rows since the insert's first id,
 	 * not every reading these cities ever had. */
 	[V_READ_IDS] =
@@ -279,8 +281,8 @@ take(const uint32_t *cand, size_t k, struct task *t, size_t max, size_t *n,
     struct db_err *e)
 {
 	MYSQL_STMT	*q;
-	MYSQL_BIND	 o[3];
-	long long	 city, attempts;
+	MYSQL_BIND	 o[4];
+	long long	 city, attempts, age;
 	unsigned long long fetch;
 	size_t		 i;
 	int		 rc;
@@ -293,6 +295,7 @@ take(const uint32_t *cand, size_t k, struct task *t, size_t max, size_t *n,
 	db_bind_i64(&o[0], &city);
 	db_bind_i64(&o[1], &attempts);
 	db_bind_u64(&o[2], &fetch);
+	db_bind_i64(&o[3], &age);
 	if (mysql_stmt_bind_result(q, o) != 0)
 		return db_fail(set.db, q, "claim", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0 && *n < max) {
@@ -300,6 +303,7 @@ take(const uint32_t *cand, size_t k, struct task *t, size_t max, size_t *n,
 		t[*n].city = (uint32_t)city;
 		t[*n].attempts = (unsigned int)attempts + 1;
 		t[*n].fetch = fetch;
+		t[*n].age_s = age;
 		(*n)++;
 	}
 	return db_fetch_end(set.db, q, rc, "claim fetch", e);
@@ -509,7 +513,7 @@ requeue(const char *owner, const struct task *t, struct db_err *e)
 {
 	MYSQL_BIND	 p[5];
 	long long	 delay = t->delay_us, city = t->city;
-	long long	 uncount = t->out == TASK_RELEASE;
+	long long	 uncount = t->out == TASK_RELEASE || t->uncounted;
 	unsigned long	 rlen, olen;
 
 	db_bind_i64(&p[0], &delay);
@@ -520,6 +524,45 @@ requeue(const char *owner, const struct task *t, struct db_err *e)
 	return db_run(set.db, st[T_REQUEUE], p, "requeue city", e);
 }
 
+/* A place's coordinates as the columns' text. */
+struct coords {
+	char	 lat[COORD_TEXT], lon[COORD_TEXT];
+};
+
+/* A place's name, country (NULL: none), lat and lon; c holds the text. */
+static void
+bind_place(const struct owm_place *p, struct coords *c)
+{
+	snprintf(c->lat, sizeof(c->lat), COORD_FMT, p->lat);
+	snprintf(c->lon, sizeof(c->lon), COORD_FMT, p->lon);
+	sqlvec_str(&vec, p->name);
+	if (p->countrylen > 0)
+		sqlvec_str(&vec, p->country);
+	else
+		sqlvec_null(&vec);
+	sqlvec_str(&vec, c->lat);
+	sqlvec_str(&vec, c->lon);
+}
+
+/*
+ * A reading's place columns: place 1 and the place the parser accepted,
+ * or 0 and NULLs when the answer gave none it accepted.
+ */
+static void
+bind_reading_place(const struct owm_reading *rd, struct coords *c)
+{
+	int	 i;
+
+	if (rd->place_state == OWM_PLACE_OK) {
+		sqlvec_i64(&vec, 1);
+		bind_place(&rd->place, c);
+		return;
+	}
+	sqlvec_i64(&vec, 0);
+	for (i = 0; i < 4; i++)
+		sqlvec_null(&vec);
+}
+
 /* The readings of the k tasks in list, one insert: the first id. */
 static int
 insert_readings(struct task **list, size_t k, unsigned long long *first,
@@ -527,6 +570,7 @@ insert_readings(struct task **list, size_t k, unsigned long long *first,
 {
 	MYSQL_STMT	*q;
 	char		 temp[VMAX][TEMP_TEXT];
+	struct coords	 c[VMAX];
 	size_t		 i;
 
 	sqlvec_params(&vec);
@@ -536,6 +580,7 @@ insert_readings(struct task **list, size_t k, unsigned long long *first,
 		sqlvec_str(&vec, temp[i]);
 		sqlvec_i64(&vec, list[i]->rd.humidity);
 		sqlvec_i64(&vec, list[i]->rd.dt);
+		bind_reading_place(&list[i]->rd, &c[i]);
 	}
 	if ((q = sqlvec_run(&vec, V_READINGS, k, "insert readings", e)) == NULL)
 		return -1;
@@ -616,26 +661,15 @@ store_readings(struct task **list, size_t k, unsigned long long *ids,
 static int
 store_cities(struct task **list, size_t k, struct db_err *e)
 {
-	const struct owm_place *p;
-	char		 lat[VMAX][COORD_TEXT], lon[VMAX][COORD_TEXT];
+	struct coords	 c[VMAX];
 	size_t		 i, m = 0;
 
 	sqlvec_params(&vec);
 	for (i = 0; i < k; i++) {
 		if (list[i]->rd.place_state != OWM_PLACE_OK)
 			continue;
-		p = &list[i]->rd.place;
-		snprintf(lat[m], sizeof(lat[m]), COORD_FMT, p->lat);
-		snprintf(lon[m], sizeof(lon[m]), COORD_FMT, p->lon);
 		sqlvec_i64(&vec, list[i]->city);
-		sqlvec_str(&vec, p->name);
-		if (p->countrylen > 0)
-			sqlvec_str(&vec, p->country);
-		else
-			sqlvec_null(&vec);
-		sqlvec_str(&vec, lat[m]);
-		sqlvec_str(&vec, lon[m]);
-		m++;
+		bind_place(&list[i]->rd.place, &c[m++]);
 	}
 	if (m == 0)
 		return 0;

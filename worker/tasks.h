@@ -56,7 +56,8 @@ enum task_out {
 	TASK_READING,		/* store rd, fulfil the city */
 	TASK_REUSE,		/* fulfil the city with reading, no call */
 	TASK_FAILED,		/* fail the city with reason */
-	TASK_RETRY,		/* back to the queue after delay_us */
+	TASK_RETRY,		/* back to the queue after delay_us (the
+				 * attempt counted unless uncounted) */
 	TASK_RELEASE		/* back to the queue, attempt not counted */
 };
 
@@ -69,6 +70,9 @@ struct task {
 	unsigned long long	 reading;	/* TASK_REUSE: its id */
 	char			 reason[TASKS_REASON_MAX];
 	int64_t			 delay_us;
+	int64_t			 age_s;		/* queued this long, at claim */
+	int			 uncounted;	/* a retry not the city's fault:
+						 * its attempt does not count */
 };
 
 int	tasks_open(MYSQL *, const struct config *, struct db_err *);
@@ -114,7 +118,8 @@ enum tasks_sql_kind {
 	V_CLAIM,	/* owner, lease; cities */
 	V_LOCK,		/* cities; owner */
 	V_DELETE,	/* cities; owner */
-	V_READINGS,	/* (city, temp, humidity, dt) per city */
+	V_READINGS,	/* (city, temp, humidity, dt, place, name, country,
+			 * lat, lon) per city */
 	V_READ_IDS,	/* first id; cities */
 	V_LATEST,	/* (city, reading) per city */
 	V_FRESH,	/* cities; reuse seconds */

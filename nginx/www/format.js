@@ -87,10 +87,18 @@
 
 	/* { paused: bool, text } from /health's gate (null: unknown). */
 	function gateText(gate) {
-		if (!gate || (gate.state !== "running" && gate.state !== "paused"))
+		if (!gate || ["running", "paused", "held"].indexOf(gate.state) < 0)
 			return { paused: false, known: false, text: "Gate: state unknown" };
 		if (gate.state === "running")
 			return { paused: false, known: true, text: "Gate running" };
+		if (gate.state === "held") {
+			var since = clock(gate.since, false);
+			return { paused: true, known: true,
+			    text: "Gate held: the API is unreachable" +
+			    (since ? " since " + since : "") +
+			    (gate.error ? " (" + String(gate.error) + ")" : "") +
+			    "; no city fails, calls resume by themselves" };
+		}
 		var why = REASONS[gate.reason] || (gate.reason ? String(gate.reason) : "no reason given");
 		var until = clock(gate.until, gate.reason === "monthly cap");
 		return { paused: true, known: true,

@@ -94,6 +94,10 @@ function checkFormat() {
 	assert.ok(fmt.gateText({ state: "paused", reason: "invalid key", until: null }).text ===
 	    "Gate paused: the API refuses the key");
 	assert.ok(!fmt.gateText(null).known);
+	const h = fmt.gateText({ state: "held", reason: "API unreachable", until: null,
+		since: "2026-11-30T10:00:00.000000Z", error: "Couldn't connect to server" });
+	assert.ok(h.paused && h.text.startsWith("Gate held: the API is unreachable since ") &&
+	    h.text.includes("(Couldn't connect to server)"), h.text);
 	const rows = [{ name: "b", temperature: 3 }, { name: null, error: "x" }, { name: "A", temperature: -1 },
 		{ name: "c", temperature: 3 }];
 	const by = (k, d) => rows.slice().sort(fmt.compareRows(k, d)).map((r) => r.name);

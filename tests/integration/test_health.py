@@ -32,6 +32,8 @@ FAMILIES = {
     "owmcollect_worker_children_alive": "gauge",
     "owmcollect_worker_restarts_total": "counter",
     "owmcollect_queue_cities": "gauge",
+    "owmcollect_api_unreachable": "gauge",
+    "owmcollect_api_unreachable_seconds": "gauge",
 }
 # Each running count (etc/schema.sql, counters) and what it counts.
 COUNTED = (("requests", "SELECT COUNT(*) FROM requests"),
@@ -117,7 +119,8 @@ class Health(unittest.TestCase):
         self.assertIsInstance(w["host"], str)
         self.assertEqual(w["children_alive"], 2)
         self.assertLess(w["heartbeat_age_s"], 10)
-        self.assertEqual(doc["gate"], {"state": "running", "reason": None, "until": None})
+        self.assertEqual(doc["gate"], {"state": "running", "reason": None, "until": None,
+                                       "since": None, "error": None})
         self.assertIsInstance(doc["queue"]["cities"], int)
         self.assertIn("oldest_age_s", doc["queue"])
         # The children keep beating: the age stays small.

@@ -20,6 +20,7 @@
 #define NOW	1700000400LL
 #define DT	"1700000000"
 #define MAXATT	5		/* worker.max_attempts in these cases */
+#define GIVEUP	86400		/* worker.give_up_seconds */
 #define NCITY	3		/* a group call's cities: 42, 43, 44 */
 
 #define FIELDS(id) \
@@ -45,7 +46,8 @@ struct acase {
 	long		 status;
 	const char	*err;		/* transport error; NULL: answered */
 	const char	*body;
-	/* Per city: r reading, p left out (pending), t retry, f failed,
+	/* Per city: r reading, p left out (pending), t retry, u retry not
+	 * counted (not the city's: the API unreached), f failed,
 	 * l released. */
 	const char	*outs;
 	/* Of every city not r or p; a trailing '*' matches a prefix. */
@@ -94,27 +96,45 @@ static const struct acase acases[] = {
 	{ "400 not a city id", SINGLE, 1, 400, NULL,
 	    MSG("\"400\"", "42x is not a city ID"), "t", "HTTP 400", CALL_4XX,
 	    0, 0, 0 },
-	{ "500", SINGLE, 1, 500, NULL, "", "t", "HTTP 500", CALL_5XX,
+	/* 5xx: the server's trouble, not the city's: never counted. */
+	{ "500", SINGLE, 1, 500, NULL, "", "u", "HTTP 500", CALL_5XX,
 	    0, 0, 0 },
 	{ "502, attempt 4 of 5", SINGLE, MAXATT - 1, 502, NULL, "bad gateway",
-	    "t", "HTTP 502", CALL_5XX, 0, 0, 0 },
-	{ "503, last attempt", SINGLE, MAXATT, 503, NULL, "", "f",
-	    "HTTP 503 after 5 attempts", CALL_5XX, 0, 0, 0 },
-	{ "503 with a city's body", SINGLE, 1, 503, NULL, SINGLE("42"), "t",
+	    "u", "HTTP 502", CALL_5XX, 0, 0, 0 },
+	{ "503, last attempt", SINGLE, MAXATT, 503, NULL, "", "u",
 	    "HTTP 503", CALL_5XX, 0, 0, 0 },
-	/* Transport errors: the error is the reason. */
-	{ "timeout", SINGLE, 1, 0, OWM_CLIENT_TIMEOUT, "", "t", "timeout",
+	{ "503 with a city's body", SINGLE, 1, 503, NULL, SINGLE("42"), "u",
+	    "HTTP 503", CALL_5XX, 0, 0, 0 },
+	/* Transport errors: the error is the reason, never counted. */
+	{ "timeout", SINGLE, 1, 0, OWM_CLIENT_TIMEOUT, "", "u", "timeout",
 	    CALL_TIMEOUT, 0, 0, 0 },
+	/* A status came, then the body failed: an answer, counted. */
 	{ "timeout in the body of a 200", SINGLE, 1, 200, OWM_CLIENT_TIMEOUT,
 	    "{\"cod\":200,", "t", "timeout", CALL_TIMEOUT, 0, 0, 0 },
+	{ "a 200 cut short, last attempt", SINGLE, MAXATT, 200,
+	    "Transferred a partial file", "{\"cod\":200,", "f",
+	    "Transferred a partial file after 5 attempts", CALL_TRANSPORT,
+	    0, 0, 0 },
+	{ "a 502 cut short", SINGLE, 1, 502, "Transferred a partial file", "",
+	    "u", "Transferred a partial file", CALL_TRANSPORT, 0, 0, 0 },
 	{ "timeout, last attempt", SINGLE, MAXATT, 0, OWM_CLIENT_TIMEOUT, "",
-	    "f", "timeout after 5 attempts", CALL_TIMEOUT, 0, 0, 0 },
+	    "u", "timeout", CALL_TIMEOUT, 0, 0, 0 },
 	{ "connection refused", SINGLE, 1, 0, "Couldn't connect to server",
-	    "", "t", "Couldn't connect to server", CALL_TRANSPORT, 0, 0, 0 },
-	{ "response too large", SINGLE, 2, 200, "response too large", "", "t",
-	    "response too large", CALL_TRANSPORT, 0, 0, 0 },
-	{ "no answer", SINGLE, 1, 0, "no answer", "", "t", "no answer",
+	    "", "u", "Couldn't connect to server", CALL_TRANSPORT, 0, 0, 0 },
+	{ "connection refused, last attempt", SINGLE, MAXATT, 0,
+	    "Couldn't connect to server", "", "u",
+	    "Couldn't connect to server", CALL_TRANSPORT, 0, 0, 0 },
+	{ "name not resolved", SINGLE, 1, 0,
+	    "Couldn't resolve host name", "", "u",
+	    "Couldn't resolve host name", CALL_TRANSPORT, 0, 0, 0 },
+	{ "no answer", SINGLE, 1, 0, "no answer", "", "u", "no answer",
 	    CALL_TRANSPORT, 0, 0, 0 },
+	/* An answer too large is the API's answer: counted. */
+	{ "response too large", SINGLE, 2, 200, OWM_CLIENT_TOO_LARGE, "", "t",
+	    "response too large", CALL_TRANSPORT, 0, 0, 0 },
+	{ "response too large, last attempt", SINGLE, MAXATT, 200,
+	    OWM_CLIENT_TOO_LARGE, "", "f",
+	    "response too large after 5 attempts", CALL_TRANSPORT, 0, 0, 0 },
 	/* 401: nothing fails, the attempt is not counted, everyone stops. */
 	{ "401 invalid key", SINGLE, 1, 401, NULL, KEY_BODY, "l",
 	    RULES_PAUSE_KEY, CALL_401, 1, 0, 0 },
@@ -168,14 +188,14 @@ static const struct acase acases[] = {
 	    "lll", RULES_PAUSE_KEY, CALL_401, 1, 0, 0 },
 	{ "group 429", GROUPED, 1, 429, NULL, LIMIT_BODY, "ttt", "HTTP 429",
 	    CALL_429, 0, 1, 0 },
-	{ "group 503", GROUPED, 1, 503, NULL, "", "ttt", "HTTP 503",
+	{ "group 503", GROUPED, 1, 503, NULL, "", "uuu", "HTTP 503",
 	    CALL_5XX, 0, 0, 0 },
-	{ "group 503, last attempt", GROUPED, MAXATT, 503, NULL, "", "fff",
-	    "HTTP 503 after 5 attempts", CALL_5XX, 0, 0, 0 },
-	{ "group timeout", GROUPED, 1, 0, OWM_CLIENT_TIMEOUT, "", "ttt",
+	{ "group 503, last attempt", GROUPED, MAXATT, 503, NULL, "", "uuu",
+	    "HTTP 503", CALL_5XX, 0, 0, 0 },
+	{ "group timeout", GROUPED, 1, 0, OWM_CLIENT_TIMEOUT, "", "uuu",
 	    "timeout", CALL_TIMEOUT, 0, 0, 0 },
 	{ "group connection reset", GROUPED, 1, 0, "Connection reset by peer",
-	    "", "ttt", "Connection reset by peer", CALL_TRANSPORT, 0, 0, 0 },
+	    "", "uuu", "Connection reset by peer", CALL_TRANSPORT, 0, 0, 0 },
 };
 
 static const uint32_t cities[NCITY] = { 42, 43, 44 };
@@ -195,8 +215,10 @@ call_init(struct owm_call *c, const struct acase *a)
 	buf_adds(&c->body, a->body);
 }
 
+/* n tasks of the cities, at attempt att, queued age seconds ago. */
 static void
-tasks_init(struct task *t, struct task **list, size_t n, unsigned int att)
+tasks_init(struct task *t, struct task **list, size_t n, unsigned int att,
+    int64_t age)
 {
 	size_t	 i;
 
@@ -204,6 +226,7 @@ tasks_init(struct task *t, struct task **list, size_t n, unsigned int att)
 	for (i = 0; i < n; i++) {
 		t[i].city = cities[i];
 		t[i].attempts = att;
+		t[i].age_s = age;
 		list[i] = &t[i];
 	}
 }
@@ -224,6 +247,7 @@ out_of(char c)
 	case 'r':
 		return TASK_READING;
 	case 't':
+	case 'u':
 		return TASK_RETRY;
 	case 'f':
 		return TASK_FAILED;
@@ -253,6 +277,8 @@ check_task(const struct acase *a, const struct task *t, char want)
 {
 	ck_assert_msg(t->out == out_of(want), "%s: city %u: %s, want %s",
 	    a->name, t->city, out_name(t->out), out_name(out_of(want)));
+	ck_assert_msg(t->uncounted == (want == 'u'), "%s: city %u: uncounted "
+	    "%d", a->name, t->city, t->uncounted);
 	if (want == 'r') {
 		ck_assert_uint_eq(t->rd.id, t->city);
 		ck_assert(t->rd.temp == 12.5 && t->rd.humidity == 81);
@@ -262,9 +288,16 @@ check_task(const struct acase *a, const struct task *t, char want)
 }
 
 static void
-check_verdict(const struct acase *a, const struct answer_verdict *v)
+check_verdict(const struct acase *a, const struct answer_verdict *v,
+    int down)
 {
 	int	 k;
+
+	ck_assert_msg(v->reached == !down && v->unreached == (unsigned)down,
+	    "%s: reached %u unreached %u, want %d %d", a->name, v->reached,
+	    v->unreached, !down, down);
+	if (down)
+		ck_assert_str_eq(v->down_why, a->reason);
 
 	for (k = 0; k < CALL_NOUTCOMES; k++)
 		ck_assert_msg(v->calls[k] == (k == (int)a->call),
@@ -276,9 +309,11 @@ check_verdict(const struct acase *a, const struct answer_verdict *v)
 	    a->saw429, a->ok);
 }
 
-START_TEST(test_answer)
+/* Run case a with its cities queued age seconds ago; down: no answer. */
+static void
+run_case(const struct acase *a, int64_t age, int down)
 {
-	const struct acase *a = &acases[_i];
+	static const struct answer_limits lim = { MAXATT, GIVEUP };
 	struct task	 t[NCITY], *list[NCITY], *missing[NCITY];
 	struct answer_verdict v;
 	struct owm_call	 c;
@@ -287,43 +322,87 @@ START_TEST(test_answer)
 	n = a->mode == GROUPED ? NCITY : 1;
 	ck_assert_uint_eq(strlen(a->outs), n);
 	call_init(&c, a);
-	tasks_init(t, list, n, a->attempts);
+	tasks_init(t, list, n, a->attempts, age);
 	memset(&v, 0, sizeof(v));
 	if (a->mode == GROUPED)
-		nmissing = answer_group(list, &c, MAXATT, NOW, &v, missing);
+		nmissing = answer_group(list, &c, &lim, NOW, &v, missing);
 	else
-		answer_single(&t[0], &c, MAXATT, NOW, &v);
+		answer_single(&t[0], &c, &lim, NOW, &v);
 	for (i = 0; i < n; i++) {
 		check_task(a, &t[i], a->outs[i]);
 		if (a->outs[i] == 'p')
 			ck_assert_ptr_eq(missing[want_missing++], &t[i]);
 	}
 	ck_assert_uint_eq(nmissing, want_missing);
-	check_verdict(a, &v);
+	check_verdict(a, &v, down);
 	buf_free(&c.body);
+}
+
+START_TEST(test_answer)
+{
+	const struct acase *a = &acases[_i];
+
+	run_case(a, 0, strchr(a->outs, 'u') != NULL);
 }
 END_TEST
 
-/* What the gate is told after a batch (backoff_ms: the gate's, 0: none). */
+/*
+ * A city the API was not reached for fails once queued give_up_s, and
+ * only then; an answer of the API's is judged by the attempts alone.
+ */
+static const struct acase gone[] = {
+	{ "timeout, just under the age", SINGLE, 9, 0, OWM_CLIENT_TIMEOUT, "",
+	    "u", "timeout", CALL_TIMEOUT, 0, 0, 0 },
+	{ "timeout at the age", SINGLE, 9, 0, OWM_CLIENT_TIMEOUT, "", "f",
+	    "API unreachable for 86400 s: timeout", CALL_TIMEOUT, 0, 0, 0 },
+	{ "refused past the age", SINGLE, 1, 0, "Couldn't connect to server",
+	    "", "f", "API unreachable for 86401 s: Couldn't connect to server",
+	    CALL_TRANSPORT, 0, 0, 0 },
+	{ "group 502 at the age", GROUPED, 2, 502, NULL, "", "fff",
+	    "API unreachable for 86400 s: HTTP 502", CALL_5XX, 0, 0, 0 },
+	{ "429 at the age: the API answered", SINGLE, 1, 429, NULL, "", "t",
+	    "HTTP 429", CALL_429, 0, 1, 0 },
+	{ "reading at the age", SINGLE, 1, 200, NULL, SINGLE("42"), "r",
+	    NULL, CALL_OK, 0, 0, 1 },
+};
+static const int64_t gone_age[] = { GIVEUP - 1, GIVEUP, GIVEUP + 1, GIVEUP,
+	GIVEUP, GIVEUP };
+static const int gone_down[] = { 1, 1, 1, 1, 0, 0 };
+
+START_TEST(test_give_up)
+{
+	run_case(&gone[_i], gone_age[_i], gone_down[_i]);
+}
+END_TEST
+
+/*
+ * What the gate is told after a batch (backoff_ms: the gate's, 0: none;
+ * reached, unreached: its calls answered below 500 or not).
+ */
 struct gcase {
 	const char	*name;
 	int		 key, saw429, ok;
-	unsigned int	 backoff_ms;
+	unsigned int	 backoff_ms, reached, unreached;
 	int		 want;
 };
 
 static const struct gcase gcases[] = {
-	{ "nothing answered", 0, 0, 0, 0, 0 },
-	{ "failures only, after 429s", 0, 0, 0, 4000, 0 },
-	{ "answers, no backoff", 0, 0, 1, 0, 0 },
-	{ "answers after 429s", 0, 0, 1, 2000, ANSWER_BACKOFF_RESET },
-	{ "429", 0, 1, 0, 0, ANSWER_PAUSE_429 },
-	{ "429 beside answers, after 429s", 0, 1, 1, 2000, ANSWER_PAUSE_429 },
-	{ "key refused", 1, 0, 0, 0, ANSWER_PAUSE_KEY },
-	{ "key refused and 429", 1, 1, 0, 0,
-	    ANSWER_PAUSE_KEY | ANSWER_PAUSE_429 },
-	{ "key refused beside answers after 429s", 1, 0, 1, 1000,
-	    ANSWER_PAUSE_KEY | ANSWER_BACKOFF_RESET },
+	{ "no call", 0, 0, 0, 0, 0, 0, 0 },
+	{ "nothing answered", 0, 0, 0, 0, 0, 3, ANSWER_DOWN },
+	{ "nothing answered, after 429s", 0, 0, 0, 4000, 0, 1, ANSWER_DOWN },
+	{ "4xx only", 0, 0, 0, 0, 2, 0, ANSWER_UP },
+	{ "one answer among failures", 0, 0, 1, 0, 1, 19, ANSWER_UP },
+	{ "answers, no backoff", 0, 0, 1, 0, 20, 0, ANSWER_UP },
+	{ "answers after 429s", 0, 0, 1, 2000, 1, 0,
+	    ANSWER_BACKOFF_RESET | ANSWER_UP },
+	{ "429", 0, 1, 0, 0, 1, 0, ANSWER_PAUSE_429 | ANSWER_UP },
+	{ "429 beside answers, after 429s", 0, 1, 1, 2000, 2, 0,
+	    ANSWER_PAUSE_429 | ANSWER_UP },
+	{ "key refused", 1, 0, 0, 0, 1, 0, ANSWER_PAUSE_KEY | ANSWER_UP },
+	{ "key refused and 429", 1, 1, 0, 0, 2, 0,
+	    ANSWER_PAUSE_KEY | ANSWER_PAUSE_429 | ANSWER_UP },
+	{ "key refused beside answers after 429s", 1, 0, 1, 1000, 2, 0,
+	    ANSWER_PAUSE_KEY | ANSWER_BACKOFF_RESET | ANSWER_UP },
 };
 
 START_TEST(test_gate)
@@ -335,6 +414,8 @@ START_TEST(test_gate)
 	v.key_refused = g->key;
 	v.saw_429 = g->saw429;
 	v.saw_ok = g->ok;
+	v.reached = g->reached;
+	v.unreached = g->unreached;
 	ck_assert_msg(answer_gate(&v, g->backoff_ms) == g->want,
 	    "%s: %#x, want %#x", g->name, answer_gate(&v, g->backoff_ms),
 	    g->want);
@@ -356,21 +437,64 @@ START_TEST(test_batch)
 	struct answer_verdict v;
 	struct owm_call	 c;
 
-	tasks_init(t, list, NCITY, 1);
+	static const struct answer_limits lim = { MAXATT, GIVEUP };
+	tasks_init(t, list, NCITY, 1, 0);
 	memset(&v, 0, sizeof(v));
 	call_init(&c, &group);
-	ck_assert_uint_eq(answer_group(list, &c, MAXATT, NOW, &v, missing), 1);
+	ck_assert_uint_eq(answer_group(list, &c, &lim, NOW, &v, missing), 1);
 	buf_free(&c.body);
 	call_init(&c, &confirm);
 	c.ids = &missing[0]->city;
-	answer_single(missing[0], &c, MAXATT, NOW, &v);
+	answer_single(missing[0], &c, &lim, NOW, &v);
 	buf_free(&c.body);
 	ck_assert(t[0].out == TASK_READING && t[2].out == TASK_READING);
 	ck_assert(t[1].out == TASK_FAILED);
 	ck_assert_str_eq(t[1].reason, "city not found");
 	ck_assert_uint_eq(v.calls[CALL_OK], 1);
 	ck_assert_uint_eq(v.calls[CALL_NOT_FOUND], 1);
-	ck_assert_int_eq(answer_gate(&v, 1000), ANSWER_BACKOFF_RESET);
+	ck_assert_int_eq(answer_gate(&v, 1000),
+	    ANSWER_BACKOFF_RESET | ANSWER_UP);
+}
+END_TEST
+
+/*
+ * A batch of single calls none of which reached the API: the gate holds,
+ * and answer_hold sends back at once, uncounted, exactly the cities whose
+ * calls went unanswered; a city failed by its age and one the API
+ * answered about keep their outcomes.
+ */
+START_TEST(test_hold)
+{
+	static const struct answer_limits lim = { MAXATT, GIVEUP };
+	static const struct acase refused = { "refused", SINGLE, 1, 0,
+	    "Couldn't connect to server", "", "u", "", CALL_TRANSPORT,
+	    0, 0, 0 };
+	struct task	 t[NCITY], *list[NCITY];
+	struct answer_verdict v;
+	struct owm_call	 c;
+	size_t		 i;
+
+	tasks_init(t, list, NCITY, 2, 60);
+	t[2].age_s = GIVEUP;
+	memset(&v, 0, sizeof(v));
+	for (i = 0; i < NCITY; i++) {
+		call_init(&c, &refused);
+		c.ids = &t[i].city;
+		answer_single(&t[i], &c, &lim, NOW, &v);
+		buf_free(&c.body);
+		t[i].delay_us = 1000000;	/* the caller's backoff */
+	}
+	ck_assert_int_eq(answer_gate(&v, 0), ANSWER_DOWN);
+	ck_assert_str_eq(v.down_why, "Couldn't connect to server");
+	answer_hold(t, NCITY);
+	for (i = 0; i < 2; i++) {
+		ck_assert(t[i].out == TASK_RELEASE);
+		ck_assert_int_eq(t[i].delay_us, 0);
+		ck_assert_str_eq(t[i].reason, "Couldn't connect to server");
+	}
+	ck_assert(t[2].out == TASK_FAILED);
+	ck_assert_str_eq(t[2].reason,
+	    "API unreachable for 86400 s: Couldn't connect to server");
 }
 END_TEST
 
@@ -399,7 +523,10 @@ suite(void)
 	    sizeof(acases) / sizeof(acases[0]));
 	tcase_add_loop_test(tc, test_gate, 0,
 	    sizeof(gcases) / sizeof(gcases[0]));
+	tcase_add_loop_test(tc, test_give_up, 0,
+	    sizeof(gone) / sizeof(gone[0]));
 	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_hold);
 	tcase_add_test(tc, test_release);
 	suite_add_tcase(s, tc);
 	return s;

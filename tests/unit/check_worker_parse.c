@@ -653,7 +653,8 @@ struct sqlcase {
 };
 
 static const struct sqlcase sqlcases[] = {
-	{ V_TAKE, 2, "SELECT city_id, attempts, fetch_id FROM city_tasks "
+	{ V_TAKE, 2, "SELECT city_id, attempts, fetch_id, "
+	    "TIMESTAMPDIFF(SECOND, created_at, NOW(6)) FROM city_tasks "
 	    "WHERE city_id IN (?, ?) AND ready_at <= NOW(6) "
 	    "ORDER BY city_id FOR UPDATE SKIP LOCKED" },
 	{ V_CLAIM, 1, "UPDATE city_tasks SET lease_owner = ?, "
@@ -662,9 +663,10 @@ static const struct sqlcase sqlcases[] = {
 	{ V_DELETE, 3, "DELETE FROM city_tasks WHERE city_id IN (?, ?, ?) "
 	    "AND lease_owner = ?" },
 	{ V_READINGS, 2, "INSERT INTO readings (city_id, temperature, "
-	    "humidity, observed_at, fetched_at) VALUES "
-	    "(?, ?, ?, FROM_UNIXTIME(?), NOW(6)), "
-	    "(?, ?, ?, FROM_UNIXTIME(?), NOW(6))" },
+	    "humidity, observed_at, fetched_at, place, name, country, lat, "
+	    "lon) VALUES "
+	    "(?, ?, ?, FROM_UNIXTIME(?), NOW(6), ?, ?, ?, ?, ?), "
+	    "(?, ?, ?, FROM_UNIXTIME(?), NOW(6), ?, ?, ?, ?, ?)" },
 	{ V_LATEST, 2, "INSERT INTO city_latest (city_id, reading_id, "
 	    "fetched_at) VALUES (?, ?, NOW(6)), (?, ?, NOW(6)) ON DUPLICATE "
 	    "KEY UPDATE reading_id = VALUES(reading_id), "
@@ -707,7 +709,7 @@ static const struct {
 	size_t		 per, fixed;
 } sqlparams[] = {
 	{ V_TAKE, 1, 0 }, { V_CLAIM, 1, 2 }, { V_LOCK, 1, 1 },
-	{ V_DELETE, 1, 1 }, { V_READINGS, 4, 0 }, { V_READ_IDS, 1, 1 },
+	{ V_DELETE, 1, 1 }, { V_READINGS, 9, 0 }, { V_READ_IDS, 1, 1 },
 	{ V_LATEST, 2, 0 }, { V_FRESH, 1, 1 }, { V_FETCHES, 5, 0 },
 	{ V_CITIES, 5, 0 }, { V_DONE, 1, 0 },
 };
