@@ -10,6 +10,11 @@ cities must be asked of the API again within 10 s (the supervisor replaces
 the child at once; its leases alone would hold the cities for
 worker.lease_seconds, 60 s by default).  Then both requests reach 100 %,
 each city collected once per request.
+
+A child that does not die but stops (a host frozen, or gone without its
+supervisor noticing) leaves its leases to expire: they end soon after its
+calls' deadline (owm.margin_ms + owm.timeout_ms after the slot, then 10 s
+to store), not worker.lease_seconds after the claim.
 """
 import os
 import signal
@@ -22,6 +27,9 @@ S = None
 CHILDREN = 3
 KILLS = 10
 REFETCH_S = 10          # generous: a replacement starts within a second
+# A stopped child's lease: the slot + 1 s margin + 10 s timeout + 10 s to
+# store, and a claim; 60 s (worker.lease_seconds) before.
+EXPIRE_S = 40
 # Two pairs of requests (a request holds 1,000 cities at most), each pair
 # the same cities: enough work for the ten kills.
 REQUESTS = {"ck-a": list(range(660001, 661001)), "ck-b": list(range(660001, 661001)),
@@ -73,6 +81,22 @@ def asked_since(t0):
     return out
 
 
+def check_requests(test, requests):
+    """Each request of {ext_id: cities} at 100 %, every city collected, one
+    outcome per (request, city)."""
+    for ext, cities in requests.items():
+        doc = S.wait_progress(ext, 100, timeout=120)
+        test.assertEqual((doc["collected"], doc["failed"]), (len(cities), 0), ext)
+    S.wait_settled(list(requests), 60)
+    rows = S.sql("SELECT r.ext_id, COUNT(*), COUNT(DISTINCT d.city_id), "
+                 "SUM(d.state = 'collected') FROM requests r "
+                 "JOIN request_data d ON d.request_id = r.id "
+                 "WHERE r.ext_id IN (%s) GROUP BY r.ext_id ORDER BY r.ext_id"
+                 % ", ".join("'%s'" % x for x in requests))
+    test.assertEqual(rows, [[ext, str(len(c)), str(len(c)), str(len(c))]
+                            for ext, c in sorted(requests.items())])
+
+
 class ChildKill(unittest.TestCase):
     def test_killed_childs_cities_are_fetched_again_at_once(self):
         S.standin_config(latency_ms=1500)
@@ -83,17 +107,7 @@ class ChildKill(unittest.TestCase):
         print("\n  %d kills, %d cities held; fetched again after %.1f s at most "
               "(mean %.1f s)" % (len(waits), sum(n for n, _ in waits),
                                  max(w for _, w in waits), sum(w for _, w in waits) / len(waits)))
-        for ext, cities in REQUESTS.items():
-            doc = S.wait_progress(ext, 100, timeout=120)
-            self.assertEqual((doc["collected"], doc["failed"]), (len(cities), 0), ext)
-        S.wait_settled(list(REQUESTS), 60)
-        rows = S.sql("SELECT r.ext_id, COUNT(*), COUNT(DISTINCT d.city_id), "
-                     "SUM(d.state = 'collected') FROM requests r "
-                     "JOIN request_data d ON d.request_id = r.id "
-                     "WHERE r.ext_id LIKE 'ck-%' GROUP BY r.ext_id ORDER BY r.ext_id")
-        # One outcome per (request, city), every one collected.
-        self.assertEqual(rows, [[ext, str(len(c)), str(len(c)), str(len(c))]
-                                for ext, c in sorted(REQUESTS.items())])
+        check_requests(self, REQUESTS)
 
     def kill_many(self):
         """KILLS kills; [(cities held, seconds until all were asked again)]."""
@@ -128,6 +142,35 @@ class ChildKill(unittest.TestCase):
         wait_until(lambda: held <= asked_since(t0), REFETCH_S, 0.1,
                    "the %d cities child %d held (%s) to be asked for again" % (len(held), pid, owner))
         return len(held), time.time() - t0
+
+
+    def test_stopped_childs_leases_end_soon_after_its_calls(self):
+        requests = {"cs-a": list(range(662001, 662201)), "cs-b": list(range(662001, 662201))}
+        S.standin_config(latency_ms=1500)
+        try:
+            for ext, cities in requests.items():
+                status, _, body = S.post_collect({"id": ext, "cities": cities})
+                self.assertEqual(status, 202, body)
+            pid, owner = wait_until(victim, 30, 0.1, "a child holding leases")
+            os.kill(pid, signal.SIGSTOP)
+            t0 = time.time()
+            try:
+                wait_stopped(pid)
+                time.sleep(1)
+                held = {int(r[0]) for r in S.sql("SELECT city_id FROM city_tasks "
+                                                 "WHERE lease_owner = '%s'" % owner)}
+                self.assertTrue(held, "the stopped child holds cities")
+                wait_until(lambda: held <= asked_since(t0), EXPIRE_S, 0.2,
+                           "the %d cities stopped child %d holds to be asked for again"
+                           % (len(held), pid))
+                print("\n  %d cities of a stopped child asked for again after %.1f s"
+                      % (len(held), time.time() - t0))
+            finally:
+                os.kill(pid, signal.SIGCONT)
+        finally:
+            S.standin_config(latency_ms=0)
+        # Woken, the child finds its leases gone and stores nothing twice.
+        check_requests(self, requests)
 
 
 if __name__ == "__main__":
