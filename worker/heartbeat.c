@@ -2,9 +2,10 @@
  * heartbeat.c: see heartbeat.h.
  *
  * The beat is one upsert keyed by owner (the child's id); started_at is
- * written only by the first.  The call counts are one multi-row upsert with a row per
- * outcome (zeros included), so every outcome has a row from the first
- * batch on and a batch costs one round trip whatever it saw.
+ * written only by the first.  The call counts are one multi-row upsert
+ * with a row per outcome (zeros included), so every outcome has a row
+ * from the first batch on and a batch costs one round trip whatever it
+ * saw.
  */
 #include <stdio.h>
 #include <string.h>

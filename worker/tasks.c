@@ -52,7 +52,7 @@
 
 enum {
 	T_CLAIM_SEL,
-	T_EXTEND,
+	T_LEASE,
 	T_REQUEUE,
 	T_COUNTERS,
 	T_RELEASE,
@@ -77,7 +77,7 @@ static const char *const sql[T_COUNT] = {
 	    "WHERE ready_at <= NOW(6) ORDER BY turn LIMIT ?",
 	/* Set, not only extended: the claim's lease (worker.lease_seconds)
 	 * may outlast the calls by far. */
-	[T_EXTEND] =
+	[T_LEASE] =
 	    "UPDATE city_tasks SET ready_at = " DB_AT("?") " "
 	    "WHERE lease_owner = ?",
 	[T_REQUEUE] =
@@ -104,8 +104,8 @@ static const char *const sql[T_COUNT] = {
 	/*
 	 * A dead child's entries, by the prefix of its batches' owners,
 	 * through the lease_owner index: back to the queue now.  The attempt
-	 * counts only where the batch's calls may have gone (a slot of its
-	 * reserved and due: rate_slots' owner index), so a city whose answer
+	 * counts only where the batch's calls may have gone (a slot it
+	 * reserved is due: rate_slots' owner index), so a city whose answer
 	 * kills its child still fails after worker.max_attempts.  attempts
 	 * first: an assignment sees the ones before it.
 	 */
@@ -393,7 +393,7 @@ tasks_lease_until(const char *owner, int64_t until_us, struct db_err *e)
 
 	db_bind_i64(&p[0], &until);
 	db_bind_str(&p[1], owner, &olen);
-	return db_run(set.db, st[T_EXTEND], p, "lease until", e);
+	return db_run(set.db, st[T_LEASE], p, "lease until", e);
 }
 
 /* A release: the body of its transaction.  which: T_RELEASE (owner is

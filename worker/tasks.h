@@ -3,9 +3,9 @@
  * city_tasks, readings, city_latest, fetches).
  *
  * Claim: up to n due cities in turn order, each leased to one owner
- * ("<child id>:<pid>:<batch>") until ready_at, attempts counted, with the fetch id
- * its queue entry names (city_tasks.fetch_id: the requests waiting for
- * the city point at it).  A claimed city that already has a reading
+ * ("<child id>:<pid>:<batch>") until ready_at, attempts counted, with the
+ * fetch id its queue entry names (city_tasks.fetch_id: the requests
+ * waiting for the city point at it).  A claimed city that already has a reading
  * fresher than worker.reuse_seconds comes back as TASK_REUSE (no call): a
  * POST that read city_latest just before a completion committed may have
  * queued it again.
