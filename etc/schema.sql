@@ -156,7 +156,8 @@ CREATE TABLE IF NOT EXISTS city_tasks (
 	PRIMARY KEY (city_id),
 	UNIQUE KEY fetch_id (fetch_id),
 	KEY claim (turn, ready_at),
-	-- a worker extends the leases of its batch while it waits at the gate
+	-- a worker sets the leases of its batch when it has its rate slot,
+	-- and gives back a dead child's by its id: lease_owner LIKE 'id:%'
 	KEY lease_owner (lease_owner)
 ) ENGINE=InnoDB;
 ALTER TABLE city_tasks ADD INDEX IF NOT EXISTS lease_owner (lease_owner);
@@ -238,6 +239,9 @@ ALTER TABLE rate_slots ADD INDEX IF NOT EXISTS cum (cum);
 ALTER TABLE rate_slots ADD COLUMN IF NOT EXISTS
 	arrive_by DATETIME(6) NULL;
 ALTER TABLE rate_slots ADD INDEX IF NOT EXISTS arrive_by (arrive_by);
+-- Whether a dead child's batch had its calls sent (a slot of its owner,
+-- due): the replacement's release reads it per city it gives back.
+ALTER TABLE rate_slots ADD INDEX IF NOT EXISTS owner (owner);
 
 -- Every API minute's reserved cities, kept for good (rate_slots only
 -- keeps 10 minutes).  Upserted inside the gate's reservation transaction,
@@ -254,8 +258,12 @@ CREATE TABLE IF NOT EXISTS api_minutes (
 -- ~2 s (and at start), deleted when it exits cleanly.  A child killed
 -- outright leaves its row to age; rows older than 10 minutes are removed
 -- by the other children, and a replacement child removes its
--- predecessor's (same host, supervisor and slot) when it starts.  owner is
--- "<host>:<pid>", ppid its supervisor's pid; restarts is how often
+-- predecessor's when it starts.  owner is the child's id, drawn at random
+-- by its supervisor (the prefix of its batches' owners, "<id>:<pid>:<n>"
+-- in city_tasks.lease_owner and rate_slots.owner): host names and pids
+-- repeat across containers, pid namespaces and reboots.  host is the
+-- whole host name (up to 64 bytes), for display; ppid its supervisor's
+-- pid (in the child's pid namespace); restarts is how often
 -- the supervisor had replaced this slot's child before this one (passed
 -- in at fork: the supervisor does no database work); gate_wait_us is the
 -- time this child slept at the rate gate until its reserved slots.

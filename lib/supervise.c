@@ -6,6 +6,7 @@
  * and no race between checking state and sleeping.
  */
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -33,26 +34,55 @@ struct slot {
 	int		 restarts;	/* deaths replaced so far */
 	int		 disabled;	/* exited 2: never respawn */
 	int		 rolling;	/* told to stop by a reload */
+	char		 id[SUPERVISE_ID_LEN + 1];	/* its child's, or
+							 * the last one's */
 };
 
 static struct slot	 slots[SUPERVISE_MAX];
 static int		 stopping;	/* told to stop: no more respawns */
 static time_t		 deadline;	/* then: SIGKILL for what still runs */
+static struct supervise_ids me;		/* in a child: its own */
 
+const struct supervise_ids *
+supervise_ids(void)
+{
+	return &me;
+}
+
+/* A new child's id: SUPERVISE_ID_LEN hex digits of getrandom(2). */
+static int
+draw_id(char *id)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 r[SUPERVISE_ID_LEN / 2];
+	size_t		 i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	for (i = 0; i < sizeof(r); i++) {
+		id[2 * i] = hex[r[i] >> 4];
+		id[2 * i + 1] = hex[r[i] & 0xf];
+	}
+	id[SUPERVISE_ID_LEN] = '\0';
+	return 0;
+}
 
 static void
 spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 {
 	struct sigaction sa;
+	char		 id[SUPERVISE_ID_LEN + 1];
 	pid_t		 pid, parent = getpid();
 	int		 sig;
 
-	if ((pid = fork()) == -1) {
-		log_warn("fork");
+	if (draw_id(id) == -1 || (pid = fork()) == -1) {
+		log_warn("starting %s %d", ops->child_name, i);
 		slots[i].respawn_at = daemon_now() + 1;
 		return;
 	}
 	if (pid == 0) {
+		memcpy(me.self, id, sizeof(me.self));
+		memcpy(me.previous, slots[i].id, sizeof(me.previous));
 		/* A supervisor killed with SIGKILL must not leave children
 		 * working on unsupervised: they get SIGTERM and wind down. */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
@@ -67,7 +97,9 @@ spawn(const struct supervise_ops *ops, int i, const sigset_t *old)
 	}
 	slots[i].pid = pid;
 	slots[i].started = daemon_now();
-	log_info("%s %d started (pid %ld)", ops->child_name, i, (long)pid);
+	memcpy(slots[i].id, id, sizeof(slots[i].id));
+	log_info("%s %d started (pid %ld, id %s)", ops->child_name, i,
+	    (long)pid, id);
 }
 
 static void

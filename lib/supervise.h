@@ -8,11 +8,25 @@
  * open their own database and HTTP handles after fork.  The optional hooks
  * let a program tell its service manager what happens (worker/notify.c
  * speaks sd_notify) without this file knowing about it.
+ *
+ * Every child it starts gets an id drawn with getrandom(2) before fork:
+ * unique across hosts, pid namespaces and reboots, where a host name and
+ * a pid are not.  A child learns its own and the one of the child it
+ * replaces in its slot (supervise_ids), so what a dead child held under
+ * its id, its replacement can give back at once.
  */
 #ifndef OWM_SUPERVISE_H
 #define OWM_SUPERVISE_H
 
 #define SUPERVISE_MAX	256
+#define SUPERVISE_ID_LEN	16	/* hex digits: 64 random bits */
+
+struct supervise_ids {
+	char		 self[SUPERVISE_ID_LEN + 1];
+	/* The slot's previous child (dead now, however it ended), "" for
+	 * the slot's first. */
+	char		 previous[SUPERVISE_ID_LEN + 1];
+};
 
 struct supervise_ops {
 	const char	*child_name;		/* for logs: "process", "child" */
@@ -37,5 +51,7 @@ struct supervise_ops {
 
 /* Runs until stopped; returns the supervisor's exit code. */
 int	supervise(const struct supervise_ops *);
+/* In a child (from child_main on): its ids. */
+const struct supervise_ids *supervise_ids(void);
 
 #endif

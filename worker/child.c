@@ -23,6 +23,10 @@
  * while the leases last (tasks.h says why that is idempotent).  A claim
  * or a reservation that fails is never used (gate_db.h): its cities go
  * back to the queue at once, with the outcomes of any calls made.
+ *
+ * A batch's leases end soon after its calls' deadline (keep_leases), and
+ * a child that dies leaves them to its replacement, which gives back
+ * everything leased under the dead one's id before its first claim.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -42,13 +46,17 @@
 #include "owm_client.h"
 #include "owm_parse.h"
 #include "rategate.h"
+#include "supervise.h"
 #include "tasks.h"
 
 #define US_PER_MS	1000LL		/* the clocks count microseconds */
 #define US_PER_S	1000000LL
 
 #define KEY_PAUSE_S	60		/* retry a refused key this often */
-#define STORE_SLACK_US	(5 * US_PER_S)	/* a lease outlives the calls by this */
+/* A lease outlives its calls' deadline by this (or worker.lease_seconds,
+ * if shorter): the time to store their outcomes, or to reconnect and try
+ * again (STORE_RETRY_US). */
+#define LEASE_AFTER_US	(10 * US_PER_S)
 #define RETRY_BASE_US	US_PER_S	/* first retry of a city after ~1 s, */
 #define RETRY_CAP_US	(60 * US_PER_S)	/* doubling up to a minute */
 #define PAUSE_NAP_US	US_PER_S	/* re-read a pause this often */
@@ -222,17 +230,22 @@ struct pass {
 	int64_t		 end_by;	/* the calls' deadline */
 };
 
-/* Keep the batch's leases past the calls' end and their storing. */
+/*
+ * The batch's leases last until the calls' deadline and the storing of
+ * their outcomes, and no longer: the claim's lease (worker.lease_seconds)
+ * covers a wait of unknown length at the gate, and would keep the cities
+ * of a batch lost with its host from everyone for that long.
+ */
 static int
 keep_leases(const struct pass *ps, struct db_err *e)
 {
-	int64_t	 lease = cf->worker.lease_seconds * US_PER_S;
+	int64_t	 after = cf->worker.lease_seconds * US_PER_S;
 
-	if (ps->end_by + STORE_SLACK_US <= lease_end)
-		return 0;
-	if (tasks_extend(owner, ps->g.deadline, e) == -1)
+	if (after > LEASE_AFTER_US)
+		after = LEASE_AFTER_US;
+	if (tasks_lease_until(owner, ps->g.deadline + after, e) == -1)
 		return -1;
-	lease_end = gate_by_mono(&ps->g, ps->g.deadline) + lease;
+	lease_end = ps->end_by + after;
 	return 0;
 }
 
@@ -646,7 +659,7 @@ round_once(void)
 	max = (size_t)cf->owm.batch_size;
 	if ((long long)max > cf->owm.cities_per_minute)
 		max = (size_t)cf->owm.cities_per_minute;
-	snprintf(owner, sizeof(owner), "%s:%ld:%lu", stats.host, stats.pid,
+	snprintf(owner, sizeof(owner), "%s:%ld:%lu", stats.owner, stats.pid,
 	    ++batchno);
 	lease_end = daemon_mono_us() + cf->worker.lease_seconds * US_PER_S;
 	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
@@ -708,23 +721,60 @@ round_once(void)
 	return 1;
 }
 
-/* Who this child is, for its heartbeat and its batches' owners. */
+/*
+ * Who this child is, for its heartbeat and its batches' owners: the
+ * supervisor's random id, not the host name and pid (neither is unique).
+ * The host name is shown whole; a byte a column of text would refuse
+ * (the kernel takes any) shows as '?'.
+ */
 static void
-stats_init(int slot, int restarts)
+stats_init(int slot, int restarts, const struct supervise_ids *ids)
 {
+	size_t	 i;
+
 	if (gethostname(stats.host, sizeof(stats.host)) == -1)
 		snprintf(stats.host, sizeof(stats.host), "localhost");
 	stats.host[sizeof(stats.host) - 1] = '\0';
+	for (i = 0; stats.host[i] != '\0'; i++)
+		if (stats.host[i] < '!' || stats.host[i] > '~')
+			stats.host[i] = '?';
 	stats.pid = (long)getpid();
 	stats.ppid = (long)getppid();
 	stats.slot = slot;
 	stats.restarts = restarts;
-	snprintf(stats.owner, sizeof(stats.owner), "%s:%ld", stats.host,
-	    stats.pid);
+	memcpy(stats.owner, ids->self, sizeof(stats.owner));
+	memcpy(stats.previous, ids->previous, sizeof(stats.previous));
+}
+
+/*
+ * The child this one replaces is dead (reaped before this one started):
+ * what it held goes back to the queue now, not when its leases expire.
+ * 0 once done, -1 to try again on the next connection.
+ */
+static int
+release_predecessor(void)
+{
+	static int	 done;
+	struct db_err	 e;
+	size_t		 n;
+
+	if (done || stats.previous[0] == '\0')
+		return 0;
+	if (tasks_release_child(&conn, daemon_mono_us() + STORE_RETRY_US,
+	    stats.previous, &n, &e) == -1) {
+		db_trouble(&e);
+		return -1;
+	}
+	if (n > 0)
+		log_notice("%zu cities leased by child %s, which this one "
+		    "replaces, back to the queue", n, stats.previous);
+	done = 1;
+	return 0;
 }
 
 int
-child_run(const struct config *conf, int slot, int restarts, int fresh)
+child_run(const struct config *conf, int slot, int restarts, int fresh,
+    const struct supervise_ids *ids)
 {
 	struct db_err	 e;
 	size_t		 i;
@@ -737,7 +787,7 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 
 	srandom((unsigned int)(getpid() ^ time(NULL) ^
 	    (slot << SEED_SLOT_SHIFT)));
-	stats_init(slot, restarts);
+	stats_init(slot, restarts, ids);
 	if (owm_client_init(cf, e.msg, sizeof(e.msg)) == -1) {
 		log_errx("%s", e.msg);
 		return 1;
@@ -747,6 +797,8 @@ child_run(const struct config *conf, int slot, int restarts, int fresh)
 			nap_until(conn.next_try);
 			continue;
 		}
+		if (release_predecessor() == -1)
+			continue;
 		if (fresh) {
 			if ((rc = gate_clear_key(&e)) == -1) {
 				db_trouble(&e);

@@ -1,10 +1,11 @@
 /*
  * heartbeat.c: see heartbeat.h.
  *
- * The beat is one upsert keyed by owner; started_at is written only by
- * the first.  The call counts are one multi-row upsert with a row per
- * outcome (zeros included), so every outcome has a row from the first
- * batch on and a batch costs one round trip whatever it saw.
+ * The beat is one upsert keyed by owner (the child's id); started_at is
+ * written only by the first.  The call counts are one multi-row upsert
+ * with a row per outcome (zeros included), so every outcome has a row
+ * from the first batch on and a batch costs one round trip whatever it
+ * saw.
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,10 +32,10 @@ static const char *const sql[H_COUNT] = {
 	    "restarts = VALUES(restarts), gate_wait_us = VALUES(gate_wait_us), "
 	    "batches = VALUES(batches), cities = VALUES(cities)",
 	/* The slot's previous child is dead: its row would count as alive
-	 * for up to 10 s more. */
+	 * for up to 10 s more.  By its id, not by host and slot: another
+	 * host may share the name and the supervisor's pid. */
 	[H_PREDECESSOR] =
-	    "DELETE FROM worker_children WHERE host = ? AND ppid = ? "
-	    "AND slot = ? AND owner <> ?",
+	    "DELETE FROM worker_children WHERE owner = ?",
 	[H_CLEAN] =
 	    "DELETE FROM worker_children "
 	    "WHERE heartbeat_at < NOW(6) - INTERVAL 10 MINUTE",
@@ -57,7 +58,7 @@ static int		 announced;
 int
 heartbeat_open(MYSQL *conn, struct db_err *e)
 {
-		announced = 0;
+	announced = 0;
 	return db_set_open(&set, conn, e);
 }
 
@@ -77,16 +78,13 @@ heartbeat_beat(const struct child_stats *c, struct db_err *e)
 	long long	 restarts = c->restarts, wait = c->gate_wait_us;
 	unsigned long long batches = c->batches, cities = c->cities;
 
-	if (!announced) {
-		db_bind_str(&p[0], c->host, &hlen);
-		db_bind_i64(&p[1], &ppid);
-		db_bind_i64(&p[2], &slot);
-		db_bind_str(&p[3], c->owner, &olen);
+	if (!announced && c->previous[0] != '\0') {
+		db_bind_str(&p[0], c->previous, &olen);
 		if (db_run(set.db, st[H_PREDECESSOR], p, "heartbeat predecessor",
 		    e) == -1)
 			return -1;
-		announced = 1;
 	}
+	announced = 1;
 	db_bind_str(&p[0], c->owner, &olen);
 	db_bind_str(&p[1], c->host, &hlen);
 	db_bind_i64(&p[2], &pid);

@@ -10,18 +10,27 @@
 #ifndef OWM_HEARTBEAT_H
 #define OWM_HEARTBEAT_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include <mysql.h>
 
 #include "answer.h"		/* enum call_outcome */
 #include "db.h"
+#include "supervise.h"		/* SUPERVISE_ID_LEN */
 
 #define HEARTBEAT_EVERY_US	2000000LL
 
+/*
+ * The row's key is the child's id, drawn at random by its supervisor: a
+ * host name and a pid are not unique (containers of one image, pid
+ * namespaces, a host rebooted).  The host name is only shown, whole
+ * (HOST_NAME_MAX: worker_children.host is VARCHAR(64)).
+ */
 struct child_stats {
-	char		 owner[64];	/* "<host>:<pid>" */
-	char		 host[32];
+	char		 owner[SUPERVISE_ID_LEN + 1];
+	char		 previous[SUPERVISE_ID_LEN + 1]; /* "": none */
+	char		 host[HOST_NAME_MAX + 1];
 	long		 pid;
 	long		 ppid;		/* the supervisor */
 	int		 slot;
@@ -35,8 +44,8 @@ int	heartbeat_open(MYSQL *, struct db_err *);
 void	heartbeat_close(void);
 
 /* Upsert this child's row; the first after heartbeat_open() also drops
- * the row of the child this one replaced, and rows dead for 10 minutes
- * go at most once a minute. */
+ * the row of the child this one replaced (previous), and rows dead for 10
+ * minutes go at most once a minute. */
 int	heartbeat_beat(const struct child_stats *, struct db_err *);
 /* A clean exit: the row goes. */
 int	heartbeat_leave(const struct child_stats *, struct db_err *);

@@ -10,7 +10,8 @@
  * that is on; the supervisor treats it like any other child (restarted,
  * throttled when it keeps dying, rolled on SIGHUP, which is how it learns
  * a changed retention).  The supervisor itself does no database or HTTP
- * work.
+ * work: a fetching child that dies leaves its leases to its replacement,
+ * which knows the dead one's id (lib/supervise.h) and gives them back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ child_main(int slot, int restarts)
 {
 	if (slot == conf.worker.children)
 		return settle_run(&conf);
-	return child_run(&conf, slot, restarts, daemon_now() - loaded_at < FRESH_S);
+	return child_run(&conf, slot, restarts,
+	    daemon_now() - loaded_at < FRESH_S, supervise_ids());
 }
 
 static int

@@ -52,10 +52,11 @@
 
 enum {
 	T_CLAIM_SEL,
-	T_EXTEND,
+	T_LEASE,
 	T_REQUEUE,
 	T_COUNTERS,
 	T_RELEASE,
+	T_RELEASE_CHILD,
 	T_COUNT
 };
 
@@ -74,9 +75,10 @@ static const char *const sql[T_COUNT] = {
 	[T_CLAIM_SEL] =
 	    "SELECT city_id FROM city_tasks FORCE INDEX (claim) "
 	    "WHERE ready_at <= NOW(6) ORDER BY turn LIMIT ?",
-	[T_EXTEND] =
-	    "UPDATE city_tasks SET ready_at = GREATEST(ready_at, "
-	    DB_AT("?") " + INTERVAL ? SECOND) "
+	/* Set, not only extended: the claim's lease (worker.lease_seconds)
+	 * may outlast the calls by far. */
+	[T_LEASE] =
+	    "UPDATE city_tasks SET ready_at = " DB_AT("?") " "
 	    "WHERE lease_owner = ?",
 	[T_REQUEUE] =
 	    "UPDATE city_tasks SET ready_at = NOW(6) + INTERVAL ? MICROSECOND, "
@@ -99,6 +101,19 @@ static const char *const sql[T_COUNT] = {
 	[T_RELEASE] =
 	    "UPDATE city_tasks SET lease_owner = NULL, ready_at = NOW(6), "
 	    "attempts = GREATEST(attempts, 1) - 1 WHERE lease_owner = ?",
+	/*
+	 * A dead child's entries, by the prefix of its batches' owners,
+	 * through the lease_owner index: back to the queue now.  The attempt
+	 * counts only where the batch's calls may have gone (a slot it
+	 * reserved is due: rate_slots' owner index), so a city whose answer
+	 * kills its child still fails after worker.max_attempts.  attempts
+	 * first: an assignment sees the ones before it.
+	 */
+	[T_RELEASE_CHILD] =
+	    "UPDATE city_tasks SET attempts = IF(EXISTS (SELECT 1 FROM "
+	    "rate_slots s WHERE s.owner = city_tasks.lease_owner AND "
+	    "s.slot_at <= NOW(6)), attempts, GREATEST(attempts, 1) - 1), "
+	    "lease_owner = NULL, ready_at = NOW(6) WHERE lease_owner LIKE ?",
 };
 
 /*
@@ -374,21 +389,23 @@ fail:
 }
 
 int
-tasks_extend(const char *owner, int64_t until_us, struct db_err *e)
+tasks_lease_until(const char *owner, int64_t until_us, struct db_err *e)
 {
-	MYSQL_BIND	 p[3];
-	long long	 until = until_us, lease = cf->worker.lease_seconds;
+	MYSQL_BIND	 p[2];
+	long long	 until = until_us;
 	unsigned long	 olen;
 
 	db_bind_i64(&p[0], &until);
-	db_bind_i64(&p[1], &lease);
-	db_bind_str(&p[2], owner, &olen);
-	return db_run(set.db, st[T_EXTEND], p, "extend lease", e);
+	db_bind_str(&p[1], owner, &olen);
+	return db_run(set.db, st[T_LEASE], p, "lease until", e);
 }
 
-/* A dropped batch's release: the body of its transaction. */
+/* A release: the body of its transaction.  which: T_RELEASE (owner is
+ * a batch's) or T_RELEASE_CHILD (a LIKE pattern). */
 struct release {
+	int		 which;
 	const char	*owner;
+	const char	*what;		/* for errors */
 	size_t		*n;
 };
 
@@ -400,9 +417,9 @@ release_once(void *arg, struct db_err *e)
 	unsigned long	 olen;
 
 	db_bind_str(&p[0], r->owner, &olen);
-	if (db_run(set.db, st[T_RELEASE], p, "release batch", e) == -1)
+	if (db_run(set.db, st[r->which], p, r->what, e) == -1)
 		return -1;
-	*r->n = (size_t)mysql_stmt_affected_rows(st[T_RELEASE]);
+	*r->n = (size_t)mysql_stmt_affected_rows(st[r->which]);
 	return 0;
 }
 
@@ -410,9 +427,31 @@ int
 tasks_release(struct db_conn *conn, int64_t deadline, const char *owner,
     size_t *n, struct db_err *e)
 {
-	struct release	 r = { owner, n };
+	struct release	 r = { T_RELEASE, owner, "release batch", n };
 
 	*n = 0;
+	return db_conn_transaction(conn, cf, deadline, release_once, NULL, &r,
+	    e);
+}
+
+int
+tasks_release_child(struct db_conn *conn, int64_t deadline, const char *id,
+    size_t *n, struct db_err *e)
+{
+	char		 like[TASKS_OWNER_MAX];
+	struct release	 r = { T_RELEASE_CHILD, like, "release child", n };
+	size_t		 len = strlen(id);
+
+	*n = 0;
+	/* "<id>:%": a supervisor's ids are hex digits, no LIKE wildcard. */
+	if (len == 0 || len + 3 > sizeof(like) ||
+	    strspn(id, "0123456789abcdef") != len) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "not a child id: %zu bytes",
+		    len);
+		return -1;
+	}
+	snprintf(like, sizeof(like), "%s:%%", id);
 	return db_conn_transaction(conn, cf, deadline, release_once, NULL, &r,
 	    e);
 }

@@ -3,9 +3,9 @@
  * city_tasks, readings, city_latest, fetches).
  *
  * Claim: up to n due cities in turn order, each leased to one owner
- * ("host:pid:batch") until ready_at, attempts counted, with the fetch id
- * its queue entry names (city_tasks.fetch_id: the requests waiting for
- * the city point at it).  A claimed city that already has a reading
+ * ("<child id>:<pid>:<batch>") until ready_at, attempts counted, with the
+ * fetch id its queue entry names (city_tasks.fetch_id: the requests
+ * waiting for the city point at it).  A claimed city that already has a reading
  * fresher than worker.reuse_seconds comes back as TASK_REUSE (no call): a
  * POST that read city_latest just before a completion committed may have
  * queued it again.
@@ -43,8 +43,9 @@ struct buf;
 struct config;
 
 /*
- * A batch's owner, "host:pid:batch" (city_tasks.lease_owner and
- * rate_slots.owner are VARCHAR(64)).
+ * A batch's owner, "<child id>:<pid>:<batch>" (city_tasks.lease_owner and
+ * rate_slots.owner are VARCHAR(64)): the child's id is random (drawn by
+ * its supervisor), unique where host names and pids are not.
  */
 #define TASKS_OWNER_MAX		64
 /* A failed city's reason (fetches.error, city_tasks.last_error are
@@ -91,8 +92,19 @@ int	tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
  */
 int	tasks_release(struct db_conn *, int64_t deadline, const char *owner,
 	    size_t *n, struct db_err *);
-/* Keep the lease until at least until_us (database clock) + lease. */
-int	tasks_extend(const char *owner, int64_t until_us, struct db_err *);
+/*
+ * A child that died (reaped by its supervisor, so nothing it held is in
+ * use): every entry leased to a batch of its id back to the queue at
+ * once, on a new connection if need be until deadline; the attempt not
+ * counted unless the batch's calls may have been sent.  *n: the entries
+ * released.
+ */
+int	tasks_release_child(struct db_conn *, int64_t deadline, const char *id,
+	    size_t *n, struct db_err *);
+/* The entries leased to owner stay so until until_us (database clock),
+ * no longer. */
+int	tasks_lease_until(const char *owner, int64_t until_us,
+	    struct db_err *);
 /*
  * Store every outcome in one transaction on c's connection, run again on
  * a new one until deadline (daemon_mono_us) if the connection is lost
