@@ -141,6 +141,10 @@ collect_body(const struct http_req *rq, struct http_resp *rs,
 	const char	*why = NULL;
 	int		 rc;
 
+	if (rq->body_refused) {
+		error(rs, 400, rq->body_refused);
+		return -1;
+	}
 	if (rq->body_too_large) {
 		error(rs, 413, "request body is too large");
 		return -1;

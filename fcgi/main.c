@@ -36,8 +36,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "handlers.h"
-#include "json.h"
 #include "log.h"
+#include "parse.h"
 #include "store.h"
 #include "supervise.h"
 
@@ -146,22 +146,31 @@ reason(int status)
 	}
 }
 
-/* Read the body as announced by CONTENT_LENGTH, up to http.max_body. */
+/*
+ * Read the body as announced by CONTENT_LENGTH, up to http.max_body: a
+ * larger one is refused unread (413), and so is a CONTENT_LENGTH that is
+ * no decimal number (400; nginx sends none such, another server might).
+ */
 static void
 read_body(FCGX_Request *fr, struct http_req *rq, char *body, size_t cap)
 {
 	const char	*cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	const char	*why;
 	uint64_t	 want;
 	size_t		 got = 0;
-	int		 n;
+	int		 n, rc;
 
 	rq->body = body;
 	rq->body_len = 0;
 	if (cl == NULL || cl[0] == '\0')
 		return;
-	if (num_parse_u64(cl, strlen(cl), UINT64_MAX, &want) == -1 ||
-	    want > cap) {
+	if ((rc = parse_content_length(cl, strlen(cl), cap, &want,
+	    &why)) == PARSE_LEN_OVER) {
 		rq->body_too_large = 1;
+		return;
+	}
+	if (rc == -1) {
+		rq->body_refused = why;
 		return;
 	}
 	while (got < want) {

@@ -2,11 +2,13 @@
 import json
 import os
 import signal
+import socket
 import threading
 import time
 import unittest
 import urllib.parse
 
+from fcgi_client import fcgi_request
 from harness import Stack, wait_until
 
 S = None
@@ -306,6 +308,68 @@ class DatabaseOutage(unittest.TestCase):
         self.assertEqual(S.post_collect({"id": "after-outage", "cities": [1]}).status, 202)
         # The POST answered 503 left no trace.
         self.assertEqual(S.get("during-outage").status, 404)
+
+
+def raw_http(data, timeout=30):
+    """Send raw request bytes to nginx; (status, body) of its answer."""
+    with socket.create_connection(("127.0.0.1", S.port), timeout=timeout) as c:
+        c.sendall(data)
+        out = b""
+        while True:
+            got = c.recv(65536)
+            if not got:
+                break
+            out += got
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+class ContentLength(unittest.TestCase):
+    """Content-Length as a decimal number: leading zeros are still that
+    number (RFC 9110 allows them, nginx reads them so)."""
+
+    def test_leading_zeros_through_nginx(self):
+        body = b"id=cl-0010"
+        self.assertEqual(len(body), 10)
+        status, answer = raw_http(b"POST /collect HTTP/1.1\r\nHost: t\r\n"
+                                  b"Content-Type: application/x-www-form-urlencoded\r\n"
+                                  b"Content-Length: 010\r\nConnection: close\r\n\r\n" + body)
+        self.assertEqual(status, 202, answer)
+        self.assertEqual(json.loads(answer)["id"], "cl-0010")
+        self.assertEqual(S.get("cl-0010").status, 200)
+
+    def test_program_reads_the_value(self):
+        # Straight to the FastCGI program: nginx refuses most of these
+        # itself, but the program must not rely on that.
+        sock = os.path.join(S.dir, "run", "fcgi.sock")
+        form = {"CONTENT_TYPE": "application/x-www-form-urlencoded"}
+        cases = [
+            # (Content-Length, body, status, error substring)
+            ("010", b"id=cl-d010", 202, None),
+            ("0000000000000000000000000000000011", b"id=cl-d0011", 202, None),
+            ("0", b"", 400, "empty"),
+            ("00", b"", 400, "empty"),
+            ("65537", b"id=x", 413, "too large"),
+            ("0065537", b"id=x", 413, "too large"),
+            ("99999999999999999999999999", b"id=x", 413, "too large"),
+            ("18446744073709551616", b"id=x", 413, "too large"),
+            ("1e1", b"id=cl-e", 400, "Content-Length"),
+            ("-10", b"id=cl-neg", 400, "Content-Length"),
+            ("+10", b"id=cl-pos", 400, "Content-Length"),
+            (" 10", b"id=cl-sp", 400, "Content-Length"),
+            ("10 ", b"id=cl-sp2", 400, "Content-Length"),
+            ("0x0a", b"id=cl-hex", 400, "Content-Length"),
+            ("ten", b"id=cl-ten", 400, "Content-Length"),
+        ]
+        for cl, body, status, why in cases:
+            with self.subTest(content_length=cl):
+                st, _, got = fcgi_request(sock, "POST", "/collect", body=body, headers=form,
+                                          content_length=cl)
+                self.assertEqual(st, status, got)
+                if why:
+                    self.assertIn(why, json.loads(got)["error"])
+        self.assertEqual(S.get("cl-d010").status, 200)
+        self.assertEqual(S.get("cl-d0011").status, 200)
 
 
 if __name__ == "__main__":
