@@ -58,6 +58,16 @@ db_open(const struct config *cf, char *err, size_t errlen)
 	return db;
 }
 
+long long
+db_lock_wait_ms(long long read_timeout_s)
+{
+	long long	 rt = read_timeout_s * 1000, ms = rt - DB_LOCK_MARGIN_MS;
+
+	if (ms < rt / 2)
+		ms = rt / 2;
+	return ms > DB_LOCK_MAX_MS ? DB_LOCK_MAX_MS : ms;
+}
+
 MYSQL_STMT *
 db_prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
 {

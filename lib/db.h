@@ -56,6 +56,25 @@ struct config;
  */
 #define DB_QUEUE_LOCK	"owmcollect.queue"
 /*
+ * Taking it: GET_LOCK's result (1 granted, 0 not in time, NULL an error),
+ * its one parameter the wait in milliseconds, db_lock_wait_ms().
+ */
+#define DB_QUEUE_LOCK_GET "GET_LOCK('" DB_QUEUE_LOCK "', ? / 1000)"
+/*
+ * How long a session waits for a named lock, from mysql.read_timeout
+ * (seconds): always shorter, so that a lock not granted in time is
+ * GET_LOCK's own 0 on a live connection, a clean rollback.  Were it
+ * longer, the client's read would time out first: the connection taken
+ * for lost (a reconnect, a 503) while the server still ran the abandoned
+ * transaction, holding what it wrote, until its GET_LOCK gave up.  The
+ * read timeout less a second for the statement's own trip, at least half
+ * of it (read_timeout may be 1 s), at most 10 s (no POST waits longer on
+ * one INSERT's lock).
+ */
+#define DB_LOCK_MARGIN_MS	1000LL
+#define DB_LOCK_MAX_MS		10000LL
+long long	 db_lock_wait_ms(long long read_timeout_s);
+/*
  * The row of the running counts (etc/schema.sql: counters, one row per
  * shard 1..32) a connection adds to: spread so that concurrent
  * transactions rarely share one, fixed per connection.

@@ -4,7 +4,8 @@
  * changes (issue 14): gone (reconnect: through HAProxy the new
  * connection reaches the node that is usable, and run the transaction
  * again), retryable (rolled back by the server: run it again on the same
- * connection, db_retry's pauses), or neither (log, 503).
+ * connection, db_retry's pauses), or neither (log, 503); and the queue
+ * lock's wait, always shorter than mysql.read_timeout.
  */
 #include <stdio.h>
 
@@ -85,6 +86,49 @@ START_TEST(test_retry)
 }
 END_TEST
 
+/*
+ * db_lock_wait_ms: the queue lock's wait, from mysql.read_timeout (1 to
+ * 600 s): always shorter than it, a second less while that leaves half,
+ * never over 10 s.
+ */
+static const struct {
+	long long	 read_timeout_s, want_ms;
+} waits[] = {
+	{ 1, 500 },		/* half: a second less would be nothing */
+	{ 2, 1000 },		/* both rules agree */
+	{ 3, 2000 },
+	{ 5, 4000 },		/* the default */
+	{ 10, 9000 },
+	{ 11, 10000 },		/* the cap */
+	{ 600, 10000 },		/* the largest allowed */
+};
+
+START_TEST(test_lock_wait)
+{
+	long long	 rt = waits[_i].read_timeout_s;
+	long long	 got = db_lock_wait_ms(rt);
+
+	ck_assert_msg(got == waits[_i].want_ms, "read_timeout %lld s: wait "
+	    "%lld ms, want %lld", rt, got, waits[_i].want_ms);
+	ck_assert_msg(got < rt * 1000 && got > 0, "read_timeout %lld s: "
+	    "wait %lld ms is not shorter", rt, got);
+}
+END_TEST
+
+/* Every setting config.c allows: shorter, and no less than half. */
+START_TEST(test_lock_wait_every_setting)
+{
+	long long	 rt, got;
+
+	for (rt = 1; rt <= 600; rt++) {
+		got = db_lock_wait_ms(rt);
+		ck_assert_msg(got < rt * 1000 && got <= DB_LOCK_MAX_MS &&
+		    (got >= rt * 500 || got == DB_LOCK_MAX_MS),
+		    "read_timeout %lld s: wait %lld ms", rt, got);
+	}
+}
+END_TEST
+
 static Suite *
 db_suite(void)
 {
@@ -93,6 +137,10 @@ db_suite(void)
 
 	tcase_add_loop_test(tc, test_class, 0, (int)NELEM(cases));
 	tcase_add_test(tc, test_retry);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lock wait");
+	tcase_add_loop_test(tc, test_lock_wait, 0, (int)NELEM(waits));
+	tcase_add_test(tc, test_lock_wait_every_setting);
 	suite_add_tcase(s, tc);
 	return s;
 }
