@@ -35,6 +35,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "db.h"
 #include "handlers.h"
 #include "log.h"
 #include "parse.h"
@@ -315,6 +316,21 @@ reload(void)
 	return 0;
 }
 
+/*
+ * A server too old (or not MariaDB) is a bad configuration: exit 2, never
+ * respawned, with the sentence that says which.  One connection, closed
+ * before the children start; one that does not answer now is no verdict
+ * (each child checks the server it reaches).
+ */
+static void
+server_check(void)
+{
+	char	 why[256];
+
+	if (db_start_check(&conf, why, sizeof(why)) == -1)
+		fatalx(2, "%s", why);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -329,6 +345,7 @@ main(int argc, char *argv[])
 	int	 rc;
 
 	daemon_start(argc, argv, "owmcollect-fcgi", &conf);
+	server_check();
 	if (FCGX_Init() != 0)
 		fatalx(1, "FCGX_Init failed");
 	listen_fd = listen_unix(conf.http.socket, conf.http.socket_group);

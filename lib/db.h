@@ -94,6 +94,43 @@ struct db_err {
 
 /* NULL with err filled on failure. Timeouts come from mysql.* settings. */
 MYSQL		*db_open(const struct config *, char *err, size_t errlen);
+
+/*
+ * The oldest server the programs and etc/schema.sql run on: MariaDB
+ * 10.7.0, the first with JSON_EQUALS (a POST recognising its own
+ * unanswered COMMIT, fcgi/post.c); 10.6 brought JSON_TABLE (every list of
+ * cities a statement reads) and SKIP LOCKED (claims), 10.5 JSON_ARRAYAGG
+ * with ORDER BY (the schema's upgrade).  MySQL is not enough, whatever
+ * its version: it lacks JSON_EQUALS and ADD COLUMN IF NOT EXISTS.
+ * Checked at every connect (db_conn_up), since a reconnect may reach
+ * another server, and once at start (db_start_check).
+ */
+#define DB_MIN_SERVER		"MariaDB 10.7"
+#define DB_MIN_MAJOR		10
+#define DB_MIN_MINOR		7
+/*
+ * Whether a server whose VERSION() is version will do: DB_SERVER_OK, or
+ * why not, with one sentence naming both versions in why
+ * ("MariaDB 10.6.12 is too old: owmcollect needs MariaDB 10.7 or later").
+ * A "5.5.5-" before a MariaDB version (the prefix MariaDB's handshake
+ * carries for old replication clients) is passed over.  Pure.
+ */
+enum db_server {
+	DB_SERVER_OK,
+	DB_SERVER_OLD,		/* MariaDB, older than the minimum */
+	DB_SERVER_OTHER,	/* a version, not MariaDB's: MySQL or another */
+	DB_SERVER_UNKNOWN	/* no version read */
+};
+enum db_server	 db_server_check(const char *version, char *why,
+		    size_t whylen);
+/*
+ * At a program's start: -1 with why filled when the server answers and
+ * is refused (db_server_check: the program exits 2, a bad
+ * configuration); 0 when it will do or does not answer now (its
+ * connections retry and check it then).
+ */
+int		 db_start_check(const struct config *, char *why,
+		    size_t whylen);
 MYSQL_STMT	*db_prepare(MYSQL *, const char *sql, char *err, size_t errlen);
 
 /*
