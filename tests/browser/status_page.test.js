@@ -344,6 +344,18 @@ async function tokenRun(ctx, page) {
 	check(!await page.isVisible("#requests-empty"), "no \"No requests yet\" without the token");
 	check(await page.getAttribute("#token-input", "type") === "password", "the token is typed unseen");
 	check(!await page.isVisible("#conn"), "a 401 is no connection failure");
+	for (const scheme of ["light", "dark"]) {
+		await page.emulateMedia({ colorScheme: scheme });
+		const c = await page.evaluate(contrastReport, AA);
+		check(c.bad.length === 0, "the prompt's text contrast (" + scheme + "):\n  " + c.bad.join("\n  "));
+	}
+	await page.emulateMedia({ colorScheme: "light" });
+	if (out) {
+		await page.screenshot({ path: path.join(out, "token-prompt-1280.png"), fullPage: true });
+		await page.setViewportSize({ width: 375, height: 812 });
+		await page.screenshot({ path: path.join(out, "token-prompt-375.png"), fullPage: true });
+		await page.setViewportSize({ width: 1280, height: 900 });
+	}
 
 	log("a wrong token is refused and forgotten");
 	await page.fill("#token-input", "wrong-" + token);

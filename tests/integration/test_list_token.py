@@ -8,10 +8,12 @@ Without a token configured the list stays open (test_api.Manage).  The
 status page asks for the token when the list answers 401 (StatusPage, in
 headless Chromium: tests/browser/status_page.test.js --token).
 """
+import os
+import shutil
 import unittest
 import urllib.parse
 
-from harness import Stack
+from harness import BUILD, ROOT, Stack
 from test_status_page import run_browser
 
 S = None
@@ -118,7 +120,11 @@ class StatusPage(unittest.TestCase):
     def test_token_prompt_in_chromium(self):
         # tests/browser/status_page.test.js --token: the page asks for the
         # token when the list answers 401 and keeps it for the tab only.
-        run_browser(self, S, "--token", TOKEN)
+        out = os.path.join(ROOT, BUILD, "test-output", "status_page_token")
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        run_browser(self, S, "--token", TOKEN, "--out", out)
+        print("status page (token): screenshots in %s: %s" % (out, ", ".join(sorted(os.listdir(out)))))
 
 
 if __name__ == "__main__":
