@@ -1,4 +1,11 @@
--- owmcollect schema (MariaDB 10.6+ / MySQL 8).  Idempotent: applying it
+-- owmcollect schema, for MariaDB 10.7 or later; not MySQL, whatever its
+-- version.  The minimum is what this file and the programs' SQL use:
+-- JSON_EQUALS (10.7.0: fcgi/post.c), JSON_TABLE and SKIP LOCKED (10.6),
+-- JSON_ARRAYAGG with ORDER BY (10.5), WITH RECURSIVE (10.2), ADD COLUMN
+-- and ADD INDEX IF NOT EXISTS (10.0.2); MySQL lacks JSON_EQUALS and ADD
+-- COLUMN IF NOT EXISTS.  Both programs check the server's version when
+-- they connect (lib/db.h: DB_MIN_SERVER; README: Database requirements).
+-- Idempotent: applying it
 -- again, or applying a newer version over an older one, just works
 -- (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, CREATE OR REPLACE VIEW).
 -- Applied by `make start` / the stack script as the database owner; the

@@ -1,7 +1,8 @@
 /*
  * handlers.c: POST /collect and GET /get (DESIGN.md, "HTTP contract"),
- * request management (GET /collect lists, DELETE /collect cancels), and
- * the operators' GET /health and GET /metrics (their queries: health.c).
+ * request management (GET /collect lists, DELETE /collect cancels: both,
+ * like POST, need http.token when one is set), and the operators' GET
+ * /health and GET /metrics (their queries: health.c).
  *
  * Validation happens before any database work, so bad input costs no
  * round trip and can never leave a half-written row; post.c, read.c and
@@ -117,7 +118,14 @@ store_error(struct http_resp *rs, enum store_rc rc)
 		unavailable(rs);
 }
 
-/* Requests that change state need http.token when one is set. */
+/*
+ * What needs http.token when one is set: the requests that change state
+ * (POST, DELETE) and the list of requests, an operator's view (it names
+ * every id, and an id is all it takes to read a document).  One document
+ * by its id (GET /get) stays open, as in the service this replaces.  The
+ * token is checked before anything else, so a client without it learns
+ * nothing (not even that its query was bad) and no cache is asked.
+ */
 static int
 authorized(const struct http_req *rq, struct http_resp *rs)
 {
@@ -126,7 +134,7 @@ authorized(const struct http_req *rq, struct http_resp *rs)
 		return 1;
 	error(rs, 401, "a valid Authorization: Bearer token is required");
 	snprintf(rs->headers, sizeof(rs->headers),
-	    "WWW-Authenticate: Bearer\r\n");
+	    "WWW-Authenticate: Bearer\r\nCache-Control: no-store\r\n");
 	return 0;
 }
 
@@ -141,6 +149,10 @@ collect_body(const struct http_req *rq, struct http_resp *rs,
 	const char	*why = NULL;
 	int		 rc;
 
+	if (rq->body_refused) {
+		error(rs, 400, rq->body_refused);
+		return -1;
+	}
 	if (rq->body_too_large) {
 		error(rs, 413, "request body is too large");
 		return -1;
@@ -309,6 +321,8 @@ list(const struct http_req *rq, struct http_resp *rs)
 	const char		*q = rq->query ? rq->query : "";
 	unsigned long long	 limit, before;
 
+	if (!authorized(rq, rs))
+		return;
 	if (query_num(q, "limit", 1, 100, 20, &limit) == -1) {
 		error(rs, 400, "limit must be an integer from 1 to 100");
 		return;

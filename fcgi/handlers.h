@@ -22,6 +22,7 @@ struct http_req {
 	size_t		 body_len;
 	int		 body_too_large;
 	int		 body_truncated;
+	const char	*body_refused;	/* why CONTENT_LENGTH is no number */
 };
 
 struct http_resp {

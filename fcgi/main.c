@@ -35,9 +35,10 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "db.h"
 #include "handlers.h"
-#include "json.h"
 #include "log.h"
+#include "parse.h"
 #include "store.h"
 #include "supervise.h"
 
@@ -146,22 +147,31 @@ reason(int status)
 	}
 }
 
-/* Read the body as announced by CONTENT_LENGTH, up to http.max_body. */
+/*
+ * Read the body as announced by CONTENT_LENGTH, up to http.max_body: a
+ * larger one is refused unread (413), and so is a CONTENT_LENGTH that is
+ * no decimal number (400; nginx sends none such, another server might).
+ */
 static void
 read_body(FCGX_Request *fr, struct http_req *rq, char *body, size_t cap)
 {
 	const char	*cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	const char	*why;
 	uint64_t	 want;
 	size_t		 got = 0;
-	int		 n;
+	int		 n, rc;
 
 	rq->body = body;
 	rq->body_len = 0;
 	if (cl == NULL || cl[0] == '\0')
 		return;
-	if (num_parse_u64(cl, strlen(cl), UINT64_MAX, &want) == -1 ||
-	    want > cap) {
+	if ((rc = parse_content_length(cl, strlen(cl), cap, &want,
+	    &why)) == PARSE_LEN_OVER) {
 		rq->body_too_large = 1;
+		return;
+	}
+	if (rc == -1) {
+		rq->body_refused = why;
 		return;
 	}
 	while (got < want) {
@@ -306,6 +316,21 @@ reload(void)
 	return 0;
 }
 
+/*
+ * A server too old (or not MariaDB) is a bad configuration: exit 2, never
+ * respawned, with the sentence that says which.  One connection, closed
+ * before the children start; one that does not answer now is no verdict
+ * (each child checks the server it reaches).
+ */
+static void
+server_check(void)
+{
+	char	 why[256];
+
+	if (db_start_check(&conf, why, sizeof(why)) == -1)
+		fatalx(2, "%s", why);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -320,6 +345,7 @@ main(int argc, char *argv[])
 	int	 rc;
 
 	daemon_start(argc, argv, "owmcollect-fcgi", &conf);
+	server_check();
 	if (FCGX_Init() != 0)
 		fatalx(1, "FCGX_Init failed");
 	listen_fd = listen_unix(conf.http.socket, conf.http.socket_group);

@@ -368,6 +368,34 @@ parse_collect_form(const char *body, size_t len, struct collect_req *r,
 }
 
 int
+parse_content_length(const char *s, size_t n, uint64_t max, uint64_t *v,
+    const char **why)
+{
+	uint64_t	 u = 0;
+	size_t		 i;
+	unsigned	 d;
+	int		 over = 0;
+
+	*why = "Content-Length must be a decimal number";
+	if (n == 0)
+		return -1;
+	/* Every byte is looked at, so "1x" is refused even past max. */
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (over || d > max || u > (max - d) / 10)
+			over = 1;
+		else
+			u = u * 10 + d;
+	}
+	if (over)
+		return PARSE_LEN_OVER;
+	*v = u;
+	return 0;
+}
+
+int
 parse_get_format(const char *qs, size_t len, enum get_format *f,
     const char **why)
 {

@@ -9,6 +9,7 @@
 #define OWM_FCGI_PARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "validate.h"
 
@@ -50,6 +51,17 @@ long	percent_encode(const char *s, size_t n, char *out, size_t cap);
 
 /* 1 if c is an RFC 3986 unreserved byte: [A-Za-z0-9._~-]. */
 int	url_unreserved(char c);
+
+/*
+ * A CONTENT_LENGTH: RFC 9110's 1*DIGIT, so leading zeros are allowed and
+ * change nothing ("010" is 10, as nginx reads it); nothing else is (no
+ * sign, space or hex).  0 with *v the value; PARSE_LEN_OVER when it is
+ * larger than max, however many digits it has; -1 when it is not a
+ * decimal number (*why set).
+ */
+#define PARSE_LEN_OVER	(-2)
+int	parse_content_length(const char *s, size_t n, uint64_t max,
+	    uint64_t *v, const char **why);
 
 /* GET /get's answer: ?format=json (the default) or ?format=csv. */
 enum get_format {

@@ -60,8 +60,6 @@ enum {
 	P_COUNT
 };
 
-#define QUEUE_LOCK_S	"10"	/* P_QUEUE_LOCK's wait */
-
 static const char *const sql[P_COUNT] = {
 	/* The database's clock, and the queue's current turn. */
 	[P_NOW] =
@@ -142,10 +140,12 @@ static const char *const sql[P_COUNT] = {
 	 * never while waiting for another such lock, so it adds no cycle.
 	 * Per session and per server (db.h: DB_QUEUE_LOCK): it serialises
 	 * only while every session is on the one writer, and it goes with a
-	 * lost connection, so each attempt takes its own.
+	 * lost connection, so each attempt takes its own.  Its wait ends
+	 * before mysql.read_timeout (db.h: db_lock_wait_ms): a 503 of its
+	 * own, rolled back, not a connection taken for lost.
 	 */
 	[P_QUEUE_LOCK] =
-	    "SELECT GET_LOCK('" DB_QUEUE_LOCK "', " QUEUE_LOCK_S ")",
+	    "SELECT " DB_QUEUE_LOCK_GET,
 	[P_QUEUE_UNLOCK] =
 	    "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')",
 	/*
@@ -383,18 +383,19 @@ insert_request(struct post *p, struct db_err *e)
 static int
 queue_lock(struct db_err *e)
 {
-	MYSQL_BIND	 o[1];
-	long long	 got = 0;
+	MYSQL_BIND	 p[1], o[1];
+	long long	 got = 0, wait = db_lock_wait_ms(cf->mysql.read_timeout);
 	my_bool		 null = 0;
 
+	db_bind_i64(&p[0], &wait);
 	db_bind_i64(&o[0], &got);
 	o[0].is_null = &null;
-	if (db_one_row(post_stmts.db, st[P_QUEUE_LOCK], NULL, o, "queue lock", e) ==
-	    -1)
+	if (db_one_row(post_stmts.db, st[P_QUEUE_LOCK], p, o, "queue lock",
+	    e) == -1)
 		return -1;
 	if (null || got != 1) {
 		log_warnx("POST /collect: the queue lock was not granted in "
-		    QUEUE_LOCK_S " s");
+		    "%lld ms: answered 503", wait);
 		return STORE_UNAVAILABLE;
 	}
 	return STORE_OK;

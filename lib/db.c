@@ -19,6 +19,8 @@
 /* db_conn_transaction: runs that may lose their connection, in all (a
  * failover costs one; a server that drops every one is not a failover). */
 #define DB_FAILOVER_RUNS	4
+/* A server refused by its version is logged again after this long. */
+#define REFUSED_LOG_US		60000000LL
 
 MYSQL *
 db_open(const struct config *cf, char *err, size_t errlen)
@@ -58,6 +60,130 @@ db_open(const struct config *cf, char *err, size_t errlen)
 	return db;
 }
 
+/* Digits of one part of a version, at most 5: the byte after, or NULL. */
+static const char *
+version_part(const char *s, unsigned *v)
+{
+	unsigned	 n = 0;
+	int		 d;
+
+	for (d = 0; *s >= '0' && *s <= '9'; d++, s++) {
+		if (d == 5)
+			return NULL;
+		n = n * 10 + (unsigned)(*s - '0');
+	}
+	if (d == 0)
+		return NULL;
+	*v = n;
+	return s;
+}
+
+/* major.minor[.patch] at s into v (patch 0 when absent): the byte after
+ * it, or NULL when s does not start so. */
+static const char *
+version_parse(const char *s, unsigned v[3])
+{
+	v[2] = 0;
+	if ((s = version_part(s, &v[0])) == NULL || *s != '.' ||
+	    (s = version_part(s + 1, &v[1])) == NULL)
+		return NULL;
+	if (*s == '.' && (s = version_part(s + 1, &v[2])) == NULL)
+		return NULL;
+	return s;
+}
+
+enum db_server
+db_server_check(const char *version, char *why, size_t whylen)
+{
+	static const char rpl[] = "5.5.5-";
+	const char	*s = version, *end;
+	char		 shown[41];
+	unsigned	 v[3];
+	size_t		 i;
+	int		 maria = strcasestr(version, "MariaDB") != NULL;
+
+	if (maria && strncmp(s, rpl, sizeof(rpl) - 1) == 0)
+		s += sizeof(rpl) - 1;
+	if ((end = version_parse(s, v)) == NULL ||
+	    (*end != '\0' && *end != '-')) {
+		/* The server's bytes, printable, for the one sentence. */
+		for (i = 0; version[i] && i + 1 < sizeof(shown); i++)
+			shown[i] = version[i] >= ' ' && version[i] <= '~' ?
+			    version[i] : '?';
+		shown[i] = '\0';
+		snprintf(why, whylen, "the server's version \"%s\" is none "
+		    "of MariaDB's: owmcollect needs " DB_MIN_SERVER " or later",
+		    shown);
+		return DB_SERVER_UNKNOWN;
+	}
+	if (!maria) {
+		snprintf(why, whylen, "the server is %u.%u.%u, MySQL or "
+		    "another, not MariaDB: owmcollect needs " DB_MIN_SERVER
+		    " or later", v[0], v[1], v[2]);
+		return DB_SERVER_OTHER;
+	}
+	if (v[0] < DB_MIN_MAJOR ||
+	    (v[0] == DB_MIN_MAJOR && v[1] < DB_MIN_MINOR)) {
+		snprintf(why, whylen, "MariaDB %u.%u.%u is too old: owmcollect "
+		    "needs " DB_MIN_SERVER " or later", v[0], v[1], v[2]);
+		return DB_SERVER_OLD;
+	}
+	return DB_SERVER_OK;
+}
+
+/*
+ * Ask the server just reached for its version: 0 when it will do; 1 when
+ * it is refused (e->msg the sentence, e->code 0); -1 when it did not say
+ * (e filled).  VERSION(), not the handshake's string: a proxy in between
+ * (ProxySQL) may announce a version of its own there.
+ */
+static int
+server_refused(MYSQL *db, struct db_err *e)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	int		 rc;
+
+	if (db_query(db, "SELECT VERSION()", e) == -1)
+		return -1;
+	if ((res = mysql_store_result(db)) == NULL)
+		return db_fail(db, NULL, "SELECT VERSION()", e);
+	row = mysql_fetch_row(res);
+	rc = db_server_check(row && row[0] ? row[0] : "", e->msg,
+	    sizeof(e->msg)) == DB_SERVER_OK ? 0 : 1;
+	mysql_free_result(res);
+	e->code = 0;
+	return rc;
+}
+
+int
+db_start_check(const struct config *cf, char *why, size_t whylen)
+{
+	struct db_err	 e;
+	MYSQL		*db;
+	int		 rc;
+
+	memset(&e, 0, sizeof(e));
+	if ((db = db_open(cf, e.msg, sizeof(e.msg))) == NULL)
+		return 0;
+	rc = server_refused(db, &e);
+	mysql_close(db);
+	if (rc != 1)
+		return 0;
+	snprintf(why, whylen, "%s", e.msg);
+	return -1;
+}
+
+long long
+db_lock_wait_ms(long long read_timeout_s)
+{
+	long long	 rt = read_timeout_s * 1000, ms = rt - DB_LOCK_MARGIN_MS;
+
+	if (ms < rt / 2)
+		ms = rt / 2;
+	return ms > DB_LOCK_MAX_MS ? DB_LOCK_MAX_MS : ms;
+}
+
 MYSQL_STMT *
 db_prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
 {
@@ -79,7 +205,9 @@ db_prepare(MYSQL *db, const char *sql, char *err, size_t errlen)
 int
 db_conn_up(struct db_conn *c, const struct config *cf, struct db_err *e)
 {
+	static int64_t	 refused_logged;	/* this process's last */
 	int64_t		 now;
+	int		 refused = 0;
 
 	if (c->db)
 		return 0;
@@ -90,8 +218,17 @@ db_conn_up(struct db_conn *c, const struct config *cf, struct db_err *e)
 		return -1;
 	}
 	if ((c->db = db_open(cf, e->msg, sizeof(e->msg))) == NULL ||
+	    (refused = server_refused(c->db, e)) != 0 ||
 	    (c->ready && c->ready(c->db, e) == -1)) {
-		if (!c->down)
+		/* A server refused after start (a failover to an old one):
+		 * an error for the operator, again each minute it lasts;
+		 * retried like a server that is away. */
+		if (refused == 1 && (refused_logged == 0 ||
+		    now - refused_logged >= REFUSED_LOG_US)) {
+			log_errx("%sdatabase refused: %s; trying again",
+			    c->who, e->msg);
+			refused_logged = now;
+		} else if (!c->down)
 			log_warnx("%sdatabase unavailable: %s", c->who, e->msg);
 		c->down = 1;
 		db_conn_close(c);

@@ -56,6 +56,25 @@ struct config;
  */
 #define DB_QUEUE_LOCK	"owmcollect.queue"
 /*
+ * Taking it: GET_LOCK's result (1 granted, 0 not in time, NULL an error),
+ * its one parameter the wait in milliseconds, db_lock_wait_ms().
+ */
+#define DB_QUEUE_LOCK_GET "GET_LOCK('" DB_QUEUE_LOCK "', ? / 1000)"
+/*
+ * How long a session waits for a named lock, from mysql.read_timeout
+ * (seconds): always shorter, so that a lock not granted in time is
+ * GET_LOCK's own 0 on a live connection, a clean rollback.  Were it
+ * longer, the client's read would time out first: the connection taken
+ * for lost (a reconnect, a 503) while the server still ran the abandoned
+ * transaction, holding what it wrote, until its GET_LOCK gave up.  The
+ * read timeout less a second for the statement's own trip, at least half
+ * of it (read_timeout may be 1 s), at most 10 s (no POST waits longer on
+ * one INSERT's lock).
+ */
+#define DB_LOCK_MARGIN_MS	1000LL
+#define DB_LOCK_MAX_MS		10000LL
+long long	 db_lock_wait_ms(long long read_timeout_s);
+/*
  * The row of the running counts (etc/schema.sql: counters, one row per
  * shard 1..32) a connection adds to: spread so that concurrent
  * transactions rarely share one, fixed per connection.
@@ -75,6 +94,43 @@ struct db_err {
 
 /* NULL with err filled on failure. Timeouts come from mysql.* settings. */
 MYSQL		*db_open(const struct config *, char *err, size_t errlen);
+
+/*
+ * The oldest server the programs and etc/schema.sql run on: MariaDB
+ * 10.7.0, the first with JSON_EQUALS (a POST recognising its own
+ * unanswered COMMIT, fcgi/post.c); 10.6 brought JSON_TABLE (every list of
+ * cities a statement reads) and SKIP LOCKED (claims), 10.5 JSON_ARRAYAGG
+ * with ORDER BY (the schema's upgrade).  MySQL is not enough, whatever
+ * its version: it lacks JSON_EQUALS and ADD COLUMN IF NOT EXISTS.
+ * Checked at every connect (db_conn_up), since a reconnect may reach
+ * another server, and once at start (db_start_check).
+ */
+#define DB_MIN_SERVER		"MariaDB 10.7"
+#define DB_MIN_MAJOR		10
+#define DB_MIN_MINOR		7
+/*
+ * Whether a server whose VERSION() is version will do: DB_SERVER_OK, or
+ * why not, with one sentence naming both versions in why
+ * ("MariaDB 10.6.12 is too old: owmcollect needs MariaDB 10.7 or later").
+ * A "5.5.5-" before a MariaDB version (the prefix MariaDB's handshake
+ * carries for old replication clients) is passed over.  Pure.
+ */
+enum db_server {
+	DB_SERVER_OK,
+	DB_SERVER_OLD,		/* MariaDB, older than the minimum */
+	DB_SERVER_OTHER,	/* a version, not MariaDB's: MySQL or another */
+	DB_SERVER_UNKNOWN	/* no version read */
+};
+enum db_server	 db_server_check(const char *version, char *why,
+		    size_t whylen);
+/*
+ * At a program's start: -1 with why filled when the server answers and
+ * is refused (db_server_check: the program exits 2, a bad
+ * configuration); 0 when it will do or does not answer now (its
+ * connections retry and check it then).
+ */
+int		 db_start_check(const struct config *, char *why,
+		    size_t whylen);
 MYSQL_STMT	*db_prepare(MYSQL *, const char *sql, char *err, size_t errlen);
 
 /*

@@ -10,8 +10,9 @@
  * that is on; the supervisor treats it like any other child (restarted,
  * throttled when it keeps dying, rolled on SIGHUP, which is how it learns
  * a changed retention).  The supervisor itself does no database or HTTP
- * work: a fetching child that dies leaves its leases to its replacement,
- * which knows the dead one's id (lib/supervise.h) and gives them back.
+ * work, but for one look at the server's version at start: a fetching
+ * child that dies leaves its leases to its replacement, which knows the
+ * dead one's id (lib/supervise.h) and gives them back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "child.h"
 #include "config.h"
 #include "daemon.h"
+#include "db.h"
 #include "log.h"
 #include "notify.h"
 #include "purge.h"
@@ -97,9 +99,15 @@ main(int argc, char *argv[])
 		.on_stopping = notify_stopping,
 		.on_tick = notify_tick,
 	};
+	char	 why[256];
 	int	 rc;
 
 	daemon_start(argc, argv, "owmcollect-worker", &conf);
+	/* A server too old, or not MariaDB: a bad configuration (exit 2,
+	 * never respawned).  One connection, closed before any child;
+	 * one that does not answer now is each child's to check later. */
+	if (db_start_check(&conf, why, sizeof(why)) == -1)
+		fatalx(2, "%s", why);
 	loaded_at = daemon_now();
 	announce(&conf);
 	rc = supervise(&ops);

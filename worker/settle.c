@@ -150,7 +150,7 @@ static const char *const sql[S_COUNT] = {
 	[S_TURN] =
 	    "SELECT COALESCE(MIN(turn), 0) FROM city_tasks",
 	[S_QUEUE_LOCK] =
-	    "SELECT COALESCE(GET_LOCK('" DB_QUEUE_LOCK "', 10), 0)",
+	    "SELECT COALESCE(" DB_QUEUE_LOCK_GET ", 0)",
 	/* One city again, unless queued already (then it waits for that
 	 * entry's fetch). */
 	[S_QUEUE] =
@@ -378,7 +378,7 @@ static int
 requeue(unsigned long long id, long long *queued, struct db_err *e)
 {
 	MYSQL_BIND	 p[3], o[1];
-	long long	 base, turn, city, got = 0;
+	long long	 base, turn, city, got = 0, wait;
 	unsigned long long by = id;
 	size_t		 i, n;
 	int		 rc;
@@ -394,14 +394,16 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 	/* One queueing at a time, POSTs' included (fcgi/post.c says why);
 	 * on the one writer only, and taken again by each attempt
 	 * (db.h: DB_QUEUE_LOCK). */
+	wait = db_lock_wait_ms(cf->mysql.read_timeout);
+	db_bind_i64(&p[0], &wait);
 	db_bind_i64(&o[0], &got);
-	if (db_one_row(set.db, st[S_QUEUE_LOCK], NULL, o, "settle: queue lock",
+	if (db_one_row(set.db, st[S_QUEUE_LOCK], p, o, "settle: queue lock",
 	    e) == -1)
 		return -1;
 	if (got != 1) {
 		e->code = 0;
 		snprintf(e->msg, sizeof(e->msg), "settle: the queue lock was "
-		    "not granted in 10 s");
+		    "not granted in %lld ms", wait);
 		return -1;
 	}
 	for (i = 0, rc = 0; i < n && rc == 0; i++) {

@@ -72,11 +72,79 @@
 		return id === null ? location.pathname : "?id=" + encodeURIComponent(id);
 	}
 
+	/* ---- the access token ------------------------------------------------ */
+
+	/* The service's http.token, when it has one: the list of requests
+	 * (an operator's view) and starting or cancelling one need it; one
+	 * request's page does not.  Asked for when the list answers 401, and
+	 * kept for this tab only: sessionStorage (gone with the tab, never
+	 * shared with another), never localStorage or a cookie; sent only as
+	 * the Authorization header of this page's own calls to collect. */
+	var TOKEN_KEY = "owmcollect.token";
+	var token = null;
+	var locked = false;		/* the list waits for a token */
+	try {
+		token = sessionStorage.getItem(TOKEN_KEY);
+	} catch (e) { /* storage refused: this page's memory only */ }
+
+	function setToken(t) {
+		token = t;
+		try {
+			if (t === null) sessionStorage.removeItem(TOKEN_KEY);
+			else sessionStorage.setItem(TOKEN_KEY, t);
+		} catch (e) { /* kept in memory only */ }
+	}
+
+	function tokenSay(text, isError) {
+		var m = $("token-message");
+		m.textContent = text;
+		m.classList.toggle("error", !!isError);
+		m.setAttribute("role", isError ? "alert" : "status");
+	}
+
+	/* The list answered 401: forget a token it refused, hide what the
+	 * list showed, and ask.  why: the sentence to show, or null. */
+	function askToken(why) {
+		var first = !locked;
+		if (token !== null) setToken(null);
+		locked = true;
+		list.replaceChildren();
+		$("requests-empty").hidden = true;
+		$("token-form").hidden = false;
+		$("token-submit").disabled = false;
+		tokenSay(why || "", !!why);
+		if (first && why) $("token-input").focus();
+	}
+
+	function tokenAccepted() {
+		if ($("token-form").hidden) return;
+		$("token-form").hidden = true;
+		tokenSay("", false);
+	}
+
+	$("token-form").addEventListener("submit", function (ev) {
+		ev.preventDefault();
+		var t = $("token-input").value.trim();
+		if (t === "") {
+			tokenSay("Enter the access token.", true);
+			$("token-input").focus();
+			return;
+		}
+		setToken(t);
+		locked = false;
+		$("token-input").value = "";
+		$("token-submit").disabled = true;
+		tokenSay("Checking…", false);
+		schedule(0);
+	});
+
 	/* fetch + JSON; rejects with an Error whose message is the API's.
 	 * `also` lists statuses whose JSON is an answer too (/health's 503). */
 	function api(method, path, body, also) {
 		var opt = { method: method, cache: "no-store",
 			    headers: { "Accept": "application/json" } };
+		if (token !== null && /^collect(\?|$)/.test(path))
+			opt.headers["Authorization"] = "Bearer " + token;
 		if (body !== undefined) {
 			opt.headers["Content-Type"] = "application/json";
 			opt.body = body;
@@ -639,6 +707,22 @@
 		timer = setTimeout(tick, ms);
 	}
 
+	/* The list: whether a request in it is still running; a 401 asks for
+	 * the token instead (a token sent and refused is forgotten). */
+	function loadList() {
+		var sent = token !== null;
+		return api("GET", "collect?limit=20").then(function (doc) {
+			var reqs = doc.requests || [];
+			tokenAccepted();
+			renderList(reqs);
+			return reqs.some(function (r) { return !r.finished_at; });
+		}, function (e) {
+			if (e.status !== 401) throw e;
+			askToken(sent ? "That token was refused." : null);
+			return false;
+		});
+	}
+
 	function tick() {
 		if (busy) {
 			again = true;
@@ -647,10 +731,10 @@
 		busy = true;
 		again = false;
 		var running = false;
-		api("GET", "collect?limit=20").then(function (doc) {
-			var reqs = doc.requests || [];
-			renderList(reqs);
-			running = reqs.some(function (r) { return !r.finished_at; });
+		/* While the list waits for a token it is not asked again; a
+		 * request's own page goes on without one. */
+		(locked ? Promise.resolve() : loadList()).then(function (r) {
+			running = !!r;
 			if (selected !== null && !detailDone) {
 				running = true;
 				return loadDetail();
@@ -721,8 +805,15 @@
 			show(doc.id, false);
 			schedule(0);
 		}, function (e) {
-			say(e.status ? e.message : "Could not reach the service: " + e.message, true);
-			$("collect-id").focus();
+			if (e.status === 401) {
+				askToken(null);
+				say("Starting a collection needs this service's access token: " +
+				    "enter it under Recent requests, then send again.", true);
+				$("token-input").focus();
+			} else {
+				say(e.status ? e.message : "Could not reach the service: " + e.message, true);
+				$("collect-id").focus();
+			}
 		}).then(function () { btn.disabled = false; });
 	});
 

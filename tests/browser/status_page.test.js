@@ -19,6 +19,14 @@
  *    table's sorting, the CSV download, text contrast (WCAG AA, light and
  *    dark), the page at 375 px, and screenshots in DIR.
  * Every request the page makes is recorded: none may go to another host.
+ *
+ * With --token TOKEN (a stack whose http.token is TOKEN) it checks the
+ * token prompt instead: the list answers 401 and the page asks for the
+ * token; a wrong one is refused and forgotten; the right one shows the
+ * list, is sent as Authorization: Bearer, survives a reload and is kept
+ * in sessionStorage only (no localStorage, no cookie); a new tab asks
+ * again; a request's own page and its CSV need no token; a POST without
+ * it asks for it.
  * Exits 0 when everything holds, 1 otherwise. */
 "use strict";
 
@@ -41,15 +49,16 @@ const REAL = [LONDON, CAIRO, 2267057, 3448439, 3094802, 3413829, 3688689, 185014
 const AA = 4.5;
 
 function usage() {
-	console.error("usage: node status_page.test.js BASE_URL [--out DIR] [--gate]");
+	console.error("usage: node status_page.test.js BASE_URL [--out DIR] [--gate] [--token TOKEN]");
 	process.exit(2);
 }
 
 const argv = process.argv.slice(2);
-let base = null, out = null, gate = false;
+let base = null, out = null, gate = false, token = null;
 for (let i = 0; i < argv.length; i++) {
 	if (argv[i] === "--out" && i + 1 < argv.length) out = argv[++i];
 	else if (argv[i] === "--gate") gate = true;
+	else if (argv[i] === "--token" && i + 1 < argv.length) token = argv[++i];
 	else if (base === null && !argv[i].startsWith("--")) base = argv[i];
 	else usage();
 }
@@ -109,10 +118,10 @@ function checkFormat() {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-async function api(method, p, body) {
+async function api(method, p, body, headers) {
+	const h = Object.assign(body ? { "Content-Type": "application/json" } : {}, headers || {});
 	const r = await fetch(new URL(p, base), {
-		method: method, headers: body ? { "Content-Type": "application/json" } : {},
-		body: body ? JSON.stringify(body) : undefined,
+		method: method, headers: h, body: body ? JSON.stringify(body) : undefined,
 	});
 	const text = await r.text();
 	let doc = null;
@@ -301,6 +310,123 @@ async function sortBy(page, key, how) {
 	return { dir: dir, rows: await page.evaluate(rowsState) };
 }
 
+/* ---- the token prompt (--token) ---------------------------------------- */
+
+/* Whether the list shows an item of id. */
+function listed(id) {
+	return Array.prototype.some.call(document.querySelectorAll("#requests > li"),
+	    (li) => li.dataset.id === id);
+}
+
+async function storageState(ctx, page) {
+	const s = await page.evaluate(() => ({
+		session: sessionStorage.getItem("owmcollect.token"),
+		local: localStorage.length,
+		cookie: document.cookie,
+	}));
+	s.cookies = (await ctx.cookies()).length;
+	return s;
+}
+
+async function tokenRun(ctx, page) {
+	const auth = [];	/* the Authorization of each call to collect */
+	page.on("request", (r) => {
+		if (new URL(r.url()).pathname.endsWith("/collect"))
+			auth.push(r.headers()["authorization"] || null);
+	});
+	const bearer = { "Authorization": "Bearer " + token };
+	const id = "token page " + Date.now().toString(36);
+	const made = await api("POST", "collect", { id: id, cities: [LONDON] }, bearer);
+	check(made.status === 202, "the API takes a POST with the token (got " + made.status + ")");
+	const open = await api("GET", "collect?limit=20");
+	check(open.status === 401, "the list without the token is 401 (got " + open.status + ")");
+
+	log("the list answers 401: the page asks for the token");
+	await page.goto(base, { waitUntil: "load" });
+	await page.waitForSelector("#token-form", { state: "visible" });
+	check(await page.locator("#requests > li").count() === 0, "nothing is listed without the token");
+	check(!await page.isVisible("#requests-empty"), "no \"No requests yet\" without the token");
+	check(await page.getAttribute("#token-input", "type") === "password", "the token is typed unseen");
+	check(!await page.isVisible("#conn"), "a 401 is no connection failure");
+	for (const scheme of ["light", "dark"]) {
+		await page.emulateMedia({ colorScheme: scheme });
+		const c = await page.evaluate(contrastReport, AA);
+		check(c.bad.length === 0, "the prompt's text contrast (" + scheme + "):\n  " + c.bad.join("\n  "));
+	}
+	await page.emulateMedia({ colorScheme: "light" });
+	if (out) {
+		await page.screenshot({ path: path.join(out, "token-prompt-1280.png"), fullPage: true });
+		await page.setViewportSize({ width: 375, height: 812 });
+		await page.screenshot({ path: path.join(out, "token-prompt-375.png"), fullPage: true });
+		await page.setViewportSize({ width: 1280, height: 900 });
+	}
+
+	log("a wrong token is refused and forgotten");
+	await page.fill("#token-input", "wrong-" + token);
+	await page.click("#token-submit");
+	await page.waitForFunction(() => {
+		const m = document.getElementById("token-message");
+		return m.classList.contains("error") && /refused/.test(m.textContent);
+	});
+	check(await page.getAttribute("#token-message", "role") === "alert", "the refusal is announced");
+	check(auth.includes("Bearer wrong-" + token), "the wrong token was sent as a bearer");
+	let st = await storageState(ctx, page);
+	check(st.session === null, "a refused token is not kept: " + JSON.stringify(st));
+
+	log("the right token shows the list, sent as Authorization: Bearer");
+	await page.fill("#token-input", token);
+	await page.click("#token-submit");
+	await page.waitForFunction(listed, id);
+	check(!await page.isVisible("#token-form"), "the prompt goes once the list is shown");
+	check(auth[auth.length - 1] === "Bearer " + token, "the list is asked with the token");
+	st = await storageState(ctx, page);
+	check(st.session === token && st.local === 0 && st.cookie === "" && st.cookies === 0,
+	    "kept in sessionStorage only, no localStorage, no cookie: " + JSON.stringify(st));
+
+	log("a reload of the tab keeps it");
+	await page.reload({ waitUntil: "load" });
+	await page.waitForFunction(listed, id);
+	check(!await page.isVisible("#token-form"), "no prompt after a reload");
+
+	log("starting a collection from the form sends it");
+	const id2 = id + " form";
+	await submit(page, id2, String(LONDON));
+	await page.waitForFunction(() => {
+		const m = document.getElementById("collect-message");
+		return m.textContent.startsWith("Started") || m.classList.contains("error");
+	});
+	const started = await page.textContent("#collect-message");
+	check(started.startsWith("Started"), "the POST with the token starts it: " + started);
+	await page.waitForFunction(listed, id2);
+
+	log("another tab asks again, and a request's own page needs no token");
+	const other = await ctx.newPage();
+	try {
+		await other.goto(base + "?id=" + encodeURIComponent(id), { waitUntil: "load" });
+		await other.waitForSelector("#token-form", { state: "visible" });
+		st = await storageState(ctx, other);
+		check(st.session === null, "a new tab has no token: " + JSON.stringify(st));
+		await waitDetail(other, id);
+		const href = await other.getAttribute("#csv-link", "href");
+		const csv = await fetch(new URL(href, base));
+		check(csv.status === 200, "its CSV needs no token (got " + csv.status + ")");
+
+		log("a POST without the token asks for it");
+		await submit(other, id + " no token", String(LONDON));
+		await other.waitForFunction(() => {
+			const m = document.getElementById("collect-message");
+			return m.classList.contains("error") && /access token/.test(m.textContent);
+		});
+		check(await other.isVisible("#token-form"), "the prompt is shown");
+		check(await other.evaluate(() => document.activeElement.id) === "token-input",
+		    "the token's field has the focus");
+		const none = await api("GET", "get?id=" + encodeURIComponent(id + " no token"));
+		check(none.status === 404, "nothing was stored without the token (" + none.status + ")");
+	} finally {
+		await other.close();
+	}
+}
+
 /* ---- the run ------------------------------------------------------------ */
 
 async function main() {
@@ -344,6 +470,15 @@ async function main() {
 		});
 		page.on("requestfailed", (r) => problems.push("request failed: " + r.url() + " " +
 		    (r.failure() || {}).errorText));
+
+		if (token !== null) {
+			await tokenRun(ctx, page);
+			const foreign = requests.filter((u) => new URL(u).host !== HOST);
+			check(foreign.length === 0, "no request to another host: " + foreign.join(" "));
+			check(problems.length === 0, "no script or console errors:\n  " + problems.join("\n  "));
+			log("all checks passed");
+			return 0;
+		}
 
 		log("opening " + base);
 		const resp = await page.goto(base, { waitUntil: "load" });

@@ -1,7 +1,8 @@
 /*
  * fuzz_request.c: libFuzzer target for every parser of the HTTP request's
  * untrusted bytes: the POST /collect body as JSON and as a form, and the
- * query string (its id and format parameters).  Beyond "no crash", it
+ * query string (its id and format parameters), and CONTENT_LENGTH.
+ * Beyond "no crash", it
  * checks the parsers' promises: an accepted id is valid, an accepted city
  * list is valid, a format is one of the two, and percent-encoding any
  * bytes decodes back to them.
@@ -29,6 +30,17 @@ check_accepted(const struct collect_req *r)
 		abort();
 }
 
+static int
+digits(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,7 +49,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char	*why = NULL;
 	char		 out[ID_MAX];
 	enum get_format	 f;
+	uint64_t	 len;
 	long		 n;
+	int		 rc;
 
 	/* Copies without slack, so any read past the end is caught. */
 	char *body = malloc(size ? size : 1);
@@ -62,6 +76,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (f != GET_JSON && f != GET_CSV)
 			abort();
 	} else if (why == NULL || why[0] == '\0')
+		abort();
+	/* A length is digits only, within the bound when accepted. */
+	why = NULL;
+	len = 0;
+	rc = parse_content_length(body, size, 65536, &len, &why);
+	if ((rc == 0 && (len > 65536 || size == 0 || !digits(body, size))) ||
+	    (rc == -1 && (why == NULL || why[0] == '\0')) ||
+	    (rc != 0 && rc != -1 && rc != PARSE_LEN_OVER))
 		abort();
 	/* Any id's bytes fit three times over, and decode back. */
 	n = percent_encode(body, size, enc, sizeof(enc));

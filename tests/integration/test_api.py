@@ -1,12 +1,18 @@
 """The HTTP contract of DESIGN.md through the real nginx, FastCGI program and MariaDB."""
 import json
 import os
+import pwd
+import re
+import select
 import signal
+import socket
+import subprocess
 import threading
 import time
 import unittest
 import urllib.parse
 
+from fcgi_client import fcgi_request
 from harness import Stack, wait_until
 
 S = None
@@ -306,6 +312,165 @@ class DatabaseOutage(unittest.TestCase):
         self.assertEqual(S.post_collect({"id": "after-outage", "cities": [1]}).status, 202)
         # The POST answered 503 left no trace.
         self.assertEqual(S.get("during-outage").status, 404)
+
+
+def raw_http(data, timeout=30):
+    """Send raw request bytes to nginx; (status, body) of its answer."""
+    with socket.create_connection(("127.0.0.1", S.port), timeout=timeout) as c:
+        c.sendall(data)
+        out = b""
+        while True:
+            got = c.recv(65536)
+            if not got:
+                break
+            out += got
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+class ContentLength(unittest.TestCase):
+    """Content-Length as a decimal number: leading zeros are still that
+    number (RFC 9110 allows them, nginx reads them so)."""
+
+    def test_leading_zeros_through_nginx(self):
+        body = b"id=cl-0010"
+        self.assertEqual(len(body), 10)
+        status, answer = raw_http(b"POST /collect HTTP/1.1\r\nHost: t\r\n"
+                                  b"Content-Type: application/x-www-form-urlencoded\r\n"
+                                  b"Content-Length: 010\r\nConnection: close\r\n\r\n" + body)
+        self.assertEqual(status, 202, answer)
+        self.assertEqual(json.loads(answer)["id"], "cl-0010")
+        self.assertEqual(S.get("cl-0010").status, 200)
+
+    def test_program_reads_the_value(self):
+        # Straight to the FastCGI program: nginx refuses most of these
+        # itself, but the program must not rely on that.
+        sock = os.path.join(S.dir, "run", "fcgi.sock")
+        form = {"CONTENT_TYPE": "application/x-www-form-urlencoded"}
+        cases = [
+            # (Content-Length, body, status, error substring)
+            ("010", b"id=cl-d010", 202, None),
+            ("0000000000000000000000000000000011", b"id=cl-d0011", 202, None),
+            ("0", b"", 400, "empty"),
+            ("00", b"", 400, "empty"),
+            ("65537", b"id=x", 413, "too large"),
+            ("0065537", b"id=x", 413, "too large"),
+            ("99999999999999999999999999", b"id=x", 413, "too large"),
+            ("18446744073709551616", b"id=x", 413, "too large"),
+            ("1e1", b"id=cl-e", 400, "Content-Length"),
+            ("-10", b"id=cl-neg", 400, "Content-Length"),
+            ("+10", b"id=cl-pos", 400, "Content-Length"),
+            (" 10", b"id=cl-sp", 400, "Content-Length"),
+            ("10 ", b"id=cl-sp2", 400, "Content-Length"),
+            ("0x0a", b"id=cl-hex", 400, "Content-Length"),
+            ("ten", b"id=cl-ten", 400, "Content-Length"),
+        ]
+        for cl, body, status, why in cases:
+            with self.subTest(content_length=cl):
+                st, _, got = fcgi_request(sock, "POST", "/collect", body=body, headers=form,
+                                          content_length=cl)
+                self.assertEqual(st, status, got)
+                if why:
+                    self.assertIn(why, json.loads(got)["error"])
+        self.assertEqual(S.get("cl-d010").status, 200)
+        self.assertEqual(S.get("cl-d0011").status, 200)
+
+
+def conf_setting(name):
+    """A number from etc/owmcollect.conf (the stacks' configuration)."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "etc", "owmcollect.conf")) as f:
+        return int(re.search(r"^\s*%s\s*=\s*(\d+);" % name, f.read(), re.M).group(1))
+
+
+class LockHolder:
+    """A mysql session of the stack's database that holds a named lock
+    until release() (or close())."""
+
+    def __init__(self, name):
+        self.name = name
+        self.p = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" + os.path.join(S.run, "mysqld.sock"),
+                                   "-u" + pwd.getpwuid(os.getuid()).pw_name, "--batch",
+                                   "--skip-column-names", "--unbuffered", "owmcollect"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ask("SELECT GET_LOCK('%s', 0), CONNECTION_ID()" % name)
+        got, self.conn_id = self.answer.split()
+        assert got == "1", "the lock is not free: %r" % self.answer
+
+    def ask(self, query):
+        self.p.stdin.write(query + ";\n")
+        self.p.stdin.flush()
+        ready, _, _ = select.select([self.p.stdout], [], [], 30)
+        assert ready, "mariadb did not answer %r" % query
+        self.answer = self.p.stdout.readline().strip()
+
+    def release(self):
+        self.ask("SELECT RELEASE_LOCK('%s')" % self.name)
+        assert self.answer == "1", self.answer
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            self.p.wait(30)
+
+
+def log_mark(name):
+    try:
+        return os.path.getsize(os.path.join(S.log, name))
+    except OSError:
+        return 0
+
+
+def log_since(name, mark):
+    with open(os.path.join(S.log, name), errors="replace") as f:
+        f.seek(mark)
+        return f.read()
+
+
+class QueueLockWait(unittest.TestCase):
+    """The queue lock (GET_LOCK, fcgi/post.c) held elsewhere longer than
+    mysql.read_timeout: the POST gives up waiting before its read would
+    time out, so it is a 503 of its own, rolled back on a live connection,
+    not a connection taken for lost while the server still runs the
+    transaction (and holds the id)."""
+
+    def test_lock_held_past_read_timeout(self):
+        read_timeout = conf_setting("read_timeout")
+        ident, cities = "lock-held", [870000001, 870000002, 870000003]   # new: they need the lock
+        before = requests_count()
+        mark = log_mark("fcgi.log")
+        holder = LockHolder("owmcollect.queue")
+        try:
+            t0 = time.monotonic()
+            r = S.post_collect({"id": ident, "cities": cities})
+            took = time.monotonic() - t0
+            # Nothing of the POST is left on the server at its answer: no
+            # session still waits for the lock, none holds the id.
+            waiting = S.sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                            "WHERE STATE = 'User lock'")
+            held = S.sql("SET SESSION innodb_lock_wait_timeout = 1; "
+                         "SELECT COUNT(*) FROM requests WHERE ext_id = '%s' FOR UPDATE" % ident)
+            self.assertEqual(r.status, 503, r.body)
+            self.assertIn("retry-after", r.headers)
+            self.assertIn("error", r.json)
+            print("queue lock held: POST answered %d in %.2f s (read_timeout %d s)" % (r.status, took, read_timeout))
+            self.assertLess(took, read_timeout + 3.0)     # about the read timeout, no more
+            self.assertEqual(waiting, [["0"]], "a session still waits for the queue lock")
+            self.assertEqual(held, [["0"]])
+            log = log_since("fcgi.log", mark)
+            self.assertIn("queue lock was not granted", log)
+            self.assertNotIn("connection lost", log)
+            # No half-written row.
+            self.assertEqual(requests_count(), before)
+            self.assertEqual(S.sql("SELECT COUNT(*) FROM city_tasks WHERE city_id BETWEEN "
+                                   "870000001 AND 870000003"), [["0"]])
+            holder.release()
+            r = S.post_collect({"id": ident, "cities": cities})
+            self.assertEqual(r.status, 202, r.body)
+        finally:
+            holder.close()
+        self.assertEqual(requests_count(), before + 1)
+        rows = S.sql("SELECT city_id FROM request_data WHERE id = '%s' ORDER BY pos" % ident)
+        self.assertEqual([int(x[0]) for x in rows], cities)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ TRIGGERS = {
     ("/collect", "post", "503"): ("outage", lambda s: post(s, {"id": "oa-503", "cities": [1]})),
     ("/collect", "get", "200"): ("S", lambda s: s.request("GET", "/collect?limit=2")),
     ("/collect", "get", "400"): ("S", lambda s: s.request("GET", "/collect?limit=0")),
+    ("/collect", "get", "401"): ("T", lambda s: s.request("GET", "/collect?limit=2")),
     ("/collect", "get", "503"): ("outage", lambda s: s.request("GET", "/collect")),
     ("/collect", "delete", "200"): ("S", lambda s: s.request("DELETE", "/collect?id=" + posted(s, "oa-del"))),
     ("/collect", "delete", "400"): ("S", lambda s: s.request("DELETE", "/collect")),
@@ -199,9 +200,15 @@ class OpenAPI(unittest.TestCase):
                 continue
             with self.subTest(key):
                 self.conforms(key, trigger(stacks[which]), docs[key])
-        # The token stack accepts the right bearer.
+        # The token stack accepts the right bearer, for the list too, and
+        # serves a document without it.
         self.assertEqual(post(T, {"id": "oa-bearer", "cities": [1]},
                               {"Authorization": "Bearer " + TOKEN}).status, 202)
+        r = T.request("GET", "/collect?limit=2", headers={"Authorization": "Bearer " + TOKEN})
+        self.conforms(("/collect", "get", "200"), r, docs[("/collect", "get", "200")])
+        r = T.get("oa-bearer")
+        self.conforms(("/get", "get", "200", "application/json"), r,
+                      docs[("/get", "get", "200", "application/json")])
         S.signal("mysqld", signal.SIGSTOP)
         try:
             for key, (which, trigger) in sorted(TRIGGERS.items()):

@@ -100,10 +100,13 @@ class Secrets(unittest.TestCase):
         self.assertEqual(r.status, 202, r.body)
         done = S.wait_progress("with-token", 100, timeout=60)
         self.assertEqual(done["collected"], len(CITIES), done)
-        # Reads need no token.
-        for path in ("/get?id=with-token", "/collect?limit=5", "/health", "/metrics"):
+        # Reads of one request by its id need no token, nor do the
+        # operators' endpoints; the list of every id does (test_list_token).
+        for path in ("/get?id=with-token", "/health", "/metrics"):
             r = self.keep(S.request("GET", path))
             self.assertEqual(r.status, 200, path)
+        self.assertEqual(self.keep(S.request("GET", "/collect?limit=5")).status, 401)
+        self.assertEqual(self.keep(S.request("GET", "/collect?limit=5", headers=auth())).status, 200)
 
         # DELETE needs it too.
         r = self.keep(S.post_collect({"id": "to-cancel", "cities": list(range(800000001, 800000101))},

@@ -8,7 +8,8 @@ outlives the stack: the build folder's test-output/status_page/.
 
 The gate runs at 120 cities a minute in batches of 4 (one every 2 s), so
 a request of 15 cities is seen in progress for several seconds, long
-enough for the page's estimate of the time left to be read.
+enough for the page's estimate of the time left to be read.  The page's
+token prompt (a stack with http.token) runs in test_list_token.
 """
 import os
 import re
@@ -101,32 +102,41 @@ class Static(unittest.TestCase):
         self.assertEqual(S.request("POST", "/nope", b"{}").json, {"error": "no such endpoint"})
 
 
+def run_browser(test, stack, *args):
+    """tests/browser/status_page.test.js against stack's page with args
+    (in stack's environment: VAR and B name it to tests/stack.sh); fails
+    test unless it passes.  Also used by test_list_token (--token)."""
+    if not os.path.exists(CHROMIUM):
+        test.fail("%s is missing: the browser test needs the Debian package chromium "
+                  "(make deps installs it; or apt-get install chromium)" % CHROMIUM)
+    node = shutil.which("node")
+    test.assertIsNotNone(node, "node is missing (Debian packages nodejs and npm)")
+    if not os.path.isdir(os.path.join(BROWSER, "node_modules", "playwright-core")):
+        npm = shutil.which("npm")
+        test.assertIsNotNone(npm, "npm is missing (Debian package npm)")
+        p = subprocess.run([npm, "ci", "--prefix", BROWSER, "--no-audit", "--no-fund"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=300)
+        test.assertEqual(p.returncode, 0, "npm ci failed:\n" + p.stdout)
+    p = subprocess.run([node, os.path.join(BROWSER, "status_page.test.js"),
+                        "http://127.0.0.1:%d/" % stack.port] + list(args),
+                       cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=600)
+    print(p.stdout, end="")
+    test.assertEqual(p.returncode, 0, "browser test failed:\n%s\n%s" % (p.stdout, stack.logs_tail()))
+
+
 class Browser(unittest.TestCase):
     def test_status_page_in_chromium(self):
-        if not os.path.exists(CHROMIUM):
-            self.fail("%s is missing: the browser test needs the Debian package chromium "
-                      "(make deps installs it; or apt-get install chromium)" % CHROMIUM)
-        node = shutil.which("node")
-        self.assertIsNotNone(node, "node is missing (Debian packages nodejs and npm)")
-        if not os.path.isdir(os.path.join(BROWSER, "node_modules", "playwright-core")):
-            npm = shutil.which("npm")
-            self.assertIsNotNone(npm, "npm is missing (Debian package npm)")
-            p = subprocess.run([npm, "ci", "--prefix", BROWSER, "--no-audit", "--no-fund"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, timeout=300)
-            self.assertEqual(p.returncode, 0, "npm ci failed:\n" + p.stdout)
         shutil.rmtree(OUT, ignore_errors=True)
         os.makedirs(OUT)
         print("\nstatus page: screenshots and the CSV go to %s" % OUT, flush=True)
         # --gate: the test pauses the gate through tests/stack.sh mysql,
         # which finds this stack by the environment (VAR, B).
-        p = subprocess.run([node, os.path.join(BROWSER, "status_page.test.js"),
-                            "http://127.0.0.1:%d/" % S.port, "--out", OUT, "--gate"],
-                           cwd=ROOT, env=S.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=600)
-        print(p.stdout, end="")
-        print("status page: output in %s: %s" % (OUT, ", ".join(sorted(os.listdir(OUT)))))
-        self.assertEqual(p.returncode, 0, "browser test failed:\n%s\n%s" % (p.stdout, S.logs_tail()))
+        try:
+            run_browser(self, S, "--out", OUT, "--gate")
+        finally:
+            print("status page: output in %s: %s" % (OUT, ", ".join(sorted(os.listdir(OUT)))))
 
 
 if __name__ == "__main__":

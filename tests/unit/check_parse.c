@@ -758,6 +758,52 @@ START_TEST(test_get_format)
 }
 END_TEST
 
+/* ---- parse_content_length ------------------------------------------ */
+
+/* max 65536 (http.max_body's default) in every case. */
+static const struct {
+	const char	*s;
+	int		 rc;
+	uint64_t	 v;
+} cl_cases[] = {
+	{ "0", 0, 0 },
+	{ "10", 0, 10 },
+	{ "010", 0, 10 },
+	{ "0000000000000000000000000000010", 0, 10 },
+	{ "65536", 0, 65536 },
+	{ "065536", 0, 65536 },
+	{ "65537", PARSE_LEN_OVER, 0 },
+	{ "99999999999999999999999999999", PARSE_LEN_OVER, 0 },
+	{ "18446744073709551616", PARSE_LEN_OVER, 0 },
+	{ "", -1, 0 },
+	{ "-1", -1, 0 },
+	{ "+10", -1, 0 },
+	{ " 10", -1, 0 },
+	{ "10 ", -1, 0 },
+	{ "0x10", -1, 0 },
+	{ "1e3", -1, 0 },
+	{ "99999999999999999999x", -1, 0 },
+	{ "10,10", -1, 0 },
+};
+
+START_TEST(test_content_length)
+{
+	const char	*why = NULL;
+	uint64_t	 v = 12345;
+	int		 rc;
+
+	rc = parse_content_length(cl_cases[_i].s, strlen(cl_cases[_i].s),
+	    65536, &v, &why);
+	ck_assert_msg(rc == cl_cases[_i].rc, "Content-Length \"%s\": rc %d",
+	    cl_cases[_i].s, rc);
+	if (rc == 0)
+		ck_assert_msg(v == cl_cases[_i].v, "Content-Length \"%s\": %llu",
+		    cl_cases[_i].s, (unsigned long long)v);
+	else if (rc == -1)
+		ck_assert(why != NULL && strstr(why, "decimal") != NULL);
+}
+END_TEST
+
 /* ---- validate_id / validate_cities --------------------------------- */
 
 static const struct {
@@ -930,6 +976,7 @@ parse_suite(void)
 	tcase_add_loop_test(tc, test_query, 0, NELEM(query_cases));
 	tcase_add_loop_test(tc, test_percent_encode, 0, NELEM(enc_cases));
 	tcase_add_loop_test(tc, test_get_format, 0, NELEM(fmt_cases));
+	tcase_add_loop_test(tc, test_content_length, 0, NELEM(cl_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("validate");
