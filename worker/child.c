@@ -237,13 +237,15 @@ struct pass {
  * of a batch lost with its host from everyone for that long.
  */
 static int
-keep_leases(const struct pass *ps, struct db_err *e)
+keep_leases(struct task **list, size_t n, const struct pass *ps,
+    struct db_err *e)
 {
 	int64_t	 after = cf->worker.lease_seconds * US_PER_S;
 
 	if (after > LEASE_AFTER_US)
 		after = LEASE_AFTER_US;
-	if (tasks_lease_until(owner, ps->g.deadline + after, e) == -1)
+	if (tasks_lease_until(owner, list, n, ps->g.deadline + after, e) ==
+	    -1)
 		return -1;
 	lease_end = ps->end_by + after;
 	return 0;
@@ -318,7 +320,7 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 	ps->connect_by = gate_by_mono(g, g->slot +
 	    cf->owm.margin_ms * US_PER_MS);
 	ps->end_by = gate_by_mono(g, g->deadline);
-	if (keep_leases(ps, &e) == -1) {
+	if (keep_leases(list, n, ps, &e) == -1) {
 		unused(ps);
 		db_trouble(&e);
 		return -1;

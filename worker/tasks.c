@@ -52,7 +52,6 @@
 
 enum {
 	T_CLAIM_SEL,
-	T_LEASE,
 	T_REQUEUE,
 	T_COUNTERS,
 	T_RELEASE,
@@ -77,9 +76,6 @@ static const char *const sql[T_COUNT] = {
 	    "WHERE ready_at <= NOW(6) ORDER BY turn LIMIT ?",
 	/* Set, not only extended: the claim's lease (worker.lease_seconds)
 	 * may outlast the calls by far. */
-	[T_LEASE] =
-	    "UPDATE city_tasks SET ready_at = " DB_AT("?") " "
-	    "WHERE lease_owner = ?",
 	[T_REQUEUE] =
 	    "UPDATE city_tasks SET ready_at = NOW(6) + INTERVAL ? MICROSECOND, "
 	    "lease_owner = NULL, last_error = ?, "
@@ -186,6 +182,13 @@ static const char *const vsql[V_COUNT] = {
 	    "lat = VALUES(lat), lon = VALUES(lon), seen_at = VALUES(seen_at)",
 	/* After an unanswered COMMIT: which of the batch's fetches (that
 	 * its leases no longer name) have their outcome stored. */
+	/* The batch's leases end at ?: through the primary key, in
+	 * ascending city_id like every other locker of these rows (through
+	 * the lease_owner index it took gap locks that deadlocked with
+	 * claims and POSTs). */
+	[V_LEASE] =
+	    "UPDATE city_tasks SET ready_at = " DB_AT("?") " "
+	    "WHERE city_id IN (?*) AND lease_owner = ?",
 	[V_DONE] =
 	    "SELECT id FROM fetches WHERE id IN (?*)",
 };
@@ -388,16 +391,32 @@ fail:
 	return -1;
 }
 
-int
-tasks_lease_until(const char *owner, int64_t until_us, struct db_err *e)
+static int
+u32_cmp(const void *a, const void *b)
 {
-	MYSQL_BIND	 p[2];
-	long long	 until = until_us;
-	unsigned long	 olen;
+	const uint32_t *x = a, *y = b;
 
-	db_bind_i64(&p[0], &until);
-	db_bind_str(&p[1], owner, &olen);
-	return db_run(set.db, st[T_LEASE], p, "lease until", e);
+	return *x < *y ? -1 : *x > *y;
+}
+
+int
+tasks_lease_until(const char *owner, struct task *const *list, size_t n,
+    int64_t until_us, struct db_err *e)
+{
+	uint32_t	 city[VMAX];
+	size_t		 i;
+
+	if (n == 0 || n > VMAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		city[i] = list[i]->city;
+	qsort(city, n, sizeof(city[0]), u32_cmp);
+	sqlvec_params(&vec);
+	sqlvec_i64(&vec, until_us);
+	for (i = 0; i < n; i++)
+		sqlvec_i64(&vec, city[i]);
+	sqlvec_str(&vec, owner);
+	return sqlvec_run(&vec, V_LEASE, n, "lease until", e) ? 0 : -1;
 }
 
 /* A release: the body of its transaction.  which: T_RELEASE (owner is

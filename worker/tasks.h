@@ -101,10 +101,10 @@ int	tasks_release(struct db_conn *, int64_t deadline, const char *owner,
  */
 int	tasks_release_child(struct db_conn *, int64_t deadline, const char *id,
 	    size_t *n, struct db_err *);
-/* The entries leased to owner stay so until until_us (database clock),
- * no longer. */
-int	tasks_lease_until(const char *owner, int64_t until_us,
-	    struct db_err *);
+/* The n entries of list leased to owner stay so until until_us
+ * (database clock), no longer: locked by primary key, ascending. */
+int	tasks_lease_until(const char *owner, struct task *const *list,
+	    size_t n, int64_t until_us, struct db_err *);
 /*
  * Store every outcome in one transaction on c's connection, run again on
  * a new one until deadline (daemon_mono_us) if the connection is lost
@@ -137,6 +137,7 @@ enum tasks_sql_kind {
 	V_FRESH,	/* cities; reuse seconds */
 	V_FETCHES,	/* (fetch, city, state, reading, error) per city */
 	V_CITIES,	/* (city, name, country, lat, lon) per city */
+	V_LEASE,	/* until; cities; owner */
 	V_DONE,		/* fetches */
 	V_COUNT
 };

@@ -1,13 +1,14 @@
 """GET /get's city fields (name, country, lat, lon) and its CSV
 (?format=csv) through the real nginx, FastCGI program and MariaDB.
 
-The worker does not write the cities table yet (that is another change),
-so the tests write its rows themselves, as the database owner, once a
-request's cities are all done and before anything has read its document
-(a finished document is cached for good by nginx and each FastCGI
-process); written after the batches, they also stay what the tests say
-once the worker writes the table.  Values are passed as hex, so every byte
-is the test's: non-ASCII names, a comma, a double quote, CR and LF."""
+A document shows each city's place as the answer of its reading gave it
+(readings.name, country, lat, lon).  Names the worker would refuse from
+the API (CR, LF, U+2028) must still come out escaped, so the tests write
+the places themselves, as the database owner, into the readings (and the
+cities rows) once a request's cities are all done and before anything has
+read its document (a finished document is cached for good by nginx and
+each FastCGI process).  Values are passed as hex, so every byte is the
+test's: non-ASCII names, a comma, a double quote, CR and LF."""
 import csv
 import io
 import json
@@ -55,6 +56,9 @@ def put_places(places):
     S.sql("INSERT INTO cities (city_id, name, country, lat, lon, seen_at) VALUES %s "
           "ON DUPLICATE KEY UPDATE name = VALUES(name), country = VALUES(country), "
           "lat = VALUES(lat), lon = VALUES(lon), seen_at = VALUES(seen_at)" % rows)
+    S.sql("".join("UPDATE readings SET place = 1, name = %s, country = %s, lat = %s, lon = %s "
+                  "WHERE city_id = %d;" % (lit(p[0]), lit(p[1]), p[2], p[3], cid)
+                  for cid, p in places.items()))
 
 
 def wait_done(ident, timeout=120):

@@ -1,7 +1,8 @@
 """The worker over HTTPS, as it talks to the real API: certificate checked
 against owm.ca_file (a throw-away test CA, tests/standin/make_test_ca.sh),
 and a certificate from a CA it does not trust refused before any request
-is sent.
+is sent: the API unreachable, the gate held, no city failed, until the
+setting is fixed.
 
 The stand-in serves TLS on its own port; the stack gets a key, so it
 starts no stand-in of its own and the worker goes to owm.url.
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from harness import BUILD, ROOT, Stack, wait_until
@@ -95,12 +97,27 @@ class Https(unittest.TestCase):
         ids = [52001, 52002]
         status, _, _ = S.post_collect({"id": "tls-bad", "cities": ids})
         self.assertEqual(status, 202)
-        doc = S.wait_progress("tls-bad", 100, timeout=60)
-        self.assertEqual(doc["failed"], 2)
-        for d in doc["data"]:
-            self.assertRegex(d["error"], r"(?i)certificate|SSL")
+        # A certificate the worker cannot trust is not the cities' fault:
+        # the gate holds, and says why; nothing fails.
+        gate = wait_until(lambda: (lambda g: g if g["state"] == "held" else None)(
+            S.request("GET", "/health").json["gate"]), 60, 0.2, "the gate held")
+        self.assertRegex(gate["error"], r"(?i)certificate|SSL")
+        time.sleep(3)
+        doc = S.get("tls-bad").json
+        self.assertEqual((doc["collected"], doc["failed"]), (0, 0), doc)
         # Refused in the handshake: no request ever reached the server.
         self.assertEqual(arrived(ids), [])
+        # The CA fixed (the worker started again with its first setting):
+        # the probe gets through, the hold ends, every city is collected.
+        S.signal("worker", signal.SIGTERM)
+        wait_until(lambda: (lambda p: p is None or not os.path.exists("/proc/%d" % p))(
+            S.pid("worker")), 60, what="the worker to stop")
+        p = subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "start-one", "worker"],
+                           env=S.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        doc = S.wait_progress("tls-bad", 100, timeout=90)
+        self.assertEqual((doc["collected"], doc["failed"]), (2, 0), doc)
+        self.assertEqual(S.request("GET", "/health").json["gate"]["state"], "running")
 
 
 if __name__ == "__main__":

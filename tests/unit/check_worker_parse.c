@@ -711,7 +711,7 @@ static const struct {
 	{ V_TAKE, 1, 0 }, { V_CLAIM, 1, 2 }, { V_LOCK, 1, 1 },
 	{ V_DELETE, 1, 1 }, { V_READINGS, 9, 0 }, { V_READ_IDS, 1, 1 },
 	{ V_LATEST, 2, 0 }, { V_FRESH, 1, 1 }, { V_FETCHES, 5, 0 },
-	{ V_CITIES, 5, 0 }, { V_DONE, 1, 0 },
+	{ V_CITIES, 5, 0 }, { V_LEASE, 1, 2 }, { V_DONE, 1, 0 },
 };
 
 START_TEST(test_sql_params)
