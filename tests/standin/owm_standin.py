@@ -36,7 +36,13 @@ COMMAND LINE
   --slow-conn-s LO,HI  accept(), LO..HI seconds (uniform; default 1,3) before
                        anything is read from it (a lost SYN or a slow
                        handshake as the server sees it). With TLS the hold
-                       comes before the handshake.
+                       comes before the handshake. A held connection's request
+                       is still read, served, logged and counted when the
+                       client gave up and closed its side meanwhile (like a
+                       backed-up accept queue: the kernel completed the
+                       handshake, the request bytes and the FIN wait in the
+                       socket until the server reads them); its log line says
+                       "gone": true.
   --idle-close S       close (FIN) a connection on which no request head has
                        started for S seconds since it was accepted (after any
                        hold and handshake) or since its last answer was sent,
@@ -134,7 +140,7 @@ written when the request counts as arrived (after the connection's hold and
 the request's jitter, before --latency-ms), so the lines are in "t" order:
   {"t": 1700000000.123456, "path": "/data/2.5/group", "ids": [1, 2],
    "units": "metric", "status": 200, "fault": null,
-   "conn": 7, "new_conn": true, "hold": 1.734012, "jitter": 0.0}
+   "conn": 7, "new_conn": true, "hold": 1.734012, "jitter": 0.0, "gone": false}
   t        arrival Unix time (float, microseconds): when the request head had
            been read, plus the jitter. The limit counts this same time.
   path     request path without the query (null for an unparsable request line)
@@ -147,6 +153,9 @@ the request's jitter, before --latency-ms), so the lines are in "t" order:
   hold     seconds the connection was held before reading (--p-slow-conn;
            only on its first request, else 0)
   jitter   seconds this request's arrival was put back (--jitter-ms)
+  gone     true when the client had already closed its side of the connection
+           (FIN or reset) when the request arrived: a call its client gave up
+           on, counted and answered all the same (the answer is lost)
   The appid/key is never written to the log, stdout, stderr or any answer.
   Control requests (/_standin/...) are neither logged, limited nor jittered.
 
@@ -205,6 +214,7 @@ import hmac
 import json
 import os
 import random
+import select
 import signal
 import socket
 import ssl
@@ -649,6 +659,22 @@ class Conn:
         self.requests = 0
 
 
+def peer_gone(writer):
+    """Whether the client has closed its side of the connection (FIN or
+    reset). poll()'s POLLRDHUP says so while the request's bytes are still
+    in the socket, unread; a transport that already dropped the socket (TLS
+    closes on the client's FIN) has no descriptor left."""
+    sock = writer.get_extra_info("socket") if writer is not None else None
+    if sock is None:
+        return False
+    try:
+        p = select.poll()
+        p.register(sock.fileno(), select.POLLRDHUP)
+        return any(ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR) for _, ev in p.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
 def listen_socket(host, port, backlog):
     """A non-blocking listening TCP socket on the first address host resolves to."""
     err = OSError(errno.EADDRNOTAVAIL, "no address")
@@ -878,7 +904,8 @@ class StandIn:
             t = time.time()
         first = conn.requests == 1
         return t, {"conn": conn.n, "new_conn": first,
-                   "hold": round(conn.hold, 6) if first else 0.0, "jitter": round(jitter, 6)}
+                   "hold": round(conn.hold, 6) if first else 0.0, "jitter": round(jitter, 6),
+                   "gone": peer_gone(conn.writer)}
 
     async def _request(self, t, head, reader, writer, conn):
         """Answer one request; return whether the connection stays open."""

@@ -45,7 +45,8 @@ DEFAULTS = {"latency_ms": 0, "p_5xx": 0, "p_broken": 0, "p_hang": 0, "p_429": 0,
             "limit": 0, "window": 60, "hostile": None, "key": KEY,
             "backlog": 1024, "accept_delay_ms": 0, "p_slow_conn": 0, "slow_conn_s": [1, 3],
             "idle_close": 0, "jitter_ms": 0}
-LOG_FIELDS = {"t", "path", "ids", "units", "status", "fault", "conn", "new_conn", "hold", "jitter"}
+LOG_FIELDS = {"t", "path", "ids", "units", "status", "fault", "conn", "new_conn", "hold", "jitter",
+              "gone"}
 
 
 def start_standin(tmp, *extra, key=KEY):
@@ -684,6 +685,7 @@ class StandInTest(unittest.TestCase):
         a, b = self.log_lines()[before:]
         self.assertTrue(0.5 <= a["hold"] <= 0.7, a)
         self.assertEqual((a["new_conn"], b["new_conn"], b["hold"]), (True, False, 0.0))
+        self.assertEqual((a["gone"], b["gone"]), (False, False))    # the client waited
         self.assertEqual(a["conn"], b["conn"])
         # stamped when it was read, after the hold (which began at accept, after t0)
         self.assertGreaterEqual(a["t"], t0 + a["hold"] - 0.002)
@@ -722,6 +724,40 @@ class StandInTest(unittest.TestCase):
         self.assertGreater(lb["t"] - la["t"], 1.0)
         self.assertLess(la["t"], t_a)
         self.assertEqual((la["hold"], lb["new_conn"], lb["hold"], lc["fault"]), (0.0, True, 0.8, "limit"))
+
+    def test_held_request_read_after_the_client_left(self):
+        """A held connection whose client sent its request and closed (gave up)
+        before the hold ended: the request is still read, logged, answered
+        and counted by the limit when the hold ends, as a server with a
+        backed-up accept queue reads the bytes and FIN waiting in the socket."""
+        self.control("/_standin/config", {"p_slow_conn": 1, "slow_conn_s": [0.6, 0.6],
+                                          "limit": 1, "window": 60})
+        before = len(self.log_lines())
+        served = self.control("/_standin/stats")["cities_served"]
+        t0 = time.time()
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(s, weather_path(1))
+        s.close()                                        # FIN: the client is gone
+        t_closed = time.time()
+        self.assertLess(t_closed - t0, 0.3)
+        self.assertTrue(wait_for(lambda: len(self.log_lines()) > before, 5))
+        (line,) = self.log_lines()[before:]
+        self.assertEqual((line["ids"], line["status"], line["fault"]), ([1], 200, None))
+        self.assertEqual((line["new_conn"], line["hold"], line["gone"]), (True, 0.6, True))
+        # read after the hold (which began at accept, after t0): after the client left
+        self.assertGreaterEqual(line["t"], t0 + 0.6 - 0.002)
+        self.assertGreater(line["t"], t_closed)
+        stats = self.control("/_standin/stats")
+        self.assertEqual(stats["cities_served"] - served, 1)
+        self.assertEqual(stats["window_cities"], 1)
+        # Counted: the next city, on a connection read at once, is over the limit.
+        self.control("/_standin/config", {"p_slow_conn": 0})
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(s, weather_path(2))
+        self.assertEqual(read_answer(s)[0], 429)
+        s.close()
+        self.assertEqual((self.log_lines()[-1]["fault"], self.log_lines()[-1]["gone"]),
+                         ("limit", False))
 
     def test_idle_close(self):
         self.control("/_standin/config", {"idle_close": 0.5})
