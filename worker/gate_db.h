@@ -6,11 +6,19 @@
  * clock (never in the locking statement: that one may have waited for
  * the lock), the newest slot and the late ones, asks rategate_place() for
  * the earliest slot that keeps every window of owm.cities_per_minute,
- * inserts it with its calls' deadline as their arrival bound, and
- * commits; the caller sleeps until the slot, sends, and then reports
- * when the answers began (gate_arrived).  Every reservation counts, used
- * or not.  The same row holds the pause every child obeys (a 429, an
- * invalid key, the monthly cap).
+ * inserts it with the latest moment its calls may arrive as their
+ * arrival bound, and commits; the caller sleeps until the slot, sends,
+ * and then reports the bound its calls' outcomes give (gate_arrived).
+ * Every reservation counts, used or not.  The same row holds the pause
+ * every child obeys (a 429, an invalid key, the monthly cap).
+ *
+ * The bound a reservation starts with covers every outcome its calls
+ * can report, so that a report only ever lowers it (rategate.h): an
+ * answer begins by the calls' deadline (slot + margin + owm.timeout_ms);
+ * a request leaves by send_by (slot + the margin, at least
+ * GATE_SEND_MIN_US) or not at all, and one left unanswered may be read
+ * until owm.hold_ms after it left.  So the bound is the later of the
+ * deadline and send_by + owm.hold_ms.
  *
  * A reservation whose COMMIT went unanswered (the connection lost after
  * it was sent: a failover) is never used: gate_reserve fails and the
@@ -40,6 +48,9 @@ struct config;
 
 #define GATE_OK		0
 #define GATE_PAUSED	1	/* nothing reserved: wait until paused_until */
+/* A request may leave this long after its slot even with a margin of 0:
+ * the wake-up's lateness the child accepts and curl's start fit in it. */
+#define GATE_SEND_MIN_US	100000LL
 
 
 struct gate_state {
@@ -48,6 +59,7 @@ struct gate_state {
 	int64_t		 mono_hi;	/* ... and just after now was read */
 	unsigned long long id;		/* the reservation's rate_slots row */
 	int64_t		 slot;		/* reserved: send at this time */
+	int64_t		 send_by;	/* no request leaves after this */
 	int64_t		 deadline;	/* its calls end by then */
 	unsigned int	 granted;	/* reserved cities (<= asked for) */
 	int64_t		 paused_until;
@@ -65,8 +77,9 @@ int	gate_reserve(unsigned int n, const char *owner, struct gate_state *,
 	    struct db_err *);
 /*
  * The reservation's calls ended: the latest moment any of them may have
- * arrived (database clock; 0: none was sent).  A bound within the margin
- * of the slot is the normal case and clears the row's bound.
+ * arrived (database clock; 0: none was sent), never later than the bound
+ * it was reserved with.  A bound within the margin of the slot is the
+ * normal case and clears the row's bound.
  */
 int	gate_arrived(const struct gate_state *, int64_t arrive,
 	    struct db_err *);
