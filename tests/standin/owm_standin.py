@@ -8,6 +8,7 @@ COMMAND LINE
   owm_standin.py --listen 127.0.0.1:PORT [--log FILE] [--pidfile FILE]
                  [--limit N] [--window SECONDS] [--latency-ms N]
                  [--p-5xx P] [--p-broken P] [--p-hang P] [--p-429 P]
+                 [--p-drop P]
                  [--seed S] [--ready-file FILE]
                  [--backlog N] [--accept-delay-ms N]
                  [--p-slow-conn P] [--slow-conn-s LO,HI]
@@ -123,7 +124,11 @@ ORDER OF DECISIONS (all taken when the request counts as arrived)
      u < p_5xx -> 500/502/503 short body; then (cumulatively) p_broken -> 200
      with invalid JSON (truncated / empty / mangled); p_hang -> never answer,
      hold the connection until the client closes it or the server stops;
-     p_429 -> 429 with the real body.
+     p_429 -> 429 with the real body; p_drop -> the request goes on to 4 and
+     5 and, if the limit admits it (so it counts), the connection is closed
+     without a byte of answer (a server that died mid-request): a client
+     that reused the connection cannot tell that from a keep-alive close
+     racing its request, and libcurl silently sends it again.
   4. request validation (400).
   5. the limit (--limit N, 0 = none): 429 with the real body when the cities
      accepted in the last --window seconds (by arrival time) plus this
@@ -147,7 +152,7 @@ the request's jitter, before --latency-ms), so the lines are in "t" order:
   ids      the id parameter split on "," (ints; non-numbers as strings; [] if none)
   units    the units parameter as sent, null when absent
   status   the status that will be answered; null for a hang
-  fault    null | "5xx" | "broken" | "hang" | "429" | "limit" | "hostile:<kind>"
+  fault    null | "5xx" | "broken" | "hang" | "429" | "limit" | "drop" | "hostile:<kind>"
   conn     the connection's number (1, 2, .. in accept order)
   new_conn true for the first request read on its connection
   hold     seconds the connection was held before reading (--p-slow-conn;
@@ -161,7 +166,7 @@ the request's jitter, before --latency-ms), so the lines are in "t" order:
 
 RUNTIME CONTROL (same port, same scheme)
   POST /_standin/config  JSON object with any of: latency_ms (>= 0), p_5xx,
-       p_broken, p_hang, p_429 (0..1), limit (int >= 0), window (> 0 s),
+       p_broken, p_hang, p_429, p_drop (0..1), limit (int >= 0), window (> 0 s),
        hostile (null or a kind below), key (string; "" = accept any appid),
        backlog (int 0..65535: listen() is called again on the listening
        socket, which Linux applies at once), accept_delay_ms (>= 0; a change
@@ -471,7 +476,7 @@ def hostile_body(kind, group, ids, units, dt):
 # ---------------------------------------------------------------- configuration
 
 class Config:
-    FIELDS = ("latency_ms", "p_5xx", "p_broken", "p_hang", "p_429",
+    FIELDS = ("latency_ms", "p_5xx", "p_broken", "p_hang", "p_429", "p_drop",
               "limit", "window", "hostile", "key",
               "backlog", "accept_delay_ms", "p_slow_conn", "slow_conn_s",
               "idle_close", "jitter_ms", "places")
@@ -482,6 +487,7 @@ class Config:
         self.p_broken = args.p_broken
         self.p_hang = args.p_hang
         self.p_429 = args.p_429
+        self.p_drop = args.p_drop
         self.limit = args.limit
         self.window = args.window
         self.hostile = None
@@ -992,6 +998,7 @@ class StandIn:
         p += cfg.p_429
         if u < p:
             return 429, "429", "body", BODY_429
+        drop = u < p + cfg.p_drop
         if group:
             if not 1 <= len(ids) <= GROUP_MAX:
                 return 400, None, "body", BODY_RANGE_400
@@ -1007,6 +1014,8 @@ class StandIn:
                 return 429, "limit", "body", BODY_429
             self.window.append((t, len(ids)))
             self.window_sum += len(ids)
+        if drop:
+            return None, "drop", "drop", None
         if group or is_known(ids[0]):
             return 200, None, "ok", None
         return 404, None, "body", BODY_CITY_404
@@ -1065,6 +1074,8 @@ class StandIn:
             await self._send(writer, 200, self._broken_body(group, ids, units, t), keep)
         elif kind == "hang":
             return await self._hang(reader)
+        elif kind == "drop":
+            return False                # FIN, not a byte of answer
         else:
             return await self._hostile(payload, group, ids, units, t, writer, keep)
         return keep
@@ -1167,6 +1178,8 @@ def parse_args(argv):
     ap.add_argument("--p-broken", type=probability, default=0.0)
     ap.add_argument("--p-hang", type=probability, default=0.0)
     ap.add_argument("--p-429", type=probability, default=0.0)
+    ap.add_argument("--p-drop", type=probability, default=0.0,
+                    help="close without answering a request the limit admitted")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--backlog", type=backlog, default=1024, help="listen() backlog (default 1024)")
     ap.add_argument("--accept-delay-ms", type=non_negative, default=0.0,

@@ -41,7 +41,7 @@ MAKE_CA = os.path.join(HERE, "make_test_ca.sh")
 KEY = "t3st-k3y-%d-secret" % os.getpid()
 WRONG = "Wr0ng-k3y-zq"
 ANY = "4ny-k3y-zq"
-DEFAULTS = {"latency_ms": 0, "p_5xx": 0, "p_broken": 0, "p_hang": 0, "p_429": 0,
+DEFAULTS = {"latency_ms": 0, "p_5xx": 0, "p_broken": 0, "p_hang": 0, "p_429": 0, "p_drop": 0,
             "limit": 0, "window": 60, "hostile": None, "key": KEY,
             "backlog": 1024, "accept_delay_ms": 0, "p_slow_conn": 0, "slow_conn_s": [1, 3],
             "idle_close": 0, "jitter_ms": 0}
@@ -470,6 +470,28 @@ class StandInTest(unittest.TestCase):
         conn.close()
         self.assertTrue(wait_for(lambda: self.control("/_standin/stats")["hung_open"] == 0))
 
+    def test_fault_drop(self):
+        """A dropped request counts (the limit admitted it) and gets no byte of
+        answer: the connection is closed, on a kept-alive one as on a new one."""
+        self.control("/_standin/config", {"limit": 2, "window": 60})
+        before = len(self.log_lines())
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(s, weather_path(1))
+        self.assertEqual(read_answer(s)[0], 200)
+        self.control("/_standin/config", {"p_drop": 1})
+        send_get(s, weather_path(2))                     # on the kept-alive connection
+        self.assertEqual(s.recv(100), b"")               # closed, nothing said
+        s.close()
+        s = self.raw_socket(ids=(3,))                    # the limit (2) is spent: 429, kept
+        self.assertEqual(read_answer(s)[0], 429)
+        s.close()
+        a, b, c = self.log_lines()[before:]
+        self.assertEqual((a["status"], a["fault"]), (200, None))
+        self.assertEqual((b["ids"], b["status"], b["fault"], b["new_conn"]), ([2], None, "drop", False))
+        self.assertEqual((c["status"], c["fault"]), (429, "limit"))
+        stats = self.control("/_standin/stats")
+        self.assertEqual((stats["by_fault"], stats["cities_served"]), ({"drop": 1, "limit": 1}, 1))
+
     def test_fault_429(self):
         self.control("/_standin/config", {"p_429": 1})
         status, data = self.api("group", [1, 2])
@@ -586,7 +608,8 @@ class StandInTest(unittest.TestCase):
         cfg = self.control("/_standin/config", {"latency_ms": 5, "p_5xx": 0.25, "limit": 100,
                                                 "window": 30, "hostile": "nan"})
         self.assertEqual(cfg, {"latency_ms": 5, "p_5xx": 0.25, "p_broken": 0.0, "p_hang": 0.0,
-                               "p_429": 0.0, "limit": 100, "window": 30.0, "hostile": "nan",
+                               "p_429": 0.0, "p_drop": 0.0, "limit": 100, "window": 30.0,
+                               "hostile": "nan",
                                "key_set": True, "backlog": 1024, "accept_delay_ms": 0,
                                "p_slow_conn": 0.0, "slow_conn_s": [1.0, 3.0], "idle_close": 0,
                                "jitter_ms": 0, "places": {}})
