@@ -57,6 +57,7 @@ static const struct setting settings[] = {
 	I(owm, margin_ms, owm.margin_ms, 1000, 0, 60000),
 	I(owm, connect_timeout_ms, owm.connect_timeout_ms, 3000, 100, 60000),
 	I(owm, timeout_ms, owm.timeout_ms, 10000, 100, 300000),
+	I(owm, hold_ms, owm.hold_ms, 10000, 0, 300000),
 	I(worker, children, worker.children, 2, 1, 64),
 	I(worker, max_attempts, worker.max_attempts, 5, 1, 100),
 	I(worker, give_up_seconds, worker.give_up_seconds, 86400, 60,

@@ -32,6 +32,8 @@ struct config {
 		long long	 margin_ms;
 		long long	 connect_timeout_ms;
 		long long	 timeout_ms;
+		long long	 hold_ms;	/* a request sent may be read
+						 * this late (worker/gate_db.c) */
 	} owm;
 
 	struct {

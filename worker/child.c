@@ -227,6 +227,7 @@ struct pass {
 	struct gate_state g;
 	int64_t		 wake;		/* the slot */
 	int64_t		 connect_by;	/* slot + margin: connected by then */
+	int64_t		 send_by;	/* no request leaves after this */
 	int64_t		 end_by;	/* the calls' deadline */
 };
 
@@ -319,6 +320,7 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 	ps->wake = gate_wake_mono(g, g->slot);
 	ps->connect_by = gate_by_mono(g, g->slot +
 	    cf->owm.margin_ms * US_PER_MS);
+	ps->send_by = gate_by_mono(g, g->send_by);
 	ps->end_by = gate_by_mono(g, g->deadline);
 	if (keep_leases(list, n, ps, &e) == -1) {
 		unused(ps);
@@ -406,7 +408,11 @@ pass_gate(struct task **list, size_t n, size_t ncalls, struct verdict *v,
 	}
 }
 
-/* The calls of a reservation ended: tell the gate when they arrived. */
+/*
+ * The calls of a reservation ended: tell the gate the latest moment any
+ * can have arrived (owm_client.h: an answer's first byte, a request
+ * given up on's hold; 0 when none was sent).
+ */
 static void
 arrived(const struct pass *ps, const struct owm_call *c, size_t n)
 {
@@ -416,7 +422,7 @@ arrived(const struct pass *ps, const struct owm_call *c, size_t n)
 	for (i = 0; i < n; i++)
 		if (c[i].arrive > last)
 			last = c[i].arrive;
-	note_arrival(ps, gate_db_time(&ps->g, last));
+	note_arrival(ps, last ? gate_db_time(&ps->g, last) : 0);
 }
 
 /* n concurrent /weather calls for list; outcomes into the tasks. */
@@ -436,7 +442,7 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 		calls[i].ids = &ids[i];
 		calls[i].nids = 1;
 	}
-	owm_client_run(calls, (size_t)k, ps.connect_by, ps.end_by,
+	owm_client_run(calls, (size_t)k, ps.connect_by, ps.send_by, ps.end_by,
 	    beat_if_due);
 	arrived(&ps, calls, (size_t)k);
 	for (i = 0; i < (size_t)k; i++) {
@@ -468,7 +474,8 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	calls[0].group = 1;
 	calls[0].ids = ids;
 	calls[0].nids = n;
-	owm_client_run(calls, 1, ps.connect_by, ps.end_by, beat_if_due);
+	owm_client_run(calls, 1, ps.connect_by, ps.send_by, ps.end_by,
+	    beat_if_due);
 	arrived(&ps, calls, 1);
 	stats.cities += n;
 	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],

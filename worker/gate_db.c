@@ -8,11 +8,28 @@
  * read are therefore exactly the ones committed before them.  Each slot
  * carries the running count of cities through it (cum), so placing one
  * is a few indexed lookups however many slots the window holds; only the
- * slots whose calls are in flight or answered late (arrive_by set, its
- * own index) are read one by one.  A slot's arrive_by only ever shrinks
- * (deadline -> first byte of the answer -> NULL once within the margin),
- * and it is written outside the gate's lock: a reservation that read the
- * older, later bound was only more careful.
+ * slots whose calls are in flight or may have arrived late (arrive_by
+ * set, its own index) are read one by one.  A slot's arrive_by only ever
+ * shrinks (the reservation's bound -> what the calls' outcomes bound ->
+ * NULL once within the margin), and it is written outside the gate's
+ * lock: a reservation that read the older, later bound was only more
+ * careful.
+ *
+ * Why a call given up on counts until owm.hold_ms after it left, and not
+ * until the moment the client gave up: its bytes may sit unread in the
+ * server's socket (a backed-up accept queue, a slow TLS front end) and be
+ * read, served and counted after the client has gone, and the city's
+ * retry counts again.  Only the server's answer proves when a request
+ * was read; without one, owm.hold_ms is the assumption.  The other ways
+ * to bound it were weighed: waiting for every sent call until hold_ms
+ * (the answer would bound it) ties a child to a dead server for as long
+ * and makes owm.timeout_ms meaningless; abandoning calls only before
+ * anything was sent is what connect_by already does (nothing sent: no
+ * late arrival, the slot counts as used).  So: not connected by slot +
+ * margin, abandoned unsent; sent, waited for until owm.timeout_ms; then,
+ * without an answer, the horizon.  A far bound is no burden to
+ * rategate_place: the slot is one more late slot, counted in every
+ * window that ends before its bound + 60 s.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +97,8 @@ static const char *const sql[G_COUNT] = {
 	    "SELECT " US("slot_at") ", cities, cum FROM rate_slots "
 	    "WHERE cum >= ? ORDER BY cum LIMIT 1",
 	/* The slots whose calls may have arrived after slot + margin and
-	 * may still count: in flight (their deadline) or answered late. */
+	 * may still count: in flight (the reservation's bound), answered
+	 * late, or given up on (sent + owm.hold_ms). */
 	[G_LATE] =
 	    "SELECT " US("slot_at") ", " US("arrive_by") ", cities "
 	    "FROM rate_slots WHERE arrive_by > " AT("?") " "
@@ -409,6 +427,15 @@ month_cap(struct gate_state *g, struct locked *l, unsigned int *n,
 	return GATE_OK;
 }
 
+/* The latest a request of a slot at t may leave (gate_db.h). */
+static int64_t
+send_by(int64_t t)
+{
+	int64_t	 leave = cf->owm.margin_ms * 1000;
+
+	return t + (leave > GATE_SEND_MIN_US ? leave : GATE_SEND_MIN_US);
+}
+
 /*
  * Inside the transaction: the slot of n cities at t (cum: the running
  * count before it), its calls' deadline into *deadline, and the cities
@@ -420,17 +447,21 @@ record_slot(struct gate_state *g, unsigned int n, const char *owner,
     struct db_err *e)
 {
 	MYSQL_BIND	 p[5];
-	long long	 at = t, cities = n, end;
+	long long	 at = t, cities = n, end, bound;
 	unsigned long	 olen, clen;
 
-	/* Until its calls report, they may arrive as late as their end. */
+	/* Until its calls report, they may arrive as late as an answer
+	 * can begin, or a request left unanswered can still be read. */
 	end = t + (cf->owm.margin_ms + cf->owm.timeout_ms) * 1000;
+	bound = send_by(t) + cf->owm.hold_ms * 1000;
+	if (bound < end)
+		bound = end;
 	cum += n;
 	db_bind_i64(&p[0], &at);
 	db_bind_i64(&p[1], &cities);
 	db_bind_str(&p[2], owner, &olen);
 	db_bind_u64(&p[3], &cum);
-	db_bind_i64(&p[4], &end);
+	db_bind_i64(&p[4], &bound);
 	if (db_run(set.db, st[G_INSERT], p, "rate slot insert", e) == -1)
 		return -1;
 	g->id = mysql_stmt_insert_id(st[G_INSERT]);
@@ -505,6 +536,7 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	    db_query(set.db, "COMMIT", e) == -1)
 		goto fail;
 	g->slot = t;
+	g->send_by = send_by(t);
 	g->deadline = deadline;
 	g->granted = n;
 	return GATE_OK;

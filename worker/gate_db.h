@@ -6,15 +6,24 @@
  * clock (never in the locking statement: that one may have waited for
  * the lock), the newest slot and the late ones, asks rategate_place() for
  * the earliest slot that keeps every window of owm.cities_per_minute,
- * inserts it with its calls' deadline as their arrival bound, and
- * commits; the caller sleeps until the slot, sends, and then reports
- * when the answers began (gate_arrived).  Every reservation counts, used
- * or not.  The same row holds the pause every child obeys (a 429, an
- * invalid key, the monthly cap, the API unreachable).  While the API is
- * unreachable (an outage: no call of a batch got an answer), a
- * reservation carries one city, a probe, and holds the gate until its
- * calls' end; a failed probe pauses everyone for a backoff that doubles
- * up to 30 s; the first answer ends the outage.
+ * inserts it with the latest moment its calls may arrive as their
+ * arrival bound, and commits; the caller sleeps until the slot, sends,
+ * and then reports the bound its calls' outcomes give (gate_arrived).
+ * Every reservation counts, used or not.  The same row holds the pause
+ * every child obeys (a 429, an invalid key, the monthly cap, the API
+ * unreachable).  While the API is unreachable (an outage: no call of a
+ * batch got an answer), a reservation carries one city, a probe, and
+ * holds the gate until its calls' end; a failed probe pauses everyone
+ * for a backoff that doubles up to 30 s; the first answer ends the
+ * outage.
+ *
+ * The bound a reservation starts with covers every outcome its calls
+ * can report, so that a report only ever lowers it (rategate.h): an
+ * answer begins by the calls' deadline (slot + margin + owm.timeout_ms);
+ * a request leaves by send_by (slot + the margin, at least
+ * GATE_SEND_MIN_US) or not at all, and one left unanswered may be read
+ * until owm.hold_ms after it left.  So the bound is the later of the
+ * deadline and send_by + owm.hold_ms.
  *
  * A reservation whose COMMIT went unanswered (the connection lost after
  * it was sent: a failover) is never used: gate_reserve fails and the
@@ -48,6 +57,9 @@ struct config;
  * that the gate opens within a minute of the API's return. */
 #define GATE_DOWN_MIN_MS	1000
 #define GATE_DOWN_MAX_MS	30000
+/* A request may leave this long after its slot even with a margin of 0:
+ * the wake-up's lateness the child accepts and curl's start fit in it. */
+#define GATE_SEND_MIN_US	100000LL
 
 
 struct gate_state {
@@ -56,6 +68,7 @@ struct gate_state {
 	int64_t		 mono_hi;	/* ... and just after now was read */
 	unsigned long long id;		/* the reservation's rate_slots row */
 	int64_t		 slot;		/* reserved: send at this time */
+	int64_t		 send_by;	/* no request leaves after this */
 	int64_t		 deadline;	/* its calls end by then */
 	unsigned int	 granted;	/* reserved cities (<= asked for) */
 	int64_t		 paused_until;
@@ -75,8 +88,9 @@ int	gate_reserve(unsigned int n, const char *owner, struct gate_state *,
 	    struct db_err *);
 /*
  * The reservation's calls ended: the latest moment any of them may have
- * arrived (database clock; 0: none was sent).  A bound within the margin
- * of the slot is the normal case and clears the row's bound.
+ * arrived (database clock; 0: none was sent), never later than the bound
+ * it was reserved with.  A bound within the margin of the slot is the
+ * normal case and clears the row's bound.
  */
 int	gate_arrived(const struct gate_state *, int64_t arrive,
 	    struct db_err *);

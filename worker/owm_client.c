@@ -9,6 +9,17 @@
  * CONNECT_ONLY connection for a later transfer, and a connection opened
  * by hand would still leave TLS to the slot.  The warm-up names no key,
  * so the API cannot count it against any account.
+ *
+ * Why CURLOPT_PREREQFUNCTION: it runs once per attempt to send a request,
+ * after the connection is up (TCP and TLS) and before a byte of the
+ * request is written, so it knows when a request leaves and whether it
+ * left at all.  libcurl sends a request again, unasked, when a reused
+ * connection turns out dead with no answer on it (up to five times, and
+ * for a refused HTTP/2 stream too); the request may have reached the
+ * server on the dead connection, and each send counts at the API.  No
+ * option turns that off, so the second call of the callback refuses it.
+ * A request that would leave after send_by is refused too: the slot's
+ * arrival bound assumes none leaves later.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,9 +33,19 @@
 #define FRESH_US	1000000LL	/* connections used this recently
 					 * are taken to be still open */
 
+/* A call as the client runs it: what became of its sends. */
+struct running {
+	struct owm_call	*c;
+	int64_t		 send_by;
+	int		 refused;	/* REFUSED_* */
+};
+#define REFUSED_LATE	1	/* would have left after send_by */
+#define REFUSED_AGAIN	2	/* libcurl's resend after a dead connection */
+
 static const struct config	*cf;
 static CURLM			*multi;
 static CURL			*easy[OWM_CLIENT_MAX_CALLS];
+static struct running		 run[OWM_CLIENT_MAX_CALLS];
 static char			 base[600];
 static int64_t			 last_used;	/* end of the last batch */
 static size_t			 last_open;	/* connections it left open */
@@ -99,6 +120,32 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+/*
+ * Every attempt to send a call's request: the first leaves (if in time)
+ * and is stamped; another one is libcurl resending it, refused.
+ */
+static int
+on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+	struct running	*r = arg;
+	int64_t		 now = daemon_mono_us();
+
+	(void)ip;
+	(void)local_ip;
+	(void)port;
+	(void)local_port;
+	if (r->c->sent != 0) {
+		r->refused = REFUSED_AGAIN;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (now > r->send_by) {
+		r->refused = REFUSED_LATE;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	r->c->sent = now;
+	return CURL_PREREQFUNC_OK;
+}
+
 static size_t
 discard(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -138,10 +185,11 @@ common(CURL *h, const char *url, int64_t connect_by, int64_t end_by)
 }
 
 static int
-setup(CURL *h, struct owm_call *c, char *url, size_t urllen,
+setup(CURL *h, struct running *r, char *url, size_t urllen,
     int64_t connect_by, int64_t end_by)
 {
-	size_t	 i, n;
+	struct owm_call	*c = r->c;
+	size_t		 i, n;
 
 	n = (size_t)snprintf(url, urllen, "%s/%s?id=", base,
 	    c->group ? "group" : "weather");
@@ -158,21 +206,31 @@ setup(CURL *h, struct owm_call *c, char *url, size_t urllen,
 	    curl_easy_setopt(h, CURLOPT_HEADERDATA, c) ||
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data) ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, c) ||
-	    curl_easy_setopt(h, CURLOPT_PRIVATE, c))
+	    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq) ||
+	    curl_easy_setopt(h, CURLOPT_PREREQDATA, r) ||
+	    curl_easy_setopt(h, CURLOPT_PRIVATE, r))
 		return -1;
 	return 0;
 }
 
 static void
-finish(struct owm_call *c, CURL *h, CURLcode code)
+finish(struct running *r, CURL *h, CURLcode code)
 {
+	struct owm_call	*c = r->c;
+
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
 	if (code == CURLE_OK) {
 		c->failed = 0;
 		c->err[0] = '\0';
 		return;
 	}
-	if (code == CURLE_WRITE_ERROR && c->body.failed)
+	if (r->refused == REFUSED_AGAIN)
+		snprintf(c->err, sizeof(c->err), "connection lost before an "
+		    "answer (not sent again)");
+	else if (r->refused == REFUSED_LATE)
+		snprintf(c->err, sizeof(c->err), "not sent: connected after "
+		    "its slot");
+	else if (code == CURLE_WRITE_ERROR && c->body.failed)
 		snprintf(c->err, sizeof(c->err), OWM_CLIENT_TOO_LARGE);
 	else if (code == CURLE_OPERATION_TIMEDOUT)
 		snprintf(c->err, sizeof(c->err), OWM_CLIENT_TIMEOUT);
@@ -222,18 +280,29 @@ drive(int64_t until, void (*tick)(void),
 	return ok;
 }
 
+/*
+ * The latest moment a call's request can have reached the server: the
+ * first byte of its answer (on_header), else, once sent, owm.hold_ms
+ * after it left (the server may still read it after we have gone),
+ * else never.
+ */
+static void
+arrival_bound(struct owm_call *c)
+{
+	if (c->arrive == 0 && c->sent != 0)
+		c->arrive = c->sent + cf->owm.hold_ms * 1000;
+}
+
 static void
 call_done(CURL *h, CURLcode code)
 {
-	struct owm_call *c = NULL;
+	struct running	*r = NULL;
 
-	curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&c);
-	if (c == NULL)
+	curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&r);
+	if (r == NULL)
 		return;
-	finish(c, h, code);
-	/* No answer: it may have reached the server until now. */
-	if (c->arrive == 0)
-		c->arrive = daemon_mono_us();
+	finish(r, h, code);
+	arrival_bound(r->c);
 }
 
 void
@@ -266,34 +335,37 @@ owm_client_warm(size_t n, int64_t by, void (*tick)(void))
 
 void
 owm_client_run(struct owm_call *calls, size_t n, int64_t connect_by,
-    int64_t end_by, void (*tick)(void))
+    int64_t send_by, int64_t end_by, void (*tick)(void))
 {
 	static char	 url[OWM_CLIENT_MAX_CALLS][1024];
 	struct owm_call	*c;
 	size_t		 i;
-	int64_t		 now;
 
 	if (n > OWM_CLIENT_MAX_CALLS)
 		n = OWM_CLIENT_MAX_CALLS;
 	for (i = 0; i < n; i++) {
 		c = &calls[i];
 		c->status = 0;
+		c->sent = 0;
 		c->arrive = 0;
 		c->failed = 1;		/* until curl says it ended well */
 		snprintf(c->err, sizeof(c->err), "no answer");
 		if (c->body.limit == 0)
 			buf_init(&c->body, OWM_PARSE_MAX_BODY);
 		buf_reset(&c->body);
-		if (setup(easy[i], c, url[i], sizeof(url[i]), connect_by,
+		run[i].c = c;
+		run[i].send_by = send_by;
+		run[i].refused = 0;
+		if (setup(easy[i], &run[i], url[i], sizeof(url[i]), connect_by,
 		    end_by) == -1 ||
 		    curl_multi_add_handle(multi, easy[i]) != CURLM_OK)
 			snprintf(c->err, sizeof(c->err), "cannot set up call");
 	}
 	last_open = drive(0, tick, call_done);
-	now = last_used = daemon_mono_us();
+	last_used = daemon_mono_us();
 	for (i = 0; i < n; i++) {
 		curl_multi_remove_handle(multi, easy[i]);
-		if (calls[i].arrive == 0)	/* never ran */
-			calls[i].arrive = now;
+		/* One that never ran: 0, or its send's bound. */
+		arrival_bound(&calls[i]);
 	}
 }

@@ -9,8 +9,21 @@
  * certificates are verified (owm.ca_file, or the system's bundle).
  *
  * Times are this host's monotonic clock in microseconds.  A call reports
- * the latest moment its request can have reached the server: when the
- * first byte of its answer came (or, without an answer, when it ended).
+ * the latest moment its request can have reached the server:
+ *
+ *   never sent (no connection by connect_by, or not by send_by)	0
+ *   answered			the first byte of its answer
+ *   sent, no answer		when it was sent + owm.hold_ms
+ *
+ * Without an answer the client cannot know whether the server has read
+ * the request: a server that is slow to read (a backed-up accept queue, a
+ * busy TLS front end) reads the bytes waiting in its socket after the
+ * client gave up and closed, serves the call and counts it.  owm.hold_ms
+ * is how late that may be; the moment the client gave up is no bound.
+ * A request leaves at most once: libcurl's silent resend on a reused
+ * connection found dead (the request may have reached the server on it
+ * already) is refused, and the call ends without an answer.
+ *
  * Before a batch, owm_client_warm() opens the connections it will need,
  * so that DNS, connect and TLS (and their lost packets) happen before the
  * batch's slot instead of after it.
@@ -39,7 +52,9 @@ struct owm_call {
 	size_t		 nids;
 	/* out */
 	long		 status;	/* HTTP status; 0: no answer */
-	int64_t		 arrive;	/* it reached the server by then */
+	int64_t		 sent;		/* its request left then (0: never) */
+	int64_t		 arrive;	/* it reached the server by then
+					 * (0: never sent) */
 	int		 failed;	/* transport error: err says which */
 	char		 err[96];
 	struct buf	 body;		/* at most OWM_PARSE_MAX_BODY */
@@ -56,11 +71,12 @@ void	owm_client_free(void);
 void	owm_client_warm(size_t n, int64_t by, void (*tick)(void));
 /*
  * Run n calls (at most OWM_CLIENT_MAX_CALLS) concurrently: a call without
- * a connection by connect_by is abandoned ("timeout"), and every call
- * ends by end_by.  tick, when not NULL, is called at least once a second
- * while they run (heartbeats).
+ * a connection by connect_by is abandoned ("timeout"), one whose request
+ * would leave after send_by is not sent, and every call ends by end_by.
+ * tick, when not NULL, is called at least once a second while they run
+ * (heartbeats).
  */
 void	owm_client_run(struct owm_call *calls, size_t n, int64_t connect_by,
-	    int64_t end_by, void (*tick)(void));
+	    int64_t send_by, int64_t end_by, void (*tick)(void));
 
 #endif

@@ -12,9 +12,11 @@
  * normally arrive within the margin after it (the child abandons a call
  * whose connection is not up by then); such a slot counts in every window
  * that ends within 60 s + margin of it.  A slot whose calls may have
- * arrived later (still in flight: until their deadline; answered late:
- * until their answer's first byte) carries that bound in "arrive" and
- * counts until 60 s after it.
+ * arrived later carries that bound in "arrive" and counts until 60 s
+ * after it: still in flight, the bound it was reserved with (gate_db.h);
+ * answered late, their answer's first byte; given up on once sent, the
+ * latest the server may still read them (owm.hold_ms after they left),
+ * which may be well past the moment the child gave up.
  */
 #ifndef OWM_RATEGATE_H
 #define OWM_RATEGATE_H
@@ -54,9 +56,11 @@ typedef int (*rategate_reach_fn)(void *arg, unsigned long long target,
  * through it; late: every slot with arrive set that may still count
  * (arrive > now - 60 s), in any order; reach: the count lookup, used only
  * when the window is full.  Because every slot is placed at or after the
- * newest one, and a slot's bound only ever shrinks (deadline -> answer),
- * checking the windows from t on is enough: every earlier window was
- * checked when its own newest slot was placed.
+ * newest one, and a slot's bound only ever shrinks (the reservation's
+ * bound covers every outcome its calls can report), checking the windows
+ * from t on is enough: every earlier window was checked when its own
+ * newest slot was placed.  A bound however far ahead is one more late
+ * slot: the candidate time moves at most twice per late slot.
  * Returns 0 with *t set, or -1 with *why.
  */
 int	rategate_place(int64_t now, const struct rategate_slot *last,

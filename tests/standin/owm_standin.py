@@ -8,6 +8,7 @@ COMMAND LINE
   owm_standin.py --listen 127.0.0.1:PORT [--log FILE] [--pidfile FILE]
                  [--limit N] [--window SECONDS] [--latency-ms N]
                  [--p-5xx P] [--p-broken P] [--p-hang P] [--p-429 P]
+                 [--p-drop P]
                  [--seed S] [--ready-file FILE]
                  [--backlog N] [--accept-delay-ms N]
                  [--p-slow-conn P] [--slow-conn-s LO,HI]
@@ -36,7 +37,13 @@ COMMAND LINE
   --slow-conn-s LO,HI  accept(), LO..HI seconds (uniform; default 1,3) before
                        anything is read from it (a lost SYN or a slow
                        handshake as the server sees it). With TLS the hold
-                       comes before the handshake.
+                       comes before the handshake. A held connection's request
+                       is still read, served, logged and counted when the
+                       client gave up and closed its side meanwhile (like a
+                       backed-up accept queue: the kernel completed the
+                       handshake, the request bytes and the FIN wait in the
+                       socket until the server reads them); its log line says
+                       "gone": true.
   --idle-close S       close (FIN) a connection on which no request head has
                        started for S seconds since it was accepted (after any
                        hold and handshake) or since its last answer was sent,
@@ -117,7 +124,11 @@ ORDER OF DECISIONS (all taken when the request counts as arrived)
      u < p_5xx -> 500/502/503 short body; then (cumulatively) p_broken -> 200
      with invalid JSON (truncated / empty / mangled); p_hang -> never answer,
      hold the connection until the client closes it or the server stops;
-     p_429 -> 429 with the real body.
+     p_429 -> 429 with the real body; p_drop -> the request goes on to 4 and
+     5 and, if the limit admits it (so it counts), the connection is closed
+     without a byte of answer (a server that died mid-request): a client
+     that reused the connection cannot tell that from a keep-alive close
+     racing its request, and libcurl silently sends it again.
   4. request validation (400).
   5. the limit (--limit N, 0 = none): 429 with the real body when the cities
      accepted in the last --window seconds (by arrival time) plus this
@@ -134,25 +145,28 @@ written when the request counts as arrived (after the connection's hold and
 the request's jitter, before --latency-ms), so the lines are in "t" order:
   {"t": 1700000000.123456, "path": "/data/2.5/group", "ids": [1, 2],
    "units": "metric", "status": 200, "fault": null,
-   "conn": 7, "new_conn": true, "hold": 1.734012, "jitter": 0.0}
+   "conn": 7, "new_conn": true, "hold": 1.734012, "jitter": 0.0, "gone": false}
   t        arrival Unix time (float, microseconds): when the request head had
            been read, plus the jitter. The limit counts this same time.
   path     request path without the query (null for an unparsable request line)
   ids      the id parameter split on "," (ints; non-numbers as strings; [] if none)
   units    the units parameter as sent, null when absent
   status   the status that will be answered; null for a hang
-  fault    null | "5xx" | "broken" | "hang" | "429" | "limit" | "hostile:<kind>"
+  fault    null | "5xx" | "broken" | "hang" | "429" | "limit" | "drop" | "hostile:<kind>"
   conn     the connection's number (1, 2, .. in accept order)
   new_conn true for the first request read on its connection
   hold     seconds the connection was held before reading (--p-slow-conn;
            only on its first request, else 0)
   jitter   seconds this request's arrival was put back (--jitter-ms)
+  gone     true when the client had already closed its side of the connection
+           (FIN or reset) when the request arrived: a call its client gave up
+           on, counted and answered all the same (the answer is lost)
   The appid/key is never written to the log, stdout, stderr or any answer.
   Control requests (/_standin/...) are neither logged, limited nor jittered.
 
 RUNTIME CONTROL (same port, same scheme)
   POST /_standin/config  JSON object with any of: latency_ms (>= 0), p_5xx,
-       p_broken, p_hang, p_429 (0..1), limit (int >= 0), window (> 0 s),
+       p_broken, p_hang, p_429, p_drop (0..1), limit (int >= 0), window (> 0 s),
        hostile (null or a kind below), key (string; "" = accept any appid),
        backlog (int 0..65535: listen() is called again on the listening
        socket, which Linux applies at once), accept_delay_ms (>= 0; a change
@@ -205,6 +219,7 @@ import hmac
 import json
 import os
 import random
+import select
 import signal
 import socket
 import ssl
@@ -461,7 +476,7 @@ def hostile_body(kind, group, ids, units, dt):
 # ---------------------------------------------------------------- configuration
 
 class Config:
-    FIELDS = ("latency_ms", "p_5xx", "p_broken", "p_hang", "p_429",
+    FIELDS = ("latency_ms", "p_5xx", "p_broken", "p_hang", "p_429", "p_drop",
               "limit", "window", "hostile", "key",
               "backlog", "accept_delay_ms", "p_slow_conn", "slow_conn_s",
               "idle_close", "jitter_ms", "places")
@@ -472,6 +487,7 @@ class Config:
         self.p_broken = args.p_broken
         self.p_hang = args.p_hang
         self.p_429 = args.p_429
+        self.p_drop = args.p_drop
         self.limit = args.limit
         self.window = args.window
         self.hostile = None
@@ -647,6 +663,22 @@ class Conn:
         self.n, self.sock, self.hold = n, sock, hold
         self.writer = None
         self.requests = 0
+
+
+def peer_gone(writer):
+    """Whether the client has closed its side of the connection (FIN or
+    reset). poll()'s POLLRDHUP says so while the request's bytes are still
+    in the socket, unread; a transport that already dropped the socket (TLS
+    closes on the client's FIN) has no descriptor left."""
+    sock = writer.get_extra_info("socket") if writer is not None else None
+    if sock is None:
+        return False
+    try:
+        p = select.poll()
+        p.register(sock.fileno(), select.POLLRDHUP)
+        return any(ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR) for _, ev in p.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def listen_socket(host, port, backlog):
@@ -878,7 +910,8 @@ class StandIn:
             t = time.time()
         first = conn.requests == 1
         return t, {"conn": conn.n, "new_conn": first,
-                   "hold": round(conn.hold, 6) if first else 0.0, "jitter": round(jitter, 6)}
+                   "hold": round(conn.hold, 6) if first else 0.0, "jitter": round(jitter, 6),
+                   "gone": peer_gone(conn.writer)}
 
     async def _request(self, t, head, reader, writer, conn):
         """Answer one request; return whether the connection stays open."""
@@ -965,6 +998,7 @@ class StandIn:
         p += cfg.p_429
         if u < p:
             return 429, "429", "body", BODY_429
+        drop = u < p + cfg.p_drop
         if group:
             if not 1 <= len(ids) <= GROUP_MAX:
                 return 400, None, "body", BODY_RANGE_400
@@ -980,6 +1014,8 @@ class StandIn:
                 return 429, "limit", "body", BODY_429
             self.window.append((t, len(ids)))
             self.window_sum += len(ids)
+        if drop:
+            return None, "drop", "drop", None
         if group or is_known(ids[0]):
             return 200, None, "ok", None
         return 404, None, "body", BODY_CITY_404
@@ -1038,6 +1074,8 @@ class StandIn:
             await self._send(writer, 200, self._broken_body(group, ids, units, t), keep)
         elif kind == "hang":
             return await self._hang(reader)
+        elif kind == "drop":
+            return False                # FIN, not a byte of answer
         else:
             return await self._hostile(payload, group, ids, units, t, writer, keep)
         return keep
@@ -1140,6 +1178,8 @@ def parse_args(argv):
     ap.add_argument("--p-broken", type=probability, default=0.0)
     ap.add_argument("--p-hang", type=probability, default=0.0)
     ap.add_argument("--p-429", type=probability, default=0.0)
+    ap.add_argument("--p-drop", type=probability, default=0.0,
+                    help="close without answering a request the limit admitted")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--backlog", type=backlog, default=1024, help="listen() backlog (default 1024)")
     ap.add_argument("--accept-delay-ms", type=non_negative, default=0.0,

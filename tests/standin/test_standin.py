@@ -41,11 +41,12 @@ MAKE_CA = os.path.join(HERE, "make_test_ca.sh")
 KEY = "t3st-k3y-%d-secret" % os.getpid()
 WRONG = "Wr0ng-k3y-zq"
 ANY = "4ny-k3y-zq"
-DEFAULTS = {"latency_ms": 0, "p_5xx": 0, "p_broken": 0, "p_hang": 0, "p_429": 0,
+DEFAULTS = {"latency_ms": 0, "p_5xx": 0, "p_broken": 0, "p_hang": 0, "p_429": 0, "p_drop": 0,
             "limit": 0, "window": 60, "hostile": None, "key": KEY,
             "backlog": 1024, "accept_delay_ms": 0, "p_slow_conn": 0, "slow_conn_s": [1, 3],
             "idle_close": 0, "jitter_ms": 0}
-LOG_FIELDS = {"t", "path", "ids", "units", "status", "fault", "conn", "new_conn", "hold", "jitter"}
+LOG_FIELDS = {"t", "path", "ids", "units", "status", "fault", "conn", "new_conn", "hold", "jitter",
+              "gone"}
 
 
 def start_standin(tmp, *extra, key=KEY):
@@ -469,6 +470,28 @@ class StandInTest(unittest.TestCase):
         conn.close()
         self.assertTrue(wait_for(lambda: self.control("/_standin/stats")["hung_open"] == 0))
 
+    def test_fault_drop(self):
+        """A dropped request counts (the limit admitted it) and gets no byte of
+        answer: the connection is closed, on a kept-alive one as on a new one."""
+        self.control("/_standin/config", {"limit": 2, "window": 60})
+        before = len(self.log_lines())
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(s, weather_path(1))
+        self.assertEqual(read_answer(s)[0], 200)
+        self.control("/_standin/config", {"p_drop": 1})
+        send_get(s, weather_path(2))                     # on the kept-alive connection
+        self.assertEqual(s.recv(100), b"")               # closed, nothing said
+        s.close()
+        s = self.raw_socket(ids=(3,))                    # the limit (2) is spent: 429, kept
+        self.assertEqual(read_answer(s)[0], 429)
+        s.close()
+        a, b, c = self.log_lines()[before:]
+        self.assertEqual((a["status"], a["fault"]), (200, None))
+        self.assertEqual((b["ids"], b["status"], b["fault"], b["new_conn"]), ([2], None, "drop", False))
+        self.assertEqual((c["status"], c["fault"]), (429, "limit"))
+        stats = self.control("/_standin/stats")
+        self.assertEqual((stats["by_fault"], stats["cities_served"]), ({"drop": 1, "limit": 1}, 1))
+
     def test_fault_429(self):
         self.control("/_standin/config", {"p_429": 1})
         status, data = self.api("group", [1, 2])
@@ -585,7 +608,8 @@ class StandInTest(unittest.TestCase):
         cfg = self.control("/_standin/config", {"latency_ms": 5, "p_5xx": 0.25, "limit": 100,
                                                 "window": 30, "hostile": "nan"})
         self.assertEqual(cfg, {"latency_ms": 5, "p_5xx": 0.25, "p_broken": 0.0, "p_hang": 0.0,
-                               "p_429": 0.0, "limit": 100, "window": 30.0, "hostile": "nan",
+                               "p_429": 0.0, "p_drop": 0.0, "limit": 100, "window": 30.0,
+                               "hostile": "nan",
                                "key_set": True, "backlog": 1024, "accept_delay_ms": 0,
                                "p_slow_conn": 0.0, "slow_conn_s": [1.0, 3.0], "idle_close": 0,
                                "jitter_ms": 0, "places": {}})
@@ -684,6 +708,7 @@ class StandInTest(unittest.TestCase):
         a, b = self.log_lines()[before:]
         self.assertTrue(0.5 <= a["hold"] <= 0.7, a)
         self.assertEqual((a["new_conn"], b["new_conn"], b["hold"]), (True, False, 0.0))
+        self.assertEqual((a["gone"], b["gone"]), (False, False))    # the client waited
         self.assertEqual(a["conn"], b["conn"])
         # stamped when it was read, after the hold (which began at accept, after t0)
         self.assertGreaterEqual(a["t"], t0 + a["hold"] - 0.002)
@@ -722,6 +747,40 @@ class StandInTest(unittest.TestCase):
         self.assertGreater(lb["t"] - la["t"], 1.0)
         self.assertLess(la["t"], t_a)
         self.assertEqual((la["hold"], lb["new_conn"], lb["hold"], lc["fault"]), (0.0, True, 0.8, "limit"))
+
+    def test_held_request_read_after_the_client_left(self):
+        """A held connection whose client sent its request and closed (gave up)
+        before the hold ended: the request is still read, logged, answered
+        and counted by the limit when the hold ends, as a server with a
+        backed-up accept queue reads the bytes and FIN waiting in the socket."""
+        self.control("/_standin/config", {"p_slow_conn": 1, "slow_conn_s": [0.6, 0.6],
+                                          "limit": 1, "window": 60})
+        before = len(self.log_lines())
+        served = self.control("/_standin/stats")["cities_served"]
+        t0 = time.time()
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(s, weather_path(1))
+        s.close()                                        # FIN: the client is gone
+        t_closed = time.time()
+        self.assertLess(t_closed - t0, 0.3)
+        self.assertTrue(wait_for(lambda: len(self.log_lines()) > before, 5))
+        (line,) = self.log_lines()[before:]
+        self.assertEqual((line["ids"], line["status"], line["fault"]), ([1], 200, None))
+        self.assertEqual((line["new_conn"], line["hold"], line["gone"]), (True, 0.6, True))
+        # read after the hold (which began at accept, after t0): after the client left
+        self.assertGreaterEqual(line["t"], t0 + 0.6 - 0.002)
+        self.assertGreater(line["t"], t_closed)
+        stats = self.control("/_standin/stats")
+        self.assertEqual(stats["cities_served"] - served, 1)
+        self.assertEqual(stats["window_cities"], 1)
+        # Counted: the next city, on a connection read at once, is over the limit.
+        self.control("/_standin/config", {"p_slow_conn": 0})
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        send_get(s, weather_path(2))
+        self.assertEqual(read_answer(s)[0], 429)
+        s.close()
+        self.assertEqual((self.log_lines()[-1]["fault"], self.log_lines()[-1]["gone"]),
+                         ("limit", False))
 
     def test_idle_close(self):
         self.control("/_standin/config", {"idle_close": 0.5})

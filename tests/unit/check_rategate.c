@@ -93,6 +93,16 @@ static const struct tcase_rg cases[] = {
 	{ "late but room", 60, 1000,
 	  { { 0, 10, 0, 4 }, { 0, 10, 10, 0 }, { 0, 10, 20, 0 }, { 0, 10, 30, 0 } },
 	  4 },
+	/* A batch given up on 4 s after its slot (owm.timeout_ms 3 s) may
+	 * still be read by the server until its send + owm.hold_ms (10 s):
+	 * the batch a window later waits for that bound (71 s), not for
+	 * the give-up's (64 s); the ones around it keep their pace. */
+	{ "given up, read late", 60, 1000,
+	  { { 0, 20, 0, 11 }, { 0, 20, 20, 0 }, { 0, 20, 40, 0 }, { 0, 20, 71, 0 },
+	    { 0, 20, 91, 0 } }, 5 },
+	/* A bound far ahead (a minute's hold) holds its cities for as long. */
+	{ "bound far ahead", 20, 0,
+	  { { 0, 20, 0, 60 }, { 1, 20, 120, 0 } }, 2 },
 };
 
 START_TEST(test_table)
@@ -222,26 +232,33 @@ worst_window(const struct rategate_slot *s, size_t n, int64_t span)
  * Random reservations (sizes 1..B, clocks that sometimes stand still and
  * sometimes jump) from many "children", whose calls arrive anywhere up to
  * their answer's first byte: most within the margin, some seconds late.
- * Each slot is known to the gate only as the children report it: by its
- * deadline (margin + timeout) until its answer came, then by the answer's
- * time.  Every 60 s span of arrivals holds at most R.
+ * Some are given up on (no answer by margin + 3 s): those arrive anywhere
+ * up to margin + hold, a hold of 0 to 40 s, later than the give-up when
+ * the hold is longer.  Each slot is known to the gate only as the
+ * children report it: by the bound it was reserved with (the later of
+ * the deadline, margin + timeout, and margin + hold) until its calls
+ * ended, then by the answer's time, or margin + hold when given up on.
+ * Every 60 s span of arrivals holds at most R.
  */
 #define NPROP		3000
 #define DEADLINE_US	S(11)
+#define GIVE_UP_US	S(3)
 
 START_TEST(test_property)
 {
 	static struct rategate_slot slots[NPROP], seen[NPROP];
-	static int64_t	 bound[NPROP], arrival[NPROP];
+	static int64_t	 bound[NPROP], known[NPROP], arrival[NPROP];
 	struct rategate_slot x;
 	const char	*why;
 	unsigned int	 seed = 12345u + (unsigned int)_i;
 	unsigned long long limit = 1 + (unsigned long long)(_i % 7) * 37;
 	long long	 margin_ms = (_i % 3) * 700;
 	int64_t		 now = 0, t, m = margin_ms * 1000;
+	int64_t		 hold = S((_i % 5) * 10), reserved;
 	size_t		 i, j, n = 0;
 	unsigned int	 b;
 
+	reserved = m + hold > DEADLINE_US ? m + hold : DEADLINE_US;
 	for (i = 0; i < NPROP; i++) {
 		b = 1 + (unsigned int)(rand_r(&seed) % 20);
 		if (b > limit)
@@ -250,8 +267,8 @@ START_TEST(test_property)
 		/* What the gate knows now of each earlier slot. */
 		for (j = 0; j < n; j++) {
 			seen[j] = slots[j];
-			if (bound[j] + 100000 > now)	/* no answer yet */
-				seen[j].arrive = slots[j].at + DEADLINE_US;
+			if (known[j] + 100000 > now)	/* not reported yet */
+				seen[j].arrive = slots[j].at + reserved;
 			else
 				seen[j].arrive = bound[j] > slots[j].at + m ?
 				    bound[j] : 0;
@@ -262,10 +279,16 @@ START_TEST(test_property)
 		ck_assert(n == 0 || t >= slots[n - 1].at);
 		slots[n].at = t;
 		slots[n].cities = b;
-		/* One in five answers begins up to 5 s past the margin. */
+		/* One in five answers begins up to 5 s past the margin;
+		 * one in ten calls is given up on, reported at once. */
 		bound[n] = t + (rand_r(&seed) % 5 == 0 ?
 		    m + (int64_t)(rand_r(&seed) % 5000000) :
 		    (m > 0 ? (int64_t)(rand_r(&seed) % (unsigned int)m) : 0));
+		known[n] = bound[n];
+		if (rand_r(&seed) % 10 == 0) {
+			bound[n] = t + m + hold;
+			known[n] = t + m + GIVE_UP_US;
+		}
 		arrival[n] = t + (int64_t)((double)(bound[n] - t) *
 		    (rand_r(&seed) / ((double)RAND_MAX + 1.0)));
 		n++;
@@ -320,6 +343,50 @@ START_TEST(test_property_needs_bounds)
 }
 END_TEST
 
+/*
+ * A batch given up on 4 s after its slot, read by the server 1 s later
+ * (a connection held 5 s), counted once more when its retry goes: the
+ * gate must count it by its send + owm.hold_ms.  Told the give-up's
+ * time instead (the gate of before), the batch a window later lands
+ * with it in the server's minute.
+ */
+START_TEST(test_given_up_needs_the_hold)
+{
+	static const struct {
+		double	 told;		/* bound the gate is told, seconds */
+		int	 over;		/* the server sees more than R */
+	} runs[] = { { 4, 1 }, { 11, 0 } };
+	struct rategate_slot slots[6];
+	const char	*why;
+	int64_t		 t;
+	size_t		 r, i;
+
+	for (r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		for (i = 0; i < 6; i++) {
+			ck_assert_int_eq(rategate_next(slots, i, S(5), 20, 60,
+			    1000, &t, &why), 0);
+			slots[i].at = t;
+			slots[i].cities = 20;
+			slots[i].arrive = i == 0 ? t + S(runs[r].told) : 0;
+		}
+		slots[0].at += S(5);		/* read after the hold */
+		slots[0].arrive = 0;
+		for (i = 0; i + 1 < 6 && slots[i].at > slots[i + 1].at; i++) {
+			struct rategate_slot x = slots[i];
+
+			slots[i] = slots[i + 1];
+			slots[i + 1] = x;
+		}
+		if (runs[r].over)
+			ck_assert_uint_gt(worst_window(slots, 6,
+			    RATEGATE_WINDOW_US), 60);
+		else
+			ck_assert_uint_le(worst_window(slots, 6,
+			    RATEGATE_WINDOW_US), 60);
+	}
+}
+END_TEST
+
 struct bcase {
 	unsigned int	 attempt;
 	double		 rnd;
@@ -350,8 +417,9 @@ suite(void)
 	tcase_add_loop_test(tc, test_table, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_place_lookups);
-	tcase_add_loop_test(tc, test_property, 0, 21);
+	tcase_add_loop_test(tc, test_property, 0, 35);
 	tcase_add_test(tc, test_property_needs_bounds);
+	tcase_add_test(tc, test_given_up_needs_the_hold);
 	tcase_add_loop_test(tc, test_backoff, 0,
 	    sizeof(bcases) / sizeof(bcases[0]));
 	suite_add_tcase(s, tc);
