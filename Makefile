@@ -317,6 +317,11 @@ fuzz-src-%:
 # collect.env.dist).  collect.token, the recurring collection's bearer
 # token (owmcollect-collect.service's LoadCredential=, which needs the file),
 # is made empty (no token) when missing; uninstall removes it only so.
+# The service's user and group come from sysusers.d/owmcollect.conf, the
+# configuration's group and mode (root:owmcollect 0640) and the secrets'
+# (root's, 0600) from tmpfiles.d/owmcollect.conf: a real install (no
+# DESTDIR) applies both at once, a staged one leaves it to the package's
+# scripts (the Debian package's postinst does the same).
 PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 SHAREDIR	?= $(PREFIX)/share/owmcollect
@@ -324,6 +329,8 @@ DOCDIR		?= $(PREFIX)/share/doc/owmcollect
 SYSCONFDIR	?= /etc
 CONFDIR		?= $(SYSCONFDIR)/owmcollect
 UNITDIR		?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
 NGINXDIR	?= $(SYSCONFDIR)/nginx/sites-available
 INSTALLED_UNITS	 = owmcollect-fcgi.service owmcollect-worker.service \
 		   owmcollect-collect.service owmcollect-collect.timer
@@ -335,7 +342,13 @@ UNIT_PATHS	 = -e 's|/usr/local/bin|$(BINDIR)|g' \
 .PHONY: install uninstall
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR) \
-	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(NGINXDIR)
+	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(NGINXDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 etc/systemd/owmcollect.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/owmcollect.conf
+	sed $(UNIT_PATHS) etc/systemd/owmcollect.tmpfiles \
+	    > $(DESTDIR)$(TMPFILESDIR)/owmcollect.conf
+	chmod 0644 $(DESTDIR)$(TMPFILESDIR)/owmcollect.conf
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 etc/schema.sql etc/cities.txt $(DESTDIR)$(SHAREDIR)/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
@@ -368,12 +381,24 @@ install: all
 	install -d $(DESTDIR)$(SHAREDIR)/www/vendor
 	install -m 0644 $(WWW_FILES) $(DESTDIR)$(SHAREDIR)/www/
 	install -m 0644 $(VENDOR_FILES) $(DESTDIR)$(SHAREDIR)/www/vendor/
+ifeq ($(DESTDIR),)
+	@command -v systemd-sysusers >/dev/null && \
+	    command -v systemd-tmpfiles >/dev/null || { \
+		echo "make install: no systemd-sysusers/systemd-tmpfiles here:" \
+		    "make the user and group of $(SYSUSERSDIR)/owmcollect.conf" \
+		    "and apply $(TMPFILESDIR)/owmcollect.conf by hand" >&2; \
+		exit 1; }
+	systemd-sysusers $(SYSUSERSDIR)/owmcollect.conf
+	systemd-tmpfiles --create $(TMPFILESDIR)/owmcollect.conf
+endif
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,owmcollect-fcgi owmcollect-worker \
 	    owmcollect-collect)
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(INSTALLED_UNITS))
 	rm -f $(DESTDIR)$(NGINXDIR)/owmcollect
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/owmcollect.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/owmcollect.conf
 	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(CONFDIR)/owmcollect.conf.dist \
 	    $(DESTDIR)$(CONFDIR)/collect.env.dist

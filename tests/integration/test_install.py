@@ -171,6 +171,24 @@ class Install(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("Permission denied", p.stderr)
+        st = os.stat(conf)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid, grp.getgrgid(st.st_gid).gr_name),
+                         (0o640, 0, "owmcollect"))
+
+    def test_key_only_in_worker(self):
+        # The API key's file is the worker's alone; the FastCGI program
+        # loads only the shared one, drops a key put there by mistake, and
+        # runs as a uid of its own.  (tests/installed/ reads the running
+        # processes' environments under systemd.)
+        units = os.path.join(ROOT, "etc", "systemd")
+        fcgi = unit_service(os.path.join(units, "owmcollect-fcgi.service"))
+        worker = unit_service(os.path.join(units, "owmcollect-worker.service"))
+        self.assertIn("-/etc/owmcollect/worker.env", worker["EnvironmentFile"])
+        self.assertNotIn("-/etc/owmcollect/worker.env", fcgi["EnvironmentFile"])
+        self.assertNotIn("LoadCredential", fcgi)
+        self.assertIn("OWMCOLLECT_OWM_KEY", " ".join(fcgi.get("UnsetEnvironment", [])).split())
+        self.assertEqual(fcgi.get("DynamicUser"), ["yes"])
+        self.assertNotIn("User", fcgi)
 
 
 if __name__ == "__main__":
