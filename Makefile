@@ -7,6 +7,10 @@
 #   make test-cluster   issue 14 on three Galera nodes: the writer killed 3
 #                 times under load (about 3 min; NEGATIVE=1: the control
 #                 with two writers, which must be caught)
+#   make deb      the Debian package, build/deb/owmcollect_<version>_<arch>.deb,
+#                 checked by lintian
+#   make test-installed   that package installed in a Debian 12 container
+#                 under systemd and run as README.md's production section says
 #
 # Packages come from Debian (apt-get) and only the missing ones are
 # installed (`apt-get update` once when it has to): `make deps` what
@@ -37,7 +41,13 @@ DEB_RUN_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 # status page in a browser, driven from node),
 # valgrind (test-valgrind), wrk (bench), clang and its runtime (fuzz).
 DEB_TEST_PACKAGES := check openssl python3-yaml systemd chromium valgrind \
-	wrk clang libclang-rt-14-dev
+	wrk clang libclang-rt-14-dev $(DEB_PACKAGING_PACKAGES) \
+	$(DEB_INSTALLED_PACKAGES)
+# make deb: dpkg-buildpackage (dpkg-dev), debhelper, lintian.
+DEB_PACKAGING_PACKAGES := dpkg-dev debhelper lintian
+# make test-installed: a Debian root (debootstrap) booted under
+# systemd-nspawn (systemd-container); wrk loads its nginx from here.
+DEB_INSTALLED_PACKAGES := debootstrap systemd-container wrk
 
 # DB=galera (and the tests, which start such a stack too): the Galera
 # provider (galera-4, a dependency of mariadb-server already), HAProxy in
@@ -52,7 +62,7 @@ CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS		?= -O2 -g
-ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(INC) \
+ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) $(INC) \
 		   $(shell pkg-config --cflags libconfig libmariadb libcurl \
 		   2>/dev/null)
 LDLIBS_COMMON	 = $(shell pkg-config --libs libconfig libmariadb 2>/dev/null)
@@ -339,7 +349,7 @@ UNIT_PATHS	 = -e 's|/usr/local/bin|$(BINDIR)|g' \
 		   -e 's|/etc/owmcollect|$(CONFDIR)|g' \
 		   -e 's|/usr/local/share/doc/owmcollect|$(DOCDIR)|g'
 
-.PHONY: install uninstall
+.PHONY: install uninstall deb test-installed
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(NGINXDIR) \
@@ -407,3 +417,26 @@ uninstall:
 	@for f in owmcollect.conf collect.env collect.token; do \
 		if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then \
 			echo "kept $(DESTDIR)$(CONFDIR)/$$f (yours)"; fi; done
+
+# The Debian package (debian/: dh, compat 13), built from a copy of the tree
+# under build/deb/src, since dpkg-buildpackage writes its results next to
+# the tree it builds: build/deb/owmcollect_<version>_<arch>.deb, then
+# lintian, which fails the build on any error (its warnings are explained
+# in README.md).  The copy is what git tracks and has not ignored, plus the
+# status page's map files, which `make www` makes from npm first, so the
+# package build itself needs no network.
+DEB_VERSION	 = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
+DEB_ARCH	 = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE	 = build/deb/owmcollect_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb: deps
+	$(call install_missing,$(DEB_PACKAGING_PACKAGES),)
+	@$(MAKE) --no-print-directory www
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	{ git ls-files -z --cached --others --exclude-standard; \
+	  find $(VENDOR_DIR) nginx/vendor/node_modules -type f -print0; } | \
+	    tar -c --null -T - -f - | tar -x -C build/deb/src -f -
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf build/deb/src
+	@echo "make deb: $(DEB_FILE)"
+	lintian -I --fail-on error build/deb/owmcollect_$(DEB_VERSION)_$(DEB_ARCH).changes
