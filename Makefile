@@ -440,3 +440,12 @@ deb: deps
 	rm -rf build/deb/src
 	@echo "make deb: $(DEB_FILE)"
 	lintian -I --fail-on error build/deb/owmcollect_$(DEB_VERSION)_$(DEB_ARCH).changes
+
+# README.md's production section run as written on that package, in a
+# Debian 12 container booted with systemd (systemd-nspawn; the root made
+# once by debootstrap under /var/tmp and reused), and checked through its
+# nginx on port 80 (tests/installed/test_installed.py).  As root; ports 80
+# and 3306 must be free, since the container shares the host's network.
+test-installed: deb
+	$(call install_missing,$(DEB_INSTALLED_PACKAGES),)
+	python3 tests/installed/test_installed.py
