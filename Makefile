@@ -444,8 +444,8 @@ deb: deps
 # README.md's production section run as written on that package, in a
 # Debian 12 container booted with systemd (systemd-nspawn; the root made
 # once by debootstrap under /var/tmp and reused), and checked through its
-# nginx on port 80 (tests/installed/test_installed.py).  As root; ports 80
-# and 3306 must be free, since the container shares the host's network.
+# nginx on port 80 (tests/installed/test_installed.py).  As root; port 80
+# must be free, since the container shares the host's network.
 test-installed: deb
 	$(call install_missing,$(DEB_INSTALLED_PACKAGES),)
 	python3 tests/installed/test_installed.py
