@@ -7,6 +7,10 @@
 #   make test-cluster   issue 14 on three Galera nodes: the writer killed 3
 #                 times under load (about 3 min; NEGATIVE=1: the control
 #                 with two writers, which must be caught)
+#   make deb      the Debian package, build/deb/owmcollect_<version>_<arch>.deb,
+#                 checked by lintian
+#   make test-installed   that package installed in a Debian 12 container
+#                 under systemd and run as README.md's production section says
 #
 # Packages come from Debian (apt-get) and only the missing ones are
 # installed (`apt-get update` once when it has to): `make deps` what
@@ -37,7 +41,13 @@ DEB_RUN_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 # status page in a browser, driven from node),
 # valgrind (test-valgrind), wrk (bench), clang and its runtime (fuzz).
 DEB_TEST_PACKAGES := check openssl python3-yaml systemd chromium valgrind \
-	wrk clang libclang-rt-14-dev
+	wrk clang libclang-rt-14-dev $(DEB_PACKAGING_PACKAGES) \
+	$(DEB_INSTALLED_PACKAGES)
+# make deb: dpkg-buildpackage (dpkg-dev), debhelper, lintian.
+DEB_PACKAGING_PACKAGES := dpkg-dev debhelper lintian
+# make test-installed: a Debian root (debootstrap) booted under
+# systemd-nspawn (systemd-container); wrk loads its nginx from here.
+DEB_INSTALLED_PACKAGES := debootstrap systemd-container wrk
 
 # DB=galera (and the tests, which start such a stack too): the Galera
 # provider (galera-4, a dependency of mariadb-server already), HAProxy in
@@ -52,7 +62,7 @@ CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 		   -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS		?= -O2 -g
-ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(INC) \
+ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) $(CFLAGS) $(INC) \
 		   $(shell pkg-config --cflags libconfig libmariadb libcurl \
 		   2>/dev/null)
 LDLIBS_COMMON	 = $(shell pkg-config --libs libconfig libmariadb 2>/dev/null)
@@ -317,6 +327,11 @@ fuzz-src-%:
 # collect.env.dist).  collect.token, the recurring collection's bearer
 # token (owmcollect-collect.service's LoadCredential=, which needs the file),
 # is made empty (no token) when missing; uninstall removes it only so.
+# The service's user and group come from sysusers.d/owmcollect.conf, the
+# configuration's group and mode (root:owmcollect 0640) and the secrets'
+# (root's, 0600) from tmpfiles.d/owmcollect.conf: a real install (no
+# DESTDIR) applies both at once, a staged one leaves it to the package's
+# scripts (the Debian package's postinst does the same).
 PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 SHAREDIR	?= $(PREFIX)/share/owmcollect
@@ -324,6 +339,8 @@ DOCDIR		?= $(PREFIX)/share/doc/owmcollect
 SYSCONFDIR	?= /etc
 CONFDIR		?= $(SYSCONFDIR)/owmcollect
 UNITDIR		?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
 NGINXDIR	?= $(SYSCONFDIR)/nginx/sites-available
 INSTALLED_UNITS	 = owmcollect-fcgi.service owmcollect-worker.service \
 		   owmcollect-collect.service owmcollect-collect.timer
@@ -332,10 +349,16 @@ UNIT_PATHS	 = -e 's|/usr/local/bin|$(BINDIR)|g' \
 		   -e 's|/etc/owmcollect|$(CONFDIR)|g' \
 		   -e 's|/usr/local/share/doc/owmcollect|$(DOCDIR)|g'
 
-.PHONY: install uninstall
+.PHONY: install uninstall deb test-installed
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR) \
-	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(NGINXDIR)
+	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(NGINXDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 etc/systemd/owmcollect.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/owmcollect.conf
+	sed $(UNIT_PATHS) etc/systemd/owmcollect.tmpfiles \
+	    > $(DESTDIR)$(TMPFILESDIR)/owmcollect.conf
+	chmod 0644 $(DESTDIR)$(TMPFILESDIR)/owmcollect.conf
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 etc/schema.sql etc/cities.txt $(DESTDIR)$(SHAREDIR)/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
@@ -368,12 +391,24 @@ install: all
 	install -d $(DESTDIR)$(SHAREDIR)/www/vendor
 	install -m 0644 $(WWW_FILES) $(DESTDIR)$(SHAREDIR)/www/
 	install -m 0644 $(VENDOR_FILES) $(DESTDIR)$(SHAREDIR)/www/vendor/
+ifeq ($(DESTDIR),)
+	@command -v systemd-sysusers >/dev/null && \
+	    command -v systemd-tmpfiles >/dev/null || { \
+		echo "make install: no systemd-sysusers/systemd-tmpfiles here:" \
+		    "make the user and group of $(SYSUSERSDIR)/owmcollect.conf" \
+		    "and apply $(TMPFILESDIR)/owmcollect.conf by hand" >&2; \
+		exit 1; }
+	systemd-sysusers $(SYSUSERSDIR)/owmcollect.conf
+	systemd-tmpfiles --create $(TMPFILESDIR)/owmcollect.conf
+endif
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,owmcollect-fcgi owmcollect-worker \
 	    owmcollect-collect)
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(INSTALLED_UNITS))
 	rm -f $(DESTDIR)$(NGINXDIR)/owmcollect
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/owmcollect.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/owmcollect.conf
 	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(CONFDIR)/owmcollect.conf.dist \
 	    $(DESTDIR)$(CONFDIR)/collect.env.dist
@@ -382,3 +417,35 @@ uninstall:
 	@for f in owmcollect.conf collect.env collect.token; do \
 		if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then \
 			echo "kept $(DESTDIR)$(CONFDIR)/$$f (yours)"; fi; done
+
+# The Debian package (debian/: dh, compat 13), built from a copy of the tree
+# under build/deb/src, since dpkg-buildpackage writes its results next to
+# the tree it builds: build/deb/owmcollect_<version>_<arch>.deb, then
+# lintian, which fails the build on any error (its warnings are explained
+# in README.md).  The copy is what git tracks and has not ignored, plus the
+# status page's map files, which `make www` makes from npm first, so the
+# package build itself needs no network.
+DEB_VERSION	 = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
+DEB_ARCH	 = $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE	 = build/deb/owmcollect_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb: deps
+	$(call install_missing,$(DEB_PACKAGING_PACKAGES),)
+	@$(MAKE) --no-print-directory www
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	{ git ls-files -z --cached --others --exclude-standard; \
+	  find $(VENDOR_DIR) nginx/vendor/node_modules -type f -print0; } | \
+	    tar -c --null -T - -f - | tar -x -C build/deb/src -f -
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf build/deb/src
+	@echo "make deb: $(DEB_FILE)"
+	lintian -I --fail-on error build/deb/owmcollect_$(DEB_VERSION)_$(DEB_ARCH).changes
+
+# README.md's production section run as written on that package, in a
+# Debian 12 container booted with systemd (systemd-nspawn; the root made
+# once by debootstrap under /var/tmp and reused), and checked through its
+# nginx on port 80 (tests/installed/test_installed.py).  As root; port 80
+# must be free, since the container shares the host's network.
+test-installed: deb
+	$(call install_missing,$(DEB_INSTALLED_PACKAGES),)
+	python3 tests/installed/test_installed.py

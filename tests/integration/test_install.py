@@ -1,5 +1,9 @@
-"""make install / uninstall into temp trees, and the systemd units verified."""
+"""make install / uninstall into temp trees, and the systemd units verified;
+the installed programs read their configuration as their units run them."""
+import configparser
+import grp
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -9,6 +13,25 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNITS = ("owmcollect-fcgi.service", "owmcollect-worker.service",
          "owmcollect-collect.service", "owmcollect-collect.timer")
+
+
+def unit_service(path):
+    """The [Service] settings of a unit file: name -> list of values."""
+    cp = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",),
+                                   comment_prefixes=("#", ";"), dict_type=_MultiDict)
+    cp.optionxform = str
+    with open(path) as f:
+        cp.read_file(f)
+    return {k: v.split("\n") for k, v in cp["Service"].items()}
+
+
+class _MultiDict(dict):
+    """configparser keeps the last of repeated keys; systemd uses them all."""
+    def __setitem__(self, key, value):
+        if isinstance(value, list) and key in self:
+            self[key].extend(value)
+        else:
+            super().__setitem__(key, value)
 
 
 def make(*args):
@@ -113,6 +136,59 @@ class Install(unittest.TestCase):
         p = subprocess.run(["systemd-analyze", "verify"] + units, capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(p.stderr.strip(), "", p.stderr)
+
+    def test_service_reads_config(self):
+        # A real install (no DESTDIR), into the temp tree: as the units
+        # run them (User=, Group=, SupplementaryGroups=; a DynamicUser= is
+        # some uid of no group but those), both programs must read the
+        # configuration `make install` wrote, and a user outside the
+        # service's group must not.
+        os.chmod(self.dest, 0o755)      # the service's user walks down to the files
+        make("install", "PREFIX=" + self.path("usr"), "CONFDIR=" + self.path("etc/owmcollect"),
+             "NGINXDIR=" + self.path("etc/nginx"))
+        conf = self.path("etc/owmcollect/owmcollect.conf")
+        for unit, prog in (("owmcollect-fcgi.service", "owmcollect-fcgi"),
+                           ("owmcollect-worker.service", "owmcollect-worker")):
+            svc = unit_service(self.path("usr/lib/systemd/system", unit))
+            dynamic = svc.get("DynamicUser", ["no"])[-1] == "yes"
+            user = "nobody" if dynamic else svc["User"][-1]
+            groups = [g for v in svc.get("SupplementaryGroups", []) for g in v.split()]
+            group = svc.get("Group", [None])[-1] or (groups[0] if dynamic else user)
+            try:
+                pwd.getpwnam(user)
+                grp.getgrnam(group)
+            except KeyError as e:
+                self.fail("%s: make install did not create its user or group: %s" % (unit, e))
+            cmd = ["setpriv", "--reuid=" + user, "--regid=" + group,
+                   "--groups=" + ",".join([group] + groups) if groups else "--clear-groups",
+                   "--", self.path("usr/bin", prog), "-t", "-c", conf]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, "%s as %s:%s: %s" % (prog, user, group, p.stderr))
+            self.assertIn("# " + conf, p.stdout)
+        # Nobody else: nobody, of no group of the service's.
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                            self.path("usr/bin/owmcollect-fcgi"), "-t", "-c", conf],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("Permission denied", p.stderr)
+        st = os.stat(conf)
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid, grp.getgrgid(st.st_gid).gr_name),
+                         (0o640, 0, "owmcollect"))
+
+    def test_key_only_in_worker(self):
+        # The API key's file is the worker's alone; the FastCGI program
+        # loads only the shared one, drops a key put there by mistake, and
+        # runs as a uid of its own.  (tests/installed/ reads the running
+        # processes' environments under systemd.)
+        units = os.path.join(ROOT, "etc", "systemd")
+        fcgi = unit_service(os.path.join(units, "owmcollect-fcgi.service"))
+        worker = unit_service(os.path.join(units, "owmcollect-worker.service"))
+        self.assertIn("-/etc/owmcollect/worker.env", worker["EnvironmentFile"])
+        self.assertNotIn("-/etc/owmcollect/worker.env", fcgi["EnvironmentFile"])
+        self.assertNotIn("LoadCredential", fcgi)
+        self.assertIn("OWMCOLLECT_OWM_KEY", " ".join(fcgi.get("UnsetEnvironment", [])).split())
+        self.assertEqual(fcgi.get("DynamicUser"), ["yes"])
+        self.assertNotIn("User", fcgi)
 
 
 if __name__ == "__main__":
