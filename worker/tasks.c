@@ -399,24 +399,50 @@ u32_cmp(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y;
 }
 
+/* A batch's new lease: the body of its transaction (db_transaction). */
+struct lease {
+	const char	*owner;
+	uint32_t	 city[VMAX];
+	size_t		 n;
+	int64_t		 until_us;
+};
+
+static int
+lease_once(void *arg, struct db_err *e)
+{
+	struct lease	*l = arg;
+	size_t		 i;
+
+	sqlvec_params(&vec);
+	sqlvec_i64(&vec, l->until_us);
+	for (i = 0; i < l->n; i++)
+		sqlvec_i64(&vec, l->city[i]);
+	sqlvec_str(&vec, l->owner);
+	return sqlvec_run(&vec, V_LEASE, l->n, "lease until", e) ? 0 : -1;
+}
+
+/*
+ * In a transaction of its own, so that a deadlock (a POST's INSERT IGNORE
+ * queueing the same cities takes their locks in the same order, but the
+ * claim index's entries it inserts meet the ones this update moves) is
+ * simply run again, as every transaction here is.
+ */
 int
 tasks_lease_until(const char *owner, struct task *const *list, size_t n,
     int64_t until_us, struct db_err *e)
 {
-	uint32_t	 city[VMAX];
+	struct lease	 l;
 	size_t		 i;
 
 	if (n == 0 || n > VMAX)
 		return 0;
+	l.owner = owner;
+	l.n = n;
+	l.until_us = until_us;
 	for (i = 0; i < n; i++)
-		city[i] = list[i]->city;
-	qsort(city, n, sizeof(city[0]), u32_cmp);
-	sqlvec_params(&vec);
-	sqlvec_i64(&vec, until_us);
-	for (i = 0; i < n; i++)
-		sqlvec_i64(&vec, city[i]);
-	sqlvec_str(&vec, owner);
-	return sqlvec_run(&vec, V_LEASE, n, "lease until", e) ? 0 : -1;
+		l.city[i] = list[i]->city;
+	qsort(l.city, n, sizeof(l.city[0]), u32_cmp);
+	return db_transaction(set.db, lease_once, &l, e);
 }
 
 /* A release: the body of its transaction.  which: T_RELEASE (owner is
