@@ -442,8 +442,9 @@ class Nginx(unittest.TestCase):
                     r"map \$request_method \$owm_post_key \{\s*POST\s+\$binary_remote_addr;\s*"
                     r"default\s+\"\";\s*\}",
                     r"limit_req_zone \$owm_post_key zone=owmcollect_post:10m rate=\d+r/s;",
-                    r"location = /collect \{[^}]*limit_req\s+zone=owmcollect_post burst=\d+ nodelay;",
-                    r"location = /collect \{[^}]*limit_req_status\s+429;",
+                    # /collect and /collect/: one location, one limit
+                    r"location ~ \^/collect/\?\$ \{[^}]*limit_req\s+zone=owmcollect_post burst=\d+ nodelay;",
+                    r"location ~ \^/collect/\?\$ \{[^}]*limit_req_status\s+429;",
                     r"error_page 429 /_error/429;"):
             self.assertRegex(conf, pat)
         # Only /collect is limited.
@@ -494,10 +495,12 @@ class Nginx(unittest.TestCase):
             # would let the bucket refill).
             socks = []
             try:
+                # Every other one to /collect/: the same bucket.
                 for i in range(40):
                     c = socket.create_connection(("127.0.0.1", port), timeout=60)
                     socks.append(c)
-                    c.sendall(rq("POST", "/collect", b'{"id":"flood-%d","cities":[1]}' % i, (J,)))
+                    c.sendall(rq("POST", "/collect/" if i % 2 else "/collect",
+                                 b'{"id":"flood-%d","cities":[1]}' % i, (J,)))
                 statuses, limited = [], None
                 for c in socks:
                     got = b""
@@ -516,6 +519,7 @@ class Nginx(unittest.TestCase):
             self.assertTrue(set(statuses) <= {202, 429}, statuses)
             self.assertGreaterEqual(statuses.count(202), 5, statuses)
             self.assertGreaterEqual(statuses.count(429), 20, statuses)
+            self.assertGreaterEqual(statuses[1::2].count(429), 10, statuses)
             h, body = limited
             self.assertEqual(h.get("retry-after"), "1")
             self.assertTrue(h.get("content-type", "").startswith("application/json"))
