@@ -11,7 +11,8 @@
 # Packages come from Debian (apt-get) and only the missing ones are
 # installed (`apt-get update` once when it has to): `make deps` what
 # building and running need (make run, make start), `make deps-test` that
-# plus the test tools (make test, test-valgrind, bench, fuzz).
+# plus the test tools (make test, test-valgrind, bench, fuzz), and the
+# tests' npm packages (`make test-tools`: npm ci of pinned lockfiles).
 
 PORT		?= 8080
 VAR		?= $(CURDIR)/var
@@ -92,7 +93,7 @@ UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 -include worker/worker.mk
 
 .PHONY: all www deps deps-test run start stop status mysql test test-unit \
-	test-standin test-integration test-faults test-cluster clean
+	test-standin test-integration test-faults test-cluster test-tools clean
 
 all: $(PROGRAMS) www
 
@@ -135,6 +136,20 @@ $(VENDOR_DIR)/LICENSES.txt: $(VENDOR_NPM)
 		v=$$(node -p "require('./$$d/package.json').version") || exit 1; \
 		printf '%s %s\n\n' "$$p" "$$v"; cat $$d/LICENSE; echo; \
 	done > $@.tmp && mv $@.tmp $@
+
+# The API description's checkers from outside the project (tests/
+# integration/test_openapi_tools.py): Redocly CLI's recommended rules and
+# Stoplight Prism as a validating proxy.  tests/openapi/package.json pins
+# their versions, its package-lock.json every hash (its .npmrc keeps
+# registry addresses out), `npm ci` installs them under
+# tests/openapi/node_modules: test tools, never installed or served.
+OPENAPI_NPM	:= tests/openapi/node_modules/.package-lock.json
+
+$(OPENAPI_NPM): tests/openapi/package.json tests/openapi/package-lock.json
+	@command -v npm >/dev/null || \
+	    { echo "make: npm is missing (make deps installs it)" >&2; exit 1; }
+	cd tests/openapi && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -202,6 +217,10 @@ deps:
 
 deps-test: deps
 	$(call install_missing,$(DEB_TEST_PACKAGES) $(DEB_GALERA_PACKAGES),)
+	@$(MAKE) --no-print-directory test-tools
+
+# The tests' own npm packages (pinned, hashed, installed by npm ci).
+test-tools: $(OPENAPI_NPM)
 
 start: deps
 	@$(MAKE) --no-print-directory all
@@ -245,7 +264,7 @@ test-valgrind: deps-test
 		CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full \
 		    --errors-for-leak-kinds=definite $$t || rc=1; done; exit $$rc
 
-test-integration: all
+test-integration: all test-tools
 	B=$(B) python3 tests/integration/run.py
 
 # Issue 14's "Shown by": the Galera stack (3 nodes + HAProxy), 400 cities
@@ -278,7 +297,8 @@ bench: deps-test
 	B=$(B) python3 tests/bench/bench.py $(BENCH)
 
 clean:
-	rm -rf build build-sanitize $(VENDOR_DIR) nginx/vendor/node_modules
+	rm -rf build build-sanitize $(VENDOR_DIR) nginx/vendor/node_modules \
+	    tests/openapi/node_modules
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
