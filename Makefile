@@ -296,14 +296,14 @@ test-integration: all test-tools
 NEGATIVE	?=
 test-cluster:
 	@$(MAKE) --no-print-directory deps DB=galera
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	B=$(B) NEGATIVE=$(NEGATIVE) python3 tests/cluster/test_cluster.py
 
 # Faults: kill -9, a frozen and a restarted database, API chaos, nginx
 # reloads, with the invariants checked after each (tests/faults/); they
 # need nothing but the stack.
 test-faults: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	B=$(B) python3 tests/faults/test_faults.py
 
 # Benchmarks: figures beside their ceilings (tests/bench/bench.py).
