@@ -25,7 +25,8 @@ the same call in the same ten minutes gets the same values:
                 (longitude / 15 hours from UTC), coldest at 03:00
   the place     a fixed offset of -3..+3 degrees per id (hash "temp")
   the weather   -2..+2 degrees per id and UTC day (hash "day")
-  no place      m = 15, no seasons, the day by UTC: mild and unplaced
+  no place      m = 15, no seasons and no hour of the day (either would
+                say where it is): a mild mean and the two offsets
   humidity      72 + a fixed -15..+15 per id + -5..+5 per id and day,
                 2.5 points lower per degree the day is above its mean
                 (drier afternoons), within 10..100
@@ -93,8 +94,11 @@ def _season(lat, dt):
 
 
 def _daily(lon, dt):
-    """-4 .. +4 degrees by the local solar hour (15:00 warmest)."""
-    hour = (dt % 86400 / 3600 + (lon or 0.0) / 15) % 24
+    """-4 .. +4 degrees by the local solar hour (15:00 warmest); 0 for no
+    place (lon None): the hour there is unknown."""
+    if lon is None:
+        return 0.0
+    hour = (dt % 86400 / 3600 + lon / 15) % 24
     return 4.0 * math.cos(2 * math.pi * (hour - 15) / 24)
 
 
@@ -107,7 +111,7 @@ def celsius(city_id, lat, lon, dt):
     place = (_h(b"temp", city_id) % 601 - 300) / 100
     weather = (_day_hash(b"day", city_id, dt) % 401 - 200) / 100
     if lat is None:
-        return round(15.0 + _daily(None, dt) + place + weather, 2)
+        return round(15.0 + place + weather, 2)
     return round(_annual_mean(lat) + 0.2 * abs(lat) * _season(lat, dt) + _daily(lon, dt)
                  + place + weather, 2)
 
