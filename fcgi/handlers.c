@@ -2,7 +2,8 @@
  * handlers.c: POST /collect and GET /get (DESIGN.md, "HTTP contract"),
  * request management (GET /collect lists, DELETE /collect cancels: both,
  * like POST, need http.token when one is set), and the operators' GET
- * /health and GET /metrics (their queries: health.c).
+ * /health and GET /metrics (their queries: health.c).  Each path also
+ * answers with a trailing slash (/collect/), as the seed service's did.
  *
  * Validation happens before any database work, so bad input costs no
  * round trip and can never leave a half-written row; post.c, read.c and
@@ -413,6 +414,21 @@ not_allowed(struct http_resp *rs, const char *allow)
 	snprintf(rs->headers, sizeof(rs->headers), "Allow: %s\r\n", allow);
 }
 
+/*
+ * Whether path names endpoint, with or without one trailing slash: the
+ * service this replaces was asked /collect/ and /get/?id=, and its clients
+ * still are.  nginx sends both spellings to the same handler, with the
+ * same limits and cache rules.
+ */
+static int
+path_is(const char *path, const char *endpoint)
+{
+	size_t	 n = strlen(endpoint);
+
+	return path != NULL && strncmp(path, endpoint, n) == 0 &&
+	    (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'));
+}
+
 /* Route the request to its handler. */
 static void
 route(const struct http_req *rq, struct http_resp *rs, const char *m,
@@ -422,7 +438,7 @@ route(const struct http_req *rq, struct http_resp *rs, const char *m,
 	rs->content_type = NULL;
 	rs->headers[0] = '\0';
 	buf_reset(rs->body);
-	if (rq->path && strcmp(rq->path, "/collect") == 0) {
+	if (path_is(rq->path, "/collect")) {
 		if (strcmp(m, "POST") == 0)
 			collect(rq, rs);
 		else if (strcmp(m, "GET") == 0 || head)
@@ -431,17 +447,17 @@ route(const struct http_req *rq, struct http_resp *rs, const char *m,
 			cancel(rq, rs);
 		else
 			not_allowed(rs, "GET, HEAD, POST, DELETE");
-	} else if (rq->path && strcmp(rq->path, "/get") == 0) {
+	} else if (path_is(rq->path, "/get")) {
 		if (strcmp(m, "GET") == 0 || head)
 			get(rq, rs);
 		else
 			not_allowed(rs, "GET, HEAD");
-	} else if (rq->path && strcmp(rq->path, "/health") == 0) {
+	} else if (path_is(rq->path, "/health")) {
 		if (strcmp(m, "GET") == 0 || head)
 			health(rs);
 		else
 			not_allowed(rs, "GET, HEAD");
-	} else if (rq->path && strcmp(rq->path, "/metrics") == 0) {
+	} else if (path_is(rq->path, "/metrics")) {
 		if (strcmp(m, "GET") == 0 || head)
 			metrics(rs);
 		else

@@ -3,7 +3,8 @@
  *
  * JSON goes through json_tokenise (jsmn, strict, plus full validation)
  * with a fixed token budget.  Unknown and repeated fields are refused: a
- * typo must not silently collect the default cities.
+ * typo must not silently collect the default cities.  The id is a string,
+ * or an integer taken as its decimal text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,40 @@
 
 #define TOKENS_MAX	4096
 
+#define ID_WHY_TYPE	"id must be a string or an integer"
+
+/*
+ * An id sent as a JSON number: the service this replaces took one and
+ * kept its decimal text (Python's str(int)), so an integer is that text,
+ * its sign included; "-0" is "0", JSON allows no other spelling of an
+ * integer.  A fraction or an exponent is refused rather than guessed at
+ * (str(1e3) is "1000.0" there).  jsmn has checked the number's grammar.
+ */
+static int
+json_id_number(const char *p, size_t len, struct collect_req *r,
+    const char **why)
+{
+	if (len == 0 || !(p[0] == '-' || (p[0] >= '0' && p[0] <= '9'))) {
+		*why = ID_WHY_TYPE;	/* true, false, null */
+		return -1;
+	}
+	if (memchr(p, '.', len) || memchr(p, 'e', len) || memchr(p, 'E', len)) {
+		*why = ID_WHY_TYPE " without a fraction or exponent";
+		return -1;
+	}
+	if (len == 2 && memcmp(p, "-0", 2) == 0) {
+		p++;
+		len--;
+	}
+	if (len > ID_MAX) {
+		*why = "id must be at most 128 bytes";
+		return -1;
+	}
+	memcpy(r->id, p, len);
+	r->idlen = len;
+	return 0;
+}
+
 static int
 json_id(const char *js, const jsmntok_t *v, struct collect_req *r,
     const char **why)
@@ -22,8 +57,11 @@ json_id(const char *js, const jsmntok_t *v, struct collect_req *r,
 	char	 tmp[ID_MAX * 6];
 	long	 n;
 
+	if (v->type == JSMN_PRIMITIVE)
+		return json_id_number(js + v->start, (size_t)(v->end - v->start),
+		    r, why);
 	if (v->type != JSMN_STRING) {
-		*why = "id must be a string";
+		*why = ID_WHY_TYPE;
 		return -1;
 	}
 	if ((size_t)(v->end - v->start) > sizeof(tmp)) {

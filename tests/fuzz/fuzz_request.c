@@ -4,8 +4,9 @@
  * query string (its id and format parameters), and CONTENT_LENGTH.
  * Beyond "no crash", it
  * checks the parsers' promises: an accepted id is valid, an accepted city
- * list is valid, a format is one of the two, and percent-encoding any
- * bytes decodes back to them.
+ * list is valid, an id sent as a JSON number is accepted only as an
+ * integer and then is its decimal text, a format is one of the two, and
+ * percent-encoding any bytes decodes back to them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,61 @@ digits(const char *s, size_t n)
 		if (s[i] < '0' || s[i] > '9')
 			return 0;
 	return 1;
+}
+
+/* The length of the run of bytes from set at the start of s[0..n). */
+static size_t
+strspn_n(const char *s, size_t n, const char *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < n && s[i] != '\0' && strchr(set, s[i]); i++)
+		;
+	return i;
+}
+
+/*
+ * The input as the id's value, {"id":<input>}: when it is accepted and was
+ * not a string, it was a JSON integer of at most 128 bytes and the id is
+ * its text, "-0" as "0": an optional '-', then "0" or no leading zero.
+ */
+static void
+check_number_id(const uint8_t *data, size_t size)
+{
+	static struct collect_req r;
+	const char	*why = NULL, *v = (const char *)data, *id;
+	size_t		 n = size, k;
+	char		*body;
+
+	if ((body = malloc(size + 7)) == NULL)
+		return;
+	memcpy(body, "{\"id\":", 6);
+	memcpy(body + 6, data, size);
+	body[size + 6] = '}';
+	if (parse_collect_json(body, size + 7, &r, &why) != 0) {
+		if (why == NULL || why[0] == '\0')
+			abort();
+		free(body);
+		return;
+	}
+	free(body);
+	while (n > 0 && strchr(" \t\r\n", *v) && *v != '\0')
+		v++, n--;
+	if (n > 0 && v[0] == '"')
+		return;
+	/* The value is the number at the start; other fields may follow. */
+	n = strspn_n(v, n, "-+.0123456789eE");
+	id = r.id;
+	k = r.idlen;
+	if (k > 0 && id[0] == '-')
+		id++, k--;
+	if (k == 0 || r.idlen > ID_MAX || !digits(id, k) ||
+	    (id[0] == '0' && (k > 1 || r.id[0] == '-')))
+		abort();
+	if (!(r.idlen == n && memcmp(r.id, v, n) == 0) &&
+	    !(n == 2 && memcmp(v, "-0", 2) == 0 && r.idlen == 1 &&
+	    r.id[0] == '0'))
+		abort();
 }
 
 int
@@ -95,5 +151,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !utf8_valid(body, size) && memchr(body, '\\', size) == NULL)
 		abort();
 	free(body);
+	check_number_id(data, size);
 	return 0;
 }

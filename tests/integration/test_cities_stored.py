@@ -24,6 +24,7 @@ ENV = {
     "OWMCOLLECT_WORKER_CHILDREN": "2",
 }
 REAL = [2643743, 360630, 3448439, 3094802, 3413829, 3688689, 2934246, 1850147]
+VALID = {"name": "Valid Town", "country": "UY", "lat": -34.5, "lon": -56.25}
 
 
 def setUpModule():
@@ -58,10 +59,14 @@ def cities(ids):
 
 
 def states(ext_id):
-    """{city_id: (state, temperature, HEX name or None)} of a request."""
-    rows = S.sql("SELECT city_id, state, temperature, HEX(name) FROM request_data "
+    """{city_id: (state, temperature, HEX name or None, the temperature the
+    stand-in serves for it at its observed_at)} of a request."""
+    rows = S.sql("SELECT city_id, state, temperature, HEX(name), "
+                 "TIMESTAMPDIFF(SECOND, '1970-01-01', observed_at) FROM request_data "
                  "WHERE id = '%s'" % ext_id)
-    return {int(r[0]): (r[1], float(r[2]) if r[2] is not None else None, r[3]) for r in rows}
+    return {int(r[0]): (r[1], float(r[2]) if r[2] is not None else None, r[3],
+                        owm_standin.celsius(int(r[0]), int(r[4])) if r[4] is not None else None)
+            for r in rows}
 
 
 def calls_for(cid):
@@ -89,9 +94,9 @@ class Cities(unittest.TestCase):
         self.assertEqual(got[3448439][0], b"S\xc3\xa3o Paulo")
         self.assertEqual(got[3413829][0], b"Reykjav\xc3\xadk")
         # The views join them: request_data shows each city's name.
-        for cid, (state, temp, hexname) in states("c-real").items():
+        for cid, (state, temp, hexname, served) in states("c-real").items():
             self.assertEqual(state, "collected")
-            self.assertEqual(temp, owm_standin.celsius(cid))
+            self.assertEqual(temp, served)
             self.assertEqual(bytes.fromhex(hexname), owm_standin.PLACES[cid][0].encode())
         # seen_at is the database's clock of the batch that stored the
         # reading: at or just after the reading's fetched_at.
@@ -143,15 +148,17 @@ class Cities(unittest.TestCase):
             61014: ({"lat": None, "lon": None}, "latitude missing"),
         }
         absent = {61020: {"name": None}, 61012: {"name": ""}}  # the API knows none
-        places = {str(k): v[0] for k, v in hostile.items()}
-        places.update({str(k): v for k, v in absent.items()})
+        # Each a whole place but for the one member (the stand-in gives
+        # these ids none of its own).
+        places = {str(k): dict(VALID, **v[0]) for k, v in hostile.items()}
+        places.update({str(k): dict(VALID, **v) for k, v in absent.items()})
         S.standin_config(places=places)
         ids = sorted(hostile) + sorted(absent)
         before = len(worker_log())
         collect(self, "c-hostile", ids)
         # Every reading collected and stored as served.
-        for cid, (state, temp, hexname) in states("c-hostile").items():
-            self.assertEqual((state, temp, hexname), ("collected", owm_standin.celsius(cid), None), cid)
+        for cid, (state, temp, hexname, served) in states("c-hostile").items():
+            self.assertEqual((state, temp, hexname), ("collected", served, None), cid)
         # No place stored, not even a part of one.
         self.assertEqual(cities(ids), {})
         self.assertEqual(S.sql("SELECT COUNT(*) FROM latest_readings WHERE name IS NOT NULL "

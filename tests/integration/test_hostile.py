@@ -229,7 +229,9 @@ HOSTILE = [
     ("city 01", post(b'{"id":"n-01","cities":[01]}'), 400, "JSON"),
     ("city +1", post(b'{"id":"n-plus","cities":[+1]}'), 400, "JSON"),
     ("city NaN", post(b'{"id":"n-nan","cities":[NaN]}'), 400, "JSON"),
-    ("id 99999999999999999999", post(b'{"id":99999999999999999999}'), 400, "string"),
+    # An integer id is its decimal text (test_api.IntegerId), up to 128 bytes.
+    ("id of 129 digits", post(b'{"id":' + b"9" * 129 + b'}'), 400, "at most 128 bytes"),
+    ("id of 60000 digits", post(b'{"id":' + b"9" * 60000 + b'}'), 400, "at most 128 bytes"),
     ("id 1e999", post(b'{"id":1e999}'), 400, "string"),
     ("raw NUL inside the id", post(b'{"id":"nul\x00raw"}'), 400, "NUL+control"),
     ("raw NUL after the object", post(b'{"id":"nul-after"}\x00'), 400, "JSON"),
@@ -442,8 +444,9 @@ class Nginx(unittest.TestCase):
                     r"map \$request_method \$owm_post_key \{\s*POST\s+\$binary_remote_addr;\s*"
                     r"default\s+\"\";\s*\}",
                     r"limit_req_zone \$owm_post_key zone=owmcollect_post:10m rate=\d+r/s;",
-                    r"location = /collect \{[^}]*limit_req\s+zone=owmcollect_post burst=\d+ nodelay;",
-                    r"location = /collect \{[^}]*limit_req_status\s+429;",
+                    # /collect and /collect/: one location, one limit
+                    r"location ~ \^/collect/\?\$ \{[^}]*limit_req\s+zone=owmcollect_post burst=\d+ nodelay;",
+                    r"location ~ \^/collect/\?\$ \{[^}]*limit_req_status\s+429;",
                     r"error_page 429 /_error/429;"):
             self.assertRegex(conf, pat)
         # Only /collect is limited.
@@ -494,10 +497,12 @@ class Nginx(unittest.TestCase):
             # would let the bucket refill).
             socks = []
             try:
+                # Every other one to /collect/: the same bucket.
                 for i in range(40):
                     c = socket.create_connection(("127.0.0.1", port), timeout=60)
                     socks.append(c)
-                    c.sendall(rq("POST", "/collect", b'{"id":"flood-%d","cities":[1]}' % i, (J,)))
+                    c.sendall(rq("POST", "/collect/" if i % 2 else "/collect",
+                                 b'{"id":"flood-%d","cities":[1]}' % i, (J,)))
                 statuses, limited = [], None
                 for c in socks:
                     got = b""
@@ -516,6 +521,7 @@ class Nginx(unittest.TestCase):
             self.assertTrue(set(statuses) <= {202, 429}, statuses)
             self.assertGreaterEqual(statuses.count(202), 5, statuses)
             self.assertGreaterEqual(statuses.count(429), 20, statuses)
+            self.assertGreaterEqual(statuses[1::2].count(429), 10, statuses)
             h, body = limited
             self.assertEqual(h.get("retry-after"), "1")
             self.assertTrue(h.get("content-type", "").startswith("application/json"))

