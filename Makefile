@@ -89,7 +89,7 @@ LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/post.c fcgi/read.c fcgi/cancel.c \
 		   fcgi/counters.c fcgi/reply.c fcgi/getcache.c fcgi/health.c \
-		   fcgi/csv.c
+		   fcgi/csv.c fcgi/answers.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 
