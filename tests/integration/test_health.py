@@ -34,6 +34,9 @@ FAMILIES = {
     "owmcollect_queue_cities": "gauge",
     "owmcollect_api_unreachable": "gauge",
     "owmcollect_api_unreachable_seconds": "gauge",
+    "owmcollect_gate_paused": "gauge",
+    "owmcollect_queue_oldest_age_seconds": "gauge",
+    "owmcollect_http_answers_total": "counter",
 }
 # Each running count (etc/schema.sql, counters) and what it counts.
 COUNTED = (("requests", "SELECT COUNT(*) FROM requests"),
