@@ -39,10 +39,12 @@ DEB_RUN_PACKAGES := gcc make pkg-config libfcgi-dev libcurl4-openssl-dev \
 	mariadb-server mariadb-client nginx curl python3 ca-certificates
 # Tests only: check (unit tests), openssl (the tests' CA), python3-yaml
 # (test_openapi), systemd (systemd-analyze in test_install), chromium (the
-# status page in a browser, driven from node),
-# valgrind (test-valgrind), wrk (bench), clang and its runtime (fuzz).
-DEB_TEST_PACKAGES := check openssl python3-yaml systemd chromium valgrind \
-	wrk clang libclang-rt-14-dev $(DEB_PACKAGING_PACKAGES) \
+# status page in a browser, driven from node), prometheus (promtool checks
+# and unit-tests the alert rules, test-rules; test_prometheus runs the
+# server against a stack), valgrind (test-valgrind), wrk (bench), clang
+# and its runtime (fuzz).
+DEB_TEST_PACKAGES := check openssl python3-yaml systemd chromium prometheus \
+	valgrind wrk clang libclang-rt-14-dev $(DEB_PACKAGING_PACKAGES) \
 	$(DEB_INSTALLED_PACKAGES)
 # make deb: dpkg-buildpackage (dpkg-dev), debhelper, lintian.
 DEB_PACKAGING_PACKAGES := dpkg-dev debhelper lintian
@@ -89,7 +91,7 @@ LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/post.c fcgi/read.c fcgi/cancel.c \
 		   fcgi/counters.c fcgi/reply.c fcgi/getcache.c fcgi/health.c \
-		   fcgi/csv.c
+		   fcgi/csv.c fcgi/answers.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 
@@ -103,7 +105,7 @@ UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 -include worker/worker.mk
 
 .PHONY: all www deps deps-test run start stop status mysql test test-unit \
-	test-standin test-integration test-faults test-cluster test-tools clean
+	test-rules test-standin test-integration test-faults test-cluster test-tools clean
 
 all: $(PROGRAMS) www
 
@@ -271,7 +273,18 @@ run: deps
 
 test: deps-test
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
-	@$(MAKE) --no-print-directory test-unit test-standin test-integration
+	@$(MAKE) --no-print-directory test-unit test-rules test-standin \
+	    test-integration
+
+# The alert rules operators load into Prometheus: valid (promtool check),
+# and each alert firing and not firing on made-up series (promtool test,
+# tests/prometheus/owmcollect.test.yml).  A second or two.
+PROM_RULES	:= etc/prometheus/owmcollect.rules.yml
+test-rules:
+	@command -v promtool >/dev/null || \
+	    { echo "test-rules: promtool is missing (make deps-test installs prometheus)" >&2; exit 1; }
+	promtool check rules $(PROM_RULES)
+	promtool test rules tests/prometheus/owmcollect.test.yml
 
 test-unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do \
@@ -402,6 +415,8 @@ install: all
 	chmod 0644 $(DESTDIR)$(TMPFILESDIR)/owmcollect.conf
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 etc/schema.sql etc/cities.txt $(DESTDIR)$(SHAREDIR)/
+	install -d $(DESTDIR)$(SHAREDIR)/prometheus
+	install -m 0644 $(PROM_RULES) $(DESTDIR)$(SHAREDIR)/prometheus/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	if [ -e $(DESTDIR)$(CONFDIR)/owmcollect.conf ]; then \
 		install -m 0640 etc/owmcollect.conf \

@@ -11,12 +11,16 @@
  */
 #include <string.h>
 
+#include "answers.h"
 #include "reply.h"
 #include "health.h"
 #include "rules.h"
 
 #define ALIVE	"heartbeat_at > NOW(6) - " RULES_ALIVE_SQL
 #define COUNTER(x)	"COALESCE(SUM(" x "), 0)"
+/* 1 while the gate is paused for reason r (its one row, a primary key). */
+#define PAUSED(r)	"COALESCE((SELECT paused_until > NOW(6) AND " \
+			"pause_reason = '" r "' FROM rate_gate WHERE id = 1), 0)"
 
 enum {
 	HS_GATE,
@@ -45,7 +49,11 @@ static const char *const sql[HS_COUNT] = {
 	    "SELECT r.n, r.cities - r.collected - r.failed, r.collected, "
 	    "r.failed, w.cities, c.wait_us, c.alive, c.restarts, r.queued, "
 	    "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, outage_since, "
-	    "NOW(6)) FROM rate_gate WHERE id = 1), -1) FROM "
+	    "NOW(6)) FROM rate_gate WHERE id = 1), -1), "
+	    PAUSED(RULES_PAUSE_429) ", " PAUSED(RULES_PAUSE_KEY) ", "
+	    PAUSED(RULES_PAUSE_MONTH) ", "
+	    "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), "
+	    "NOW(6)) FROM city_tasks), 0) FROM "
 	    "(SELECT " COUNTER("requests") " AS n, "
 	    COUNTER("cities") " AS cities, "
 	    COUNTER("collected") " AS collected, "
@@ -87,6 +95,10 @@ enum {
 	SUM_RESTARTS,
 	SUM_QUEUED,
 	SUM_DOWN_US,
+	SUM_PAUSED_429,
+	SUM_PAUSED_KEY,
+	SUM_PAUSED_MONTH,
+	SUM_OLDEST_US,
 	SUM_COLS
 };
 
@@ -223,6 +235,10 @@ read_sums(struct health_sums *m, struct db_err *e)
 		[SUM_RESTARTS] = &m->restarts,
 		[SUM_QUEUED] = &m->queued,
 		[SUM_DOWN_US] = &m->down_us,
+		[SUM_PAUSED_429] = &m->paused_429,
+		[SUM_PAUSED_KEY] = &m->paused_key,
+		[SUM_PAUSED_MONTH] = &m->paused_month,
+		[SUM_OLDEST_US] = &m->oldest_us,
 	};
 	MYSQL_BIND	 o[SUM_COLS];
 	my_bool		 null[SUM_COLS];
@@ -266,6 +282,7 @@ health_metrics(long long limit, struct buf *out)
 	    db_rows(health_stmts.db, st[HS_CALLS], NULL, o, "metrics calls", call_row,
 	    &r, &e) == -1)
 		return store_fail("GET /metrics", &e);
+	answers_read(m.answers);
 	reply_metrics(out, &m, limit, &calls);
 	return STORE_OK;
 }

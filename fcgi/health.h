@@ -11,6 +11,7 @@
 
 #include <mysql.h>
 
+#include "answers.h"
 #include "buf.h"
 #include "store.h"
 
@@ -42,6 +43,11 @@ struct health_sums {
 	long long	 queued;	/* cities queued */
 	long long	 down_us;	/* the API unreachable this long; -1:
 					 * it answers */
+	long long	 paused_429, paused_key, paused_month; /* 0/1:
+					 * the gate paused, and why */
+	long long	 oldest_us;	/* the oldest queued city's age; 0:
+					 * none queued */
+	long long	 answers[ANSWERS_CLASSES]; /* by status class */
 };
 
 /* Its statements, prepared by store.c on every connect. */

@@ -33,6 +33,7 @@
 
 #include <fcgiapp.h>
 
+#include "answers.h"
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
@@ -189,7 +190,7 @@ static void
 respond(FCGX_Request *fr, const struct http_resp *rs, int head)
 {
 	char	 h[2048];	/* the extra headers' 1024 and ours */
-	int	 n;
+	int	 n, status = rs->status;
 
 	n = snprintf(h, sizeof(h), "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -200,7 +201,8 @@ respond(FCGX_Request *fr, const struct http_resp *rs, int head)
 	    "application/json; charset=utf-8", rs->body->len, rs->headers);
 	if (n < 0 || (size_t)n >= sizeof(h))
 		n = snprintf(h, sizeof(h), "Status: 503 Service Unavailable"
-		    "\r\nContent-Length: 0\r\n\r\n"), head = 1;
+		    "\r\nContent-Length: 0\r\n\r\n"), head = 1, status = 503;
+	answers_count(status);
 	FCGX_PutStr(h, n, fr->out);
 	if (!head && rs->body->len)
 		FCGX_PutStr(rs->body->data, (int)rs->body->len, fr->out);
@@ -349,6 +351,8 @@ main(int argc, char *argv[])
 	if (FCGX_Init() != 0)
 		fatalx(1, "FCGX_Init failed");
 	listen_fd = listen_unix(conf.http.socket, conf.http.socket_group);
+	if (answers_init() == -1)
+		fatal(1, "mmap");
 	log_info("listening on %s with %lld processes", conf.http.socket,
 	    conf.http.processes);
 	rc = supervise(&ops);

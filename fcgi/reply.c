@@ -391,6 +391,34 @@ metric(struct buf *out, const char *name, const char *type, const char *help,
 	buf_printf(out, "%s %lld\n", name, v);
 }
 
+/* The gate's pause, one sample per reason a pause can have. */
+static void
+metrics_paused(struct buf *out, const struct health_sums *m)
+{
+	family(out, "owmcollect_gate_paused", "gauge",
+	    "1 while the rate gate pauses every call for this reason, else 0.");
+	buf_printf(out, "owmcollect_gate_paused{reason=\"" RULES_PAUSE_429
+	    "\"} %d\n", m->paused_429 != 0);
+	buf_printf(out, "owmcollect_gate_paused{reason=\"" RULES_PAUSE_KEY
+	    "\"} %d\n", m->paused_key != 0);
+	buf_printf(out, "owmcollect_gate_paused{reason=\"" RULES_PAUSE_MONTH
+	    "\"} %d\n", m->paused_month != 0);
+}
+
+/* The program's own answers, by status class (answers.c). */
+static void
+metrics_answers(struct buf *out, const struct health_sums *m)
+{
+	int	 i;
+
+	family(out, "owmcollect_http_answers_total", "counter",
+	    "Answers of the FastCGI program since it started, by HTTP status "
+	    "class.");
+	for (i = 0; i < ANSWERS_CLASSES; i++)
+		buf_printf(out, "owmcollect_http_answers_total{code=\"%dxx\"} "
+		    "%lld\n", i + 1, m->answers[i]);
+}
+
 void
 reply_metrics(struct buf *out, const struct health_sums *m,
     long long limit, const struct buf *calls)
@@ -434,4 +462,11 @@ reply_metrics(struct buf *out, const struct health_sums *m,
 	buf_printf(out, "owmcollect_api_unreachable_seconds %lld.%06lld\n",
 	    m->down_us > 0 ? m->down_us / 1000000 : 0,
 	    m->down_us > 0 ? m->down_us % 1000000 : 0);
+	metrics_paused(out, m);
+	family(out, "owmcollect_queue_oldest_age_seconds", "gauge",
+	    "Age of the oldest queued city (0 while none is queued).");
+	buf_printf(out, "owmcollect_queue_oldest_age_seconds %lld.%06lld\n",
+	    m->oldest_us > 0 ? m->oldest_us / 1000000 : 0,
+	    m->oldest_us > 0 ? m->oldest_us % 1000000 : 0);
+	metrics_answers(out, m);
 }

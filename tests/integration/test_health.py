@@ -34,6 +34,9 @@ FAMILIES = {
     "owmcollect_queue_cities": "gauge",
     "owmcollect_api_unreachable": "gauge",
     "owmcollect_api_unreachable_seconds": "gauge",
+    "owmcollect_gate_paused": "gauge",
+    "owmcollect_queue_oldest_age_seconds": "gauge",
+    "owmcollect_http_answers_total": "counter",
 }
 # Each running count (etc/schema.sql, counters) and what it counts.
 COUNTED = (("requests", "SELECT COUNT(*) FROM requests"),
@@ -95,6 +98,16 @@ def exited(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def paused(m):
+    """owmcollect_gate_paused's samples, by reason."""
+    return {labels[len('reason="'):-1]: v for (name, labels), v in m.items()
+            if name == "owmcollect_gate_paused"}
+
+
+def answers(m, code):
+    return m[("owmcollect_http_answers_total", 'code="%s"' % code)]
 
 
 def healthy():
@@ -254,16 +267,49 @@ class Health(unittest.TestCase):
             self.assertEqual(r.json["gate"]["state"], "paused")
             self.assertEqual(r.json["gate"]["reason"], "invalid key")
             self.assertRegex(r.json["gate"]["until"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+            m = metrics(self)
+            self.assertEqual(paused(m), {"invalid key": 1, "429": 0, "monthly cap": 0})
+            # Nothing is fetched while paused: a new city waits in the
+            # queue, and /metrics gives its age as /health does.
+            self.assertEqual(S.post_collect({"id": "metrics-oldest", "cities": [950001]}).status, 202)
+            time.sleep(2.0)
+            m = metrics(self)
+            q = S.request("GET", "/health").json["queue"]
+            self.assertGreaterEqual(m[("owmcollect_queue_cities", "")], 1)
+            self.assertGreaterEqual(m[("owmcollect_queue_oldest_age_seconds", "")], 2.0)
+            self.assertLess(m[("owmcollect_queue_oldest_age_seconds", "")], 60)
+            self.assertAlmostEqual(m[("owmcollect_queue_oldest_age_seconds", "")], q["oldest_age_s"],
+                                   delta=1.0)
             S.sql("UPDATE rate_gate SET pause_reason = '429' WHERE id = 1")
             r = S.request("GET", "/health")
             self.assertEqual(r.status, 200, r.body)
             self.assertEqual(r.json["status"], "degraded")
             self.assertEqual(r.json["gate"]["reason"], "429")
+            self.assertEqual(paused(metrics(self)), {"invalid key": 0, "429": 1, "monthly cap": 0})
+            S.sql("UPDATE rate_gate SET pause_reason = 'monthly cap' WHERE id = 1")
+            self.assertEqual(paused(metrics(self)), {"invalid key": 0, "429": 0, "monthly cap": 1})
         finally:
             S.sql("UPDATE rate_gate SET paused_until = NOW(6), pause_reason = NULL WHERE id = 1")
         self.assertEqual(S.request("GET", "/health").json["gate"]["state"], "running")
+        self.assertEqual(paused(metrics(self)), {"invalid key": 0, "429": 0, "monthly cap": 0})
+        # Once fetched, the queue is empty and its oldest age 0.
+        S.wait_progress("metrics-oldest", 100, 60)
+        wait_until(lambda: metrics(self)[("owmcollect_queue_oldest_age_seconds", "")] == 0, 30, 0.2,
+                   "the oldest queued age back to 0")
+
+    def test_3b_answers_by_status_class(self):
+        # Every process of the FastCGI program adds to the same counts:
+        # 30 answers, served by whichever of its 12 processes, all count.
+        before = metrics(self)
+        for i in range(30):
+            self.assertEqual(S.get("no-such-request-%d" % i).status, 404)
+        after = metrics(self)
+        self.assertEqual(answers(after, "4xx") - answers(before, "4xx"), 30)
+        self.assertEqual(answers(after, "2xx") - answers(before, "2xx"), 1)   # before's /metrics
+        self.assertEqual(answers(after, "5xx"), answers(before, "5xx"))
 
     def test_4_database_stopped(self):
+        before = answers(metrics(self), "5xx")
         S.signal("mysqld", signal.SIGSTOP)
         try:
             for path in ("/health", "/metrics", "/health"):
@@ -280,7 +326,16 @@ class Health(unittest.TestCase):
                     self.assertIn("error", r.json)
         finally:
             S.signal("mysqld", signal.SIGCONT)
-        wait_until(healthy, 60, 0.2, "/health 200 again")
+        statuses = []
+
+        def healthy_again():
+            statuses.append(S.request("GET", "/health").status)
+            return statuses[-1] == 200
+        wait_until(healthy_again, 60, 0.2, "/health 200 again")
+        # The three 503s are counted though the database could not be,
+        # and any /health gave while it came back.
+        self.assertEqual(answers(metrics(self), "5xx") - before,
+                         3 + sum(1 for st in statuses if st >= 500), statuses)
 
     def test_5_worker_frozen_heartbeats_age(self):
         wait_until(healthy, 60, 0.2, "/health 200")

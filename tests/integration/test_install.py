@@ -60,6 +60,7 @@ class Install(unittest.TestCase):
         conf = self.path("etc/owmcollect/owmcollect.conf")
         self.assertEqual(stat.S_IMODE(os.stat(conf).st_mode), 0o640)
         for f in ("usr/local/share/owmcollect/schema.sql", "usr/local/share/owmcollect/cities.txt",
+                  "usr/local/share/owmcollect/prometheus/owmcollect.rules.yml",
                   "usr/local/share/doc/owmcollect/README.md",
                   "etc/nginx/sites-available/owmcollect", "etc/owmcollect/collect.env",
                   # the status page and the map's files make copies in

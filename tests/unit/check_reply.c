@@ -3,7 +3,8 @@
  * city as a JSON item and as a CSV record, from the same struct
  * reply_city, byte for byte.  What the API said of a city (name, country
  * as stored; lat, lon from a DECIMAL's text, trailing zeros cut), nulls,
- * escaping, a failed city.
+ * escaping, a failed city.  And /metrics' samples of the gate's pause,
+ * the oldest queued city and the answers by status class.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <check.h>
 
 #include "check_run.h"
+#include "health.h"
 #include "reply.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -163,6 +165,73 @@ START_TEST(test_documents)
 }
 END_TEST
 
+/* struct health_sums' fields of the samples below, and the lines expected. */
+static const struct {
+	const char	*name;
+	long long	 p429, pkey, pmonth, oldest_us;
+	long long	 answers[ANSWERS_CLASSES];
+	const char	*lines[4];
+} metric_cases[] = {
+	{ "idle", 0, 0, 0, 0, { 0, 0, 0, 0, 0 }, {
+	    "owmcollect_gate_paused{reason=\"429\"} 0\n"
+	    "owmcollect_gate_paused{reason=\"invalid key\"} 0\n"
+	    "owmcollect_gate_paused{reason=\"monthly cap\"} 0\n",
+	    "owmcollect_queue_oldest_age_seconds 0.000000\n",
+	    "owmcollect_http_answers_total{code=\"1xx\"} 0\n"
+	    "owmcollect_http_answers_total{code=\"2xx\"} 0\n"
+	    "owmcollect_http_answers_total{code=\"3xx\"} 0\n"
+	    "owmcollect_http_answers_total{code=\"4xx\"} 0\n"
+	    "owmcollect_http_answers_total{code=\"5xx\"} 0\n",
+	    "# TYPE owmcollect_http_answers_total counter\n" } },
+	{ "429, an old queue, answers", 1, 0, 0, 754003002001LL,
+	    { 0, 81234, 7, 300, 2 }, {
+	    "owmcollect_gate_paused{reason=\"429\"} 1\n"
+	    "owmcollect_gate_paused{reason=\"invalid key\"} 0\n",
+	    "owmcollect_queue_oldest_age_seconds 754003.002001\n",
+	    "owmcollect_http_answers_total{code=\"2xx\"} 81234\n"
+	    "owmcollect_http_answers_total{code=\"3xx\"} 7\n"
+	    "owmcollect_http_answers_total{code=\"4xx\"} 300\n"
+	    "owmcollect_http_answers_total{code=\"5xx\"} 2\n",
+	    "# TYPE owmcollect_gate_paused gauge\n" } },
+	{ "invalid key", 0, 1, 0, 999999, { 0 }, {
+	    "owmcollect_gate_paused{reason=\"invalid key\"} 1\n"
+	    "owmcollect_gate_paused{reason=\"monthly cap\"} 0\n",
+	    "owmcollect_queue_oldest_age_seconds 0.999999\n",
+	    "# TYPE owmcollect_queue_oldest_age_seconds gauge\n", NULL } },
+	{ "monthly cap", 0, 0, 1, 1000000, { 0 }, {
+	    "owmcollect_gate_paused{reason=\"429\"} 0\n",
+	    "owmcollect_gate_paused{reason=\"monthly cap\"} 1\n",
+	    "owmcollect_queue_oldest_age_seconds 1.000000\n", NULL } },
+};
+
+START_TEST(test_metrics)
+{
+	struct health_sums m;
+	struct buf	 out, calls;
+	size_t		 i;
+
+	memset(&m, 0, sizeof(m));
+	m.down_us = -1;
+	m.paused_429 = metric_cases[_i].p429;
+	m.paused_key = metric_cases[_i].pkey;
+	m.paused_month = metric_cases[_i].pmonth;
+	m.oldest_us = metric_cases[_i].oldest_us;
+	memcpy(m.answers, metric_cases[_i].answers, sizeof(m.answers));
+	buf_init(&out, 0);
+	buf_init(&calls, 0);
+	reply_metrics(&out, &m, 60, &calls);
+	buf_addc(&out, '\0');
+	for (i = 0; i < NELEM(metric_cases[_i].lines); i++) {
+		const char	*l = metric_cases[_i].lines[i];
+
+		ck_assert_msg(l == NULL || strstr(out.data, l) != NULL,
+		    "%s: no [%s] in:\n%s", metric_cases[_i].name, l, out.data);
+	}
+	buf_free(&out);
+	buf_free(&calls);
+}
+END_TEST
+
 static Suite *
 reply_suite(void)
 {
@@ -172,6 +241,9 @@ reply_suite(void)
 	tcase_add_loop_test(tc, test_json_item, 0, NELEM(cases));
 	tcase_add_loop_test(tc, test_csv_record, 0, NELEM(cases));
 	tcase_add_test(tc, test_documents);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("metrics");
+	tcase_add_loop_test(tc, test_metrics, 0, NELEM(metric_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }
