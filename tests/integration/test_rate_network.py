@@ -240,8 +240,8 @@ class RateOnARoughNetwork(unittest.TestCase):
         # last leaves (total - 20) / R minutes after the first, never
         # earlier; later by what late arrivals cost (the first batch, on
         # new connections into a queue of 5, lands up to 3 s late) and
-        # by the calls abandoned unconnected at slot + margin, which
-        # count as used and are fetched again (one more batch).
+        # by the calls abandoned unconnected 2.5 s after their slot,
+        # which count as used and are fetched again (one more batch).
         paced = (total - 20) * 60.0 / R
         self.assertGreater(r["span"], paced - 2)
         self.assertLess(r["span"], paced + 25)
