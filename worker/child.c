@@ -226,7 +226,7 @@ release_all(struct task **list, size_t n, const char *reason)
 struct pass {
 	struct gate_state g;
 	int64_t		 wake;		/* the slot */
-	int64_t		 connect_by;	/* slot + margin: connected by then */
+	int64_t		 connect_by;	/* connected by then: send_by */
 	int64_t		 send_by;	/* no request leaves after this */
 	int64_t		 end_by;	/* the calls' deadline */
 };
@@ -318,9 +318,10 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 		n = g->granted;
 	}
 	ps->wake = gate_wake_mono(g, g->slot);
-	ps->connect_by = gate_by_mono(g, g->slot +
-	    cf->owm.margin_ms * US_PER_MS);
+	/* A connect may take as long as a request may wait to leave
+	 * (gate_db.h: GATE_SEND_MIN_US, one or two lost SYNs). */
 	ps->send_by = gate_by_mono(g, g->send_by);
+	ps->connect_by = ps->send_by;
 	ps->end_by = gate_by_mono(g, g->deadline);
 	if (keep_leases(list, n, ps, &e) == -1) {
 		unused(ps);

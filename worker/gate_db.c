@@ -25,9 +25,27 @@
  * (the answer would bound it) ties a child to a dead server for as long
  * and makes owm.timeout_ms meaningless; abandoning calls only before
  * anything was sent is what connect_by already does (nothing sent: no
- * late arrival, the slot counts as used).  So: not connected by slot +
- * margin, abandoned unsent; sent, waited for until owm.timeout_ms; then,
- * without an answer, the horizon.  A far bound is no burden to
+ * late arrival, the slot counts as used).  So: not connected by send_by,
+ * abandoned unsent; sent, waited for until owm.timeout_ms; then,
+ * without an answer, the horizon.
+ *
+ * Why send_by is not slot + margin but at least GATE_SEND_MIN_US (2.5 s)
+ * after the slot: a lost SYN is resent after exactly 1 s, and a cold
+ * batch (an idle gate places its first slot at "now", so nothing was
+ * opened ahead) of 20 new connections into an accept queue of 5 lost
+ * 5 to 13 of them at a 1 s margin: abandoned, counted as used, retried
+ * in a later slot, one more slot at the end of a request.  Letting them
+ * connect late costs nothing in the guarantee, since the margin is not
+ * what bounds their arrival: the reservation's bound already covers a
+ * request leaving at send_by (send_by + hold_ms, and the deadline), and
+ * the answer's first byte replaces it (gate_arrived), as for any call the
+ * server read late.  It costs little in pace: that slot counts until
+ * its first byte + 60 s instead of slot + margin + 60 s, a second or two
+ * more for one later slot, where an abandoned city cost its whole share
+ * and a retry.  Placing the first slot later instead (DESIGN allows up
+ * to a second after the POST) would let the warm-up open connections
+ * ahead, but a second fits only one round of SYNs; the rest would still
+ * meet a full queue at the slot.  A far bound is no burden to
  * rategate_place: the slot is one more late slot, counted in every
  * window that ends before its bound + 60 s.
  */

@@ -20,10 +20,12 @@
  * The bound a reservation starts with covers every outcome its calls
  * can report, so that a report only ever lowers it (rategate.h): an
  * answer begins by the calls' deadline (slot + margin + owm.timeout_ms);
- * a request leaves by send_by (slot + the margin, at least
+ * a request connects and leaves by send_by (slot + the margin, at least
  * GATE_SEND_MIN_US) or not at all, and one left unanswered may be read
  * until owm.hold_ms after it left.  So the bound is the later of the
- * deadline and send_by + owm.hold_ms.
+ * deadline and send_by + owm.hold_ms.  A call that left after the margin
+ * (a lost SYN) arrived by its answer's first byte, which gate_arrived
+ * records: the bound covers it until then.
  *
  * A reservation whose COMMIT went unanswered (the connection lost after
  * it was sent: a failover) is never used: gate_reserve fails and the
@@ -57,9 +59,19 @@ struct config;
  * that the gate opens within a minute of the API's return. */
 #define GATE_DOWN_MIN_MS	1000
 #define GATE_DOWN_MAX_MS	30000
-/* A request may leave this long after its slot even with a margin of 0:
- * the wake-up's lateness the child accepts and curl's start fit in it. */
-#define GATE_SEND_MIN_US	100000LL
+/*
+ * A call may still connect and leave this long after its slot, whatever
+ * the margin: a connection whose SYN found the server's accept queue full
+ * is resent after 1 s and, on a kernel that resends at 1 s intervals
+ * (Linux from 6.7), once more at 2 s, or once only where the resends
+ * double (1 s, then 3 s).  A batch on new connections into a small queue
+ * (a cold start: nothing could be opened ahead of a slot that is "now")
+ * loses a third to a half of its SYNs at once; abandoning those calls
+ * wasted their cities' share of the limit.  One that leaves after the
+ * margin is counted by its answer's first byte (gate_arrived), like any
+ * late arrival.
+ */
+#define GATE_SEND_MIN_US	2500000LL
 
 
 struct gate_state {

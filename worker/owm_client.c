@@ -326,7 +326,7 @@ owm_client_warm(size_t n, int64_t by, void (*tick)(void))
 		added++;
 	}
 	/* Connections not up by the slot are dropped with their handle:
-	 * the calls then connect on their own, within the margin. */
+	 * the calls then connect on their own, by send_by. */
 	last_open = drive(by, tick, NULL);
 	last_used = daemon_mono_us();
 	for (i = 0; i < added; i++)

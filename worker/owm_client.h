@@ -12,6 +12,9 @@
  * the latest moment its request can have reached the server:
  *
  *   never sent (no connection by connect_by, or not by send_by)	0
+ *
+ * (connect_by and send_by are the same moment in the worker: gate_db.h,
+ * GATE_SEND_MIN_US.)
  *   answered			the first byte of its answer
  *   sent, no answer		when it was sent + owm.hold_ms
  *

@@ -9,9 +9,11 @@
  *
  * The API counts a city when its call ARRIVES, which is after the slot it
  * was sent at and before the first byte of its answer.  A slot's calls
- * normally arrive within the margin after it (the child abandons a call
- * whose connection is not up by then); such a slot counts in every window
- * that ends within 60 s + margin of it.  A slot whose calls may have
+ * normally arrive within the margin after it; such a slot counts in every
+ * window that ends within 60 s + margin of it.  One that connected late
+ * (a lost SYN: the child waits up to gate_db.h's GATE_SEND_MIN_US for a
+ * connection, then abandons the call) arrives later, and its slot carries
+ * that bound like any late slot.  A slot whose calls may have
  * arrived later carries that bound in "arrive" and counts until 60 s
  * after it: still in flight, the bound it was reserved with (gate_db.h);
  * answered late, their answer's first byte; given up on once sent, the

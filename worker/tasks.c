@@ -270,13 +270,20 @@ fresh(struct task *t, size_t n, struct db_err *e)
 	return 0;
 }
 
-/* The claim's candidates: up to max due cities in turn order. */
+/*
+ * The claim's candidates: up to max due cities in turn order that are
+ * not among the nseen offered by an earlier round of this claim (those
+ * are ours now, or someone else's: the plain read may still show them
+ * due until the other claim commits).
+ */
 static int
-candidates(uint32_t *cand, size_t max, size_t *k, struct db_err *e)
+candidates(uint32_t *cand, size_t max, const uint32_t *seen, size_t nseen,
+    size_t *k, struct db_err *e)
 {
 	MYSQL_STMT	*q = st[T_CLAIM_SEL];
 	MYSQL_BIND	 p[1], o[1];
-	long long	 limit = (long long)max, city;
+	long long	 limit = (long long)(max + nseen), city;
+	size_t		 i;
 	int		 rc;
 
 	*k = 0;
@@ -285,8 +292,12 @@ candidates(uint32_t *cand, size_t max, size_t *k, struct db_err *e)
 	if (db_run(set.db, q, p, "claim", e) == -1 ||
 	    mysql_stmt_bind_result(q, o) != 0)
 		return db_fail(set.db, q, "claim", e);
-	while ((rc = mysql_stmt_fetch(q)) == 0 && *k < max)
-		cand[(*k)++] = (uint32_t)city;
+	while ((rc = mysql_stmt_fetch(q)) == 0 && *k < max) {
+		for (i = 0; i < nseen && seen[i] != (uint32_t)city; i++)
+			;
+		if (i == nseen)
+			cand[(*k)++] = (uint32_t)city;
+	}
 	return db_fetch_end(set.db, q, rc, "claim fetch", e);
 }
 
@@ -344,40 +355,49 @@ lease(const char *owner, const struct task *t, size_t n, struct db_err *e)
 }
 
 /*
- * The candidates (a plain read of the claim index, outside any
- * transaction), then one transaction: lock those still due with FOR
- * UPDATE SKIP LOCKED through the primary key (ascending city_id, so it
- * never deadlocks with a POST or another claim, and never waits) and
- * lease them.  Two children reading the same candidates split them; the
- * later one may get a short batch.
+ * The candidates (a plain read of the claim index), then one
+ * transaction: lock those still due with FOR UPDATE SKIP LOCKED through
+ * the primary key (ascending city_id, so it never deadlocks with a POST
+ * or another claim, and never waits) and lease them.  Two children
+ * reading the same candidates split them (19 and 1 at a cold start), and
+ * a short batch costs a slot of its own: so a round that got fewer than
+ * it offered, some taken by others, reads the next candidates (not those
+ * offered before) to top the batch up, within CLAIM_TRIES rounds.  A
+ * round that got every candidate it offered ends the claim: the queue
+ * holds no more that are due.
  */
 int
 tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
     struct db_err *e)
 {
-	uint32_t	 cand[VMAX];
-	size_t		 k;
-	int		 try;
+	uint32_t	 cand[VMAX], seen[CLAIM_TRIES * VMAX];
+	size_t		 k, nseen = 0, before;
+	int		 try, in_tx = 0;
 
 	*n = 0;
 	if (max > VMAX)
 		max = VMAX;
-	for (try = 0; try < CLAIM_TRIES && *n == 0; try++) {
-		if (candidates(cand, max, &k, e) == -1)
-			return -1;
+	for (try = 0; try < CLAIM_TRIES && *n < max; try++) {
+		if (candidates(cand, max - *n, seen, nseen, &k, e) == -1)
+			goto fail;
 		if (k == 0)
-			return 0;
-		if (db_query(set.db, "START TRANSACTION", e) == -1)
+			break;
+		if (!in_tx && db_query(set.db, "START TRANSACTION", e) == -1)
 			return -1;
+		in_tx = 1;
+		before = *n;
 		if (take(cand, k, t, max, n, e) == -1)
 			goto fail;
-		/* All taken by others meanwhile: the next ones, at once
-		 * (not after an idle poll: work is there). */
-		if (*n == 0 && db_query(set.db, "COMMIT", e) == -1)
-			goto fail;
+		if (*n - before == k)
+			break;		/* none taken by others */
+		memcpy(seen + nseen, cand, k * sizeof(cand[0]));
+		nseen += k;
 	}
-	if (*n == 0)
+	if (*n == 0) {
+		if (in_tx && db_query(set.db, "COMMIT", e) == -1)
+			goto fail;
 		return 0;
+	}
 	if (lease(owner, t, *n, e) == -1)
 		goto fail;
 	if (cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {
@@ -387,7 +407,8 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	return 0;
 fail:
 	*n = 0;
-	mysql_rollback(set.db);
+	if (in_tx)
+		mysql_rollback(set.db);
 	return -1;
 }
 

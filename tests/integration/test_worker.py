@@ -11,6 +11,7 @@ import calendar
 import json
 import os
 import signal
+import threading
 import time
 import unittest
 
@@ -273,6 +274,46 @@ class Worker(unittest.TestCase):
             self.assertEqual(doc["collected"], 1, kind)
             check_data(self, doc)
             self.assertGreaterEqual(fetch_count(ids)[ids[0]], 2, kind)
+
+    def test_claim_tops_up_a_batch_split_with_another(self):
+        """A claim whose candidates were mostly taken by someone else (two
+        children claiming at once split 19 and 1) tops its batch up with
+        the next due cities instead of sending a batch of one: each short
+        batch costs a rate slot of its own.  Here another session holds
+        the first 19 queue entries (as a concurrent claim does) while the
+        gate's pause ends."""
+        ids = list(range(430001, 430041))
+        S.sql("UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL 3 SECOND, "
+              "pause_reason = '429' WHERE id = 1")
+        since = S.sql("SELECT NOW(6)")[0][0]
+        post(self, "w-split", ids)
+        first = [int(r[0]) for r in S.sql(
+            "SELECT city_id FROM city_tasks WHERE city_id BETWEEN %d AND %d "
+            "ORDER BY turn LIMIT 19" % (ids[0], ids[-1]))]
+        self.assertEqual(len(first), 19)
+
+        def holder():
+            # Through the primary key, as a claim locks them: a covering
+            # scan of the claim index would lock all 40.
+            S.sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+                  "START TRANSACTION; SELECT city_id FROM city_tasks FORCE INDEX (PRIMARY) "
+                  "WHERE city_id IN (%s) "
+                  "FOR UPDATE; DO SLEEP(5); COMMIT;" % ",".join(map(str, first)))
+        t = threading.Thread(target=holder)
+        t.start()
+        try:
+            doc = S.wait_progress("w-split", 100, timeout=60)
+        finally:
+            t.join()
+        self.assertEqual(doc["collected"], 40)
+        slots = [int(r[0]) for r in S.sql(
+            "SELECT cities FROM rate_slots WHERE slot_at >= '%s' ORDER BY id" % since)]
+        print("\n  40 cities, the first 19 held by another session: slots of %s" % slots)
+        self.assertEqual(sum(slots), 40)
+        # 20 (the 20th and the next 19), 1 (the 40th), then the 19 held;
+        # without the top-up, a slot of one city each while they are held.
+        self.assertLessEqual(len(slots), 4)
+        self.assertEqual(max(slots), 20)
 
     def test_429_pauses_everyone(self):
         S.standin_config(p_429=1.0)
