@@ -357,17 +357,17 @@ lease(const char *owner, const struct task *t, size_t n, struct db_err *e)
 /*
  * The candidates (a plain read of the claim index), then one
  * transaction: lock those still due with FOR UPDATE SKIP LOCKED through
- * the primary key (ascending city_id, so it never deadlocks with a POST
- * or another claim, and never waits) and lease them.  Two children
- * reading the same candidates split them (19 and 1 at a cold start), and
- * a short batch costs a slot of its own: so a round that got fewer than
- * it offered, some taken by others, reads the next candidates (not those
- * offered before) to top the batch up, within CLAIM_TRIES rounds.  A
- * round that got every candidate it offered ends the claim: the queue
- * holds no more that are due.
+ * the primary key (ascending city_id, so it never waits for a POST or
+ * another claim) and lease them.  Two children reading the same
+ * candidates split them (19 and 1 at a cold start), and a short batch
+ * costs a slot of its own: so a round that got fewer than it offered,
+ * some taken by others, reads the next candidates (not those offered
+ * before) to top the batch up, within CLAIM_TRIES rounds.  A round that
+ * got every candidate it offered ends the claim: the queue holds no more
+ * that are due.
  */
-int
-tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
+static int
+claim_once(const char *owner, struct task *t, size_t max, size_t *n,
     struct db_err *e)
 {
 	uint32_t	 cand[VMAX], seen[CLAIM_TRIES * VMAX];
@@ -375,8 +375,6 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	int		 try, in_tx = 0;
 
 	*n = 0;
-	if (max > VMAX)
-		max = VMAX;
 	for (try = 0; try < CLAIM_TRIES && *n < max; try++) {
 		if (candidates(cand, max - *n, seen, nseen, &k, e) == -1)
 			goto fail;
@@ -400,16 +398,36 @@ tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
 	}
 	if (lease(owner, t, *n, e) == -1)
 		goto fail;
-	if (cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {
-		*n = 0;		/* the leases expire; the cities come back */
-		return -1;
-	}
 	return 0;
 fail:
 	*n = 0;
 	if (in_tx)
 		mysql_rollback(set.db);
 	return -1;
+}
+
+/*
+ * The claim, run again (db_retry) when it meets a deadlock: its rounds
+ * lock rows that are not in one ascending order, and its lease moves
+ * their claim-index entries past a POST's inserts; a rolled-back claim
+ * leased nothing.  Then the fresh readings, after the commit.
+ */
+int
+tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
+    struct db_err *e)
+{
+	int	 attempt;
+
+	if (max > VMAX)
+		max = VMAX;
+	for (attempt = 0; claim_once(owner, t, max, n, e) == -1; attempt++)
+		if (!db_retry(e->code, attempt))
+			return -1;
+	if (*n > 0 && cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {
+		*n = 0;		/* the leases expire; the cities come back */
+		return -1;
+	}
+	return 0;
 }
 
 static int
