@@ -4,7 +4,7 @@
 #   make test     install what is missing, build, run every test
 #   make start | stop | status     the stack in the background (PORT=8080;
 #                 DB=galera: three Galera nodes behind HAProxy)
-#   make test-cluster   issue 14 on three Galera nodes: the writer killed 3
+#   make test-cluster   three Galera nodes under load: the writer killed 3
 #                 times under load (about 3 min; NEGATIVE=1: the control
 #                 with two writers, which must be caught)
 #   make deb      the Debian package, build/deb/owmcollect_<version>_<arch>.deb,
@@ -310,7 +310,7 @@ test-valgrind: deps-test
 test-integration: all test-tools
 	B=$(B) python3 tests/integration/run.py
 
-# Issue 14's "Shown by": the Galera stack (3 nodes + HAProxy), 400 cities
+# The failover test on the Galera stack (3 nodes + HAProxy), 400 cities
 # at 600/min with two worker supervisors and a POST every 200 ms, the
 # writer killed (kill -9) 3 times and rejoined by IST; every invariant
 # checked at the end (tests/cluster/test_cluster.py).  NEGATIVE=1: the

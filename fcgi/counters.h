@@ -25,7 +25,7 @@ int	counters_add(const struct counts *, struct db_err *);
 
 /*
  * Add a POST's c, unless retention purged a request of this id (an id
- * stays used: unique forever, DESIGN.md): then *added is 0 and nothing
+ * stays used: unique forever: README, "The HTTP API"): then *added is 0 and nothing
  * changed.  0, or -1 with e filled.
  */
 int	counters_add_post(const struct counts *, const char *id, size_t idlen,

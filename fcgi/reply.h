@@ -1,5 +1,5 @@
 /*
- * reply.h: every answer the API gives, byte for byte (DESIGN.md, "HTTP
+ * reply.h: every answer the API gives, byte for byte (README.md, "The HTTP
  * contract"; etc/openapi.yaml): the JSON of POST /collect's 202, of a
  * request (GET /get, and DELETE /collect, which answers the cancelled
  * request's document), of GET /collect's pages, of errors and of

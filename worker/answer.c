@@ -2,7 +2,7 @@
  * answer.c: see answer.h.
  *
  * The HTTP status decides, never the body's cod (a number in some bodies,
- * a string in others: OWM-API.md); the body is read for the readings, and
+ * a string in others, as the real API sends them); the body is read for the readings, and
  * on a /weather 404 for the API's message.  A call is counted once,
  * under the outcome of the call: a /group answer for 20 cities is one.
  */

@@ -28,7 +28,7 @@
  * "API unreachable for n s: <reason>".  A batch none of whose calls
  * reached the API is an outage (answer_gate): the gate holds everyone
  * and answer_hold puts the batch's cities back at once.  The 429's
- * Retry-After is not read: the API sends none (OWM-API.md); the gate's
+ * Retry-After is not read: the real API sends none; the gate's
  * own backoff decides.  A /group answer leaves unknown ids out: those
  * tasks stay TASK_PENDING, for the caller to confirm with a /weather call
  * each.  The retry's delay is the caller's (rategate_backoff: it draws

@@ -274,7 +274,7 @@ def rate_between(ev, t0, t1):
 
 
 def bench_cold():
-    """Issue 11's cold path: every POST takes the cold path (readings are
+    """The cold path: every POST takes the cold path (readings are
     never reused) while the worker fetches a backlog of unique cities at a
     high limit; the worker's rate without and during the flood, measured
     at the stand-in in the same run."""
@@ -313,7 +313,7 @@ def bench_cold():
 
 
 def bench_waiters():
-    """Issue 11's many waiters: 100,000 requests wait for the same 20
+    """Many waiters: 100,000 requests wait for the same 20
     cities (written in SQL, as 100,000 POSTs of them would have), then the
     worker fetches those 20 in one batch while wrk POSTs beside it.  The
     batch's completion is timed from its calls' arrival at the stand-in
@@ -374,7 +374,7 @@ def bench_waiters():
 
 
 def bench_purge():
-    """Issue 11's purge beside POSTs: PURGE_ROWS readings older than
+    """The purge beside POSTs: PURGE_ROWS readings older than
     retention.readings_days (generated in SQL), deleted by the
     housekeeping child while wrk POSTs for 60 s; POST p99 beside the same
     POSTs with nothing to purge, in the same run."""
@@ -417,7 +417,7 @@ def bench_purge():
             "target p99 < 100 ms")
 
 
-# A network that is not polite (issue 10): a small accept queue, one new
+# A network that is not polite: a small accept queue, one new
 # connection in ten held 1-3 s, idle connections closed after 5 s, 200 ms of
 # one-way jitter and 150 ms answers.
 ROUGH = {"backlog": 5, "p_slow_conn": 0.1, "slow_conn_s": [1, 3], "idle_close": 5,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make test-cluster: issue 14's "Shown by", on the Galera stack.
+"""make test-cluster: the writer killed under load, on the Galera stack.
 
 Three Galera nodes behind HAProxy (one writer), R = 600 cities/min, two
 worker supervisors (the stack's, over HAProxy, and a second one with its

@@ -1,4 +1,4 @@
-"""The cities table (issue 13): what the API said of each city it answered
+"""The cities table: what the API said of each city it answered
 for, upserted by the batch that stored the reading.
 
 One stack at a scaled rate (1200 cities/min).  Real cities of the

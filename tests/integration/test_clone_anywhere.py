@@ -1,4 +1,4 @@
-"""A clone anywhere runs (issue 10): a clone inside a mode-0700 directory,
+"""A clone anywhere runs: a clone inside a mode-0700 directory,
 built there, `make start` with its own PORT and the default VAR (the clone's
 var/), the status page and the API through nginx, then `make stop`.
 

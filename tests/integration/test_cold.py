@@ -1,4 +1,4 @@
-"""Issue 11, scaled: cold POSTs (readings never reused, so every city of
+"""Scaled: cold POSTs (readings never reused, so every city of
 every POST is either queued already or queued by it) from many clients at
 once, while the worker completes those same cities at a high limit.  Every
 answer must be a 202 (no 503 from a deadlock or a lock wait: POST locks

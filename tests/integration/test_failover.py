@@ -1,4 +1,4 @@
-"""Both programs survive a lost connection to the database writer (issue 14).
+"""Both programs survive a lost connection to the database writer.
 
 The programs reach MariaDB over TCP through a small proxy in this test
 (MySQLProxy), which can cut a connection at a chosen moment: right after it

@@ -1,4 +1,4 @@
-"""DB=galera (issue 14): three Galera nodes behind HAProxy, one writer.
+"""DB=galera: three Galera nodes behind HAProxy, one writer.
 
 One stack for the module, at a scaled rate (1200 cities/min).  The start
 leaves three Synced nodes with the settings Galera needs, node 1 the

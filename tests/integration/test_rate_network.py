@@ -1,4 +1,4 @@
-"""The rate limit on a network that is not polite (issue 10), checked where
+"""The rate limit on a network that is not polite, checked where
 the API server sees it: the stand-in's access log, stamped when a request
 is read (after its connection was held, after one-way jitter).
 

@@ -1,4 +1,4 @@
-"""Issue 12: a reload or a stop of owmcollect-fcgi under load drops nothing.
+"""A reload or a stop of owmcollect-fcgi under load drops nothing.
 
 SIGHUP to the supervisor rolls every child: each finishes the request in
 hand and exits, connections wait on the shared listening socket for the

@@ -173,7 +173,7 @@ class Worker(unittest.TestCase):
         self.assertEqual(len(S.access_log()), before)
 
     def test_post_racing_a_completion_is_not_fetched_again(self):
-        """Issue 10: a POST decides from a consistent read of city_latest;
+        """A POST decides from a consistent read of city_latest;
         a completion committing just before its INSERT IGNORE leaves a
         queue entry for a city just fetched.  The worker serves it from
         that reading instead of calling the API again."""

@@ -87,7 +87,7 @@ THE ACCEPT QUEUE (Linux, as measured on loopback with kernel 6.18)
   doubling) finds room. So a request can reach the server seconds after the
   client's connect() returned, with nothing for the client to see.
 
-ENDPOINTS (bodies as in shared/OWM-API.md, compact JSON, utf-8)
+ENDPOINTS (bodies as the real API sends them, compact JSON, utf-8)
   GET /data/2.5/weather?id=ID[&units=U]&appid=KEY  -> 200 city body with "cod":200
   GET /data/2.5/group?id=A,B,..[&units=U]&appid=KEY -> 200 {"cnt":N,"list":[city,..]}
       1..20 ids (else 400 "id list must be in range from 1 to 20"); unknown ids
@@ -246,7 +246,7 @@ DRIP_INTERVAL = 0.2
 
 JSON_TYPE = "application/json; charset=utf-8"
 
-# Bodies copied from the real API (shared/OWM-API.md), spacing included.
+# Bodies copied from the real API's answers, spacing included.
 BODY_401 = (b'{"cod":401, "message": "Invalid API key. Please see '
             b'https://openweathermap.org/faq#error401 for more info."}')
 BODY_429 = (b'{"cod":429, "message": "Your account is temporary blocked due to '

@@ -1,7 +1,7 @@
 /*
  * check_db.c: unit tests for lib/db.c's error classes, the table that
  * decides what a failed transaction does when the database writer
- * changes (issue 14): gone (reconnect: through HAProxy the new
+ * changes (a failover): gone (reconnect: through HAProxy the new
  * connection reaches the node that is usable, and run the transaction
  * again), retryable (rolled back by the server: run it again on the same
  * connection, db_retry's pauses), or neither (log, 503); the queue

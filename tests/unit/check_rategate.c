@@ -36,8 +36,9 @@ struct tcase_rg {
 };
 
 static const struct tcase_rg cases[] = {
-	/* DESIGN.md: 1 city, then 20, 20, 20 at R = 60 must not be 61 in
-	 * a minute: the third 20 waits until the 1 leaves the window. */
+	/* README, "The rate limit": 1 city, then 20, 20, 20 at R = 60
+	 * must not be 61 in a minute: the third 20 waits until the 1
+	 * leaves the window. */
 	{ "design 1+20+20+20", 60, 0,
 	  { { 0, 1, 0, 0 }, { 1, 20, 1, 0 }, { 21, 20, 21, 0 }, { 41, 20, 60, 0 } }, 4 },
 	/* The same with a 1 s margin: the window is 61 s. */
@@ -73,7 +74,7 @@ static const struct tcase_rg cases[] = {
 	/* R = 1 and B = 1. */
 	{ "one per minute", 1, 0,
 	  { { 0, 1, 0, 0 }, { 0, 1, 60, 0 }, { 0, 1, 120, 0 }, { 200, 1, 200, 0 } }, 4 },
-	/* Issue 10: the first batch's calls reached the server up to 3 s
+	/* A real run: the first batch's calls reached the server up to 3 s
 	 * late (lost SYNs), the next two on time.  The fourth must wait
 	 * until the first one's arrivals leave the server's window (63 s),
 	 * not its slot's (61 s). */
@@ -310,8 +311,8 @@ END_TEST
 
 /*
  * Without arrival bounds the same schedule breaks the limit: the check
- * above can fail (the gate of before issue 10, which counted every slot
- * from its send time, is this with every bound ignored).
+ * above can fail (a gate that counts every slot from its send time is
+ * this with every bound ignored).
  */
 START_TEST(test_property_needs_bounds)
 {
@@ -322,7 +323,7 @@ START_TEST(test_property_needs_bounds)
 
 	/* R = 60, B = 20, margin 1 s: the first three batches, on new
 	 * connections that lost their SYNs, arrive 3 s late; the later
-	 * ones, on kept-alive connections, on time (issue 10's run). */
+	 * ones, on kept-alive connections, on time (a run seen on a real network). */
 	for (i = 0; i < 12; i++) {
 		ck_assert_int_eq(rategate_next(slots, i, 0, 20, 60, 1000, &t,
 		    &why), 0);
