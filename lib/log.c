@@ -89,31 +89,3 @@ fatal(int code, const char *fmt, ...)
 	va_end(ap);
 	exit(code);
 }
-
-void
-log_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t	 i, o = 0;
-
-	if (dstlen == 0)
-		return;
-	for (i = 0; i < srclen; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (o + 5 >= dstlen) {
-			if (dstlen > 4)
-				o = dstlen - 4, memcpy(dst + o, "...", 3), o += 3;
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			dst[o++] = (char)c;
-		else {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		}
-	}
-	dst[o] = '\0';
-}

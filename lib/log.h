@@ -10,7 +10,6 @@
 #define OWM_LOG_H
 
 #include <stdarg.h>
-#include <stddef.h>
 
 void	log_init(const char *prog, int verbose);
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -23,8 +22,5 @@ void	fatalx(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 void	fatal(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
-
-/* Copy untrusted bytes into dst as a printable, truncated, escaped string. */
-void	log_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen);
 
 #endif
