@@ -86,7 +86,7 @@ $(B)/worker/%.o: INC = -Ilib -Iworker
 $(B)/tests/%.o: INC = -Ilib -Ifcgi -Iworker
 
 LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
-		   lib/rules.c \
+		   lib/rules.c lib/num.c \
 		   lib/db.c lib/supervise.c lib/daemon.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/post.c fcgi/read.c fcgi/cancel.c \
@@ -98,7 +98,7 @@ FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 PROGRAMS	 = $(B)/owmcollect-fcgi
 UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 		   $(B)/tests/check_parse $(B)/tests/check_csv \
-		   $(B)/tests/check_reply $(B)/tests/check_db
+		   $(B)/tests/check_reply $(B)/tests/check_db $(B)/tests/check_num
 
 # `make` alone builds every program, not the first target worker.mk names.
 .DEFAULT_GOAL	:= all
@@ -209,6 +209,8 @@ $(B)/owmcollect-fcgi: $(FCGI_OBJ) $(LIB_OBJ)
 CHECK_LIBS	 = $(shell pkg-config --libs check 2>/dev/null)
 $(B)/tests/check_json: $(B)/tests/unit/check_json.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_num: $(B)/tests/unit/check_num.o $(B)/lib/num.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 $(B)/tests/check_config: $(B)/tests/unit/check_config.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_db: $(B)/tests/unit/check_db.o $(LIB_OBJ)
@@ -355,9 +357,9 @@ FUZZ_CFLAGS	 = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ifcgi -Iworker \
 FUZZ_TARGETS	 = request owm_parse
 FUZZ_SRC_request = tests/fuzz/fuzz_request.c fcgi/parse.c fcgi/validate.c \
 		   lib/rules.c \
-		   lib/json.c lib/jsontok.c lib/buf.c
+		   lib/json.c lib/jsontok.c lib/buf.c lib/num.c
 FUZZ_SRC_owm_parse = tests/fuzz/fuzz_owm_parse.c worker/owm_parse.c \
-		   lib/json.c lib/jsontok.c lib/buf.c
+		   lib/json.c lib/jsontok.c lib/buf.c lib/num.c
 
 .PHONY: fuzz
 fuzz: deps-test

@@ -22,7 +22,7 @@
 #include "csv.h"
 #include "handlers.h"
 #include "health.h"
-#include "json.h"
+#include "num.h"
 #include "parse.h"
 #include "post.h"
 #include "read.h"

@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "jsontok.h"
+#include "num.h"
 #include "parse.h"
 
 #define TOKENS_MAX	4096

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "rules.h"
 #include "json.h"
+#include "num.h"
 
 enum stype { S_INT, S_STR };
 

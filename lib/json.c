@@ -1,7 +1,8 @@
 /*
- * json.c: UTF-8 validation, JSON string escaping and unescaping, strict
- * numbers.  Every function is bounded by its length argument and never reads
- * past it; the fuzz targets drive these through the request parsers.
+ * json.c: UTF-8 validation, JSON string escaping and unescaping, JSON's
+ * number grammar.  Every function is bounded by its length argument and
+ * never reads past it; the fuzz targets drive these through the request
+ * parsers.
  */
 #include <string.h>
 
@@ -227,28 +228,6 @@ json_unescape(const char *s, size_t n, char *out, size_t cap,
 		return -1;
 	}
 	return (long)o;
-}
-
-int
-num_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t	 i;
-
-	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
-		return -1;
-	for (i = 0; i < n; i++) {
-		unsigned d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		d = (unsigned)(s[i] - '0');
-		if (d > max || v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
 }
 
 int

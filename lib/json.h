@@ -1,7 +1,8 @@
 /*
  * json.h: the JSON pieces both programs share: strict UTF-8 validation,
- * string escaping for output, unescaping of jsmn string tokens, and strict
- * number parsing.  Pure functions: they never log and never allocate.
+ * string escaping for output, unescaping of jsmn string tokens, and JSON's
+ * number grammar (strict unsigned decimals are num.h's).  Pure functions:
+ * they never log and never allocate.
  */
 #ifndef OWM_JSON_H
 #define OWM_JSON_H
@@ -29,12 +30,6 @@ void	json_str(struct buf *, const char *s, size_t n);
  */
 long	json_unescape(const char *s, size_t n, char *out, size_t cap,
 	    const char **why);
-
-/*
- * Strict unsigned decimal: digits only, no sign, no leading zero (unless
- * "0"), value <= max.  0 on success, -1 otherwise.
- */
-int	num_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
 
 /* 1 if s[0..n) is a number by JSON's grammar (RFC 8259 section 6). */
 int	json_number_valid(const char *s, size_t n);

@@ -18,6 +18,7 @@
 
 #include "json.h"
 #include "jsontok.h"
+#include "num.h"
 #include "owm_parse.h"
 
 #define DT_PAST		(30LL * 86400)

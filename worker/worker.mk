@@ -35,5 +35,6 @@ $(B)/tests/check_purge: $(B)/tests/unit/check_purge.o $(B)/worker/purge.o \
 
 # The answer policy is pure: it links without the database and curl.
 $(B)/tests/check_answer: $(B)/tests/unit/check_answer.o $(B)/worker/answer.o \
-    $(B)/worker/owm_parse.o $(B)/lib/buf.o $(B)/lib/json.o $(B)/lib/jsontok.o
+    $(B)/worker/owm_parse.o $(B)/lib/buf.o $(B)/lib/json.o $(B)/lib/jsontok.o \
+    $(B)/lib/num.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) -lm

@@ -1,6 +1,6 @@
 /*
  * check_json.c: unit tests for lib/json.c (UTF-8 validation, JSON string
- * escaping and unescaping, strict numbers) and lib/buf.c.
+ * escaping and unescaping, JSON's number grammar) and lib/buf.c.
  *
  * Every test is driven by a table of {input, expected} cases; a failing
  * case names itself in its message.
@@ -357,77 +357,6 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
-/* ---- num_parse_u64 ------------------------------------------------- */
-
-static const struct {
-	const char	*name;
-	const char	*s;
-	uint64_t	 max;
-	int		 rc;
-	uint64_t	 val;
-} num_cases[] = {
-	{ "zero", "0", 100, 0, 0 },
-	{ "one", "1", 100, 0, 1 },
-	{ "42", "42", 100, 0, 42 },
-	{ "at max", "100", 100, 0, 100 },
-	{ "over max", "101", 100, -1, 0 },
-	{ "max 0 with 0", "0", 0, 0, 0 },
-	{ "max 0 with 1", "1", 0, -1, 0 },
-	{ "single digit over max 5", "6", 5, -1, 0 },
-	{ "leading zero", "01", 100, -1, 0 },
-	{ "double zero", "00", 100, -1, 0 },
-	{ "plus sign", "+1", 100, -1, 0 },
-	{ "minus sign", "-1", 100, -1, 0 },
-	{ "minus zero", "-0", 100, -1, 0 },
-	{ "empty", "", 100, -1, 0 },
-	{ "space", " 1", 100, -1, 0 },
-	{ "trailing space", "1 ", 100, -1, 0 },
-	{ "fraction", "1.0", 100, -1, 0 },
-	{ "exponent", "1e2", 100, -1, 0 },
-	{ "hex", "0x10", 100, -1, 0 },
-	{ "letter", "1a", 100, -1, 0 },
-	{ "uint32 max", "4294967295", 4294967295ULL, 0, 4294967295ULL },
-	{ "uint32 max + 1", "4294967296", 4294967295ULL, -1, 0 },
-	{ "uint64 max", "18446744073709551615", UINT64_MAX, 0, UINT64_MAX },
-	{ "2^64 overflow", "18446744073709551616", UINT64_MAX, -1, 0 },
-	{ "2^64 + 4 (wraps to small)", "18446744073709551620", UINT64_MAX,
-	    -1, 0 },
-	{ "21 digits", "100000000000000000000", UINT64_MAX, -1, 0 },
-	{ "int64 max", "9223372036854775807", INT64_MAX, 0, INT64_MAX },
-	{ "int64 max + 1", "9223372036854775808", INT64_MAX, -1, 0 },
-};
-
-START_TEST(test_num_parse_u64)
-{
-	uint64_t v = 12345;
-	int	 rc = num_parse_u64(num_cases[_i].s, strlen(num_cases[_i].s),
-	    num_cases[_i].max, &v);
-
-	ck_assert_msg(rc == num_cases[_i].rc,
-	    "num_parse_u64 case \"%s\" (\"%s\", max %llu): rc %d, expected %d",
-	    num_cases[_i].name, num_cases[_i].s,
-	    (unsigned long long)num_cases[_i].max, rc, num_cases[_i].rc);
-	if (rc == 0)
-		ck_assert_msg(v == num_cases[_i].val,
-		    "num_parse_u64 case \"%s\": value %llu, expected %llu",
-		    num_cases[_i].name, (unsigned long long)v,
-		    (unsigned long long)num_cases[_i].val);
-}
-END_TEST
-
-/* Bounded by n: digits past n are not read. */
-START_TEST(test_num_parse_u64_bounded)
-{
-	uint64_t v = 0;
-
-	ck_assert_msg(num_parse_u64("12x", 2, 100, &v) == 0 && v == 12,
-	    "num_parse_u64 bounded case \"12x\"[0..2): rc/value wrong (%llu)",
-	    (unsigned long long)v);
-	ck_assert_msg(num_parse_u64("7", 0, 100, &v) == -1,
-	    "num_parse_u64 bounded case \"7\"[0..0): accepted");
-}
-END_TEST
-
 /* ---- json_number_valid -------------------------------------------- */
 
 static const struct {
@@ -661,11 +590,6 @@ json_suite(void)
 
 	tc = tcase_create("round_trip");
 	tcase_add_loop_test(tc, test_round_trip, 0, NELEM(rt_cases));
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("num_parse_u64");
-	tcase_add_loop_test(tc, test_num_parse_u64, 0, NELEM(num_cases));
-	tcase_add_test(tc, test_num_parse_u64_bounded);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("json_number_valid");
