@@ -12,13 +12,18 @@
           default cities, share of the limit used, windows over it.
   Memory  resident (RSS) and proportional (PSS) memory of the FastCGI and
           worker processes under load.
+  Stand-in  the API stand-in's single-city calls a second over one
+          keep-alive connection, from http.client beside a raw socket
+          client (its ceiling: the same calls without http.client's cost).
 
 Sections can be picked: bench.py http worker memory realtime cold waiters purge
-growth
+growth standin
 """
+import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -785,6 +790,92 @@ def bench_growth():
             "target <= 120 %, < 50 ms")
 
 
+STANDIN_SECONDS = 3
+
+
+def start_standin(tmp, key):
+    """The stand-in on a free port (its ready file names it), no limit;
+    returns (process, port)."""
+    ready = os.path.join(tmp, "standin.port")
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tests", "standin", "owm_standin.py"),
+         "--listen", "127.0.0.1:0", "--ready-file", ready,
+         "--log", os.path.join(tmp, "standin-access.log")],
+        env=dict(os.environ, OWM_STANDIN_KEY=key), stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: os.path.exists(ready) and os.path.getsize(ready) > 0, 60,
+                   what="the stand-in to listen")
+    except AssertionError:
+        proc.kill()
+        proc.wait()
+        raise
+    with open(ready) as f:
+        return proc, int(f.read())
+
+
+def standin_rate_httpclient(port, path):
+    """Single-city calls a second through http.client, keep-alive."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < STANDIN_SECONDS:
+        conn.request("GET", path % (n % 5000 + 1))
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            raise RuntimeError("stand-in answered %d" % r.status)
+        n += 1
+    rate = n / (time.perf_counter() - t0)
+    conn.close()
+    return rate
+
+
+def standin_rate_raw(port, path):
+    """The same over a raw socket: one request in flight, framed by its
+    Content-Length."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    n, t0, buf = 0, time.perf_counter(), b""
+    while time.perf_counter() - t0 < STANDIN_SECONDS:
+        s.sendall(b"GET " + (path % (n % 5000 + 1)).encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                i = buf.find(b"Content-Length: ")
+                total = end + 4 + int(buf[i + 16:buf.find(b"\r\n", i)])
+                if len(buf) >= total:
+                    if not buf.startswith(b"HTTP/1.1 200 "):
+                        raise RuntimeError("stand-in answered %r" % buf[:40])
+                    buf = buf[total:]
+                    break
+            data = s.recv(65536)
+            if not data:
+                raise RuntimeError("the stand-in closed the connection")
+            buf += data
+        n += 1
+    rate = n / (time.perf_counter() - t0)
+    s.close()
+    return rate
+
+
+def bench_standin():
+    key = "bench-%d" % os.getpid()
+    path = "/data/2.5/weather?id=%d&units=metric&appid=" + key
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = start_standin(tmp, key)
+        try:
+            raw = standin_rate_raw(port, path)
+            lib = standin_rate_httpclient(port, path)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    row("stand-in: GET /weather, 1 keep-alive connection", (lib, "%8.0f req/s" % lib),
+        (raw, "a raw socket client: %.0f req/s" % raw), "(http.client)")
+
+
 def main():
     sections = sys.argv[1:] or ["http", "worker", "realtime"]
     print("owmcollect bench on %d cores, %s" % (os.cpu_count(), time.strftime("%Y-%m-%d %H:%M")), flush=True)
@@ -814,6 +905,9 @@ def main():
         bench_purge()
     if "growth" in sections:
         bench_growth()
+    if "standin" in sections:
+        print("The API stand-in, %d s per client" % STANDIN_SECONDS, flush=True)
+        bench_standin()
     if "realtime" in sections:
         print("Worker at the real 60 cities/min (about 3 minutes)", flush=True)
         bench_realtime()

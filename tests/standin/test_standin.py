@@ -8,9 +8,8 @@ resets its config, counters and limit window through /_standin/. The SIGTERM,
 backlog, seed and TLS tests start instances of their own (the TLS one makes
 its throw-away CA with make_test_ca.sh in a temp dir; curl is used when
 installed). The network switches are measured with real sockets on
-127.0.0.1, with wide margins for a busy machine. Also prints, without
-asserting, the requests/s a simple keep-alive client gets for single-city
-calls.
+127.0.0.1, with wide margins for a busy machine. The requests/s a
+keep-alive client gets is a figure, not a test: `make bench BENCH=standin`.
 """
 
 import http.client
@@ -1059,41 +1058,6 @@ class StandInTest(unittest.TestCase):
                     proc.kill()
                     proc.wait()
                 proc.stdout.close()
-
-    # ---- throughput (printed, not asserted)
-
-    def test_zz_throughput(self):
-        path = "/data/2.5/weather?id=%d&units=metric&appid=" + KEY
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < 1.0:
-            conn.request("GET", path % (n % 5000 + 1))
-            r = conn.getresponse()
-            r.read()
-            n += 1
-        rate_httpclient = n / (time.perf_counter() - t0)
-        conn.close()
-        # a leaner client: raw socket, one request in flight, Content-Length framing
-        s = socket.create_connection(("127.0.0.1", self.port))
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        n, t0, buf = 0, time.perf_counter(), b""
-        while time.perf_counter() - t0 < 1.0:
-            s.sendall(b"GET " + (path % (n % 5000 + 1)).encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-            while True:
-                end = buf.find(b"\r\n\r\n")
-                if end >= 0:
-                    i = buf.find(b"Content-Length: ")
-                    total = end + 4 + int(buf[i + 16:buf.find(b"\r\n", i)])
-                    if len(buf) >= total:
-                        buf = buf[total:]
-                        break
-                buf += s.recv(65536)
-            n += 1
-        rate_raw = n / (time.perf_counter() - t0)
-        s.close()
-        print("\nthroughput, single calls, keep-alive, 1 connection: "
-              "http.client %.0f req/s, raw socket %.0f req/s" % (rate_httpclient, rate_raw),
-              file=sys.stderr)
 
 
 if __name__ == "__main__":
