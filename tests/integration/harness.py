@@ -23,6 +23,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -179,6 +180,165 @@ def free_port():
     if _PORTS is None:
         _PORTS = Ports()
     return _PORTS.take()
+
+
+# -- a TCP forwarder in front of a server ---------------------------------------
+class Link:
+    """One connection through a Forwarder: the client's socket and the one
+    to the server.  from_client and from_server get each chunk read from
+    that side and yield what to pass on; a None cuts the connection there
+    (both sides).  This one passes every byte untouched; a subclass
+    watches or rewrites."""
+
+    def __init__(self, fwd, client, server):
+        self.fwd, self.client, self.server = fwd, client, server
+        self.dead = False
+        self.lock = threading.Lock()
+
+    def from_client(self, data):
+        yield data
+
+    def from_server(self, data):
+        yield data
+
+    def kill(self):
+        """Both sockets shut and closed, once."""
+        with self.lock:
+            if self.dead:
+                return
+            self.dead = True
+        for s in (self.client, self.server):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+class MySQLLink(Link):
+    """A Link that sees whole MySQL packets (3-byte length, sequence id,
+    payload): client_packet and server_packet return the packet to pass
+    on, another, or None to cut the connection."""
+
+    def __init__(self, fwd, client, server):
+        super().__init__(fwd, client, server)
+        self.partial = {"client": b"", "server": b""}
+
+    def from_client(self, data):
+        return self._packets("client", data, self.client_packet)
+
+    def from_server(self, data):
+        return self._packets("server", data, self.server_packet)
+
+    def _packets(self, side, data, passing):
+        buf = self.partial[side] + data
+        while len(buf) >= 4:
+            n = int.from_bytes(buf[:3], "little")
+            if len(buf) < 4 + n:
+                break
+            pkt, buf = buf[:4 + n], buf[4 + n:]
+            self.partial[side] = buf
+            yield passing(pkt)
+        self.partial[side] = buf
+
+    def client_packet(self, pkt):
+        return pkt
+
+    def server_packet(self, pkt):
+        return pkt
+
+
+class Forwarder:
+    """127.0.0.1:port forwarded to 127.0.0.1:target, two threads per
+    connection.  What a test turns: down() refuses new connections and
+    cuts every open one (the server is gone), up() accepts again on the
+    same port, cut_all() drops every open connection and keeps accepting
+    (a writer's death behind HAProxy); link, a Link subclass, watches or
+    rewrites what passes.  close() when done."""
+
+    def __init__(self, target, link=Link):
+        self.target, self.link = target, link
+        self.port = free_port()
+        self.lock = threading.Lock()
+        self.links = []
+        self.listener = None
+        self.up()
+
+    def up(self):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen(128)
+        self.listener = ls
+        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+
+    def down(self):
+        """Nothing listens any more, and every connection is cut."""
+        ls, self.listener = self.listener, None
+        if ls is not None:
+            try:
+                ls.shutdown(socket.SHUT_RDWR)   # wakes its accept()
+            except OSError:
+                pass
+            ls.close()
+        self.cut_all()
+
+    close = down
+
+    def cut_all(self):
+        """Every open connection at once; how many there were."""
+        with self.lock:
+            links, self.links = self.links, []
+        live = [k for k in links if not k.dead]
+        for k in live:
+            k.kill()
+        return len(live)
+
+    def _accept(self, ls):
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                s = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                s.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            for x in (c, s):
+                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            link = self.link(self, c, s)
+            with self.lock:
+                self.links = [k for k in self.links if not k.dead] + [link]
+            if self.listener is not ls:     # went down meanwhile
+                link.kill()
+                return
+            threading.Thread(target=self._pump, args=(link, c, s, link.from_client),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(link, s, c, link.from_server),
+                             daemon=True).start()
+
+    @staticmethod
+    def _pump(link, src, dst, passing):
+        try:
+            while Forwarder._pass_chunk(src, dst, passing):
+                pass
+        except OSError:
+            pass
+        link.kill()
+
+    @staticmethod
+    def _pass_chunk(src, dst, passing):
+        """One chunk from src to dst as passing says; False: the link ends."""
+        data = src.recv(65536)
+        if not data:
+            return False
+        for piece in passing(data):
+            if piece is None:
+                return False
+            dst.sendall(piece)
+        return True
 
 
 def write_retention_conf(path, days):

@@ -18,15 +18,13 @@ string, and forwards everything else untouched.
 """
 import os
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 from fcgi_client import fcgi_request
-from harness import BUILD, ROOT, Stack, free_port, wait_beating, wait_until
+from harness import BUILD, ROOT, Forwarder, MySQLLink, Stack, free_port, wait_beating, wait_until
 
 COM_QUERY = 0x03
 S = None
@@ -37,101 +35,29 @@ MYSQL = "8.0.36"
 MYSQL_SENTENCE = "the server is 8.0.36, MySQL or another, not MariaDB: owmcollect needs MariaDB 10.7 or later"
 
 
-class VersionProxy:
-    """127.0.0.1:port -> MariaDB at 127.0.0.1:db_port; while `claim` is
-    set, the server's VERSION() is that string."""
+class VersionLink(MySQLLink):
+    """Rewrites a SELECT VERSION() into a SELECT of the proxy's claim."""
 
-    def __init__(self, db_port):
-        self.db_port = db_port
-        self.port = free_port()
-        self.claim = None
-        self.rewritten = 0
-        self.lock = threading.Lock()
-        self.socks = []
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(64)
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                s = socket.create_connection(("127.0.0.1", self.db_port))
-            except OSError:
-                c.close()
-                continue
-            with self.lock:
-                self.socks += [c, s]
-            threading.Thread(target=self.client_to_server, args=(c, s), daemon=True).start()
-            threading.Thread(target=self.pipe, args=(s, c), daemon=True).start()
-
-    @staticmethod
-    def close_both(a, b):
-        for x in (a, b):
-            try:
-                x.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            x.close()
-
-    def pipe(self, src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        self.close_both(src, dst)
-
-    def client_to_server(self, c, s):
-        buf = b""
-        try:
-            while True:
-                data = c.recv(65536)
-                if not data:
-                    break
-                buf += data
-                while len(buf) >= 4:
-                    n = int.from_bytes(buf[:3], "little")
-                    if len(buf) < 4 + n:
-                        break
-                    pkt, buf = buf[:4 + n], buf[4 + n:]
-                    s.sendall(self.rewrite(pkt))
-        except OSError:
-            pass
-        self.close_both(c, s)
-
-    def rewrite(self, pkt):
-        claim = self.claim
-        payload = pkt[4:]
+    def client_packet(self, pkt):
+        claim, payload = self.fwd.claim, pkt[4:]
         if (claim is None or pkt[3] != 0 or payload[:1] != bytes([COM_QUERY])
                 or payload[1:].strip().upper() != b"SELECT VERSION()"):
             return pkt
-        with self.lock:
-            self.rewritten += 1
+        with self.fwd.lock:
+            self.fwd.rewritten += 1
         q = bytes([COM_QUERY]) + b"SELECT '" + claim.replace("'", "''").encode() + b"'"
         return len(q).to_bytes(3, "little") + b"\x00" + q
 
-    def cut_all(self):
-        """Every connection at once, as a failover does."""
-        with self.lock:
-            socks, self.socks = self.socks, []
-        for x in socks:
-            try:
-                x.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
-    def close(self):
-        self.sock.close()
-        self.cut_all()
+class VersionProxy(Forwarder):
+    """127.0.0.1:port -> MariaDB at 127.0.0.1:db_port; while `claim` is
+    set, the server's VERSION() is that string.  cut_all(): every
+    connection at once, as a failover does."""
+
+    def __init__(self, db_port):
+        self.claim = None
+        self.rewritten = 0
+        super().__init__(db_port, VersionLink)
 
 
 def setUpModule():

@@ -21,13 +21,12 @@ does to a client, on the single-node stack.
 - GET_LOCK('owmcollect.queue') held by a session that died blocks no one.
 """
 import os
-import socket
 import subprocess
 import threading
 import time
 import unittest
 
-from harness import Stack, free_port, max_window, wait_until
+from harness import Forwarder, MySQLLink, Stack, max_window, wait_until
 
 LIMIT = 1200
 ENV = {
@@ -47,59 +46,20 @@ S = None
 PROXY = None
 
 
-class Link:
+class CommitLink(MySQLLink):
     """One client connection and its server connection, with what the proxy
     learnt of it: the ids of watched prepared statements, and whether the
     open transaction executed one."""
 
-    def __init__(self, proxy, client, server):
-        self.proxy, self.client, self.server = proxy, client, server
+    def __init__(self, fwd, client, server):
+        super().__init__(fwd, client, server)
         self.prepared = {}          # statement id: its SQL
         self.prepare_pending = None
         self.marked = False         # this transaction ran a watched one
         self.drop_reply = False     # cut once the server's next packet comes
-        self.dead = False
-        self.lock = threading.Lock()
 
-    def kill(self):
-        with self.lock:
-            if self.dead:
-                return
-            self.dead = True
-        for s in (self.client, self.server):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    @staticmethod
-    def packets(sock):
-        """Whole MySQL packets (header + payload) as they arrive."""
-        buf = b""
-        while True:
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            buf += data
-            while len(buf) >= 4:
-                n = int.from_bytes(buf[:3], "little")
-                if len(buf) < 4 + n:
-                    break
-                yield buf[:4 + n]
-                buf = buf[4 + n:]
-
-    def client_to_server(self):
-        for pkt in self.packets(self.client):
-            if not self.from_client(pkt):
-                break
-        self.kill()
-
-    def from_client(self, pkt):
-        """Forward pkt (False: the link was cut instead)."""
+    def client_packet(self, pkt):
+        """pkt, or None: the link is cut instead of forwarding it."""
         payload = pkt[4:]
         if pkt[3] == 0 and payload:        # a command starts a sequence
             cmd = payload[0]
@@ -107,7 +67,7 @@ class Link:
                 self.prepare_pending = payload[1:].decode(errors="replace")
             elif cmd == COM_STMT_EXECUTE:
                 sql = self.prepared.get(int.from_bytes(payload[1:5], "little"), "")
-                if any(w in sql for w in self.proxy.watch):
+                if any(w in sql for w in self.fwd.watch):
                     self.marked = True
             elif cmd == COM_QUERY:
                 q = payload[1:].strip().upper()
@@ -115,74 +75,39 @@ class Link:
                     self.marked = False
                 elif q == b"COMMIT":
                     marked, self.marked = self.marked, False
-                    mode = marked and self.proxy.take_cut()
+                    mode = marked and self.fwd.take_cut()
                     if mode == "before":            # never reaches it
-                        self.proxy.note_cut()
-                        return False
+                        self.fwd.note_cut()
+                        return None
                     if mode == "after":
                         self.drop_reply = True      # forwarded, then cut
-        try:
-            self.server.sendall(pkt)
-        except OSError:
-            return False
-        return True
+        return pkt
 
-    def server_to_client(self):
-        for pkt in self.packets(self.server):
-            if self.drop_reply:
-                # The server answered the COMMIT: it took effect.  The
-                # client never hears it.
-                self.proxy.note_cut()
-                break
-            payload = pkt[4:]
-            if self.prepare_pending is not None and pkt[3] == 1 and payload:
-                if payload[0] == 0:                 # COM_STMT_PREPARE_OK
-                    self.prepared[int.from_bytes(payload[1:5], "little")] = self.prepare_pending
-                self.prepare_pending = None
-            try:
-                self.client.sendall(pkt)
-            except OSError:
-                break
-        self.kill()
+    def server_packet(self, pkt):
+        if self.drop_reply:
+            # The server answered the COMMIT: it took effect.  The client
+            # never hears it.
+            self.fwd.note_cut()
+            return None
+        payload = pkt[4:]
+        if self.prepare_pending is not None and pkt[3] == 1 and payload:
+            if payload[0] == 0:                 # COM_STMT_PREPARE_OK
+                self.prepared[int.from_bytes(payload[1:5], "little")] = self.prepare_pending
+            self.prepare_pending = None
+        return pkt
 
 
-class MySQLProxy:
-    """127.0.0.1:port -> MariaDB at 127.0.0.1:db_port, one thread pair per
-    connection."""
+class MySQLProxy(Forwarder):
+    """127.0.0.1:port -> MariaDB at 127.0.0.1:db_port, cutting the COMMIT
+    it is armed for; cut_all() cuts every connection, as a writer's death
+    does."""
 
     def __init__(self, db_port):
-        self.db_port = db_port
-        self.port = free_port()
-        self.links = []
-        self.lock = threading.Lock()
         self.watch = ()             # SQL fragments of the transaction to cut
         self.mode = "after"
         self.cuts_left = 0
         self.cuts_done = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(128)
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                s = socket.create_connection(("127.0.0.1", self.db_port))
-            except OSError:
-                c.close()
-                continue
-            for x in (c, s):
-                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            link = Link(self, c, s)
-            with self.lock:
-                self.links = [k for k in self.links if not k.dead] + [link]
-            threading.Thread(target=link.client_to_server, daemon=True).start()
-            threading.Thread(target=link.server_to_client, daemon=True).start()
+        super().__init__(db_port, CommitLink)
 
     def arm(self, watch, count=1, mode="after"):
         """Cut the COMMIT of the next `count` transactions that executed a
@@ -206,18 +131,6 @@ class MySQLProxy:
     def note_cut(self):
         with self.lock:
             self.cuts_done += 1
-
-    def cut_all(self):
-        """Every connection at once, as a writer's death does."""
-        with self.lock:
-            links = list(self.links)
-        for k in links:
-            k.kill()
-        return len(links)
-
-    def close(self):
-        self.sock.close()
-        self.cut_all()
 
 
 def setUpModule():

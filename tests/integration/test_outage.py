@@ -2,22 +2,21 @@
 call a 5xx, and a 429 whose batch cannot be stored.
 
 The worker here is a second supervisor whose owm.url is a switch: a TCP
-forwarder to the stand-in on a port of its own that the test closes
-(connections refused, kept-alive ones cut) and opens again.  While the
+forwarder to the stand-in (harness.Forwarder) on a port of its own that
+the test closes (connections refused, kept-alive ones cut) and opens
+again.  While the
 API is unreachable no city may fail: the gate holds every child's calls
 but one probe, /health says "held" (why, since when), /metrics says
 owmcollect_api_unreachable 1, the worker logs it once; and the cities are
 collected by themselves within a minute of the API's return.
 """
 import os
-import socket
 import subprocess
-import threading
 import time
 import unittest
 import pwd
 
-from harness import Stack, free_port, second_worker, wait_beating, wait_until
+from harness import Forwarder, Stack, second_worker, wait_beating, wait_until
 
 LIMIT = 1200
 S = None
@@ -30,76 +29,6 @@ OUTAGE_S = 35           # longer than the old five attempts (about 18 s)
 BACK_WITHIN_S = 60      # the promise: collected within a minute of the return
 
 
-class Switch:
-    """127.0.0.1:port forwarded to the stand-in, or refused when down."""
-
-    def __init__(self, target):
-        self.target = target
-        self.port = free_port()
-        self.lock = threading.Lock()
-        self.listener = None
-        self.conns = []
-        self.up()
-
-    def up(self):
-        ls = socket.socket()
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", self.port))
-        ls.listen(128)
-        self.listener = ls
-        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
-
-    def down(self):
-        """Nothing listens any more, and every connection is cut."""
-        ls, self.listener = self.listener, None
-        try:
-            ls.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        ls.close()
-        with self.lock:
-            conns, self.conns = self.conns, []
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
-
-    def _accept(self, ls):
-        while True:
-            try:
-                a, _ = ls.accept()
-            except OSError:
-                return
-            try:
-                b = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-                b.settimeout(None)
-            except OSError:
-                a.close()
-                continue
-            with self.lock:
-                self.conns += [a, b]
-            for x, y in ((a, b), (b, a)):
-                threading.Thread(target=self._pump, args=(x, y), daemon=True).start()
-
-    @staticmethod
-    def _pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
 def setUpModule():
     global S, SWITCH, WORKER
     S = Stack(env={"OWMCOLLECT_OWM_CITIES_PER_MINUTE": str(LIMIT)}).start()
@@ -108,7 +37,7 @@ def setUpModule():
     pid = S.pid("worker")
     S.signal("worker", 15)
     wait_until(lambda: not os.path.exists("/proc/%d" % pid), 60, what="the stack's worker to stop")
-    SWITCH = Switch(S.standin_port)
+    SWITCH = Forwarder(S.standin_port)     # down(): refused, up(): back
     WORKER = second_worker(S, dict(WORKER_ENV, OWMCOLLECT_OWM_URL="http://127.0.0.1:%d/data/2.5"
                                    % SWITCH.port))
     wait_beating(S, WORKER, 2)
@@ -122,6 +51,8 @@ def tearDownModule():
         except subprocess.TimeoutExpired:
             WORKER.kill()
             WORKER.wait()
+    if SWITCH:
+        SWITCH.close()
     if S:
         S.stop()
 
