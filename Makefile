@@ -24,7 +24,7 @@ VAR		?= $(CURDIR)/var
 POST_RATE	?= 2000
 POST_BURST	:= $(shell expr 2 \* $(POST_RATE))
 # The database of make run/start: empty for one MariaDB, galera for three
-# Galera nodes behind HAProxy (tests/stack.sh).
+# Galera nodes behind HAProxy (tools/stack.sh).
 DB		?=
 B		:= build
 SANITIZE	?= 0
@@ -114,7 +114,7 @@ all: $(PROGRAMS) www
 # .npmrc, no registry address).  `npm ci` installs them under
 # nginx/vendor/node_modules, and these copies in nginx/www/vendor/ are what
 # nginx serves: build output, ignored by git, served by make run/start
-# (tests/stack.sh) and installed by make install.  The page loads nothing
+# (tools/stack.sh) and installed by make install.  The page loads nothing
 # from any other host.
 VENDOR_NPM	:= nginx/vendor/node_modules/.package-lock.json
 VENDOR_DIR	:= nginx/www/vendor
@@ -258,20 +258,20 @@ test-tools: $(OPENAPI_NPM) $(STANDIN_PLACES)
 
 start: deps
 	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh start
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tools/stack.sh start
 
 stop:
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh stop
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tools/stack.sh stop
 
 status:
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh status
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tools/stack.sh status
 
 mysql:
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh mysql
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tools/stack.sh mysql
 
 run: deps
 	@$(MAKE) --no-print-directory all $(STANDIN_PLACES)
-	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tests/stack.sh run
+	@VAR=$(VAR) PORT=$(PORT) POST_RATE=$(POST_RATE) B=$(B) DB=$(DB) tools/stack.sh run
 
 test: deps-test
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS)

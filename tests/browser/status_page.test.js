@@ -137,10 +137,10 @@ async function apiError(body) {
 	return r.doc.error;
 }
 
-/* SQL on the stack's database as its owner (tests/stack.sh mysql, with
+/* SQL on the stack's database as its owner (tools/stack.sh mysql, with
  * VAR and B from the environment). */
 function sql(query) {
-	childProcess.execFileSync(path.join(ROOT, "tests", "stack.sh"), ["mysql"],
+	childProcess.execFileSync(path.join(ROOT, "tools", "stack.sh"), ["mysql"],
 	    { input: query, stdio: ["pipe", "pipe", "pipe"], timeout: 30000 });
 }
 

@@ -1,7 +1,7 @@
 """Integration-test harness: a private owmcollect stack per test module.
 
 Each Stack gets its own temp dir (VAR), free ports for nginx and MariaDB,
-and its own API stand-in, by running tests/stack.sh with that environment,
+and its own API stand-in, by running tools/stack.sh with that environment,
 so tests never collide with a running `make run` or with each other.
 Extra OWMCOLLECT_* settings go in through the environment.
 
@@ -28,7 +28,7 @@ import time
 import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STACK = os.path.join(ROOT, "tests", "stack.sh")
+STACK = os.path.join(ROOT, "tools", "stack.sh")
 BUILD = os.environ.get("B", "build")
 
 
@@ -428,13 +428,13 @@ atexit.register(clean_up)
 
 class Stack:
     """db="galera": three Galera nodes behind HAProxy instead of one MariaDB
-    (tests/stack.sh, DB=galera): db_port is HAProxy's, and writer(),
+    (tools/stack.sh, DB=galera): db_port is HAProxy's, and writer(),
     kill_node(n), start_node(n), wait_synced(n) and node_sql(n, ...) reach
     the nodes; sql() goes to the writer."""
 
     def __init__(self, env=None, keep=False, db=None):
         # Mode 0700 and left so: nothing of nginx's workers is in VAR when
-        # root (tests/stack.sh), so every stack is also a private VAR.
+        # root (tools/stack.sh), so every stack is also a private VAR.
         self.dir = tempfile.mkdtemp(prefix="owmtest-")
         self.keep = keep or os.environ.get("OWMTEST_KEEP") == "1"
         self.up = False

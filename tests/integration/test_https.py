@@ -91,7 +91,7 @@ class Https(unittest.TestCase):
         wait_until(lambda: (lambda p: p is None or not os.path.exists("/proc/%d" % p))(
             S.pid("worker")), 60, what="the worker to stop")
         env = dict(S.env, OWMCOLLECT_OWM_CA_FILE=os.path.join(TLS, "other-ca.pem"))
-        p = subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "start-one", "worker"],
+        p = subprocess.run([os.path.join(ROOT, "tools", "stack.sh"), "start-one", "worker"],
                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         ids = [52001, 52002]
@@ -112,7 +112,7 @@ class Https(unittest.TestCase):
         S.signal("worker", signal.SIGTERM)
         wait_until(lambda: (lambda p: p is None or not os.path.exists("/proc/%d" % p))(
             S.pid("worker")), 60, what="the worker to stop")
-        p = subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "start-one", "worker"],
+        p = subprocess.run([os.path.join(ROOT, "tools", "stack.sh"), "start-one", "worker"],
                            env=S.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         doc = S.wait_progress("tls-bad", 100, timeout=90)

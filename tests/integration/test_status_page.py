@@ -104,7 +104,7 @@ class Static(unittest.TestCase):
 
 def run_browser(test, stack, *args):
     """tests/browser/status_page.test.js against stack's page with args
-    (in stack's environment: VAR and B name it to tests/stack.sh); fails
+    (in stack's environment: VAR and B name it to tools/stack.sh); fails
     test unless it passes.  Also used by test_list_token (--token)."""
     if not os.path.exists(CHROMIUM):
         test.fail("%s is missing: the browser test needs the Debian package chromium "
@@ -131,7 +131,7 @@ class Browser(unittest.TestCase):
         shutil.rmtree(OUT, ignore_errors=True)
         os.makedirs(OUT)
         print("\nstatus page: screenshots and the CSV go to %s" % OUT, flush=True)
-        # --gate: the test pauses the gate through tests/stack.sh mysql,
+        # --gate: the test pauses the gate through tools/stack.sh mysql,
         # which finds this stack by the environment (VAR, B).
         try:
             run_browser(self, S, "--out", OUT, "--gate")

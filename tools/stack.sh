@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/stack.sh: the local owmcollect stack, used by `make run/start/stop/
+# tools/stack.sh: the local owmcollect stack, used by `make run/start/stop/
 # status` and by the integration tests (each in its own VAR and ports).
 #
 #   stack.sh start | stop | status | run | mysql | start-one fcgi|worker|mysqld
