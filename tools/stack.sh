@@ -1,6 +1,16 @@
 #!/usr/bin/env bash
-# tools/stack.sh: the local owmcollect stack, used by `make run/start/stop/
-# status` and by the integration tests (each in its own VAR and ports).
+# tools/stack.sh: runs owmcollect on this machine, unprivileged or as root,
+# for `make run/start/stop/status/mysql` and for the tests (each stack in
+# its own VAR and ports).  It runs, each as a process of its own on
+# 127.0.0.1: MariaDB (DB=galera: three Galera nodes behind HAProxy), the
+# API stand-in when owm.key is empty (tests/standin/owm_standin.py),
+# owmcollect-fcgi, owmcollect-worker, and nginx in front on PORT.
+#
+# Every process it starts leaves a pid file in $VAR/run (mysqld, db-N,
+# haproxy, standin, fcgi, worker, nginx .pid); `stack.sh stop` (make stop)
+# stops exactly those pids, each after checking it still runs the program
+# it started, and `run` does the same on Ctrl-C.  Nothing is ever stopped
+# by name.
 #
 #   stack.sh start | stop | status | run | mysql | start-one fcgi|worker|mysqld
 #   stack.sh db-kill N | db-start N | writer   (DB=galera: kill -9 node N;
@@ -17,8 +27,6 @@
 # burst twice that; 2000),
 # and any OWMCOLLECT_* setting, which reaches the programs.
 #
-# Everything it starts leaves a pid file in $VAR/run; stop signals exactly
-# those pids (after checking each still runs the program it started).
 # Daemons run in their own sessions (setsid), so a Ctrl-C reaches only this
 # script, which then stops them in order.
 #
@@ -96,8 +104,10 @@ port_taken() {
 	[ -f "$1" ] && tail -c +"$(( $2 + 1 ))" "$1" | grep -q 'Address already in use'
 }
 # What wait_for says when the server it waits for failed: set by each
-# start_* before it waits (log file, its mark, the port it listens on).
+# start_* before it waits (watch_log: the log file, its size now, the ports
+# the server listens on) and cleared once it is up.
 FAIL_LOG="" FAIL_MARK=0 FAIL_PORT=""
+watch_log() { FAIL_LOG=$1 FAIL_MARK=$(log_mark "$1") FAIL_PORT=$2; }
 failed_why() {
 	local p
 	[ -n "$FAIL_PORT" ] || return 0
@@ -117,15 +127,55 @@ failed_why() {
 	done
 }
 
-# pid from a pid file if that process is alive and runs $2.
+# The components, by the name of their pid file ($RUN/NAME.pid), in the
+# order stop stops them (Galera: HAProxy, then the nodes, node 1 last: the
+# last to leave is the one safe to start the cluster from next time).
+COMPONENTS="nginx fcgi worker standin mysqld haproxy db-3 db-2 db-1"
+
+# What the command line of component $1 holds: a pid file is trusted only
+# while its process still runs that.
+cmdline_of() {
+	case $1 in
+	fcgi|worker)	echo "owmcollect-$1" ;;
+	standin)	echo owm_standin ;;
+	mysqld)		echo mariadbd ;;
+	db-[123])	echo "$1/my.cnf" ;;
+	*)		echo "$1" ;;
+	esac
+}
+
+# The pid of component $1 if its pid file names a live process running it.
 live_pid() {
 	local f=$RUN/$1.pid pid
 	[ -s "$f" ] || return 1
 	pid=$(cat "$f" 2>/dev/null) || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
+	tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(cmdline_of "$1")" ||
+	    return 1
 	echo "$pid"
+}
+live() { live_pid "$1" >/dev/null; }
+
+# spawn NAME LOGFILE COMMAND...: COMMAND in a session of its own, its
+# output appended to LOGFILE, its pid in $RUN/NAME.pid and in SPAWNED.
+SPAWNED=""
+spawn() {
+	local name=$1 log=$2
+	shift 2
+	setsid "$@" >> "$log" 2>&1 &
+	SPAWNED=$!
+	echo "$SPAWNED" > "$RUN/$name.pid"
+}
+
+# Until pid $1 is gone, at most $2 seconds; fails if it is still there.
+wait_gone() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$pid" 2>/dev/null
 }
 
 # The directory nginx's workers use (WEB) and the FastCGI socket.  As root:
@@ -179,16 +229,24 @@ remove_webdir() {
 	fi
 }
 
-# Stop one component: TERM, wait up to $3 s, then KILL.
+# How long stop waits for component $1 after TERM before it kills it.
+stop_seconds() {
+	case $1 in
+	worker)	echo $(( $(setting worker.stop_seconds 2>/dev/null || echo 30) + 5 )) ;;
+	mysqld|db-[123])	echo 60 ;;
+	fcgi)	echo 15 ;;
+	standin)	echo 5 ;;
+	*)	echo 10 ;;
+	esac
+}
+
+# Stop one component: TERM, wait (stop_seconds), then KILL.
 stop_one() {
-	local name=$1 match=$2 wait=${3:-15} pid i
-	pid=$(live_pid "$name" "$match") || { rm -f "$RUN/$name.pid"; return 0; }
+	local name=$1 wait pid
+	pid=$(live_pid "$name") || { rm -f "$RUN/$name.pid"; return 0; }
+	wait=$(stop_seconds "$name")
 	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < wait * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if ! wait_gone "$pid" "$wait"; then
 		say "$name (pid $pid) did not stop in ${wait}s: killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
@@ -210,7 +268,26 @@ wait_for() {
 	die "$what did not come up within ${secs}s$(failed_why) (logs in $LOG)"
 }
 
-db_admin() { mariadb --no-defaults --socket="$SOCK" -u"$ME" "$@"; }
+# The mysql client on the server of socket $1, as its owner.
+mariadb_on() {
+	local sock=$1
+	shift
+	mariadb --no-defaults --socket="$sock" -u"$ME" "$@"
+}
+db_admin() { mariadb_on "$SOCK" "$@"; }
+
+# install_datadir DIR CNF LOG: a MariaDB datadir at DIR, made in a scratch
+# dir first, so that an interrupted first start leaves no half-initialised
+# datadir behind.
+install_datadir() {
+	local dir=$1 cnf=$2 log=$3
+	say "initialising MariaDB in $dir"
+	rm -rf "$dir.init"
+	mariadb-install-db --defaults-file="$cnf" --datadir="$dir.init" \
+	    --auth-root-authentication-method=socket --skip-test-db \
+	    > "$log" 2>&1 || die "mariadb-install-db failed: see $log"
+	mv "$dir.init" "$dir"
+}
 
 # Query a setting in effect (config file + environment) from the program.
 setting() { "$B/owmcollect-fcgi" -c "$CONF" -t | sed -n "s/^$1 = //p" | tr -d '"'; }
@@ -245,27 +322,17 @@ start_db() {
 	log-error = $LOG/mysqld.err
 	$(server_settings)
 	CNF
-	if [ ! -d "$VAR/mysql/data" ]; then
-		# Into a scratch dir first: an interrupted first start must not
-		# leave a half-initialised datadir behind.
-		say "initialising MariaDB in $VAR/mysql/data"
-		rm -rf "$VAR/mysql/data.init"
-		mariadb-install-db --defaults-file="$MYCNF" \
-		    --datadir="$VAR/mysql/data.init" \
-		    --auth-root-authentication-method=socket --skip-test-db \
-		    > "$LOG/mysql-install.log" 2>&1 ||
-		    die "mariadb-install-db failed: see $LOG/mysql-install.log"
-		mv "$VAR/mysql/data.init" "$VAR/mysql/data"
-	fi
-	FAIL_LOG=$LOG/mysqld.err FAIL_MARK=$(log_mark "$LOG/mysqld.err") FAIL_PORT=$DB_PORT
-	setsid mariadbd --defaults-file="$MYCNF" >> "$LOG/mysqld.out" 2>&1 &
-	echo $! > "$RUN/mysqld.pid"	# mariadbd writes the same pid there too
-	wait_for 120 MariaDB $! mariadb-admin --no-defaults --socket="$SOCK" -u"$ME" ping
+	[ -d "$VAR/mysql/data" ] ||
+	    install_datadir "$VAR/mysql/data" "$MYCNF" "$LOG/mysql-install.log"
+	watch_log "$LOG/mysqld.err" "$DB_PORT"
+	# mariadbd writes the same pid to its pid file too.
+	spawn mysqld "$LOG/mysqld.out" mariadbd --defaults-file="$MYCNF"
+	wait_for 120 MariaDB "$SPAWNED" mariadb-admin --no-defaults --socket="$SOCK" -u"$ME" ping
 	FAIL_PORT=""
 }
 
 apply_schema() {
-	local pw db
+	local pw db host
 	db=$(setting mysql.database)
 	mkdir -p "$VAR/secrets"
 	chmod 700 "$VAR/secrets"
@@ -276,15 +343,15 @@ apply_schema() {
 	pw=$(cat "$VAR/secrets/mysql-password")
 	db_admin -e "CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4"
 	db_admin "$db" < "$ROOT/etc/schema.sql"
-	# The password goes through stdin, never through arguments.
-	db_admin <<-SQL
-	CREATE USER IF NOT EXISTS 'owmcollect'@'localhost' IDENTIFIED BY '$pw';
-	CREATE USER IF NOT EXISTS 'owmcollect'@'127.0.0.1' IDENTIFIED BY '$pw';
-	ALTER USER 'owmcollect'@'localhost' IDENTIFIED BY '$pw';
-	ALTER USER 'owmcollect'@'127.0.0.1' IDENTIFIED BY '$pw';
-	GRANT SELECT, INSERT, UPDATE, DELETE ON \`$db\`.* TO 'owmcollect'@'localhost';
-	GRANT SELECT, INSERT, UPDATE, DELETE ON \`$db\`.* TO 'owmcollect'@'127.0.0.1';
-	SQL
+	# The user over the socket and over TCP; the password goes through
+	# stdin, never through arguments.
+	for host in localhost 127.0.0.1; do
+		cat <<-SQL
+		CREATE USER IF NOT EXISTS 'owmcollect'@'$host' IDENTIFIED BY '$pw';
+		ALTER USER 'owmcollect'@'$host' IDENTIFIED BY '$pw';
+		GRANT SELECT, INSERT, UPDATE, DELETE ON \`$db\`.* TO 'owmcollect'@'$host';
+		SQL
+	done | db_admin
 }
 
 # -- DB=galera: three Galera nodes behind HAProxy ------------------------------
@@ -306,11 +373,11 @@ HAPROXY_SOCK=$RUN/haproxy.sock
 node_dir() { echo "$VAR/mysql/db-$1"; }
 node_sock() { echo "$RUN/db-$1.sock"; }
 node_ok() { [[ ${1:-} =~ ^[123]$ ]] || die "a node is 1, 2 or 3"; }
-node_live() { live_pid "db-$1" "db-$1/my.cnf"; }
+node_live() { live_pid "db-$1"; }
 node_admin() {
 	local n=$1
 	shift
-	mariadb --no-defaults --socket="$(node_sock "$n")" -u"$ME" "$@"
+	mariadb_on "$(node_sock "$n")" "$@"
 }
 # A status variable of node n (empty when it does not answer).
 node_status() {
@@ -444,13 +511,7 @@ init_node() {
 		mkdir -p "$d/data"
 		return 0
 	fi
-	say "initialising MariaDB in $d/data"
-	rm -rf "$d/data.init"
-	mariadb-install-db --defaults-file="$d/my.cnf" --datadir="$d/data.init" \
-	    --auth-root-authentication-method=socket --skip-test-db \
-	    > "$LOG/db-$1-install.log" 2>&1 ||
-	    die "mariadb-install-db failed: see $LOG/db-$1-install.log"
-	mv "$d/data.init" "$d/data"
+	install_datadir "$d/data" "$d/my.cnf" "$LOG/db-$1-install.log"
 }
 
 # start_node N [new]: node N, starting a new cluster (new) or joining the
@@ -465,11 +526,10 @@ start_node() {
 		pos=$(recover_position "$n") || pos=""
 		[ -n "$pos" ] && args+=(--wsrep-start-position="$pos")
 	fi
-	FAIL_LOG=$LOG/db-$n.err FAIL_MARK=$(log_mark "$LOG/db-$n.err")
-	FAIL_PORT="${NODE_PORTS[i]} ${GCOMM_PORTS[i]} ${IST_PORTS[i]} ${SST_PORTS[i]}"
-	setsid mariadbd --defaults-file="$d/my.cnf" "${args[@]}" >> "$LOG/db-$n.out" 2>&1 &
-	echo $! > "$RUN/db-$n.pid"
-	wait_for 300 "Galera node db-$n" $! node_synced "$n"
+	watch_log "$LOG/db-$n.err" \
+	    "${NODE_PORTS[i]} ${GCOMM_PORTS[i]} ${IST_PORTS[i]} ${SST_PORTS[i]}"
+	spawn "db-$n" "$LOG/db-$n.out" mariadbd --defaults-file="$d/my.cnf" "${args[@]}"
+	wait_for 300 "Galera node db-$n" "$SPAWNED" node_synced "$n"
 	FAIL_PORT=""
 }
 
@@ -500,7 +560,7 @@ check_primary_keys() {
 write_check() {
 	cat > "$HAPROXY_DIR/galera-check" <<-SH
 	#!/bin/sh
-	# Generated by tests/stack.sh: HAProxy's check of one Galera node.
+	# Generated by tools/stack.sh: HAProxy's check of one Galera node.
 	s=\$(mariadb --no-defaults --socket="$RUN/\$HAPROXY_SERVER_NAME.sock" -u"$ME" \\
 	    --connect-timeout=1 -BN -e "SHOW GLOBAL STATUS WHERE Variable_name IN
 	    ('wsrep_local_state', 'wsrep_ready')" 2>/dev/null) || exit 1
@@ -528,7 +588,7 @@ write_haproxy_cfg() {
 	mkdir -p "$HAPROXY_DIR"
 	write_check
 	cat > "$HAPROXY_DIR/haproxy.cfg" <<-CFG
-	# Generated by tests/stack.sh
+	# Generated by tools/stack.sh
 	global
 	    maxconn 2000
 	    stats socket $HAPROXY_SOCK mode 600 level admin
@@ -604,10 +664,9 @@ start_haproxy() {
 	write_haproxy_cfg
 	haproxy -q -c -f "$HAPROXY_DIR/haproxy.cfg" ||
 	    die "HAProxy configuration test failed"
-	FAIL_LOG=$LOG/haproxy.log FAIL_MARK=$(log_mark "$LOG/haproxy.log") FAIL_PORT=$DB_PORT
-	setsid haproxy -db -f "$HAPROXY_DIR/haproxy.cfg" >> "$LOG/haproxy.log" 2>&1 &
-	echo $! > "$RUN/haproxy.pid"
-	wait_for 60 HAProxy $! writer_is 1
+	watch_log "$LOG/haproxy.log" "$DB_PORT"
+	spawn haproxy "$LOG/haproxy.log" haproxy -db -f "$HAPROXY_DIR/haproxy.cfg"
+	wait_for 60 HAProxy "$SPAWNED" writer_is 1
 	FAIL_PORT=""
 }
 
@@ -637,7 +696,7 @@ start_galera() {
 
 galera_status() {
 	local n pid rc=0 w servers="" seen
-	if live_pid haproxy haproxy >/dev/null; then
+	if live haproxy; then
 		servers=$(haproxy_servers 2>/dev/null) || servers=""
 	fi
 	for n in 1 2 3; do
@@ -653,7 +712,7 @@ galera_status() {
 			rc=3
 		fi
 	done
-	if pid=$(live_pid haproxy haproxy); then
+	if pid=$(live_pid haproxy); then
 		if w=$(haproxy_writer); then
 			printf '%-8s running (pid %s), writer db-%s\n' haproxy "$pid" "$w"
 		else
@@ -668,14 +727,11 @@ galera_status() {
 }
 
 do_db_kill() {
-	local pid i
+	local pid
 	node_ok "${1:-}"
 	pid=$(node_live "$1") || die "db-$1 is not running"
 	kill -KILL "$pid"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_gone "$pid" 10 || true
 	say "db-$1 (pid $pid) killed"
 }
 
@@ -701,13 +757,13 @@ start_standin() {
 	    > "$VAR/secrets/standin-key")
 	key=$(cat "$VAR/secrets/standin-key")
 	limit=$(setting owm.cities_per_minute)
-	FAIL_LOG=$LOG/standin.log FAIL_MARK=$(log_mark "$LOG/standin.log") FAIL_PORT=${STANDIN_PORT:-}
-	OWM_STANDIN_KEY=$key setsid python3 "$ROOT/tests/standin/owm_standin.py" \
+	watch_log "$LOG/standin.log" "${STANDIN_PORT:-}"
+	OWM_STANDIN_KEY=$key spawn standin "$LOG/standin.log" \
+	    python3 "$ROOT/tests/standin/owm_standin.py" \
 	    --listen "127.0.0.1:${STANDIN_PORT:-0}" --log "$LOG/standin-access.log" \
 	    --pidfile "$RUN/standin.pid" --ready-file "$RUN/standin.port" \
-	    --limit "$limit" >> "$LOG/standin.log" 2>&1 &
-	echo $! > "$RUN/standin.pid"
-	wait_for 60 "the API stand-in" $! test -s "$RUN/standin.port"
+	    --limit "$limit"
+	wait_for 60 "the API stand-in" "$SPAWNED" test -s "$RUN/standin.port"
 	FAIL_PORT=""
 	say "owm.key is empty: using the local API stand-in at 127.0.0.1:$(tr -d ' \n' < "$RUN/standin.port")"
 }
@@ -732,7 +788,7 @@ program_env() {
 	if [ "$AS_ROOT" = 1 ]; then
 		export OWMCOLLECT_HTTP_SOCKET_GROUP=$WEB_USER
 	fi
-	if live_pid standin owm_standin >/dev/null; then
+	if live standin; then
 		export OWMCOLLECT_OWM_URL="http://127.0.0.1:$(tr -d ' \n' < "$RUN/standin.port")/data/2.5"
 		export OWMCOLLECT_OWM_KEY
 		OWMCOLLECT_OWM_KEY=$(cat "$VAR/secrets/standin-key")
@@ -740,15 +796,13 @@ program_env() {
 }
 
 start_fcgi() {
-	setsid "$B/owmcollect-fcgi" -c "$CONF" >> "$LOG/fcgi.log" 2>&1 &
-	echo $! > "$RUN/fcgi.pid"
-	wait_for 60 owmcollect-fcgi $! test -S "$FCGI_SOCK"
+	spawn fcgi "$LOG/fcgi.log" "$B/owmcollect-fcgi" -c "$CONF"
+	wait_for 60 owmcollect-fcgi "$SPAWNED" test -S "$FCGI_SOCK"
 }
 
 start_worker() {
 	[ -x "$B/owmcollect-worker" ] || return 0
-	setsid "$B/owmcollect-worker" -c "$CONF" >> "$LOG/worker.log" 2>&1 &
-	echo $! > "$RUN/worker.pid"
+	spawn worker "$LOG/worker.log" "$B/owmcollect-worker" -c "$CONF"
 }
 
 start_nginx() {
@@ -770,7 +824,7 @@ start_nginx() {
 	    die "nginx configuration test failed"
 	# nginx binds its port before it becomes a daemon: when it cannot,
 	# this command fails.
-	FAIL_LOG=$LOG/nginx-error.log FAIL_MARK=$(log_mark "$LOG/nginx-error.log") FAIL_PORT=$PORT
+	watch_log "$LOG/nginx-error.log" "$PORT"
 	setsid nginx -e "$LOG/nginx-error.log" -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" ||
 	    die "nginx did not start$(failed_why) (logs in $LOG)"
 	wait_for 60 nginx "" test -s "$RUN/nginx.pid"
@@ -781,10 +835,8 @@ start_nginx() {
 
 running() {
 	local n
-	for n in "nginx:nginx" "fcgi:owmcollect-fcgi" "worker:owmcollect-worker" \
-	    "standin:owm_standin" "mysqld:mariadbd" "haproxy:haproxy" \
-	    "db-1:db-1/my.cnf" "db-2:db-2/my.cnf" "db-3:db-3/my.cnf"; do
-		live_pid "${n%%:*}" "${n#*:}" >/dev/null && return 0
+	for n in $COMPONENTS; do
+		live "$n" && return 0
 	done
 	return 1
 }
@@ -823,34 +875,26 @@ do_start() {
 }
 
 do_stop() {
-	stop_one nginx nginx 10
-	stop_one fcgi owmcollect-fcgi 15
-	stop_one worker owmcollect-worker "$(( $(setting worker.stop_seconds 2>/dev/null || echo 30) + 5 ))"
-	stop_one standin owm_standin 5
-	stop_one mysqld mariadbd 60
-	# Galera: HAProxy, then the nodes, node 1 last: the last to leave is
-	# the one safe to start the cluster from next time.
-	stop_one haproxy haproxy 10
-	stop_one db-3 db-3/my.cnf 60
-	stop_one db-2 db-2/my.cnf 60
-	stop_one db-1 db-1/my.cnf 60
+	local n
+	for n in $COMPONENTS; do
+		stop_one "$n"
+	done
 	rm -f "$KIND_FILE"
 	remove_webdir
 }
 
 do_status() {
-	local n pid rc=0 first="mysqld:mariadbd"
+	local n pid rc=0 first=mysqld
 	if [ "$DB" = galera ]; then
 		galera_status || rc=$?
 		first=""
 	fi
-	for n in $first "standin:owm_standin" "fcgi:owmcollect-fcgi" \
-	    "worker:owmcollect-worker" "nginx:nginx"; do
-		if pid=$(live_pid "${n%%:*}" "${n#*:}"); then
-			printf '%-8s running (pid %s)\n' "${n%%:*}" "$pid"
+	for n in $first standin fcgi worker nginx; do
+		if pid=$(live_pid "$n"); then
+			printf '%-8s running (pid %s)\n' "$n" "$pid"
 		else
-			printf '%-8s stopped\n' "${n%%:*}"
-			case ${n%%:*} in
+			printf '%-8s stopped\n' "$n"
+			case $n in
 			standin) ;;	# only when no key is configured
 			worker) [ -x "$B/owmcollect-worker" ] && rc=3 ;;
 			*) rc=3 ;;
@@ -873,9 +917,9 @@ do_run() {
 	  logs: $LOG
 	MSG
 	while :; do
-		if ! live_pid nginx nginx >/dev/null || ! live_pid fcgi owmcollect-fcgi >/dev/null ||
-		    { [ "$DB" = galera ] && ! live_pid haproxy haproxy >/dev/null; } ||
-		    { [ "$DB" != galera ] && ! live_pid mysqld mariadbd >/dev/null; }; then
+		if ! live nginx || ! live fcgi ||
+		    { [ "$DB" = galera ] && ! live haproxy; } ||
+		    { [ "$DB" != galera ] && ! live mysqld; }; then
 			say "a component stopped unexpectedly (see $LOG): stopping everything"
 			do_stop
 			exit 1
@@ -887,13 +931,14 @@ do_run() {
 # The mysql client on the local instance, as its owner; reads SQL from
 # standard input when piped (make mysql < report.sql).
 do_mysql() {
-	local w
+	local w sock=$SOCK
 	if [ "$DB" = galera ]; then
 		w=$(haproxy_writer) || die "no Galera node is up in $VAR"
-		exec mariadb --no-defaults --socket="$(node_sock "$w")" -u"$ME" "$(setting mysql.database)"
+		sock=$(node_sock "$w")
+	else
+		live mysqld || die "MariaDB is not running in $VAR (make start)"
 	fi
-	live_pid mysqld mariadbd >/dev/null || die "MariaDB is not running in $VAR (make start)"
-	exec mariadb --no-defaults --socket="$SOCK" -u"$ME" "$(setting mysql.database)"
+	exec mariadb --no-defaults --socket="$sock" -u"$ME" "$(setting mysql.database)"
 }
 
 # Start one component again if it is not running, as systemd would after
@@ -901,11 +946,11 @@ do_mysql() {
 # worker or mysqld.
 do_start_one() {
 	case $1 in
-	fcgi)	live_pid fcgi owmcollect-fcgi >/dev/null && return 0
+	fcgi)	live fcgi && return 0
 		program_env; start_fcgi ;;
-	worker)	live_pid worker owmcollect-worker >/dev/null && return 0
+	worker)	live worker && return 0
 		program_env; start_worker ;;
-	mysqld)	live_pid mysqld mariadbd >/dev/null && return 0
+	mysqld)	live mysqld && return 0
 		start_db ;;
 	*)	die "start-one: fcgi, worker or mysqld" ;;
 	esac
