@@ -19,7 +19,6 @@
 #include "cancel.h"
 #include "config.h"
 #include "counters.h"
-#include "csv.h"
 #include "handlers.h"
 #include "health.h"
 #include "json.h"
@@ -190,8 +189,6 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	static struct collect_req r;
 	static struct buf url;
 	struct accepted	 a;
-	char		 enc[ID_MAX * 3];
-	long		 n;
 
 	if (!authorized(rq, rs) || collect_body(rq, rs, &r) == -1)
 		return;
@@ -206,10 +203,8 @@ collect(const struct http_req *rq, struct http_resp *rs)
 		return;
 	}
 	buf_reset(&url);
-	buf_adds(&url, "/get?id=");
-	if ((n = percent_encode(r.id, r.idlen, enc, sizeof(enc))) >= 0)
-		buf_add(&url, enc, (size_t)n);
-	if (n < 0 || buf_cstr(&url) == NULL) {
+	reply_status_url(&url, r.id, r.idlen);
+	if (buf_cstr(&url) == NULL) {
 		unavailable(rs);
 		return;
 	}
@@ -260,7 +255,7 @@ get_headers(struct http_resp *rs, const char *id, size_t idlen,
 		return 0;
 	}
 	buf_reset(&disp);
-	csv_disposition(&disp, id, idlen);
+	reply_csv_disposition(&disp, id, idlen);
 	if (buf_cstr(&disp) == NULL)
 		return -1;
 	rs->content_type = "text/csv; charset=utf-8";

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "post.h"
 #include "rules.h"
+#include "validate.h"
 
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
@@ -86,6 +87,54 @@ reply_error(struct buf *out, const char *msg)
 	buf_adds(out, "{\"error\": ");
 	json_str(out, msg, strlen(msg));
 	buf_adds(out, "}\n");
+}
+
+/* 1 if c is an RFC 3986 unreserved byte: [A-Za-z0-9._~-]. */
+static int
+url_unreserved(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	    c == '~';
+}
+
+long
+reply_percent_encode(const char *s, size_t n, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (url_unreserved((char)c)) {
+			if (o >= cap)
+				return -3;
+			out[o++] = (char)c;
+			continue;
+		}
+		if (cap - o < 3)
+			return -3;
+		out[o++] = '%';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	return (long)o;
+}
+
+void
+reply_status_url(struct buf *out, const char *id, size_t idlen)
+{
+	char	 enc[ID_MAX * 3];
+	long	 n;
+
+	if (idlen > ID_MAX ||
+	    (n = reply_percent_encode(id, idlen, enc, sizeof(enc))) < 0) {
+		out->failed = 1;
+		return;
+	}
+	buf_adds(out, "/get?id=");
+	buf_add(out, enc, (size_t)n);
 }
 
 void
@@ -245,6 +294,33 @@ reply_csv_document(struct buf *out, const struct buf *rows)
 	buf_add(out, rows->data, rows->len);
 	if (rows->failed)
 		out->failed = 1;
+}
+
+/* A byte that may stand in the quoted filename as it is: [A-Za-z0-9._-]. */
+static int
+filename_plain(char c)
+{
+	return url_unreserved(c) && c != '~';
+}
+
+void
+reply_csv_disposition(struct buf *out, const char *id, size_t idlen)
+{
+	char	 enc[ID_MAX * 3];
+	long	 n;
+	size_t	 i;
+
+	if (idlen > ID_MAX ||
+	    (n = reply_percent_encode(id, idlen, enc, sizeof(enc))) < 0) {
+		out->failed = 1;
+		return;
+	}
+	buf_adds(out, "attachment; filename=\"");
+	for (i = 0; i < idlen; i++)
+		buf_addc(out, filename_plain(id[i]) ? id[i] : '_');
+	buf_adds(out, ".csv\"; filename*=UTF-8''");
+	buf_add(out, enc, (size_t)n);
+	buf_adds(out, ".csv");
 }
 
 void

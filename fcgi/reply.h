@@ -3,9 +3,10 @@
  * contract"; etc/openapi.yaml): the JSON of POST /collect's 202, of a
  * request (GET /get, and DELETE /collect, which answers the cancelled
  * request's document), of GET /collect's pages, of errors and of
- * /health, and the text of /metrics and of GET /get?format=csv.  The callers read the database;
- * these only format what they read, append to a struct buf (its sticky
- * failure says when memory ran out) and never log.
+ * /health, the text of /metrics and of GET /get?format=csv, its
+ * Content-Disposition and POST's status URL.  The callers read the
+ * database; these only format what they read, append to a struct buf
+ * (its sticky failure says when memory ran out) and never log.
  */
 #ifndef OWM_REPLY_H
 #define OWM_REPLY_H
@@ -23,7 +24,12 @@ struct health_sums;
 /* {"error": msg} */
 void	reply_error(struct buf *, const char *msg);
 
-/* POST /collect's 202; status_url is the Location, percent-encoded. */
+/*
+ * Request id's status URL, /get?id=<id percent-encoded>: POST /collect's
+ * Location, and its 202's status_url.
+ */
+void	reply_status_url(struct buf *, const char *id, size_t idlen);
+/* POST /collect's 202; status_url as reply_status_url made it. */
 void	reply_accepted(struct buf *, const char *id, size_t idlen,
 	    const struct accepted *, const char *status_url);
 
@@ -72,6 +78,17 @@ void	reply_csv_city(struct buf *rows, const struct reply_city *);
 void	reply_csv_document(struct buf *, const struct buf *rows);
 
 /*
+ * GET /get?format=csv's Content-Disposition, naming the download after
+ * request id (RFC 6266, with RFC 8187's filename*):
+ *   attachment; filename="<id>.csv"; filename*=UTF-8''<id>.csv
+ * where the quoted name has every byte outside [A-Za-z0-9._-] replaced by
+ * "_" (no quote, backslash, CR, LF or non-ASCII byte can reach the
+ * header) and filename* carries the id percent-encoded.  An id longer
+ * than ID_MAX fails the buffer.
+ */
+void	reply_csv_disposition(struct buf *, const char *id, size_t idlen);
+
+/*
  * GET /collect's page: the start, its nth request (n from 0), the end
  * with the cursor of the next page (NULL: none).
  */
@@ -99,5 +116,12 @@ void	reply_metrics_call(struct buf *calls, const char *outcome,
 	    size_t len, long long n);
 void	reply_metrics(struct buf *, const struct health_sums *,
 	    long long limit_per_minute, const struct buf *calls);
+
+/*
+ * Percent-encode every byte but RFC 3986's unreserved ones (A-Z a-z 0-9
+ * - . _ ~) as %XX: safe in a URL's query and as an RFC 8187 ext-value.
+ * The encoded length, or -3 when it does not fit in cap (3 * n does).
+ */
+long	reply_percent_encode(const char *s, size_t n, char *out, size_t cap);
 
 #endif

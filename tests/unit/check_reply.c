@@ -4,7 +4,9 @@
  * reply_city, byte for byte.  What the API said of a city (name, country
  * as stored; lat, lon from a DECIMAL's text, trailing zeros cut), nulls,
  * escaping, a failed city.  And /metrics' samples of the gate's pause,
- * the oldest queued city and the answers by status class.
+ * the oldest queued city and the answers by status class.  The URLs and
+ * file names a request id goes into (percent-encoding, which
+ * percent_decode undoes).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,9 @@
 
 #include "check_run.h"
 #include "health.h"
+#include "parse.h"
 #include "reply.h"
+#include "validate.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define S(s)		s, sizeof(s) - 1
@@ -232,6 +236,162 @@ START_TEST(test_metrics)
 }
 END_TEST
 
+/* ---- percent-encoding, the status URL, the CSV's file name --------- */
+
+static const struct {
+	const char	*name;
+	const char	*s;
+	size_t		 n;
+	size_t		 cap;
+	long		 rc;
+	const char	*out;
+} enc_cases[] = {
+	{ "unreserved pass", S("AZaz09-._~"), 64, 10, "AZaz09-._~" },
+	{ "empty", S(""), 64, 0, "" },
+	{ "space, quote, backslash", S(" \"\\"), 64, 9, "%20%22%5C" },
+	{ "CR LF, NUL", "\r\n\0", 3, 64, 9, "%0D%0A%00" },
+	{ "percent, plus, slash", S("%+/"), 64, 9, "%25%2B%2F" },
+	{ "query syntax", S("a=b&c?d#e"), 64, 17, "a%3Db%26c%3Fd%23e" },
+	{ "UTF-8", S("S\xc3\xa3o"), 64, 8, "S%C3%A3o" },
+	{ "high byte", S("\xff"), 64, 3, "%FF" },
+	{ "exact fit", S("a b"), 5, 5, "a%20b" },
+	{ "no room for an escape", S("a b"), 4, -3, NULL },
+	{ "no room for a byte", S("ab"), 1, -3, NULL },
+};
+
+START_TEST(test_percent_encode)
+{
+	char	 out[80];	/* cap is at most 64: room to see overruns */
+	char	 back[64];
+	const char *why = NULL;
+	long	 rc, m;
+
+	memset(out, 0x5a, sizeof(out));
+	rc = reply_percent_encode(enc_cases[_i].s, enc_cases[_i].n, out,
+	    enc_cases[_i].cap);
+	ck_assert_msg(rc == enc_cases[_i].rc,
+	    "encode case \"%s\": rc %ld, expected %ld", enc_cases[_i].name,
+	    rc, enc_cases[_i].rc);
+	ck_assert_msg((unsigned char)out[enc_cases[_i].cap] == 0x5a,
+	    "encode case \"%s\": wrote past cap", enc_cases[_i].name);
+	if (rc < 0)
+		return;
+	ck_assert_msg(memcmp(out, enc_cases[_i].out, (size_t)rc) == 0,
+	    "encode case \"%s\": got [%s], expected [%s]",
+	    enc_cases[_i].name, check_show(out, (size_t)rc), enc_cases[_i].out);
+	/* percent_decode is its inverse. */
+	m = percent_decode(out, (size_t)rc, back, sizeof(back), 1, &why);
+	ck_assert_msg(m == (long)enc_cases[_i].n &&
+	    memcmp(back, enc_cases[_i].s, enc_cases[_i].n) == 0,
+	    "encode case \"%s\": does not decode back", enc_cases[_i].name);
+}
+END_TEST
+
+/* The longest id's URL (every byte escaped) fits; a longer id fails. */
+START_TEST(test_status_url_longest)
+{
+	char		 id[ID_MAX + 1], want[16 + ID_MAX * 3];
+	struct buf	 out;
+	size_t		 i, k;
+
+	memset(id, '/', sizeof(id));
+	k = (size_t)snprintf(want, sizeof(want), "/get?id=");
+	for (i = 0; i < ID_MAX; i++)
+		k += (size_t)snprintf(want + k, sizeof(want) - k, "%%2F");
+	buf_init(&out, 0);
+	reply_status_url(&out, id, ID_MAX);
+	expect("status url", "128 slashes", &out, want);
+	buf_reset(&out);
+	reply_status_url(&out, id, ID_MAX + 1);
+	ck_assert_msg(out.failed, "a 129-byte id did not fail the buffer");
+	buf_free(&out);
+}
+END_TEST
+
+#define DHEAD	"attachment; filename=\""
+#define DMID	".csv\"; filename*=UTF-8''"
+
+static const struct {
+	const char	*name;
+	const char	*id;
+	size_t		 n;
+	const char	*want;
+} disp_cases[] = {
+	{ "plain", S("monday"), DHEAD "monday" DMID "monday.csv" },
+	{ "kept bytes", S("A-z_0.9"), DHEAD "A-z_0.9" DMID "A-z_0.9.csv" },
+	{ "quote", S("a\"b"), DHEAD "a_b" DMID "a%22b.csv" },
+	{ "backslash", S("a\\b"), DHEAD "a_b" DMID "a%5Cb.csv" },
+	{ "quote at the end", S("x\\\""), DHEAD "x__" DMID "x%5C%22.csv" },
+	{ "CR LF", S("a\r\nb"), DHEAD "a__b" DMID "a%0D%0Ab.csv" },
+	{ "percent", S("100%"), DHEAD "100_" DMID "100%25.csv" },
+	{ "escaped-looking", S("%41"), DHEAD "_41" DMID "%2541.csv" },
+	{ "space, semicolon, equals", S("a; b=c"), DHEAD "a__b_c" DMID
+	    "a%3B%20b%3Dc.csv" },
+	{ "tilde, slash", S("~/x"), DHEAD "__x" DMID "~%2Fx.csv" },
+	{ "non-ASCII", S("Z\xc3\xbcrich"), DHEAD "Z__rich" DMID
+	    "Z%C3%BCrich.csv" },
+	{ "emoji", S("\xf0\x9f\x8c\x8d"), DHEAD "____" DMID
+	    "%F0%9F%8C%8D.csv" },
+	{ "NUL, DEL", "a\0\x7f", 3, DHEAD "a__" DMID "a%00%7F.csv" },
+};
+
+START_TEST(test_disposition)
+{
+	struct buf	 b;
+
+	buf_init(&b, 0);
+	reply_csv_disposition(&b, disp_cases[_i].id, disp_cases[_i].n);
+	expect("disposition", disp_cases[_i].name, &b, disp_cases[_i].want);
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * The longest ids: 128 bytes, all kept, all replaced (64 two-byte
+ * characters), all hostile; the value stays printable ASCII with exactly
+ * the two quotes of filename="...".  129 bytes fail the buffer.
+ */
+START_TEST(test_disposition_longest)
+{
+	static const char *const unit[] = { "x", "\xc3\xa9", "\"", "\r\n" };
+	static const char *const kept[] = { "x", "__", "_", "__" };
+	static const char *const enc[] = { "x", "%C3%A9", "%22", "%0D%0A" };
+	char		 id[ID_MAX + 8], want[2048];
+	size_t		 u = strlen(unit[_i]), n = 0, k, i, quotes = 0;
+	struct buf	 b;
+
+	while (n + u <= ID_MAX) {
+		memcpy(id + n, unit[_i], u);
+		n += u;
+	}
+	ck_assert_uint_eq(n, ID_MAX);
+	k = (size_t)snprintf(want, sizeof(want), "%s", DHEAD);
+	for (i = 0; i < n / u; i++)
+		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", kept[_i]);
+	k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", DMID);
+	for (i = 0; i < n / u; i++)
+		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", enc[_i]);
+	k += (size_t)snprintf(want + k, sizeof(want) - k, ".csv");
+	buf_init(&b, 0);
+	reply_csv_disposition(&b, id, n);
+	ck_assert_msg(!b.failed && b.len == k && memcmp(b.data, want, k) == 0,
+	    "longest id %d: got [%s], expected [%s]", _i,
+	    check_show(b.data, b.len), check_show(want, k));
+	for (i = 0; i < b.len; i++) {
+		ck_assert_msg(b.data[i] >= 0x20 && b.data[i] < 0x7f,
+		    "longest id %d: byte %zu is 0x%02x", _i, i,
+		    (unsigned char)b.data[i]);
+		quotes += b.data[i] == '"';
+	}
+	ck_assert_uint_eq(quotes, 2);
+	buf_reset(&b);
+	id[n++] = 'x';
+	reply_csv_disposition(&b, id, n);
+	ck_assert_msg(b.failed, "a 129-byte id did not fail the buffer");
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *
 reply_suite(void)
 {
@@ -244,6 +404,12 @@ reply_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("metrics");
 	tcase_add_loop_test(tc, test_metrics, 0, NELEM(metric_cases));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("url");
+	tcase_add_loop_test(tc, test_percent_encode, 0, NELEM(enc_cases));
+	tcase_add_test(tc, test_status_url_longest);
+	tcase_add_loop_test(tc, test_disposition, 0, NELEM(disp_cases));
+	tcase_add_loop_test(tc, test_disposition_longest, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }
