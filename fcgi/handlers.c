@@ -356,44 +356,33 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
 }
 
-/*
- * 200 while the service can do its job: the database answers, some
- * worker child beat within RULES_ALIVE_S and the key is not refused.
- * "degraded": still 200, but the gate is paused (a 429, the monthly cap)
- * or held (the API unreachable), or a worker host has no child alive.
- */
+/* Its status (200, 503 when down) as reply_health judges it. */
 static void
 health(struct http_resp *rs)
 {
-	static struct buf hosts;
 	struct health	 h;
-	const char	*status;
-	int		 ok;
 
-	buf_reset(&hosts);
-	if (health_read(&hosts, &h) != STORE_OK || hosts.failed) {
+	if (health_read(&h) != STORE_OK) {
 		reply_health_down(rs->body);
 		rs->status = 503;
 		snprintf(rs->headers, sizeof(rs->headers),
 		    "Retry-After: 2\r\nCache-Control: no-store\r\n");
 		return;
 	}
-	ok = h.alive_hosts > 0 && !h.key_paused;
-	status = !ok ? "down" : h.paused || h.down ||
-	    h.hosts > h.alive_hosts ?
-	    "degraded" : "ok";
-	reply_health(rs->body, status, &hosts, &h);
-	rs->status = ok ? 200 : 503;
+	rs->status = reply_health(rs->body, &h);
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
 }
 
 static void
 metrics(struct http_resp *rs)
 {
-	if (health_metrics(cf->owm.cities_per_minute, rs->body) != STORE_OK) {
+	struct health_sums m;
+
+	if (health_metrics(&m) != STORE_OK) {
 		unavailable(rs);
 		return;
 	}
+	reply_metrics(rs->body, &m, cf->owm.cities_per_minute);
 	rs->status = 200;
 	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");

@@ -348,19 +348,25 @@ reply_page_end(struct buf *out, const unsigned long long *next)
 		buf_adds(out, "], \"next\": null}\n");
 }
 
-void
-reply_health_host(struct buf *hosts, const char *host, size_t len,
-    long long alive, const long long *age_us)
+/* The worker hosts' list, without its brackets. */
+static void
+health_hosts(struct buf *out, const struct health *h)
 {
-	buf_adds(hosts, hosts->len ? ", {\"host\": " : "{\"host\": ");
-	json_str(hosts, host, len);
-	buf_printf(hosts, ", \"children_alive\": %lld, \"heartbeat_age_s\": ",
-	    alive);
-	if (age_us == NULL)
-		buf_adds(hosts, "null");
-	else
-		add_secs(hosts, *age_us);
-	buf_addc(hosts, '}');
+	const struct health_host *w;
+	size_t		 i;
+
+	for (i = 0; i < h->hosts; i++) {
+		w = &h->host[i];
+		buf_adds(out, i > 0 ? ", {\"host\": " : "{\"host\": ");
+		json_str(out, w->host, w->len);
+		buf_printf(out, ", \"children_alive\": %lld, "
+		    "\"heartbeat_age_s\": ", w->alive);
+		if (!w->age_known)
+			buf_adds(out, "null");
+		else
+			add_secs(out, w->age_us);
+		buf_addc(out, '}');
+	}
 }
 
 /*
@@ -369,7 +375,7 @@ reply_health_host(struct buf *hosts, const char *host, size_t len,
  * until: the end of a pause in force (the next probe, while held).
  */
 static void
-reply_health_gate(struct buf *out, const struct health *h)
+health_gate(struct buf *out, const struct health *h)
 {
 	buf_printf(out, "], \"gate\": {\"state\": \"%s\", \"reason\": ",
 	    h->down ? "held" : h->paused ? "paused" : "running");
@@ -397,16 +403,23 @@ reply_health_gate(struct buf *out, const struct health *h)
 	buf_addc(out, '}');
 }
 
-void
-reply_health(struct buf *out, const char *status, const struct buf *hosts,
-    const struct health *h)
+/*
+ * 200 while the service can do its job: the database answers, some
+ * worker child beat within RULES_ALIVE_S and the key is not refused.
+ * "degraded": still 200, but the gate is paused (a 429, the monthly cap)
+ * or held (the API unreachable), or a worker host has no child alive.
+ */
+int
+reply_health(struct buf *out, const struct health *h)
 {
+	int		 ok = h->alive_hosts > 0 && !h->key_paused;
+	const char	*status = !ok ? "down" : h->paused || h->down ||
+			    h->hosts > h->alive_hosts ? "degraded" : "ok";
+
 	buf_printf(out, "{\"status\": \"%s\", \"database\": "
 	    "{\"reachable\": true}, \"workers\": [", status);
-	buf_add(out, hosts->data, hosts->len);
-	if (hosts->failed)
-		out->failed = 1;
-	reply_health_gate(out, h);
+	health_hosts(out, h);
+	health_gate(out, h);
 	buf_printf(out, ", \"queue\": {\"cities\": %lld, \"oldest_age_s\": ",
 	    h->queued);
 	if (h->oldest_null)
@@ -414,6 +427,7 @@ reply_health(struct buf *out, const char *status, const struct buf *hosts,
 	else
 		add_secs(out, h->oldest_us);
 	buf_adds(out, "}}\n");
+	return ok ? 200 : 503;
 }
 
 void
@@ -449,13 +463,19 @@ label_value(struct buf *out, const char *s, size_t n)
 	}
 }
 
-void
-reply_metrics_call(struct buf *calls, const char *outcome, size_t len,
-    long long n)
+/* The API calls, one sample per outcome. */
+static void
+metrics_calls(struct buf *out, const struct health_sums *m)
 {
-	buf_adds(calls, "owmcollect_api_calls_total{outcome=\"");
-	label_value(calls, outcome, len);
-	buf_printf(calls, "\"} %lld\n", n);
+	size_t	 i;
+
+	family(out, "owmcollect_api_calls_total", "counter",
+	    "API calls made by the workers, by outcome.");
+	for (i = 0; i < m->calls; i++) {
+		buf_adds(out, "owmcollect_api_calls_total{outcome=\"");
+		label_value(out, m->call[i].outcome, m->call[i].len);
+		buf_printf(out, "\"} %lld\n", m->call[i].n);
+	}
 }
 
 /* A metric of one sample without labels. */
@@ -496,8 +516,7 @@ metrics_answers(struct buf *out, const struct health_sums *m)
 }
 
 void
-reply_metrics(struct buf *out, const struct health_sums *m,
-    long long limit, const struct buf *calls)
+reply_metrics(struct buf *out, const struct health_sums *m, long long limit)
 {
 	metric(out, "owmcollect_requests_accepted_total", "counter",
 	    "Collection requests accepted (POST /collect answered 202).",
@@ -508,11 +527,7 @@ reply_metrics(struct buf *out, const struct health_sums *m,
 	    "owmcollect_cities{state=\"collected\"} %lld\n"
 	    "owmcollect_cities{state=\"failed\"} %lld\n", m->pending,
 	    m->collected, m->failed);
-	family(out, "owmcollect_api_calls_total", "counter",
-	    "API calls made by the workers, by outcome.");
-	buf_add(out, calls->data, calls->len);
-	if (calls->failed)
-		out->failed = 1;
+	metrics_calls(out, m);
 	metric(out, "owmcollect_gate_window_cities", "gauge",
 	    "Cities sent in the last " STR(RULES_WINDOW_S) " s (rate gate "
 	    "reservations).", m->window);

@@ -5,8 +5,9 @@
  * request's document), of GET /collect's pages, of errors and of
  * /health, the text of /metrics and of GET /get?format=csv, its
  * Content-Disposition and POST's status URL.  The callers read the
- * database; these only format what they read, append to a struct buf
- * (its sticky failure says when memory ran out) and never log.
+ * database (health.h fills structs of figures); these only format what
+ * they read, append to a struct buf (its sticky failure says when memory
+ * ran out) and never log.
  */
 #ifndef OWM_REPLY_H
 #define OWM_REPLY_H
@@ -98,24 +99,16 @@ void	reply_page_request(struct buf *, unsigned long long n,
 void	reply_page_end(struct buf *, const unsigned long long *next);
 
 /*
- * GET /health: a worker host (appended to a list of its own; age_us NULL
- * when unknown), then the document with those hosts and h; or the
- * document of a database that does not answer.
+ * GET /health: the document of h, and its HTTP status: 200 while the
+ * service can do its job, else 503; or the document of a database that
+ * does not answer (a 503).
  */
-void	reply_health_host(struct buf *hosts, const char *host, size_t len,
-	    long long alive, const long long *age_us);
-void	reply_health(struct buf *, const char *status,
-	    const struct buf *hosts, const struct health *h);
+int	reply_health(struct buf *, const struct health *h);
 void	reply_health_down(struct buf *);
 
-/*
- * GET /metrics (text exposition format 0.0.4): an outcome's count of API
- * calls (appended to a list of its own), then every sample.
- */
-void	reply_metrics_call(struct buf *calls, const char *outcome,
-	    size_t len, long long n);
+/* GET /metrics: every sample (text exposition format 0.0.4). */
 void	reply_metrics(struct buf *, const struct health_sums *,
-	    long long limit_per_minute, const struct buf *calls);
+	    long long limit_per_minute);
 
 /*
  * Percent-encode every byte but RFC 3986's unreserved ones (A-Z a-z 0-9

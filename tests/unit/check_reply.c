@@ -3,11 +3,14 @@
  * city as a JSON item and as a CSV record, from the same struct
  * reply_city, byte for byte.  What the API said of a city (name, country
  * as stored; lat, lon from a DECIMAL's text, trailing zeros cut), nulls,
- * escaping, a failed city.  And /metrics' samples of the gate's pause,
- * the oldest queued city and the answers by status class.  The URLs and
+ * escaping, a failed city.  /health's document and status from struct
+ * health (hosts, the gate's states, the queue, the largest figures);
+ * /metrics' samples (escaped labels, the gate's pause, the oldest queued
+ * city, the answers by status class; one state's whole text).  The URLs and
  * file names a request id goes into (percent-encoding, which
  * percent_decode undoes).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +21,14 @@
 #include "health.h"
 #include "parse.h"
 #include "reply.h"
+#include "rules.h"
 #include "validate.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define S(s)		s, sizeof(s) - 1
 #define NONE		NULL, 0
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 
 static const MYSQL_TIME obs = { .year = 2026, .month = 11, .day = 27,
 	.hour = 21, .minute = 50, .second = 7 };
@@ -169,6 +175,108 @@ START_TEST(test_documents)
 }
 END_TEST
 
+/* ---- GET /health ---------------------------------------------------- */
+
+#define H_OK(s)	"{\"status\": \"" s "\", \"database\": {\"reachable\": true}, " \
+		"\"workers\": ["
+#define G_RUN	"\"gate\": {\"state\": \"running\", \"reason\": null, " \
+		"\"until\": null, \"since\": null, \"error\": null}"
+
+static const struct health_host host_alive = { "w1", 2, 4, 1500, 1 };
+static const struct health_host host_dead = { "w\"2", 3, 0, 0, 0 };
+
+static const struct {
+	const char	*name;
+	int		 nhosts;	/* of host_alive, host_dead */
+	int		 paused, down, key;
+	long long	 queued, oldest_us;
+	int		 oldest_null;
+	int		 status;
+	const char	*want;
+} health_cases[] = {
+	{ "no worker: down", 0, 0, 0, 0, 0, 0, 1, 503,
+	    H_OK("down") "], " G_RUN ", \"queue\": {\"cities\": 0, "
+	    "\"oldest_age_s\": null}}\n" },
+	{ "ok", 1, 0, 0, 0, 3, 2500999, 0, 200,
+	    H_OK("ok") "{\"host\": \"w1\", \"children_alive\": 4, "
+	    "\"heartbeat_age_s\": 0.001}], " G_RUN ", \"queue\": "
+	    "{\"cities\": 3, \"oldest_age_s\": 2.500}}\n" },
+	{ "a host without children: degraded", 2, 0, 0, 0,
+	    LLONG_MAX, LLONG_MAX, 0, 200,
+	    H_OK("degraded") "{\"host\": \"w1\", \"children_alive\": 4, "
+	    "\"heartbeat_age_s\": 0.001}, {\"host\": \"w\\\"2\", "
+	    "\"children_alive\": 0, \"heartbeat_age_s\": null}], " G_RUN
+	    ", \"queue\": {\"cities\": 9223372036854775807, "
+	    "\"oldest_age_s\": 9223372036854.775}}\n" },
+	{ "paused by a 429: degraded", 1, 1, 0, 0, 0, -5, 0, 200,
+	    H_OK("degraded") "{\"host\": \"w1\", \"children_alive\": 4, "
+	    "\"heartbeat_age_s\": 0.001}], \"gate\": {\"state\": "
+	    "\"paused\", \"reason\": \"429\", \"until\": "
+	    "\"2026-12-07T10:00:00.000000Z\", \"since\": null, "
+	    "\"error\": null}, \"queue\": {\"cities\": 0, "
+	    "\"oldest_age_s\": 0.000}}\n" },
+	{ "held: degraded", 1, 0, 1, 0, 0, 0, 1, 200,
+	    H_OK("degraded") "{\"host\": \"w1\", \"children_alive\": 4, "
+	    "\"heartbeat_age_s\": 0.001}], \"gate\": {\"state\": \"held\", "
+	    "\"reason\": \"API unreachable\", \"until\": null, \"since\": "
+	    "\"2026-12-07T09:00:00.000000Z\", \"error\": "
+	    "\"connect: \\\"refused\\\"\"}, \"queue\": {\"cities\": 0, "
+	    "\"oldest_age_s\": null}}\n" },
+	{ "key refused: down", 1, 1, 0, 1, 0, 0, 1, 503,
+	    H_OK("down") "{\"host\": \"w1\", \"children_alive\": 4, "
+	    "\"heartbeat_age_s\": 0.001}], \"gate\": {\"state\": "
+	    "\"paused\", \"reason\": \"invalid key\", \"until\": "
+	    "\"2026-12-07T10:00:00.000000Z\", \"since\": null, "
+	    "\"error\": null}, \"queue\": {\"cities\": 0, "
+	    "\"oldest_age_s\": null}}\n" },
+};
+
+#define SET(f, s)	(memcpy(h.f, s, strlen(s)), h.f##_len = strlen(s))
+
+START_TEST(test_health)
+{
+	struct health_host hosts[2] = { host_alive, host_dead };
+	struct health	 h;
+	struct buf	 out;
+	int		 status;
+
+	memset(&h, 0, sizeof(h));
+	h.host = hosts;
+	h.hosts = (size_t)health_cases[_i].nhosts;
+	h.alive_hosts = h.hosts > 0;
+	h.paused = health_cases[_i].paused;
+	h.key_paused = health_cases[_i].key;
+	SET(reason, h.key_paused ? RULES_PAUSE_KEY : RULES_PAUSE_429);
+	SET(until, "2026-12-07T10:00:00.000000Z");
+	h.down = health_cases[_i].down;
+	SET(since, "2026-12-07T09:00:00.000000Z");
+	SET(down_why, "connect: \"refused\"");
+	h.queued = health_cases[_i].queued;
+	h.oldest_us = health_cases[_i].oldest_us;
+	h.oldest_null = health_cases[_i].oldest_null;
+	buf_init(&out, 0);
+	status = reply_health(&out, &h);
+	expect("health", health_cases[_i].name, &out, health_cases[_i].want);
+	ck_assert_int_eq(status, health_cases[_i].status);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_health_down)
+{
+	struct buf	 out;
+
+	buf_init(&out, 0);
+	reply_health_down(&out);
+	expect("health", "database down", &out, "{\"status\": \"down\", "
+	    "\"database\": {\"reachable\": false}, \"workers\": [], "
+	    "\"gate\": null, \"queue\": null}\n");
+	buf_free(&out);
+}
+END_TEST
+
+/* ---- GET /metrics --------------------------------------------------- */
+
 /* struct health_sums' fields of the samples below, and the lines expected. */
 static const struct {
 	const char	*name;
@@ -211,7 +319,7 @@ static const struct {
 START_TEST(test_metrics)
 {
 	struct health_sums m;
-	struct buf	 out, calls;
+	struct buf	 out;
 	size_t		 i;
 
 	memset(&m, 0, sizeof(m));
@@ -222,8 +330,7 @@ START_TEST(test_metrics)
 	m.oldest_us = metric_cases[_i].oldest_us;
 	memcpy(m.answers, metric_cases[_i].answers, sizeof(m.answers));
 	buf_init(&out, 0);
-	buf_init(&calls, 0);
-	reply_metrics(&out, &m, 60, &calls);
+	reply_metrics(&out, &m, 60);
 	buf_addc(&out, '\0');
 	for (i = 0; i < NELEM(metric_cases[_i].lines); i++) {
 		const char	*l = metric_cases[_i].lines[i];
@@ -232,7 +339,108 @@ START_TEST(test_metrics)
 		    "%s: no [%s] in:\n%s", metric_cases[_i].name, l, out.data);
 	}
 	buf_free(&out);
-	buf_free(&calls);
+}
+END_TEST
+
+/*
+ * Every sample of one state, the whole text: API calls by outcome (a
+ * label value's backslash, quote and newline escaped), the API down for
+ * a while, the largest counts.
+ */
+START_TEST(test_metrics_whole)
+{
+	static const struct health_call calls[] = {
+		{ "ok", 2, 5 },
+		{ "a\\b\"c\nd", 7, LLONG_MAX },
+	};
+	struct health_sums m;
+	struct buf	 out;
+
+	memset(&m, 0, sizeof(m));
+	m.requests = LLONG_MAX;
+	m.pending = 1;
+	m.collected = 2;
+	m.failed = 3;
+	m.window = 4;
+	m.wait_us = 5000006;
+	m.alive = 7;
+	m.restarts = 8;
+	m.queued = 9;
+	m.down_us = 61000001;
+	m.paused_month = 1;
+	m.oldest_us = 0;
+	m.answers[1] = 10;
+	m.answers[4] = 11;
+	m.call = calls;
+	m.calls = NELEM(calls);
+	buf_init(&out, 0);
+	reply_metrics(&out, &m, 600);
+	expect("metrics", "whole", &out,
+	    "# HELP owmcollect_requests_accepted_total Collection requests "
+	    "accepted (POST /collect answered 202).\n"
+	    "# TYPE owmcollect_requests_accepted_total counter\n"
+	    "owmcollect_requests_accepted_total 9223372036854775807\n"
+	    "# HELP owmcollect_cities Cities of every request, by state.\n"
+	    "# TYPE owmcollect_cities gauge\n"
+	    "owmcollect_cities{state=\"pending\"} 1\n"
+	    "owmcollect_cities{state=\"collected\"} 2\n"
+	    "owmcollect_cities{state=\"failed\"} 3\n"
+	    "# HELP owmcollect_api_calls_total API calls made by the "
+	    "workers, by outcome.\n"
+	    "# TYPE owmcollect_api_calls_total counter\n"
+	    "owmcollect_api_calls_total{outcome=\"ok\"} 5\n"
+	    "owmcollect_api_calls_total{outcome=\"a\\\\b\\\"c\\nd\"} "
+	    "9223372036854775807\n"
+	    "# HELP owmcollect_gate_window_cities Cities sent in the last "
+	    STR(RULES_WINDOW_S) " s (rate gate reservations).\n"
+	    "# TYPE owmcollect_gate_window_cities gauge\n"
+	    "owmcollect_gate_window_cities 4\n"
+	    "# HELP owmcollect_gate_limit_cities_per_minute The configured "
+	    "limit (owm.cities_per_minute).\n"
+	    "# TYPE owmcollect_gate_limit_cities_per_minute gauge\n"
+	    "owmcollect_gate_limit_cities_per_minute 600\n"
+	    "# HELP owmcollect_gate_wait_seconds_total Time the worker "
+	    "children slept at the rate gate.\n"
+	    "# TYPE owmcollect_gate_wait_seconds_total counter\n"
+	    "owmcollect_gate_wait_seconds_total 5.000006\n"
+	    "# HELP owmcollect_worker_children_alive Worker children with a "
+	    "heartbeat younger than " STR(RULES_ALIVE_S) " s.\n"
+	    "# TYPE owmcollect_worker_children_alive gauge\n"
+	    "owmcollect_worker_children_alive 7\n"
+	    "# HELP owmcollect_worker_restarts_total Restarts of the live "
+	    "children's slots by their supervisors.\n"
+	    "# TYPE owmcollect_worker_restarts_total counter\n"
+	    "owmcollect_worker_restarts_total 8\n"
+	    "# HELP owmcollect_queue_cities Cities queued for fetching.\n"
+	    "# TYPE owmcollect_queue_cities gauge\n"
+	    "owmcollect_queue_cities 9\n"
+	    "# HELP owmcollect_api_unreachable 1 while no call reaches the "
+	    "API (the gate holds every call but a probe), else 0.\n"
+	    "# TYPE owmcollect_api_unreachable gauge\n"
+	    "owmcollect_api_unreachable 1\n"
+	    "# HELP owmcollect_api_unreachable_seconds How long the API has "
+	    "been unreachable (0 while it answers).\n"
+	    "# TYPE owmcollect_api_unreachable_seconds gauge\n"
+	    "owmcollect_api_unreachable_seconds 61.000001\n"
+	    "# HELP owmcollect_gate_paused 1 while the rate gate pauses every "
+	    "call for this reason, else 0.\n"
+	    "# TYPE owmcollect_gate_paused gauge\n"
+	    "owmcollect_gate_paused{reason=\"429\"} 0\n"
+	    "owmcollect_gate_paused{reason=\"invalid key\"} 0\n"
+	    "owmcollect_gate_paused{reason=\"monthly cap\"} 1\n"
+	    "# HELP owmcollect_queue_oldest_age_seconds Age of the oldest "
+	    "queued city (0 while none is queued).\n"
+	    "# TYPE owmcollect_queue_oldest_age_seconds gauge\n"
+	    "owmcollect_queue_oldest_age_seconds 0.000000\n"
+	    "# HELP owmcollect_http_answers_total Answers of the FastCGI "
+	    "program since it started, by HTTP status class.\n"
+	    "# TYPE owmcollect_http_answers_total counter\n"
+	    "owmcollect_http_answers_total{code=\"1xx\"} 0\n"
+	    "owmcollect_http_answers_total{code=\"2xx\"} 10\n"
+	    "owmcollect_http_answers_total{code=\"3xx\"} 0\n"
+	    "owmcollect_http_answers_total{code=\"4xx\"} 0\n"
+	    "owmcollect_http_answers_total{code=\"5xx\"} 11\n");
+	buf_free(&out);
 }
 END_TEST
 
@@ -402,8 +610,13 @@ reply_suite(void)
 	tcase_add_loop_test(tc, test_csv_record, 0, NELEM(cases));
 	tcase_add_test(tc, test_documents);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("health");
+	tcase_add_loop_test(tc, test_health, 0, NELEM(health_cases));
+	tcase_add_test(tc, test_health_down);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("metrics");
 	tcase_add_loop_test(tc, test_metrics, 0, NELEM(metric_cases));
+	tcase_add_test(tc, test_metrics_whole);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("url");
 	tcase_add_loop_test(tc, test_percent_encode, 0, NELEM(enc_cases));
