@@ -7,6 +7,11 @@
  * shows 100 only when every city is done.  A document's CSV (csv.c for
  * the quoting) has the JSON's data items as records, their values
  * written as the JSON writes them, a null as an empty field.
+ *
+ * A document's items are formatted as the rows come (read.h), into a
+ * list the document then takes whole: its head (progress, finished_at)
+ * is known only after the last row, and a request of thousands of cities
+ * is never held as anything but its text.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +21,7 @@
 #include "health.h"
 #include "json.h"
 #include "post.h"
+#include "read.h"
 #include "rules.h"
 #include "validate.h"
 
@@ -152,17 +158,17 @@ reply_accepted(struct buf *out, const char *id, size_t idlen,
 
 /* A request's members, without the object's closing brace. */
 static void
-request_head(struct buf *out, const struct reply_request *q)
+request_head(struct buf *out, const struct read_request *q)
 {
 	buf_adds(out, "{\"id\": ");
 	json_str(out, q->id, q->idlen);
 	buf_adds(out, ", \"requested_at\": ");
-	add_time(out, q->requested_at, 1);
+	add_time(out, &q->requested_at, 1);
 	buf_adds(out, ", \"finished_at\": ");
-	if (q->finished_at == NULL)
+	if (!q->finished)
 		buf_adds(out, "null");
 	else
-		add_time(out, q->finished_at, 1);
+		add_time(out, &q->finished_at, 1);
 	buf_adds(out, ", \"progress\": ");
 	add_progress(out, q->collected + q->failed, q->total);
 	buf_printf(out, ", \"total\": %llu, \"collected\": %llu, "
@@ -200,7 +206,7 @@ add_decimal(struct buf *out, const char *s, size_t n)
 }
 
 void
-reply_city(struct buf *items, const struct reply_city *c)
+reply_city(struct buf *items, const struct read_city *c)
 {
 	buf_printf(items, "%s{\"city_id\": %llu, \"name\": ",
 	    items->len ? ", " : "", c->city_id);
@@ -229,7 +235,7 @@ reply_city(struct buf *items, const struct reply_city *c)
 }
 
 void
-reply_document(struct buf *out, const struct reply_request *q,
+reply_document(struct buf *out, const struct read_request *q,
     const struct buf *items)
 {
 	request_head(out, q);
@@ -263,7 +269,7 @@ static const struct csv_field csv_head[CSV_COLS] = {
 };
 
 void
-reply_csv_city(struct buf *rows, const struct reply_city *c)
+reply_csv_city(struct buf *rows, const struct read_city *c)
 {
 	struct csv_field f[CSV_COLS] = { { NULL, 0 } };
 	char		 id[NUM_TEXT], hum[NUM_TEXT], obs[TIME_TEXT];
@@ -324,26 +330,19 @@ reply_csv_disposition(struct buf *out, const char *id, size_t idlen)
 }
 
 void
-reply_page_start(struct buf *out)
+reply_page(struct buf *out, const struct read_page *p)
 {
+	size_t	 i;
+
 	buf_adds(out, "{\"requests\": [");
-}
-
-void
-reply_page_request(struct buf *out, unsigned long long n,
-    const struct reply_request *q)
-{
-	if (n > 0)
-		buf_adds(out, ", ");
-	request_head(out, q);
-	buf_addc(out, '}');
-}
-
-void
-reply_page_end(struct buf *out, const unsigned long long *next)
-{
-	if (next != NULL)
-		buf_printf(out, "], \"next\": \"%llu\"}\n", *next);
+	for (i = 0; i < p->n; i++) {
+		if (i > 0)
+			buf_adds(out, ", ");
+		request_head(out, &p->req[i]);
+		buf_addc(out, '}');
+	}
+	if (p->more)
+		buf_printf(out, "], \"next\": \"%llu\"}\n", p->next);
 	else
 		buf_adds(out, "], \"next\": null}\n");
 }

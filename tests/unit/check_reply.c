@@ -1,14 +1,15 @@
 /*
- * check_reply.c: unit tests for fcgi/reply.c's data items of GET /get: a
- * city as a JSON item and as a CSV record, from the same struct
- * reply_city, byte for byte.  What the API said of a city (name, country
- * as stored; lat, lon from a DECIMAL's text, trailing zeros cut), nulls,
- * escaping, a failed city.  /health's document and status from struct
- * health (hosts, the gate's states, the queue, the largest figures);
- * /metrics' samples (escaped labels, the gate's pause, the oldest queued
- * city, the answers by status class; one state's whole text).  The URLs and
- * file names a request id goes into (percent-encoding, which
- * percent_decode undoes).
+ * check_reply.c: unit tests for fcgi/reply.c, every answer's bytes from
+ * the structs the data modules fill (read.h, health.h, post.h), table by
+ * table.  GET /get's data items as JSON and as CSV records from the same
+ * struct read_city: what the API said of a city (name, country as
+ * stored; lat, lon from a DECIMAL's text, trailing zeros cut), nulls,
+ * escaping, failed cities, the largest numbers.  The documents around
+ * them: no data, unfinished, finished.  GET /collect's pages, /health's
+ * document and status, /metrics' samples (escaped labels, the gate's
+ * pause, the oldest queued city, the answers by status class), errors,
+ * POST's 202 and the URLs and file names an id goes into
+ * (percent-encoding, which percent_decode undoes).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include "check_run.h"
 #include "health.h"
 #include "parse.h"
+#include "post.h"
+#include "read.h"
 #include "reply.h"
 #include "rules.h"
 #include "validate.h"
@@ -48,7 +51,7 @@ static const MYSQL_TIME obs = { .year = 2026, .month = 11, .day = 27,
 
 static const struct {
 	const char	*name;
-	struct reply_city c;
+	struct read_city c;
 	const char	*json, *csv;
 } cases[] = {
 	{ "collected", READ(2643743, S("London"), S("GB"), S("51.508500"),
@@ -111,6 +114,20 @@ static const struct {
 	    "\"lat\": null, \"lon\": null, "
 	    "\"error\": \"API said: \\\"no\\\", twice\"}",
 	    "3,,,,,,\"API said: \"\"no\"\", twice\"\r\n" },
+	{ "largest numbers", { ULLONG_MAX, NONE, NONE, S("-90.000000"),
+	    S("180.000000"), S("-273.15"), ULLONG_MAX, &obs, NONE },
+	    "{\"city_id\": 18446744073709551615, \"name\": null, "
+	    "\"country\": null, \"lat\": -90, \"lon\": 180, "
+	    "\"temperature\": -273.15, \"humidity\": 18446744073709551615, "
+	    "\"observed_at\": \"2026-11-27T21:50:07Z\"}",
+	    "18446744073709551615,,,-273.15,18446744073709551615,"
+	    "2026-11-27T21:50:07Z,\r\n" },
+	{ "error with a comma and CRLF", FAIL(4, NONE, NONE, NONE, NONE,
+	    S("HTTP 502,\r\nbad gateway")),
+	    "{\"city_id\": 4, \"name\": null, \"country\": null, "
+	    "\"lat\": null, \"lon\": null, "
+	    "\"error\": \"HTTP 502,\\r\\nbad gateway\"}",
+	    "4,,,,,,\"HTTP 502,\r\nbad gateway\"\r\n" },
 };
 
 static void
@@ -171,6 +188,184 @@ START_TEST(test_documents)
 	    rows.data, rows.len) == 0);
 	buf_free(&items);
 	buf_free(&rows);
+	buf_free(&out);
+}
+END_TEST
+
+/* ---- documents ----------------------------------------------------- */
+
+static const MYSQL_TIME t_req = { .year = 2026, .month = 1, .day = 2,
+	.hour = 3, .minute = 4, .second = 5, .second_part = 60708 };
+static const MYSQL_TIME t_fin = { .year = 2026, .month = 12, .day = 31,
+	.hour = 23, .minute = 59, .second = 59, .second_part = 999999 };
+
+#define REQ_HEAD(id) "{\"id\": \"" id "\", " \
+		"\"requested_at\": \"2026-01-02T03:04:05.060708Z\", "
+#define FIN	"\"finished_at\": \"2026-12-31T23:59:59.999999Z\", "
+
+/*
+ * A request (its id, finished or not, counts) with the first ncities of
+ * cases[] as its done cities, and the document expected.
+ */
+static const struct {
+	const char	*name;
+	const char	*id;
+	int		 finished;
+	unsigned long long total, collected, failed;
+	size_t		 ncities;
+	const char	*want;
+} doc_cases[] = {
+	{ "no city done", "a", 0, 3, 0, 0, 0,
+	    REQ_HEAD("a") "\"finished_at\": null, \"progress\": 0.00, "
+	    "\"total\": 3, \"collected\": 0, \"failed\": 0, \"data\": []}\n" },
+	{ "one of three, cut not rounded", "b", 0, 3, 1, 0, 1,
+	    REQ_HEAD("b") "\"finished_at\": null, \"progress\": 33.33, "
+	    "\"total\": 3, \"collected\": 1, \"failed\": 0, \"data\": ["
+	    HEAD_L "\"lat\": 51.5085, \"lon\": -0.1257" READ_J "]}\n" },
+	{ "two of three: 66.66", "c", 0, 3, 1, 1, 2,
+	    REQ_HEAD("c") "\"finished_at\": null, \"progress\": 66.66, "
+	    "\"total\": 3, \"collected\": 1, \"failed\": 1, \"data\": ["
+	    HEAD_L "\"lat\": 51.5085, \"lon\": -0.1257" READ_J ", "
+	    "{\"city_id\": 900000001, \"name\": null, \"country\": null, "
+	    "\"lat\": null, \"lon\": null, \"error\": \"city not found\"}"
+	    "]}\n" },
+	{ "finished, all failed", "d\"\\", 1, 1, 0, 1, 1,
+	    "{\"id\": \"d\\\"\\\\\", "
+	    "\"requested_at\": \"2026-01-02T03:04:05.060708Z\", " FIN
+	    "\"progress\": 100.00, \"total\": 1, \"collected\": 0, "
+	    "\"failed\": 1, \"data\": [" HEAD_L "\"lat\": 51.5085, "
+	    "\"lon\": -0.1257" READ_J "]}\n" },
+	{ "999 of 1000 is not 100", "e", 0, 1000, 990, 9, 0,
+	    REQ_HEAD("e") "\"finished_at\": null, \"progress\": 99.90, "
+	    "\"total\": 1000, \"collected\": 990, \"failed\": 9, "
+	    "\"data\": []}\n" },
+	{ "no cities at all", "f", 1, 0, 0, 0, 0,
+	    REQ_HEAD("f") FIN "\"progress\": 0.00, \"total\": 0, "
+	    "\"collected\": 0, \"failed\": 0, \"data\": []}\n" },
+};
+
+static void
+doc_request(struct read_request *q, int i)
+{
+	memset(q, 0, sizeof(*q));
+	q->idlen = strlen(doc_cases[i].id);
+	memcpy(q->id, doc_cases[i].id, q->idlen);
+	q->requested_at = t_req;
+	q->finished = doc_cases[i].finished;
+	if (q->finished)
+		q->finished_at = t_fin;
+	q->total = doc_cases[i].total;
+	q->collected = doc_cases[i].collected;
+	q->failed = doc_cases[i].failed;
+}
+
+START_TEST(test_document)
+{
+	struct read_request q;
+	struct buf	 items, out;
+	size_t		 k;
+
+	doc_request(&q, _i);
+	buf_init(&items, 0);
+	buf_init(&out, 0);
+	for (k = 0; k < doc_cases[_i].ncities; k++)
+		reply_city(&items, &cases[k].c);
+	reply_document(&out, &q, &items);
+	expect("document", doc_cases[_i].name, &out, doc_cases[_i].want);
+	buf_free(&items);
+	buf_free(&out);
+}
+END_TEST
+
+/* The CSV document of the same cities: the header, then their records. */
+START_TEST(test_csv_document)
+{
+	struct buf	 rows, out, want;
+	size_t		 k;
+
+	buf_init(&rows, 0);
+	buf_init(&out, 0);
+	buf_init(&want, 0);
+	buf_adds(&want,
+	    "city_id,name,country,temperature,humidity,observed_at,error\r\n");
+	for (k = 0; k < doc_cases[_i].ncities; k++) {
+		reply_csv_city(&rows, &cases[k].c);
+		buf_adds(&want, cases[k].csv);
+	}
+	reply_csv_document(&out, &rows);
+	buf_addc(&want, '\0');
+	expect("csv document", doc_cases[_i].name, &out, want.data);
+	buf_free(&rows);
+	buf_free(&out);
+	buf_free(&want);
+}
+END_TEST
+
+/* A document whose items ran out of memory fails too. */
+START_TEST(test_document_failed_items)
+{
+	struct read_request q;
+	struct buf	 items, out;
+
+	doc_request(&q, 0);
+	buf_init(&items, 0);
+	buf_init(&out, 0);
+	items.failed = 1;
+	reply_document(&out, &q, &items);
+	ck_assert(out.failed);
+	out.failed = 0;
+	buf_reset(&out);
+	reply_csv_document(&out, &items);
+	ck_assert(out.failed);
+	buf_free(&items);
+	buf_free(&out);
+}
+END_TEST
+
+/* ---- GET /collect's pages ------------------------------------------ */
+
+static const struct {
+	const char	*name;
+	size_t		 n;
+	int		 more;
+	unsigned long long next;
+	const char	*want;
+} page_cases[] = {
+	{ "empty", 0, 0, 0, "{\"requests\": [], \"next\": null}\n" },
+	{ "one, last page", 1, 0, 0, "{\"requests\": [" REQ_HEAD("p0")
+	    "\"finished_at\": null, \"progress\": 50.00, \"total\": 2, "
+	    "\"collected\": 1, \"failed\": 0}], \"next\": null}\n" },
+	{ "two, more", 2, 1, ULLONG_MAX, "{\"requests\": [" REQ_HEAD("p0")
+	    "\"finished_at\": null, \"progress\": 50.00, \"total\": 2, "
+	    "\"collected\": 1, \"failed\": 0}, " REQ_HEAD("p1") FIN
+	    "\"progress\": 100.00, \"total\": 2, \"collected\": 1, "
+	    "\"failed\": 1}], \"next\": \"18446744073709551615\"}\n" },
+};
+
+START_TEST(test_page)
+{
+	static struct read_page p;
+	struct buf	 out;
+	size_t		 k;
+
+	memset(&p, 0, sizeof(p));
+	for (k = 0; k < page_cases[_i].n; k++) {
+		struct read_request *q = &p.req[k];
+
+		q->idlen = (size_t)snprintf(q->id, sizeof(q->id), "p%zu", k);
+		q->requested_at = t_req;
+		q->finished = k == 1;
+		q->finished_at = t_fin;
+		q->total = 2;
+		q->collected = 1;
+		q->failed = k == 1;
+	}
+	p.n = page_cases[_i].n;
+	p.more = page_cases[_i].more;
+	p.next = page_cases[_i].next;
+	buf_init(&out, 0);
+	reply_page(&out, &p);
+	expect("page", page_cases[_i].name, &out, page_cases[_i].want);
 	buf_free(&out);
 }
 END_TEST
@@ -444,6 +639,72 @@ START_TEST(test_metrics_whole)
 }
 END_TEST
 
+/* ---- errors, POST's 202 ------------------------------------------- */
+
+static const struct {
+	const char	*msg, *want;
+} error_cases[] = {
+	{ "no request has this id", "{\"error\": \"no request has this id\"}\n" },
+	{ "", "{\"error\": \"\"}\n" },
+	{ "before must be the \"next\" value",
+	    "{\"error\": \"before must be the \\\"next\\\" value\"}\n" },
+	{ "a\\b\n\t\x01", "{\"error\": \"a\\\\b\\n\\t\\u0001\"}\n" },
+};
+
+START_TEST(test_error)
+{
+	struct buf	 out;
+
+	buf_init(&out, 0);
+	reply_error(&out, error_cases[_i].msg);
+	expect("error", error_cases[_i].msg, &out, error_cases[_i].want);
+	buf_free(&out);
+}
+END_TEST
+
+static const struct {
+	const char	*name;
+	const char	*id;
+	size_t		 idlen;
+	unsigned int	 total, done;
+	const char	*want;
+} accepted_cases[] = {
+	{ "none served", S("monday"), 167, 0,
+	    "{\"id\": \"monday\", \"requested_at\": "
+	    "\"2026-01-02T03:04:05.060708Z\", \"total\": 167, "
+	    "\"progress\": 0.00, \"status_url\": \"/get?id=monday\"}\n" },
+	{ "some fresh, escaped id", S("a \"b\""), 3, 2,
+	    "{\"id\": \"a \\\"b\\\"\", \"requested_at\": "
+	    "\"2026-01-02T03:04:05.060708Z\", \"total\": 3, "
+	    "\"progress\": 66.66, \"status_url\": "
+	    "\"/get?id=a%20%22b%22\"}\n" },
+	{ "all fresh", S("x"), 1000, 1000,
+	    "{\"id\": \"x\", \"requested_at\": "
+	    "\"2026-01-02T03:04:05.060708Z\", \"total\": 1000, "
+	    "\"progress\": 100.00, \"status_url\": \"/get?id=x\"}\n" },
+};
+
+/* The 202 with the status URL reply_status_url makes of its id. */
+START_TEST(test_accepted)
+{
+	struct accepted	 a = { t_req, accepted_cases[_i].total,
+			    accepted_cases[_i].done };
+	struct buf	 url, out;
+
+	buf_init(&url, 0);
+	buf_init(&out, 0);
+	reply_status_url(&url, accepted_cases[_i].id,
+	    accepted_cases[_i].idlen);
+	ck_assert(buf_cstr(&url) != NULL);
+	reply_accepted(&out, accepted_cases[_i].id, accepted_cases[_i].idlen,
+	    &a, url.data);
+	expect("accepted", accepted_cases[_i].name, &out,
+	    accepted_cases[_i].want);
+	buf_free(&url);
+	buf_free(&out);
+}
+END_TEST
+
 /* ---- percent-encoding, the status URL, the CSV's file name --------- */
 
 static const struct {
@@ -610,6 +871,14 @@ reply_suite(void)
 	tcase_add_loop_test(tc, test_csv_record, 0, NELEM(cases));
 	tcase_add_test(tc, test_documents);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("document");
+	tcase_add_loop_test(tc, test_document, 0, NELEM(doc_cases));
+	tcase_add_loop_test(tc, test_csv_document, 0, NELEM(doc_cases));
+	tcase_add_test(tc, test_document_failed_items);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("page");
+	tcase_add_loop_test(tc, test_page, 0, NELEM(page_cases));
+	suite_add_tcase(s, tc);
 	tc = tcase_create("health");
 	tcase_add_loop_test(tc, test_health, 0, NELEM(health_cases));
 	tcase_add_test(tc, test_health_down);
@@ -617,6 +886,10 @@ reply_suite(void)
 	tc = tcase_create("metrics");
 	tcase_add_loop_test(tc, test_metrics, 0, NELEM(metric_cases));
 	tcase_add_test(tc, test_metrics_whole);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("answers");
+	tcase_add_loop_test(tc, test_error, 0, NELEM(error_cases));
+	tcase_add_loop_test(tc, test_accepted, 0, NELEM(accepted_cases));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("url");
 	tcase_add_loop_test(tc, test_percent_encode, 0, NELEM(enc_cases));
