@@ -219,7 +219,7 @@ $(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
     $(B)/fcgi/validate.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_csv: $(B)/tests/unit/check_csv.o $(B)/fcgi/csv.o \
-    $(B)/fcgi/parse.o $(B)/fcgi/validate.o $(LIB_OBJ)
+    $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_reply: $(B)/tests/unit/check_reply.o $(B)/fcgi/reply.o \
     $(B)/fcgi/csv.o $(B)/fcgi/parse.o $(B)/fcgi/validate.o $(LIB_OBJ)
@@ -356,7 +356,7 @@ FUZZ_CFLAGS	 = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -Ifcgi -Iworker \
 		   $(shell pkg-config --cflags libmariadb 2>/dev/null)
 FUZZ_TARGETS	 = request owm_parse
 FUZZ_SRC_request = tests/fuzz/fuzz_request.c fcgi/parse.c fcgi/validate.c \
-		   lib/rules.c \
+		   fcgi/reply.c fcgi/csv.c lib/rules.c \
 		   lib/json.c lib/jsontok.c lib/buf.c lib/num.c
 FUZZ_SRC_owm_parse = tests/fuzz/fuzz_owm_parse.c worker/owm_parse.c \
 		   lib/json.c lib/jsontok.c lib/buf.c lib/num.c

@@ -18,10 +18,10 @@ extern struct db_set cancel_stmts;
  * DELETE /collect: the request's cities not done yet fail with
  * "cancelled" (so it reaches 100) and the queue entries it created that
  * no worker holds go; *n tells how many cities its failed count grew by
- * (0 for a request already finished: nothing changes).  Appends the
- * request's document (read_get); STORE_NOTFOUND for an unknown id.
+ * (0 for a request already finished: nothing changes).  STORE_NOTFOUND
+ * for an unknown id.
  */
 enum store_rc cancel_request(const char *id, size_t idlen,
-	    unsigned long long *n, struct buf *out);
+	    unsigned long long *n);
 
 #endif

@@ -9,8 +9,6 @@
 #include <string.h>
 
 #include "csv.h"
-#include "parse.h"
-#include "validate.h"
 
 /* 1 if the field must be quoted: it holds , " CR or LF. */
 static int
@@ -58,31 +56,4 @@ csv_row(struct buf *b, const struct csv_field *f, size_t n)
 		field(b, f[i].s, f[i].n);
 	}
 	buf_adds(b, "\r\n");
-}
-
-/* A byte that may stand in the quoted filename as it is: [A-Za-z0-9._-]. */
-static int
-plain(char c)
-{
-	return url_unreserved(c) && c != '~';
-}
-
-void
-csv_disposition(struct buf *b, const char *id, size_t idlen)
-{
-	char	 enc[ID_MAX * 3];
-	long	 n;
-	size_t	 i;
-
-	if (idlen > ID_MAX ||
-	    (n = percent_encode(id, idlen, enc, sizeof(enc))) < 0) {
-		b->failed = 1;
-		return;
-	}
-	buf_adds(b, "attachment; filename=\"");
-	for (i = 0; i < idlen; i++)
-		buf_addc(b, plain(id[i]) ? id[i] : '_');
-	buf_adds(b, ".csv\"; filename*=UTF-8''");
-	buf_add(b, enc, (size_t)n);
-	buf_adds(b, ".csv");
 }

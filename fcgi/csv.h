@@ -1,8 +1,7 @@
 /*
- * csv.h: RFC 4180 text, for GET /get?format=csv: a row of fields, and the
- * Content-Disposition that names the download after the request id (RFC
- * 6266, with RFC 8187's filename*).  Pure: they append to a struct buf
- * (its sticky failure says when memory ran out) and never log.
+ * csv.h: RFC 4180 records, for GET /get?format=csv (reply.c writes the
+ * document with them).  Pure: it appends to a struct buf (its sticky
+ * failure says when memory ran out) and never logs.
  */
 #ifndef OWM_CSV_H
 #define OWM_CSV_H
@@ -23,15 +22,5 @@ struct csv_field {
  * written as it is (UTF-8 passes byte for byte).
  */
 void	csv_row(struct buf *, const struct csv_field *, size_t n);
-
-/*
- * Append the Content-Disposition value of request id's CSV:
- *   attachment; filename="<id>.csv"; filename*=UTF-8''<id>.csv
- * where the quoted name has every byte outside [A-Za-z0-9._-] replaced by
- * "_" (no quote, backslash, CR, LF or non-ASCII byte can reach the
- * header) and filename* carries the id percent-encoded.  An id longer
- * than ID_MAX fails the buffer.
- */
-void	csv_disposition(struct buf *, const char *id, size_t idlen);
 
 #endif

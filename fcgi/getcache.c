@@ -3,12 +3,20 @@
  * getcache.h.  Documents larger than GETCACHE_MAX_BODY are not kept, so the
  * cache costs at most GETCACHE_SLOTS * GETCACHE_MAX_BODY per process.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "getcache.h"
 
 #define GETCACHE_SLOTS		16
 #define GETCACHE_MAX_BODY	(64 * 1024)
+
+/*
+ * The first byte of a key when it is not a request's JSON (keyed by its
+ * id alone): a byte no request id holds.
+ */
+#define KEY_PAGE	'\001'
+#define KEY_CSV		'\002'
 
 struct entry {
 	char			 key[GETCACHE_KEY_MAX];
@@ -34,26 +42,50 @@ lookup(const char *key, size_t keylen)
 	return NULL;
 }
 
-const struct buf *
-getcache_find(const char *key, size_t keylen, struct getcache_version *v,
-    int *finished)
+size_t
+getcache_doc_key(char *key, const char *id, size_t idlen, int csv)
 {
-	struct entry	*e;
+	size_t	 n = 0;
 
-	if ((e = lookup(key, keylen)) == NULL)
-		return NULL;
-	e->used = ++tick;
-	*v = e->version;
-	*finished = e->finished;
-	return &e->doc;
+	if (idlen > ID_MAX)
+		return 0;
+	if (csv)
+		key[n++] = KEY_CSV;
+	memcpy(key + n, id, idlen);
+	return n + idlen;
 }
 
-int
-getcache_same(const struct getcache_version *a,
-    const struct getcache_version *b)
+size_t
+getcache_page_key(char *key, unsigned long long before,
+    unsigned long long limit)
+{
+	int	 n = snprintf(key, GETCACHE_KEY_MAX, "%c%llu:%llu", KEY_PAGE,
+		    before, limit);
+
+	return n < 0 || n >= GETCACHE_KEY_MAX ? 0 : (size_t)n;
+}
+
+static int
+same(const struct getcache_version *a, const struct getcache_version *b)
 {
 	return a->row == b->row && a->ended == b->ended &&
 	    a->final == b->final;
+}
+
+int
+getcache_copy(const char *key, size_t keylen,
+    const struct getcache_version *v, struct buf *out, int *finished)
+{
+	struct entry	*e;
+
+	if (keylen == 0 || (e = lookup(key, keylen)) == NULL ||
+	    !same(v, &e->version))
+		return 0;
+	e->used = ++tick;
+	buf_add(out, e->doc.data, e->doc.len);
+	if (finished)
+		*finished = e->finished;
+	return 1;
 }
 
 void
@@ -63,7 +95,7 @@ getcache_put(const char *key, size_t keylen,
 	struct entry	*e;
 	int		 i;
 
-	if (keylen > GETCACHE_KEY_MAX || doc->failed ||
+	if (keylen == 0 || keylen > GETCACHE_KEY_MAX || doc->failed ||
 	    doc->len > GETCACHE_MAX_BODY)
 		return;
 	if ((e = lookup(key, keylen)) == NULL) {

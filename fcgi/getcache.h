@@ -28,16 +28,25 @@ struct getcache_version {
 };
 
 /*
- * The cached answer of key, or NULL; *v receives its version, *finished
- * whether it was a finished request's document.
+ * The key of request id's document, JSON or (csv) CSV, into key (room for
+ * GETCACHE_KEY_MAX): its length; 0, never cached, for an id over ID_MAX
+ * (which validation never lets through).
  */
-const struct buf *getcache_find(const char *key, size_t keylen,
-	    struct getcache_version *v, int *finished);
+size_t	getcache_doc_key(char *key, const char *id, size_t idlen, int csv);
+/* The key of GET /collect's page of before and limit. */
+size_t	getcache_page_key(char *key, unsigned long long before,
+	    unsigned long long limit);
+
+/*
+ * Append the copy of key to out if it is of version v: 1 if it was, and
+ * *finished (when not NULL) says whether it is a finished request's
+ * document; 0 if there is no such copy.
+ */
+int	getcache_copy(const char *key, size_t keylen,
+	    const struct getcache_version *v, struct buf *out, int *finished);
+/* Keep doc, built after version v was read, as key's copy. */
 void	getcache_put(const char *key, size_t keylen,
 	    const struct getcache_version *v, int finished,
 	    const struct buf *doc);
-/* Whether two versions are the same. */
-int	getcache_same(const struct getcache_version *,
-	    const struct getcache_version *);
 
 #endif

@@ -6,9 +6,11 @@
  * answers with a trailing slash (/collect/), as the seed service's did.
  *
  * Validation happens before any database work, so bad input costs no
- * round trip and can never leave a half-written row; post.c, read.c and
- * cancel.c then do each request's work in one transaction or one
- * statement, and reply.c gives every answer its shape.
+ * round trip and can never leave a half-written row; post.c, read.c,
+ * cancel.c and health.c then do each request's work in one transaction
+ * or one statement and return what they read, reply.c gives every answer
+ * its bytes, and getcache.c keeps the documents and pages it may serve
+ * again: a handler here is the glue, read -> reply -> cache.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +21,7 @@
 #include "cancel.h"
 #include "config.h"
 #include "counters.h"
-#include "csv.h"
+#include "getcache.h"
 #include "handlers.h"
 #include "health.h"
 #include "num.h"
@@ -190,8 +192,6 @@ collect(const struct http_req *rq, struct http_resp *rs)
 	static struct collect_req r;
 	static struct buf url;
 	struct accepted	 a;
-	char		 enc[ID_MAX * 3];
-	long		 n;
 
 	if (!authorized(rq, rs) || collect_body(rq, rs, &r) == -1)
 		return;
@@ -206,10 +206,8 @@ collect(const struct http_req *rq, struct http_resp *rs)
 		return;
 	}
 	buf_reset(&url);
-	buf_adds(&url, "/get?id=");
-	if ((n = percent_encode(r.id, r.idlen, enc, sizeof(enc))) >= 0)
-		buf_add(&url, enc, (size_t)n);
-	if (n < 0 || buf_cstr(&url) == NULL) {
+	reply_status_url(&url, r.id, r.idlen);
+	if (buf_cstr(&url) == NULL) {
 		unavailable(rs);
 		return;
 	}
@@ -260,13 +258,59 @@ get_headers(struct http_resp *rs, const char *id, size_t idlen,
 		return 0;
 	}
 	buf_reset(&disp);
-	csv_disposition(&disp, id, idlen);
+	reply_csv_disposition(&disp, id, idlen);
 	if (buf_cstr(&disp) == NULL)
 		return -1;
 	rs->content_type = "text/csv; charset=utf-8";
 	n = snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: %s\r\n"
 	    "Content-Disposition: %s\r\n", cache, disp.data);
 	return n < 0 || (size_t)n >= sizeof(rs->headers) ? -1 : 0;
+}
+
+/* A document's data items, or CSV records, as read.c reads its rows. */
+static void
+json_city(void *items, const struct read_city *c)
+{
+	reply_city(items, c);
+}
+
+static void
+csv_city(void *rows, const struct read_city *c)
+{
+	reply_csv_city(rows, c);
+}
+
+/*
+ * Request id's document, JSON or CSV, into out (empty): the copy kept
+ * while its version holds (getcache.h), else read and formatted row by
+ * row, then kept.  *finished: it will never change again.
+ */
+static enum store_rc
+document(const char *id, size_t idlen, enum get_format f, struct buf *out,
+    int *finished)
+{
+	static struct buf items;	/* its data items or records */
+	struct read_request q;
+	struct getcache_version v;
+	char		 key[GETCACHE_KEY_MAX];
+	size_t		 keylen = getcache_doc_key(key, id, idlen, f == GET_CSV);
+	enum store_rc	 rc;
+
+	if ((rc = read_get_version(id, idlen, &v)) != STORE_OK)
+		return rc;
+	if (getcache_copy(key, keylen, &v, out, finished))
+		return STORE_OK;
+	buf_reset(&items);
+	if ((rc = read_get(id, idlen, f == GET_CSV ? csv_city : json_city,
+	    &items, &q)) != STORE_OK)
+		return rc;
+	if (f == GET_CSV)
+		reply_csv_document(out, &items);
+	else
+		reply_document(out, &q, &items);
+	*finished = q.finished;
+	getcache_put(key, keylen, &v, *finished, out);
+	return STORE_OK;
 }
 
 static void
@@ -285,7 +329,7 @@ get(const struct http_req *rq, struct http_resp *rs)
 		error(rs, 400, why);
 		return;
 	}
-	if ((rc = read_get(id, (size_t)n, f, rs->body, &finished)) !=
+	if ((rc = document(id, (size_t)n, f, rs->body, &finished)) !=
 	    STORE_OK) {
 		store_error(rs, rc);
 		return;
@@ -316,6 +360,27 @@ query_num(const char *q, const char *name, unsigned long long min,
 	return 0;
 }
 
+/* GET /collect's page into out (empty): kept like a document. */
+static enum store_rc
+page(unsigned long long before, unsigned long long limit, struct buf *out)
+{
+	static struct read_page p;
+	struct getcache_version v;
+	char		 key[GETCACHE_KEY_MAX];
+	size_t		 keylen = getcache_page_key(key, before, limit);
+	enum store_rc	 rc;
+
+	if ((rc = read_list_version(&v)) != STORE_OK)
+		return rc;
+	if (getcache_copy(key, keylen, &v, out, NULL))
+		return STORE_OK;
+	if ((rc = read_list(before, limit, &p)) != STORE_OK)
+		return rc;
+	reply_page(out, &p);
+	getcache_put(key, keylen, &v, 0, out);
+	return STORE_OK;
+}
+
 static void
 list(const struct http_req *rq, struct http_resp *rs)
 {
@@ -324,7 +389,7 @@ list(const struct http_req *rq, struct http_resp *rs)
 
 	if (!authorized(rq, rs))
 		return;
-	if (query_num(q, "limit", 1, 100, 20, &limit) == -1) {
+	if (query_num(q, "limit", 1, READ_PAGE_MAX, 20, &limit) == -1) {
 		error(rs, 400, "limit must be an integer from 1 to 100");
 		return;
 	}
@@ -333,7 +398,7 @@ list(const struct http_req *rq, struct http_resp *rs)
 		    "previous page");
 		return;
 	}
-	if (read_list(before, limit, rs->body) != STORE_OK) {
+	if (page(before, limit, rs->body) != STORE_OK) {
 		unavailable(rs);
 		return;
 	}
@@ -348,12 +413,16 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 	unsigned long long	 n = 0;
 	enum store_rc		 rc;
 	long			 idlen;
+	int			 finished;
 
 	if (!authorized(rq, rs))
 		return;
 	if ((idlen = query_id(rq, rs, id)) < 0)
 		return;
-	if ((rc = cancel_request(id, (size_t)idlen, &n, rs->body)) != STORE_OK) {
+	/* The answer is the request's document as it is now. */
+	if ((rc = cancel_request(id, (size_t)idlen, &n)) != STORE_OK ||
+	    (rc = document(id, (size_t)idlen, GET_JSON, rs->body,
+	    &finished)) != STORE_OK) {
 		store_error(rs, rc);
 		return;
 	}
@@ -361,44 +430,33 @@ cancel(const struct http_req *rq, struct http_resp *rs)
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
 }
 
-/*
- * 200 while the service can do its job: the database answers, some
- * worker child beat within RULES_ALIVE_S and the key is not refused.
- * "degraded": still 200, but the gate is paused (a 429, the monthly cap)
- * or held (the API unreachable), or a worker host has no child alive.
- */
+/* Its status (200, 503 when down) as reply_health judges it. */
 static void
 health(struct http_resp *rs)
 {
-	static struct buf hosts;
 	struct health	 h;
-	const char	*status;
-	int		 ok;
 
-	buf_reset(&hosts);
-	if (health_read(&hosts, &h) != STORE_OK || hosts.failed) {
+	if (health_read(&h) != STORE_OK) {
 		reply_health_down(rs->body);
 		rs->status = 503;
 		snprintf(rs->headers, sizeof(rs->headers),
 		    "Retry-After: 2\r\nCache-Control: no-store\r\n");
 		return;
 	}
-	ok = h.alive_hosts > 0 && !h.key_paused;
-	status = !ok ? "down" : h.paused || h.down ||
-	    h.hosts > h.alive_hosts ?
-	    "degraded" : "ok";
-	reply_health(rs->body, status, &hosts, &h);
-	rs->status = ok ? 200 : 503;
+	rs->status = reply_health(rs->body, &h);
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");
 }
 
 static void
 metrics(struct http_resp *rs)
 {
-	if (health_metrics(cf->owm.cities_per_minute, rs->body) != STORE_OK) {
+	struct health_sums m;
+
+	if (health_metrics(&m) != STORE_OK) {
 		unavailable(rs);
 		return;
 	}
+	reply_metrics(rs->body, &m, cf->owm.cities_per_minute);
 	rs->status = 200;
 	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	snprintf(rs->headers, sizeof(rs->headers), "Cache-Control: no-store\r\n");

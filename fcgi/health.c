@@ -8,11 +8,15 @@
  * entry is the head of an index, the gate's window is the last minute's
  * slots.  Times are the database's clock, the one the children beat with,
  * so a host's skew never fakes an age.  reply.c shapes what they read.
+ *
+ * The hosts and the outcomes of calls are rows of their own, as many as
+ * the tables hold: kept in a buffer each (buf.h, whose failure says when
+ * memory ran out), reused from one answer to the next.
  */
 #include <string.h>
 
 #include "answers.h"
-#include "reply.h"
+#include "buf.h"
 #include "health.h"
 #include "rules.h"
 
@@ -102,14 +106,12 @@ enum {
 	SUM_COLS
 };
 
-/* An HS_WORKERS row, and where it goes. */
+/* An HS_WORKERS row. */
 struct host_row {
 	char		 host[64];
 	unsigned long	 len;
 	long long	 alive, age_us;
 	my_bool		 alive_null, age_null;
-	struct health	*h;
-	struct buf	*hosts;
 };
 
 /* An HS_CALLS row. */
@@ -122,7 +124,8 @@ struct call_row {
 
 static MYSQL_STMT		*st[HS_COUNT];
 struct db_set			 health_stmts = DB_SET(sql, st);
-static struct buf		 calls;		/* /metrics' API calls */
+static struct buf		 hosts;		/* struct health_host */
+static struct buf		 calls;		/* struct health_call */
 
 static void
 bind_ll(MYSQL_BIND *b, long long *v, my_bool *is_null)
@@ -137,31 +140,44 @@ clamp(unsigned long len, size_t cap)
 	return len < cap ? len : cap;
 }
 
+/* An HS_WORKERS row appended to hosts. */
 static int
 host_row(void *arg, struct db_err *e)
 {
 	struct host_row	*r = arg;
+	struct health_host h = { .len = clamp(r->len, sizeof(r->host)) };
 
 	(void)e;
-	reply_health_host(r->hosts, r->host, clamp(r->len, sizeof(r->host)),
-	    r->alive_null ? 0 : r->alive, r->age_null ? NULL : &r->age_us);
-	r->h->hosts++;
-	if (!r->alive_null && r->alive > 0)
-		r->h->alive_hosts++;
+	memcpy(h.host, r->host, h.len);
+	h.alive = r->alive_null ? 0 : r->alive;
+	h.age_known = !r->age_null;
+	h.age_us = r->age_null ? 0 : r->age_us;
+	buf_add(&hosts, &h, sizeof(h));
 	return 0;
 }
 
+/* Every worker host into h; their rows stay in hosts. */
 static int
-read_workers(struct buf *hosts, struct health *h, struct db_err *e)
+read_workers(struct health *h, struct db_err *e)
 {
-	struct host_row	 r = { .h = h, .hosts = hosts };
+	struct host_row	 r;
 	MYSQL_BIND	 o[3];
+	size_t		 i;
 
+	buf_reset(&hosts);
 	db_bind_out_str(&o[0], r.host, sizeof(r.host), &r.len, NULL);
 	bind_ll(&o[1], &r.alive, &r.alive_null);
 	bind_ll(&o[2], &r.age_us, &r.age_null);
-	return db_rows(health_stmts.db, st[HS_WORKERS], NULL, o, "health workers",
-	    host_row, &r, e);
+	if (db_rows(health_stmts.db, st[HS_WORKERS], NULL, o, "health workers",
+	    host_row, &r, e) == -1)
+		return -1;
+	/* buf's data is malloc's: aligned for any struct. */
+	h->host = (const struct health_host *)(void *)hosts.data;
+	h->hosts = hosts.len / sizeof(*h->host);
+	for (i = 0; i < h->hosts; i++)
+		if (h->host[i].alive > 0)
+			h->alive_hosts++;
+	return 0;
 }
 
 /* The gate's pause and the queue; no gate row yet: nothing paused. */
@@ -208,16 +224,16 @@ read_gate(struct health *h, struct db_err *e)
 }
 
 enum store_rc
-health_read(struct buf *hosts, struct health *h)
+health_read(struct health *h)
 {
 	struct db_err	 e;
 
 	memset(h, 0, sizeof(*h));
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
-	if (read_workers(hosts, h, &e) == -1 || read_gate(h, &e) == -1)
+	if (read_workers(h, &e) == -1 || read_gate(h, &e) == -1)
 		return store_fail("GET /health", &e);
-	return STORE_OK;
+	return hosts.failed ? STORE_UNAVAILABLE : STORE_OK;
 }
 
 /* HS_SUMS's one row into m, a NULL as 0. */
@@ -254,35 +270,41 @@ read_sums(struct health_sums *m, struct db_err *e)
 	return 0;
 }
 
+/* An HS_CALLS row appended to calls. */
 static int
 call_row(void *arg, struct db_err *e)
 {
 	struct call_row	*r = arg;
+	struct health_call c = { .len = clamp(r->len, sizeof(r->outcome)) };
 
 	(void)e;
-	reply_metrics_call(&calls, r->outcome,
-	    clamp(r->len, sizeof(r->outcome)), r->n_null ? 0 : r->n);
+	memcpy(c.outcome, r->outcome, c.len);
+	c.n = r->n_null ? 0 : r->n;
+	buf_add(&calls, &c, sizeof(c));
 	return 0;
 }
 
 enum store_rc
-health_metrics(long long limit, struct buf *out)
+health_metrics(struct health_sums *m)
 {
-	struct health_sums m;
 	struct call_row	 r;
 	MYSQL_BIND	 o[2];
 	struct db_err	 e;
 
+	memset(m, 0, sizeof(*m));
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
 	buf_reset(&calls);
 	db_bind_out_str(&o[0], r.outcome, sizeof(r.outcome), &r.len, NULL);
 	bind_ll(&o[1], &r.n, &r.n_null);
-	if (read_sums(&m, &e) == -1 ||
+	if (read_sums(m, &e) == -1 ||
 	    db_rows(health_stmts.db, st[HS_CALLS], NULL, o, "metrics calls", call_row,
 	    &r, &e) == -1)
 		return store_fail("GET /metrics", &e);
-	answers_read(m.answers);
-	reply_metrics(out, &m, limit, &calls);
+	if (calls.failed)
+		return STORE_UNAVAILABLE;
+	m->call = (const struct health_call *)(void *)calls.data;
+	m->calls = calls.len / sizeof(*m->call);
+	answers_read(m->answers);
 	return STORE_OK;
 }

@@ -1,8 +1,9 @@
 /*
  * health.h: the database side of GET /health and GET /metrics: what the
  * worker children report (worker_children, api_calls), the rate gate
- * (rate_gate, rate_slots), the queue and the requests' sums.  The queries
- * only: reply.c shapes what they read.  Nothing here logs client data.
+ * (rate_gate, rate_slots), the queue and the requests' sums, as structs
+ * of figures.  The queries only: reply.c shapes what they read.  Nothing
+ * here logs client data.
  */
 #ifndef OWM_HEALTH_H
 #define OWM_HEALTH_H
@@ -12,12 +13,21 @@
 #include <mysql.h>
 
 #include "answers.h"
-#include "buf.h"
 #include "store.h"
 
+/* A worker host: its children alive, its newest heartbeat's age. */
+struct health_host {
+	char		 host[64];
+	size_t		 len;
+	long long	 alive;
+	long long	 age_us;
+	int		 age_known;	/* 0: no heartbeat yet */
+};
+
 struct health {
-	int		 hosts;		/* worker hosts with a recent row */
-	int		 alive_hosts;	/* hosts with a child alive */
+	const struct health_host *host;	/* every worker host, by name */
+	size_t		 hosts;
+	size_t		 alive_hosts;	/* hosts with a child alive */
 	int		 key_paused;	/* the gate is paused: invalid key */
 	int		 paused;	/* paused for any reason */
 	char		 reason[40];	/* while paused: why (rate_gate) */
@@ -30,6 +40,13 @@ struct health {
 	char		 since[40];	/* since when (ISO 8601) */
 	char		 down_why[168];	/* the last call's error */
 	size_t		 since_len, down_why_len;
+};
+
+/* An outcome of API calls and their number. */
+struct health_call {
+	char		 outcome[40];
+	size_t		 len;
+	long long	 n;
 };
 
 /* The running sums /metrics shows. */
@@ -48,18 +65,21 @@ struct health_sums {
 	long long	 oldest_us;	/* the oldest queued city's age; 0:
 					 * none queued */
 	long long	 answers[ANSWERS_CLASSES]; /* by status class */
+	const struct health_call *call;	/* API calls by outcome */
+	size_t		 calls;
 };
 
 /* Its statements, prepared by store.c on every connect. */
 extern struct db_set health_stmts;
 
 /*
- * Fill h, and append its worker hosts to hosts (reply_health_host).
- * STORE_UNAVAILABLE: the database is unreachable or failing.
+ * GET /health's figures into h (its hosts live until the next call).
+ * STORE_UNAVAILABLE: the database is unreachable or failing, or memory
+ * ran out.
  */
-enum store_rc health_read(struct buf *hosts, struct health *h);
+enum store_rc health_read(struct health *h);
 
-/* Append every /metrics sample (reply_metrics). */
-enum store_rc health_metrics(long long limit_per_minute, struct buf *out);
+/* GET /metrics' figures into m (its calls live until the next call). */
+enum store_rc health_metrics(struct health_sums *m);
 
 #endif

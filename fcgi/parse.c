@@ -244,38 +244,6 @@ percent_decode(const char *s, size_t n, char *out, size_t cap, int plus,
 	return (long)o;
 }
 
-int
-url_unreserved(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-	    c == '~';
-}
-
-long
-percent_encode(const char *s, size_t n, char *out, size_t cap)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t	 i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (url_unreserved((char)c)) {
-			if (o >= cap)
-				return -3;
-			out[o++] = (char)c;
-			continue;
-		}
-		if (cap - o < 3)
-			return -3;
-		out[o++] = '%';
-		out[o++] = hex[c >> 4];
-		out[o++] = hex[c & 15];
-	}
-	return (long)o;
-}
-
 /*
  * Walk "k=v&k=v" for the one pair named name.  Keys are matched undecoded:
  * every key we know is plain ASCII.

@@ -1,9 +1,10 @@
 /*
  * parse.h: parsers of untrusted request bytes: the POST /collect body (JSON
- * or form) and the query string (and percent-encoding, the inverse of its
- * decoding).  Bounded by their length arguments, pure (no logging, no
- * allocation), fuzzed (tests/fuzz).  On failure they return -1 with *why
- * set to the sentence the client gets in its 400.
+ * or form) and the query string (percent-encoding, the inverse of its
+ * decoding, is reply.c's, which writes URLs).  Bounded by their length
+ * arguments, pure (no logging, no allocation), fuzzed (tests/fuzz).  On
+ * failure they return -1 with *why set to the sentence the client gets in
+ * its 400.
  */
 #ifndef OWM_FCGI_PARSE_H
 #define OWM_FCGI_PARSE_H
@@ -41,16 +42,6 @@ long	parse_query_param(const char *qs, size_t len, const char *name,
  */
 long	percent_decode(const char *s, size_t n, char *out, size_t cap,
 	    int plus, const char **why);
-
-/*
- * Percent-encode every byte but RFC 3986's unreserved ones (A-Z a-z 0-9
- * - . _ ~) as %XX: safe in a URL's query and as an RFC 8187 ext-value.
- * The encoded length, or -3 when it does not fit in cap (3 * n does).
- */
-long	percent_encode(const char *s, size_t n, char *out, size_t cap);
-
-/* 1 if c is an RFC 3986 unreserved byte: [A-Za-z0-9._~-]. */
-int	url_unreserved(char c);
 
 /*
  * A CONTENT_LENGTH: RFC 9110's 1*DIGIT, so leading zeros are allowed and

@@ -8,21 +8,20 @@
  * lag a second) live like GET, one aggregate over its own cities each
  * (R_LIVE).  Both are plain reads: no lock, no transaction.
  *
- * A finished document never changes, so this process keeps it
- * (getcache.h) and proves it current with one unique-key lookup; an
- * unfinished one and a page are kept while the fetches ended and the
- * rows they show stay the same.  Each answer is cached with the version
- * read before it was built, so a copy is served only while nothing it
- * shows can have moved.  A request's JSON and CSV are two answers of one
- * version, under two keys.
+ * A finished document never changes, so the handler keeps it
+ * (getcache.h) and proves it current with one unique-key lookup
+ * (R_VERSION); an unfinished one and a page are kept while the fetches
+ * ended and the rows they show stay the same (R_LIST_VERSION).  The
+ * version is read before the answer, so a copy is served only while
+ * nothing it shows can have moved.
+ *
+ * A document's cities go to the caller one row at a time, from the
+ * row's own buffers: a request of thousands of cities is never held as
+ * structs, only as the text its caller makes of them.
  */
-#include <stdio.h>
 #include <string.h>
 
-#include "reply.h"
-#include "getcache.h"
 #include "read.h"
-#include "validate.h"
 
 enum {
 	R_GET,
@@ -32,13 +31,6 @@ enum {
 	R_LIVE,
 	R_COUNT
 };
-
-/*
- * The first byte of a cached answer's key when it is not a request's
- * JSON (keyed by its id alone): a byte no request id holds.
- */
-#define KEY_PAGE	'\001'
-#define KEY_CSV		'\002'
 
 /* The fetches ended so far: part of a cached answer's version. */
 #define ENDED		"(SELECT COALESCE(SUM(ended), 0) FROM counters)"
@@ -144,10 +136,11 @@ struct get_doc {
 	MYSQL_TIME	 req, last;	/* requested, the latest done */
 	unsigned long long collected, failed, pending;
 	int		 rows, settled, any_done;
-	enum get_format	 format;
+	read_city_fn	*city;		/* takes each done city */
+	void		*arg;
 };
 
-/* An R_LIST row, and the page the rows so far build. */
+/* An R_LIST row, and the page the rows so far fill. */
 struct list_page {
 	unsigned long long rid, total, collected, failed;
 	char		 id[ID_MAX];
@@ -155,14 +148,12 @@ struct list_page {
 	MYSQL_TIME	 req, fin;
 	my_bool		 fin_null;
 
-	struct buf	*out;
-	unsigned long long n, last;
+	struct read_page *page;
 };
 
 static MYSQL_STMT		*st[R_COUNT];
 struct db_set			 read_stmts = DB_SET(sql, st);
 static struct get_doc		 doc;
-static struct buf		 items;		/* doc's data items or records */
 
 static size_t
 clamp(unsigned long len, size_t cap)
@@ -195,37 +186,19 @@ version_bind(MYSQL_BIND *o, struct getcache_version *v)
 	db_bind_u64(&o[2], &v->ended);
 }
 
-/* Append the cached answer of key if it is of version v; 1 if it was. */
-static int
-cached(const char *key, size_t keylen, const struct getcache_version *v,
-    struct buf *out, int *finished)
-{
-	struct getcache_version cv;
-	const struct buf *copy;
-	int		 fin;
-
-	if ((copy = getcache_find(key, keylen, &cv, &fin)) == NULL ||
-	    !getcache_same(v, &cv))
-		return 0;
-	buf_add(out, copy->data, copy->len);
-	if (finished)
-		*finished = fin;
-	return 1;
-}
-
 /*
- * The version of a request's document now (getcache.h): its row, and,
- * until the row is settled finished, the fetches ended.  One unique-key
- * lookup and a sum of the counters' few rows.  STORE_NOTFOUND if there is
- * no such request.
+ * Its row, and, until the row is settled finished, the fetches ended: one
+ * unique-key lookup and a sum of the counters' few rows.
  */
-static enum store_rc
-get_version(const char *id, size_t idlen, struct getcache_version *v)
+enum store_rc
+read_get_version(const char *id, size_t idlen, struct getcache_version *v)
 {
 	MYSQL_BIND	 b[1], o[3];
 	unsigned long	 len;
 	struct db_err	 e;
 
+	if (store_conn() == NULL)
+		return STORE_UNAVAILABLE;
 	db_bind_bytes(&b[0], id, idlen, &len);
 	version_bind(o, v);
 	if (db_one_row(read_stmts.db, st[R_VERSION], b, o, "get version", &e) == -1)
@@ -276,11 +249,11 @@ text(const char **s, size_t *n, const char *col, size_t cap,
 	*n = null ? 0 : clamp(len, cap);
 }
 
-/* A done city of the row into items: its reading, or why it failed. */
+/* A done city of the row to the caller: its reading, or why it failed. */
 static void
 get_city(const struct get_doc *d)
 {
-	struct reply_city c = { .city_id = d->city_id };
+	struct read_city c = { .city_id = d->city_id };
 
 	text(&c.name, &c.name_len, d->name, sizeof(d->name), d->name_len,
 	    d->name_null);
@@ -299,10 +272,7 @@ get_city(const struct get_doc *d)
 		c.error = d->error;
 		c.error_len = clamp(d->error_len, sizeof(d->error));
 	}
-	if (d->format == GET_CSV)
-		reply_csv_city(&items, &c);
-	else
-		reply_city(&items, &c);
+	d->city(d->arg, &c);
 }
 
 static int
@@ -336,78 +306,49 @@ get_row(void *arg, struct db_err *e)
 /*
  * When the request finished: the row's finished_at once settled, else,
  * once no city is pending, the contract's rule (the latest done_at, never
- * before requested_at; R_LIVE's in SQL).  NULL while it is not.
+ * before requested_at; R_LIVE's in SQL).  0 while it is not.
  */
-static const MYSQL_TIME *
+static int
 get_finished(struct get_doc *d)
 {
 	if (d->settled)
-		return &d->last;
+		return 1;
 	if (d->pending > 0)
-		return NULL;
+		return 0;
 	if (!d->any_done || time_cmp(&d->req, &d->last) > 0)
 		d->last = d->req;
-	return &d->last;
-}
-
-/*
- * A document's key in the cache (getcache.h): its length; 0, not cached,
- * for an id over ID_MAX (which validation never lets through).
- */
-static size_t
-get_key(char *key, const char *id, size_t idlen, enum get_format f)
-{
-	size_t	 n = 0;
-
-	if (idlen > ID_MAX)
-		return 0;
-	if (f == GET_CSV)
-		key[n++] = KEY_CSV;
-	memcpy(key + n, id, idlen);
-	return n + idlen;
+	return 1;
 }
 
 enum store_rc
-read_get(const char *id, size_t idlen, enum get_format f, struct buf *out,
-    int *finished)
+read_get(const char *id, size_t idlen, read_city_fn *city, void *arg,
+    struct read_request *q)
 {
-	struct getcache_version version;
-	struct reply_request q = { .id = id, .idlen = idlen };
 	MYSQL_BIND	 b[1], o[G_COLS];
 	unsigned long	 len;
 	struct db_err	 e;
-	enum store_rc	 rc;
-	char		 key[GETCACHE_KEY_MAX];
-	size_t		 keylen;
 
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
-	if ((rc = get_version(id, idlen, &version)) != STORE_OK)
-		return rc;
-	keylen = get_key(key, id, idlen, f);
-	if (keylen > 0 && cached(key, keylen, &version, out, finished))
-		return STORE_OK;
+	if (idlen > sizeof(q->id))
+		return STORE_NOTFOUND;	/* validation lets none through */
 	memset(&doc, 0, sizeof(doc));
-	doc.format = f;
-	buf_reset(&items);
+	doc.city = city;
+	doc.arg = arg;
 	db_bind_bytes(&b[0], id, idlen, &len);
 	get_bind(o, &doc);
 	if (db_rows(read_stmts.db, st[R_GET], b, o, "get", get_row, &doc, &e) == -1)
 		return store_fail("GET /get", &e);
 	if (doc.rows == 0)
 		return STORE_NOTFOUND;
-	q.requested_at = &doc.req;
-	q.finished_at = get_finished(&doc);
-	q.total = doc.total;
-	q.collected = doc.collected;
-	q.failed = doc.failed;
-	if (f == GET_CSV)
-		reply_csv_document(out, &items);
-	else
-		reply_document(out, &q, &items);
-	*finished = q.finished_at != NULL;
-	if (keylen > 0)
-		getcache_put(key, keylen, &version, *finished, out);
+	memcpy(q->id, id, idlen);
+	q->idlen = idlen;
+	q->requested_at = doc.req;
+	if ((q->finished = get_finished(&doc)))
+		q->finished_at = doc.last;
+	q->total = doc.total;
+	q->collected = doc.collected;
+	q->failed = doc.failed;
 	return STORE_OK;
 }
 
@@ -434,9 +375,11 @@ static int
 list_row(void *arg, struct db_err *e)
 {
 	struct list_page *l = arg;
-	struct reply_request q;
+	struct read_request *q;
 	struct live	 lv;
 
+	if (l->page->n == READ_PAGE_MAX)
+		return 0;	/* LIMIT never gives more */
 	if (l->fin_null) {
 		if (read_live(l->rid, &lv, "list progress", e) == -1)
 			return -1;
@@ -450,20 +393,25 @@ list_row(void *arg, struct db_err *e)
 			}
 		}
 	}
-	q = (struct reply_request){ l->id, clamp(l->idlen, sizeof(l->id)),
-	    &l->req, l->fin_null ? NULL : &l->fin, l->total, l->collected,
-	    l->failed };
-	reply_page_request(l->out, l->n++, &q);
-	l->last = l->rid;
+	q = &l->page->req[l->page->n++];
+	q->idlen = clamp(l->idlen, sizeof(l->id));
+	memcpy(q->id, l->id, q->idlen);
+	q->requested_at = l->req;
+	if ((q->finished = !l->fin_null))
+		q->finished_at = l->fin;
+	q->total = l->total;
+	q->collected = l->collected;
+	q->failed = l->failed;
+	l->page->next = l->rid;
 	return 0;
 }
 
-/* The page's rows into out; -1 with e filled. */
+/* The page's rows into p; -1 with e filled. */
 static int
 list_rows(unsigned long long before, unsigned long long limit,
-    struct buf *out, struct db_err *e)
+    struct read_page *p, struct db_err *e)
 {
-	struct list_page l = { .out = out };
+	struct list_page l = { .page = p };
 	MYSQL_BIND	 b[2], o[L_COLS];
 
 	db_bind_u64(&b[0], &before);
@@ -476,41 +424,41 @@ list_rows(unsigned long long before, unsigned long long limit,
 	db_bind_u64(&o[L_TOTAL], &l.total);
 	db_bind_u64(&o[L_COLLECTED], &l.collected);
 	db_bind_u64(&o[L_FAILED], &l.failed);
-	reply_page_start(out);
+	p->n = 0;
 	if (db_rows(read_stmts.db, st[R_LIST], b, o, "list", list_row, &l, e) == -1)
 		return -1;
 	/* A full page may have a next one; its cursor is the last row id. */
-	reply_page_end(out, l.n == limit ? &l.last : NULL);
+	p->more = p->n == limit;
 	return 0;
+}
+
+/* The newest and oldest rows, and the fetches ended. */
+enum store_rc
+read_list_version(struct getcache_version *version)
+{
+	MYSQL_BIND	 o[3];
+	struct db_err	 e;
+
+	if (store_conn() == NULL)
+		return STORE_UNAVAILABLE;
+	version_bind(o, version);
+	if (db_one_row(read_stmts.db, st[R_LIST_VERSION], NULL, o, "list version",
+	    &e) == -1)
+		return store_fail("GET /collect", &e);
+	return STORE_OK;
 }
 
 enum store_rc
 read_list(unsigned long long before, unsigned long long limit,
-    struct buf *out)
+    struct read_page *p)
 {
-	static struct buf page;
-	struct getcache_version version;
-	MYSQL_BIND	 o[3];
 	struct db_err	 e;
-	char		 key[64];
-	size_t		 keylen, start = out->len;
 
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
-	keylen = (size_t)snprintf(key, sizeof(key), "%c%llu:%llu", KEY_PAGE,
-	    before, limit);
-	version_bind(o, &version);
-	if (db_one_row(read_stmts.db, st[R_LIST_VERSION], NULL, o, "list version",
-	    &e) == -1)
+	if (limit > READ_PAGE_MAX)
+		limit = READ_PAGE_MAX;
+	if (list_rows(before, limit, p, &e) == -1)
 		return store_fail("GET /collect", &e);
-	if (cached(key, keylen, &version, out, NULL))
-		return STORE_OK;
-	if (list_rows(before, limit, out, &e) == -1)
-		return store_fail("GET /collect", &e);
-	if (!out->failed) {
-		buf_reset(&page);
-		buf_add(&page, out->data + start, out->len - start);
-		getcache_put(key, keylen, &version, 0, &page);
-	}
 	return STORE_OK;
 }

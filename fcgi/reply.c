@@ -7,6 +7,11 @@
  * shows 100 only when every city is done.  A document's CSV (csv.c for
  * the quoting) has the JSON's data items as records, their values
  * written as the JSON writes them, a null as an empty field.
+ *
+ * A document's items are formatted as the rows come (read.h), into a
+ * list the document then takes whole: its head (progress, finished_at)
+ * is known only after the last row, and a request of thousands of cities
+ * is never held as anything but its text.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +21,9 @@
 #include "health.h"
 #include "json.h"
 #include "post.h"
+#include "read.h"
 #include "rules.h"
+#include "validate.h"
 
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
@@ -88,6 +95,54 @@ reply_error(struct buf *out, const char *msg)
 	buf_adds(out, "}\n");
 }
 
+/* 1 if c is an RFC 3986 unreserved byte: [A-Za-z0-9._~-]. */
+static int
+url_unreserved(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	    c == '~';
+}
+
+long
+reply_percent_encode(const char *s, size_t n, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	 i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (url_unreserved((char)c)) {
+			if (o >= cap)
+				return -3;
+			out[o++] = (char)c;
+			continue;
+		}
+		if (cap - o < 3)
+			return -3;
+		out[o++] = '%';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	return (long)o;
+}
+
+void
+reply_status_url(struct buf *out, const char *id, size_t idlen)
+{
+	char	 enc[ID_MAX * 3];
+	long	 n;
+
+	if (idlen > ID_MAX ||
+	    (n = reply_percent_encode(id, idlen, enc, sizeof(enc))) < 0) {
+		out->failed = 1;
+		return;
+	}
+	buf_adds(out, "/get?id=");
+	buf_add(out, enc, (size_t)n);
+}
+
 void
 reply_accepted(struct buf *out, const char *id, size_t idlen,
     const struct accepted *a, const char *status_url)
@@ -103,17 +158,17 @@ reply_accepted(struct buf *out, const char *id, size_t idlen,
 
 /* A request's members, without the object's closing brace. */
 static void
-request_head(struct buf *out, const struct reply_request *q)
+request_head(struct buf *out, const struct read_request *q)
 {
 	buf_adds(out, "{\"id\": ");
 	json_str(out, q->id, q->idlen);
 	buf_adds(out, ", \"requested_at\": ");
-	add_time(out, q->requested_at, 1);
+	add_time(out, &q->requested_at, 1);
 	buf_adds(out, ", \"finished_at\": ");
-	if (q->finished_at == NULL)
+	if (!q->finished)
 		buf_adds(out, "null");
 	else
-		add_time(out, q->finished_at, 1);
+		add_time(out, &q->finished_at, 1);
 	buf_adds(out, ", \"progress\": ");
 	add_progress(out, q->collected + q->failed, q->total);
 	buf_printf(out, ", \"total\": %llu, \"collected\": %llu, "
@@ -151,7 +206,7 @@ add_decimal(struct buf *out, const char *s, size_t n)
 }
 
 void
-reply_city(struct buf *items, const struct reply_city *c)
+reply_city(struct buf *items, const struct read_city *c)
 {
 	buf_printf(items, "%s{\"city_id\": %llu, \"name\": ",
 	    items->len ? ", " : "", c->city_id);
@@ -180,7 +235,7 @@ reply_city(struct buf *items, const struct reply_city *c)
 }
 
 void
-reply_document(struct buf *out, const struct reply_request *q,
+reply_document(struct buf *out, const struct read_request *q,
     const struct buf *items)
 {
 	request_head(out, q);
@@ -214,7 +269,7 @@ static const struct csv_field csv_head[CSV_COLS] = {
 };
 
 void
-reply_csv_city(struct buf *rows, const struct reply_city *c)
+reply_csv_city(struct buf *rows, const struct read_city *c)
 {
 	struct csv_field f[CSV_COLS] = { { NULL, 0 } };
 	char		 id[NUM_TEXT], hum[NUM_TEXT], obs[TIME_TEXT];
@@ -247,44 +302,70 @@ reply_csv_document(struct buf *out, const struct buf *rows)
 		out->failed = 1;
 }
 
-void
-reply_page_start(struct buf *out)
+/* A byte that may stand in the quoted filename as it is: [A-Za-z0-9._-]. */
+static int
+filename_plain(char c)
 {
+	return url_unreserved(c) && c != '~';
+}
+
+void
+reply_csv_disposition(struct buf *out, const char *id, size_t idlen)
+{
+	char	 enc[ID_MAX * 3];
+	long	 n;
+	size_t	 i;
+
+	if (idlen > ID_MAX ||
+	    (n = reply_percent_encode(id, idlen, enc, sizeof(enc))) < 0) {
+		out->failed = 1;
+		return;
+	}
+	buf_adds(out, "attachment; filename=\"");
+	for (i = 0; i < idlen; i++)
+		buf_addc(out, filename_plain(id[i]) ? id[i] : '_');
+	buf_adds(out, ".csv\"; filename*=UTF-8''");
+	buf_add(out, enc, (size_t)n);
+	buf_adds(out, ".csv");
+}
+
+void
+reply_page(struct buf *out, const struct read_page *p)
+{
+	size_t	 i;
+
 	buf_adds(out, "{\"requests\": [");
-}
-
-void
-reply_page_request(struct buf *out, unsigned long long n,
-    const struct reply_request *q)
-{
-	if (n > 0)
-		buf_adds(out, ", ");
-	request_head(out, q);
-	buf_addc(out, '}');
-}
-
-void
-reply_page_end(struct buf *out, const unsigned long long *next)
-{
-	if (next != NULL)
-		buf_printf(out, "], \"next\": \"%llu\"}\n", *next);
+	for (i = 0; i < p->n; i++) {
+		if (i > 0)
+			buf_adds(out, ", ");
+		request_head(out, &p->req[i]);
+		buf_addc(out, '}');
+	}
+	if (p->more)
+		buf_printf(out, "], \"next\": \"%llu\"}\n", p->next);
 	else
 		buf_adds(out, "], \"next\": null}\n");
 }
 
-void
-reply_health_host(struct buf *hosts, const char *host, size_t len,
-    long long alive, const long long *age_us)
+/* The worker hosts' list, without its brackets. */
+static void
+health_hosts(struct buf *out, const struct health *h)
 {
-	buf_adds(hosts, hosts->len ? ", {\"host\": " : "{\"host\": ");
-	json_str(hosts, host, len);
-	buf_printf(hosts, ", \"children_alive\": %lld, \"heartbeat_age_s\": ",
-	    alive);
-	if (age_us == NULL)
-		buf_adds(hosts, "null");
-	else
-		add_secs(hosts, *age_us);
-	buf_addc(hosts, '}');
+	const struct health_host *w;
+	size_t		 i;
+
+	for (i = 0; i < h->hosts; i++) {
+		w = &h->host[i];
+		buf_adds(out, i > 0 ? ", {\"host\": " : "{\"host\": ");
+		json_str(out, w->host, w->len);
+		buf_printf(out, ", \"children_alive\": %lld, "
+		    "\"heartbeat_age_s\": ", w->alive);
+		if (!w->age_known)
+			buf_adds(out, "null");
+		else
+			add_secs(out, w->age_us);
+		buf_addc(out, '}');
+	}
 }
 
 /*
@@ -293,7 +374,7 @@ reply_health_host(struct buf *hosts, const char *host, size_t len,
  * until: the end of a pause in force (the next probe, while held).
  */
 static void
-reply_health_gate(struct buf *out, const struct health *h)
+health_gate(struct buf *out, const struct health *h)
 {
 	buf_printf(out, "], \"gate\": {\"state\": \"%s\", \"reason\": ",
 	    h->down ? "held" : h->paused ? "paused" : "running");
@@ -321,16 +402,23 @@ reply_health_gate(struct buf *out, const struct health *h)
 	buf_addc(out, '}');
 }
 
-void
-reply_health(struct buf *out, const char *status, const struct buf *hosts,
-    const struct health *h)
+/*
+ * 200 while the service can do its job: the database answers, some
+ * worker child beat within RULES_ALIVE_S and the key is not refused.
+ * "degraded": still 200, but the gate is paused (a 429, the monthly cap)
+ * or held (the API unreachable), or a worker host has no child alive.
+ */
+int
+reply_health(struct buf *out, const struct health *h)
 {
+	int		 ok = h->alive_hosts > 0 && !h->key_paused;
+	const char	*status = !ok ? "down" : h->paused || h->down ||
+			    h->hosts > h->alive_hosts ? "degraded" : "ok";
+
 	buf_printf(out, "{\"status\": \"%s\", \"database\": "
 	    "{\"reachable\": true}, \"workers\": [", status);
-	buf_add(out, hosts->data, hosts->len);
-	if (hosts->failed)
-		out->failed = 1;
-	reply_health_gate(out, h);
+	health_hosts(out, h);
+	health_gate(out, h);
 	buf_printf(out, ", \"queue\": {\"cities\": %lld, \"oldest_age_s\": ",
 	    h->queued);
 	if (h->oldest_null)
@@ -338,6 +426,7 @@ reply_health(struct buf *out, const char *status, const struct buf *hosts,
 	else
 		add_secs(out, h->oldest_us);
 	buf_adds(out, "}}\n");
+	return ok ? 200 : 503;
 }
 
 void
@@ -373,13 +462,19 @@ label_value(struct buf *out, const char *s, size_t n)
 	}
 }
 
-void
-reply_metrics_call(struct buf *calls, const char *outcome, size_t len,
-    long long n)
+/* The API calls, one sample per outcome. */
+static void
+metrics_calls(struct buf *out, const struct health_sums *m)
 {
-	buf_adds(calls, "owmcollect_api_calls_total{outcome=\"");
-	label_value(calls, outcome, len);
-	buf_printf(calls, "\"} %lld\n", n);
+	size_t	 i;
+
+	family(out, "owmcollect_api_calls_total", "counter",
+	    "API calls made by the workers, by outcome.");
+	for (i = 0; i < m->calls; i++) {
+		buf_adds(out, "owmcollect_api_calls_total{outcome=\"");
+		label_value(out, m->call[i].outcome, m->call[i].len);
+		buf_printf(out, "\"} %lld\n", m->call[i].n);
+	}
 }
 
 /* A metric of one sample without labels. */
@@ -420,8 +515,7 @@ metrics_answers(struct buf *out, const struct health_sums *m)
 }
 
 void
-reply_metrics(struct buf *out, const struct health_sums *m,
-    long long limit, const struct buf *calls)
+reply_metrics(struct buf *out, const struct health_sums *m, long long limit)
 {
 	metric(out, "owmcollect_requests_accepted_total", "counter",
 	    "Collection requests accepted (POST /collect answered 202).",
@@ -432,11 +526,7 @@ reply_metrics(struct buf *out, const struct health_sums *m,
 	    "owmcollect_cities{state=\"collected\"} %lld\n"
 	    "owmcollect_cities{state=\"failed\"} %lld\n", m->pending,
 	    m->collected, m->failed);
-	family(out, "owmcollect_api_calls_total", "counter",
-	    "API calls made by the workers, by outcome.");
-	buf_add(out, calls->data, calls->len);
-	if (calls->failed)
-		out->failed = 1;
+	metrics_calls(out, m);
 	metric(out, "owmcollect_gate_window_cities", "gauge",
 	    "Cities sent in the last " STR(RULES_WINDOW_S) " s (rate gate "
 	    "reservations).", m->window);

@@ -6,7 +6,7 @@
  * checks the parsers' promises: an accepted id is valid, an accepted city
  * list is valid, an id sent as a JSON number is accepted only as an
  * integer and then is its decimal text, a format is one of the two, and
- * percent-encoding any bytes decodes back to them.
+ * percent-encoding any bytes (reply.c's, for URLs) decodes back to them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 
 #include "json.h"
 #include "parse.h"
+#include "reply.h"
 #include "validate.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -142,7 +143,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (rc != 0 && rc != -1 && rc != PARSE_LEN_OVER))
 		abort();
 	/* Any id's bytes fit three times over, and decode back. */
-	n = percent_encode(body, size, enc, sizeof(enc));
+	n = reply_percent_encode(body, size, enc, sizeof(enc));
 	if (size <= ID_MAX && (n < 0 || percent_decode(enc, (size_t)n, back,
 	    sizeof(back), 1, &why) != (long)size ||
 	    memcmp(back, body, size) != 0))

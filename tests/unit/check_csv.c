@@ -1,7 +1,7 @@
 /*
  * check_csv.c: unit tests for fcgi/csv.c: RFC 4180 quoting of every byte
- * that needs it (and none that does not), and the Content-Disposition of
- * hostile request ids.  Tables of {input, expected bytes}.
+ * that needs it (and none that does not).  Tables of {input, expected
+ * bytes}.  (The Content-Disposition of hostile ids: check_reply.c.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +11,10 @@
 
 #include "check_run.h"
 #include "csv.h"
-#include "validate.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define F(s)		{ s, sizeof(s) - 1 }
 #define NUL_F		{ NULL, 0 }
-#define L(s)		s, sizeof(s) - 1
 
 static void
 expect(const char *what, const struct buf *b, const char *want, size_t n)
@@ -106,93 +104,6 @@ START_TEST(test_rows_append)
 }
 END_TEST
 
-/* ---- csv_disposition ----------------------------------------------- */
-
-#define HEAD	"attachment; filename=\""
-#define MID	".csv\"; filename*=UTF-8''"
-
-static const struct {
-	const char	*name;
-	const char	*id;
-	size_t		 n;
-	const char	*want;
-} disp_cases[] = {
-	{ "plain", L("monday"), HEAD "monday" MID "monday.csv" },
-	{ "kept bytes", L("A-z_0.9"), HEAD "A-z_0.9" MID "A-z_0.9.csv" },
-	{ "quote", L("a\"b"), HEAD "a_b" MID "a%22b.csv" },
-	{ "backslash", L("a\\b"), HEAD "a_b" MID "a%5Cb.csv" },
-	{ "quote at the end", L("x\\\""), HEAD "x__" MID "x%5C%22.csv" },
-	{ "CR LF", L("a\r\nb"), HEAD "a__b" MID "a%0D%0Ab.csv" },
-	{ "percent", L("100%"), HEAD "100_" MID "100%25.csv" },
-	{ "escaped-looking", L("%41"), HEAD "_41" MID "%2541.csv" },
-	{ "space, semicolon, equals", L("a; b=c"), HEAD "a__b_c" MID
-	    "a%3B%20b%3Dc.csv" },
-	{ "tilde, slash", L("~/x"), HEAD "__x" MID "~%2Fx.csv" },
-	{ "non-ASCII", L("Z\xc3\xbcrich"), HEAD "Z__rich" MID
-	    "Z%C3%BCrich.csv" },
-	{ "emoji", L("\xf0\x9f\x8c\x8d"), HEAD "____" MID
-	    "%F0%9F%8C%8D.csv" },
-	{ "NUL, DEL", "a\0\x7f", 3, HEAD "a__" MID "a%00%7F.csv" },
-};
-
-START_TEST(test_disposition)
-{
-	struct buf	 b;
-	char		 what[128];
-
-	buf_init(&b, 0);
-	csv_disposition(&b, disp_cases[_i].id, disp_cases[_i].n);
-	snprintf(what, sizeof(what), "disposition case \"%s\"",
-	    disp_cases[_i].name);
-	expect(what, &b, disp_cases[_i].want, strlen(disp_cases[_i].want));
-	buf_free(&b);
-}
-END_TEST
-
-/*
- * The longest ids: 128 bytes, all kept, all replaced (64 two-byte
- * characters), all hostile; the value stays printable ASCII with exactly
- * the two quotes of filename="...".  129 bytes fail the buffer.
- */
-START_TEST(test_disposition_longest)
-{
-	static const char *const unit[] = { "x", "\xc3\xa9", "\"", "\r\n" };
-	static const char *const kept[] = { "x", "__", "_", "__" };
-	static const char *const enc[] = { "x", "%C3%A9", "%22", "%0D%0A" };
-	char		 id[ID_MAX + 8], want[2048];
-	size_t		 u = strlen(unit[_i]), n = 0, k, i, quotes = 0;
-	struct buf	 b;
-
-	while (n + u <= ID_MAX) {
-		memcpy(id + n, unit[_i], u);
-		n += u;
-	}
-	ck_assert_uint_eq(n, ID_MAX);
-	k = (size_t)snprintf(want, sizeof(want), "%s", HEAD);
-	for (i = 0; i < n / u; i++)
-		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", kept[_i]);
-	k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", MID);
-	for (i = 0; i < n / u; i++)
-		k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", enc[_i]);
-	k += (size_t)snprintf(want + k, sizeof(want) - k, ".csv");
-	buf_init(&b, 0);
-	csv_disposition(&b, id, n);
-	expect("longest id", &b, want, k);
-	for (i = 0; i < b.len; i++) {
-		ck_assert_msg(b.data[i] >= 0x20 && b.data[i] < 0x7f,
-		    "longest id %d: byte %zu is 0x%02x", _i, i,
-		    (unsigned char)b.data[i]);
-		quotes += b.data[i] == '"';
-	}
-	ck_assert_uint_eq(quotes, 2);
-	buf_reset(&b);
-	id[n++] = 'x';
-	csv_disposition(&b, id, n);
-	ck_assert_msg(b.failed, "a 129-byte id did not fail the buffer");
-	buf_free(&b);
-}
-END_TEST
-
 static Suite *
 csv_suite(void)
 {
@@ -203,11 +114,6 @@ csv_suite(void)
 	tcase_add_loop_test(tc, test_row, 0, NELEM(row_cases));
 	tcase_add_test(tc, test_row_nul);
 	tcase_add_test(tc, test_rows_append);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("disposition");
-	tcase_add_loop_test(tc, test_disposition, 0, NELEM(disp_cases));
-	tcase_add_loop_test(tc, test_disposition_longest, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

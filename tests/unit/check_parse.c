@@ -1,6 +1,6 @@
 /*
  * check_parse.c: unit tests for fcgi/parse.c (the POST /collect body as
- * JSON or form, the query string, percent-encoding) and fcgi/validate.c.
+ * JSON or form, the query string, percent-decoding) and fcgi/validate.c.
  *
  * Tables of {input, expected}; a failing case names itself.  Generated
  * inputs (long ids, 1000 cities, deep nesting, every prefix of a body)
@@ -703,57 +703,6 @@ START_TEST(test_query)
 }
 END_TEST
 
-/* ---- percent_encode ----------------------------------------------- */
-
-static const struct {
-	const char	*name;
-	const char	*s;
-	size_t		 n;
-	size_t		 cap;
-	long		 rc;
-	const char	*out;
-} enc_cases[] = {
-	{ "unreserved pass", L("AZaz09-._~"), 64, 10, "AZaz09-._~" },
-	{ "empty", L(""), 64, 0, "" },
-	{ "space, quote, backslash", L(" \"\\"), 64, 9, "%20%22%5C" },
-	{ "CR LF, NUL", "\r\n\0", 3, 64, 9, "%0D%0A%00" },
-	{ "percent, plus, slash", L("%+/"), 64, 9, "%25%2B%2F" },
-	{ "query syntax", L("a=b&c?d#e"), 64, 17, "a%3Db%26c%3Fd%23e" },
-	{ "UTF-8", L("S\xc3\xa3o"), 64, 8, "S%C3%A3o" },
-	{ "high byte", L("\xff"), 64, 3, "%FF" },
-	{ "exact fit", L("a b"), 5, 5, "a%20b" },
-	{ "no room for an escape", L("a b"), 4, -3, NULL },
-	{ "no room for a byte", L("ab"), 1, -3, NULL },
-};
-
-START_TEST(test_percent_encode)
-{
-	char	 out[80];	/* cap is at most 64: room to see overruns */
-	char	 back[64];
-	const char *why = NULL;
-	long	 rc, m;
-
-	memset(out, 0x5a, sizeof(out));
-	rc = percent_encode(enc_cases[_i].s, enc_cases[_i].n, out,
-	    enc_cases[_i].cap);
-	ck_assert_msg(rc == enc_cases[_i].rc,
-	    "encode case \"%s\": rc %ld, expected %ld", enc_cases[_i].name,
-	    rc, enc_cases[_i].rc);
-	ck_assert_msg((unsigned char)out[enc_cases[_i].cap] == 0x5a,
-	    "encode case \"%s\": wrote past cap", enc_cases[_i].name);
-	if (rc < 0)
-		return;
-	ck_assert_msg(memcmp(out, enc_cases[_i].out, (size_t)rc) == 0,
-	    "encode case \"%s\": got [%s], expected [%s]",
-	    enc_cases[_i].name, check_show(out, (size_t)rc), enc_cases[_i].out);
-	/* percent_decode is its inverse. */
-	m = percent_decode(out, (size_t)rc, back, sizeof(back), 1, &why);
-	ck_assert_msg(m == (long)enc_cases[_i].n &&
-	    memcmp(back, enc_cases[_i].s, enc_cases[_i].n) == 0,
-	    "encode case \"%s\": does not decode back", enc_cases[_i].name);
-}
-END_TEST
-
 /* ---- parse_get_format --------------------------------------------- */
 
 static const struct {
@@ -1015,7 +964,6 @@ parse_suite(void)
 
 	tc = tcase_create("query");
 	tcase_add_loop_test(tc, test_query, 0, NELEM(query_cases));
-	tcase_add_loop_test(tc, test_percent_encode, 0, NELEM(enc_cases));
 	tcase_add_loop_test(tc, test_get_format, 0, NELEM(fmt_cases));
 	tcase_add_loop_test(tc, test_content_length, 0, NELEM(cl_cases));
 	suite_add_tcase(s, tc);
