@@ -388,6 +388,25 @@ def scenario(ct, key, standin_port):
         say("   fcgi uid %s, worker uid %s; %d fcgi processes' environments without the key" %
             (",".join(uids["fcgi"]), ",".join(uids["worker"]), len(fcgi)))
 
+    with Step("as installed: the documents the units and man pages name"):
+        docs = ct.run("ls /usr/share/doc/owmcollect").stdout.split()
+        for d in ("README.md", "api.md", "configuration.md", "production.md", "cluster.md",
+                  "design.md", "testing.md"):
+            check(d in docs, "/usr/share/doc/owmcollect has no %s (uncompressed): %s" % (d, docs))
+        named = set()
+        for unit in ("owmcollect-fcgi.service", "owmcollect-worker.service",
+                     "owmcollect-collect.service", "owmcollect-collect.timer"):
+            uris = ct.run("systemctl show -P Documentation " + unit).stdout.split()
+            check(uris, "%s has no Documentation=" % unit)
+            named.update(u[len("file://"):] for u in uris if u.startswith("file://"))
+        for page in ("owmcollect-fcgi", "owmcollect-worker", "owmcollect-collect"):
+            text = ct.run("zcat /usr/share/man/man8/%s.8.gz" % page).stdout
+            named.update(re.findall(r"/usr/share/doc/owmcollect/[\w.-]+", text))
+        for path in sorted(named):
+            check(ct.run("test -s " + path, check=False).returncode == 0,
+                  "%s is named as documentation but not installed" % path)
+        say("   %d documents; the units and man pages name %s" % (len(docs), ", ".join(sorted(named))))
+
     with Step("POST reaches 100 % with its data"):
         cities = CITIES[:5]
         post("first", cities)
