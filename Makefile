@@ -10,7 +10,7 @@
 #   make deb      the Debian package, build/deb/owmcollect_<version>_<arch>.deb,
 #                 checked by lintian
 #   make test-installed   that package installed in a Debian 12 container
-#                 under systemd and run as README.md's production section says
+#                 under systemd and run as docs/production.md says
 #
 # Packages come from Debian (apt-get) and only the missing ones are
 # installed (`apt-get update` once when it has to): `make deps` what
@@ -419,7 +419,7 @@ install: all
 	install -m 0644 etc/schema.sql etc/cities.txt $(DESTDIR)$(SHAREDIR)/
 	install -d $(DESTDIR)$(SHAREDIR)/prometheus
 	install -m 0644 $(PROM_RULES) $(DESTDIR)$(SHAREDIR)/prometheus/
-	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	if [ -e $(DESTDIR)$(CONFDIR)/owmcollect.conf ]; then \
 		install -m 0640 etc/owmcollect.conf \
 		    $(DESTDIR)$(CONFDIR)/owmcollect.conf.dist; \
@@ -480,9 +480,9 @@ uninstall:
 # under build/deb/src, since dpkg-buildpackage writes its results next to
 # the tree it builds: build/deb/owmcollect_<version>_<arch>.deb, then
 # lintian, which fails the build on any error (its warnings are explained
-# in README.md).  The copy is what git tracks and has not ignored, plus the
-# status page's map files, which `make www` makes from npm first, so the
-# package build itself needs no network.
+# in docs/production.md, "lintian").  The copy is what git tracks and has
+# not ignored, plus the status page's map files, which `make www` makes
+# from npm first, so the package build itself needs no network.
 DEB_VERSION	 = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
 DEB_ARCH	 = $(shell dpkg --print-architecture 2>/dev/null)
 DEB_FILE	 = build/deb/owmcollect_$(DEB_VERSION)_$(DEB_ARCH).deb
@@ -499,7 +499,7 @@ deb: deps
 	@echo "make deb: $(DEB_FILE)"
 	lintian -I --fail-on error build/deb/owmcollect_$(DEB_VERSION)_$(DEB_ARCH).changes
 
-# README.md's production section run as written on that package, in a
+# docs/production.md's set-up run as written on that package, in a
 # Debian 12 container booted with systemd (systemd-nspawn; the root made
 # once by debootstrap under /var/tmp and reused), and checked through its
 # nginx on port 80 (tests/installed/test_installed.py).  As root; port 80

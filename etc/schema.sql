@@ -4,7 +4,8 @@
 -- JSON_ARRAYAGG with ORDER BY (10.5), WITH RECURSIVE (10.2), ADD COLUMN
 -- and ADD INDEX IF NOT EXISTS (10.0.2); MySQL lacks JSON_EQUALS and ADD
 -- COLUMN IF NOT EXISTS.  Both programs check the server's version when
--- they connect (lib/db.h: DB_MIN_SERVER; README: Database requirements).
+-- they connect (lib/db.h: DB_MIN_SERVER; docs/production.md, "Database
+-- requirements").
 -- Idempotent: applying it
 -- again, or applying a newer version over an older one, just works
 -- (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, CREATE OR REPLACE VIEW).
@@ -418,8 +419,8 @@ WHERE r.id IN (SELECT request_id FROM request_cities);
 DROP TABLE request_cities;
 
 -- Report views for `mysql` users.  ids are shown as text.  They show what
--- is stored: everything, unless retention is on (worker/purge.c, README
--- "What is kept"), which deletes finished requests requested more than
+-- is stored: everything, unless retention is on (worker/purge.c;
+-- docs/configuration.md, "What is kept"), which deletes finished requests requested more than
 -- retention.requests_days ago, and readings and fetches older than
 -- retention.readings_days that no request still stored can show.
 -- request_progress shows each request as last settled (worker/settle.c,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make test-faults: the README's promises under faults ("Faults and hostile input"), each a check that can fail.
+"""make test-faults: the promises of docs/design.md, "Faults and hostile input", each a check that can fail.
 
 While several requests collect at once on one private stack (1,200 cities/min,
 3 worker children), and with the stand-in answering 10% 5xx, 5% broken JSON,

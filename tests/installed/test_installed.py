@@ -2,8 +2,8 @@
 """make test-installed: owmcollect as production runs it.
 
 Boots Debian 12 with systemd as PID 1 under systemd-nspawn (the root from
-rootfs.py, thrown away after the run by --volatile=overlay), runs README.md's
-production blocks (those fenced as "sh production") in order, as written,
+rootfs.py, thrown away after the run by --volatile=overlay), runs
+docs/production.md's blocks (those fenced as "sh production") in order, as written,
 as root in the folder holding the package, and then checks, through nginx on
 port 80:
 
@@ -22,13 +22,13 @@ port 80:
   - `systemctl stop` leaves no process;
   - `apt-get purge` removes what the package made.
 
-What the test adds to the README's commands, and only that: the answers an
+What the test adds to docs/production.md's commands, and only that: the answers an
 operator types at the prompts (apt's "continue?" and the API key, through a
 terminal), DEBIAN_FRONTEND=noninteractive, fresh package lists when the
 root's are over a day old, a drop-in that points the worker at the
 project's API stand-in (run here on the host's loopback, which the
-container shares) at 3,000 cities a minute, with its key typed as the
-README says, and MariaDB without TCP (skip-networking; the services use its
+container shares) at 3,000 cities a minute, with its key typed as
+docs/production.md says, and MariaDB without TCP (skip-networking; the services use its
 socket), so that it takes no port of the host's.
 
 The container shares the host's network: nginx takes port 80 on it, which
@@ -123,14 +123,14 @@ def port_free(port):
         s.close()
 
 
-# -- README ------------------------------------------------------------------
+# -- docs/production.md -----------------------------------------------------
 
 def production_blocks():
-    """The README's blocks fenced as ```sh production, in order."""
-    with open(os.path.join(SRC, "README.md")) as f:
+    """docs/production.md's blocks fenced as ```sh production, in order."""
+    with open(os.path.join(SRC, "docs", "production.md")) as f:
         text = f.read()
     blocks = re.findall(r"^```sh production\n(.*?)^```$", text, re.S | re.M)
-    check(blocks, "README.md has no ```sh production blocks")
+    check(blocks, "docs/production.md has no ```sh production blocks")
     return blocks
 
 
@@ -325,9 +325,9 @@ def check_data(d, cities):
 # -- the run -----------------------------------------------------------------
 
 def scenario(ct, key, standin_port):
-    with Step("install: README's production blocks"):
+    with Step("install: docs/production.md's blocks"):
         blocks = production_blocks()
-        # Only the worker's address for the API differs from the README.
+        # Only the worker's address for the API differs from docs/production.md.
         ct.run("mkdir -p /etc/systemd/system/owmcollect-worker.service.d && "
                "printf '[Service]\\nEnvironment=OWMCOLLECT_OWM_URL=http://127.0.0.1:%d/data/2.5\\n"
                "Environment=OWMCOLLECT_OWM_CITIES_PER_MINUTE=%d\\n' "
@@ -349,7 +349,7 @@ def scenario(ct, key, standin_port):
             first = block.strip().splitlines()[0]
             say("   block %d (%s): exit %d, %.1f s" % (i + 1, first[:60], rc, time.monotonic() - t0))
             if rc != 0:
-                raise Failed("README block %d exited %d:\n%s\n-- output:\n%s" %
+                raise Failed("docs/production.md block %d exited %d:\n%s\n-- output:\n%s" %
                              (i + 1, rc, block, out[-4000:]))
             check(key not in out, "the API key was echoed")
 
@@ -387,6 +387,25 @@ def scenario(ct, key, standin_port):
         check(dumped == "owm.key = (empty)", "owmcollect-fcgi -t says %r" % dumped)
         say("   fcgi uid %s, worker uid %s; %d fcgi processes' environments without the key" %
             (",".join(uids["fcgi"]), ",".join(uids["worker"]), len(fcgi)))
+
+    with Step("as installed: the documents the units and man pages name"):
+        docs = ct.run("ls /usr/share/doc/owmcollect").stdout.split()
+        for d in ("README.md", "api.md", "configuration.md", "production.md", "cluster.md",
+                  "design.md", "testing.md"):
+            check(d in docs, "/usr/share/doc/owmcollect has no %s (uncompressed): %s" % (d, docs))
+        named = set()
+        for unit in ("owmcollect-fcgi.service", "owmcollect-worker.service",
+                     "owmcollect-collect.service", "owmcollect-collect.timer"):
+            uris = ct.run("systemctl show -P Documentation " + unit).stdout.split()
+            check(uris, "%s has no Documentation=" % unit)
+            named.update(u[len("file://"):] for u in uris if u.startswith("file://"))
+        for page in ("owmcollect-fcgi", "owmcollect-worker", "owmcollect-collect"):
+            text = ct.run("zcat /usr/share/man/man8/%s.8.gz" % page).stdout
+            named.update(re.findall(r"/usr/share/doc/owmcollect/[\w.-]+", text))
+        for path in sorted(named):
+            check(ct.run("test -s " + path, check=False).returncode == 0,
+                  "%s is named as documentation but not installed" % path)
+        say("   %d documents; the units and man pages name %s" % (len(docs), ", ".join(sorted(named))))
 
     with Step("POST reaches 100 % with its data"):
         cities = CITIES[:5]

@@ -1,4 +1,4 @@
-"""The HTTP contract (README.md, "The HTTP API") through the real nginx, FastCGI program and MariaDB."""
+"""The HTTP contract (docs/api.md) through the real nginx, FastCGI program and MariaDB."""
 import json
 import os
 import pwd

@@ -179,14 +179,14 @@ class CollectTimer(unittest.TestCase):
         self.assertEqual(len(r.calls), 1, r.calls)
         self.assertIn("@-", r.calls[0])
 
-    def test_empty_list_is_the_configured_one_and_the_readme_queries_read_it(self):
+    def test_empty_list_is_the_configured_one_and_the_documented_queries_read_it(self):
         r = self.run_script()       # collect.env as installed: prefix hourly, no cities
         ident = self.started(r, "hourly", len(DEFAULT))
         self.assertEqual(self.cities_of(ident), DEFAULT)
         S.wait_progress(ident, 100, timeout=120)
         hour = datetime.datetime.strptime(ident[-17:], "%Y-%m-%dT%H:%MZ")
 
-        with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        with open(os.path.join(ROOT, "docs", "production.md"), encoding="utf-8") as f:
             section = f.read().split("## Recurring collections\n", 1)[1].split("\n## ", 1)[0]
         sql = section.split("<<'SQL'\n", 1)[1].split("\nSQL\n", 1)[0]
         queries = [q for q in sql.split(";\n") if q.strip()]

@@ -70,6 +70,26 @@ class Install(unittest.TestCase):
                   "usr/local/share/owmcollect/www/vendor/countries-110m.json") + \
                 tuple("usr/local/lib/systemd/system/" + u for u in UNITS):
             self.assertTrue(os.path.isfile(self.path(f)), f)
+        # The documents: README.md and every page of docs/, as they are
+        # (not compressed: the units' Documentation= and the man pages name
+        # them so), and every file:// page a unit names is one of them.
+        docdir = self.path("usr/local/share/doc/owmcollect")
+        pages = ["README.md"] + sorted(n for n in os.listdir(os.path.join(ROOT, "docs"))
+                                       if n.endswith(".md"))
+        self.assertGreaterEqual(len(pages), 7, pages)
+        self.assertEqual(sorted(os.listdir(docdir)), sorted(pages))
+        for page in pages:
+            src = os.path.join(ROOT, page) if page == "README.md" else os.path.join(ROOT, "docs", page)
+            with open(src, "rb") as a, open(os.path.join(docdir, page), "rb") as b:
+                self.assertEqual(a.read(), b.read(), page)
+        for u in UNITS:
+            with open(self.path("usr/local/lib/systemd/system", u)) as f:
+                uris = [x for line in f if line.startswith("Documentation=")
+                        for x in line.split("=", 1)[1].split()]
+            self.assertTrue(uris, u)
+            for uri in uris:
+                self.assertTrue(uri.startswith("file:///usr/local/share/doc/owmcollect/"), (u, uri))
+                self.assertTrue(os.path.isfile(self.path(uri[len("file:///"):])), (u, uri))
         # The recurring collection's token: an empty file only root reads.
         token = self.path("etc/owmcollect/collect.token")
         self.assertEqual(stat.S_IMODE(os.stat(token).st_mode), 0o600)

@@ -1,4 +1,4 @@
-"""The rate limit (README.md, "The rate limit"), proven on the stand-in's access log: the API
+"""The rate limit (docs/design.md, "The rate limit"), proven on the stand-in's access log: the API
 server never sees more than cities_per_minute cities in any 60-second window
 of arrivals, with one child, with several children, and with two worker
 supervisors sharing one database.

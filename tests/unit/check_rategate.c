@@ -36,7 +36,7 @@ struct tcase_rg {
 };
 
 static const struct tcase_rg cases[] = {
-	/* README, "The rate limit": 1 city, then 20, 20, 20 at R = 60
+	/* docs/design.md, "The rate limit": 1 city, then 20, 20, 20 at R = 60
 	 * must not be 61 in a minute: the third 20 waits until the 1
 	 * leaves the window. */
 	{ "design 1+20+20+20", 60, 0,
