@@ -50,8 +50,10 @@ struct health_sums {
 	long long	 answers[ANSWERS_CLASSES]; /* by status class */
 };
 
-/* Its statements, prepared by store.c on every connect. */
-extern struct db_set health_stmts;
+/* Prepare its statements on a new connection (store.c: on every
+ * connect); 0, or -1 with e filled.  health_close closes them. */
+int	health_open(MYSQL *, struct db_err *);
+void	health_close(void);
 
 /*
  * Fill h, and append its worker hosts to hosts (reply_health_host).

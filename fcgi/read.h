@@ -14,8 +14,10 @@
 #include "parse.h"
 #include "store.h"
 
-/* Its statements, prepared by store.c on every connect. */
-extern struct db_set read_stmts;
+/* Prepare its statements on a new connection (store.c: on every
+ * connect); 0, or -1 with e filled.  read_close closes them. */
+int	read_open(MYSQL *, struct db_err *);
+void	read_close(void);
 
 /*
  * Append the GET /get document of request id to out, in JSON or CSV, its

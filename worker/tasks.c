@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 #include "sqlvec.h"
 #include "tasks.h"
@@ -58,8 +59,6 @@ enum {
 	T_RELEASE_CHILD,
 	T_COUNT
 };
-
-#define SHARD		DB_COUNTER_SHARD
 
 static const char *const sql[T_COUNT] = {
 	/*
@@ -83,14 +82,8 @@ static const char *const sql[T_COUNT] = {
 	    "WHERE city_id = ? AND lease_owner = ?",
 	/* The queue entries a batch deleted, taken from the running counts
 	 * /metrics reads (collected and failed are the requests', counted by
-	 * the settle that writes them): this connection's shard row, the
-	 * transaction's last lock (fcgi/post.c, fcgi/cancel.c and settle.c
-	 * take it last too). */
-	[T_COUNTERS] =
-	    "INSERT INTO counters (shard, queued, ended) "
-	    "VALUES (" SHARD ", ?, ?) "
-	    "ON DUPLICATE KEY UPDATE queued = queued + VALUES(queued), "
-	    "ended = ended + VALUES(ended)",
+	 * the settle that writes them): the transaction's last lock. */
+	[T_COUNTERS] = counters_add_sql,
 	/* A batch dropped before its calls: every entry still leased to its
 	 * owner back to the queue now, the claim's attempt not counted.
 	 * Through the lease_owner index: ascending city_id. */
@@ -834,13 +827,10 @@ store_fetches(struct task **list, size_t k, const unsigned long long *ids,
 static int
 store_counters(size_t deleted, struct db_err *e)
 {
-	MYSQL_BIND	 p[2];
-	long long	 queued = -(long long)deleted;
-	long long	 ended = (long long)deleted;
+	struct counts	 c = { .queued = -(long long)deleted,
+			    .ended = (long long)deleted };
 
-	db_bind_i64(&p[0], &queued);
-	db_bind_i64(&p[1], &ended);
-	return db_run(set.db, st[T_COUNTERS], p, "counters", e);
+	return counters_add(set.db, st[T_COUNTERS], &c, e);
 }
 
 /*
