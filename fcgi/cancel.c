@@ -19,14 +19,12 @@
  * and counted, and every completion after it waits for the cancel's
  * commit and writes a done_at after the mark (request_data: "cancelled").
  *
- * Lock order.  Every transaction of this program (this one and POST's,
- * post.c) takes its locks in the one order the worker's transactions
- * follow too, so none deadlocks: at most one existing requests row (FOR
- * UPDATE) first, city_tasks rows in ascending city_id, the rows it alone
- * creates or owns, the counters shard last.  Here: the request's row
- * (lock 1, so a settle of it waits or is waited for whole), the queue
- * entries of the fetches it waits for (lock 2, ascending city_id), their
- * dropped fetches (lock 3), this connection's counters shard (lock 4).
+ * Its locks take the steps of docs/design.md, "Lock order": the
+ * request's row (lock 1, the requests step, so a settle of it waits or is
+ * waited for whole), the queue entries of the fetches it waits for and of
+ * those it drops (lock 2, city_tasks ascending), their dropped fetches
+ * (lock 3, its own rows), this connection's counters shard (lock 4,
+ * last).
  */
 #include "cancel.h"
 #include "counters.h"

@@ -11,13 +11,10 @@
  * locks no row another request or a worker holds but its counters shard,
  * whatever the flood.
  *
- * Lock order.  Every transaction of this program (this one and the
- * cancel's, cancel.c) takes its locks in the one order the worker's
- * transactions follow too, so none deadlocks: at most one existing
- * requests row (FOR UPDATE) first, city_tasks rows in ascending city_id,
- * the rows it alone creates or owns, the counters shard last.  Here: the
- * new request row (lock 1), the new queue entries (lock 2), the row's
- * references (lock 3), this connection's counters shard (lock 4).
+ * Its locks take the steps of docs/design.md, "Lock order": the new
+ * request row (lock 1, the requests step), the new queue entries (lock 2,
+ * city_tasks ascending: lib/queue.c), the row's references (lock 3, its
+ * own row), this connection's counters shard (lock 4, last).
  *
  * A COMMIT that went unanswered (the connection lost after it was sent:
  * the writer died behind HAProxy) may or may not have taken effect.  The

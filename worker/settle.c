@@ -29,14 +29,12 @@
  * transaction, so a failure costs that request a later pass, never
  * anyone else's.  Settling is idempotent: whatever it finds, it writes
  * what request_data says now, so a request settled twice (the two ways,
- * two hosts' children) is settled right.  Lock order (etc/schema.sql's):
- * the requests rows FOR UPDATE in ascending id (a cancel locks one row,
- * another host's settle ascends too); then, only for a request with
- * cities to queue again, which is settled in a transaction of its own,
- * their city_tasks rows in ascending city_id (INSERT IGNORE, as POST
- * does); then its own rows' updates; the counters shard row last, once
- * per transaction.  It reads request_data, fetches and readings
- * without locks.
+ * two hosts' children) is settled right.  Its locks take the steps of
+ * docs/design.md, "Lock order": a group's requests rows FOR UPDATE in
+ * ascending id; only for a request with cities to queue again, settled
+ * in a transaction of its own, their city_tasks rows (lib/queue.c, as
+ * POST queues); its own rows' updates; the counters shard once, last.
+ * It reads request_data, fetches and readings without locks.
  *
  * The housekeeping loop: a sweep when due, a fast pass when due, a purge
  * pass every PURGE_EVERY_S when retention is on, then a sleep until the

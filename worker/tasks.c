@@ -10,20 +10,13 @@
  * never touches requests (they point at its fetches, and the housekeeping
  * child settles them afterwards: settle.c).
  *
- * Lock order inside the completion transaction, the same in every child
- * (etc/schema.sql's design: requests, city_tasks, own rows, counters):
- * no requests row at all; the batch's city_tasks rows in ascending
- * city_id (one locking read over the primary key, which walks an IN list
- * in ascending order; POST /collect, a cancel and the settle's requeue
- * take them in that order too); then rows only this transaction creates
- * (readings, fetches) and city_latest in ascending city_id (the purge
- * takes those in that order too), then the cities rows of the new
- * readings in ascending city_id (only completions write them); last
- * this connection's row of the counters (everyone takes theirs last).
- * Children never share a city (the lease); a POST, a settle or a cancel
- * touching one of the batch's cities takes its city_tasks rows in the
- * same order, after at most one requests row no completion ever takes,
- * so at worst one waits for the other's commit.
+ * The completion's locks take the steps of docs/design.md, "Lock order",
+ * from city_tasks on (it takes no requests row): the batch's queue
+ * entries in ascending city_id (one locking read over the primary key,
+ * which walks an IN list in ascending order); its own new rows
+ * (readings, fetches), then city_latest and the cities rows of the new
+ * readings, each in ascending city_id (only completions write cities);
+ * the counters shard last.  Children never share a city (the lease).
  *
  * Reading ids are looked up after the multi-row insert rather than
  * assumed consecutive: auto-increment ids interleave under
