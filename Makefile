@@ -87,10 +87,11 @@ $(B)/tests/%.o: INC = -Ilib -Ifcgi -Iworker
 
 LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 		   lib/rules.c lib/num.c \
-		   lib/db.c lib/supervise.c lib/daemon.c
+		   lib/db.c lib/counters.c lib/queue.c lib/supervise.c \
+		   lib/daemon.c
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/post.c fcgi/read.c fcgi/cancel.c \
-		   fcgi/counters.c fcgi/reply.c fcgi/getcache.c fcgi/health.c \
+		   fcgi/reply.c fcgi/getcache.c fcgi/health.c \
 		   fcgi/csv.c fcgi/answers.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
@@ -98,7 +99,8 @@ FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 PROGRAMS	 = $(B)/owmcollect-fcgi
 UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 		   $(B)/tests/check_parse $(B)/tests/check_csv \
-		   $(B)/tests/check_reply $(B)/tests/check_db $(B)/tests/check_num
+		   $(B)/tests/check_reply $(B)/tests/check_db $(B)/tests/check_num \
+		   $(B)/tests/check_tables
 
 # `make` alone builds every program, not the first target worker.mk names.
 .DEFAULT_GOAL	:= all
@@ -214,6 +216,8 @@ $(B)/tests/check_num: $(B)/tests/unit/check_num.o $(B)/lib/num.o
 $(B)/tests/check_config: $(B)/tests/unit/check_config.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_db: $(B)/tests/unit/check_db.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_tables: $(B)/tests/unit/check_tables.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
     $(B)/fcgi/validate.o $(LIB_OBJ)
@@ -333,7 +337,7 @@ test-faults: deps
 
 # Benchmarks: figures beside their ceilings (tests/bench/bench.py).
 $(B)/tests/post_direct: $(B)/tests/bench/post_direct.o $(B)/fcgi/store.o \
-    $(B)/fcgi/post.o $(B)/fcgi/counters.o $(LIB_OBJ)
+    $(B)/fcgi/post.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_COMMON)
 
 .PHONY: bench

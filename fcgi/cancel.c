@@ -19,14 +19,12 @@
  * and counted, and every completion after it waits for the cancel's
  * commit and writes a done_at after the mark (request_data: "cancelled").
  *
- * Lock order.  Every transaction of this program (this one and POST's,
- * post.c) takes its locks in the one order the worker's transactions
- * follow too, so none deadlocks: at most one existing requests row (FOR
- * UPDATE) first, city_tasks rows in ascending city_id, the rows it alone
- * creates or owns, the counters shard last.  Here: the request's row
- * (lock 1, so a settle of it waits or is waited for whole), the queue
- * entries of the fetches it waits for (lock 2, ascending city_id), their
- * dropped fetches (lock 3), this connection's counters shard (lock 4).
+ * Its locks take the steps of docs/design.md, "Lock order": the
+ * request's row (lock 1, the requests step, so a settle of it waits or is
+ * waited for whole), the queue entries of the fetches it waits for and of
+ * those it drops (lock 2, city_tasks ascending), their dropped fetches
+ * (lock 3, its own rows), this connection's counters shard (lock 4,
+ * last).
  */
 #include "cancel.h"
 #include "counters.h"
@@ -44,6 +42,7 @@ enum {
 	C_FETCHES,
 	C_TASKS,
 	C_SETTLE,
+	C_COUNTERS,
 	C_COUNT
 };
 
@@ -110,6 +109,8 @@ static const char *const sql[C_COUNT] = {
 	[C_SETTLE] =
 	    "UPDATE requests SET collected = ?, failed = ?, finished_at = ?, "
 	    "wait_fetch = NULL WHERE id = ?",
+	/* Lock 4: what the cancel changed. */
+	[C_COUNTERS] = counters_add_sql,
 };
 
 /* One attempt at a cancel: the request's row as locked, and the result. */
@@ -120,18 +121,30 @@ struct cancel {
 	unsigned long long n;		/* cities failed by the cancel */
 };
 
-/* A row of C_FIND (city) or C_TAKE (city, fetch), and the list it adds to. */
+/* A row of a find_lock's statements (city, fetch), and how many so far. */
 struct task_row {
 	unsigned long long city, fetch;
 	size_t		 n;
 };
 
 static MYSQL_STMT		*st[C_COUNT];
-struct db_set			 cancel_stmts = DB_SET(sql, st);
-static struct buf		 ids, tasks;	/* C_TAKE's list, and its rows */
+static struct db_set		 set = DB_SET(sql, st);
+static struct buf		 ids, tasks;	/* a lock's list; its rows */
+
+int
+cancel_open(MYSQL *db, struct db_err *e)
+{
+	return db_set_open(&set, db, e);
+}
+
+void
+cancel_close(void)
+{
+	db_set_close(&set);
+}
 
 /* Lock 1; STORE_NOTFOUND for an unknown id. */
-static int
+static enum store_rc
 lock_request(struct cancel *c, struct db_err *e)
 {
 	MYSQL_BIND	 b[1], o[4];
@@ -142,14 +155,16 @@ lock_request(struct cancel *c, struct db_err *e)
 	db_bind_u64(&o[1], &c->was_c);
 	db_bind_u64(&o[2], &c->was_f);
 	db_bind_u64(&o[3], &c->finished);
-	if (db_one_row(cancel_stmts.db, st[C_LOCK], b, o, "cancel: lock request", e) ==
-	    -1)
-		return e->code == 0 ? STORE_NOTFOUND : -1;	/* no row */
+	if (db_one_row(set.db, st[C_LOCK], b, o, "cancel: lock request", e) ==
+	    -1)	/* code 0: no row */
+		return e->code == 0 ? STORE_NOTFOUND : STORE_FAILED;
 	return STORE_OK;
 }
 
+/* A row found: its city (city_row), or its city and fetch (pair_row),
+ * into ids. */
 static int
-found_row(void *arg, struct db_err *e)
+city_row(void *arg, struct db_err *e)
 {
 	struct task_row	*t = arg;
 
@@ -159,6 +174,19 @@ found_row(void *arg, struct db_err *e)
 	return 0;
 }
 
+static int
+pair_row(void *arg, struct db_err *e)
+{
+	struct task_row	*t = arg;
+
+	(void)e;
+	if (t->n++ < CITIES_MAX)
+		db_list_tuple(&ids, (unsigned long long[]){ t->city,
+		    t->fetch }, 2);
+	return 0;
+}
+
+/* A row locked: [city_id, fetch_id] into tasks. */
 static int
 taken_row(void *arg, struct db_err *e)
 {
@@ -170,49 +198,30 @@ taken_row(void *arg, struct db_err *e)
 	return 0;
 }
 
-static int
-ignore_row(void *arg, struct db_err *e)
-{
-	(void)arg;
-	(void)e;
-	return 0;
-}
-
 /*
- * Lock 2, before any plain read: the queue entries of every fetch request
- * rid waits for, in ascending city_id, so that a completion storing one
- * of them commits first.
+ * Lock 2 takes queue entries in two statements: find reads request rid's
+ * (from its row, or through the queue by its id), their list in
+ * ascending city_id, then lock locks that list's entries (given the list
+ * and rid) in that order.
  */
-static int
-wait_fetches(unsigned long long rid, struct db_err *e)
-{
-	struct task_row	 t = { 0, 0, 0 };
-	MYSQL_BIND	 b[1], o[2];
-	unsigned long	 len;
+struct find_lock {
+	int		 find, lock;
+	int		 (*row)(void *, struct db_err *);	/* find's */
+	const char	*what;
+};
 
-	db_bind_u64(&b[0], &rid);
-	db_bind_u64(&o[0], &t.city);
-	db_bind_u64(&o[1], &t.fetch);
-	db_list_start(&tasks);
-	if (db_rows(cancel_stmts.db, st[C_PENDING], b, o,
-	    "cancel: pending fetches", taken_row, &t, e) == -1)
-		return -1;
-	if (t.n == 0)
-		return 0;
-	if (db_list_bind(&b[0], &tasks, &len, "cancel: pending fetches", e) ==
-	    -1)
-		return -1;
-	return db_rows(cancel_stmts.db, st[C_WAIT], b, o,
-	    "cancel: wait for fetches", ignore_row, NULL, e);
-}
+/* The fetches it waits for: a completion storing one commits first. */
+static const struct find_lock waited = { C_PENDING, C_WAIT, pair_row,
+				    "cancel: wait for fetches" };
+/* The entries it created that no worker has leased. */
+static const struct find_lock unleased = { C_FIND, C_TAKE, city_row,
+				    "cancel: lock tasks" };
 
-/*
- * Lock 2: the queue entries request rid created that no worker has
- * leased, found by a plain read, then locked in ascending city_id, into
- * tasks as [[city_id, fetch_id], ...]; returns how many, -1 on failure.
- */
+/* The entries locked, into tasks as [[city_id, fetch_id], ...]; returns
+ * how many, -1 on failure. */
 static long long
-take_tasks(unsigned long long rid, struct db_err *e)
+find_and_lock(const struct find_lock *f, unsigned long long rid,
+    struct db_err *e)
 {
 	struct task_row	 t = { 0, 0, 0 };
 	MYSQL_BIND	 b[2], o[2];
@@ -222,18 +231,17 @@ take_tasks(unsigned long long rid, struct db_err *e)
 	db_bind_u64(&o[0], &t.city);
 	db_bind_u64(&o[1], &t.fetch);
 	db_list_start(&ids);
-	if (db_rows(cancel_stmts.db, st[C_FIND], b, o, "cancel: find tasks", found_row,
-	    &t, e) == -1)
+	db_list_start(&tasks);
+	if (db_rows(set.db, st[f->find], b, o, f->what, f->row, &t, e) == -1)
 		return -1;
 	if (t.n == 0)
 		return 0;
-	if (db_list_bind(&b[0], &ids, &len, "cancel: find tasks", e) == -1)
+	if (db_list_bind(&b[0], &ids, &len, f->what, e) == -1)
 		return -1;
 	db_bind_u64(&b[1], &rid);
-	db_list_start(&tasks);
 	t.n = 0;
-	if (db_rows(cancel_stmts.db, st[C_TAKE], b, o, "cancel: lock tasks", taken_row,
-	    &t, e) == -1)
+	if (db_rows(set.db, st[f->lock], b, o, f->what, taken_row, &t, e) ==
+	    -1)
 		return -1;
 	return (long long)t.n;
 }
@@ -250,19 +258,20 @@ drop_tasks(unsigned long long rid, struct db_err *e)
 	unsigned long	 len;
 	long long	 n;
 
-	if ((n = take_tasks(rid, e)) <= 0)	/* none, or all leased */
+	/* None, or all leased: nothing to drop. */
+	if ((n = find_and_lock(&unleased, rid, e)) <= 0)
 		return n;
 	if (db_list_bind(&b[0], &tasks, &len, "cancel: drop tasks", e) ==
 	    -1 ||
-	    db_run(cancel_stmts.db, st[C_FETCHES], b, "cancel: drop fetches", e) ==
+	    db_run(set.db, st[C_FETCHES], b, "cancel: drop fetches", e) ==
 	    -1 ||
-	    db_run(cancel_stmts.db, st[C_TASKS], b, "cancel: drop tasks", e) == -1)
+	    db_run(set.db, st[C_TASKS], b, "cancel: drop tasks", e) == -1)
 		return -1;
 	return (long long)mysql_stmt_affected_rows(st[C_TASKS]);
 }
 
 /* The row it holds, settled from its cities; then the counts. */
-static int
+static enum store_rc
 settle(struct cancel *c, struct live *lv, long long dropped,
     struct db_err *e)
 {
@@ -276,9 +285,9 @@ settle(struct cancel *c, struct live *lv, long long dropped,
 	db_bind_u64(&b[1], &lv->failed);
 	db_bind_time(&b[2], &lv->fin);
 	db_bind_u64(&b[3], &c->rid);
-	if (db_run(cancel_stmts.db, st[C_SETTLE], b, "cancel: settle", e) == -1 ||
-	    counters_add(&n, e) == -1)
-		return -1;
+	if (db_run(set.db, st[C_SETTLE], b, "cancel: settle", e) == -1 ||
+	    counters_add(set.db, st[C_COUNTERS], &n, e) == -1)
+		return STORE_FAILED;
 	c->n = lv->failed - c->was_f;
 	return STORE_OK;
 }
@@ -291,24 +300,24 @@ cancel_once(void *arg, struct db_err *e)
 	MYSQL_BIND	 b[1];
 	struct live	 lv;
 	long long	 dropped;
-	int		 rc;
+	enum store_rc	 rc;
 
 	c->n = 0;
 	if ((rc = lock_request(c, e)) != STORE_OK || c->finished)
 		return rc;
-	if (wait_fetches(c->rid, e) == -1)
-		return -1;
+	if (find_and_lock(&waited, c->rid, e) == -1)
+		return STORE_FAILED;
 	/* Finished by its cities, not settled yet (the settle will): as
 	 * finished, nothing changes either. */
 	if (read_live(c->rid, &lv, "cancel: progress", e) == -1)
-		return -1;
+		return STORE_FAILED;
 	if (!lv.p_null && lv.pending == 0)
 		return STORE_OK;
 	db_bind_u64(&b[0], &c->rid);
-	if (db_run(cancel_stmts.db, st[C_MARK], b, "cancel: mark request", e) == -1 ||
+	if (db_run(set.db, st[C_MARK], b, "cancel: mark request", e) == -1 ||
 	    (dropped = drop_tasks(c->rid, e)) == -1 ||
 	    read_live(c->rid, &lv, "cancel: settle", e) == -1)
-		return -1;
+		return STORE_FAILED;
 	if (lv.c_null || lv.f_null || lv.p_null || lv.fin_null ||
 	    lv.pending != 0) {
 		log_warnx("DELETE /collect: a cancelled request still has "

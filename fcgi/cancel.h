@@ -11,8 +11,11 @@
 #include "buf.h"
 #include "store.h"
 
-/* Its statements, prepared by store.c on every connect. */
-extern struct db_set cancel_stmts;
+
+/* Prepare its statements on a new connection (store.c: on every
+ * connect); 0, or -1 with e filled.  cancel_close closes them. */
+int	cancel_open(MYSQL *, struct db_err *);
+void	cancel_close(void);
 
 /*
  * DELETE /collect: the request's cities not done yet fail with

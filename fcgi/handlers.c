@@ -20,7 +20,6 @@
 #include "reply.h"
 #include "cancel.h"
 #include "config.h"
-#include "counters.h"
 #include "getcache.h"
 #include "handlers.h"
 #include "health.h"
@@ -32,10 +31,10 @@
 
 static const struct config *cf;
 
-/* The statements of every module that answers, for store.c to prepare. */
-static struct db_set *const sets[] = {
-	&post_stmts, &read_stmts, &cancel_stmts, &counters_stmts,
-	&health_stmts,
+/* Every module that answers from the database, for store.c to open. */
+static const struct store_module modules[] = {
+	{ post_open, post_close }, { read_open, read_close },
+	{ cancel_open, cancel_close }, { health_open, health_close },
 };
 
 int
@@ -43,7 +42,7 @@ handlers_init(const struct config *conf)
 {
 	cf = conf;
 	post_init(cf);
-	return store_init(cf, sets, sizeof(sets) / sizeof(sets[0]));
+	return store_init(cf, modules, sizeof(modules) / sizeof(modules[0]));
 }
 
 /* Every error is JSON, whatever a handler had set up before it failed. */

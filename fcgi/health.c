@@ -123,9 +123,21 @@ struct call_row {
 };
 
 static MYSQL_STMT		*st[HS_COUNT];
-struct db_set			 health_stmts = DB_SET(sql, st);
+static struct db_set		 health_stmts = DB_SET(sql, st);
 static struct buf		 hosts;		/* struct health_host */
 static struct buf		 calls;		/* struct health_call */
+
+int
+health_open(MYSQL *db, struct db_err *e)
+{
+	return db_set_open(&health_stmts, db, e);
+}
+
+void
+health_close(void)
+{
+	db_set_close(&health_stmts);
+}
 
 static void
 bind_ll(MYSQL_BIND *b, long long *v, my_bool *is_null)

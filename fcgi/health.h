@@ -69,8 +69,10 @@ struct health_sums {
 	size_t		 calls;
 };
 
-/* Its statements, prepared by store.c on every connect. */
-extern struct db_set health_stmts;
+/* Prepare its statements on a new connection (store.c: on every
+ * connect); 0, or -1 with e filled.  health_close closes them. */
+int	health_open(MYSQL *, struct db_err *);
+void	health_close(void);
 
 /*
  * GET /health's figures into h (its hosts live until the next call).

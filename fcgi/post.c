@@ -11,13 +11,10 @@
  * locks no row another request or a worker holds but its counters shard,
  * whatever the flood.
  *
- * Lock order.  Every transaction of this program (this one and the
- * cancel's, cancel.c) takes its locks in the one order the worker's
- * transactions follow too, so none deadlocks: at most one existing
- * requests row (FOR UPDATE) first, city_tasks rows in ascending city_id,
- * the rows it alone creates or owns, the counters shard last.  Here: the
- * new request row (lock 1), the new queue entries (lock 2), the row's
- * references (lock 3), this connection's counters shard (lock 4).
+ * Its locks take the steps of docs/design.md, "Lock order": the new
+ * request row (lock 1, the requests step), the new queue entries (lock 2,
+ * city_tasks ascending: lib/queue.c), the row's references (lock 3, its
+ * own row), this connection's counters shard (lock 4, last).
  *
  * A COMMIT that went unanswered (the connection lost after it was sent:
  * the writer died behind HAProxy) may or may not have taken effect.  The
@@ -27,7 +24,7 @@
  * committing, the INSERT would wait for it), or fails on the key, and
  * then the row found is this POST's own exactly when it has the row id
  * the first INSERT was given, the requested_at it wrote (NOW(6) of its
- * session) and the same city list in the same order (P_MINE): answered
+ * session) and the same city list in the same order (POST_MINE): answered
  * 202 as the first would have been, from what the first wrote.  Any
  * other row is someone else's: 409 as always.  So a POST is stored once,
  * and one answered 202 is stored.  No column is needed for it: an id
@@ -45,25 +42,25 @@
 #include "log.h"
 #include "parse.h"
 #include "post.h"
+#include "queue.h"
 
 enum {
-	P_NOW,
-	P_LOOK,
-	P_INSERT,
-	P_QUEUE,
-	P_LOWER,
-	P_QUEUED,
-	P_REFS,
-	P_QUEUE_LOCK,
-	P_QUEUE_UNLOCK,
-	P_MINE,
-	P_COUNT
+	POST_NOW,
+	POST_LOOK,
+	POST_INSERT,
+	POST_QUEUE,
+	POST_LOWER,
+	POST_QUEUED,
+	POST_REFS,
+	POST_QUEUE_LOCK,
+	POST_MINE,
+	POST_COUNTERS,
+	POST_COUNT
 };
 
-static const char *const sql[P_COUNT] = {
+static const char *const sql[POST_COUNT] = {
 	/* The database's clock, and the queue's current turn. */
-	[P_NOW] =
-	    "SELECT NOW(6), COALESCE(MIN(turn), 0) FROM city_tasks",
+	[POST_NOW] = queue_turn_sql,
 	/*
 	 * Of the request's cities ([id, ...] as JSON), those with a reading
 	 * fresher than the cut-off, and those already queued, with their
@@ -71,7 +68,7 @@ static const char *const sql[P_COUNT] = {
 	 * read that takes no lock, so a flood of POSTs of the same cities
 	 * never waits on the workers or on each other here.
 	 */
-	[P_LOOK] =
+	[POST_LOOK] =
 	    "SELECT j.pos - 1, IF(cl.fetched_at >= ?, cl.reading_id, 0), "
 	    "t.turn, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
@@ -85,69 +82,43 @@ static const char *const sql[P_COUNT] = {
 	 * Settled at once (finished_at, wait_fetch NULL) when every city
 	 * was fresh.
 	 */
-	[P_INSERT] =
+	[POST_INSERT] =
 	    "INSERT INTO requests (ext_id, requested_at, total, collected, "
 	    "finished_at, cities, wait_fetch) VALUES (?, ?, ?, ?, ?, ?, ?)",
-	/*
-	 * Lock 2: queue the cities neither fresh nor queued ([[id, pos],
-	 * ...]) in ascending city_id, the order the worker also locks queue
-	 * entries in.  Each new entry is a new fetch (its fetch_id); one
-	 * that appeared since the plain read gets a shared lock only (rare:
-	 * a city just queued by another request or just completed).
-	 */
-	[P_QUEUE] =
-	    "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, "
-	    "created_at, created_by) "
-	    "SELECT j.city_id, ? + j.pos, ?, ?, ? FROM JSON_TABLE(?, '$[*]' "
-	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
-	    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id",
+	/* Lock 2: queue the cities neither fresh nor queued, under
+	 * POST_QUEUE_LOCK (lib/queue.c says why). */
+	[POST_QUEUE] = queue_insert_sql,
+	[POST_QUEUE_LOCK] = queue_lock_sql,
 	/*
 	 * Fairness: entries queued earlier at a later turn than this
 	 * request gives them move forward ([[id, turn], ...], built in
 	 * ascending city_id: the list drives the join, STRAIGHT_JOIN even
 	 * on a small queue, so that is the lock order).  Rare: only when a
 	 * request puts a city earlier than a bigger one did.  A second
-	 * ascending pass after P_QUEUE's, over other cities (those seen
+	 * ascending pass after POST_QUEUE's, over other cities (those seen
 	 * queued); a cycle through the two would need another POST that
 	 * saw the queue otherwise at the same moment: the deadlock retry.
 	 */
-	[P_LOWER] =
+	[POST_LOWER] =
 	    "UPDATE JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
 	    "turn BIGINT UNSIGNED PATH '$[1]')) j "
 	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
 	    "SET t.turn = j.turn WHERE t.turn > j.turn",
 	/*
-	 * The fetches of the cities P_QUEUE was given ([[id, pos], ...]):
+	 * The fetches of the cities POST_QUEUE was given ([[id, pos], ...]):
 	 * a plain read, which sees the entries this transaction inserted
 	 * and those it found (it holds their lock).  NULL: a broken
 	 * invariant.
 	 */
-	[P_QUEUED] =
+	[POST_QUEUED] =
 	    "SELECT j.pos, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
 	    "pos INT UNSIGNED PATH '$[1]')) j "
 	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id",
 	/* Lock 3: the references of the request's own new row. */
-	[P_REFS] =
+	[POST_REFS] =
 	    "UPDATE requests SET cities = ?, wait_fetch = ? WHERE id = ?",
-	/*
-	 * P_QUEUE one at a time (worker/settle.c's requeue takes the same
-	 * lock).  Two INSERT IGNOREs of a city whose entry a batch is
-	 * deleting both wait for the batch, then each holds a shared lock
-	 * the other's insert needs: InnoDB's deadlock of duplicate keys, a
-	 * 503 once the retries run out.  Held only across that statement,
-	 * never while waiting for another such lock, so it adds no cycle.
-	 * Per session and per server (db.h: DB_QUEUE_LOCK): it serialises
-	 * only while every session is on the one writer, and it goes with a
-	 * lost connection, so each attempt takes its own.  Its wait ends
-	 * before mysql.read_timeout (db.h: db_lock_wait_ms): a 503 of its
-	 * own, rolled back, not a connection taken for lost.
-	 */
-	[P_QUEUE_LOCK] =
-	    "SELECT " DB_QUEUE_LOCK_GET,
-	[P_QUEUE_UNLOCK] =
-	    "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')",
 	/*
 	 * After an unanswered COMMIT, the row that holds the id: 1 when it
 	 * is the one that COMMIT wrote (its row id, its requested_at, its
@@ -155,10 +126,12 @@ static const char *const sql[P_COUNT] = {
 	 * plain read: the key's owner has committed (the INSERT failed on
 	 * it).
 	 */
-	[P_MINE] =
+	[POST_MINE] =
 	    "SELECT id = ? AND requested_at = ? AND total = ? AND "
 	    "JSON_EQUALS(JSON_EXTRACT(cities, '$[*][0]'), ?) "
 	    "FROM requests WHERE ext_id = ?",
+	/* Lock 4: the counts, unless retention purged this id. */
+	[POST_COUNTERS] = counters_post_sql,
 };
 
 /* A city with its position in the request, for lock 2's order. */
@@ -192,8 +165,8 @@ struct post {
 };
 
 static const struct config	*cf;
-static MYSQL_STMT		*st[P_COUNT];
-struct db_set			 post_stmts = DB_SET(sql, st);
+static MYSQL_STMT		*st[POST_COUNT];
+static struct db_set		 set = DB_SET(sql, st);
 static unsigned long long	 reading[CITIES_MAX], fetch[CITIES_MAX],
 				 lower[CITIES_MAX];
 static struct city_pos		 byc[CITIES_MAX];	/* by city_id */
@@ -203,6 +176,18 @@ void
 post_init(const struct config *conf)
 {
 	cf = conf;
+}
+
+int
+post_open(MYSQL *db, struct db_err *e)
+{
+	return db_set_open(&set, db, e);
+}
+
+void
+post_close(void)
+{
+	db_set_close(&set);
 }
 
 static int
@@ -226,7 +211,7 @@ sort_by_city(const struct collect_req *r)
 	qsort(byc, r->ncities, sizeof(byc[0]), city_cmp);
 }
 
-/* P_LOOK's row, and where it goes. */
+/* POST_LOOK's row, and where it goes. */
 struct look_row {
 	struct post	*p;
 	unsigned long long pos, reading, turn, fetch;
@@ -259,7 +244,7 @@ look_row(void *arg, struct db_err *e)
  * worker.reuse_seconds, which of the others are queued, and which of
  * those at a later turn than base + pos would give them (struct post).
  */
-static int
+static enum store_rc
 look(struct post *p, struct db_err *e)
 {
 	struct look_row	 l = { .p = p };
@@ -282,7 +267,7 @@ look(struct post *p, struct db_err *e)
 	for (i = 0; i < p->r->ncities; i++)
 		db_list_num(&list, p->r->cities[i]);
 	if (db_list_bind(&b[1], &list, &len, "fresh readings", e) == -1)
-		return -1;
+		return STORE_FAILED;
 	db_bind_time(&b[0], &cut);
 	db_bind_time(&b[2], &cut);
 	db_bind_u64(&o[0], &l.pos);
@@ -291,8 +276,10 @@ look(struct post *p, struct db_err *e)
 	o[2].is_null = &l.turn_null;
 	db_bind_u64(&o[3], &l.fetch);
 	o[3].is_null = &l.fetch_null;
-	return db_rows(post_stmts.db, st[P_LOOK], b, o, "fresh readings", look_row,
-	    &l, e);
+	if (db_rows(set.db, st[POST_LOOK], b, o, "fresh readings", look_row,
+	    &l, e) == -1)
+		return STORE_FAILED;
+	return STORE_OK;
 }
 
 /*
@@ -321,7 +308,7 @@ city_list(const struct collect_req *r)
  * STORE_DONE_BEFORE when the row is what that attempt wrote, else
  * STORE_DUPLICATE.
  */
-static int
+static enum store_rc
 mine(struct post *p, struct db_err *e)
 {
 	MYSQL_BIND	 b[5], o[1];
@@ -335,16 +322,16 @@ mine(struct post *p, struct db_err *e)
 	for (i = 0; i < p->r->ncities; i++)
 		db_list_num(&list, p->r->cities[i]);
 	if (db_list_bind(&b[3], &list, &listlen, "own request", e) == -1)
-		return -1;
+		return STORE_FAILED;
 	db_bind_u64(&b[0], &p->sent.reqid);
 	db_bind_time(&b[1], &p->sent.now);
 	db_bind_u64(&b[2], &total);
 	db_bind_bytes(&b[4], p->r->id, p->r->idlen, &idlen);
 	db_bind_i64(&o[0], &same);
 	o[0].is_null = &null;
-	if (db_one_row(post_stmts.db, st[P_MINE], b, o, "own request", e) ==
+	if (db_one_row(set.db, st[POST_MINE], b, o, "own request", e) ==
 	    -1)
-		return e->code == 0 ? STORE_DUPLICATE : -1;	/* gone since */
+		return e->code == 0 ? STORE_DUPLICATE : STORE_FAILED; /* gone */
 	return !null && same == 1 ? STORE_DONE_BEFORE : STORE_DUPLICATE;
 }
 
@@ -352,7 +339,7 @@ mine(struct post *p, struct db_err *e)
  * Lock 1: the request's row; STORE_DUPLICATE when its id is taken
  * (STORE_DONE_BEFORE when by this POST's own unanswered COMMIT).
  */
-static int
+static enum store_rc
 insert_request(struct post *p, struct db_err *e)
 {
 	MYSQL_BIND	 b[7];
@@ -361,7 +348,7 @@ insert_request(struct post *p, struct db_err *e)
 	my_bool		 unfinished = p->fresh < total, no_wait = wait == 0;
 
 	if (db_list_bind(&b[5], &list, &listlen, "city list", e) == -1)
-		return -1;
+		return STORE_FAILED;
 	db_bind_bytes(&b[0], p->r->id, p->r->idlen, &idlen);
 	db_bind_time(&b[1], &p->now);
 	db_bind_u64(&b[2], &total);
@@ -370,58 +357,16 @@ insert_request(struct post *p, struct db_err *e)
 	b[4].is_null = &unfinished;
 	db_bind_u64(&b[6], &wait);
 	b[6].is_null = &no_wait;
-	if (db_run(post_stmts.db, st[P_INSERT], b, "insert request", e) == -1) {
+	if (db_run(set.db, st[POST_INSERT], b, "insert request", e) == -1) {
 		if (e->code != ER_DUP_ENTRY)
-			return -1;
+			return STORE_FAILED;
 		return p->sent.unsure ? mine(p, e) : STORE_DUPLICATE;
 	}
-	p->reqid = mysql_stmt_insert_id(st[P_INSERT]);
+	p->reqid = mysql_stmt_insert_id(st[POST_INSERT]);
 	return STORE_OK;
 }
 
-/* P_QUEUE_LOCK: STORE_OK held, STORE_UNAVAILABLE not granted, -1 failed. */
-static int
-queue_lock(struct db_err *e)
-{
-	MYSQL_BIND	 p[1], o[1];
-	long long	 got = 0, wait = db_lock_wait_ms(cf->mysql.read_timeout);
-	my_bool		 null = 0;
-
-	db_bind_i64(&p[0], &wait);
-	db_bind_i64(&o[0], &got);
-	o[0].is_null = &null;
-	if (db_one_row(post_stmts.db, st[P_QUEUE_LOCK], p, o, "queue lock",
-	    e) == -1)
-		return -1;
-	if (null || got != 1) {
-		log_warnx("POST /collect: the queue lock was not granted in "
-		    "%lld ms: answered 503", wait);
-		return STORE_UNAVAILABLE;
-	}
-	return STORE_OK;
-}
-
-/* P_QUEUE under the queue's lock, released whatever happened. */
-static int
-queue_insert(struct post *p, MYSQL_BIND *b, struct db_err *e)
-{
-	struct db_err	 unlock;
-	int		 rc;
-
-	if ((rc = queue_lock(e)) != STORE_OK)
-		return rc;
-	rc = db_run(post_stmts.db, st[P_QUEUE], b, "queue cities", e);
-	p->queued = mysql_stmt_affected_rows(st[P_QUEUE]);
-	if (db_run(post_stmts.db, st[P_QUEUE_UNLOCK], NULL, "queue lock", &unlock) ==
-	    -1) {
-		if (rc == 0)
-			*e = unlock;
-		return -1;
-	}
-	return rc;
-}
-
-/* P_QUEUED's row: a city just queued, and its fetch. */
+/* POST_QUEUED's row: a city just queued, and its fetch. */
 struct queued_row {
 	const struct collect_req *r;
 	unsigned long long pos, fetch;
@@ -449,34 +394,41 @@ queued_row(void *arg, struct db_err *e)
  * p->queued: the entries it created (an entry that appeared since the
  * plain read was kept).
  */
-static int
+static enum store_rc
 queue(struct post *p, struct db_err *e)
 {
 	struct queued_row q = { .r = p->r };
-	MYSQL_BIND	 b[5], o[2];
+	struct queue_add add = { .at = p->now, .base = p->base,
+			    .by = p->reqid,
+			    .read_timeout = cf->mysql.read_timeout };
+	MYSQL_BIND	 b[1], o[2];
 	unsigned long	 len;
 	size_t		 i;
-	int		 rc;
 
 	db_list_start(&list);
 	for (i = 0; i < p->r->ncities; i++)
 		if (reading[byc[i].pos] == 0 && fetch[byc[i].pos] == 0)
 			db_list_tuple(&list, (unsigned long long[]){
 			    byc[i].city, byc[i].pos }, 2);
-	if (db_list_bind(&b[4], &list, &len, "queue cities", e) == -1)
-		return -1;
-	db_bind_u64(&b[0], &p->base);
-	db_bind_time(&b[1], &p->now);
-	db_bind_time(&b[2], &p->now);
-	db_bind_u64(&b[3], &p->reqid);
-	if ((rc = queue_insert(p, b, e)) != STORE_OK)
-		return rc;
+	if (db_list_bind(&b[0], &list, &len, "queue cities", e) == -1)
+		return STORE_FAILED;
+	add.cities = &b[0];
+	switch (queue_cities(set.db, st[POST_QUEUE_LOCK], st[POST_QUEUE], &add,
+	    &p->queued, e)) {
+	case QUEUE_DONE:
+		break;
+	case QUEUE_BUSY:
+		log_warnx("POST /collect: %s: answered 503", e->msg);
+		return STORE_UNAVAILABLE;
+	default:
+		return STORE_FAILED;
+	}
 	db_bind_u64(&o[0], &q.pos);
 	db_bind_u64(&o[1], &q.fetch);
 	o[1].is_null = &q.fetch_null;
-	if (db_rows(post_stmts.db, st[P_QUEUED], &b[4], o, "queued fetches",
+	if (db_rows(set.db, st[POST_QUEUED], b, o, "queued fetches",
 	    queued_row, &q, e) == -1)
-		return -1;
+		return STORE_FAILED;
 	if (q.got != p->nnew) {
 		log_warnx("POST /collect: a city just queued is not in the "
 		    "queue");
@@ -500,7 +452,7 @@ lower_turns(const struct collect_req *r, struct db_err *e)
 			    byc[i].city, lower[byc[i].pos] }, 2);
 	if (db_list_bind(&b[0], &list, &len, "queue turns", e) == -1)
 		return -1;
-	return db_run(post_stmts.db, st[P_LOWER], b, "queue turns", e);
+	return db_run(set.db, st[POST_LOWER], b, "queue turns", e);
 }
 
 /* Lock 3: the request row's references once its new cities are queued. */
@@ -515,42 +467,44 @@ set_refs(struct post *p, struct db_err *e)
 		return -1;
 	db_bind_u64(&b[1], &wait);
 	db_bind_u64(&b[2], &p->reqid);
-	return db_run(post_stmts.db, st[P_REFS], b, "request references", e);
+	return db_run(set.db, st[POST_REFS], b, "request references", e);
 }
 
 /* Lock 4: the counts; STORE_DUPLICATE when retention purged this id. */
-static int
+static enum store_rc
 count(const struct post *p, struct db_err *e)
 {
 	struct counts	 c = { .cities = (long long)p->r->ncities,
 			    .collected = (long long)p->fresh,
 			    .queued = (long long)p->queued, .requests = 1 };
-	int		 added;
 
-	if (counters_add_post(&c, p->r->id, p->r->idlen, &added, e) == -1)
-		return -1;
-	return added ? STORE_OK : STORE_DUPLICATE;
+	switch (counters_add_post(set.db, st[POST_COUNTERS], &c, p->r->id,
+	    p->r->idlen, e)) {
+	case 1:
+		return STORE_OK;
+	case 0:
+		return STORE_DUPLICATE;
+	default:
+		return STORE_FAILED;
+	}
 }
 
 /*
  * One attempt (store_transaction's body).  Fresh readings and queued
  * cities are read first, without locks, so a POST whose cities are all
- * fresh or queued is P_NOW, P_LOOK, the request row and the counters: it
+ * fresh or queued is POST_NOW, POST_LOOK, the request row and the counters: it
  * never waits on a worker or on another POST.
  */
 static int
 collect_once(void *arg, struct db_err *e)
 {
 	struct post	*p = arg;
-	MYSQL_BIND	 o[2];
 	size_t		 i;
-	int		 rc;
+	enum store_rc	 rc;
 
 	*p = (struct post){ .r = p->r, .sent = p->sent };
-	db_bind_time(&o[0], &p->now);
-	db_bind_u64(&o[1], &p->base);
-	if (db_one_row(post_stmts.db, st[P_NOW], NULL, o, "now", e) == -1)
-		return -1;
+	if (queue_turn(set.db, st[POST_NOW], &p->now, &p->base, e) == -1)
+		return STORE_FAILED;
 	if ((rc = look(p, e)) != STORE_OK)
 		return rc;
 	for (i = 0; i < p->r->ncities; i++) {
@@ -567,7 +521,7 @@ collect_once(void *arg, struct db_err *e)
 		return rc;
 	if ((p->nlower > 0 && lower_turns(p->r, e) == -1) ||
 	    (p->nnew > 0 && set_refs(p, e) == -1))
-		return -1;
+		return STORE_FAILED;
 	return count(p, e);
 }
 

@@ -19,8 +19,10 @@ struct accepted {
 };
 
 void	post_init(const struct config *);
-/* Its statements, prepared by store.c on every connect. */
-extern struct db_set post_stmts;
+/* Prepare its statements on a new connection (store.c: on every
+ * connect); 0, or -1 with e filled.  post_close closes them. */
+int	post_open(MYSQL *, struct db_err *);
+void	post_close(void);
 
 /*
  * Insert the request, holding its cities by reference (a fresh reading or

@@ -152,8 +152,20 @@ struct list_page {
 };
 
 static MYSQL_STMT		*st[R_COUNT];
-struct db_set			 read_stmts = DB_SET(sql, st);
+static struct db_set		 read_stmts = DB_SET(sql, st);
 static struct get_doc		 doc;
+
+int
+read_open(MYSQL *db, struct db_err *e)
+{
+	return db_set_open(&read_stmts, db, e);
+}
+
+void
+read_close(void)
+{
+	db_set_close(&read_stmts);
+}
 
 static size_t
 clamp(unsigned long len, size_t cap)

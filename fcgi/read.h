@@ -17,8 +17,10 @@
 #include "store.h"
 #include "validate.h"
 
-/* Its statements, prepared by store.c on every connect. */
-extern struct db_set read_stmts;
+/* Prepare its statements on a new connection (store.c: on every
+ * connect); 0, or -1 with e filled.  read_close closes them. */
+int	read_open(MYSQL *, struct db_err *);
+void	read_close(void);
 
 /* A request as GET /get heads its document and GET /collect lists it. */
 struct read_request {

@@ -48,17 +48,20 @@ static struct db_conn		 conn = { "", ready, closing, RETRY_MAX_US,
 static int			 lost_in_request;
 static int64_t			 request_start;
 
-/* The callers' statements (store_init), prepared on each connect. */
-static struct db_set *const	*sets;
-static size_t			 nsets;
+/* The modules that keep statements (store_init), opened on each
+ * connect. */
+static const struct store_module *mods;
+static size_t			 nmods;
 
+/* A module that fails leaves none of its statements open; db_conn_up
+ * closes the connection, and with it the others (closing). */
 static int
 ready(MYSQL *db, struct db_err *e)
 {
 	size_t	 i;
 
-	for (i = 0; i < nsets; i++)
-		if (db_set_open(sets[i], db, e) == -1)
+	for (i = 0; i < nmods; i++)
+		if (mods[i].open(db, e) == -1)
 			return -1;
 	return 0;
 }
@@ -68,18 +71,19 @@ closing(void)
 {
 	size_t	 i;
 
-	for (i = 0; i < nsets; i++)
-		db_set_close(sets[i]);
+	for (i = 0; i < nmods; i++)
+		mods[i].close();
 }
 
 int
-store_init(const struct config *conf, struct db_set *const *set, size_t n)
+store_init(const struct config *conf, const struct store_module *m,
+    size_t n)
 {
 	struct db_err	 e;
 
 	cf = conf;
-	sets = set;
-	nsets = n;
+	mods = m;
+	nmods = n;
 	srandom((unsigned int)(getpid() ^ time(NULL)));	/* db_retry's pauses */
 	return db_conn_up(&conn, cf, &e);
 }

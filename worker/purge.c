@@ -29,11 +29,10 @@
  * on tables of 30 rows, where the optimizer would scan without the hints)
  * is in the comment above it.
  *
- * Lock order (etc/schema.sql's: one requests row, city_tasks ascending,
- * own rows and city_latest ascending, counters last).  The purge takes
- * only rows it deletes (the picks and P_NAMED are plain reads; each
- * delete joins a list to one table), and none that anyone waits for
- * while holding a row the purge wants:
+ * Its locks follow docs/design.md, "Lock order", one step a
+ * transaction: it takes only rows it deletes (the picks and P_NAMED are
+ * plain reads; each delete joins a list to one table), and none that
+ * anyone waits for while holding a row the purge wants:
  * - a requests transaction locks the picked requests rows (finished
  *   ones) and nothing else.  A settle or a cancel locks one requests row
  *   first and then only queue entries, its own new rows and its counters

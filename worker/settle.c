@@ -29,14 +29,12 @@
  * transaction, so a failure costs that request a later pass, never
  * anyone else's.  Settling is idempotent: whatever it finds, it writes
  * what request_data says now, so a request settled twice (the two ways,
- * two hosts' children) is settled right.  Lock order (etc/schema.sql's):
- * the requests rows FOR UPDATE in ascending id (a cancel locks one row,
- * another host's settle ascends too); then, only for a request with
- * cities to queue again, which is settled in a transaction of its own,
- * their city_tasks rows in ascending city_id (INSERT IGNORE, as POST
- * does); then its own rows' updates; the counters shard row last, once
- * per transaction.  It reads request_data, fetches and readings
- * without locks.
+ * two hosts' children) is settled right.  Its locks take the steps of
+ * docs/design.md, "Lock order": a group's requests rows FOR UPDATE in
+ * ascending id; only for a request with cities to queue again, settled
+ * in a transaction of its own, their city_tasks rows (lib/queue.c, as
+ * POST queues); its own rows' updates; the counters shard once, last.
+ * It reads request_data, fetches and readings without locks.
  *
  * The housekeeping loop: a sweep when due, a fast pass when due, a purge
  * pass every PURGE_EVERY_S when retention is on, then a sleep until the
@@ -58,13 +56,14 @@
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
+#include "counters.h"
 #include "log.h"
 #include "purge.h"
+#include "queue.h"
 #include "settle.h"
 
 #define US(x)			DB_US(x)
 #define AT(x)			DB_AT(x)
-#define SHARD			DB_COUNTER_SHARD
 #define SETTLE_EVERY_US		200000LL	/* a fast pass, when idle */
 #define SETTLE_OVERLAP_US	2000000LL	/* looked back past a pass */
 #define SWEEP_EVERY_S		30
@@ -147,15 +146,11 @@ static const char *const sql[S_COUNT] = {
 	/* The smallest turn queued, as a POST reads it: the cities queued
 	 * again interleave with the queue as a new request's would.
 	 * EXPLAIN: "Select tables optimized away" (the claim index). */
-	[S_TURN] =
-	    "SELECT COALESCE(MIN(turn), 0) FROM city_tasks",
-	[S_QUEUE_LOCK] =
-	    "SELECT COALESCE(" DB_QUEUE_LOCK_GET ", 0)",
-	/* One city again, unless queued already (then it waits for that
-	 * entry's fetch). */
-	[S_QUEUE] =
-	    "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, "
-	    "created_at, created_by) VALUES (?, ?, NOW(6), NOW(6), ?)",
+	[S_TURN] = queue_turn_sql,
+	[S_QUEUE_LOCK] = queue_lock_sql,
+	/* The cities again, unless queued already (then each waits for
+	 * that entry's fetch). */
+	[S_QUEUE] = queue_insert_sql,
 	/* The city's queue entry, the one just inserted or the one that
 	 * made the insert a no-op (locked by it: it cannot go before our
 	 * commit).  EXPLAIN: city_tasks const PRIMARY. */
@@ -168,13 +163,8 @@ static const char *const sql[S_COUNT] = {
 	    "UPDATE requests SET collected = ?, failed = ?, wait_fetch = ?, "
 	    "finished_at = IF(?, GREATEST(requested_at, "
 	    "COALESCE(" AT("?") ", requested_at)), NULL) WHERE id = ?",
-	/* The deltas, into this connection's shard of the running counts,
-	 * the transaction's last lock (everyone takes theirs last). */
-	[S_COUNTERS] =
-	    "INSERT INTO counters (shard, collected, failed, queued) "
-	    "VALUES (" SHARD ", ?, ?, ?) "
-	    "ON DUPLICATE KEY UPDATE collected = collected + VALUES(collected), "
-	    "failed = failed + VALUES(failed), queued = queued + VALUES(queued)",
+	/* The deltas, the transaction's last lock. */
+	[S_COUNTERS] = counters_add_sql,
 };
 
 /* A request's cities, as S_STATE counts them. */
@@ -377,48 +367,37 @@ set_fetches(unsigned long long id, size_t n, struct db_err *e)
 static int
 requeue(unsigned long long id, long long *queued, struct db_err *e)
 {
-	MYSQL_BIND	 p[3], o[1];
-	long long	 base, turn, city, got = 0, wait;
-	unsigned long long by = id;
+	struct queue_add add = { .by = id,
+			    .read_timeout = cf->mysql.read_timeout };
+	MYSQL_BIND	 p[1], o[1];
+	struct buf	 list;
+	unsigned long	 len;
+	unsigned long long got = 0;
 	size_t		 i, n;
-	int		 rc;
+	enum queue_rc	 rc = QUEUE_FAILED;
 
 	*queued = 0;
 	if (read_drops(id, &n, e) == -1)
 		return -1;
 	if (n == 0)
 		return 0;
-	db_bind_i64(&o[0], &base);
-	if (db_one_row(set.db, st[S_TURN], NULL, o, "settle: turn", e) == -1)
+	if (queue_turn(set.db, st[S_TURN], &add.at, &add.base, e) == -1)
 		return -1;
-	/* One queueing at a time, POSTs' included (fcgi/post.c says why);
-	 * on the one writer only, and taken again by each attempt
-	 * (db.h: DB_QUEUE_LOCK). */
-	wait = db_lock_wait_ms(cf->mysql.read_timeout);
-	db_bind_i64(&p[0], &wait);
-	db_bind_i64(&o[0], &got);
-	if (db_one_row(set.db, st[S_QUEUE_LOCK], p, o, "settle: queue lock",
-	    e) == -1)
-		return -1;
-	if (got != 1) {
-		e->code = 0;
-		snprintf(e->msg, sizeof(e->msg), "settle: the queue lock was "
-		    "not granted in %lld ms", wait);
-		return -1;
+	buf_init(&list, 0);
+	db_list_start(&list);
+	for (i = 0; i < n; i++)
+		db_list_tuple(&list, (unsigned long long[]){
+		    (unsigned long long)drops[i].city,
+		    (unsigned long long)drops[i].pos }, 2);
+	if (db_list_bind(&p[0], &list, &len, "settle: queue", e) == 0) {
+		add.cities = &p[0];
+		rc = queue_cities(set.db, st[S_QUEUE_LOCK], st[S_QUEUE], &add,
+		    &got, e);
 	}
-	for (i = 0, rc = 0; i < n && rc == 0; i++) {
-		city = drops[i].city;
-		turn = base + drops[i].pos;
-		db_bind_i64(&p[0], &city);
-		db_bind_i64(&p[1], &turn);
-		db_bind_u64(&p[2], &by);
-		if ((rc = db_run(set.db, st[S_QUEUE], p, "settle: queue", e)) == 0)
-			*queued += (long long)
-			    mysql_stmt_affected_rows(st[S_QUEUE]);
-	}
-	if (db_query(set.db, "DO RELEASE_LOCK('" DB_QUEUE_LOCK "')", e) == -1 ||
-	    rc == -1)
+	buf_free(&list);
+	if (rc != QUEUE_DONE)	/* QUEUE_BUSY: e says so, a failure here */
 		return -1;
+	*queued = (long long)got;
 	for (i = 0; i < n; i++) {
 		db_bind_i64(&p[0], &drops[i].city);
 		db_bind_u64(&o[0], &drops[i].fetch);
@@ -500,18 +479,10 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 static int
 add_counts(const struct delta *d, struct db_err *e)
 {
-	MYSQL_BIND	 p[3];
-	long long	 v[3] = { d->collected, d->failed, d->queued };
-	int		 i;
+	struct counts	 c = { .collected = d->collected, .failed = d->failed,
+			    .queued = d->queued };
 
-	if (v[0] != 0 || v[1] != 0 || v[2] != 0) {
-		for (i = 0; i < 3; i++)
-			db_bind_i64(&p[i], &v[i]);
-		if (db_run(set.db, st[S_COUNTERS], p, "settle: counters", e) ==
-		    -1)
-			return -1;
-	}
-	return 0;
+	return counters_add(set.db, st[S_COUNTERS], &c, e);
 }
 
 /* One request alone: the body of its transaction (db_transaction). */

@@ -10,20 +10,13 @@
  * never touches requests (they point at its fetches, and the housekeeping
  * child settles them afterwards: settle.c).
  *
- * Lock order inside the completion transaction, the same in every child
- * (etc/schema.sql's design: requests, city_tasks, own rows, counters):
- * no requests row at all; the batch's city_tasks rows in ascending
- * city_id (one locking read over the primary key, which walks an IN list
- * in ascending order; POST /collect, a cancel and the settle's requeue
- * take them in that order too); then rows only this transaction creates
- * (readings, fetches) and city_latest in ascending city_id (the purge
- * takes those in that order too), then the cities rows of the new
- * readings in ascending city_id (only completions write them); last
- * this connection's row of the counters (everyone takes theirs last).
- * Children never share a city (the lease); a POST, a settle or a cancel
- * touching one of the batch's cities takes its city_tasks rows in the
- * same order, after at most one requests row no completion ever takes,
- * so at worst one waits for the other's commit.
+ * The completion's locks take the steps of docs/design.md, "Lock order",
+ * from city_tasks on (it takes no requests row): the batch's queue
+ * entries in ascending city_id (one locking read over the primary key,
+ * which walks an IN list in ascending order); its own new rows
+ * (readings, fetches), then city_latest and the cities rows of the new
+ * readings, each in ascending city_id (only completions write cities);
+ * the counters shard last.  Children never share a city (the lease).
  *
  * Reading ids are looked up after the multi-row insert rather than
  * assumed consecutive: auto-increment ids interleave under
@@ -37,6 +30,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 #include "sqlvec.h"
 #include "tasks.h"
@@ -58,8 +52,6 @@ enum {
 	T_RELEASE_CHILD,
 	T_COUNT
 };
-
-#define SHARD		DB_COUNTER_SHARD
 
 static const char *const sql[T_COUNT] = {
 	/*
@@ -83,14 +75,8 @@ static const char *const sql[T_COUNT] = {
 	    "WHERE city_id = ? AND lease_owner = ?",
 	/* The queue entries a batch deleted, taken from the running counts
 	 * /metrics reads (collected and failed are the requests', counted by
-	 * the settle that writes them): this connection's shard row, the
-	 * transaction's last lock (fcgi/post.c, fcgi/cancel.c and settle.c
-	 * take it last too). */
-	[T_COUNTERS] =
-	    "INSERT INTO counters (shard, queued, ended) "
-	    "VALUES (" SHARD ", ?, ?) "
-	    "ON DUPLICATE KEY UPDATE queued = queued + VALUES(queued), "
-	    "ended = ended + VALUES(ended)",
+	 * the settle that writes them): the transaction's last lock. */
+	[T_COUNTERS] = counters_add_sql,
 	/* A batch dropped before its calls: every entry still leased to its
 	 * owner back to the queue now, the claim's attempt not counted.
 	 * Through the lease_owner index: ascending city_id. */
@@ -834,13 +820,10 @@ store_fetches(struct task **list, size_t k, const unsigned long long *ids,
 static int
 store_counters(size_t deleted, struct db_err *e)
 {
-	MYSQL_BIND	 p[2];
-	long long	 queued = -(long long)deleted;
-	long long	 ended = (long long)deleted;
+	struct counts	 c = { .queued = -(long long)deleted,
+			    .ended = (long long)deleted };
 
-	db_bind_i64(&p[0], &queued);
-	db_bind_i64(&p[1], &ended);
-	return db_run(set.db, st[T_COUNTERS], p, "counters", e);
+	return counters_add(set.db, st[T_COUNTERS], &c, e);
 }
 
 /*

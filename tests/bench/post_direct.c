@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "counters.h"
 #include "log.h"
 #include "parse.h"
 #include "post.h"
@@ -25,8 +24,8 @@
 
 #define MAX_SAMPLES	200000
 
-/* What a POST runs: its statements and the counters'. */
-static struct db_set *const sets[] = { &post_stmts, &counters_stmts };
+/* What a POST runs: its statements. */
+static const struct store_module mods[] = { { post_open, post_close } };
 
 static double
 now(void)
@@ -84,7 +83,7 @@ main(int argc, char *argv[])
 		if (fork() != 0)
 			continue;
 		post_init(&cf);
-		if (store_init(&cf, sets, sizeof(sets) / sizeof(sets[0])) == -1)
+		if (store_init(&cf, mods, sizeof(mods) / sizeof(mods[0])) == -1)
 			fatalx(1, "cannot connect to the database");
 		memcpy(r.cities, cf.cities, cf.ncities * sizeof(r.cities[0]));
 		r.ncities = cf.ncities;

@@ -1,0 +1,63 @@
+/*
+ * queue.h: queueing cities (etc/schema.sql: city_tasks), the one way POST
+ * /collect and the settle's requeue put a city in the queue: the queue's
+ * clock and current turn, then the INSERT IGNORE of the cities in
+ * ascending city_id under the queue lock (db.h: DB_QUEUE_LOCK), taken
+ * with its one wait (db_lock_wait_ms) and released whatever happened.
+ *
+ * As with counters.h, the statements belong to the module whose
+ * transaction runs them: its statement set names queue_turn_sql,
+ * queue_lock_sql and queue_insert_sql, and hands them to queue_turn and
+ * queue_cities.  The entries are that transaction's city_tasks step
+ * (docs/design.md, "Lock order").
+ */
+#ifndef OWM_QUEUE_H
+#define OWM_QUEUE_H
+
+#include <mysql.h>
+
+struct db_err;
+
+/* The database's clock and the queue's current turn (its smallest). */
+extern const char queue_turn_sql[];
+/* The queue lock: one parameter, the wait in milliseconds. */
+extern const char queue_lock_sql[];
+/* The entries: QUEUE_PARAMS parameters, queue_bind's. */
+extern const char queue_insert_sql[];
+#define QUEUE_PARAMS	5
+
+/* What to queue. */
+struct queue_add {
+	MYSQL_TIME	 at;		/* ready_at and created_at */
+	unsigned long long base;	/* the turn: base + the city's pos */
+	unsigned long long by;		/* created_by: the request */
+	/* [[city_id, pos], ...] in ascending city_id, bound (db_list_bind):
+	 * the caller may read the same list again after. */
+	const MYSQL_BIND *cities;
+	long long	 read_timeout;	/* mysql.read_timeout (s): the wait */
+};
+
+/* Bind q (the binds point into it) into b[0 .. QUEUE_PARAMS).  Pure. */
+void	queue_bind(MYSQL_BIND *b, struct queue_add *q);
+
+/* Run st (queue_turn_sql on db): at and base.  0, or -1 with e filled. */
+int	queue_turn(MYSQL *db, MYSQL_STMT *st, MYSQL_TIME *at,
+	    unsigned long long *base, struct db_err *e);
+
+enum queue_rc {
+	QUEUE_FAILED = -1,	/* a statement failed: e filled */
+	QUEUE_DONE,		/* queued: *queued entries are new, the
+				 * others were queued already */
+	QUEUE_BUSY		/* the lock was not granted in time: nothing
+				 * done, e->msg says so (code 0) */
+};
+/*
+ * Queue q's cities: lock (queue_lock_sql) and insert (queue_insert_sql)
+ * prepared on db, inside the caller's transaction.  An entry that exists
+ * is kept (and share-locked: it cannot go before the commit).
+ */
+enum queue_rc queue_cities(MYSQL *db, MYSQL_STMT *lock, MYSQL_STMT *insert,
+	    const struct queue_add *q, unsigned long long *queued,
+	    struct db_err *e);
+
+#endif
