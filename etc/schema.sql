@@ -313,8 +313,8 @@ INSERT IGNORE INTO api_calls (outcome) VALUES ('ok'), ('not_found'),
 
 -- Running counts for GET /metrics and /health, so a scrape reads a few
 -- rows, never the requests table or the queue.  Each is changed in the
--- transaction that changes what it counts (fcgi/counters.c: a POST, a
--- cancel; worker/tasks.c: a batch's completion), by adding to its own
+-- transaction that changes what it counts (lib/counters.c: a POST, a
+-- cancel, a batch's completion, the settle), by adding to its own
 -- shard's row: CONNECTION_ID() % 32 + 1, so concurrent POSTs do not wait
 -- on one another's row lock until commit; a scrape sums the rows.  Every
 -- transaction takes this row last, so it adds no deadlock.

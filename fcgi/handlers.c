@@ -1,5 +1,5 @@
 /*
- * handlers.c: POST /collect and GET /get (README.md, "The HTTP API"),
+ * handlers.c: POST /collect and GET /get (docs/api.md),
  * request management (GET /collect lists, DELETE /collect cancels: both,
  * like POST, need http.token when one is set), and the operators' GET
  * /health and GET /metrics (their queries: health.c).  Each path also

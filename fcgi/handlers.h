@@ -1,5 +1,5 @@
 /*
- * handlers.h: the HTTP contract (README.md, "The HTTP API") on top of FastCGI.  The
+ * handlers.h: the HTTP contract (docs/api.md) on top of FastCGI.  The
  * request is reduced to plain fields first, so handlers are testable
  * without a FastCGI peer.
  */

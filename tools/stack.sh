@@ -408,7 +408,7 @@ check_galera_ports() {
 # local inserts), a durable commit on every node, and per node its own
 # gmcast, IST and SST addresses.  gcache holds the write-sets a node that
 # was away for a while receives by IST instead of a whole copy (SST): 128M
-# is hours of this service's writes (see README).  A node that stops
+# is hours of this service's writes (docs/cluster.md, "On one machine").  A node that stops
 # answering is evicted after 3 s (evs.suspect_timeout, 5 s by default):
 # until then the others cannot commit, so that is most of a failover.
 write_node_cnf() {

@@ -42,8 +42,8 @@
  * server read late.  It costs little in pace: that slot counts until
  * its first byte + 60 s instead of slot + margin + 60 s, a second or two
  * more for one later slot, where an abandoned city cost its whole share
- * and a retry.  Placing the first slot later instead (DESIGN allows up
- * to a second after the POST) would let the warm-up open connections
+ * and a retry.  Placing the first slot later instead (docs/design.md, "The rate limit":
+ * within a second of the POST) would let the warm-up open connections
  * ahead, but a second fits only one round of SYNs; the rest would still
  * meet a full queue at the slot.  A far bound is no burden to
  * rategate_place: the slot is one more late slot, counted in every

@@ -4,7 +4,7 @@
  * policy they apply, pure so that the unit tests check it from tables
  * (tests/unit/check_purge.c).
  *
- * What expires (README: "What is kept"):
+ * What expires (docs/configuration.md, "What is kept"):
  * - a request once it is finished and was requested more than
  *   requests_days ago (its cities are in its row).  An unfinished one is
  *   kept until it finishes (every city ends collected or failed after
