@@ -330,6 +330,7 @@ mine(struct post *p, struct db_err *e)
 	long long	 same = 0;
 	my_bool		 null = 0;
 	size_t		 i;
+	int		 rc;
 
 	db_list_start(&list);
 	for (i = 0; i < p->r->ncities; i++)
@@ -342,9 +343,9 @@ mine(struct post *p, struct db_err *e)
 	db_bind_bytes(&b[4], p->r->id, p->r->idlen, &idlen);
 	db_bind_i64(&o[0], &same);
 	o[0].is_null = &null;
-	if (db_one_row(post_stmts.db, st[P_MINE], b, o, "own request", e) ==
-	    -1)
-		return e->code == 0 ? STORE_DUPLICATE : -1;	/* gone since */
+	if ((rc = db_one_row(post_stmts.db, st[P_MINE], b, o, "own request",
+	    e)) != 0)
+		return rc == DB_NO_ROW ? STORE_DUPLICATE : -1;	/* gone since */
 	return !null && same == 1 ? STORE_DONE_BEFORE : STORE_DUPLICATE;
 }
 
@@ -391,7 +392,7 @@ queue_lock(struct db_err *e)
 	db_bind_i64(&o[0], &got);
 	o[0].is_null = &null;
 	if (db_one_row(post_stmts.db, st[P_QUEUE_LOCK], p, o, "queue lock",
-	    e) == -1)
+	    e) != 0)
 		return -1;
 	if (null || got != 1) {
 		log_warnx("POST /collect: the queue lock was not granted in "
@@ -549,7 +550,7 @@ collect_once(void *arg, struct db_err *e)
 	*p = (struct post){ .r = p->r, .sent = p->sent };
 	db_bind_time(&o[0], &p->now);
 	db_bind_u64(&o[1], &p->base);
-	if (db_one_row(post_stmts.db, st[P_NOW], NULL, o, "now", e) == -1)
+	if (db_one_row(post_stmts.db, st[P_NOW], NULL, o, "now", e) != 0)
 		return -1;
 	if ((rc = look(p, e)) != STORE_OK)
 		return rc;

@@ -263,7 +263,7 @@ static int
 tx_begin(struct db_err *e)
 {
 	tx_start = daemon_mono_us();
-	return db_query(set.db, "START TRANSACTION", e);
+	return db_begin(set.db, e);
 }
 
 /* Commit; a transaction that deleted rows is counted, then paused after. */
@@ -273,7 +273,7 @@ tx_commit(struct tally *t, unsigned long long rows, const char *what,
 {
 	int64_t	 busy;
 
-	if (db_query(set.db, "COMMIT", e) == -1)
+	if (db_commit(set.db, e) == -1)
 		return -1;
 	busy = daemon_mono_us() - tx_start;
 	if (rows == 0)
@@ -300,7 +300,7 @@ cuts_now(struct purge_cuts *c, struct db_err *e)
 	db_bind_i64(&o[0], &now);
 	db_bind_i64(&o[1], &oldest);
 	o[1].is_null = &none;
-	if (db_one_row(set.db, q, NULL, o, "purge clock", e) == -1)
+	if (db_one_row(set.db, q, NULL, o, "purge clock", e) != 0)
 		return -1;
 	purge_cuts(now, !none, oldest, cf->retention.requests_days,
 	    cf->retention.readings_days, c);
@@ -342,7 +342,7 @@ purge_some(const unsigned long long *ids, size_t k, struct tally *t,
 	t->requests += nreq;
 	return nreq > 0 ? 0 : 1;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 
@@ -533,7 +533,7 @@ purge_readings(int64_t cut, struct tally *t, struct db_err *e)
 	}
 	return 0;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 
@@ -569,7 +569,7 @@ purge_fetches(int64_t cut, struct tally *t, struct db_err *e)
 	}
 	return 0;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 

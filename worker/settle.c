@@ -276,7 +276,8 @@ read_state(unsigned long long id, struct state *s, struct db_err *e)
 	db_bind_i64(&o[4], &s->done_us);
 	o[4].is_null = &s->none_done;
 	db_bind_i64(&o[5], &s->dropped);
-	return db_one_row(set.db, st[S_STATE], p, o, "settle: cities", e);
+	return db_one_row(set.db, st[S_STATE], p, o, "settle: cities", e) == 0 ?
+	    0 : -1;
 }
 
 /* The request's dropped cities, ascending city_id, into drops[]. */
@@ -389,7 +390,7 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 	if (n == 0)
 		return 0;
 	db_bind_i64(&o[0], &base);
-	if (db_one_row(set.db, st[S_TURN], NULL, o, "settle: turn", e) == -1)
+	if (db_one_row(set.db, st[S_TURN], NULL, o, "settle: turn", e) != 0)
 		return -1;
 	/* One queueing at a time, POSTs' included (fcgi/post.c says why);
 	 * on the one writer only, and taken again by each attempt
@@ -398,7 +399,7 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 	db_bind_i64(&p[0], &wait);
 	db_bind_i64(&o[0], &got);
 	if (db_one_row(set.db, st[S_QUEUE_LOCK], p, o, "settle: queue lock",
-	    e) == -1)
+	    e) != 0)
 		return -1;
 	if (got != 1) {
 		e->code = 0;
@@ -423,7 +424,7 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 		db_bind_i64(&p[0], &drops[i].city);
 		db_bind_u64(&o[0], &drops[i].fetch);
 		if (db_one_row(set.db, st[S_FETCH_ID], p, o, "settle: queued fetch",
-		    e) == -1)
+		    e) != 0)
 			return -1;
 	}
 	return set_fetches(id, n, e);
@@ -451,6 +452,7 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	long long	 total, old_c, old_f, waiting, cancelled;
 	long long	 queued = 0, finished;
 	unsigned long long req = id;
+	int		 rc;
 
 	db_bind_u64(&p[0], &req);
 	db_bind_i64(&o[0], &total);
@@ -458,8 +460,9 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	db_bind_i64(&o[2], &old_f);
 	db_bind_i64(&o[3], &waiting);
 	db_bind_i64(&o[4], &cancelled);
-	if (db_one_row(set.db, st[S_LOCK], p, o, "settle: request", e) == -1)
-		return e->code == 0 ? 1 : -1;	/* gone: purged, say */
+	if ((rc = db_one_row(set.db, st[S_LOCK], p, o, "settle: request",
+	    e)) != 0)
+		return rc == DB_NO_ROW ? 1 : -1;	/* gone: purged, say */
 	if (!waiting)
 		return 1;
 	if (read_state(id, &s, e) == -1)
@@ -593,14 +596,14 @@ settle_all(unsigned long long *ids, size_t n, struct tally *t,
 		memset(&g, 0, sizeof(g));
 		memset(&d, 0, sizeof(d));
 		nalone = 0;
-		failed = db_query(set.db, "START TRANSACTION", e) == -1;
+		failed = db_begin(set.db, e) == -1;
 		for (j = i; j < i + k && !failed; j++)
 			if ((rc = settle_body(ids[j], 1, &g, &d, e)) == -1)
 				failed = 1;
 			else if (rc == 2)
 				alone[nalone++] = ids[j];
 		if (!failed && add_counts(&d, e) == 0 &&
-		    db_query(set.db, "COMMIT", e) == 0) {
+		    db_commit(set.db, e) == 0) {
 			t->settled += g.settled;
 			t->finished += g.finished;
 			t->queued += g.queued;
@@ -609,7 +612,7 @@ settle_all(unsigned long long *ids, size_t n, struct tally *t,
 					return -1;
 			continue;
 		}
-		mysql_rollback(set.db);
+		db_rollback(set.db);
 		if (db_error_is_gone(e->code))
 			return -1;
 		for (j = i; j < i + k && !quit; j++)
@@ -681,7 +684,7 @@ db_clock(int64_t *us, struct db_err *e)
 	long long	 v;
 
 	db_bind_i64(&o[0], &v);
-	if (db_one_row(set.db, st[S_CLOCK], NULL, o, "settle: clock", e) == -1)
+	if (db_one_row(set.db, st[S_CLOCK], NULL, o, "settle: clock", e) != 0)
 		return -1;
 	*us = v;
 	return 0;
