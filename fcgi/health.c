@@ -247,7 +247,8 @@ read_sums(struct health_sums *m, struct db_err *e)
 
 	for (i = 0; i < SUM_COLS; i++)
 		bind_ll(&o[i], col[i], &null[i]);
-	if (db_one_row(health_stmts.db, st[HS_SUMS], NULL, o, "metrics", e) != 0)
+	if (db_one_row(health_stmts.db, st[HS_SUMS], NULL, o, "metrics",
+	    e) != 0)
 		return -1;
 	for (i = 0; i < SUM_COLS; i++)
 		if (null[i])
