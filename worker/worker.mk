@@ -21,7 +21,7 @@ $(B)/owmcollect-worker: $(WORKER_OBJ) $(LIB_OBJ)
 	    $(LDLIBS_COMMON) -lm
 
 $(B)/tests/check_rategate: $(B)/tests/unit/check_rategate.o \
-    $(B)/worker/rategate.o
+    $(B)/tests/unit/rategate_model.o $(B)/worker/rategate.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 $(B)/tests/check_worker_parse: $(B)/tests/unit/check_worker_parse.o \
