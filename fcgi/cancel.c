@@ -149,15 +149,16 @@ lock_request(struct cancel *c, struct db_err *e)
 {
 	MYSQL_BIND	 b[1], o[4];
 	unsigned long	 len;
+	int		 rc;
 
 	db_bind_bytes(&b[0], c->id, c->idlen, &len);
 	db_bind_u64(&o[0], &c->rid);
 	db_bind_u64(&o[1], &c->was_c);
 	db_bind_u64(&o[2], &c->was_f);
 	db_bind_u64(&o[3], &c->finished);
-	if (db_one_row(set.db, st[C_LOCK], b, o, "cancel: lock request", e) ==
-	    -1)	/* code 0: no row */
-		return e->code == 0 ? STORE_NOTFOUND : STORE_FAILED;
+	if ((rc = db_one_row(set.db, st[C_LOCK], b, o, "cancel: lock request",
+	    e)) != 0)
+		return rc == DB_NO_ROW ? STORE_NOTFOUND : STORE_FAILED;
 	return STORE_OK;
 }
 

@@ -200,6 +200,7 @@ read_gate(struct health *h, struct db_err *e)
 	long long	 paused = 0, down = 0;
 	unsigned long	 rlen = 0, ulen = 0, slen = 0, wlen = 0;
 	my_bool		 pnull = 1, qnull = 1, onull = 1, dnull = 1;
+	int		 rc;
 
 	bind_ll(&o[GT_PAUSED], &paused, &pnull);
 	db_bind_out_str(&o[GT_REASON], h->reason, sizeof(h->reason), &rlen,
@@ -213,10 +214,10 @@ read_gate(struct health *h, struct db_err *e)
 	    NULL);
 	db_bind_out_str(&o[GT_WHY], h->down_why, sizeof(h->down_why), &wlen,
 	    NULL);
-	if (db_one_row(health_stmts.db, st[HS_GATE], NULL, o, "health gate",
-	    e) == -1) {
-		if (e->code != 0)		/* 0: no row */
-			return -1;
+	if ((rc = db_one_row(health_stmts.db, st[HS_GATE], NULL, o,
+	    "health gate", e)) == -1)
+		return -1;
+	if (rc == DB_NO_ROW) {
 		paused = down = 0;
 		pnull = qnull = onull = dnull = 1;
 	}
@@ -274,7 +275,8 @@ read_sums(struct health_sums *m, struct db_err *e)
 
 	for (i = 0; i < SUM_COLS; i++)
 		bind_ll(&o[i], col[i], &null[i]);
-	if (db_one_row(health_stmts.db, st[HS_SUMS], NULL, o, "metrics", e) == -1)
+	if (db_one_row(health_stmts.db, st[HS_SUMS], NULL, o, "metrics",
+	    e) != 0)
 		return -1;
 	for (i = 0; i < SUM_COLS; i++)
 		if (null[i])

@@ -317,6 +317,7 @@ mine(struct post *p, struct db_err *e)
 	long long	 same = 0;
 	my_bool		 null = 0;
 	size_t		 i;
+	int		 rc;
 
 	db_list_start(&list);
 	for (i = 0; i < p->r->ncities; i++)
@@ -329,9 +330,9 @@ mine(struct post *p, struct db_err *e)
 	db_bind_bytes(&b[4], p->r->id, p->r->idlen, &idlen);
 	db_bind_i64(&o[0], &same);
 	o[0].is_null = &null;
-	if (db_one_row(set.db, st[POST_MINE], b, o, "own request", e) ==
-	    -1)
-		return e->code == 0 ? STORE_DUPLICATE : STORE_FAILED; /* gone */
+	if ((rc = db_one_row(set.db, st[POST_MINE], b, o, "own request",
+	    e)) != 0)
+		return rc == DB_NO_ROW ? STORE_DUPLICATE : STORE_FAILED; /* gone */
 	return !null && same == 1 ? STORE_DONE_BEFORE : STORE_DUPLICATE;
 }
 

@@ -208,13 +208,15 @@ read_get_version(const char *id, size_t idlen, struct getcache_version *v)
 	MYSQL_BIND	 b[1], o[3];
 	unsigned long	 len;
 	struct db_err	 e;
+	int		 rc;
 
 	if (store_conn() == NULL)
 		return STORE_UNAVAILABLE;
 	db_bind_bytes(&b[0], id, idlen, &len);
 	version_bind(o, v);
-	if (db_one_row(read_stmts.db, st[R_VERSION], b, o, "get version", &e) == -1)
-		return e.code == 0 ? STORE_NOTFOUND :	/* no row */
+	if ((rc = db_one_row(read_stmts.db, st[R_VERSION], b, o, "get version",
+	    &e)) != 0)
+		return rc == DB_NO_ROW ? STORE_NOTFOUND :
 		    store_fail("GET /get", &e);
 	if (v->final)
 		v->ended = 0;	/* it never changes again */
@@ -379,7 +381,8 @@ read_live(unsigned long long rid, struct live *lv, const char *what,
 	o[2].is_null = &lv->p_null;
 	db_bind_time(&o[3], &lv->fin);
 	o[3].is_null = &lv->fin_null;
-	return db_one_row(read_stmts.db, st[R_LIVE], b, o, what, e);
+	return db_one_row(read_stmts.db, st[R_LIVE], b, o, what, e) == 0 ? 0 :
+	    -1;
 }
 
 /* A page's row: an unfinished one live, like GET; then into the page. */
@@ -455,7 +458,7 @@ read_list_version(struct getcache_version *version)
 		return STORE_UNAVAILABLE;
 	version_bind(o, version);
 	if (db_one_row(read_stmts.db, st[R_LIST_VERSION], NULL, o, "list version",
-	    &e) == -1)
+	    &e) != 0)
 		return store_fail("GET /collect", &e);
 	return STORE_OK;
 }

@@ -340,7 +340,7 @@ db_one_row(MYSQL *db, MYSQL_STMT *st, MYSQL_BIND *params, MYSQL_BIND *o,
 	if (rc == MYSQL_NO_DATA) {
 		e->code = 0;
 		snprintf(e->msg, sizeof(e->msg), "%s: no row", what);
-		return -1;
+		return DB_NO_ROW;
 	}
 	return 0;
 }
@@ -361,6 +361,29 @@ db_query(MYSQL *db, const char *sql, struct db_err *e)
 	if (mysql_real_query(db, sql, strlen(sql)) != 0)
 		return db_fail(db, NULL, sql, e);
 	return 0;
+}
+
+int
+db_begin(MYSQL *db, struct db_err *e)
+{
+	return db_query(db, "START TRANSACTION", e);
+}
+
+int
+db_commit(MYSQL *db, struct db_err *e)
+{
+	if (db_query(db, "COMMIT", e) == -1) {
+		/* Sent, never answered: it may have taken effect. */
+		e->commit_unknown = db_error_is_gone(e->code);
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_rollback(MYSQL *db)
+{
+	(void)mysql_rollback(db);
 }
 
 void
@@ -505,14 +528,11 @@ db_transaction(MYSQL *db, int (*body)(void *, struct db_err *), void *arg,
 
 	for (attempt = 0; ; attempt++) {
 		memset(e, 0, sizeof(*e));
-		if ((rc = db_query(db, "START TRANSACTION", e)) == 0 &&
-		    (rc = body(arg, e)) == 0 &&
-		    (rc = db_query(db, "COMMIT", e)) == -1 &&
-		    db_error_is_gone(e->code))
-			e->commit_unknown = 1;	/* sent, never answered */
+		if ((rc = db_begin(db, e)) == 0 && (rc = body(arg, e)) == 0)
+			rc = db_commit(db, e);
 		if (rc == 0)
 			return 0;
-		mysql_rollback(db);
+		db_rollback(db);
 		if (rc > 0 || !db_retry(e->code, attempt))
 			return rc;
 	}

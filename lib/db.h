@@ -188,9 +188,11 @@ int		 db_run(MYSQL *, MYSQL_STMT *, MYSQL_BIND *, const char *what,
 		    struct db_err *);
 /*
  * Bind params (may be NULL), execute, and fetch the one row the statement
- * returns into o; -1 with e filled on error, or when there is no row
- * (e->code 0, "<what>: no row").
+ * returns into o: 0, or DB_NO_ROW when it returns none (e filled too:
+ * code 0, "<what>: no row", for callers to whom a missing row is a
+ * failure: they test != 0), or -1 with e filled on error.
  */
+#define DB_NO_ROW	1
 int		 db_one_row(MYSQL *, MYSQL_STMT *, MYSQL_BIND *params,
 		    MYSQL_BIND *o, const char *what, struct db_err *);
 /*
@@ -199,8 +201,20 @@ int		 db_one_row(MYSQL *, MYSQL_STMT *, MYSQL_BIND *params,
  */
 int		 db_fetch_end(MYSQL *, MYSQL_STMT *, int rc, const char *what,
 		    struct db_err *);
-/* A plain statement without parameters (START TRANSACTION, COMMIT). */
+/* A plain statement without parameters. */
 int		 db_query(MYSQL *, const char *sql, struct db_err *);
+/*
+ * A transaction run by hand (db_transaction runs one around a body):
+ * db_begin starts it, db_commit commits it, each -1 with e filled; a
+ * COMMIT sent and never answered (db_error_is_gone) also sets
+ * e->commit_unknown.  db_rollback undoes what is open, if anything, and
+ * reports nothing: it follows a failure whose e is the one to report,
+ * and if it fails the connection is gone, which rolls back on the server
+ * all the same.
+ */
+int		 db_begin(MYSQL *, struct db_err *);
+int		 db_commit(MYSQL *, struct db_err *);
+void		 db_rollback(MYSQL *);
 
 /*
  * Bind one parameter or result column (the MYSQL_BIND is cleared first;

@@ -58,7 +58,7 @@ queue_turn(MYSQL *db, MYSQL_STMT *st, MYSQL_TIME *at,
 
 	db_bind_time(&o[0], at);
 	db_bind_u64(&o[1], base);
-	return db_one_row(db, st, NULL, o, "queue turn", e);
+	return db_one_row(db, st, NULL, o, "queue turn", e) == 0 ? 0 : -1;
 }
 
 /* QUEUE_DONE held, QUEUE_BUSY not granted in time, QUEUE_FAILED. */
@@ -73,7 +73,7 @@ lock_take(MYSQL *db, MYSQL_STMT *lock, long long read_timeout,
 	db_bind_i64(&p[0], &wait);
 	db_bind_i64(&o[0], &got);
 	o[0].is_null = &null;
-	if (db_one_row(db, lock, p, o, "queue lock", e) == -1)
+	if (db_one_row(db, lock, p, o, "queue lock", e) != 0)
 		return QUEUE_FAILED;
 	if (null || got != 1) {
 		e->code = 0;

@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 #include "owm_client.h"
-#include "tasks.h"
+#include "task.h"
 
 /* API call outcomes, in api_calls.outcome order (heartbeat.c). */
 enum call_outcome {

@@ -340,8 +340,10 @@ pause_month(int64_t next_month, struct db_err *e)
 static int
 one_row(MYSQL_STMT *q, MYSQL_BIND *o, const char *what, struct db_err *e)
 {
-	if (db_one_row(set.db, q, NULL, o, what, e) == -1)
-		return e->code == 0 ? no_row(e) : -1;
+	int	 rc;
+
+	if ((rc = db_one_row(set.db, q, NULL, o, what, e)) != 0)
+		return rc == DB_NO_ROW ? no_row(e) : -1;
 	return 0;
 }
 
@@ -527,18 +529,18 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	int		 rc;
 
 	memset(g, 0, sizeof(*g));
-	if (db_query(set.db, "START TRANSACTION", e) == -1)
+	if (db_begin(set.db, e) == -1)
 		return -1;
 	if (lock_gate(g, &l, e) == -1)
 		goto fail;
 	if (g->paused_until > g->now) {
-		mysql_rollback(set.db);
+		db_rollback(set.db);
 		return GATE_PAUSED;
 	}
 	if ((rc = month_cap(g, &l, &n, e)) == -1)
 		goto fail;
 	if (rc == GATE_PAUSED) {
-		if (db_query(set.db, "COMMIT", e) == -1)
+		if (db_commit(set.db, e) == -1)
 			goto fail;
 		return GATE_PAUSED;
 	}
@@ -551,7 +553,7 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	    record_slot(g, n, owner, t, cum, &l, &deadline, e) == -1 ||
 	    (g->probe && hold(deadline, e) == -1) ||
 	    clean_if_due(e) == -1 ||
-	    db_query(set.db, "COMMIT", e) == -1)
+	    db_commit(set.db, e) == -1)
 		goto fail;
 	g->slot = t;
 	g->send_by = send_by(t);
@@ -559,7 +561,7 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 	g->granted = n;
 	return GATE_OK;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 
@@ -703,7 +705,7 @@ gate_unreachable(int probe, const char *why, unsigned int *backoff_ms,
 	long long	 b;
 	unsigned long	 rlen, wlen;
 
-	if (db_query(set.db, "START TRANSACTION", e) == -1)
+	if (db_begin(set.db, e) == -1)
 		return -1;
 	if (lock_outage(&o, e) == -1)
 		goto fail;
@@ -714,12 +716,12 @@ gate_unreachable(int probe, const char *why, unsigned int *backoff_ms,
 	db_bind_str(&p[2], why, &wlen);
 	db_bind_i64(&p[3], &b);
 	if (db_run(set.db, st[G_DOWN], p, "rate gate outage", e) == -1 ||
-	    db_query(set.db, "COMMIT", e) == -1)
+	    db_commit(set.db, e) == -1)
 		goto fail;
 	*backoff_ms = (unsigned int)b;
 	return o.since == 0;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 
@@ -729,20 +731,20 @@ gate_reachable(int64_t *down_us, struct db_err *e)
 	struct outage	 o;
 
 	*down_us = 0;
-	if (db_query(set.db, "START TRANSACTION", e) == -1)
+	if (db_begin(set.db, e) == -1)
 		return -1;
 	if (lock_outage(&o, e) == -1)
 		goto fail;
 	if (o.since == 0) {
-		mysql_rollback(set.db);
+		db_rollback(set.db);
 		return 0;
 	}
 	if (db_run(set.db, st[G_UP], NULL, "rate gate outage end", e) == -1 ||
-	    db_query(set.db, "COMMIT", e) == -1)
+	    db_commit(set.db, e) == -1)
 		goto fail;
 	*down_us = o.now - o.since;
 	return 1;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }

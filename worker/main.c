@@ -5,7 +5,7 @@
  * children (child.c), replaces those that die, stops them on SIGTERM
  * (each finishes the batch in hand first) and, on SIGHUP, re-reads the
  * configuration and rolls them.  One more slot, after the fetching
- * children's, always runs the housekeeping child (settle.c): it settles
+ * children's, always runs the housekeeping child (housekeep.c): it settles
  * the requests the batches progressed, and runs retention (purge.c) when
  * that is on; the supervisor treats it like any other child (restarted,
  * throttled when it keeps dying, rolled on SIGHUP, which is how it learns
@@ -27,7 +27,7 @@
 #include "log.h"
 #include "notify.h"
 #include "purge.h"
-#include "settle.h"
+#include "housekeep.h"
 #include "supervise.h"
 
 #define FRESH_S		10	/* a child started this soon after a (re)load */
@@ -55,7 +55,7 @@ static int
 child_main(int slot, int restarts)
 {
 	if (slot == conf.worker.children)
-		return settle_run(&conf);
+		return housekeep_run(&conf);
 	return child_run(&conf, slot, restarts,
 	    daemon_now() - loaded_at < FRESH_S, supervise_ids());
 }

@@ -4,24 +4,24 @@
  * never touches the queue, the gate or the counters (api_minutes and
  * api_calls are kept; rate_slots cleans itself).
  *
- * Where it runs: in the worker's housekeeping child (settle.c), between
- * that child's settle passes, on its connection: not a step between a
- * fetching child's batches, which would hold back its next claim for
- * every transaction and pause it takes (a first pass over a year of data
- * runs for many minutes) and let the gate's slots pass unused.  The
- * housekeeping child keeps settling requests during a long pass: it does
- * that in the pauses (purge.h: pause).  Every worker host runs one; two
- * purges take the same rows in the same order (index order), so one
- * waits for the other and finds them gone.
+ * Where it runs: in the worker's housekeeping child (housekeep.c), one
+ * step at a time between that child's settle steps, on its connection:
+ * not a step between a fetching child's batches, which would hold back
+ * its next claim for every transaction and pause it takes (a first pass
+ * over a year of data runs for many minutes) and let the gate's slots
+ * pass unused.  Every worker host runs one; two purges take the same rows
+ * in the same order (index order), so one waits for the other and finds
+ * them gone.
  *
- * A pass (at the child's start, then every PURGE_EVERY_S): the cut-offs
- * from the database's clock and the oldest request (purge.h says why
- * those bounds keep everything a stored request can show), the expired
- * requests, then the clock again (the oldest request is younger now) and
- * the expired readings, then the expired fetches.  Each transaction
- * deletes at most PURGE_MAX_ROWS rows and is followed by a pause of
- * PURGE_PAUSE_FACTOR times its length, so the purge holds rows a fifth of
- * the time at most.  Every row is found through an index range or key,
+ * A pass (at the child's start, then every PURGE_EVERY_S) goes through
+ * its phases, one transaction a step: the cut-offs from the database's
+ * clock and the oldest request (purge.h says why those bounds keep
+ * everything a stored request can show), the expired requests, then the
+ * clock again (the oldest request is younger now) and the expired
+ * readings, then the expired fetches.  Each transaction deletes at most
+ * PURGE_MAX_ROWS rows and the next step is due a pause of
+ * PURGE_PAUSE_FACTOR times its length later, so the purge holds rows a
+ * fifth of the time at most.  Every row is found through an index range or key,
  * never by scanning a table: a plain read picks the expired rows' ids
  * through the requested_at, fetched_at or done_at index, and the deletes
  * join that list to the primary keys.  The EXPLAIN of each statement
@@ -68,17 +68,17 @@
 			"PATH '$')) j"
 
 enum {
-	P_CLOCK,
-	P_PICK,
-	P_TOMBS,
-	P_REQUESTS,
-	P_PICK_READINGS,
-	P_NAMED,
-	P_LATEST,
-	P_READINGS,
-	P_PICK_FETCHES,
-	P_FETCHES,
-	P_COUNT
+	PG_CLOCK,
+	PG_PICK,
+	PG_TOMBS,
+	PG_REQUESTS,
+	PG_PICK_READINGS,
+	PG_NAMED,
+	PG_LATEST,
+	PG_READINGS,
+	PG_PICK_FETCHES,
+	PG_FETCHES,
+	PG_COUNT
 };
 
 /*
@@ -88,11 +88,11 @@ enum {
  * optimizer would otherwise start from a scan of the table and probe the
  * list, as EXPLAIN shows on a table of 30 readings.
  */
-static const char *const sql[P_COUNT] = {
+static const char *const sql[PG_COUNT] = {
 	/* The database's clock and the oldest request stored, NULL when
 	 * none.  EXPLAIN: "Select tables optimized away" (MIN is the first
 	 * entry of the requested_at index). */
-	[P_CLOCK] =
+	[PG_CLOCK] =
 	    "SELECT " US("NOW(6)") ", " US("MIN(requested_at)") " "
 	    "FROM requests",
 	/*
@@ -101,7 +101,7 @@ static const char *const sql[P_COUNT] = {
 	 * pass, not once a batch): a plain read.  EXPLAIN: requests, range,
 	 * key requested_at, "Using index condition; Using where".
 	 */
-	[P_PICK] =
+	[PG_PICK] =
 	    "SELECT id, total, " US("requested_at") " "
 	    "FROM requests FORCE INDEX (requested_at) "
 	    "WHERE requested_at >= " AT("?") " AND requested_at < " AT("?")
@@ -109,18 +109,18 @@ static const char *const sql[P_COUNT] = {
 	/* Their ids stay used (purged_requests): one row each, counted in
 	 * the transaction's rows (purge_fit).  EXPLAIN: j ("Table function:
 	 * json_table"), then requests eq_ref PRIMARY. */
-	[P_TOMBS] =
+	[PG_TOMBS] =
 	    "INSERT IGNORE INTO purged_requests (ext_id) SELECT r.ext_id "
 	    "FROM " IDS " STRAIGHT_JOIN requests r FORCE INDEX (PRIMARY) "
 	    "ON r.id = j.id WHERE r.finished_at IS NOT NULL",
 	/* The picked requests, their cities with them (requests.cities).
 	 * EXPLAIN: j, then requests eq_ref PRIMARY. */
-	[P_REQUESTS] =
+	[PG_REQUESTS] =
 	    "DELETE r FROM " IDS " STRAIGHT_JOIN requests r FORCE INDEX "
 	    "(PRIMARY) ON r.id = j.id WHERE r.finished_at IS NOT NULL",
 	/* Expired readings, oldest first: a plain read.  EXPLAIN: readings,
 	 * range, key fetched_at, "Using where; Using index". */
-	[P_PICK_READINGS] =
+	[PG_PICK_READINGS] =
 	    "SELECT id FROM readings FORCE INDEX (fetched_at) "
 	    "WHERE fetched_at < " AT("?") " ORDER BY fetched_at LIMIT ?",
 	/*
@@ -131,7 +131,7 @@ static const char *const sql[P_COUNT] = {
 	 * in the list.  EXPLAIN: j, readings eq_ref PRIMARY, city_latest
 	 * eq_ref PRIMARY.
 	 */
-	[P_NAMED] =
+	[PG_NAMED] =
 	    "SELECT cl.city_id, cl.reading_id FROM " IDS " STRAIGHT_JOIN "
 	    "readings rd FORCE INDEX (PRIMARY) ON rd.id = j.id "
 	    "STRAIGHT_JOIN city_latest cl FORCE INDEX (PRIMARY) "
@@ -139,7 +139,7 @@ static const char *const sql[P_COUNT] = {
 	/* Those city_latest rows ([[city_id, reading_id], ...], ascending
 	 * city_id), if they still name them.  EXPLAIN: j, city_latest
 	 * eq_ref PRIMARY. */
-	[P_LATEST] =
+	[PG_LATEST] =
 	    "DELETE cl FROM JSON_TABLE(?, '$[*]' COLUMNS (city_id INT "
 	    "UNSIGNED PATH '$[0]', reading_id BIGINT UNSIGNED PATH '$[1]')) j "
 	    "STRAIGHT_JOIN city_latest cl FORCE INDEX (PRIMARY) "
@@ -148,16 +148,16 @@ static const char *const sql[P_COUNT] = {
 	 * them went first, and the completion only ever points city_latest
 	 * at a reading it has just inserted.  EXPLAIN: j, readings eq_ref
 	 * PRIMARY. */
-	[P_READINGS] =
+	[PG_READINGS] =
 	    "DELETE rd FROM " IDS " STRAIGHT_JOIN readings rd FORCE INDEX "
 	    "(PRIMARY) ON rd.id = j.id",
 	/* Expired fetches, oldest first: a plain read.  EXPLAIN: fetches,
 	 * range, key done_at, "Using where; Using index". */
-	[P_PICK_FETCHES] =
+	[PG_PICK_FETCHES] =
 	    "SELECT id FROM fetches FORCE INDEX (done_at) "
 	    "WHERE done_at < " AT("?") " ORDER BY done_at LIMIT ?",
 	/* The fetches.  EXPLAIN: j, fetches eq_ref PRIMARY. */
-	[P_FETCHES] =
+	[PG_FETCHES] =
 	    "DELETE f FROM " IDS " STRAIGHT_JOIN fetches f FORCE INDEX "
 	    "(PRIMARY) ON f.id = j.id",
 };
@@ -168,12 +168,29 @@ struct tally {
 	unsigned long long	 tx, largest;
 };
 
+/* A pass's phases, in order; each step runs the current one. */
+enum purge_phase {
+	PH_CUTS,		/* the cut-offs */
+	PH_REQUESTS,
+	PH_RECUT,		/* again: the oldest request is younger now */
+	PH_READINGS,
+	PH_FETCHES,
+	PH_END
+};
+
+/* The pass under way. */
+struct pass {
+	enum purge_phase	 phase;
+	struct purge_cuts	 cuts;
+	int64_t			 from;	/* the next pick of requests */
+	int64_t			 tx_start, pause;
+	struct tally		 t;
+};
+
 static const struct config	*cf;
-static MYSQL_STMT		*st[P_COUNT];
+static MYSQL_STMT		*st[PG_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
-static int			 (*pause_fn)(int64_t);
-static int			 stopping;	/* pause_fn said so */
-static int64_t			 tx_start;
+static struct pass		 cur;
 static struct buf		 json;		/* a list of ids, [id, ...] */
 
 void
@@ -233,16 +250,37 @@ purge_wanted(const struct config *conf)
 	    conf->retention.readings_days > 0;
 }
 
+static void
+report(const struct tally *t)
+{
+	if (t->tx == 0)
+		return;
+	log_info("purge: deleted %llu requests, %llu fetches, %llu readings "
+	    "and %llu city_latest rows in %llu transactions, the largest %llu "
+	    "rows", t->requests, t->fetches, t->readings, t->latest, t->tx,
+	    t->largest);
+}
+
+/* The pass under way ends: what it did logged, the next starts afresh. */
+static void
+pass_end(void)
+{
+	report(&cur.t);
+	memset(&cur, 0, sizeof(cur));
+}
+
 int
 purge_open(MYSQL *conn, const struct config *conf, struct db_err *e)
 {
-		cf = conf;
+	cf = conf;
+	memset(&cur, 0, sizeof(cur));
 	return db_set_open(&set, conn, e);
 }
 
 void
 purge_close(void)
 {
+	pass_end();
 	db_set_close(&set);
 	buf_free(&json);
 }
@@ -261,20 +299,21 @@ run(int k, MYSQL_BIND *p, const char *what, unsigned long long *n,
 static int
 tx_begin(struct db_err *e)
 {
-	tx_start = daemon_mono_us();
-	return db_query(set.db, "START TRANSACTION", e);
+	cur.tx_start = daemon_mono_us();
+	return db_begin(set.db, e);
 }
 
-/* Commit; a transaction that deleted rows is counted, then paused after. */
+/* Commit; a transaction that deleted rows is counted, and paused after. */
 static int
 tx_commit(struct tally *t, unsigned long long rows, const char *what,
     struct db_err *e)
 {
 	int64_t	 busy;
 
-	if (db_query(set.db, "COMMIT", e) == -1)
+	if (db_commit(set.db, e) == -1)
 		return -1;
-	busy = daemon_mono_us() - tx_start;
+	busy = daemon_mono_us() - cur.tx_start;
+	cur.pause = 0;
 	if (rows == 0)
 		return 0;
 	t->tx++;
@@ -282,8 +321,7 @@ tx_commit(struct tally *t, unsigned long long rows, const char *what,
 		t->largest = rows;
 	log_debug("purge: %s: %llu rows in one transaction (%lld ms)", what,
 	    rows, (long long)(busy / 1000));
-	if (pause_fn(purge_pause_us(busy)) == -1)
-		stopping = 1;
+	cur.pause = purge_pause_us(busy);
 	return 0;
 }
 
@@ -291,7 +329,7 @@ tx_commit(struct tally *t, unsigned long long rows, const char *what,
 static int
 cuts_now(struct purge_cuts *c, struct db_err *e)
 {
-	MYSQL_STMT	*q = st[P_CLOCK];
+	MYSQL_STMT	*q = st[PG_CLOCK];
 	MYSQL_BIND	 o[2];
 	long long	 now, oldest;
 	my_bool		 none;
@@ -299,7 +337,7 @@ cuts_now(struct purge_cuts *c, struct db_err *e)
 	db_bind_i64(&o[0], &now);
 	db_bind_i64(&o[1], &oldest);
 	o[1].is_null = &none;
-	if (db_one_row(set.db, q, NULL, o, "purge clock", e) == -1)
+	if (db_one_row(set.db, q, NULL, o, "purge clock", e) != 0)
 		return -1;
 	purge_cuts(now, !none, oldest, cf->retention.requests_days,
 	    cf->retention.readings_days, c);
@@ -334,14 +372,14 @@ purge_some(const unsigned long long *ids, size_t k, struct tally *t,
 
 	if (tx_begin(e) == -1 || bind_ids(&p[0], &len, ids, k, e) == -1)
 		goto fail;
-	if (run(P_TOMBS, p, "purge: purged ids", &tombs, e) == -1 ||
-	    run(P_REQUESTS, p, "purge: requests", &nreq, e) == -1 ||
+	if (run(PG_TOMBS, p, "purge: purged ids", &tombs, e) == -1 ||
+	    run(PG_REQUESTS, p, "purge: requests", &nreq, e) == -1 ||
 	    tx_commit(t, 2 * nreq, "requests", e) == -1)
 		goto fail;
 	t->requests += nreq;
 	return nreq > 0 ? 0 : 1;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 
@@ -350,7 +388,7 @@ static int
 pick_requests(int64_t from, int64_t cut, unsigned long long *ids,
     unsigned int *totals, int64_t *ats, size_t *n, struct db_err *e)
 {
-	MYSQL_STMT	*q = st[P_PICK];
+	MYSQL_STMT	*q = st[PG_PICK];
 	MYSQL_BIND	 p[3], o[3];
 	long long	 lo = from, hi = cut, limit = PURGE_MAX_ROWS, total, at;
 	unsigned long long id;
@@ -375,37 +413,42 @@ pick_requests(int64_t from, int64_t cut, unsigned long long *ids,
 	return db_fetch_end(set.db, q, rc, "purge: expired requests", e);
 }
 
+/*
+ * The phases' steps: 1 after a transaction (the phase moved on when it
+ * has no more to do), 0 when there was nothing to do (the phase moved
+ * on), -1 with e filled.
+ */
 static int
-purge_requests(int64_t cut, struct tally *t, struct db_err *e)
+step_requests(struct db_err *e)
 {
 	static unsigned long long ids[PURGE_MAX_ROWS];
 	static unsigned int	 totals[PURGE_MAX_ROWS];
 	static int64_t		 ats[PURGE_MAX_ROWS];
-	int64_t			 from = 0;
-	size_t			 n, k;
+	size_t			 n = 0, k;
 	int			 rc;
 
-	while (!stopping) {
-		if (pick_requests(from, cut, ids, totals, ats, &n, e) == -1)
-			return -1;
-		if (n == 0)
-			return 0;
-		/* One too big for a transaction goes alone: a request is
-		 * one row, however many cities it lists. */
-		if ((k = purge_fit(totals, n, PURGE_MAX_ROWS)) == 0)
-			k = 1;
-		if ((rc = purge_some(ids, k, t, e)) == -1)
-			return -1;
-		if (rc == 1)
-			return 0;	/* gone meanwhile: another purge's */
-		from = ats[k - 1];
+	if (cur.cuts.requests > 0 && pick_requests(cur.from,
+	    cur.cuts.requests, ids, totals, ats, &n, e) == -1)
+		return -1;
+	if (n == 0) {
+		cur.phase++;
+		return 0;
 	}
-	return 0;
+	/* One too big for a transaction goes alone: a request is one row,
+	 * however many cities it lists. */
+	if ((k = purge_fit(totals, n, PURGE_MAX_ROWS)) == 0)
+		k = 1;
+	if ((rc = purge_some(ids, k, &cur.t, e)) == -1)
+		return -1;
+	if (rc == 1)
+		cur.phase++;	/* gone meanwhile: another purge's */
+	cur.from = ats[k - 1];
+	return 1;
 }
 
 /*
  * Up to PURGE_MAX_ROWS readings fetched (or fetches ended) before cut,
- * oldest first: pick is P_PICK_READINGS or P_PICK_FETCHES.
+ * oldest first: pick is PG_PICK_READINGS or PG_PICK_FETCHES.
  */
 static int
 pick_before(int pick, const char *what, int64_t cut, unsigned long long *ids,
@@ -444,14 +487,14 @@ named_cmp(const void *a, const void *b)
 
 /*
  * Of the readings listed in p (bind_ids), the city_latest rows naming one
- * (P_NAMED), bound to p in their place as [[city_id, reading_id], ...] in
+ * (PG_NAMED), bound to p in their place as [[city_id, reading_id], ...] in
  * ascending city_id; *k how many.
  */
 static int
 named_list(MYSQL_BIND *p, unsigned long *len, struct named *nm, size_t *k,
     struct db_err *e)
 {
-	MYSQL_STMT	*q = st[P_NAMED];
+	MYSQL_STMT	*q = st[PG_NAMED];
 	MYSQL_BIND	 o[2];
 	unsigned long long city, reading, pair[2];
 	size_t		 i;
@@ -482,138 +525,122 @@ named_list(MYSQL_BIND *p, unsigned long *len, struct named *nm, size_t *k,
 }
 
 /*
- * Readings in transactions of: the city_latest rows naming some of the
+ * Readings, one transaction of: the city_latest rows naming some of the
  * picked ones, then as many of those (oldest first) as the rest of the
  * transaction's rows allow.
  */
 static int
-purge_readings(int64_t cut, struct tally *t, struct db_err *e)
+step_readings(struct db_err *e)
 {
 	static unsigned long long ids[PURGE_MAX_ROWS];
 	static struct named nm[PURGE_MAX_ROWS];
 	MYSQL_BIND	 p[1];
 	unsigned long	 len;
-	unsigned long long nlatest, nread;
-	size_t		 n, k, room;
+	unsigned long long nlatest = 0, nread = 0;
+	size_t		 n = 0, k, room;
 
-	while (!stopping) {
-		if (pick_before(P_PICK_READINGS, "purge: expired readings",
-		    cut, ids, &n, e) == -1)
-			return -1;
-		if (n == 0)
-			return 0;
-		nlatest = nread = 0;
-		if (tx_begin(e) == -1 ||
-		    bind_ids(&p[0], &len, ids, n, e) == -1 ||
-		    named_list(&p[0], &len, nm, &k, e) == -1)
-			goto fail;
-		if (k > 0) {
-			if (run(P_LATEST, p, "purge: city_latest", &nlatest,
-			    e) == -1)
-				goto fail;
-		}
-		room = PURGE_MAX_ROWS - (size_t)nlatest;
-		if (room > 0) {
-			if (bind_ids(&p[0], &len, ids, n < room ? n : room,
-			    e) == -1)
-				goto fail;
-			if (run(P_READINGS, p, "purge: readings", &nread,
-			    e) == -1)
-				goto fail;
-		}
-		if (tx_commit(t, nlatest + nread, "readings", e) == -1)
-			goto fail;
-		t->latest += nlatest;
-		t->readings += nread;
-		if (nlatest + nread == 0)
-			return 0;	/* gone meanwhile: another purge's */
-		if (n < PURGE_MAX_ROWS && nread == n)
-			return 0;	/* none left before the cut-off */
+	if (cur.cuts.readings > 0 && pick_before(PG_PICK_READINGS,
+	    "purge: expired readings", cur.cuts.readings, ids, &n, e) == -1)
+		return -1;
+	if (n == 0) {
+		cur.phase++;
+		return 0;
 	}
-	return 0;
+	if (tx_begin(e) == -1 || bind_ids(&p[0], &len, ids, n, e) == -1 ||
+	    named_list(&p[0], &len, nm, &k, e) == -1 ||
+	    (k > 0 && run(PG_LATEST, p, "purge: city_latest", &nlatest,
+	    e) == -1))
+		goto fail;
+	room = PURGE_MAX_ROWS - (size_t)nlatest;
+	if (room > 0 && (bind_ids(&p[0], &len, ids, n < room ? n : room,
+	    e) == -1 || run(PG_READINGS, p, "purge: readings", &nread,
+	    e) == -1))
+		goto fail;
+	if (tx_commit(&cur.t, nlatest + nread, "readings", e) == -1)
+		goto fail;
+	cur.t.latest += nlatest;
+	cur.t.readings += nread;
+	/* Gone meanwhile (another purge's), or none left before the cut. */
+	if (nlatest + nread == 0 || (n < PURGE_MAX_ROWS && nread == n))
+		cur.phase++;
+	return 1;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 
-/*
- * Fetches that ended before cut, oldest first, in transactions of at most
- * PURGE_MAX_ROWS, as the readings.
- */
+/* Fetches that ended before the cut-off, as the readings. */
 static int
-purge_fetches(int64_t cut, struct tally *t, struct db_err *e)
+step_fetches(struct db_err *e)
 {
 	static unsigned long long ids[PURGE_MAX_ROWS];
 	MYSQL_BIND	 p[1];
 	unsigned long	 len;
 	unsigned long long nf;
-	size_t		 n;
+	size_t		 n = 0;
 
-	while (!stopping) {
-		if (pick_before(P_PICK_FETCHES, "purge: expired fetches", cut,
-		    ids, &n, e) == -1)
-			return -1;
-		if (n == 0)
-			return 0;
-		if (tx_begin(e) == -1 || bind_ids(&p[0], &len, ids, n, e) == -1)
-			goto fail;
-		if (run(P_FETCHES, p, "purge: fetches", &nf, e) == -1 ||
-		    tx_commit(t, nf, "fetches", e) == -1)
-			goto fail;
-		t->fetches += nf;
-		if (nf == 0)
-			return 0;	/* gone meanwhile: another purge's */
-		if (n < PURGE_MAX_ROWS && nf == n)
-			return 0;	/* none left before the cut-off */
+	if (cur.cuts.fetches > 0 && pick_before(PG_PICK_FETCHES,
+	    "purge: expired fetches", cur.cuts.fetches, ids, &n, e) == -1)
+		return -1;
+	if (n == 0) {
+		cur.phase++;
+		return 0;
 	}
-	return 0;
+	if (tx_begin(e) == -1 || bind_ids(&p[0], &len, ids, n, e) == -1 ||
+	    run(PG_FETCHES, p, "purge: fetches", &nf, e) == -1 ||
+	    tx_commit(&cur.t, nf, "fetches", e) == -1)
+		goto fail;
+	cur.t.fetches += nf;
+	/* Gone meanwhile (another purge's), or none left before the cut. */
+	if (nf == 0 || (n < PURGE_MAX_ROWS && nf == n))
+		cur.phase++;
+	return 1;
 fail:
-	mysql_rollback(set.db);
+	db_rollback(set.db);
 	return -1;
 }
 
+/* The cut-offs, at the pass's start and again after the requests. */
 static int
-pass(struct tally *t, struct db_err *e)
+step_cuts(struct db_err *e)
 {
-	struct purge_cuts c;
-
-	if (cuts_now(&c, e) == -1)
+	if (cuts_now(&cur.cuts, e) == -1)
 		return -1;
-	if (c.requests > 0 && purge_requests(c.requests, t, e) == -1)
-		return -1;
-	if (stopping)
-		return 0;
-	/* With expired requests gone the oldest one left is younger. */
-	if (cuts_now(&c, e) == -1)
-		return -1;
-	if (c.readings > 0 && purge_readings(c.readings, t, e) == -1)
-		return -1;
-	if (c.fetches > 0 && !stopping && purge_fetches(c.fetches, t, e) == -1)
-		return -1;
+	cur.phase++;
 	return 0;
 }
 
-static void
-report(const struct tally *t)
+static int
+step(struct db_err *e)
 {
-	if (t->tx == 0)
-		return;
-	log_info("purge: deleted %llu requests, %llu fetches, %llu readings "
-	    "and %llu city_latest rows in %llu transactions, the largest %llu "
-	    "rows", t->requests, t->fetches, t->readings, t->latest, t->tx,
-	    t->largest);
+	switch (cur.phase) {
+	case PH_CUTS:
+	case PH_RECUT:
+		return step_cuts(e);
+	case PH_REQUESTS:
+		return step_requests(e);
+	case PH_READINGS:
+		return step_readings(e);
+	case PH_FETCHES:
+		return step_fetches(e);
+	case PH_END:
+		break;
+	}
+	return 0;
 }
 
 int
-purge_pass(int (*pause)(int64_t), struct db_err *e)
+purge_step(int64_t *pause_us, struct db_err *e)
 {
-	struct tally	 t;
-	int		 rc;
+	int	 rc = 0;
 
-	memset(&t, 0, sizeof(t));
-	pause_fn = pause;
-	stopping = 0;
-	rc = pass(&t, e);
-	report(&t);
+	*pause_us = 0;
+	while (rc == 0 && cur.phase != PH_END)
+		rc = step(e);
+	if (rc == 1) {
+		*pause_us = cur.pause;
+		return 1;
+	}
+	pass_end();
 	return rc;
 }

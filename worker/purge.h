@@ -1,6 +1,6 @@
 /*
  * purge.h: retention (retention.requests_days, retention.readings_days):
- * the passes the worker's housekeeping child runs (settle.c), and the
+ * the passes the worker's housekeeping child runs (housekeep.c), and the
  * policy they apply, pure so that the unit tests check it from tables
  * (tests/unit/check_purge.c).
  *
@@ -103,18 +103,21 @@ int64_t	purge_pause_us(int64_t busy_us);
 int	purge_wanted(const struct config *);
 
 /*
- * The passes, on the housekeeping child's connection (settle.c), which
- * must have no transaction open when it calls purge_pass.  purge_open
- * prepares the statements (after every connect), purge_close closes them
- * (before the connection goes).  A pass deletes what expired, in
- * transactions of at most PURGE_MAX_ROWS rows; after each it calls
- * pause(us) with no transaction open (the child does its other work
- * there, on the same connection, and sleeps), and stops early when pause
- * returns -1 (SIGTERM).  The pass logs one line when it deleted
- * something; -1 with e filled on an error (the caller logs it).
+ * The passes, on the housekeeping child's connection (housekeep.c), one
+ * step at a time.  purge_open prepares the statements (after every
+ * connect: a pass starts afresh), purge_close closes them (before the
+ * connection goes; a pass under way ends there).  A pass deletes what
+ * expired, in transactions of at most PURGE_MAX_ROWS rows; purge_step
+ * runs its next step (starting one when none is under way), which ends
+ * after at most one transaction, with none left open, so the child does
+ * its other work on the same connection between steps.  1: the pass goes
+ * on, its next step due *pause_us from now (purge_pause_us of the
+ * transaction's length; 0 after one that deleted nothing); 0: the pass
+ * is over; -1 with e filled: it failed and is over (the caller logs e).
+ * A pass that ends logs one line when it deleted something.
  */
 int	purge_open(MYSQL *, const struct config *, struct db_err *);
-int	purge_pass(int (*pause)(int64_t us), struct db_err *);
+int	purge_step(int64_t *pause_us, struct db_err *);
 void	purge_close(void);
 
 #endif

@@ -72,15 +72,6 @@ int	rategate_place(int64_t now, const struct rategate_slot *last,
 	    const char **why);
 
 /*
- * The same answer from every slot of the log, sorted by time (older ones
- * than any window may be present): the model the unit tests check
- * rategate_place and the database's lookups against.
- */
-int	rategate_next(const struct rategate_slot *slots, size_t nslots,
-	    int64_t now, unsigned int n, unsigned long long limit,
-	    long long margin_ms, int64_t *t, const char **why);
-
-/*
  * Exponential backoff with jitter for the attempt-th failure (1, 2, ..):
  * base * 2^(attempt-1), at most cap, scaled by a factor in [0.5, 1.5)
  * drawn from rnd (0 <= rnd < 1).  Microseconds.

@@ -1,21 +1,22 @@
 /*
- * settle.c: see settle.h.  Owns the housekeeping child's loop and its
- * connection, and writing a request's settled values: requests.collected,
- * failed, finished_at, wait_fetch (and the cities' fetch ids of those it
- * queues again), with the counters' collected/failed/queued deltas.
+ * settle.c: see settle.h.  Owns writing a request's settled values:
+ * requests.collected, failed, finished_at, wait_fetch (and the cities'
+ * fetch ids of those it queues again), with the counters'
+ * collected/failed/queued deltas.
  *
  * Finding the requests to settle.  A request waits for one fetch at a
  * time (wait_fetch: the largest fetch id among its pending cities), so
  * the requests a fetch may have finished are those whose wait_fetch is
- * that fetch: the wait_fetch index.  Two ways there:
- * - the fast pass, every SETTLE_EVERY_US (at once again while it finds
+ * that fetch: the wait_fetch index.  Two ways there (housekeep.c says
+ * when each runs):
+ * - the fast pass, every fifth of a second (at once again while it finds
  *   work): the fetches that ended since the previous pass began (the
  *   done_at index), less SETTLE_OVERLAP_US, joined to the requests
  *   waiting for them.  The overlap catches a fetch whose completion
  *   committed a little after the NOW(6) it wrote, and a POST that
  *   committed a reference to a fetch that had just ended.  Idle, a pass
  *   is one statement reading an empty index range.
- * - the sweep, at start (and after a reconnect) and every SWEEP_EVERY_S:
+ * - the sweep, at start (and after a reconnect) and every 30 seconds:
  *   every request still waiting (wait_fetch NOT NULL), in pages of
  *   SETTLE_PAGE entries of the wait_fetch index, each joined to fetches
  *   by primary key: what the fast passes missed (a commit later than the
@@ -36,60 +37,48 @@
  * POST queues); its own rows' updates; the counters shard once, last.
  * It reads request_data, fetches and readings without locks.
  *
- * The housekeeping loop: a sweep when due, a fast pass when due, a purge
- * pass every PURGE_EVERY_S when retention is on, then a sleep until the
- * next of those (in steps, so SIGTERM is seen within one).  A purge pass
- * may run for minutes; it calls pause() after every transaction, and the
- * pause runs the settle's passes that come due while it lasts, so
- * settling never waits for retention.
+ * A pass runs in steps (settle_step): the next candidates read when
+ * those in hand are settled (the fast pass's one statement, or a page of
+ * the sweep), and one transaction: a group, or one request alone (one
+ * that queues cities again, or each of a group that failed).
  */
-#include <sys/prctl.h>
-
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
-#include "daemon.h"
 #include "db.h"
 #include "counters.h"
 #include "log.h"
-#include "purge.h"
 #include "queue.h"
 #include "settle.h"
 
 #define US(x)			DB_US(x)
 #define AT(x)			DB_AT(x)
-#define SETTLE_EVERY_US		200000LL	/* a fast pass, when idle */
 #define SETTLE_OVERLAP_US	2000000LL	/* looked back past a pass */
-#define SWEEP_EVERY_S		30
 #define SETTLE_PAGE		1000		/* candidates per statement */
 #define SETTLE_GROUP		100		/* requests per transaction */
 #define SET_MAX			64		/* JSON_SET paths at once */
-#define RETRY_US		1000000LL	/* after a failed pass */
 
 enum {
-	S_CLOCK,
-	S_FAST,
-	S_SWEEP,
-	S_LOCK,
-	S_STATE,
-	S_DROPPED,
-	S_TURN,
-	S_QUEUE_LOCK,
-	S_QUEUE,
-	S_FETCH_ID,
-	S_SETTLE,
-	S_COUNTERS,
-	S_COUNT
+	SL_CLOCK,
+	SL_FAST,
+	SL_SWEEP,
+	SL_LOCK,
+	SL_STATE,
+	SL_DROPPED,
+	SL_TURN,
+	SL_QUEUE_LOCK,
+	SL_QUEUE,
+	SL_FETCH_ID,
+	SL_SETTLE,
+	SL_COUNTERS,
+	SL_COUNT
 };
 
-static const char *const sql[S_COUNT] = {
-	[S_CLOCK] =
+static const char *const sql[SL_COUNT] = {
+	[SL_CLOCK] =
 	    "SELECT " US("NOW(6)"),
 	/*
 	 * The fast pass: first row (0, the database's clock at this pass,
@@ -99,7 +88,7 @@ static const char *const sql[S_COUNT] = {
 	 * "Using where; Using index", r ref wait_fetch "Using index" (2
 	 * pages when nothing ended).
 	 */
-	[S_FAST] =
+	[SL_FAST] =
 	    "SELECT 0, " US("NOW(6)") " UNION ALL "
 	    "(SELECT 1, CAST(r.id AS SIGNED) FROM fetches f FORCE INDEX "
 	    "(done_at) STRAIGHT_JOIN requests r FORCE INDEX (wait_fetch) "
@@ -113,14 +102,14 @@ static const char *const sql[S_COUNT] = {
 	 * (key_len 17: the index with its primary key) "Using where; Using
 	 * index", no filesort; then <derived2> ALL, f eq_ref PRIMARY.
 	 */
-	[S_SWEEP] =
+	[SL_SWEEP] =
 	    "SELECT x.wait_fetch, x.id, f.id IS NOT NULL FROM "
 	    "(SELECT wait_fetch, id FROM requests FORCE INDEX (wait_fetch) "
 	    "WHERE wait_fetch > ? OR (wait_fetch = ? AND id > ?) "
 	    "ORDER BY wait_fetch, id LIMIT ?) x "
 	    "LEFT JOIN fetches f FORCE INDEX (PRIMARY) ON f.id = x.wait_fetch",
 	/* The request, locked first.  EXPLAIN: requests const PRIMARY. */
-	[S_LOCK] =
+	[SL_LOCK] =
 	    "SELECT total, collected, failed, wait_fetch IS NOT NULL, "
 	    "cancelled_at IS NOT NULL FROM requests WHERE id = ? FOR UPDATE",
 	/*
@@ -131,7 +120,7 @@ static const char *const sql[S_COUNT] = {
 	 * j "Table function: json_table", f eq_ref PRIMARY (readings is
 	 * not read).
 	 */
-	[S_STATE] =
+	[SL_STATE] =
 	    "SELECT COUNT(*), COALESCE(SUM(state = 'collected'), 0), "
 	    "COALESCE(SUM(state = 'failed'), 0), "
 	    "MAX(IF(state = 'pending', fetch_id, NULL)), "
@@ -139,35 +128,35 @@ static const char *const sql[S_COUNT] = {
 	    "COALESCE(SUM(state = 'pending' AND fetch_state = 'dropped'), 0) "
 	    "FROM request_data WHERE request_id = ?",
 	/* Those dropped ones, ascending city_id (the lock order). */
-	[S_DROPPED] =
+	[SL_DROPPED] =
 	    "SELECT pos, city_id FROM request_data WHERE request_id = ? "
 	    "AND state = 'pending' AND fetch_state = 'dropped' "
 	    "ORDER BY city_id",
 	/* The smallest turn queued, as a POST reads it: the cities queued
 	 * again interleave with the queue as a new request's would.
 	 * EXPLAIN: "Select tables optimized away" (the claim index). */
-	[S_TURN] = queue_turn_sql,
-	[S_QUEUE_LOCK] = queue_lock_sql,
+	[SL_TURN] = queue_turn_sql,
+	[SL_QUEUE_LOCK] = queue_lock_sql,
 	/* The cities again, unless queued already (then each waits for
 	 * that entry's fetch). */
-	[S_QUEUE] = queue_insert_sql,
+	[SL_QUEUE] = queue_insert_sql,
 	/* The city's queue entry, the one just inserted or the one that
 	 * made the insert a no-op (locked by it: it cannot go before our
 	 * commit).  EXPLAIN: city_tasks const PRIMARY. */
-	[S_FETCH_ID] =
+	[SL_FETCH_ID] =
 	    "SELECT fetch_id FROM city_tasks WHERE city_id = ?",
 	/* The settled values; finished_at when nothing is pending: the
 	 * finished rule (etc/schema.sql: request_data; fcgi/read.c's GET
 	 * and cancel use it too). */
-	[S_SETTLE] =
+	[SL_SETTLE] =
 	    "UPDATE requests SET collected = ?, failed = ?, wait_fetch = ?, "
 	    "finished_at = IF(?, GREATEST(requested_at, "
 	    "COALESCE(" AT("?") ", requested_at)), NULL) WHERE id = ?",
 	/* The deltas, the transaction's last lock. */
-	[S_COUNTERS] = counters_add_sql,
+	[SL_COUNTERS] = counters_add_sql,
 };
 
-/* A request's cities, as S_STATE counts them. */
+/* A request's cities, as SL_STATE counts them. */
 struct state {
 	long long		 total, collected, failed, dropped;
 	unsigned long long	 wait;		/* largest pending fetch id */
@@ -187,60 +176,55 @@ struct tally {
 	unsigned long long	 settled, finished, queued, failed;
 };
 
-static const struct config	*cf;
-static volatile sig_atomic_t	 quit;
-static int	db_ready(MYSQL *, struct db_err *);
-static void	db_closing(void);
+/* The pass under way. */
+struct pass {
+	int			 busy;
+	enum settle_pass	 kind;
+	int			 more;		/* candidates left to read */
+	int			 started;	/* the sweep's clock read */
+	int64_t			 clock;		/* the db's, at its start */
+	unsigned long long	 after_fetch, after_id;	/* the sweep's page */
+	unsigned long long	 cand[SETTLE_PAGE];	/* read, ascending */
+	size_t			 ncand, next, found;
+	unsigned long long	 one[SETTLE_GROUP];	/* each alone */
+	size_t			 none, nextone;
+	struct tally		 t;
+};
 
-static MYSQL_STMT		*st[S_COUNT];
+static const struct config	*cf;
+static MYSQL_STMT		*st[SL_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
-static struct db_conn		 conn = { "housekeeping: ", db_ready,
-				    db_closing, DB_RECONNECT_MAX_US, NULL, NULL,
-				    0, 0, 0 };
-static int			 lost, retention;
-static struct db_err		 gone;		/* what lost the connection */
 static int64_t			 bound_us;	/* the fast pass's, db clock */
 static int			 have_bound;
-static int64_t			 next_fast, next_sweep, next_purge;
-static unsigned long long	 cand[SETTLE_PAGE];
+static struct pass		 cur;
 static struct drop		*drops;
 static size_t			 drops_cap;
 
-static void
-on_term(int sig)
+int
+settle_open(MYSQL *db, const struct config *conf, struct db_err *e)
 {
-	(void)sig;
-	quit = 1;
-}
-
-/* Sleep until the monotonic deadline, or until told to quit. */
-static void
-nap_until(int64_t deadline)
-{
-	while (!quit && daemon_mono_us() < deadline)
-		daemon_nap_step(deadline);
-}
-
-static void
-db_closing(void)
-{
-	purge_close();
-	db_set_close(&set);
-}
-
-/* After every connect: the settle's statements and the purge's. */
-static int
-db_ready(MYSQL *conn_db, struct db_err *e)
-{
-	if (db_set_open(&set, conn_db, e) == -1 ||
-	    (retention && purge_open(conn_db, cf, e) == -1))
-		return -1;
-	lost = 0;
+	cf = conf;
 	/* What ended while we were away: a sweep first, and the fast
 	 * passes from its start on. */
 	have_bound = 0;
-	next_sweep = next_fast = daemon_mono_us();
-	return 0;
+	memset(&cur, 0, sizeof(cur));
+	return db_set_open(&set, db, e);
+}
+
+void
+settle_close(void)
+{
+	db_set_close(&set);
+	memset(&cur, 0, sizeof(cur));
+	free(drops);
+	drops = NULL;
+	drops_cap = 0;
+}
+
+int
+settle_can_fast(void)
+{
+	return have_bound;
 }
 
 /* A broken invariant of one request: logged, its transaction undone. */
@@ -266,14 +250,15 @@ read_state(unsigned long long id, struct state *s, struct db_err *e)
 	db_bind_i64(&o[4], &s->done_us);
 	o[4].is_null = &s->none_done;
 	db_bind_i64(&o[5], &s->dropped);
-	return db_one_row(set.db, st[S_STATE], p, o, "settle: cities", e);
+	return db_one_row(set.db, st[SL_STATE], p, o, "settle: cities",
+	    e) == 0 ? 0 : -1;
 }
 
 /* The request's dropped cities, ascending city_id, into drops[]. */
 static int
 read_drops(unsigned long long id, size_t *n, struct db_err *e)
 {
-	MYSQL_STMT	*q = st[S_DROPPED];
+	MYSQL_STMT	*q = st[SL_DROPPED];
 	MYSQL_BIND	 p[1], o[2];
 	long long	 pos, city;
 	int		 rc;
@@ -381,7 +366,7 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 		return -1;
 	if (n == 0)
 		return 0;
-	if (queue_turn(set.db, st[S_TURN], &add.at, &add.base, e) == -1)
+	if (queue_turn(set.db, st[SL_TURN], &add.at, &add.base, e) == -1)
 		return -1;
 	buf_init(&list, 0);
 	db_list_start(&list);
@@ -391,7 +376,7 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 		    (unsigned long long)drops[i].pos }, 2);
 	if (db_list_bind(&p[0], &list, &len, "settle: queue", e) == 0) {
 		add.cities = &p[0];
-		rc = queue_cities(set.db, st[S_QUEUE_LOCK], st[S_QUEUE], &add,
+		rc = queue_cities(set.db, st[SL_QUEUE_LOCK], st[SL_QUEUE], &add,
 		    &got, e);
 	}
 	buf_free(&list);
@@ -401,8 +386,8 @@ requeue(unsigned long long id, long long *queued, struct db_err *e)
 	for (i = 0; i < n; i++) {
 		db_bind_i64(&p[0], &drops[i].city);
 		db_bind_u64(&o[0], &drops[i].fetch);
-		if (db_one_row(set.db, st[S_FETCH_ID], p, o, "settle: queued fetch",
-		    e) == -1)
+		if (db_one_row(set.db, st[SL_FETCH_ID], p, o, "settle: queued fetch",
+		    e) != 0)
 			return -1;
 	}
 	return set_fetches(id, n, e);
@@ -430,6 +415,7 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	long long	 total, old_c, old_f, waiting, cancelled;
 	long long	 queued = 0, finished;
 	unsigned long long req = id;
+	int		 rc;
 
 	db_bind_u64(&p[0], &req);
 	db_bind_i64(&o[0], &total);
@@ -437,8 +423,9 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	db_bind_i64(&o[2], &old_f);
 	db_bind_i64(&o[3], &waiting);
 	db_bind_i64(&o[4], &cancelled);
-	if (db_one_row(set.db, st[S_LOCK], p, o, "settle: request", e) == -1)
-		return e->code == 0 ? 1 : -1;	/* gone: purged, say */
+	if ((rc = db_one_row(set.db, st[SL_LOCK], p, o, "settle: request",
+	    e)) != 0)
+		return rc == DB_NO_ROW ? 1 : -1;	/* gone: purged, say */
 	if (!waiting)
 		return 1;
 	if (read_state(id, &s, e) == -1)
@@ -464,7 +451,7 @@ settle_body(unsigned long long id, int in_group, struct tally *t,
 	db_bind_i64(&p[4], &s.done_us);
 	p[4].is_null = &s.none_done;
 	db_bind_u64(&p[5], &req);
-	if (db_run(set.db, st[S_SETTLE], p, "settle: request", e) == -1)
+	if (db_run(set.db, st[SL_SETTLE], p, "settle: request", e) == -1)
 		return -1;
 	d->collected += s.collected - old_c;
 	d->failed += s.failed - old_f;
@@ -482,7 +469,7 @@ add_counts(const struct delta *d, struct db_err *e)
 	struct counts	 c = { .collected = d->collected, .failed = d->failed,
 			    .queued = d->queued };
 
-	return counters_add(set.db, st[S_COUNTERS], &c, e);
+	return counters_add(set.db, st[SL_COUNTERS], &c, e);
 }
 
 /* One request alone: the body of its transaction (db_transaction). */
@@ -540,53 +527,41 @@ id_cmp(const void *a, const void *b)
 }
 
 /*
- * The n requests in ids, SETTLE_GROUP at a time in one transaction each
- * (ascending id: two settles lock rows in the same order; a cancel locks
- * one row only): a durable commit per request would bound the settle to
- * the disk's flushes a second.  A group that fails is rolled back and
- * its requests settled one by one, so one bad request holds back no
- * other.  -1 only when the connection is gone.
+ * One group of the candidates in one transaction (ascending id: two
+ * settles lock rows in the same order; a cancel locks one row only): a
+ * durable commit per request would bound the settle to the disk's
+ * flushes a second.  The group's requests with cities to queue again
+ * are left in one[], to be settled alone next; a group that fails is
+ * rolled back and all its requests left there, so one bad request holds
+ * back no other.  -1 only when the connection is gone.
  */
 static int
-settle_all(unsigned long long *ids, size_t n, struct tally *t,
-    struct db_err *e)
+settle_group(const unsigned long long *ids, size_t k, struct db_err *e)
 {
 	struct tally	 g;
 	struct delta	 d;
-	unsigned long long alone[SETTLE_GROUP];
-	size_t		 i, j, k, nalone;
-	int		 failed, rc;
+	size_t		 j;
+	int		 rc = 0;
 
-	if (n > 1)
-		qsort(ids, n, sizeof(*ids), id_cmp);
-	for (i = 0; i < n && !quit; i += k) {
-		k = n - i < SETTLE_GROUP ? n - i : SETTLE_GROUP;
-		memset(&g, 0, sizeof(g));
-		memset(&d, 0, sizeof(d));
-		nalone = 0;
-		failed = db_query(set.db, "START TRANSACTION", e) == -1;
-		for (j = i; j < i + k && !failed; j++)
-			if ((rc = settle_body(ids[j], 1, &g, &d, e)) == -1)
-				failed = 1;
-			else if (rc == 2)
-				alone[nalone++] = ids[j];
-		if (!failed && add_counts(&d, e) == 0 &&
-		    db_query(set.db, "COMMIT", e) == 0) {
-			t->settled += g.settled;
-			t->finished += g.finished;
-			t->queued += g.queued;
-			for (j = 0; j < nalone && !quit; j++)
-				if (settle(alone[j], t, e) == -1)
-					return -1;
-			continue;
-		}
-		mysql_rollback(set.db);
-		if (db_error_is_gone(e->code))
-			return -1;
-		for (j = i; j < i + k && !quit; j++)
-			if (settle(ids[j], t, e) == -1)
-				return -1;
+	memset(&g, 0, sizeof(g));
+	memset(&d, 0, sizeof(d));
+	cur.none = cur.nextone = 0;
+	if (db_begin(set.db, e) == -1)
+		rc = -1;
+	for (j = 0; j < k && rc != -1; j++)
+		if ((rc = settle_body(ids[j], 1, &g, &d, e)) == 2)
+			cur.one[cur.none++] = ids[j];
+	if (rc != -1 && add_counts(&d, e) == 0 && db_commit(set.db, e) == 0) {
+		cur.t.settled += g.settled;
+		cur.t.finished += g.finished;
+		cur.t.queued += g.queued;
+		return 0;
 	}
+	db_rollback(set.db);
+	if (db_error_is_gone(e->code))
+		return -1;
+	memcpy(cur.one, ids, k * sizeof(*ids));
+	cur.none = k;
 	return 0;
 }
 
@@ -600,25 +575,17 @@ report(const char *what, const struct tally *t)
 }
 
 /*
- * The fast pass: the requests waiting for a fetch that ended since bound;
- * *found how many.  The bound moves to this pass's start (less the
- * overlap) unless the pass stopped at its limit: then the next pass, at
- * once, takes the rest from the same bound (those settled no longer
- * match).  Unless every one failed: they would fill the next pass again,
- * so they are left to the sweep.
+ * The fast pass's candidates: the requests waiting for a fetch that
+ * ended since bound, and the database's clock.
  */
 static int
-fast_pass(size_t *found, struct db_err *e)
+read_fast(struct db_err *e)
 {
-	MYSQL_STMT	*q = st[S_FAST];
+	MYSQL_STMT	*q = st[SL_FAST];
 	MYSQL_BIND	 p[2], o[2];
-	struct tally	 t;
 	long long	 from = bound_us, limit = SETTLE_PAGE, tag, v;
-	long long	 clock = 0;
-	size_t		 n = 0;
 	int		 rc;
 
-	*found = 0;
 	db_bind_i64(&p[0], &from);
 	db_bind_i64(&p[1], &limit);
 	db_bind_i64(&o[0], &tag);
@@ -628,20 +595,11 @@ fast_pass(size_t *found, struct db_err *e)
 		return db_fail(set.db, q, "settle: fast pass", e);
 	while ((rc = mysql_stmt_fetch(q)) == 0)
 		if (tag == 0)
-			clock = v;
-		else if (n < SETTLE_PAGE)
-			cand[n++] = (unsigned long long)v;
-	if (db_fetch_end(set.db, q, rc, "settle: fast pass", e) == -1)
-		return -1;
-
-	memset(&t, 0, sizeof(t));
-	if (settle_all(cand, n, &t, e) == -1)
-		return -1;
-	report("fast pass", &t);
-	if (n < SETTLE_PAGE || t.failed == n)
-		bound_us = clock - SETTLE_OVERLAP_US;
-	*found = n;
-	return 0;
+			cur.clock = v;
+		else if (cur.ncand < SETTLE_PAGE)
+			cur.cand[cur.ncand++] = (unsigned long long)v;
+	cur.more = 0;
+	return db_fetch_end(set.db, q, rc, "settle: fast pass", e);
 }
 
 /* The database's clock. */
@@ -652,179 +610,133 @@ db_clock(int64_t *us, struct db_err *e)
 	long long	 v;
 
 	db_bind_i64(&o[0], &v);
-	if (db_one_row(set.db, st[S_CLOCK], NULL, o, "settle: clock", e) == -1)
+	if (db_one_row(set.db, st[SL_CLOCK], NULL, o, "settle: clock", e) != 0)
 		return -1;
 	*us = v;
 	return 0;
 }
 
-/* Every request still waiting, in pages; those whose fetch ended settled. */
+/* The sweep's next page of waiting requests; those whose fetch ended are
+ * the candidates. */
 static int
-sweep(struct db_err *e)
+read_page(struct db_err *e)
 {
-	MYSQL_STMT	*q = st[S_SWEEP];
+	MYSQL_STMT	*q = st[SL_SWEEP];
 	MYSQL_BIND	 p[4], o[3];
-	struct tally	 t;
-	unsigned long long after_fetch = 0, after_id = 0, wait, id;
+	unsigned long long wait, id;
 	long long	 limit = SETTLE_PAGE, ended;
-	int64_t		 start;
-	size_t		 n, rows;
+	size_t		 rows = 0;
 	int		 rc;
 
-	if (db_clock(&start, e) == -1)
+	if (!cur.started && db_clock(&cur.clock, e) == -1)
 		return -1;
-	memset(&t, 0, sizeof(t));
-	do {
-		db_bind_u64(&p[0], &after_fetch);
-		db_bind_u64(&p[1], &after_fetch);
-		db_bind_u64(&p[2], &after_id);
-		db_bind_i64(&p[3], &limit);
-		db_bind_u64(&o[0], &wait);
-		db_bind_u64(&o[1], &id);
-		db_bind_i64(&o[2], &ended);
-		if (db_run(set.db, q, p, "settle: sweep", e) == -1 ||
-		    mysql_stmt_bind_result(q, o) != 0)
-			return db_fail(set.db, q, "settle: sweep", e);
-		n = rows = 0;
-		while ((rc = mysql_stmt_fetch(q)) == 0) {
-			rows++;
-			after_fetch = wait;
-			after_id = id;
-			if (ended && n < SETTLE_PAGE)
-				cand[n++] = id;
-		}
-		if (db_fetch_end(set.db, q, rc, "settle: sweep", e) == -1)
-			return -1;
-		if (settle_all(cand, n, &t, e) == -1)
-			return -1;
-	} while (rows == SETTLE_PAGE && !quit);
-	report("sweep", &t);
-	/* Everything that ended before the sweep began is settled (or
-	 * failed and logged): the fast passes start from there at least. */
-	if (!have_bound || bound_us < start - SETTLE_OVERLAP_US)
-		bound_us = start - SETTLE_OVERLAP_US;
-	have_bound = 1;
+	cur.started = 1;
+	db_bind_u64(&p[0], &cur.after_fetch);
+	db_bind_u64(&p[1], &cur.after_fetch);
+	db_bind_u64(&p[2], &cur.after_id);
+	db_bind_i64(&p[3], &limit);
+	db_bind_u64(&o[0], &wait);
+	db_bind_u64(&o[1], &id);
+	db_bind_i64(&o[2], &ended);
+	if (db_run(set.db, q, p, "settle: sweep", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0)
+		return db_fail(set.db, q, "settle: sweep", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0) {
+		rows++;
+		cur.after_fetch = wait;
+		cur.after_id = id;
+		if (ended && cur.ncand < SETTLE_PAGE)
+			cur.cand[cur.ncand++] = id;
+	}
+	cur.more = rows == SETTLE_PAGE;
+	return db_fetch_end(set.db, q, rc, "settle: sweep", e);
+}
+
+/* The next candidates, ascending, when those in hand are settled. */
+static int
+read_next(struct db_err *e)
+{
+	if (cur.nextone < cur.none || cur.next < cur.ncand || !cur.more)
+		return 0;
+	cur.ncand = cur.next = 0;
+	if ((cur.kind == SETTLE_FAST ? read_fast(e) : read_page(e)) == -1)
+		return -1;
+	if (cur.ncand > 1)
+		qsort(cur.cand, cur.ncand, sizeof(cur.cand[0]), id_cmp);
+	cur.found += cur.ncand;
 	return 0;
+}
+
+/* One transaction: the next request alone, else the next group. */
+static int
+settle_next(struct db_err *e)
+{
+	size_t	 i = cur.next, k = cur.ncand - cur.next;
+
+	if (cur.nextone < cur.none)
+		return settle(cur.one[cur.nextone++], &cur.t, e);
+	if (k == 0)
+		return 0;
+	if (k > SETTLE_GROUP)
+		k = SETTLE_GROUP;
+	cur.next += k;
+	return settle_group(cur.cand + i, k, e);
 }
 
 /*
- * The settle's passes that are due: -1 when the connection is gone
- * (lost), else 0 (a failed pass is logged and tried again after
- * RETRY_US).
+ * The pass is over.  The sweep: everything that ended before it began
+ * is settled (or failed and logged), so the fast passes start from there
+ * at least.  The fast pass: the bound moves to its start (less the
+ * overlap) unless it stopped at its limit: then the next pass, at once,
+ * takes the rest from the same bound (those settled no longer match).
+ * Unless every one failed: they would fill the next pass again, so they
+ * are left to the sweep.
  */
-static int
-tick(void)
+static void
+pass_end(void)
 {
-	struct db_err	 e;
-	size_t		 found;
-	int64_t		 now = daemon_mono_us();
-
-	if (lost)
-		return -1;
-	memset(&e, 0, sizeof(e));
-	if (now >= next_sweep) {
-		if (sweep(&e) == -1) {
-			next_sweep = daemon_mono_us() + RETRY_US;
-			goto fail;
-		}
-		next_sweep = daemon_mono_us() + SWEEP_EVERY_S * 1000000LL;
+	if (cur.kind == SETTLE_SWEEP) {
+		report("sweep", &cur.t);
+		if (!have_bound || bound_us < cur.clock - SETTLE_OVERLAP_US)
+			bound_us = cur.clock - SETTLE_OVERLAP_US;
+		have_bound = 1;
+	} else {
+		report("fast pass", &cur.t);
+		if (cur.found < SETTLE_PAGE || cur.t.failed == cur.found)
+			bound_us = cur.clock - SETTLE_OVERLAP_US;
 	}
-	/* The fast passes start once a sweep has covered what came before. */
-	if (have_bound && now >= next_fast && !quit) {
-		if (fast_pass(&found, &e) == -1) {
-			next_fast = daemon_mono_us() + RETRY_US;
-			goto fail;
-		}
-		next_fast = found > 0 ? now : daemon_mono_us() + SETTLE_EVERY_US;
-	}
-	return 0;
-fail:
-	if (db_error_is_gone(e.code)) {
-		lost = 1;
-		gone = e;
-		return -1;
-	}
-	log_warnx("%s", e.msg);
-	return 0;
+	cur.busy = 0;
 }
 
-/* When the settle's next pass is due. */
-static int64_t
-settle_due(void)
+void
+settle_begin(enum settle_pass kind)
 {
-	if (!have_bound || next_sweep < next_fast)
-		return next_sweep;
-	return next_fast;
-}
-
-/*
- * purge.h's pause: the purge's transaction has committed; settle what is
- * due meanwhile, and sleep the rest of us.  -1: stop (SIGTERM).
- */
-static int
-purge_pause(int64_t us)
-{
-	int64_t	 deadline = daemon_mono_us() + us, t;
-
-	while (!quit && daemon_mono_us() < deadline) {
-		if (tick() == -1 || (t = settle_due()) > deadline)
-			t = deadline;	/* gone: the purge finds it so too */
-		nap_until(t);
-	}
-	return quit ? -1 : 0;
+	memset(&cur, 0, sizeof(cur));
+	cur.busy = 1;
+	cur.kind = kind;
+	cur.more = 1;
 }
 
 int
-settle_run(const struct config *conf)
+settle_busy(void)
 {
-	struct db_err	 e;
-	int64_t		 now;
-	int		 rc;
+	return cur.busy;
+}
 
-	cf = conf;
-	srandom((unsigned int)(getpid() ^ time(NULL)));	/* db_retry's pauses */
-	retention = purge_wanted(cf);
-	daemon_child_signals(on_term);
-	/* ps and top tell it from the fetching children. */
-	(void)prctl(PR_SET_NAME, "owm-housekeep", 0, 0, 0);
-	if (retention)
-		log_info("housekeeping: settling requests; retention: requests "
-		    "kept %lld days, readings %lld days (0: for ever), in "
-		    "transactions of at most %d rows",
-		    cf->retention.requests_days, cf->retention.readings_days,
-		    PURGE_MAX_ROWS);
-	else
-		log_info("housekeeping: settling requests; retention off");
-	next_purge = daemon_mono_us();
-
-	while (!quit) {
-		if (db_conn_up(&conn, cf, &e) == -1) {
-			nap_until(conn.next_try);
-			continue;
-		}
-		if (tick() == -1) {
-			db_conn_lost(&conn, &gone);
-			continue;
-		}
-		now = daemon_mono_us();
-		if (retention && now >= next_purge && !quit) {
-			memset(&e, 0, sizeof(e));
-			rc = purge_pass(purge_pause, &e);
-			if (lost || (rc == -1 && db_error_is_gone(e.code))) {
-				db_conn_lost(&conn, lost ? &gone : &e);
-				continue;
-			}
-			if (rc == -1)
-				log_warnx("purge: %s", e.msg);
-			next_purge = daemon_mono_us() + (rc == -1 &&
-			    db_error_is_retryable(e.code) ? RETRY_US :
-			    PURGE_EVERY_S * 1000000LL);
-			continue;
-		}
-		nap_until(retention && next_purge < settle_due() ? next_purge :
-		    settle_due());
+int
+settle_step(size_t *found, struct db_err *e)
+{
+	memset(e, 0, sizeof(*e));
+	*found = 0;
+	if (!cur.busy)
+		return 0;
+	if (read_next(e) == -1 || settle_next(e) == -1) {
+		cur.busy = 0;
+		return -1;
 	}
-	db_conn_close(&conn);
-	free(drops);
+	if (cur.nextone < cur.none || cur.next < cur.ncand || cur.more)
+		return 1;
+	*found = cur.found;
+	pass_end();
 	return 0;
 }

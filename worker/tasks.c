@@ -337,7 +337,7 @@ lease(const char *owner, const struct task *t, size_t n, struct db_err *e)
 		sqlvec_i64(&vec, t[i].city);
 	if (sqlvec_run(&vec, V_CLAIM, n, "claim lease", e) == NULL)
 		return -1;
-	return db_query(set.db, "COMMIT", e);
+	return db_commit(set.db, e);
 }
 
 /*
@@ -366,7 +366,7 @@ claim_once(const char *owner, struct task *t, size_t max, size_t *n,
 			goto fail;
 		if (k == 0)
 			break;
-		if (!in_tx && db_query(set.db, "START TRANSACTION", e) == -1)
+		if (!in_tx && db_begin(set.db, e) == -1)
 			return -1;
 		in_tx = 1;
 		before = *n;
@@ -378,7 +378,7 @@ claim_once(const char *owner, struct task *t, size_t max, size_t *n,
 		nseen += k;
 	}
 	if (*n == 0) {
-		if (in_tx && db_query(set.db, "COMMIT", e) == -1)
+		if (in_tx && db_commit(set.db, e) == -1)
 			goto fail;
 		return 0;
 	}
@@ -388,7 +388,7 @@ claim_once(const char *owner, struct task *t, size_t max, size_t *n,
 fail:
 	*n = 0;
 	if (in_tx)
-		mysql_rollback(set.db);
+		db_rollback(set.db);
 	return -1;
 }
 

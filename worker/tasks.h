@@ -36,8 +36,8 @@
 
 #include <mysql.h>
 
-#include "owm_parse.h"
 #include "db.h"
+#include "task.h"
 
 struct buf;
 struct config;
@@ -48,34 +48,6 @@ struct config;
  * its supervisor), unique where host names and pids are not.
  */
 #define TASKS_OWNER_MAX		64
-/* A failed city's reason (fetches.error, city_tasks.last_error are
- * VARCHAR(200)). */
-#define TASKS_REASON_MAX	160
-
-enum task_out {
-	TASK_PENDING,		/* no outcome yet */
-	TASK_READING,		/* store rd, fulfil the city */
-	TASK_REUSE,		/* fulfil the city with reading, no call */
-	TASK_FAILED,		/* fail the city with reason */
-	TASK_RETRY,		/* back to the queue after delay_us (the
-				 * attempt counted unless uncounted) */
-	TASK_RELEASE		/* back to the queue, attempt not counted */
-};
-
-struct task {
-	uint32_t		 city;
-	unsigned int		 attempts;	/* including this one */
-	unsigned long long	 fetch;		/* city_tasks.fetch_id */
-	enum task_out		 out;
-	struct owm_reading	 rd;
-	unsigned long long	 reading;	/* TASK_REUSE: its id */
-	char			 reason[TASKS_REASON_MAX];
-	int64_t			 delay_us;
-	int64_t			 age_s;		/* queued this long, at claim */
-	int			 uncounted;	/* a retry not the city's fault:
-						 * its attempt does not count */
-};
-
 int	tasks_open(MYSQL *, const struct config *, struct db_err *);
 void	tasks_close(void);
 
@@ -121,9 +93,9 @@ int	tasks_complete(struct db_conn *c, int64_t deadline, const char *owner,
 /*
  * The statements whose length follows the batch (sqlvec.h): one variant
  * per n, 1 .. OWM_GROUP_MAX cities.  tasks_sql() writes the variant's SQL
- * into b; -1 if kind or n is out of range.  Exposed for the unit tests,
- * which check every variant's placeholders against what the completion
- * binds.
+ * into b; -1 if kind or n is out of range.  For the unit tests only
+ * (the worker never calls it): they check every variant's placeholders
+ * against what the completion binds.
  */
 enum tasks_sql_kind {
 	V_TAKE,		/* cities */

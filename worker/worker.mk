@@ -6,7 +6,7 @@ WORKER_SRC	:= worker/main.c worker/child.c worker/answer.c \
 		   worker/rategate.c worker/gate_db.c worker/tasks.c \
 		   worker/sqlvec.c worker/owm_client.c worker/owm_parse.c \
 		   worker/notify.c worker/heartbeat.c worker/purge.c \
-		   worker/settle.c
+		   worker/settle.c worker/housekeep.c
 WORKER_OBJ	 = $(WORKER_SRC:%.c=$(B)/%.o)
 CURL_LIBS	 = $(shell pkg-config --libs libcurl 2>/dev/null)
 # sd_notify (notify.c): only the worker links libsystemd.
@@ -21,7 +21,7 @@ $(B)/owmcollect-worker: $(WORKER_OBJ) $(LIB_OBJ)
 	    $(LDLIBS_COMMON) -lm
 
 $(B)/tests/check_rategate: $(B)/tests/unit/check_rategate.o \
-    $(B)/worker/rategate.o
+    $(B)/tests/unit/rategate_model.o $(B)/worker/rategate.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 $(B)/tests/check_worker_parse: $(B)/tests/unit/check_worker_parse.o \

@@ -15,6 +15,7 @@
 
 #include "check_run.h"
 #include "rategate.h"
+#include "rategate_model.h"
 
 #define S(x)	((int64_t)((x) * 1000000.0))
 #define MAXRES	64
