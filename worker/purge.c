@@ -30,7 +30,7 @@
  * is in the comment above it.
  *
  * Its locks follow docs/design.md, "Lock order", one step a
- * transaction: it takes only rows it deletes (the picks and P_NAMED are
+ * transaction: it takes only rows it deletes (the picks and PG_NAMED are
  * plain reads; each delete joins a list to one table), and none that
  * anyone waits for while holding a row the purge wants:
  * - a requests transaction locks the picked requests rows (finished
