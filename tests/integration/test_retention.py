@@ -289,6 +289,32 @@ class Retention(unittest.TestCase):
             self.assertEqual(S.get(r).json, gets[r], r)
         self.assertEqual(count("SELECT COUNT(*) FROM city_tasks WHERE city_id IN (71002, 71003)"), 0)
 
+    def test_settles_during_a_long_purge(self):
+        # A purge pass of 60 transactions or more, each followed by its
+        # pause: the housekeeping child interleaves its settle steps with
+        # them, so a request whose cities are all in is settled within
+        # about a second still, not once the purge is over.
+        n = 60000
+        S.sql("INSERT INTO readings (city_id, temperature, humidity, observed_at, fetched_at) "
+              "SELECT 77001 + s.seq %% 100, 1, 10, NOW(6) - INTERVAL 10 DAY, "
+              "NOW(6) - INTERVAL 10 DAY FROM seq_1_to_%d s" % n)
+        old = "SELECT COUNT(*) FROM readings WHERE city_id BETWEEN 77001 AND 77100"
+        wait_until(lambda: 0 < count(old) < n, 60, 0.2, "the purge of the old readings to begin")
+        mark = len(worker_log())
+        status, _, body = S.post_collect({"id": "during-purge", "cities": [62005, 62006]})
+        self.assertEqual(status, 202, body)
+        S.wait_progress("during-purge", 100, timeout=60)
+        done = time.monotonic()
+        S.wait_settled("during-purge", 10)
+        late = time.monotonic() - done
+        left = count(old)
+        print("\n  settled %.2f s after its last city, %d old readings still to purge" % (late, left))
+        self.assertGreater(left, 0, "the purge ended before the settle: nothing was shown")
+        self.assertLess(late, 5.0)
+        # The pass ends on its own, and says so once.
+        wait_until(lambda: count(old) == 0, 600, 0.5, "the purge of the old readings to end")
+        wait_until(lambda: summaries(mark), 30, 0.2, "the pass's log line")
+
     def test_zz_reload_without_retention_stops_purging(self):
         # The housekeeping child also settles requests, so it stays: the
         # reload rolls it, and the new one purges nothing.
