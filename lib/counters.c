@@ -3,7 +3,7 @@
  *
  * The counts are spread over shards (one row each, all created by
  * etc/schema.sql) so that concurrent transactions rarely share one; a
- * connection always adds to its own (DB_COUNTER_SHARD), so the upsert
+ * connection always adds to its own (COUNTERS_SHARD), so the upsert
  * only ever updates a row.  Every column is in both statements, whoever
  * runs them: a column a writer does not move is added 0.
  */
@@ -22,13 +22,13 @@
 
 const char counters_add_sql[] =
     "INSERT INTO counters " COUNTS_COLS " "
-    "VALUES (" DB_COUNTER_SHARD ", ?, ?, ?, ?, ?, ?)" COUNTS_ADD;
+    "VALUES (" COUNTERS_SHARD ", ?, ?, ?, ?, ?, ?)" COUNTS_ADD;
 
 /* One statement for the counts and the purged id's check: no round trip
  * more, and the check reads as of the row's insert. */
 const char counters_post_sql[] =
     "INSERT INTO counters " COUNTS_COLS " "
-    "SELECT " DB_COUNTER_SHARD ", ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT "
+    "SELECT " COUNTERS_SHARD ", ?, ?, ?, ?, ?, ? FROM DUAL WHERE NOT "
     "EXISTS (SELECT 1 FROM purged_requests WHERE ext_id = ?)" COUNTS_ADD;
 
 void

@@ -17,6 +17,13 @@
 
 #include <mysql.h>
 
+/*
+ * The row of the running counts (etc/schema.sql: counters, one row per
+ * shard 1..32) a connection adds to: spread so that concurrent
+ * transactions rarely share one, fixed per connection.
+ */
+#define COUNTERS_SHARD "CONNECTION_ID() % 32 + 1"
+
 struct db_err;
 
 /* A change to the counts, each signed (a batch takes queue entries off). */
@@ -26,7 +33,7 @@ struct counts {
 /* Their parameters, in struct counts' order, first in both statements. */
 #define COUNTS_PARAMS	6
 
-/* Add the counts to this connection's shard (db.h: DB_COUNTER_SHARD). */
+/* Add the counts to this connection's shard (COUNTERS_SHARD). */
 extern const char counters_add_sql[];
 /*
  * The same, then POST's id: nothing is added when retention purged a

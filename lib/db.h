@@ -40,27 +40,6 @@ struct config;
 #define DB_AT(x)	"TIMESTAMPADD(MICROSECOND, " x ", " DB_EPOCH ")"
 
 /*
- * The named lock around queueing new cities (POST, the settle's requeue).
- * A named lock belongs to its session on its server: it dies with the
- * session (a lost connection releases it as soon as the server sees it
- * close; a session killed mid-statement, when that statement ends), and a
- * Galera node neither replicates nor sees another node's (MariaDB 10.11
- * allows GET_LOCK with wsrep_on, MDEV-31325).  It serialises because
- * every session is on the one writer (HAProxy: one server, the others
- * backup); after a failover the old writer's sessions, and their locks,
- * are gone.  Nothing holds it across a reconnect: it is taken and
- * released inside one attempt of one transaction, and a lost connection
- * fails the attempt, which takes it again on the new one.  Writing to two
- * nodes at once would void it, as it voids the row locks the gate and the
- * claims rely on.
- */
-#define DB_QUEUE_LOCK	"owmcollect.queue"
-/*
- * Taking it: GET_LOCK's result (1 granted, 0 not in time, NULL an error),
- * its one parameter the wait in milliseconds, db_lock_wait_ms().
- */
-#define DB_QUEUE_LOCK_GET "GET_LOCK('" DB_QUEUE_LOCK "', ? / 1000)"
-/*
  * How long a session waits for a named lock, from mysql.read_timeout
  * (seconds): always shorter, so that a lock not granted in time is
  * GET_LOCK's own 0 on a live connection, a clean rollback.  Were it
@@ -74,12 +53,6 @@ struct config;
 #define DB_LOCK_MARGIN_MS	1000LL
 #define DB_LOCK_MAX_MS		10000LL
 long long	 db_lock_wait_ms(long long read_timeout_s);
-/*
- * The row of the running counts (etc/schema.sql: counters, one row per
- * shard 1..32) a connection adds to: spread so that concurrent
- * transactions rarely share one, fixed per connection.
- */
-#define DB_COUNTER_SHARD "CONNECTION_ID() % 32 + 1"
 
 /*
  * What failed: mysql errno (0 if not a database error) and a message.

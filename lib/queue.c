@@ -7,7 +7,7 @@
  * the retries run out.  So one queueing runs at a time (POSTs and the
  * settle's requeue alike).  The lock is held only across the INSERT,
  * never while waiting for another such lock, so it adds no cycle.  It is
- * per session and per server (db.h: DB_QUEUE_LOCK): it serialises only
+ * per session and per server (queue.h: QUEUE_LOCK_NAME): it serialises only
  * while every session is on the one writer, and it goes with a lost
  * connection, so each attempt takes its own.  Its wait ends before
  * mysql.read_timeout (db.h: db_lock_wait_ms): a refusal of its own,
@@ -22,7 +22,7 @@ const char queue_turn_sql[] =
     "SELECT NOW(6), COALESCE(MIN(turn), 0) FROM city_tasks";
 
 const char queue_lock_sql[] =
-    "SELECT " DB_QUEUE_LOCK_GET;
+    "SELECT " QUEUE_LOCK_GET;
 
 /*
  * In ascending city_id (ORDER BY), the order every locker of queue
@@ -38,7 +38,7 @@ const char queue_insert_sql[] =
     "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
     "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id";
 
-#define QUEUE_UNLOCK	"DO RELEASE_LOCK('" DB_QUEUE_LOCK "')"
+#define QUEUE_UNLOCK	"DO RELEASE_LOCK('" QUEUE_LOCK_NAME "')"
 
 void
 queue_bind(MYSQL_BIND *b, struct queue_add *q)

@@ -2,7 +2,7 @@
  * queue.h: queueing cities (etc/schema.sql: city_tasks), the one way POST
  * /collect and the settle's requeue put a city in the queue: the queue's
  * clock and current turn, then the INSERT IGNORE of the cities in
- * ascending city_id under the queue lock (db.h: DB_QUEUE_LOCK), taken
+ * ascending city_id under the queue lock (queue.h: QUEUE_LOCK_NAME), taken
  * with its one wait (db_lock_wait_ms) and released whatever happened.
  *
  * As with counters.h, the statements belong to the module whose
@@ -17,6 +17,28 @@
 #include <mysql.h>
 
 struct db_err;
+
+/*
+ * The named lock around queueing new cities (POST, the settle's requeue).
+ * A named lock belongs to its session on its server: it dies with the
+ * session (a lost connection releases it as soon as the server sees it
+ * close; a session killed mid-statement, when that statement ends), and a
+ * Galera node neither replicates nor sees another node's (MariaDB 10.11
+ * allows GET_LOCK with wsrep_on, MDEV-31325).  It serialises because
+ * every session is on the one writer (HAProxy: one server, the others
+ * backup); after a failover the old writer's sessions, and their locks,
+ * are gone.  Nothing holds it across a reconnect: it is taken and
+ * released inside one attempt of one transaction, and a lost connection
+ * fails the attempt, which takes it again on the new one.  Writing to two
+ * nodes at once would void it, as it voids the row locks the gate and the
+ * claims rely on.
+ */
+#define QUEUE_LOCK_NAME	"owmcollect.queue"
+/*
+ * Taking it: GET_LOCK's result (1 granted, 0 not in time, NULL an error),
+ * its one parameter the wait in milliseconds, db_lock_wait_ms().
+ */
+#define QUEUE_LOCK_GET "GET_LOCK('" QUEUE_LOCK_NAME "', ? / 1000)"
 
 /* The database's clock and the queue's current turn (its smallest). */
 extern const char queue_turn_sql[];

@@ -96,7 +96,7 @@ START_TEST(test_counters_columns)
 	ck_assert_int_eq(placeholders(sql), counters_sql[_i].params);
 	ck_assert_int_eq(column(sql, 0, col, sizeof(col)), 0);
 	ck_assert_str_eq(col, "shard");
-	ck_assert_ptr_nonnull(strstr(sql, DB_COUNTER_SHARD));
+	ck_assert_ptr_nonnull(strstr(sql, COUNTERS_SHARD));
 	counters_bind(b, &c);
 	for (k = 0; k < NELEM(counts); k++) {
 		ck_assert_msg(column(sql, (int)k + 1, col, sizeof(col)) == 0 &&
@@ -230,7 +230,7 @@ START_TEST(test_queue_lock)
 {
 	ck_assert_int_eq(placeholders(queue_lock_sql), 1);
 	ck_assert_ptr_nonnull(strstr(queue_lock_sql,
-	    "GET_LOCK('" DB_QUEUE_LOCK "'"));
+	    "GET_LOCK('" QUEUE_LOCK_NAME "'"));
 	ck_assert_int_eq(placeholders(queue_turn_sql), 0);
 	ck_assert_ptr_nonnull(strstr(queue_turn_sql, "NOW(6)"));
 	ck_assert_ptr_nonnull(strstr(queue_turn_sql, "MIN(turn)"));
