@@ -253,6 +253,7 @@ serve(FCGX_Request *fr, char *in, struct buf *body)
 	handle(&rq, &rs);
 	respond(fr, &rs, rq.method && strcmp(rq.method, "HEAD") == 0);
 	FCGX_Finish_r(fr);
+	buf_reset(body);	/* a big answer's storage goes back now */
 	return 0;
 }
 
