@@ -214,12 +214,13 @@ respond(FCGX_Request *fr, const struct http_resp *rs, int head)
  * Wait for a connection on the listening socket with mask (SIGTERM and
  * SIGINT unblocked): 1 when one is queued, 0 when told to quit.  A
  * process that served since it last went idle and now waits IDLE_TRIM
- * gives malloc's free pages back to the kernel: what a burst of requests
- * freed stays dirty, in each process, until then (under load no process
- * waits that long, so the load never pays for it).
+ * frees its answer buffer (body) and gives malloc's free pages back to
+ * the kernel: what a burst of requests left stays dirty, in each
+ * process, until then (under load no process waits that long, so the
+ * load never pays for it).
  */
 static int
-wait_conn(const sigset_t *mask, int *served)
+wait_conn(const sigset_t *mask, int *served, struct buf *body)
 {
 	static const struct timespec idle = { IDLE_TRIM_S, 0 };
 	struct pollfd	 pfd;
@@ -232,6 +233,7 @@ wait_conn(const sigset_t *mask, int *served)
 		if (n > 0 && !quit)
 			return 1;
 		if (n == 0) {
+			buf_free(body);
 			(void)malloc_trim(0);
 			*served = 0;
 		}
@@ -297,7 +299,7 @@ child_main(int slot, int restarts)
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		fatalx(1, "FCGX_InitRequest failed");
 
-	while (wait_conn(&waiting, &served))
+	while (wait_conn(&waiting, &served, &body))
 		served |= serve(&fr, in, &body) == 0;
 	if (!sock_ours())		/* a stop: drain the queue */
 		while (serve(&fr, in, &body) == 0)
