@@ -130,17 +130,35 @@ struct task_row {
 static MYSQL_STMT		*st[C_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
 static struct buf		 ids, tasks;	/* a lock's list; its rows */
+/*
+ * The connection; its statements are prepared by the first DELETE on it
+ * (need), not at connect: each costs the process about 10 KiB of the
+ * client library's, and most processes never serve a DELETE.
+ */
+static MYSQL			*conn;
 
 int
 cancel_open(MYSQL *db, struct db_err *e)
 {
-	return db_set_open(&set, db, e);
+	(void)e;
+	conn = db;
+	return 0;
 }
 
 void
 cancel_close(void)
 {
 	db_set_close(&set);
+	conn = NULL;
+}
+
+/* The statements on this connection: 0, or -1 with e filled. */
+static int
+need(struct db_err *e)
+{
+	if (set.db != NULL)
+		return 0;
+	return db_set_open(&set, conn, e);
 }
 
 /* Lock 1; STORE_NOTFOUND for an unknown id. */
@@ -304,6 +322,8 @@ cancel_once(void *arg, struct db_err *e)
 	enum store_rc	 rc;
 
 	c->n = 0;
+	if (need(e) == -1)
+		return STORE_FAILED;
 	if ((rc = lock_request(c, e)) != STORE_OK || c->finished)
 		return rc;
 	if (find_and_lock(&waited, c->rid, e) == -1)

@@ -12,8 +12,9 @@
 #include "store.h"
 
 
-/* Prepare its statements on a new connection (store.c: on every
- * connect); 0, or -1 with e filled.  cancel_close closes them. */
+/* Take a new connection (store.c: on every connect); its statements are
+ * prepared by the first DELETE on it (cancel.c says why).  Returns 0.
+ * cancel_close closes them. */
 int	cancel_open(MYSQL *, struct db_err *);
 void	cancel_close(void);
 

@@ -307,6 +307,7 @@ document(const char *id, size_t idlen, enum get_format f, struct buf *out,
 		reply_csv_document(out, &items);
 	else
 		reply_document(out, &q, &items);
+	buf_free(&items);	/* built again only when the copy is stale */
 	*finished = q.finished;
 	getcache_put(key, keylen, &v, *finished, out);
 	return STORE_OK;

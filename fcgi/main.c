@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 
 #define LISTEN_BACKLOG	1024	/* nginx's connections while children roll */
 #define STOP_GRACE_S	10	/* a child still busy then is killed */
+#define IDLE_TRIM_S	1	/* idle this long after serving: trim */
 
 static struct config		 conf;
 static int			 listen_fd = -1;
@@ -210,19 +212,31 @@ respond(FCGX_Request *fr, const struct http_resp *rs, int head)
 
 /*
  * Wait for a connection on the listening socket with mask (SIGTERM and
- * SIGINT unblocked): 1 when one is queued, 0 when told to quit.
+ * SIGINT unblocked): 1 when one is queued, 0 when told to quit.  A
+ * process that served since it last went idle and now waits IDLE_TRIM
+ * frees its answer buffer (body) and gives malloc's free pages back to
+ * the kernel: what a burst of requests left stays dirty, in each
+ * process, until then (under load no process waits that long, so the
+ * load never pays for it).
  */
 static int
-wait_conn(const sigset_t *mask)
+wait_conn(const sigset_t *mask, int *served, struct buf *body)
 {
+	static const struct timespec idle = { IDLE_TRIM_S, 0 };
 	struct pollfd	 pfd;
 	int		 n;
 
 	pfd.fd = listen_fd;
 	pfd.events = POLLIN;
 	while (!quit) {
-		if ((n = ppoll(&pfd, 1, NULL, mask)) > 0 && !quit)
+		n = ppoll(&pfd, 1, *served ? &idle : NULL, mask);
+		if (n > 0 && !quit)
 			return 1;
+		if (n == 0) {
+			buf_free(body);
+			(void)malloc_trim(0);
+			*served = 0;
+		}
 		if (n == -1 && errno != EINTR)
 			fatal(1, "ppoll");
 	}
@@ -253,6 +267,7 @@ serve(FCGX_Request *fr, char *in, struct buf *body)
 	handle(&rq, &rs);
 	respond(fr, &rs, rq.method && strcmp(rq.method, "HEAD") == 0);
 	FCGX_Finish_r(fr);
+	buf_reset(body);	/* a big answer's storage goes back now */
 	return 0;
 }
 
@@ -263,6 +278,7 @@ child_main(int slot, int restarts)
 	sigset_t	 term, waiting;
 	FCGX_Request	 fr;
 	char		*in;
+	int		 served = 0;
 
 	(void)slot;
 	(void)restarts;
@@ -283,8 +299,8 @@ child_main(int slot, int restarts)
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		fatalx(1, "FCGX_InitRequest failed");
 
-	while (wait_conn(&waiting))
-		(void)serve(&fr, in, &body);
+	while (wait_conn(&waiting, &served, &body))
+		served |= serve(&fr, in, &body) == 0;
 	if (!sock_ours())		/* a stop: drain the queue */
 		while (serve(&fr, in, &body) == 0)
 			;

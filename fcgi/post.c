@@ -64,7 +64,9 @@ static const char *const sql[POST_COUNT] = {
 	/*
 	 * Of the request's cities ([id, ...] as JSON), those with a reading
 	 * fresher than the cut-off, and those already queued, with their
-	 * turn and fetch.  A plain SELECT: in READ COMMITTED a consistent
+	 * turn and fetch; a fresh city's queue entry is not looked up (its
+	 * reading serves it): a POST of fresh cities reads one index entry a
+	 * city, not two.  A plain SELECT: in READ COMMITTED a consistent
 	 * read that takes no lock, so a flood of POSTs of the same cities
 	 * never waits on the workers or on each other here.
 	 */
@@ -74,6 +76,7 @@ static const char *const sql[POST_COUNT] = {
 	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
 	    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
 	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
+	    "AND (cl.fetched_at IS NULL OR cl.fetched_at < ?) "
 	    "WHERE cl.fetched_at >= ? OR t.turn IS NOT NULL",
 	/*
 	 * The request with every city it could resolve: [[city_id,
@@ -248,7 +251,7 @@ static enum store_rc
 look(struct post *p, struct db_err *e)
 {
 	struct look_row	 l = { .p = p };
-	MYSQL_BIND	 b[3], o[4];
+	MYSQL_BIND	 b[4], o[4];
 	MYSQL_TIME	 cut = p->now;
 	unsigned long	 len;
 	size_t		 i;
@@ -270,6 +273,7 @@ look(struct post *p, struct db_err *e)
 		return STORE_FAILED;
 	db_bind_time(&b[0], &cut);
 	db_bind_time(&b[2], &cut);
+	db_bind_time(&b[3], &cut);
 	db_bind_u64(&o[0], &l.pos);
 	db_bind_u64(&o[1], &l.reading);
 	db_bind_u64(&o[2], &l.turn);

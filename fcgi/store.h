@@ -30,7 +30,8 @@ enum store_rc {
 
 /*
  * A module that keeps statements on the connection: open prepares them
- * on a new one (0, or -1 with e filled), close closes them.
+ * on a new one, or notes it for a first use that will (cancel.c), (0, or
+ * -1 with e filled); close closes them.
  */
 struct store_module {
 	int		(*open)(MYSQL *, struct db_err *);

@@ -18,6 +18,11 @@ buf_init(struct buf *b, size_t limit)
 void
 buf_reset(struct buf *b)
 {
+	if (b->cap > BUF_KEEP) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
 	b->len = 0;
 	b->failed = 0;
 }

@@ -18,6 +18,13 @@ struct buf {
 	int	 failed;
 };
 
+/*
+ * A buffer reused across requests keeps its storage up to BUF_KEEP bytes;
+ * buf_reset gives back a larger one, so one big answer does not hold its
+ * high-water mark in every process for good.
+ */
+#define BUF_KEEP	(128 * 1024)
+
 void	buf_init(struct buf *, size_t limit);
 void	buf_reset(struct buf *);
 void	buf_free(struct buf *);

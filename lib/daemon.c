@@ -1,6 +1,7 @@
 /*
  * daemon.c: see daemon.h.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,25 @@
 #include "log.h"
 
 static const char	*conf_file = DAEMON_DEFAULT_CONF;
+
+/*
+ * malloc's defaults move its thresholds up to the largest block freed so
+ * far: one big answer (a 1000-city document, a long page) then leaves a
+ * process's heap at that size for good, in each of the preforked
+ * processes.  Fixed thresholds hand blocks over MALLOC_BIG back to the
+ * kernel when freed, and a freed heap top over it too.  One arena: both
+ * programs serve from one thread; a library's helper thread (libcurl's
+ * resolver) would otherwise get an arena of its own.
+ */
+#define MALLOC_BIG	(128 * 1024)
+
+static void
+malloc_tune(void)
+{
+	(void)mallopt(M_MMAP_THRESHOLD, MALLOC_BIG);
+	(void)mallopt(M_TRIM_THRESHOLD, MALLOC_BIG);
+	(void)mallopt(M_ARENA_MAX, 1);
+}
 
 static int
 load(struct config *cf)
@@ -34,6 +54,7 @@ daemon_start(int argc, char *argv[], const char *prog, struct config *cf)
 {
 	int	 ch, test = 0, verbose = 0;
 
+	malloc_tune();
 	while ((ch = getopt(argc, argv, "c:dt")) != -1) {
 		switch (ch) {
 		case 'c':

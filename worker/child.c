@@ -28,6 +28,7 @@
  * a child that dies leaves them to its replacement, which gives back
  * everything leased under the dead one's id before its first claim.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -788,7 +789,7 @@ child_run(const struct config *conf, int slot, int restarts, int fresh,
 {
 	struct db_err	 e;
 	size_t		 i;
-	int		 rc;
+	int		 rc, worked = 0;
 
 	cf = conf;
 	limits.max_attempts = (unsigned int)cf->worker.max_attempts;
@@ -821,8 +822,16 @@ child_run(const struct config *conf, int slot, int restarts, int fresh,
 		}
 		if (daemon_mono_us() >= next_beat)
 			beat(daemon_mono_us());
-		if (round_once() == 0)
+		if ((rc = round_once()) != 0)
+			worked = 1;
+		else {
+			/* Going idle: what the batches freed goes back to
+			 * the kernel instead of staying dirty till the next. */
+			if (worked)
+				(void)malloc_trim(0);
+			worked = 0;
 			nap(cf->worker.poll_ms * US_PER_MS);
+		}
 	}
 	if (conn.db && heartbeat_leave(&stats, &e) == -1)
 		log_warnx("database: %s", e.msg);

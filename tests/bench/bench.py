@@ -5,7 +5,9 @@
           warm-up): GET of a finished 167-city request, GET of one still in
           progress, POST with a unique id each (167 cities each); ceilings:
           the same nginx build serving a static copy of the GET body, and
-          the POST's database work done directly by a C loop (post_direct).
+          the POST's database work done directly by a C loop (post_direct),
+          and the least a POST must do (post_direct -m min: its row, its
+          counters, one commit), same concurrency.
   Worker  cities/min sustained against the stand-in with the limit raised
           to 200,000/min, group and single mode; time from POST to the
           first API call; at the real 60/min: completion time for the 167
@@ -17,7 +19,8 @@
           client (its ceiling: the same calls without http.client's cost).
 
 Sections can be picked: bench.py http worker memory realtime cold waiters purge
-growth standin
+growth standin.  memory: idle and after load, per program, for this build
+and, with BENCH_BEFORE=<another build folder>, that one in the same run.
 """
 import http.client
 import json
@@ -114,6 +117,49 @@ def processes(pidfile):
     return pids
 
 
+def pages(pids):
+    """The distinct physical pages the processes map (root only: other
+    users read no page frame numbers): their PSS if nothing else on the
+    machine mapped the same libraries, the figure that does not move with
+    what else runs.  None when unreadable."""
+    seen = set()
+    for p in pids:
+        try:
+            with open("/proc/%d/maps" % p) as f:
+                maps = [line.split() for line in f]
+            with open("/proc/%d/pagemap" % p, "rb") as pm:
+                for m in maps:
+                    if m[-1] == "[vsyscall]":
+                        continue
+                    a, b = (int(x, 16) for x in m[0].split("-"))
+                    pm.seek(a // 4096 * 8)
+                    data = pm.read((b - a) // 4096 * 8)
+                    for i in range(0, len(data), 8):
+                        e = int.from_bytes(data[i:i + 8], "little")
+                        if e >> 63:
+                            seen.add(e & ((1 << 55) - 1))
+        except OSError:
+            pass
+    if not seen or seen == {0}:
+        return None
+    return len(seen) * 4 / 1024
+
+
+def memory_detail(pids):
+    """MiB: PSS, private dirty, shared (clean and dirty), from smaps_rollup."""
+    got = {"Pss": 0, "Private_Dirty": 0, "Shared_Clean": 0, "Shared_Dirty": 0}
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    k = line.split(":")[0]
+                    if k in got:
+                        got[k] += int(line.split()[1])
+        except OSError:
+            pass
+    return {k: v / 1024 for k, v in got.items()}
+
+
 def memory(pids):
     rss = pss = 0
     for p in pids:
@@ -200,16 +246,106 @@ def bench_http():
         direct_env.update({"OWMCOLLECT_MYSQL_SOCKET": os.path.join(s.run, "mysqld.sock")})
         with open(os.path.join(s.dir, "secrets", "mysql-password")) as f:
             direct_env["OWMCOLLECT_MYSQL_PASSWORD"] = f.read().strip()
-        out = subprocess.run([os.path.join(ROOT, B, "tests", "post_direct"), "-c",
-                              os.path.join(ROOT, "etc", "owmcollect.conf"), "-p", "12", "-d", "10"],
-                             env=direct_env, capture_output=True, text=True, check=True).stdout
-        m = dict(zip(out.split()[0::2], out.split()[1::2]))
-        direct = (float(m["rate"]), float(m["p50_ms"]), float(m["p99_ms"]))
-        row("POST /collect db work direct (C, 12 procs, as http.processes)", fmt(*direct))
-        row("POST /collect, unique ids, 167 cities", fmt(*post), (direct[0], "direct"))
+
+        def direct(mode):
+            out = subprocess.run([os.path.join(ROOT, B, "tests", "post_direct"), "-c",
+                                  os.path.join(ROOT, "etc", "owmcollect.conf"), "-m", mode,
+                                  "-p", "12", "-d", "10"],
+                                 env=direct_env, capture_output=True, text=True,
+                                 check=True).stdout
+            m = dict(zip(out.split()[0::2], out.split()[1::2]))
+            return (float(m["rate"]), float(m["p50_ms"]), float(m["p99_ms"]))
+        # The POSTs and their two ceilings one after another, in rounds:
+        # the machine's other load moves less within a round than across
+        # the run, so each round's ratios are the figures.
+        for rnd in range(int(os.environ.get("POST_ROUNDS", "2"))):
+            if rnd:
+                post = wrk(base + "/collect", script=lua, warmup=1)
+            same = direct("post")
+            least = direct("min")
+            row("round %d: least a POST must do (C, 12 procs: row, counters, commit)" % (rnd + 1),
+                fmt(*least))
+            row("round %d: POST /collect db work direct (C, 12 procs, as http.processes)"
+                % (rnd + 1), fmt(*same), (least[0], "least"))
+            row("round %d: POST /collect, unique ids, 167 cities" % (rnd + 1), fmt(*post),
+                (same[0], "direct"))
+            row("round %d:   the same POSTs beside the least" % (rnd + 1), fmt(*post),
+                (least[0], "least"))
         queued = wrk(base + "/collect", script=lua_queued, warmup=1)
         row("POST, 167 cities all queued (none fresh)", fmt(*queued))
         return mem
+
+
+def memory_load(s, tmp):
+    """A finished 167-city request and one in progress of 1000 (the
+    biggest answers the HTTP rows build), then POSTs and GETs of both."""
+    s.post_collect({"id": "finished"})
+    s.wait_progress("finished", 100, timeout=120)
+    time.sleep(2)
+    idle = memory_sample(s)
+    s.standin_config(p_hang=1.0)
+    with open(os.path.join(ROOT, "etc", "cities.txt")) as f:
+        default = [int(x) for x in f.read().split()]
+    s.post_collect({"id": "in-progress", "cities": default + list(range(700000001, 700000834))})
+    lua = os.path.join(tmp, "post.lua")
+    with open(lua, "w") as f:
+        f.write(POST_LUA % "")
+    base = "http://127.0.0.1:%d" % s.port
+    wrk(base + "/collect", seconds=10, script=lua, warmup=1)
+    wrk(base + "/get?id=finished", seconds=5, warmup=0)
+    wrk(base + "/get?id=in-progress", seconds=5, warmup=0)
+    wrk(base + "/collect?limit=100", seconds=3, warmup=0)
+    time.sleep(2)
+    return idle, memory_sample(s)
+
+
+def memory_sample(s):
+    got = {}
+    for k in ("fcgi", "worker"):
+        pids = processes(os.path.join(s.run, k + ".pid"))
+        got[k] = memory_detail(pids)
+        got[k]["alone"] = pages(pids)
+    both = processes(os.path.join(s.run, "fcgi.pid")) + processes(os.path.join(s.run, "worker.pid"))
+    got["alone"] = pages(both)
+    return got
+
+
+def memory_text(m):
+    alone = " (alone: %.1f)" % m["alone"] if m["alone"] is not None else ""
+    return "PSS %5.1f MiB%s, private dirty %5.1f, shared %5.1f" % (
+        m["Pss"], alone, m["Private_Dirty"], m["Shared_Clean"] + m["Shared_Dirty"])
+
+
+def bench_memory():
+    """The two programs' memory idle and after load, for this build and,
+    when BENCH_BEFORE names another build folder (e.g. the code before a
+    change, built with make B=build-old), for that one in the same run.
+    PSS divides a page among every process on the machine that maps it,
+    so it falls as other programs share the same libraries; "alone"
+    counts each page the two programs map once: their PSS on a machine
+    of their own."""
+    builds = [b for b in (os.environ.get("BENCH_BEFORE"), B) if b]
+    got = {}
+    for b in builds:
+        env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": "group",
+               "POST_RATE": "100000", "B": b}
+        with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
+            got[b] = memory_load(s, tmp)
+    for when, i in (("idle", 0), ("after load", 1)):
+        for b in builds:
+            m = got[b][i]
+            for k in ("fcgi", "worker"):
+                row("%s %s, %s" % (b, k, when), (m[k]["Pss"], memory_text(m[k])))
+            tot = m["fcgi"]["Pss"] + m["worker"]["Pss"]
+            alone = m["alone"]
+            before = got[builds[0]][i] if len(builds) > 1 and b != builds[0] else None
+            ceiling = None
+            if before and alone is not None and before["alone"] is not None:
+                ceiling = (before["alone"], "%s alone" % builds[0])
+            row("%s fcgi + worker, %s" % (b, when),
+                (alone if alone is not None else tot,
+                 "PSS %.1f MiB, alone %s MiB (target <= 20 MiB)" %
+                 (tot, "%.1f" % alone if alone is not None else "?")), ceiling)
 
 
 def arrivals(s):
@@ -888,6 +1024,11 @@ def main():
             row("%s processes" % k, (rss, "RSS %6.1f MiB, PSS %6.1f MiB" % (rss, pss)))
         tot = mem["fcgi"][1] + mem["worker"][1]
         row("fcgi + worker, PSS total", (tot, "%.1f MiB (target < 20 MiB)" % tot))
+    if "memory" in sections:
+        print("Memory idle and after load%s" % (
+            ", beside %s" % os.environ["BENCH_BEFORE"] if os.environ.get("BENCH_BEFORE") else ""),
+            flush=True)
+        bench_memory()
     if "worker" in sections:
         print("Worker", flush=True)
         # Group mode is the target: 100,000 cities, 30 s at the limit.

@@ -306,6 +306,29 @@ class Manage(unittest.TestCase):
         self.assertEqual(again["failed"], doc["failed"])
         self.assertEqual(S.request("DELETE", "/collect?id=nope").status, 404)
 
+    def test_cancel_on_new_connections(self):
+        # DELETE prepares its statements on a connection's first DELETE:
+        # again on the connections that replace those the server dropped.
+        for i in range(36):
+            self.assertEqual(S.request("DELETE", "/collect?id=nope-%d" % i).status, 404)
+        ids = S.sql("SELECT id FROM information_schema.processlist "
+                    "WHERE user = 'owmcollect' AND id <> CONNECTION_ID()")
+        self.assertTrue(ids)
+        for (cid,) in ids:
+            try:
+                S.sql("KILL CONNECTION %s" % cid)
+            except RuntimeError:
+                pass            # gone meanwhile
+        for i in range(36):
+            r = S.request("DELETE", "/collect?id=nope-again-%d" % i)
+            self.assertEqual(r.status, 404, r.body)
+        cities = list(range(800001001, 800001301))
+        self.assertEqual(S.post_collect({"id": "to-cancel-2", "cities": cities}).status, 202)
+        r = S.request("DELETE", "/collect?id=to-cancel-2")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json["collected"] + r.json["failed"], 300)
+        self.assertGreater(len([d for d in r.json["data"] if d.get("error") == "cancelled"]), 200)
+
 
 class IntegerId(unittest.TestCase):
     """The service owmcollect replaces took a JSON number as the id and

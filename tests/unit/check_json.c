@@ -426,6 +426,52 @@ START_TEST(test_buf_growth)
 }
 END_TEST
 
+/* How much a buffer holds before buf_reset: does it keep its storage? */
+static const struct {
+	const char	*name;
+	size_t		 n;
+	int		 kept;
+} reset_cases[] = {
+	{ "small", 1000, 1 },
+	{ "just under the bound (cap BUF_KEEP)", BUF_KEEP - 1, 1 },
+	{ "at the bound (cap over it)", BUF_KEEP, 0 },
+	{ "a big answer", 1024 * 1024, 0 },
+};
+
+START_TEST(test_buf_reset_keep)
+{
+	struct buf b;
+	char	*fill, *before;
+	size_t	 cap;
+
+	fill = malloc(reset_cases[_i].n);
+	ck_assert_ptr_nonnull(fill);
+	memset(fill, 'x', reset_cases[_i].n);
+	buf_init(&b, 0);
+	buf_add(&b, fill, reset_cases[_i].n);
+	ck_assert_msg(!b.failed && b.len == reset_cases[_i].n,
+	    "buf reset case \"%s\": filling failed", reset_cases[_i].name);
+	before = b.data;
+	cap = b.cap;
+	buf_reset(&b);
+	if (reset_cases[_i].kept)
+		ck_assert_msg(b.data == before && b.cap == cap,
+		    "buf reset case \"%s\": storage of %zu given back",
+		    reset_cases[_i].name, cap);
+	else
+		ck_assert_msg(b.data == NULL && b.cap == 0,
+		    "buf reset case \"%s\": storage of %zu kept (bound %d)",
+		    reset_cases[_i].name, b.cap, BUF_KEEP);
+	ck_assert_msg(b.len == 0 && !b.failed,
+	    "buf reset case \"%s\": not empty", reset_cases[_i].name);
+	buf_adds(&b, "again");
+	ck_assert_msg(strcmp(buf_cstr(&b), "again") == 0,
+	    "buf reset case \"%s\": append after reset", reset_cases[_i].name);
+	buf_free(&b);
+	free(fill);
+}
+END_TEST
+
 static const struct {
 	const char	*name;
 	size_t		 limit;
@@ -599,6 +645,7 @@ json_suite(void)
 	tc = tcase_create("buf");
 	tcase_add_test(tc, test_buf_growth);
 	tcase_add_loop_test(tc, test_buf_limit, 0, NELEM(limit_cases));
+	tcase_add_loop_test(tc, test_buf_reset_keep, 0, NELEM(reset_cases));
 	tcase_add_loop_test(tc, test_buf_printf, 0, NELEM(printf_cases));
 	tcase_add_loop_test(tc, test_buf_addu, 0, NELEM(addu_cases));
 	suite_add_tcase(s, tc);
