@@ -288,7 +288,7 @@ static enum store_rc
 document(const char *id, size_t idlen, enum get_format f, struct buf *out,
     int *finished)
 {
-	static struct buf items;	/* its data items or records */
+	struct buf	 items;		/* its data items or records */
 	struct read_request q;
 	struct getcache_version v;
 	char		 key[GETCACHE_KEY_MAX];
@@ -299,15 +299,16 @@ document(const char *id, size_t idlen, enum get_format f, struct buf *out,
 		return rc;
 	if (getcache_copy(key, keylen, &v, out, finished))
 		return STORE_OK;
-	buf_reset(&items);
-	if ((rc = read_get(id, idlen, f == GET_CSV ? csv_city : json_city,
-	    &items, &q)) != STORE_OK)
-		return rc;
-	if (f == GET_CSV)
+	buf_init(&items, 0);	/* built only when the copy is stale */
+	rc = read_get(id, idlen, f == GET_CSV ? csv_city : json_city, &items,
+	    &q);
+	if (rc == STORE_OK && f == GET_CSV)
 		reply_csv_document(out, &items);
-	else
+	else if (rc == STORE_OK)
 		reply_document(out, &q, &items);
-	buf_free(&items);	/* built again only when the copy is stale */
+	buf_free(&items);
+	if (rc != STORE_OK)
+		return rc;
 	*finished = q.finished;
 	getcache_put(key, keylen, &v, *finished, out);
 	return STORE_OK;
