@@ -802,7 +802,10 @@ start_fcgi() {
 
 start_worker() {
 	[ -x "$B/owmcollect-worker" ] || return 0
-	spawn worker "$LOG/worker.log" "$B/owmcollect-worker" -c "$CONF"
+	# As its unit runs it: GnuTLS, which it never uses, not set up
+	# (etc/systemd/owmcollect-worker.service says why).
+	spawn worker "$LOG/worker.log" env GNUTLS_NO_IMPLICIT_INIT=1 \
+	    "$B/owmcollect-worker" -c "$CONF"
 }
 
 start_nginx() {

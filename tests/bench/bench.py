@@ -14,6 +14,11 @@
           default cities, share of the limit used, windows over it.
   Memory  resident (RSS) and proportional (PSS) memory of the FastCGI and
           worker processes under load.
+  Cold    POSTs whose cities are never fresh beside a worker fetching a
+          backlog (COLD_LIMIT cities/min, COLD_CHILDREN children,
+          COLD_SECONDS per phase): the worker's rate before and during the
+          flood, and where the time goes: cores used by each part of the
+          stack, the database's counts per batch and per POST.
   Stand-in  the API stand-in's single-city calls a second over one
           keep-alive connection, from http.client beside a raw socket
           client (its ceiling: the same calls without http.client's cost).
@@ -173,6 +178,63 @@ def memory(pids):
         except OSError:
             pass
     return rss / 1024, pss / 1024
+
+
+# Where the time goes: CPU seconds per component of a stack (its pid
+# file's process and descendants) and the database's own counts, read
+# before and after a phase.
+COMPONENTS = ("mysqld", "fcgi", "worker", "nginx", "standin")
+DB_COUNTS = ("Questions", "Com_commit", "Com_stmt_execute", "Com_select", "Com_insert",
+             "Com_update", "Com_delete", "Handler_commit", "Handler_read_key",
+             "Handler_read_next", "Handler_write", "Handler_update", "Innodb_rows_read",
+             "Innodb_row_lock_waits", "Innodb_row_lock_time", "Innodb_deadlocks")
+
+
+def cpu_seconds(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    t = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            t += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return t
+
+
+def profile(s):
+    """A snapshot for profile_diff: CPU per component, the database's counts."""
+    snap = {"t": time.time(), "cpu": {}, "db": {}}
+    for c in COMPONENTS:
+        path = os.path.join(s.run, c + ".pid")
+        if os.path.exists(path):
+            snap["cpu"][c] = cpu_seconds(processes(path))
+    snap["cpu"]["machine"] = machine_cpu()
+    rows = s.sql("SHOW GLOBAL STATUS WHERE Variable_name IN (%s)"
+                 % ",".join("'%s'" % k for k in DB_COUNTS))
+    snap["db"] = {k: int(v) for k, v in rows}
+    return snap
+
+
+def machine_cpu():
+    """Busy CPU seconds of the whole machine (every core), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def profile_diff(a, b, per=None, what=""):
+    """One line of CPU (cores used by each component over the phase) and
+    one of the database's counts, per unit of work when per is given."""
+    span = max(b["t"] - a["t"], 1e-3)
+    cores = ", ".join("%s %.2f" % (c, (b["cpu"][c] - a["cpu"].get(c, 0)) / span)
+                      for c in list(COMPONENTS) + ["machine"] if c in b["cpu"])
+    print("    cores used (%s, %.0f s): %s" % (what, span, cores), flush=True)
+    if per:
+        d = {k: (b["db"].get(k, 0) - a["db"].get(k, 0)) / per for k in DB_COUNTS}
+        print("    database per %s: %s" % (what, ", ".join(
+            "%s %.1f" % (k, v) for k, v in d.items() if v)), flush=True)
 
 
 POST_LUA = """
@@ -422,7 +484,8 @@ def bench_cold():
     secs = int(os.environ.get("COLD_SECONDS", "60"))
     limit = int(os.environ.get("COLD_LIMIT", "30000"))
     env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": str(limit), "OWMCOLLECT_OWM_MODE": "group",
-           "OWMCOLLECT_WORKER_CHILDREN": "2", "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
+           "OWMCOLLECT_WORKER_CHILDREN": os.environ.get("COLD_CHILDREN", "2"),
+           "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
            "OWMCOLLECT_OWM_MARGIN_MS": "100", "POST_RATE": "100000"}
     with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
         # A backlog for both phases and then some: the worker never idles.
@@ -432,23 +495,31 @@ def bench_cold():
             assert s.post_collect({"id": "backlog-%d" % i, "cities": cities}).status == 202
         wait_until(lambda: len(arrivals(s)) > 50, 30, what="the worker to start")
         time.sleep(2)
-        q0 = time.time()
+        q0, pa = time.time(), profile(s)
         time.sleep(secs)
-        q1 = time.time()
+        q1, pb = time.time(), profile(s)
         lua = os.path.join(tmp, "post.lua")
         with open(lua, "w") as f:
             f.write(POST_LUA % "")
-        f0 = time.time()
+        f0, pc = time.time(), profile(s)
         post = wrk("http://127.0.0.1:%d/collect" % s.port, seconds=secs, script=lua, warmup=0)
-        f1 = time.time()
+        f1, pd = time.time(), profile(s)
         ev = arrivals(s)
         quiet, flood = rate_between(ev, q0, q1), rate_between(ev, f0 + 1, f1)
+        calls = sum(1 for e in ev if q0 <= e["t"] < q1)
+        fcalls = sum(1 for e in ev if f0 + 1 <= e["t"] < f1)
+        print("    calls/s before %.1f (%.1f cities each), during %.1f (%.1f cities each)" % (
+            calls / (q1 - q0), quiet / 60 * (q1 - q0) / max(calls, 1),
+            fcalls / (f1 - f0 - 1), flood / 60 * (f1 - f0 - 1) / max(fcalls, 1)))
+        profile_diff(pa, pb, calls, "batch, worker alone")
+        profile_diff(pc, pd, post[0] * secs, "POST, beside the worker")
         errs = sum(1 for l in open(os.path.join(s.log, "fcgi.log"), errors="replace")
                    if "deadlock" in l or "lock wait" in l.lower())
         row("cold POST (167 default cities, stale), %d s of wrk" % secs, fmt(*post),
             note="(fcgi log: %d lock errors; target >= 1000 req/s, p99 < 100 ms, only 202)"
             % errs)
-        row("worker beside it (group, 2 children, limit %d/min)" % limit,
+        row("worker beside it (group, %s children, limit %d/min)"
+            % (env["OWMCOLLECT_WORKER_CHILDREN"], limit),
             (flood, "%.0f cities/min during the flood, %.0f before it" % (flood, quiet)),
             (quiet, "before"), "target >= 90 %")
 
