@@ -226,7 +226,8 @@ $(B)/tests/check_csv: $(B)/tests/unit/check_csv.o $(B)/fcgi/csv.o \
     $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_reply: $(B)/tests/unit/check_reply.o $(B)/fcgi/reply.o \
-    $(B)/fcgi/csv.o $(B)/fcgi/parse.o $(B)/fcgi/validate.o $(LIB_OBJ)
+    $(B)/fcgi/csv.o $(B)/fcgi/getcache.o $(B)/fcgi/parse.o \
+    $(B)/fcgi/validate.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 
 # $(call install_missing,PACKAGES,EXTRA): install those of PACKAGES not

@@ -8,9 +8,6 @@
 
 #include "getcache.h"
 
-#define GETCACHE_SLOTS		16
-#define GETCACHE_MAX_BODY	(64 * 1024)
-
 /*
  * The first byte of a key when it is not a request's JSON (keyed by its
  * id alone): a byte no request id holds.
@@ -115,4 +112,16 @@ getcache_put(const char *key, size_t keylen,
 	e->version = *v;
 	e->finished = finished;
 	e->used = ++tick;
+}
+
+void
+getcache_drop(void)
+{
+	int	 i;
+
+	for (i = 0; i < GETCACHE_SLOTS; i++) {
+		buf_free(&slots[i].doc);
+		slots[i].keylen = 0;
+		slots[i].used = 0;
+	}
 }

@@ -22,6 +22,10 @@
 
 /* The longest key: a request id and the byte before it that says CSV. */
 #define GETCACHE_KEY_MAX	(ID_MAX + 1)
+/* Copies a process keeps, the least recently used replaced first, and
+ * the largest it keeps. */
+#define GETCACHE_SLOTS		16
+#define GETCACHE_MAX_BODY	(64 * 1024)
 
 struct getcache_version {
 	unsigned long long	 row, ended, final;
@@ -48,5 +52,11 @@ int	getcache_copy(const char *key, size_t keylen,
 void	getcache_put(const char *key, size_t keylen,
 	    const struct getcache_version *v, int finished,
 	    const struct buf *doc);
+/*
+ * Forget every copy and give back its storage: a process gone idle.  The
+ * copies serve a burst of the same GETs; after one, each process would
+ * otherwise keep up to GETCACHE_SLOTS of them for good.
+ */
+void	getcache_drop(void);
 
 #endif

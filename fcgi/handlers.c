@@ -45,6 +45,12 @@ handlers_init(const struct config *conf)
 	return store_init(cf, modules, sizeof(modules) / sizeof(modules[0]));
 }
 
+void
+handlers_idle(void)
+{
+	getcache_drop();
+}
+
 /* Every error is JSON, whatever a handler had set up before it failed. */
 static void
 error(struct http_resp *rs, int status, const char *msg)

@@ -38,5 +38,8 @@ struct http_resp {
  * connection (-1 when it is unavailable now; requests retry it). */
 int	handlers_init(const struct config *);
 void	handle(const struct http_req *, struct http_resp *);
+/* The process has gone idle: what it keeps only for the next requests
+ * (the answers' copies) goes. */
+void	handlers_idle(void);
 
 #endif

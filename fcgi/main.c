@@ -214,10 +214,11 @@ respond(FCGX_Request *fr, const struct http_resp *rs, int head)
  * Wait for a connection on the listening socket with mask (SIGTERM and
  * SIGINT unblocked): 1 when one is queued, 0 when told to quit.  A
  * process that served since it last went idle and now waits IDLE_TRIM
- * frees its answer buffer (body) and gives malloc's free pages back to
- * the kernel: what a burst of requests left stays dirty, in each
- * process, until then (under load no process waits that long, so the
- * load never pays for it).
+ * frees its answer buffer (body) and the answers it keeps for the next
+ * GETs (handlers_idle), and gives malloc's free pages back to the
+ * kernel: what a burst of requests left stays dirty, in each process,
+ * until then (under load no process waits that long, so the load never
+ * pays for it).
  */
 static int
 wait_conn(const sigset_t *mask, int *served, struct buf *body)
@@ -234,6 +235,7 @@ wait_conn(const sigset_t *mask, int *served, struct buf *body)
 			return 1;
 		if (n == 0) {
 			buf_free(body);
+			handlers_idle();
 			(void)malloc_trim(0);
 			*served = 0;
 		}

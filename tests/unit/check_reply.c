@@ -9,7 +9,8 @@
  * document and status, /metrics' samples (escaped labels, the gate's
  * pause, the oldest queued city, the answers by status class), errors,
  * POST's 202 and the URLs and file names an id goes into
- * (percent-encoding, which percent_decode undoes).
+ * (percent-encoding, which percent_decode undoes).  The copies each
+ * process keeps of its answers (getcache.c).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <check.h>
 
 #include "check_run.h"
+#include "getcache.h"
 #include "health.h"
 #include "parse.h"
 #include "post.h"
@@ -861,6 +863,131 @@ START_TEST(test_disposition_longest)
 }
 END_TEST
 
+/*
+ * The answers' copies (getcache.c): served while their version holds,
+ * JSON and CSV apart, the least recently used replaced, none over the
+ * largest kept, and none at all once the process has gone idle.  Each
+ * test starts from an empty table (CK_FORK=no runs them in one process).
+ */
+static const struct getcache_version v1 = { 1, 2, 0 }, v2 = { 1, 3, 0 };
+
+static size_t
+cache_key(char *key, unsigned int i, int csv)
+{
+	char	 id[32];
+	int	 n = snprintf(id, sizeof(id), "req-%u", i);
+
+	return getcache_doc_key(key, id, (size_t)n, csv);
+}
+
+/* Request i's document, of len bytes, kept at version v. */
+static void
+cache_put(unsigned int i, size_t len, const struct getcache_version *v)
+{
+	char		 key[GETCACHE_KEY_MAX];
+	struct buf	 doc;
+	size_t		 k = cache_key(key, i, 0);
+
+	buf_init(&doc, 0);
+	while (doc.len < len)
+		buf_addc(&doc, (char)('a' + (doc.len + i) % 26));
+	getcache_put(key, k, v, 0, &doc);
+	buf_free(&doc);
+}
+
+/* Whether request i's document of len bytes is served at v. */
+static int
+cache_has(unsigned int i, size_t len, const struct getcache_version *v)
+{
+	char		 key[GETCACHE_KEY_MAX];
+	struct buf	 out;
+	size_t		 k = cache_key(key, i, 0), j;
+	int		 got;
+
+	buf_init(&out, 0);
+	got = getcache_copy(key, k, v, &out, NULL);
+	if (got) {
+		ck_assert_uint_eq(out.len, len);
+		for (j = 0; j < len; j++)
+			ck_assert_int_eq(out.data[j], 'a' + (j + i) % 26);
+	} else
+		ck_assert_uint_eq(out.len, 0);
+	buf_free(&out);
+	return got;
+}
+
+START_TEST(test_cache_versions)
+{
+	char		 key[GETCACHE_KEY_MAX];
+	struct buf	 doc, out;
+	size_t		 k = cache_key(key, 1, 0);
+	int		 fin = -1;
+
+	getcache_drop();
+	buf_init(&doc, 0);
+	buf_adds(&doc, "{\"id\": \"req-1\"}");
+	getcache_put(key, k, &v1, 1, &doc);
+	buf_init(&out, 0);
+	ck_assert_int_eq(getcache_copy(key, k, &v1, &out, &fin), 1);
+	ck_assert_int_eq(fin, 1);
+	ck_assert_uint_eq(out.len, doc.len);
+	ck_assert_mem_eq(out.data, doc.data, doc.len);
+	buf_reset(&out);
+	ck_assert_int_eq(getcache_copy(key, k, &v2, &out, NULL), 0);
+	ck_assert_uint_eq(out.len, 0);
+	k = cache_key(key, 1, 1);	/* its CSV is another copy */
+	ck_assert_int_eq(getcache_copy(key, k, &v1, &out, NULL), 0);
+	buf_free(&out);
+	buf_free(&doc);
+}
+END_TEST
+
+START_TEST(test_cache_drop)
+{
+	unsigned int	 i;
+
+	getcache_drop();
+	for (i = 0; i < 3; i++)
+		cache_put(i, 100 + i, &v1);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(cache_has(i, 100 + i, &v1), 1);
+	getcache_drop();
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(cache_has(i, 100 + i, &v1), 0);
+	cache_put(1, 50, &v2);		/* and it fills again */
+	ck_assert_int_eq(cache_has(1, 50, &v2), 1);
+	getcache_drop();
+}
+END_TEST
+
+START_TEST(test_cache_largest)
+{
+	getcache_drop();
+	cache_put(1, GETCACHE_MAX_BODY, &v1);
+	cache_put(2, GETCACHE_MAX_BODY + 1, &v1);
+	ck_assert_int_eq(cache_has(1, GETCACHE_MAX_BODY, &v1), 1);
+	ck_assert_int_eq(cache_has(2, GETCACHE_MAX_BODY + 1, &v1), 0);
+	getcache_drop();
+}
+END_TEST
+
+START_TEST(test_cache_least_recent_goes)
+{
+	unsigned int	 i;
+
+	getcache_drop();
+	for (i = 0; i < GETCACHE_SLOTS; i++)
+		cache_put(i, 10, &v1);
+	ck_assert_int_eq(cache_has(0, 10, &v1), 1);	/* now the newest */
+	cache_put(GETCACHE_SLOTS, 10, &v1);		/* replaces 1 */
+	ck_assert_int_eq(cache_has(1, 10, &v1), 0);
+	for (i = 0; i <= GETCACHE_SLOTS; i++)
+		if (i != 1)
+			ck_assert_int_eq(cache_has(i, 10, &v1), 1);
+	getcache_drop();
+}
+END_TEST
+
 static Suite *
 reply_suite(void)
 {
@@ -896,6 +1023,12 @@ reply_suite(void)
 	tcase_add_test(tc, test_status_url_longest);
 	tcase_add_loop_test(tc, test_disposition, 0, NELEM(disp_cases));
 	tcase_add_loop_test(tc, test_disposition_longest, 0, 4);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cache");
+	tcase_add_test(tc, test_cache_versions);
+	tcase_add_test(tc, test_cache_drop);
+	tcase_add_test(tc, test_cache_largest);
+	tcase_add_test(tc, test_cache_least_recent_goes);
 	suite_add_tcase(s, tc);
 	return s;
 }
