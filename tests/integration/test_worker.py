@@ -453,13 +453,15 @@ class MarginZero(unittest.TestCase):
             self.assertEqual(doc["collected"], 100)
             with open(os.path.join(s.log, "worker.log"), errors="replace") as f:
                 again = f.read().count("reserving again")
-            # A busy machine wakes a few ms late at some slots (a CI run
-            # saw 6 of 5 batches' wake-ups late): each costs one more
-            # reservation.  Reserving again for ever would log it on every
-            # slot; fewer than three per batch of 20 is a late wake-up's
-            # one retry, with room for a loaded machine.
+            # Reserving again for ever would never send: the wait above
+            # fails first.  A busy machine wakes a few ms late at some
+            # slots, and each costs one more reservation: CI runs saw 6
+            # and, under the sanitizers on a loaded machine, 20 for these
+            # 5 batches.  Ten a batch is far past a loaded machine's and
+            # still catches a child that reserves again at nearly every
+            # slot before it sends.
             print("\n  100 cities collected; %d wake-ups past the slot" % again)
-            self.assertLess(again, 15)
+            self.assertLess(again, 50)
         finally:
             s.stop()
 
