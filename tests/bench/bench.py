@@ -181,8 +181,8 @@ def memory(pids):
 
 
 # Where the time goes: CPU seconds per component of a stack (its pid
-# file's process and descendants) and the database's own counts, read
-# before and after a phase.
+# file's process and that one's children, as processes() finds them) and
+# the database's own counts, read before and after a phase.
 COMPONENTS = ("mysqld", "fcgi", "worker", "nginx", "standin")
 DB_COUNTS = ("Questions", "Com_commit", "Com_stmt_execute", "Com_select", "Com_insert",
              "Com_update", "Com_delete", "Handler_commit", "Handler_read_key",
@@ -470,10 +470,10 @@ def bench_first_call():
                                                    (max(lat), sorted(lat)[2])))
 
 
-def rate_between(ev, t0, t1):
-    """Cities/min the stand-in saw arrive in [t0, t1)."""
-    n = sum(len(e["ids"]) for e in ev if t0 <= e["t"] < t1)
-    return n / max(t1 - t0, 1e-3) * 60
+def arrived_between(ev, t0, t1):
+    """The calls and the cities the stand-in saw arrive in [t0, t1)."""
+    got = [len(e["ids"]) for e in ev if t0 <= e["t"] < t1]
+    return len(got), sum(got)
 
 
 def bench_cold():
@@ -505,12 +505,13 @@ def bench_cold():
         post = wrk("http://127.0.0.1:%d/collect" % s.port, seconds=secs, script=lua, warmup=0)
         f1, pd = time.time(), profile(s)
         ev = arrivals(s)
-        quiet, flood = rate_between(ev, q0, q1), rate_between(ev, f0 + 1, f1)
-        calls = sum(1 for e in ev if q0 <= e["t"] < q1)
-        fcalls = sum(1 for e in ev if f0 + 1 <= e["t"] < f1)
+        calls, cities = arrived_between(ev, q0, q1)
+        fcalls, fcities = arrived_between(ev, f0 + 1, f1)
+        quiet = cities / max(q1 - q0, 1e-3) * 60
+        flood = fcities / max(f1 - f0 - 1, 1e-3) * 60
         print("    calls/s before %.1f (%.1f cities each), during %.1f (%.1f cities each)" % (
-            calls / (q1 - q0), quiet / 60 * (q1 - q0) / max(calls, 1),
-            fcalls / (f1 - f0 - 1), flood / 60 * (f1 - f0 - 1) / max(fcalls, 1)))
+            calls / (q1 - q0), cities / max(calls, 1),
+            fcalls / (f1 - f0 - 1), fcities / max(fcalls, 1)))
         profile_diff(pa, pb, calls, "batch, worker alone")
         profile_diff(pc, pd, post[0] * secs, "POST, beside the worker")
         errs = sum(1 for l in open(os.path.join(s.log, "fcgi.log"), errors="replace")
