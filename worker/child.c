@@ -14,7 +14,11 @@
  *
  * Every ~2 s, also while it sleeps at the gate, the child upserts its
  * heartbeat (heartbeat.c: alive, time spent waiting at the gate, batches)
- * and after each batch adds the API calls' outcomes to the counters.
+ * and adds the API calls' outcomes counted since to api_calls; also when
+ * it goes idle or stops, so a finished collection's calls are counted at
+ * once.  Not after every batch: under load each statement of a batch is
+ * a round trip that waits its turn at the database, and the counts do
+ * not need to be newer than the heartbeat.
  *
  * The child opens its own database connection and curl handles after
  * fork.  The database going away closes the connection; the child waits
@@ -85,6 +89,7 @@ static unsigned long		 batchno;
 static int64_t			 lease_end;	/* local: the batch's leases */
 static struct task		 tasks[OWM_GROUP_MAX];
 static struct answer_limits	 limits;	/* from the configuration */
+static unsigned int		 calls_due[CALL_NOUTCOMES]; /* not counted yet */
 static struct owm_call		 calls[OWM_CLIENT_MAX_CALLS];
 
 /* What a batch learnt: its answers' verdict, the gate's state. */
@@ -169,6 +174,25 @@ db_trouble(const struct db_err *e)
 }
 
 /*
+ * Add the calls counted since the last time to api_calls; kept for the
+ * next time if that fails (a failure is classified as beat()'s are).
+ */
+static void
+count_calls(void)
+{
+	struct db_err	 e;
+
+	if (conn.db == NULL)
+		return;
+	if (heartbeat_count_calls(calls_due, &e) == -1) {
+		if (!db_error_is_gone(e.code))
+			log_warnx("database: %s", e.msg);
+		return;
+	}
+	memset(calls_due, 0, sizeof(calls_due));
+}
+
+/*
  * Upsert the heartbeat if one is due.  A failure is left for the next
  * regular statement to classify: this may run in the middle of a batch,
  * which must keep its connection until it decides.
@@ -183,6 +207,7 @@ beat(int64_t now)
 		return;
 	if (heartbeat_beat(&stats, &e) == -1 && !db_error_is_gone(e.code))
 		log_warnx("database: %s", e.msg);
+	count_calls();
 }
 
 /* A slow API call (up to owm.timeout_ms) must not look like a dead child. */
@@ -565,17 +590,14 @@ fail:
 	return -1;
 }
 
-/* The batch's API calls, by outcome, into this child's counters. */
-static int
+/* The batch's API calls, by outcome, to be counted (count_calls). */
+static void
 report_calls(const struct verdict *v)
 {
-	struct db_err	 e;
+	int	 i;
 
-	if (heartbeat_count_calls(v->ans.calls, &e) == -1) {
-		db_trouble(&e);
-		return -1;
-	}
-	return 0;
+	for (i = 0; i < CALL_NOUTCOMES; i++)
+		calls_due[i] += v->ans.calls[i];
 }
 
 static void
@@ -689,6 +711,7 @@ round_once(void)
 		rc = cf->owm.mode == OWM_MODE_GROUP ? fetch_group(list, k, &v) :
 		    fetch_single(list, k, &v);
 		stats.batches++;
+		report_calls(&v);
 		retry_later(tasks, n);
 		/* Nothing reached the API: its cities wait for the gate. */
 		if (answer_gate(&v.ans, v.backoff_ms) & ANSWER_DOWN)
@@ -726,8 +749,6 @@ round_once(void)
 	}
 	batch_log(n, lost, before);
 	if (!told && report_gate(&v) == -1)
-		return -1;
-	if (report_calls(&v) == -1)
 		return -1;
 	return 1;
 }
@@ -827,12 +848,15 @@ child_run(const struct config *conf, int slot, int restarts, int fresh,
 		else {
 			/* Going idle: what the batches freed goes back to
 			 * the kernel instead of staying dirty till the next. */
-			if (worked)
+			if (worked) {
+				count_calls();
 				(void)malloc_trim(0);
+			}
 			worked = 0;
 			nap(cf->worker.poll_ms * US_PER_MS);
 		}
 	}
+	count_calls();
 	if (conn.db && heartbeat_leave(&stats, &e) == -1)
 		log_warnx("database: %s", e.msg);
 	db_conn_close(&conn);

@@ -70,10 +70,8 @@ enum {
 	G_INIT,
 	G_STATE,
 	G_LOCK,
-	G_NOW,
-	G_LAST,
+	G_VIEW,
 	G_REACH,
-	G_LATE,
 	G_INSERT,
 	G_ARRIVED,
 	G_MINUTE,
@@ -103,24 +101,29 @@ static const char *const sql[G_COUNT] = {
 	    "COALESCE(pause_reason, ''), backoff_ms, month, month_used, "
 	    "outage_since IS NOT NULL "
 	    "FROM rate_gate WHERE id = 1 FOR UPDATE",
-	[G_NOW] =
-	    "SELECT " US("NOW(6)") ", DATE_FORMAT(NOW(6), '%Y-%m'), "
-	    US("DATE_FORMAT(NOW(6) + INTERVAL 1 MONTH, '%Y-%m-01')"),
-	/* The newest slot and the running count through it. */
-	[G_LAST] =
-	    "SELECT " US("slot_at") ", cities, cum FROM rate_slots "
-	    "ORDER BY id DESC LIMIT 1",
+	/*
+	 * What a reservation places its slot from, in one statement once
+	 * the row is locked: the clock (row 0, with the month's name and the
+	 * next month's start), the newest slot and the running count through
+	 * it (row 0, NULL when there is none), and the slots whose calls may
+	 * have arrived after slot + margin and may still count at the
+	 * clock (rows 1: in flight, the reservation's bound; answered late;
+	 * given up on, sent + owm.hold_ms).  Slots are written only under
+	 * the lock, so none can come between the clock and them.
+	 */
+	[G_VIEW] =
+	    "SELECT 0, " US("NOW(6)") ", "
+	    US("DATE_FORMAT(NOW(6) + INTERVAL 1 MONTH, '%Y-%m-01')") ", "
+	    "DATE_FORMAT(NOW(6), '%Y-%m'), " US("l.slot_at") ", l.cities, "
+	    "l.cum FROM (SELECT 1) AS one LEFT JOIN (SELECT slot_at, cities, "
+	    "cum FROM rate_slots ORDER BY id DESC LIMIT 1) AS l ON 1 "
+	    "UNION ALL (SELECT 1, " US("slot_at") ", " US("arrive_by") ", "
+	    "NULL, NULL, cities, NULL FROM rate_slots WHERE arrive_by > "
+	    "NOW(6) - " RULES_WINDOW_SQL " ORDER BY arrive_by DESC LIMIT ?)",
 	/* The oldest slot whose running count reaches ?. */
 	[G_REACH] =
 	    "SELECT " US("slot_at") ", cities, cum FROM rate_slots "
 	    "WHERE cum >= ? ORDER BY cum LIMIT 1",
-	/* The slots whose calls may have arrived after slot + margin and
-	 * may still count: in flight (the reservation's bound), answered
-	 * late, or given up on (sent + owm.hold_ms). */
-	[G_LATE] =
-	    "SELECT " US("slot_at") ", " US("arrive_by") ", cities "
-	    "FROM rate_slots WHERE arrive_by > " AT("?") " "
-	    "ORDER BY arrive_by DESC LIMIT ?",
 	[G_INSERT] =
 	    "INSERT INTO rate_slots (slot_at, cities, owner, cum, arrive_by) "
 	    "VALUES (" AT("?") ", ?, ?, ?, " AT("?") ")",
@@ -212,8 +215,8 @@ no_row(struct db_err *e)
 
 
 /*
- * One slot from G_LAST or G_REACH (p: its parameter, or NULL): 1 with
- * *slot and *cum set, 0 when there is none.
+ * The slot G_REACH finds (p: its parameter): 1 with *slot and *cum set,
+ * 0 when there is none.
  */
 static int
 one_slot(MYSQL_STMT *q, MYSQL_BIND *p, struct rategate_slot *slot,
@@ -255,67 +258,30 @@ reach(void *arg, unsigned long long target, struct rategate_slot *slot,
 	return rc;
 }
 
-/* The late slots that may count at now or later, into late[]. */
-static int
-late_slots(int64_t now, struct rategate_slot *late, size_t *nlate,
-    struct db_err *e)
-{
-	MYSQL_STMT	*q = st[G_LATE];
-	MYSQL_BIND	 p[2], o[3];
-	long long	 since = now - RATEGATE_WINDOW_US, cap = LATE_MAX + 1;
-	long long	 at, arrive, cities;
-	int		 rc;
-
-	*nlate = 0;
-	db_bind_i64(&p[0], &since);
-	db_bind_i64(&p[1], &cap);
-	db_bind_i64(&o[0], &at);
-	db_bind_i64(&o[1], &arrive);
-	db_bind_i64(&o[2], &cities);
-	if (db_run(set.db, q, p, "late slots", e) == -1 ||
-	    mysql_stmt_bind_result(q, o) != 0)
-		return db_fail(set.db, q, "late slots", e);
-	while ((rc = mysql_stmt_fetch(q)) == 0) {
-		if (*nlate == LATE_MAX) {
-			mysql_stmt_free_result(q);
-			e->code = 0;
-			snprintf(e->msg, sizeof(e->msg), "rate gate: more than "
-			    "%d calls in flight or answered late in a minute",
-			    LATE_MAX);
-			return -1;
-		}
-		late[*nlate].at = at;
-		late[*nlate].arrive = arrive;
-		late[*nlate].cities = (unsigned int)cities;
-		(*nlate)++;
-	}
-	mysql_stmt_free_result(q);
-	if (rc != MYSQL_NO_DATA)
-		return db_fail(set.db, q, "late slots", e);
-	return 0;
-}
-
-/* Where n cities may go: rategate_place from the database's lookups. */
-static int
-place(int64_t now, unsigned int n, int64_t *t, unsigned long long *cum_last,
-    struct db_err *e)
-{
-	static struct rategate_slot late[LATE_MAX];
-	struct rategate_slot last;
-	size_t		 nlate;
-	const char	*why;
+/* What G_VIEW read: the clock and the slots a reservation places by. */
+struct view {
+	int64_t		 now;		/* database clock */
+	long long	 next_month;	/* database clock */
+	char		 cur[16];	/* the clock's 'YYYY-MM' */
 	int		 have_last;
+	struct rategate_slot last;	/* the newest slot */
+	unsigned long long cum_last;	/* the running count through it */
+	struct rategate_slot late[LATE_MAX];
+	size_t		 nlate;
+};
 
-	*cum_last = 0;
-	if ((have_last = one_slot(st[G_LAST], NULL, &last, cum_last, e)) == -1)
-		return -1;
-	if (late_slots(now, late, &nlate, e) == -1)
-		return -1;
+/* Where n cities may go: rategate_place from the gate's view. */
+static int
+place(const struct view *v, unsigned int n, int64_t *t, struct db_err *e)
+{
+	const char	*why;
+
 	e->code = 0;
 	e->msg[0] = '\0';
-	if (rategate_place(now, have_last ? &last : NULL, *cum_last, late,
-	    nlate, reach, e, n, (unsigned long long)cf->owm.cities_per_minute,
-	    cf->owm.margin_ms, t, &why) == -1) {
+	if (rategate_place(v->now, v->have_last ? &v->last : NULL, v->cum_last,
+	    v->late, v->nlate, reach, e, n,
+	    (unsigned long long)cf->owm.cities_per_minute, cf->owm.margin_ms,
+	    t, &why) == -1) {
 		if (why != e->msg)
 			snprintf(e->msg, sizeof(e->msg), "rate gate: %s", why);
 		return -1;
@@ -375,26 +341,121 @@ gate_check(struct gate_state *g, struct db_err *e)
 	return until > now ? GATE_PAUSED : GATE_OK;
 }
 
-/* The gate's row as locked, and the clock's month. */
+/* The gate's row as locked. */
 struct locked {
 	long long	 used;		/* month_used */
-	long long	 next_month;	/* database clock */
 	char		 month[16];	/* the row's 'YYYY-MM' */
-	char		 cur[16];	/* the clock's */
 };
+
+/* One row of G_VIEW into v: 0, or -1 on a broken shape. */
+struct view_row {
+	long long	 kind, a, b, c, cities;
+	unsigned long long cum;
+	my_bool		 bnull, cnull, citiesnull, cumnull, curnull;
+	unsigned long	 curlen;
+};
+
+static int
+view_row(struct view *v, struct view_row *r, struct db_err *e)
+{
+	if (r->kind == 0) {
+		if (v->now != 0 || r->bnull)
+			goto shape;
+		v->now = r->a;
+		v->next_month = r->b;
+		terminate(v->cur, r->curlen, sizeof(v->cur));
+		if ((v->have_last = !r->cnull)) {
+			v->last.at = r->c;
+			v->last.arrive = 0;
+			v->last.cities = (unsigned int)r->cities;
+			v->cum_last = r->cum;
+		}
+		return 0;
+	}
+	if (v->nlate == LATE_MAX) {
+		e->code = 0;
+		snprintf(e->msg, sizeof(e->msg), "rate gate: more than %d "
+		    "calls in flight or answered late in a minute", LATE_MAX);
+		return -1;
+	}
+	if (r->bnull || r->citiesnull)
+		goto shape;
+	v->late[v->nlate].at = r->a;
+	v->late[v->nlate].arrive = r->b;
+	v->late[v->nlate].cities = (unsigned int)r->cities;
+	v->nlate++;
+	return 0;
+shape:
+	e->code = 0;
+	snprintf(e->msg, sizeof(e->msg), "rate gate: the clock's row is "
+	    "missing or repeated");
+	return -1;
+}
+
+/*
+ * Inside the reservation's transaction, the gate's row locked: the clock
+ * and the slots (G_VIEW), read between two local readings of the
+ * monotonic clock, into g and v.
+ */
+static int
+read_view(struct gate_state *g, struct view *v, struct db_err *e)
+{
+	MYSQL_STMT	*q = st[G_VIEW];
+	MYSQL_BIND	 p[1], o[7];
+	struct view_row	 r;
+	long long	 cap = LATE_MAX + 1;
+	int		 rc;
+
+	memset(&r, 0, sizeof(r));
+	v->now = 0;
+	v->nlate = 0;
+	v->have_last = 0;
+	v->cum_last = 0;
+	db_bind_i64(&p[0], &cap);
+	db_bind_i64(&o[0], &r.kind);
+	db_bind_i64(&o[1], &r.a);
+	db_bind_i64(&o[2], &r.b);
+	o[2].is_null = &r.bnull;
+	db_bind_out_str(&o[3], v->cur, sizeof(v->cur) - 1, &r.curlen,
+	    &r.curnull);
+	db_bind_i64(&o[4], &r.c);
+	o[4].is_null = &r.cnull;
+	db_bind_i64(&o[5], &r.cities);
+	o[5].is_null = &r.citiesnull;
+	db_bind_u64(&o[6], &r.cum);
+	o[6].is_null = &r.cumnull;
+	g->mono_lo = daemon_mono_us();
+	if (db_run(set.db, q, p, "rate gate view", e) == -1 ||
+	    mysql_stmt_bind_result(q, o) != 0)
+		return db_fail(set.db, q, "rate gate view", e);
+	while ((rc = mysql_stmt_fetch(q)) == 0)
+		if (view_row(v, &r, e) == -1) {
+			mysql_stmt_free_result(q);
+			return -1;
+		}
+	g->mono_hi = daemon_mono_us();
+	if (db_fetch_end(set.db, q, rc, "rate gate view", e) == -1)
+		return -1;
+	if (v->now == 0)
+		return no_row(e);
+	g->now = v->now;
+	return 0;
+}
 
 /*
  * Inside the reservation's transaction: lock the gate's row, then read
- * the clock between two local readings (never in the locking statement:
- * it may have waited for the lock).  g gets the clock and the pause.
+ * the clock and the slots (never the clock in the locking statement: its
+ * NOW(6) is the statement's start, before any wait for the lock).  g gets
+ * the clock and the pause.
  */
 static int
-lock_gate(struct gate_state *g, struct locked *l, struct db_err *e)
+lock_gate(struct gate_state *g, struct locked *l, struct view *v,
+    struct db_err *e)
 {
 	MYSQL_BIND	 o[6];
-	long long	 now, until, backoff, outage;
-	unsigned long	 rlen, mlen, clen;
-	my_bool		 rnull, mnull, cnull;
+	long long	 until, backoff, outage;
+	unsigned long	 rlen, mlen;
+	my_bool		 rnull, mnull;
 
 	db_bind_i64(&o[0], &until);
 	db_bind_out_str(&o[1], g->reason, sizeof(g->reason) - 1, &rlen, &rnull);
@@ -404,22 +465,13 @@ lock_gate(struct gate_state *g, struct locked *l, struct db_err *e)
 	db_bind_i64(&o[5], &outage);
 	if (one_row(st[G_LOCK], o, "rate gate lock", e) == -1)
 		return -1;
-	g->outage = outage != 0;
-	/* The lock is ours: now the clock, between two local readings. */
-	db_bind_i64(&o[0], &now);
-	db_bind_out_str(&o[1], l->cur, sizeof(l->cur) - 1, &clen, &cnull);
-	db_bind_i64(&o[2], &l->next_month);
-	g->mono_lo = daemon_mono_us();
-	if (one_row(st[G_NOW], o, "database clock", e) == -1)
-		return -1;
-	g->mono_hi = daemon_mono_us();
 	terminate(g->reason, rlen, sizeof(g->reason));
 	terminate(l->month, mlen, sizeof(l->month));
-	terminate(l->cur, clen, sizeof(l->cur));
-	g->now = now;
+	g->outage = outage != 0;
 	g->paused_until = until;
 	g->backoff_ms = (unsigned int)backoff;
-	return 0;
+	/* The lock is ours: now the clock. */
+	return read_view(g, v, e);
 }
 
 /*
@@ -428,17 +480,17 @@ lock_gate(struct gate_state *g, struct locked *l, struct db_err *e)
  * cities are spent, else GATE_OK with *n cut to what is left.
  */
 static int
-month_cap(struct gate_state *g, struct locked *l, unsigned int *n,
-    struct db_err *e)
+month_cap(struct gate_state *g, struct locked *l, const struct view *v,
+    unsigned int *n, struct db_err *e)
 {
 	long long	 cap = cf->owm.cities_per_month;
 
-	if (strcmp(l->month, l->cur) != 0)
+	if (strcmp(l->month, v->cur) != 0)
 		l->used = 0;		/* a new month */
 	if (cap > 0 && l->used >= cap) {
-		if (pause_month(l->next_month, e) == -1)
+		if (pause_month(v->next_month, e) == -1)
 			return -1;
-		g->paused_until = l->next_month;
+		g->paused_until = v->next_month;
 		snprintf(g->reason, sizeof(g->reason), "%s", RULES_PAUSE_MONTH);
 		return GATE_PAUSED;
 	}
@@ -463,8 +515,8 @@ send_by(int64_t t)
  */
 static int
 record_slot(struct gate_state *g, unsigned int n, const char *owner,
-    int64_t t, unsigned long long cum, struct locked *l, int64_t *deadline,
-    struct db_err *e)
+    int64_t t, unsigned long long cum, struct locked *l,
+    const struct view *v, int64_t *deadline, struct db_err *e)
 {
 	MYSQL_BIND	 p[5];
 	long long	 at = t, cities = n, end, bound;
@@ -488,7 +540,7 @@ record_slot(struct gate_state *g, unsigned int n, const char *owner,
 	if (db_run(set.db, st[G_MINUTE], p, "api minute count", e) == -1)
 		return -1;
 	l->used += n;
-	db_bind_str(&p[0], l->cur, &clen);
+	db_bind_str(&p[0], v->cur, &clen);
 	db_bind_i64(&p[1], &l->used);
 	if (db_run(set.db, st[G_MONTH], p, "rate gate month", e) == -1)
 		return -1;
@@ -523,21 +575,21 @@ int
 gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
     struct db_err *e)
 {
+	static struct view v;	/* LATE_MAX slots: not on the stack */
 	struct locked	 l;
-	unsigned long long cum;
 	int64_t		 t, deadline;
 	int		 rc;
 
 	memset(g, 0, sizeof(*g));
 	if (db_begin(set.db, e) == -1)
 		return -1;
-	if (lock_gate(g, &l, e) == -1)
+	if (lock_gate(g, &l, &v, e) == -1)
 		goto fail;
 	if (g->paused_until > g->now) {
 		db_rollback(set.db);
 		return GATE_PAUSED;
 	}
-	if ((rc = month_cap(g, &l, &n, e)) == -1)
+	if ((rc = month_cap(g, &l, &v, &n, e)) == -1)
 		goto fail;
 	if (rc == GATE_PAUSED) {
 		if (db_commit(set.db, e) == -1)
@@ -549,8 +601,9 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 		n = 1;
 		g->probe = 1;
 	}
-	if (place(g->now, n, &t, &cum, e) == -1 ||
-	    record_slot(g, n, owner, t, cum, &l, &deadline, e) == -1 ||
+	if (place(&v, n, &t, e) == -1 ||
+	    record_slot(g, n, owner, t, v.cum_last, &l, &v, &deadline, e) ==
+	    -1 ||
 	    (g->probe && hold(deadline, e) == -1) ||
 	    clean_if_due(e) == -1 ||
 	    db_commit(set.db, e) == -1)

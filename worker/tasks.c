@@ -424,7 +424,7 @@ u32_cmp(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y;
 }
 
-/* A batch's new lease: the body of its transaction (db_transaction). */
+/* A batch's new lease. */
 struct lease {
 	const char	*owner;
 	uint32_t	 city[VMAX];
@@ -447,10 +447,12 @@ lease_once(void *arg, struct db_err *e)
 }
 
 /*
- * In a transaction of its own, so that a deadlock (a POST's INSERT IGNORE
- * queueing the same cities takes their locks in the same order, but the
- * claim index's entries it inserts meet the ones this update moves) is
- * simply run again, as every transaction here is.
+ * One statement on its own (autocommit: one round trip, where a
+ * transaction around it took three), run again after a deadlock (a POST's
+ * INSERT IGNORE queueing the same cities takes their locks in the same
+ * order, but the claim index's entries it inserts meet the ones this
+ * update moves), as every transaction here is: a statement that failed
+ * so changed nothing.
  */
 int
 tasks_lease_until(const char *owner, struct task *const *list, size_t n,
@@ -458,6 +460,7 @@ tasks_lease_until(const char *owner, struct task *const *list, size_t n,
 {
 	struct lease	 l;
 	size_t		 i;
+	int		 attempt;
 
 	if (n == 0 || n > VMAX)
 		return 0;
@@ -467,7 +470,10 @@ tasks_lease_until(const char *owner, struct task *const *list, size_t n,
 	for (i = 0; i < n; i++)
 		l.city[i] = list[i]->city;
 	qsort(l.city, n, sizeof(l.city[0]), u32_cmp);
-	return db_transaction(set.db, lease_once, &l, e);
+	for (attempt = 0; lease_once(&l, e) == -1; attempt++)
+		if (!db_retry(e->code, attempt))
+			return -1;
+	return 0;
 }
 
 /* A release: the body of its transaction.  which: T_RELEASE (owner is
