@@ -92,7 +92,7 @@ LIB_SRC		:= lib/log.c lib/buf.c lib/json.c lib/jsontok.c lib/config.c \
 FCGI_SRC	:= fcgi/main.c fcgi/handlers.c fcgi/parse.c fcgi/validate.c \
 		   fcgi/store.c fcgi/post.c fcgi/read.c fcgi/cancel.c \
 		   fcgi/reply.c fcgi/getcache.c fcgi/health.c \
-		   fcgi/csv.c fcgi/answers.c
+		   fcgi/csv.c fcgi/answers.c fcgi/admit.c
 LIB_OBJ		 = $(LIB_SRC:%.c=$(B)/%.o) $(B)/cities_default.o
 FCGI_OBJ	 = $(FCGI_SRC:%.c=$(B)/%.o)
 
@@ -100,7 +100,7 @@ PROGRAMS	 = $(B)/owmcollect-fcgi
 UNIT_TESTS	 = $(B)/tests/check_json $(B)/tests/check_config \
 		   $(B)/tests/check_parse $(B)/tests/check_csv \
 		   $(B)/tests/check_reply $(B)/tests/check_db $(B)/tests/check_num \
-		   $(B)/tests/check_tables
+		   $(B)/tests/check_tables $(B)/tests/check_admit
 
 # `make` alone builds every program, not the first target worker.mk names.
 .DEFAULT_GOAL	:= all
@@ -223,6 +223,9 @@ $(B)/tests/check_parse: $(B)/tests/unit/check_parse.o $(B)/fcgi/parse.o \
     $(B)/fcgi/validate.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_csv: $(B)/tests/unit/check_csv.o $(B)/fcgi/csv.o \
+    $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
+$(B)/tests/check_admit: $(B)/tests/unit/check_admit.o $(B)/fcgi/admit.o \
     $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_COMMON)
 $(B)/tests/check_reply: $(B)/tests/unit/check_reply.o $(B)/fcgi/reply.o \

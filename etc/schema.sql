@@ -220,6 +220,11 @@ ALTER TABLE rate_gate ADD COLUMN IF NOT EXISTS
 	outage_error VARCHAR(160) NULL;
 ALTER TABLE rate_gate ADD COLUMN IF NOT EXISTS
 	outage_backoff_ms INT UNSIGNED NOT NULL DEFAULT 0;
+-- Until when the worker says it is behind: its children have found the
+-- gate open (their slots at once, their batches full) for a second or
+-- more, so what holds the collection back is not the limit but the
+-- machine; POSTs then give way (http.posts_while_behind).
+ALTER TABLE rate_gate ADD COLUMN IF NOT EXISTS behind_until DATETIME(6) NULL;
 INSERT IGNORE INTO rate_gate (id) VALUES (1);
 
 -- The sliding-window log: each reservation of n cities at slot_at (database

@@ -15,6 +15,7 @@
  */
 #include <string.h>
 
+#include "admit.h"
 #include "answers.h"
 #include "buf.h"
 #include "health.h"
@@ -57,7 +58,9 @@ static const char *const sql[HS_COUNT] = {
 	    PAUSED(RULES_PAUSE_429) ", " PAUSED(RULES_PAUSE_KEY) ", "
 	    PAUSED(RULES_PAUSE_MONTH) ", "
 	    "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), "
-	    "NOW(6)) FROM city_tasks), 0) FROM "
+	    "NOW(6)) FROM city_tasks), 0), "
+	    "COALESCE((SELECT behind_until > NOW(6) FROM rate_gate "
+	    "WHERE id = 1), 0) FROM "
 	    "(SELECT " COUNTER("requests") " AS n, "
 	    COUNTER("cities") " AS cities, "
 	    COUNTER("collected") " AS collected, "
@@ -103,6 +106,7 @@ enum {
 	SUM_PAUSED_KEY,
 	SUM_PAUSED_MONTH,
 	SUM_OLDEST_US,
+	SUM_BEHIND,
 	SUM_COLS
 };
 
@@ -268,6 +272,7 @@ read_sums(struct health_sums *m, struct db_err *e)
 		[SUM_PAUSED_KEY] = &m->paused_key,
 		[SUM_PAUSED_MONTH] = &m->paused_month,
 		[SUM_OLDEST_US] = &m->oldest_us,
+		[SUM_BEHIND] = &m->behind,
 	};
 	MYSQL_BIND	 o[SUM_COLS];
 	my_bool		 null[SUM_COLS];
@@ -320,5 +325,6 @@ health_metrics(struct health_sums *m)
 	m->call = (const struct health_call *)(void *)calls.data;
 	m->calls = calls.len / sizeof(*m->call);
 	answers_read(m->answers);
+	admit_read(&m->post_waits, &m->post_wait_s);
 	return STORE_OK;
 }

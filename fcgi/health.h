@@ -64,7 +64,10 @@ struct health_sums {
 					 * the gate paused, and why */
 	long long	 oldest_us;	/* the oldest queued city's age; 0:
 					 * none queued */
+	long long	 behind;	/* 0/1: the worker says it is behind */
 	long long	 answers[ANSWERS_CLASSES]; /* by status class */
+	long long	 post_waits;	/* POSTs that waited for a turn */
+	double		 post_wait_s;	/* ... and their wait in all */
 	const struct health_call *call;	/* API calls by outcome */
 	size_t		 calls;
 };

@@ -34,6 +34,7 @@
 
 #include <fcgiapp.h>
 
+#include "admit.h"
 #include "answers.h"
 #include "config.h"
 #include "daemon.h"
@@ -331,6 +332,9 @@ reload(void)
 		return -1;
 	if (strcmp(next.http.socket, conf.http.socket) != 0)
 		log_warnx("http.socket changed: takes effect at restart");
+	if (next.http.posts_while_behind != conf.http.posts_while_behind)
+		log_warnx("http.posts_while_behind changed: takes effect at "
+		    "restart");
 	config_free(&conf);
 	conf = next;
 	return 0;
@@ -371,10 +375,15 @@ main(int argc, char *argv[])
 	listen_fd = listen_unix(conf.http.socket, conf.http.socket_group);
 	if (answers_init() == -1)
 		fatal(1, "mmap");
+	/* Without its semaphore the program still serves, as with 0. */
+	if (admit_init((int)conf.http.posts_while_behind) == -1)
+		log_warn("http.posts_while_behind: no semaphore, POSTs will "
+		    "not give way to the worker");
 	log_info("listening on %s with %lld processes", conf.http.socket,
 	    conf.http.processes);
 	rc = supervise(&ops);
 	sock_unlink();
+	admit_free();
 	config_free(&conf);
 	return rc;
 }

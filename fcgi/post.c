@@ -36,9 +36,11 @@
 
 #include <mysqld_error.h>
 
+#include "admit.h"
 #include "buf.h"
 #include "config.h"
 #include "counters.h"
+#include "daemon.h"
 #include "log.h"
 #include "parse.h"
 #include "post.h"
@@ -59,8 +61,15 @@ enum {
 };
 
 static const char *const sql[POST_COUNT] = {
-	/* The database's clock, and the queue's current turn. */
-	[POST_NOW] = queue_turn_sql,
+	/*
+	 * The database's clock, the queue's current turn (queue_turn_sql's
+	 * two), and for how many more microseconds the worker says it is
+	 * behind (admit.h; 0 or less: it is not).
+	 */
+	[POST_NOW] =
+	    "SELECT NOW(6), COALESCE(MIN(turn), 0), COALESCE((SELECT "
+	    "TIMESTAMPDIFF(MICROSECOND, NOW(6), behind_until) FROM rate_gate "
+	    "WHERE id = 1), 0) FROM city_tasks",
 	/*
 	 * Of the request's cities ([id, ...] as JSON), those with a reading
 	 * fresher than the cut-off, and those already queued, with their
@@ -495,6 +504,25 @@ count(const struct post *p, struct db_err *e)
 }
 
 /*
+ * The clock and the queue's turn, into p; and whether the worker is
+ * behind, for this process's next POSTs (admit.h).
+ */
+static int
+turn(struct post *p, struct db_err *e)
+{
+	MYSQL_BIND	 o[3];
+	long long	 behind;
+
+	db_bind_time(&o[0], &p->now);
+	db_bind_u64(&o[1], &p->base);
+	db_bind_i64(&o[2], &behind);
+	if (db_one_row(set.db, st[POST_NOW], NULL, o, "queue turn", e) != 0)
+		return -1;
+	admit_behind(daemon_mono_us() + (behind > 0 ? behind : 0));
+	return 0;
+}
+
+/*
  * One attempt (store_transaction's body).  Fresh readings and queued
  * cities are read first, without locks, so a POST whose cities are all
  * fresh or queued is POST_NOW, POST_LOOK, the request row and the counters: it
@@ -508,7 +536,7 @@ collect_once(void *arg, struct db_err *e)
 	enum store_rc	 rc;
 
 	*p = (struct post){ .r = p->r, .sent = p->sent };
-	if (queue_turn(set.db, st[POST_NOW], &p->now, &p->base, e) == -1)
+	if (turn(p, e) == -1)
 		return STORE_FAILED;
 	if ((rc = look(p, e)) != STORE_OK)
 		return rc;
@@ -549,9 +577,14 @@ post_collect(const struct collect_req *r, struct accepted *a)
 {
 	struct post	 p = { .r = r };
 	enum store_rc	 rc;
+	int		 turn_taken;
 
+	/* While the worker is behind, a turn among this host's POSTs. */
+	turn_taken = admit_enter();
 	rc = store_transaction("POST /collect", collect_once, collect_unsure,
 	    &p);
+	if (turn_taken)
+		admit_leave();
 	if (rc == STORE_DONE_BEFORE) {
 		log_notice("POST /collect: a COMMIT left unanswered by a lost "
 		    "connection had taken effect: request %llu answered "

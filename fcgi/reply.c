@@ -512,6 +512,14 @@ metrics_answers(struct buf *out, const struct health_sums *m)
 	for (i = 0; i < ANSWERS_CLASSES; i++)
 		buf_printf(out, "owmcollect_http_answers_total{code=\"%dxx\"} "
 		    "%lld\n", i + 1, m->answers[i]);
+	metric(out, "owmcollect_http_post_waits_total", "counter",
+	    "POSTs of the FastCGI program since it started that waited for "
+	    "a turn while the worker was behind (http.posts_while_behind).",
+	    m->post_waits);
+	family(out, "owmcollect_http_post_wait_seconds_total", "counter",
+	    "Their time waiting, in all.");
+	buf_printf(out, "owmcollect_http_post_wait_seconds_total %.6f\n",
+	    m->post_wait_s);
 }
 
 void
@@ -553,6 +561,10 @@ reply_metrics(struct buf *out, const struct health_sums *m, long long limit)
 	    m->down_us > 0 ? m->down_us / 1000000 : 0,
 	    m->down_us > 0 ? m->down_us % 1000000 : 0);
 	metrics_paused(out, m);
+	metric(out, "owmcollect_worker_behind", "gauge",
+	    "1 while the worker says it is behind: its children find the "
+	    "rate gate open and spend their time at the database (POSTs "
+	    "then give way), else 0.", m->behind);
 	family(out, "owmcollect_queue_oldest_age_seconds", "gauge",
 	    "Age of the oldest queued city (0 while none is queued).");
 	buf_printf(out, "owmcollect_queue_oldest_age_seconds %lld.%06lld\n",

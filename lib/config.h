@@ -57,6 +57,7 @@ struct config {
 		char		*socket;
 		char		*socket_group;
 		long long	 processes;
+		long long	 posts_while_behind;
 		long long	 max_body;
 		char		*token;
 	} http;

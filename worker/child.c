@@ -73,6 +73,8 @@
 /* A completion that lost its connection keeps trying at least this long
  * (and while the batch's leases last): its calls are spent already. */
 #define STORE_RETRY_US	(10 * US_PER_S)
+/* Full batches at an open gate this long: the worker is behind. */
+#define BEHIND_AFTER_US	US_PER_S
 
 static const struct config	*cf;
 static volatile sig_atomic_t	 quit;
@@ -88,6 +90,10 @@ static int64_t			 next_beat;
 static unsigned long		 batchno;
 static int64_t			 lease_end;	/* local: the batch's leases */
 static struct task		 tasks[OWM_GROUP_MAX];
+static int64_t			 behind_since;	/* 0: not behind */
+static int			 pace_open;	/* the round's gate: open */
+static int			 pace_full;	/* a full batch was due */
+static int64_t			 pace_calls;	/* the round's time in calls */
 static struct answer_limits	 limits;	/* from the configuration */
 static unsigned int		 calls_due[CALL_NOUTCOMES]; /* not counted yet */
 static struct owm_call		 calls[OWM_CLIENT_MAX_CALLS];
@@ -315,6 +321,49 @@ late_allowed(void)
 }
 
 /*
+ * The worker is behind when this child has found the gate open for full
+ * batches for BEHIND_AFTER_US: every call it makes could have been made
+ * sooner, by a machine less busy.  Its reservations then say so to the
+ * gate (rate_gate.behind_until), and the POSTs give the database to the
+ * work the key is paid for (docs/design.md, "The worker's share").
+ */
+static int
+behind(void)
+{
+	return behind_since != 0 &&
+	    daemon_mono_us() - behind_since >= BEHIND_AFTER_US;
+}
+
+/*
+ * After a round's calls (the round began at start, with wait0 spent at
+ * the gate then).  It counts towards being behind if the gate was open
+ * for a full batch and the round spent longer at the database (its claim
+ * and reservation) than in its API calls (a slow API is no reason for
+ * the POSTs to give way: they would not make it faster); any other round
+ * ends that.  Once behind, the worker stays so while a full batch is due
+ * at each round, even as it keeps up again: it keeps up because the POSTs
+ * give way.  Less than a batch due (the backlog is done) ends it.
+ */
+static void
+pace(int64_t start, int64_t wait0)
+{
+	int64_t	 now = daemon_mono_us();
+	int64_t	 rest = now - start - pace_calls -
+		    (stats.gate_wait_us - wait0);
+
+	if (behind()) {
+		if (!pace_full)
+			behind_since = 0;
+		return;
+	}
+	if (pace_open && pace_full && rest > pace_calls) {
+		if (behind_since == 0)
+			behind_since = now;
+	} else
+		behind_since = 0;
+}
+
+/*
  * Reserve a slot for the n tasks of list, and keep their leases past its
  * calls: how many tasks it covers (the monthly cap may cut them; the
  * others are released), 0 when the gate is paused (all released), -1 on
@@ -327,10 +376,14 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 	struct db_err	 e;
 	int		 rc;
 
-	if ((rc = gate_reserve((unsigned int)n, owner, g, &e)) == -1) {
+	if ((rc = gate_reserve((unsigned int)n, owner, behind(), g, &e)) ==
+	    -1) {
 		db_trouble(&e);
 		return -1;
 	}
+	/* The gate open at once for a full batch: the limit is not what
+	 * holds the collection back (pace() decides what does). */
+	pace_open = rc == GATE_OK && g->slot <= g->now;
 	if (rc == GATE_PAUSED) {
 		release_all(list, n, g->reason);
 		return 0;
@@ -459,6 +512,7 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 	struct pass	 ps;
 	uint32_t	 ids[OWM_GROUP_MAX];
 	size_t		 i;
+	int64_t		 t0;
 	int		 k;
 
 	if ((k = pass_gate(list, n, n, v, &ps)) <= 0)
@@ -469,8 +523,10 @@ fetch_single(struct task **list, size_t n, struct verdict *v)
 		calls[i].ids = &ids[i];
 		calls[i].nids = 1;
 	}
+	t0 = daemon_mono_us();
 	owm_client_run(calls, (size_t)k, ps.connect_by, ps.send_by, ps.end_by,
 	    beat_if_due);
+	pace_calls += daemon_mono_us() - t0;
 	arrived(&ps, calls, (size_t)k);
 	for (i = 0; i < (size_t)k; i++) {
 		log_debug("GET /weather id=%u: %ld%s%s", ids[i],
@@ -491,6 +547,7 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	struct pass	 ps;
 	uint32_t	 ids[OWM_GROUP_MAX];
 	size_t		 i, nmissing;
+	int64_t		 t0;
 	int		 k;
 
 	if ((k = pass_gate(list, n, 1, v, &ps)) <= 0)
@@ -501,8 +558,10 @@ fetch_group(struct task **list, size_t n, struct verdict *v)
 	calls[0].group = 1;
 	calls[0].ids = ids;
 	calls[0].nids = n;
+	t0 = daemon_mono_us();
 	owm_client_run(calls, 1, ps.connect_by, ps.send_by, ps.end_by,
 	    beat_if_due);
+	pace_calls += daemon_mono_us() - t0;
 	arrived(&ps, calls, 1);
 	stats.cities += n;
 	log_debug("GET /group (%zu ids from %u): %ld%s%s", n, ids[0],
@@ -674,10 +733,13 @@ round_once(void)
 	struct verdict	 v;
 	struct task	*list[OWM_GROUP_MAX];
 	struct db_err	 e;
-	size_t		 n, i, k, lost, before, max;
-	int64_t		 until;
+	size_t		 n, i, k, lost, before, max, due;
+	int64_t		 until, start = daemon_mono_us();
+	int64_t		 wait0 = stats.gate_wait_us;
 	int		 rc, told;
 
+	pace_open = pace_full = 0;
+	pace_calls = 0;
 	if ((rc = gate_check(&g, &e)) == -1) {
 		db_trouble(&e);
 		return -1;
@@ -695,13 +757,18 @@ round_once(void)
 	snprintf(owner, sizeof(owner), "%s:%ld:%lu", stats.owner, stats.pid,
 	    ++batchno);
 	lease_end = daemon_mono_us() + cf->worker.lease_seconds * US_PER_S;
-	if (tasks_claim(owner, tasks, max, &n, &e) == -1) {
+	if (tasks_claim(owner, tasks, max, &n, &due, &e) == -1) {
 		db_trouble(&e);
 		drop_batch();
 		return -1;
 	}
-	if (n == 0)
+	/* A full batch was due: the queue holds a backlog (others' leases
+	 * may still have cut this batch). */
+	pace_full = due >= max;
+	if (n == 0) {
+		behind_since = 0;	/* the queue is empty */
 		return 0;
+	}
 	memset(&v, 0, sizeof(v));
 	for (i = k = 0; i < n; i++)
 		if (tasks[i].out == TASK_PENDING)
@@ -712,6 +779,7 @@ round_once(void)
 		    fetch_single(list, k, &v);
 		stats.batches++;
 		report_calls(&v);
+		pace(start, wait0);
 		retry_later(tasks, n);
 		/* Nothing reached the API: its cities wait for the gate. */
 		if (answer_gate(&v.ans, v.backoff_ms) & ANSWER_DOWN)

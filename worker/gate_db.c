@@ -134,8 +134,12 @@ static const char *const sql[G_COUNT] = {
 	    "INSERT INTO api_minutes (minute, cities) VALUES "
 	    "(DATE_FORMAT(" AT("?") ", '%Y-%m-%d %H:%i:00'), ?) "
 	    "ON DUPLICATE KEY UPDATE cities = cities + VALUES(cities)",
+	/* The month's count; and, if the child says so, that the worker is
+	 * behind (GATE_BEHIND_SQL from now). */
 	[G_MONTH] =
-	    "UPDATE rate_gate SET month = ?, month_used = ? WHERE id = 1",
+	    "UPDATE rate_gate SET month = ?, month_used = ?, behind_until = "
+	    "IF(?, NOW(6) + INTERVAL " GATE_BEHIND_SQL ", behind_until) "
+	    "WHERE id = 1",
 	[G_PAUSE] =
 	    "UPDATE rate_gate SET paused_until = " AT("?") ", "
 	    "pause_reason = ? WHERE id = 1",
@@ -510,16 +514,16 @@ send_by(int64_t t)
 
 /*
  * Inside the transaction: the slot of n cities at t (cum: the running
- * count before it), its calls' deadline into *deadline, and the cities
- * counted in the minute and the month.
+ * count before it), its calls' deadline into *deadline, the cities
+ * counted in the minute and the month, and whether the worker is behind.
  */
 static int
 record_slot(struct gate_state *g, unsigned int n, const char *owner,
-    int64_t t, unsigned long long cum, struct locked *l,
+    int behind, int64_t t, unsigned long long cum, struct locked *l,
     const struct view *v, int64_t *deadline, struct db_err *e)
 {
 	MYSQL_BIND	 p[5];
-	long long	 at = t, cities = n, end, bound;
+	long long	 at = t, cities = n, end, bound, late = behind;
 	unsigned long	 olen, clen;
 
 	/* Until its calls report, they may arrive as late as an answer
@@ -542,6 +546,7 @@ record_slot(struct gate_state *g, unsigned int n, const char *owner,
 	l->used += n;
 	db_bind_str(&p[0], v->cur, &clen);
 	db_bind_i64(&p[1], &l->used);
+	db_bind_i64(&p[2], &late);
 	if (db_run(set.db, st[G_MONTH], p, "rate gate month", e) == -1)
 		return -1;
 	*deadline = end;
@@ -572,8 +577,8 @@ clean_if_due(struct db_err *e)
 }
 
 int
-gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
-    struct db_err *e)
+gate_reserve(unsigned int n, const char *owner, int behind,
+    struct gate_state *g, struct db_err *e)
 {
 	static struct view v;	/* LATE_MAX slots: not on the stack */
 	struct locked	 l;
@@ -602,8 +607,8 @@ gate_reserve(unsigned int n, const char *owner, struct gate_state *g,
 		g->probe = 1;
 	}
 	if (place(&v, n, &t, e) == -1 ||
-	    record_slot(g, n, owner, t, v.cum_last, &l, &v, &deadline, e) ==
-	    -1 ||
+	    record_slot(g, n, owner, behind, t, v.cum_last, &l, &v, &deadline,
+	    e) == -1 ||
 	    (g->probe && hold(deadline, e) == -1) ||
 	    clean_if_due(e) == -1 ||
 	    db_commit(set.db, e) == -1)

@@ -95,9 +95,15 @@ void	gate_close(void);
 
 /* A plain read of the pause: GATE_OK, GATE_PAUSED or -1. */
 int	gate_check(struct gate_state *, struct db_err *);
-/* Reserve up to n cities: GATE_OK (granted > 0), GATE_PAUSED or -1. */
-int	gate_reserve(unsigned int n, const char *owner, struct gate_state *,
-	    struct db_err *);
+/*
+ * Reserve up to n cities: GATE_OK (granted > 0), GATE_PAUSED or -1.
+ * behind: the child finds the worker behind (child.c); the gate's row
+ * then says so for GATE_BEHIND_SQL from now (rate_gate.behind_until),
+ * which the POSTs read.
+ */
+#define GATE_BEHIND_SQL	"2 SECOND"
+int	gate_reserve(unsigned int n, const char *owner, int behind,
+	    struct gate_state *, struct db_err *);
 /*
  * The reservation's calls ended: the latest moment any of them may have
  * arrived (database clock; 0: none was sent), never later than the bound

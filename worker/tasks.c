@@ -354,7 +354,7 @@ lease(const char *owner, const struct task *t, size_t n, struct db_err *e)
  */
 static int
 claim_once(const char *owner, struct task *t, size_t max, size_t *n,
-    struct db_err *e)
+    size_t *due, struct db_err *e)
 {
 	uint32_t	 cand[VMAX], seen[CLAIM_TRIES * VMAX];
 	size_t		 k, nseen = 0, before;
@@ -364,6 +364,8 @@ claim_once(const char *owner, struct task *t, size_t max, size_t *n,
 	for (try = 0; try < CLAIM_TRIES && *n < max; try++) {
 		if (candidates(cand, max - *n, seen, nseen, &k, e) == -1)
 			goto fail;
+		if (try == 0)
+			*due = k;
 		if (k == 0)
 			break;
 		if (!in_tx && db_begin(set.db, e) == -1)
@@ -400,13 +402,15 @@ fail:
  */
 int
 tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
-    struct db_err *e)
+    size_t *due, struct db_err *e)
 {
 	int	 attempt;
 
 	if (max > VMAX)
 		max = VMAX;
-	for (attempt = 0; claim_once(owner, t, max, n, e) == -1; attempt++)
+	*due = 0;
+	for (attempt = 0; claim_once(owner, t, max, n, due, e) == -1;
+	    attempt++)
 		if (!db_retry(e->code, attempt))
 			return -1;
 	if (*n > 0 && cf->worker.reuse_seconds > 0 && fresh(t, *n, e) == -1) {

@@ -51,9 +51,13 @@ struct config;
 int	tasks_open(MYSQL *, const struct config *, struct db_err *);
 void	tasks_close(void);
 
-/* Claim up to max cities for owner; *n set (0: nothing due). */
+/*
+ * Claim up to max cities for owner; *n set (0: nothing due).  *due: the
+ * due cities its first look found, at most max (fewer: the queue holds
+ * less than a batch that is due; others' leases may still cut *n).
+ */
 int	tasks_claim(const char *owner, struct task *t, size_t max, size_t *n,
-	    struct db_err *);
+	    size_t *due, struct db_err *);
 /*
  * A batch dropped before any call (its claim's or its reservation's
  * statement failed, perhaps with its COMMIT unanswered): the entries

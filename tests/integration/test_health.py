@@ -37,6 +37,9 @@ FAMILIES = {
     "owmcollect_gate_paused": "gauge",
     "owmcollect_queue_oldest_age_seconds": "gauge",
     "owmcollect_http_answers_total": "counter",
+    "owmcollect_worker_behind": "gauge",
+    "owmcollect_http_post_waits_total": "counter",
+    "owmcollect_http_post_wait_seconds_total": "counter",
 }
 # Each running count (etc/schema.sql, counters) and what it counts.
 COUNTED = (("requests", "SELECT COUNT(*) FROM requests"),

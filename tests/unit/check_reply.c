@@ -568,6 +568,9 @@ START_TEST(test_metrics_whole)
 	m.oldest_us = 0;
 	m.answers[1] = 10;
 	m.answers[4] = 11;
+	m.behind = 1;
+	m.post_waits = 12;
+	m.post_wait_s = 3.25;
 	m.call = calls;
 	m.calls = NELEM(calls);
 	buf_init(&out, 0);
@@ -625,6 +628,11 @@ START_TEST(test_metrics_whole)
 	    "owmcollect_gate_paused{reason=\"429\"} 0\n"
 	    "owmcollect_gate_paused{reason=\"invalid key\"} 0\n"
 	    "owmcollect_gate_paused{reason=\"monthly cap\"} 1\n"
+	    "# HELP owmcollect_worker_behind 1 while the worker says it is "
+	    "behind: its children find the rate gate open and spend their "
+	    "time at the database (POSTs then give way), else 0.\n"
+	    "# TYPE owmcollect_worker_behind gauge\n"
+	    "owmcollect_worker_behind 1\n"
 	    "# HELP owmcollect_queue_oldest_age_seconds Age of the oldest "
 	    "queued city (0 while none is queued).\n"
 	    "# TYPE owmcollect_queue_oldest_age_seconds gauge\n"
@@ -636,7 +644,16 @@ START_TEST(test_metrics_whole)
 	    "owmcollect_http_answers_total{code=\"2xx\"} 10\n"
 	    "owmcollect_http_answers_total{code=\"3xx\"} 0\n"
 	    "owmcollect_http_answers_total{code=\"4xx\"} 0\n"
-	    "owmcollect_http_answers_total{code=\"5xx\"} 11\n");
+	    "owmcollect_http_answers_total{code=\"5xx\"} 11\n"
+	    "# HELP owmcollect_http_post_waits_total POSTs of the FastCGI "
+	    "program since it started that waited for a turn while the "
+	    "worker was behind (http.posts_while_behind).\n"
+	    "# TYPE owmcollect_http_post_waits_total counter\n"
+	    "owmcollect_http_post_waits_total 12\n"
+	    "# HELP owmcollect_http_post_wait_seconds_total Their time "
+	    "waiting, in all.\n"
+	    "# TYPE owmcollect_http_post_wait_seconds_total counter\n"
+	    "owmcollect_http_post_wait_seconds_total 3.250000\n");
 	buf_free(&out);
 }
 END_TEST

@@ -1,0 +1,160 @@
+/*
+ * check_admit.c: unit tests for fcgi/admit.c, the turns POSTs take while
+ * the worker is behind, across real processes (fork) and a real System V
+ * semaphore: no turn needed when off or when the worker is not behind;
+ * at most the configured number at once; a waiter gets the turn given
+ * back, or gives up after ADMIT_WAIT_MS and is counted; a process that
+ * dies holding a turn gives it back.
+ */
+#include <sys/wait.h>
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "admit.h"
+#include "check_run.h"
+#include "daemon.h"
+
+#define FAR	(3600 * 1000000LL)	/* behind for an hour */
+
+/* In a child: take a turn; exit 10 + taken, or 20 + taken when the
+ * wait was longer than min_ms.  The parent reads the status. */
+static pid_t
+contender(long min_ms)
+{
+	int64_t	 t0;
+	pid_t	 pid;
+	int	 got;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	t0 = daemon_mono_us();
+	got = admit_enter();
+	_exit(((daemon_mono_us() - t0) / 1000 >= min_ms ? 20 : 10) + got);
+}
+
+static int
+status_of(pid_t pid)
+{
+	int	 st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_off)
+{
+	long long	 n;
+	double		 s;
+
+	ck_assert_int_eq(admit_init(0), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	ck_assert_int_eq(admit_enter(), 0);
+	ck_assert_int_eq(admit_enter(), 0);
+	admit_read(&n, &s);
+	ck_assert_int_eq(n, 0);
+	admit_free();
+}
+END_TEST
+
+START_TEST(test_not_behind)
+{
+	ck_assert_int_eq(admit_init(1), 0);
+	admit_behind(daemon_mono_us() - 1);
+	/* No turn taken: a second process needs none either. */
+	ck_assert_int_eq(admit_enter(), 0);
+	ck_assert_int_eq(admit_enter(), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	ck_assert_int_eq(admit_enter(), 1);
+	admit_leave();
+	admit_free();
+}
+END_TEST
+
+START_TEST(test_turns_then_wait)
+{
+	long long	 n;
+	double		 s;
+
+	ck_assert_int_eq(admit_init(2), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	ck_assert_int_eq(admit_enter(), 1);
+	ck_assert_int_eq(admit_enter(), 1);
+	/* Both turns taken: a third waits ADMIT_WAIT_MS, then goes without. */
+	ck_assert_int_eq(status_of(contender(ADMIT_WAIT_MS * 9 / 10)), 20);
+	admit_read(&n, &s);
+	ck_assert_int_eq(n, 1);
+	ck_assert(s >= ADMIT_WAIT_MS * 0.9 / 1000);
+	ck_assert(s < ADMIT_WAIT_MS * 5.0 / 1000);
+	/* One given back: the next takes it at once, uncounted. */
+	admit_leave();
+	ck_assert_int_eq(status_of(contender(ADMIT_WAIT_MS / 2)), 11);
+	admit_read(&n, &s);
+	ck_assert_int_eq(n, 1);
+	admit_leave();
+	admit_free();
+}
+END_TEST
+
+START_TEST(test_waiter_gets_the_turn)
+{
+	struct timespec	 ts = { 0, 200 * 1000000L };
+	long long	 n;
+	double		 s;
+	pid_t		 pid;
+
+	ck_assert_int_eq(admit_init(1), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	ck_assert_int_eq(admit_enter(), 1);
+	pid = contender(ADMIT_WAIT_MS * 9 / 10);
+	nanosleep(&ts, NULL);
+	admit_leave();
+	/* It took the turn given back, well before giving up. */
+	ck_assert_int_eq(status_of(pid), 11);
+	admit_read(&n, &s);
+	ck_assert_int_eq(n, 1);
+	ck_assert(s > 0 && s < ADMIT_WAIT_MS * 0.9 / 1000);
+	admit_free();
+}
+END_TEST
+
+START_TEST(test_death_gives_back)
+{
+	pid_t	 pid;
+
+	ck_assert_int_eq(admit_init(1), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	/* A child takes the only turn and dies without admit_leave. */
+	if ((pid = fork()) == 0)
+		_exit(admit_enter() == 1 ? 0 : 1);
+	ck_assert_int_eq(status_of(pid), 0);
+	ck_assert_int_eq(status_of(contender(ADMIT_WAIT_MS / 2)), 11);
+	admit_free();
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite	*s = suite_create("admit");
+	TCase	*tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_off);
+	tcase_add_test(tc, test_not_behind);
+	tcase_add_test(tc, test_turns_then_wait);
+	tcase_add_test(tc, test_waiter_gets_the_turn);
+	tcase_add_test(tc, test_death_gives_back);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return check_run(suite());
+}
