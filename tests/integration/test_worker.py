@@ -311,9 +311,12 @@ class Worker(unittest.TestCase):
         print("\n  40 cities, the first 19 held by another session: slots of %s" % slots)
         self.assertEqual(sum(slots), 40)
         # 20 (the 20th and the next 19), 1 (the 40th), then the 19 held;
-        # without the top-up, a slot of one city each while they are held.
+        # or, when the other child claims at the same moment and wins the
+        # top-up's rows, 19 and 2 (each topped up past what the other
+        # took); without the top-up, a slot of one city each while they
+        # are held.
         self.assertLessEqual(len(slots), 4)
-        self.assertEqual(max(slots), 20)
+        self.assertGreaterEqual(max(slots), 19)
 
     def test_429_pauses_everyone(self):
         S.standin_config(p_429=1.0)
