@@ -57,6 +57,12 @@ admit_free(void)
 	semid = -1;
 }
 
+int
+admit_on(void)
+{
+	return semid != -1;
+}
+
 void
 admit_behind(int64_t until_mono_us)
 {

@@ -5,8 +5,8 @@
  * The worker says it is behind in its gate's row (rate_gate.behind_until:
  * its children find the gate open for full batches and spend their time
  * at the database, so the machine, not the limit, holds the collection
- * back).  Each POST reads that with its clock (post.c) and tells
- * admit_behind; while it holds, at most http.posts_while_behind POSTs of
+ * back).  Each process reads that before a POST, at most every 250 ms
+ * (post.c), and tells admit_behind; while it holds, at most http.posts_while_behind POSTs of
  * this program run their transaction at once, and the others wait their
  * turn, up to ADMIT_WAIT_MS, then go anyway: a POST is slowed, never
  * refused.  The turns are one System V semaphore the supervisor makes
@@ -27,6 +27,8 @@ int	admit_init(int turns);
 /* The supervisor, as it exits: the semaphore goes. */
 void	admit_free(void);
 
+/* 1 when POSTs may have to wait (turns were made), else 0. */
+int	admit_on(void);
 /* What this process's last POST read: the worker is behind until this
  * moment of the local monotonic clock (in the past: it is not). */
 void	admit_behind(int64_t until_mono_us);

@@ -45,6 +45,9 @@
 #include "parse.h"
 #include "post.h"
 #include "queue.h"
+#include "store.h"
+
+#define BEHIND_EVERY_US	250000LL	/* read the worker's state this often */
 
 enum {
 	POST_NOW,
@@ -57,19 +60,20 @@ enum {
 	POST_QUEUE_LOCK,
 	POST_MINE,
 	POST_COUNTERS,
+	POST_BEHIND,
 	POST_COUNT
 };
 
 static const char *const sql[POST_COUNT] = {
-	/*
-	 * The database's clock, the queue's current turn (queue_turn_sql's
-	 * two), and for how many more microseconds the worker says it is
-	 * behind (admit.h; 0 or less: it is not).
-	 */
-	[POST_NOW] =
-	    "SELECT NOW(6), COALESCE(MIN(turn), 0), COALESCE((SELECT "
-	    "TIMESTAMPDIFF(MICROSECOND, NOW(6), behind_until) FROM rate_gate "
-	    "WHERE id = 1), 0) FROM city_tasks",
+	/* The database's clock, and the queue's current turn. */
+	[POST_NOW] = queue_turn_sql,
+	/* For how many more microseconds the worker says it is behind
+	 * (admit.h; 0 or less: it is not).  Read at most every
+	 * BEHIND_EVERY_US, outside the transaction: the gate's row is
+	 * written at every reservation, and a POST need not read it. */
+	[POST_BEHIND] =
+	    "SELECT COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), "
+	    "behind_until) FROM rate_gate WHERE id = 1), 0)",
 	/*
 	 * Of the request's cities ([id, ...] as JSON), those with a reading
 	 * fresher than the cut-off, and those already queued, with their
@@ -504,22 +508,30 @@ count(const struct post *p, struct db_err *e)
 }
 
 /*
- * The clock and the queue's turn, into p; and whether the worker is
- * behind, for this process's next POSTs (admit.h).
+ * Whether the worker is behind, for this process's POSTs (admit.h), read
+ * again when the last reading is BEHIND_EVERY_US old.  A failure leaves
+ * the last reading; a lost connection is the transaction's to reopen.
  */
-static int
-turn(struct post *p, struct db_err *e)
+static void
+read_behind(void)
 {
-	MYSQL_BIND	 o[3];
+	static int64_t	 last;
+	struct db_err	 e;
+	MYSQL_BIND	 o[1];
 	long long	 behind;
+	int64_t		 now = daemon_mono_us();
 
-	db_bind_time(&o[0], &p->now);
-	db_bind_u64(&o[1], &p->base);
-	db_bind_i64(&o[2], &behind);
-	if (db_one_row(set.db, st[POST_NOW], NULL, o, "queue turn", e) != 0)
-		return -1;
-	admit_behind(daemon_mono_us() + (behind > 0 ? behind : 0));
-	return 0;
+	if (!admit_on() || (last != 0 && now - last < BEHIND_EVERY_US) ||
+	    store_conn() == NULL)
+		return;
+	last = now;
+	db_bind_i64(&o[0], &behind);
+	if (db_one_row(set.db, st[POST_BEHIND], NULL, o, "worker behind",
+	    &e) != 0) {
+		(void)store_fail("POST /collect", &e);
+		return;
+	}
+	admit_behind(now + (behind > 0 ? behind : 0));
 }
 
 /*
@@ -536,7 +548,7 @@ collect_once(void *arg, struct db_err *e)
 	enum store_rc	 rc;
 
 	*p = (struct post){ .r = p->r, .sent = p->sent };
-	if (turn(p, e) == -1)
+	if (queue_turn(set.db, st[POST_NOW], &p->now, &p->base, e) == -1)
 		return STORE_FAILED;
 	if ((rc = look(p, e)) != STORE_OK)
 		return rc;
@@ -580,6 +592,7 @@ post_collect(const struct collect_req *r, struct accepted *a)
 	int		 turn_taken;
 
 	/* While the worker is behind, a turn among this host's POSTs. */
+	read_behind();
 	turn_taken = admit_enter();
 	rc = store_transaction("POST /collect", collect_once, collect_unsure,
 	    &p);
