@@ -6,10 +6,10 @@
  * its children find the gate open for full batches and spend their time
  * at the database, so the machine, not the limit, holds the collection
  * back).  Each process reads that before a POST, at most every 250 ms
- * (post.c), and tells admit_behind; while it holds, at most http.posts_while_behind POSTs of
- * this program run their transaction at once, and the others wait their
- * turn, up to ADMIT_WAIT_MS, then go anyway: a POST is slowed, never
- * refused.  The turns are one System V semaphore the supervisor makes
+ * (post.c), and tells admit_behind; while it holds, at most
+ * http.posts_while_behind POSTs of this program run their transaction at
+ * once, and the others wait their turn, up to ADMIT_WAIT_MS, then go
+ * anyway: a POST is slowed, never refused.  The turns are one System V semaphore the supervisor makes
  * before it forks, taken with SEM_UNDO, so a process that dies holding a
  * turn gives it back by dying.  The POSTs that waited and their time are
  * counted for /metrics in a shared mapping, as answers.c counts answers.
@@ -29,8 +29,8 @@ void	admit_free(void);
 
 /* 1 when POSTs may have to wait (turns were made), else 0. */
 int	admit_on(void);
-/* What this process's last POST read: the worker is behind until this
- * moment of the local monotonic clock (in the past: it is not). */
+/* What this process last read: the worker is behind until this moment
+ * of the local monotonic clock (in the past: it is not). */
 void	admit_behind(int64_t until_mono_us);
 /* Before a POST's transaction: 1 when it took a turn (admit_leave after
  * the transaction), 0 when it needs none or waited in vain. */

@@ -381,8 +381,8 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 		db_trouble(&e);
 		return -1;
 	}
-	/* The gate open at once for a full batch: the limit is not what
-	 * holds the collection back (pace() decides what does). */
+	/* The slot at once: the limit is not what holds the collection
+	 * back (pace() decides what does). */
 	pace_open = rc == GATE_OK && g->slot <= g->now;
 	if (rc == GATE_PAUSED) {
 		release_all(list, n, g->reason);

@@ -513,17 +513,19 @@ send_by(int64_t t)
 }
 
 /*
- * Inside the transaction: the slot of n cities at t (cum: the running
- * count before it), its calls' deadline into *deadline, the cities
- * counted in the minute and the month, and whether the worker is behind.
+ * Inside the transaction: the slot of n cities at t (after the running
+ * count of v's newest slot), its calls' deadline into *deadline, the
+ * cities counted in the minute and the month, and whether the worker is
+ * behind.
  */
 static int
 record_slot(struct gate_state *g, unsigned int n, const char *owner,
-    int behind, int64_t t, unsigned long long cum, struct locked *l,
-    const struct view *v, int64_t *deadline, struct db_err *e)
+    int behind, int64_t t, struct locked *l, const struct view *v,
+    int64_t *deadline, struct db_err *e)
 {
 	MYSQL_BIND	 p[5];
-	long long	 at = t, cities = n, end, bound, late = behind;
+	long long	 at = t, cities = n, end, bound, says_behind = behind;
+	unsigned long long cum = v->cum_last;
 	unsigned long	 olen, clen;
 
 	/* Until its calls report, they may arrive as late as an answer
@@ -546,7 +548,7 @@ record_slot(struct gate_state *g, unsigned int n, const char *owner,
 	l->used += n;
 	db_bind_str(&p[0], v->cur, &clen);
 	db_bind_i64(&p[1], &l->used);
-	db_bind_i64(&p[2], &late);
+	db_bind_i64(&p[2], &says_behind);
 	if (db_run(set.db, st[G_MONTH], p, "rate gate month", e) == -1)
 		return -1;
 	*deadline = end;
@@ -607,8 +609,7 @@ gate_reserve(unsigned int n, const char *owner, int behind,
 		g->probe = 1;
 	}
 	if (place(&v, n, &t, e) == -1 ||
-	    record_slot(g, n, owner, behind, t, v.cum_last, &l, &v, &deadline,
-	    e) == -1 ||
+	    record_slot(g, n, owner, behind, t, &l, &v, &deadline, e) == -1 ||
 	    (g->probe && hold(deadline, e) == -1) ||
 	    clean_if_due(e) == -1 ||
 	    db_commit(set.db, e) == -1)
