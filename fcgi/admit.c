@@ -15,6 +15,7 @@
 #include "log.h"
 
 #define US_PER_MS	1000LL
+#define ADMIT_HOLD_DIV	2	/* a turn is kept 1/2 of its use more */
 
 /* The counts /metrics shows, shared by every process. */
 struct admit_counts {
@@ -26,6 +27,7 @@ static int		 semid = -1;	/* -1: off */
 static pid_t		 owner;		/* the supervisor, which removes it */
 static struct admit_counts *counts;
 static int64_t		 behind_until;	/* local monotonic clock */
+static int64_t		 taken_at;	/* this process's turn, since */
 
 int
 admit_init(int turns)
@@ -91,8 +93,10 @@ admit_enter(void)
 
 	if (semid == -1 || daemon_mono_us() >= behind_until)
 		return 0;
-	if (take(0) == 0)
+	if (take(0) == 0) {
+		taken_at = daemon_mono_us();
 		return 1;
+	}
 	t0 = daemon_mono_us();
 	for (;;) {
 		left = (t0 + ADMIT_WAIT_MS * US_PER_MS - daemon_mono_us()) /
@@ -101,6 +105,7 @@ admit_enter(void)
 			break;
 		if (take(left) == 0) {
 			got = 1;
+			taken_at = daemon_mono_us();
 			break;
 		}
 		if (errno == EINTR)
@@ -115,12 +120,29 @@ admit_enter(void)
 	return got;
 }
 
+/*
+ * While the worker is still behind, the turn is kept for half as long
+ * again as it was used (at most ADMIT_HOLD_MAX_MS): the POSTs'
+ * transactions then fill at most two thirds of a turn's time, whatever a
+ * transaction costs, and the rest goes to the worker.
+ */
 void
 admit_leave(void)
 {
 	struct sembuf	 op = { 0, 1, SEM_UNDO };
+	int64_t		 now = daemon_mono_us(), hold, until;
 
-	if (semid != -1 && semop(semid, &op, 1) == -1)
+	if (semid == -1)
+		return;
+	if (now < behind_until) {
+		hold = (now - taken_at) / ADMIT_HOLD_DIV;
+		if (hold > ADMIT_HOLD_MAX_MS * US_PER_MS)
+			hold = ADMIT_HOLD_MAX_MS * US_PER_MS;
+		until = now + hold;
+		while (daemon_mono_us() < until)
+			daemon_nap_step(until);
+	}
+	if (semop(semid, &op, 1) == -1)
 		log_warn("POST turns: semop");
 }
 

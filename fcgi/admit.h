@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #define ADMIT_WAIT_MS	1000	/* a POST waits at most this for a turn */
+#define ADMIT_HOLD_MAX_MS 100	/* and a turn is kept at most this after */
 
 /* Once, in the supervisor before the children fork: turns at once while
  * the worker is behind (0: POSTs never wait).  -1 with errno on failure. */
@@ -35,6 +36,8 @@ void	admit_behind(int64_t until_mono_us);
 /* Before a POST's transaction: 1 when it took a turn (admit_leave after
  * the transaction), 0 when it needs none or waited in vain. */
 int	admit_enter(void);
+/* The turn back; while the worker is still behind, only once it has been
+ * kept for half as long again as it was used, up to ADMIT_HOLD_MAX_MS. */
 void	admit_leave(void);
 
 /* The POSTs that waited for a turn, and their wait in all (seconds). */

@@ -50,7 +50,6 @@
 #define BEHIND_EVERY_US	250000LL	/* read the worker's state this often */
 
 enum {
-	POST_NOW,
 	POST_LOOK,
 	POST_INSERT,
 	POST_QUEUE,
@@ -65,8 +64,6 @@ enum {
 };
 
 static const char *const sql[POST_COUNT] = {
-	/* The database's clock, and the queue's current turn. */
-	[POST_NOW] = queue_turn_sql,
 	/* For how many more microseconds the worker says it is behind
 	 * (admit.h; 0 or less: it is not).  Read at most every
 	 * BEHIND_EVERY_US, outside the transaction: the gate's row is
@@ -75,22 +72,33 @@ static const char *const sql[POST_COUNT] = {
 	    "SELECT COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), "
 	    "behind_until) FROM rate_gate WHERE id = 1), 0)",
 	/*
-	 * Of the request's cities ([id, ...] as JSON), those with a reading
-	 * fresher than the cut-off, and those already queued, with their
-	 * turn and fetch; a fresh city's queue entry is not looked up (its
-	 * reading serves it): a POST of fresh cities reads one index entry a
-	 * city, not two.  A plain SELECT: in READ COMMITTED a consistent
-	 * read that takes no lock, so a flood of POSTs of the same cities
-	 * never waits on the workers or on each other here.
+	 * The database's clock and the queue's current turn (lib/queue.c:
+	 * queue_turn_sql), on every row; then, of the request's cities
+	 * ([id, ...] as JSON), those with a reading fresher than the
+	 * cut-off (? seconds before the clock; with 0, none is), and those
+	 * already queued, with their turn and fetch, one a row; a row of
+	 * NULLs after the first two columns when there is none.  A fresh
+	 * city's queue entry is not looked up (its reading serves it): a
+	 * POST of fresh cities reads one index entry a city, not two.  One
+	 * statement, one round trip: NOW(6) is the statement's start in
+	 * both places.  A plain SELECT: in READ COMMITTED a consistent read
+	 * that takes no lock, so a flood of POSTs of the same cities never
+	 * waits on the workers or on each other here.
 	 */
 	[POST_LOOK] =
-	    "SELECT j.pos - 1, IF(cl.fetched_at >= ?, cl.reading_id, 0), "
-	    "t.turn, t.fetch_id FROM JSON_TABLE(?, '$[*]' "
+	    "SELECT h.now, h.base, x.pos, x.reading, x.turn, x.fetch_id "
+	    "FROM (SELECT NOW(6) AS now, COALESCE(MIN(turn), 0) AS base "
+	    "FROM city_tasks) h LEFT JOIN ("
+	    "SELECT j.pos - 1 AS pos, "
+	    "IF(cl.fetched_at >= c.cut, cl.reading_id, 0) AS reading, "
+	    "t.turn, t.fetch_id FROM (SELECT IF(? > 0, "
+	    "NOW(6) - INTERVAL ? SECOND, TIMESTAMP'9999-12-31 23:59:59') "
+	    "AS cut) c STRAIGHT_JOIN JSON_TABLE(?, '$[*]' "
 	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
 	    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
 	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
-	    "AND (cl.fetched_at IS NULL OR cl.fetched_at < ?) "
-	    "WHERE cl.fetched_at >= ? OR t.turn IS NOT NULL",
+	    "AND (cl.fetched_at IS NULL OR cl.fetched_at < c.cut) "
+	    "WHERE cl.fetched_at >= c.cut OR t.turn IS NOT NULL) x ON TRUE",
 	/*
 	 * The request with every city it could resolve: [[city_id,
 	 * reading_id, fetch_id], ...].  Lock 1: a new row (its ext_id key
@@ -230,8 +238,10 @@ sort_by_city(const struct collect_req *r)
 /* POST_LOOK's row, and where it goes. */
 struct look_row {
 	struct post	*p;
-	unsigned long long pos, reading, turn, fetch;
-	my_bool		 turn_null, fetch_null;
+	MYSQL_TIME	 now;
+	unsigned long long base, pos, reading, turn, fetch;
+	my_bool		 pos_null, turn_null, fetch_null;
+	size_t		 rows;
 };
 
 static int
@@ -241,7 +251,10 @@ look_row(void *arg, struct db_err *e)
 	struct post	*p = l->p;
 
 	(void)e;
-	if (l->pos >= p->r->ncities)
+	p->now = l->now;
+	p->base = l->base;
+	l->rows++;
+	if (l->pos_null || l->pos >= p->r->ncities)
 		return 0;
 	if (l->reading != 0) {
 		if (reading[l->pos] == 0)
@@ -256,46 +269,46 @@ look_row(void *arg, struct db_err *e)
 }
 
 /*
- * Which of the request's cities have a reading fresher than
- * worker.reuse_seconds, which of the others are queued, and which of
- * those at a later turn than base + pos would give them (struct post).
+ * The database's clock and the queue's turn (p->now, p->base); which of
+ * the request's cities have a reading fresher than worker.reuse_seconds,
+ * which of the others are queued, and which of those at a later turn
+ * than base + pos would give them (struct post).
  */
 static enum store_rc
 look(struct post *p, struct db_err *e)
 {
 	struct look_row	 l = { .p = p };
-	MYSQL_BIND	 b[4], o[4];
-	MYSQL_TIME	 cut = p->now;
+	MYSQL_BIND	 b[3], o[6];
+	long long	 reuse = cf->worker.reuse_seconds;
 	unsigned long	 len;
 	size_t		 i;
 
 	memset(reading, 0, p->r->ncities * sizeof(reading[0]));
 	memset(fetch, 0, p->r->ncities * sizeof(fetch[0]));
 	memset(lower, 0, p->r->ncities * sizeof(lower[0]));
-	if (cf->worker.reuse_seconds == 0)	/* no reuse: a cut-off after */
-		cut.year = 9999;		/* every reading */
-	else if (db_time_add(&cut, -(long long)cf->worker.reuse_seconds) ==
-	    -1) {
-		log_warnx("POST /collect: fresh readings: bad clock");
-		return STORE_UNAVAILABLE;
-	}
 	db_list_start(&list);
 	for (i = 0; i < p->r->ncities; i++)
 		db_list_num(&list, p->r->cities[i]);
-	if (db_list_bind(&b[1], &list, &len, "fresh readings", e) == -1)
+	if (db_list_bind(&b[2], &list, &len, "fresh readings", e) == -1)
 		return STORE_FAILED;
-	db_bind_time(&b[0], &cut);
-	db_bind_time(&b[2], &cut);
-	db_bind_time(&b[3], &cut);
-	db_bind_u64(&o[0], &l.pos);
-	db_bind_u64(&o[1], &l.reading);
-	db_bind_u64(&o[2], &l.turn);
-	o[2].is_null = &l.turn_null;
-	db_bind_u64(&o[3], &l.fetch);
-	o[3].is_null = &l.fetch_null;
+	db_bind_i64(&b[0], &reuse);
+	db_bind_i64(&b[1], &reuse);
+	db_bind_time(&o[0], &l.now);
+	db_bind_u64(&o[1], &l.base);
+	db_bind_u64(&o[2], &l.pos);
+	o[2].is_null = &l.pos_null;
+	db_bind_u64(&o[3], &l.reading);
+	db_bind_u64(&o[4], &l.turn);
+	o[4].is_null = &l.turn_null;
+	db_bind_u64(&o[5], &l.fetch);
+	o[5].is_null = &l.fetch_null;
 	if (db_rows(set.db, st[POST_LOOK], b, o, "fresh readings", look_row,
 	    &l, e) == -1)
 		return STORE_FAILED;
+	if (l.rows == 0) {
+		log_warnx("POST /collect: fresh readings: no clock");
+		return STORE_UNAVAILABLE;
+	}
 	return STORE_OK;
 }
 
@@ -537,7 +550,7 @@ read_behind(void)
 /*
  * One attempt (store_transaction's body).  Fresh readings and queued
  * cities are read first, without locks, so a POST whose cities are all
- * fresh or queued is POST_NOW, POST_LOOK, the request row and the counters: it
+ * fresh or queued is POST_LOOK, the request row and the counters: it
  * never waits on a worker or on another POST.
  */
 static int
@@ -548,8 +561,6 @@ collect_once(void *arg, struct db_err *e)
 	enum store_rc	 rc;
 
 	*p = (struct post){ .r = p->r, .sent = p->sent };
-	if (queue_turn(set.db, st[POST_NOW], &p->now, &p->base, e) == -1)
-		return STORE_FAILED;
 	if ((rc = look(p, e)) != STORE_OK)
 		return rc;
 	for (i = 0; i < p->r->ncities; i++) {

@@ -3,8 +3,10 @@
  * the worker is behind, across real processes (fork) and a real System V
  * semaphore: no turn needed when off or when the worker is not behind;
  * at most the configured number at once; a waiter gets the turn given
- * back, or gives up after ADMIT_WAIT_MS and is counted; a process that
- * dies holding a turn gives it back.
+ * back, or gives up after ADMIT_WAIT_MS and is counted; a turn given
+ * back while the worker is still behind is kept for half as long again
+ * as it was used, up to ADMIT_HOLD_MAX_MS, and not at all once it is not; a
+ * process that dies holding a turn gives it back.
  */
 #include <sys/wait.h>
 
@@ -34,6 +36,24 @@ contender(long min_ms)
 	t0 = daemon_mono_us();
 	got = admit_enter();
 	_exit(((daemon_mono_us() - t0) / 1000 >= min_ms ? 20 : 10) + got);
+}
+
+static void
+nap_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* How long admit_leave took, in ms. */
+static long
+leave_ms(void)
+{
+	int64_t	 t0 = daemon_mono_us();
+
+	admit_leave();
+	return (long)((daemon_mono_us() - t0) / 1000);
 }
 
 static int
@@ -122,6 +142,44 @@ START_TEST(test_waiter_gets_the_turn)
 }
 END_TEST
 
+START_TEST(test_turn_kept_half_as_long_again)
+{
+	pid_t	 pid;
+
+	ck_assert_int_eq(admit_init(1), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	ck_assert_int_eq(admit_enter(), 1);
+	/* Used for 160 ms, then kept 80 ms more (up to ADMIT_HOLD_MAX_MS):
+	 * the waiter gets it after 240 ms, not when given back after 160. */
+	pid = contender(215);
+	nap_ms(160);
+	ck_assert_int_ge(leave_ms(), 75);
+	ck_assert_int_eq(status_of(pid), 21);
+	admit_free();
+}
+END_TEST
+
+START_TEST(test_hold_bounded_and_only_while_behind)
+{
+	long	 ms;
+
+	ck_assert_int_eq(admit_init(1), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	/* Used for 1 s: kept ADMIT_HOLD_MAX_MS more, not 500 ms. */
+	ck_assert_int_eq(admit_enter(), 1);
+	nap_ms(1000);
+	ms = leave_ms();
+	ck_assert_int_ge(ms, ADMIT_HOLD_MAX_MS - 5);
+	ck_assert_int_lt(ms, 450);
+	/* The worker caught up meanwhile: given back at once. */
+	ck_assert_int_eq(admit_enter(), 1);
+	nap_ms(600);
+	admit_behind(daemon_mono_us() - 1);
+	ck_assert_int_lt(leave_ms(), 250);
+	admit_free();
+}
+END_TEST
+
 START_TEST(test_death_gives_back)
 {
 	pid_t	 pid;
@@ -148,6 +206,8 @@ suite(void)
 	tcase_add_test(tc, test_not_behind);
 	tcase_add_test(tc, test_turns_then_wait);
 	tcase_add_test(tc, test_waiter_gets_the_turn);
+	tcase_add_test(tc, test_turn_kept_half_as_long_again);
+	tcase_add_test(tc, test_hold_bounded_and_only_while_behind);
 	tcase_add_test(tc, test_death_gives_back);
 	suite_add_tcase(s, tc);
 	return s;
