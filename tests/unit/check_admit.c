@@ -56,6 +56,15 @@ leave_ms(void)
 	return (long)((daemon_mono_us() - t0) / 1000);
 }
 
+/* One turn, the worker behind for an hour, and the turn taken. */
+static void
+take_the_only_turn(void)
+{
+	ck_assert_int_eq(admit_init(1), 0);
+	admit_behind(daemon_mono_us() + FAR);
+	ck_assert_int_eq(admit_enter(), 1);
+}
+
 static int
 status_of(pid_t pid)
 {
@@ -122,16 +131,13 @@ END_TEST
 
 START_TEST(test_waiter_gets_the_turn)
 {
-	struct timespec	 ts = { 0, 200 * 1000000L };
 	long long	 n;
 	double		 s;
 	pid_t		 pid;
 
-	ck_assert_int_eq(admit_init(1), 0);
-	admit_behind(daemon_mono_us() + FAR);
-	ck_assert_int_eq(admit_enter(), 1);
+	take_the_only_turn();
 	pid = contender(ADMIT_WAIT_MS * 9 / 10);
-	nanosleep(&ts, NULL);
+	nap_ms(200);
 	admit_leave();
 	/* It took the turn given back, well before giving up. */
 	ck_assert_int_eq(status_of(pid), 11);
@@ -146,9 +152,7 @@ START_TEST(test_turn_kept_half_as_long_again)
 {
 	pid_t	 pid;
 
-	ck_assert_int_eq(admit_init(1), 0);
-	admit_behind(daemon_mono_us() + FAR);
-	ck_assert_int_eq(admit_enter(), 1);
+	take_the_only_turn();
 	/* Used for 160 ms, then kept 80 ms more (up to ADMIT_HOLD_MAX_MS):
 	 * the waiter gets it after 240 ms, not when given back after 160. */
 	pid = contender(215);
@@ -163,10 +167,8 @@ START_TEST(test_hold_bounded_and_only_while_behind)
 {
 	long	 ms;
 
-	ck_assert_int_eq(admit_init(1), 0);
-	admit_behind(daemon_mono_us() + FAR);
 	/* Used for 1 s: kept ADMIT_HOLD_MAX_MS more, not 500 ms. */
-	ck_assert_int_eq(admit_enter(), 1);
+	take_the_only_turn();
 	nap_ms(1000);
 	ms = leave_ms();
 	ck_assert_int_ge(ms, ADMIT_HOLD_MAX_MS - 5);
