@@ -9,10 +9,13 @@
  * (post.c), and tells admit_behind; while it holds, at most
  * http.posts_while_behind POSTs of this program run their transaction at
  * once, and the others wait their turn, up to ADMIT_WAIT_MS, then go
- * anyway: a POST is slowed, never refused.  The turns are one System V semaphore the supervisor makes
- * before it forks, taken with SEM_UNDO, so a process that dies holding a
- * turn gives it back by dying.  The POSTs that waited and their time are
- * counted for /metrics in a shared mapping, as answers.c counts answers.
+ * anyway: a POST is slowed, never refused.  A turn is kept after its
+ * transaction for half as long again, so that the POSTs leave the
+ * database a share however cheap they get.  The turns are one System V
+ * semaphore the supervisor makes before it forks, taken with SEM_UNDO, so
+ * a process that dies holding a turn gives it back by dying.  The POSTs
+ * that waited and their time are counted for /metrics in a shared
+ * mapping, as answers.c counts answers.
  */
 #ifndef OWM_ADMIT_H
 #define OWM_ADMIT_H
