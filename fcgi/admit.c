@@ -71,18 +71,25 @@ admit_behind(int64_t until_mono_us)
 	behind_until = until_mono_us;
 }
 
-/* One try at a turn, waiting at most ms (0: not at all): 0, or -1. */
+/*
+ * One try at a turn, waiting at most ms (0: not at all): 0, the moment
+ * taken in taken_at, or -1.
+ */
 static int
 take(long long ms)
 {
 	struct sembuf	 op = { 0, -1, SEM_UNDO };
 	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+	int		 rc;
 
 	if (ms == 0) {
 		op.sem_flg |= IPC_NOWAIT;
-		return semop(semid, &op, 1);
-	}
-	return semtimedop(semid, &op, 1, &ts);
+		rc = semop(semid, &op, 1);
+	} else
+		rc = semtimedop(semid, &op, 1, &ts);
+	if (rc == 0)
+		taken_at = daemon_mono_us();
+	return rc;
 }
 
 int
@@ -93,10 +100,8 @@ admit_enter(void)
 
 	if (semid == -1 || daemon_mono_us() >= behind_until)
 		return 0;
-	if (take(0) == 0) {
-		taken_at = daemon_mono_us();
+	if (take(0) == 0)
 		return 1;
-	}
 	t0 = daemon_mono_us();
 	for (;;) {
 		left = (t0 + ADMIT_WAIT_MS * US_PER_MS - daemon_mono_us()) /
@@ -105,7 +110,6 @@ admit_enter(void)
 			break;
 		if (take(left) == 0) {
 			got = 1;
-			taken_at = daemon_mono_us();
 			break;
 		}
 		if (errno == EINTR)

@@ -72,8 +72,8 @@ static const char *const sql[POST_COUNT] = {
 	    "SELECT COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), "
 	    "behind_until) FROM rate_gate WHERE id = 1), 0)",
 	/*
-	 * The database's clock and the queue's current turn (lib/queue.c:
-	 * queue_turn_sql), on every row; then, of the request's cities
+	 * The database's clock and the queue's current turn (queue.h:
+	 * QUEUE_TURN_SELECT), on every row; then, of the request's cities
 	 * ([id, ...] as JSON), those with a reading fresher than the
 	 * cut-off (? seconds before the clock; with 0, none is), and those
 	 * already queued, with their turn and fetch, one a row; a row of
@@ -87,8 +87,7 @@ static const char *const sql[POST_COUNT] = {
 	 */
 	[POST_LOOK] =
 	    "SELECT h.now, h.base, x.pos, x.reading, x.turn, x.fetch_id "
-	    "FROM (SELECT NOW(6) AS now, COALESCE(MIN(turn), 0) AS base "
-	    "FROM city_tasks) h LEFT JOIN ("
+	    "FROM (" QUEUE_TURN_SELECT ") h LEFT JOIN ("
 	    "SELECT j.pos - 1 AS pos, "
 	    "IF(cl.fetched_at >= c.cut, cl.reading_id, 0) AS reading, "
 	    "t.turn, t.fetch_id FROM (SELECT IF(? > 0, "

@@ -18,8 +18,7 @@
 #include "db.h"
 #include "queue.h"
 
-const char queue_turn_sql[] =
-    "SELECT NOW(6), COALESCE(MIN(turn), 0) FROM city_tasks";
+const char queue_turn_sql[] = QUEUE_TURN_SELECT;
 
 const char queue_lock_sql[] =
     "SELECT " QUEUE_LOCK_GET;

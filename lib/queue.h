@@ -6,10 +6,11 @@
  * with its one wait (db_lock_wait_ms) and released whatever happened.
  *
  * As with counters.h, the statements belong to the module whose
- * transaction runs them: its statement set names queue_turn_sql,
- * queue_lock_sql and queue_insert_sql, and hands them to queue_turn and
- * queue_cities.  The entries are that transaction's city_tasks step
- * (docs/design.md, "Lock order").
+ * transaction runs them: its statement set names queue_turn_sql (or
+ * reads QUEUE_TURN_SELECT in a statement of its own), queue_lock_sql and
+ * queue_insert_sql, and hands them to queue_turn and queue_cities.  The
+ * entries are that transaction's city_tasks step (docs/design.md, "Lock
+ * order").
  */
 #ifndef OWM_QUEUE_H
 #define OWM_QUEUE_H
@@ -40,7 +41,13 @@ struct db_err;
  */
 #define QUEUE_LOCK_GET "GET_LOCK('" QUEUE_LOCK_NAME "', ? / 1000)"
 
-/* The database's clock and the queue's current turn (its smallest). */
+/*
+ * The database's clock and the queue's current turn (its smallest), as
+ * columns now and base: queue_turn_sql, or a derived table inside a
+ * statement of the caller's own (post.c's look-up).
+ */
+#define QUEUE_TURN_SELECT \
+	"SELECT NOW(6) AS now, COALESCE(MIN(turn), 0) AS base FROM city_tasks"
 extern const char queue_turn_sql[];
 /* The queue lock: one parameter, the wait in milliseconds. */
 extern const char queue_lock_sql[];
