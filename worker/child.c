@@ -91,7 +91,7 @@ static unsigned long		 batchno;
 static int64_t			 lease_end;	/* local: the batch's leases */
 static struct task		 tasks[OWM_GROUP_MAX];
 static int64_t			 behind_since;	/* 0: not behind */
-static int			 pace_open;	/* the round's gate: open */
+static int			 pace_open;	/* the round's gate: let it pass */
 static int			 pace_full;	/* a full batch was due */
 static int64_t			 pace_calls;	/* the round's time in calls */
 static struct answer_limits	 limits;	/* from the configuration */
@@ -321,11 +321,12 @@ late_allowed(void)
 }
 
 /*
- * The worker is behind when this child has found the gate open for full
- * batches for BEHIND_AFTER_US: every call it makes could have been made
- * sooner, by a machine less busy.  Its reservations then say so to the
- * gate (rate_gate.behind_until), and the POSTs give the database to the
- * work the key is paid for (docs/design.md, "The worker's share").
+ * The worker is behind when this child's rounds of full batches have
+ * spent most of their time at the database for BEHIND_AFTER_US: every
+ * call it makes could have been made sooner, by a machine less busy.
+ * Its reservations then say so to the gate (rate_gate.behind_until), and
+ * the POSTs give the database to the work the key is paid for
+ * (docs/design.md, "The worker's share").
  */
 static int
 behind(void)
@@ -336,27 +337,31 @@ behind(void)
 
 /*
  * After a round's calls (the round began at start, with wait0 spent at
- * the gate then).  It counts towards being behind if the gate was open
- * for a full batch and the round spent longer at the database (its claim
- * and reservation) than in its API calls (a slow API is no reason for
- * the POSTs to give way: they would not make it faster); any other round
- * ends that.  Once behind, the worker stays so while a full batch is due
- * at each round, even as it keeps up again: it keeps up because the POSTs
- * give way.  Less than a batch due (the backlog is done) ends it.
+ * the gate then).  It counts towards being behind if the gate let a full
+ * batch pass and the round spent longer at the database (its claim and
+ * reservation) than at the gate and in its API calls together: the limit
+ * did not hold it back, and a slow API is no reason for the POSTs to give
+ * way (they would not make it faster).  A slot a few milliseconds ahead
+ * of a round that spent tens at the database is still the database's
+ * round, so the test is the time waited, not whether the slot had come.
+ * Any other round ends that.  Once behind, the worker stays so while a
+ * full batch is due at each round, even as it keeps up again: it keeps
+ * up because the POSTs give way.  Less than a batch due (the backlog is
+ * done) ends it.
  */
 static void
 pace(int64_t start, int64_t wait0)
 {
 	int64_t	 now = daemon_mono_us();
-	int64_t	 rest = now - start - pace_calls -
-		    (stats.gate_wait_us - wait0);
+	int64_t	 waited = stats.gate_wait_us - wait0;
+	int64_t	 rest = now - start - pace_calls - waited;
 
 	if (behind()) {
 		if (!pace_full)
 			behind_since = 0;
 		return;
 	}
-	if (pace_open && pace_full && rest > pace_calls) {
+	if (pace_open && pace_full && rest > pace_calls + waited) {
 		if (behind_since == 0)
 			behind_since = now;
 	} else
@@ -381,9 +386,8 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 		db_trouble(&e);
 		return -1;
 	}
-	/* The slot at once: the limit is not what holds the collection
-	 * back (pace() decides what does). */
-	pace_open = rc == GATE_OK && g->slot <= g->now;
+	/* The gate let the batch pass (pace() decides what held it back). */
+	pace_open = rc == GATE_OK;
 	if (rc == GATE_PAUSED) {
 		release_all(list, n, g->reason);
 		return 0;
