@@ -386,8 +386,9 @@ reserve(struct task **list, size_t n, struct verdict *v, struct pass *ps)
 		db_trouble(&e);
 		return -1;
 	}
-	/* The gate let the batch pass (pace() decides what held it back). */
-	pace_open = rc == GATE_OK;
+	/* The gate let the batch pass, and not as the probe of an API that
+	 * seems down (pace() decides what held it back). */
+	pace_open = rc == GATE_OK && !g->probe;
 	if (rc == GATE_PAUSED) {
 		release_all(list, n, g->reason);
 		return 0;
@@ -749,6 +750,9 @@ round_once(void)
 		return -1;
 	}
 	if (rc == GATE_PAUSED) {
+		/* Held by the API's word, not by the machine: whatever
+		 * counted towards being behind ends here. */
+		behind_since = 0;
 		log_debug("rate gate paused (%s) for %lld ms", g.reason,
 		    (long long)((g.paused_until - g.now) / US_PER_MS));
 		nap(g.paused_until - g.now < PAUSE_NAP_US ?

@@ -70,8 +70,9 @@ def metric(name):
 
 
 def ride_out(test, ident, seconds):
-    """Poll for seconds: no city of ident fails, nothing is collected, and
-    /health says held.  Returns the held gates seen."""
+    """Poll for seconds: no city of ident fails, nothing is collected,
+    /health says held, and the worker never says it is behind.  Returns
+    the held gates seen."""
     held, end = [], time.monotonic() + seconds
     while time.monotonic() < end:
         doc = S.get(ident).json
@@ -81,6 +82,9 @@ def ride_out(test, ident, seconds):
         h = S.request("GET", "/health")
         test.assertEqual(h.status, 200, h.body)
         gate = h.json["gate"]
+        # An API that is down is no reason for the POSTs to give way.
+        test.assertEqual(metric("owmcollect_worker_behind"), 0,
+                         "the worker said it was behind while the API was down")
         if gate["state"] == "held":
             held.append((h.json["status"], gate))
         time.sleep(1.0)
