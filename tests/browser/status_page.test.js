@@ -40,10 +40,20 @@ const { chromium } = require("playwright-core");
 const ROOT = path.resolve(__dirname, "..", "..");
 const fmt = require(path.join(ROOT, "nginx", "www", "format.js"));
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-/* Full page loads the test has started, and the count when each request
- * began: a load cancels the polls the old document had in flight. */
-let loads = 0;
-const startedAt = new WeakMap();
+/* Full page loads the test is making now: a load cancels the polls the
+ * old document had in flight, and the browser reports each as aborted
+ * before the load ends.  (Counting the loads begun when each request's
+ * event arrived was not enough: the event of a poll sent just before a
+ * load can arrive after the test began it.) */
+let navigating = 0, cancelled = 0;
+async function load(go) {
+	navigating++;
+	try {
+		return await go();
+	} finally {
+		navigating--;
+	}
+}
 const DEADLINE_MS = Number(process.env.STATUS_PAGE_DEADLINE_MS || 90000);
 const CITIES = [2643743, 2988507, 5128581, 3117735, 2950159];
 const LONDON = 2643743, CAIRO = 360630, UNKNOWN = 900000001;
@@ -346,8 +356,7 @@ async function tokenRun(ctx, page) {
 	check(open.status === 401, "the list without the token is 401 (got " + open.status + ")");
 
 	log("the list answers 401: the page asks for the token");
-	loads++;
-	await page.goto(base, { waitUntil: "load" });
+	await load(() => page.goto(base, { waitUntil: "load" }));
 	await page.waitForSelector("#token-form", { state: "visible" });
 	check(await page.locator("#requests > li").count() === 0, "nothing is listed without the token");
 	check(!await page.isVisible("#requests-empty"), "no \"No requests yet\" without the token");
@@ -389,8 +398,7 @@ async function tokenRun(ctx, page) {
 	    "kept in sessionStorage only, no localStorage, no cookie: " + JSON.stringify(st));
 
 	log("a reload of the tab keeps it");
-	loads++;
-	await page.reload({ waitUntil: "load" });
+	await load(() => page.reload({ waitUntil: "load" }));
 	await page.waitForFunction(listed, id);
 	check(!await page.isVisible("#token-form"), "no prompt after a reload");
 
@@ -464,7 +472,6 @@ async function main() {
 		page.setDefaultTimeout(60000);
 		page.on("request", (r) => {
 			requests.push(r.url());
-			startedAt.set(r, loads);
 		});
 		page.on("pageerror", (e) => problems.push("page error: " + e.message));
 		/* 4xx from the API are expected (bad ids); anything else failing is not. */
@@ -481,8 +488,10 @@ async function main() {
 			const why = (r.failure() || {}).errorText;
 			/* A page load the test starts cancels the old document's
 			 * polls in flight, as any browser does: not a failure. */
-			if (why === "net::ERR_ABORTED" && startedAt.get(r) < loads)
+			if (why === "net::ERR_ABORTED" && navigating > 0) {
+				cancelled++;
 				return;
+			}
 			problems.push("request failed: " + r.url() + " " + why);
 		});
 
@@ -496,8 +505,7 @@ async function main() {
 		}
 
 		log("opening " + base);
-		loads++;
-		const resp = await page.goto(base, { waitUntil: "load" });
+		const resp = await load(() => page.goto(base, { waitUntil: "load" }));
 		check(resp && resp.status() === 200, "GET / answers 200 (got " + (resp && resp.status()) + ")");
 		check(/text\/html/.test(resp.headers()["content-type"] || ""), "/ is text/html");
 		await page.waitForSelector("#collect-form");
@@ -570,8 +578,7 @@ async function main() {
 		log("a link to an unknown id says so");
 		const nope = "no such request " + Date.now().toString(36);
 		const nopeError = (await api("GET", "get?id=" + encodeURIComponent(nope))).doc.error;
-		loads++;
-		await page.goto(base + "?id=" + encodeURIComponent(nope), { waitUntil: "load" });
+		await load(() => page.goto(base + "?id=" + encodeURIComponent(nope), { waitUntil: "load" }));
 		await waitDetail(page, nope);
 		await page.waitForFunction((w) => document.getElementById("detail-summary").textContent === w,
 		    nopeError);
@@ -599,8 +606,7 @@ async function main() {
 		check(posted.status === 202, "POST answers 202: " + posted.status + " " + posted.text);
 		const link = base + "?id=" + encodeURIComponent(mapId);
 		log("opening " + link);
-		loads++;
-		await page.goto(link, { waitUntil: "load" });
+		await load(() => page.goto(link, { waitUntil: "load" }));
 		await waitDetail(page, mapId);
 
 		let resumed = !gate;
@@ -824,6 +830,7 @@ async function main() {
 		log(requests.length + " requests, all to " + HOST + ": " + Object.keys(byPath).sort()
 		    .map((p) => p + " " + byPath[p]).join(", "));
 		check(foreign.length === 0, "no request to another host: " + foreign.join(" "));
+		log(cancelled + " polls of an old document cancelled by the test's page loads");
 
 		check(problems.length === 0, "no script or console errors:\n  " + problems.join("\n  "));
 		log("all checks passed");
