@@ -729,6 +729,16 @@ class Stack:
             return self.node_sql(w, query)
         return self._sql(os.path.join(self.run, "mysqld.sock"), query)
 
+    def pause_gate(self, seconds, reason="429"):
+        """Pause the rate gate for seconds, as the worker does for reason
+        (a 429, 'invalid key', ...); 0 ends the pause."""
+        if seconds:
+            self.sql("UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL %d SECOND, "
+                     "pause_reason = '%s' WHERE id = 1" % (seconds, reason))
+        else:
+            self.sql("UPDATE rate_gate SET paused_until = NOW(6), pause_reason = NULL "
+                     "WHERE id = 1")
+
     def _sql(self, sock, query, database="owmcollect", timeout=30):
         p = subprocess.run(["mariadb", "--no-defaults", "--socket=" + sock,
                             "-u" + pwd.getpwuid(os.getuid()).pw_name, "--batch", "--skip-column-names",

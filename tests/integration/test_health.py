@@ -271,8 +271,7 @@ class Health(unittest.TestCase):
 
     def test_3_gate_pauses(self):
         try:
-            S.sql("UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL 1 MINUTE, "
-                  "pause_reason = 'invalid key' WHERE id = 1")
+            S.pause_gate(60, "invalid key")
             r = S.request("GET", "/health")
             self.assertEqual(r.status, 503, r.body)
             self.assertEqual(r.json["status"], "down")
@@ -301,7 +300,7 @@ class Health(unittest.TestCase):
             S.sql("UPDATE rate_gate SET pause_reason = 'monthly cap' WHERE id = 1")
             self.assertEqual(paused(metrics(self)), {"invalid key": 0, "429": 0, "monthly cap": 1})
         finally:
-            S.sql("UPDATE rate_gate SET paused_until = NOW(6), pause_reason = NULL WHERE id = 1")
+            S.pause_gate(0)
         self.assertEqual(S.request("GET", "/health").json["gate"]["state"], "running")
         self.assertEqual(paused(metrics(self)), {"invalid key": 0, "429": 0, "monthly cap": 0})
         # Once fetched, the queue is empty and its oldest age 0.

@@ -283,8 +283,7 @@ class Worker(unittest.TestCase):
         the first 19 queue entries (as a concurrent claim does) while the
         gate's pause ends."""
         ids = list(range(430001, 430041))
-        S.sql("UPDATE rate_gate SET paused_until = NOW(6) + INTERVAL 3 SECOND, "
-              "pause_reason = '429' WHERE id = 1")
+        S.pause_gate(3)
         since = S.sql("SELECT NOW(6)")[0][0]
         post(self, "w-split", ids)
         first = [int(r[0]) for r in S.sql(
