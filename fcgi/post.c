@@ -63,6 +63,34 @@ enum {
 	POST_COUNT
 };
 
+/*
+ * The database's clock and the queue's current turn (queue.h:
+ * QUEUE_TURN_SELECT), on every row; then, of the request's cities
+ * ([id, ...] as JSON), those with a reading fresher than the
+ * cut-off (? seconds before the clock; with 0, none is), and those
+ * already queued, with their turn and fetch, one a row; a row of
+ * NULLs after the first two columns when there is none.  A fresh
+ * city's queue entry is not looked up (its reading serves it): a
+ * POST of fresh cities reads one index entry a city, not two.  One
+ * statement, one round trip: NOW(6) is the statement's start in
+ * both places.  A plain SELECT: in READ COMMITTED a consistent read
+ * that takes no lock, so a flood of POSTs of the same cities never
+ * waits on the workers or on each other here.
+ */
+const char post_look_sql[] =
+    "SELECT h.now, h.base, x.pos, x.reading, x.turn, x.fetch_id "
+    "FROM (" QUEUE_TURN_SELECT ") h LEFT JOIN ("
+    "SELECT j.pos - 1 AS pos, "
+    "IF(cl.fetched_at >= c.cut, cl.reading_id, 0) AS reading, "
+    "t.turn, t.fetch_id FROM (SELECT IF(? > 0, "
+    "NOW(6) - INTERVAL ? SECOND, TIMESTAMP'9999-12-31 23:59:59') "
+    "AS cut) c STRAIGHT_JOIN JSON_TABLE(?, '$[*]' "
+    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
+    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
+    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
+    "AND (cl.fetched_at IS NULL OR cl.fetched_at < c.cut) "
+    "WHERE cl.fetched_at >= c.cut OR t.turn IS NOT NULL) x ON TRUE";
+
 static const char *const sql[POST_COUNT] = {
 	/* For how many more microseconds the worker says it is behind
 	 * (admit.h; 0 or less: it is not).  Read at most every
@@ -71,33 +99,7 @@ static const char *const sql[POST_COUNT] = {
 	[POST_BEHIND] =
 	    "SELECT COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), "
 	    "behind_until) FROM rate_gate WHERE id = 1), 0)",
-	/*
-	 * The database's clock and the queue's current turn (queue.h:
-	 * QUEUE_TURN_SELECT), on every row; then, of the request's cities
-	 * ([id, ...] as JSON), those with a reading fresher than the
-	 * cut-off (? seconds before the clock; with 0, none is), and those
-	 * already queued, with their turn and fetch, one a row; a row of
-	 * NULLs after the first two columns when there is none.  A fresh
-	 * city's queue entry is not looked up (its reading serves it): a
-	 * POST of fresh cities reads one index entry a city, not two.  One
-	 * statement, one round trip: NOW(6) is the statement's start in
-	 * both places.  A plain SELECT: in READ COMMITTED a consistent read
-	 * that takes no lock, so a flood of POSTs of the same cities never
-	 * waits on the workers or on each other here.
-	 */
-	[POST_LOOK] =
-	    "SELECT h.now, h.base, x.pos, x.reading, x.turn, x.fetch_id "
-	    "FROM (" QUEUE_TURN_SELECT ") h LEFT JOIN ("
-	    "SELECT j.pos - 1 AS pos, "
-	    "IF(cl.fetched_at >= c.cut, cl.reading_id, 0) AS reading, "
-	    "t.turn, t.fetch_id FROM (SELECT IF(? > 0, "
-	    "NOW(6) - INTERVAL ? SECOND, TIMESTAMP'9999-12-31 23:59:59') "
-	    "AS cut) c STRAIGHT_JOIN JSON_TABLE(?, '$[*]' "
-	    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
-	    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
-	    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
-	    "AND (cl.fetched_at IS NULL OR cl.fetched_at < c.cut) "
-	    "WHERE cl.fetched_at >= c.cut OR t.turn IS NOT NULL) x ON TRUE",
+	[POST_LOOK] = post_look_sql,	/* above */
 	/*
 	 * The request with every city it could resolve: [[city_id,
 	 * reading_id, fetch_id], ...].  Lock 1: a new row (its ext_id key

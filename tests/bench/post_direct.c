@@ -6,9 +6,17 @@
  *	post_collect, the 167 default cities);
  *   min (-m min): the least a POST must do: one request row holding
  *	its cities (as a POST of fresh cities writes it), the counters'
- *	upsert with its purged-id check (lib/counters.c), one commit.
+ *	upsert with its purged-id check (lib/counters.c), one commit;
+ *   look (-m look): the least, after the read every POST starts with
+ *	(post.c's look-up of fresh readings and queued cities): what a POST
+ *	that queued nothing itself would cost.
  *
- *	post_direct -c FILE [-m post|min] [-p processes] [-d seconds]
+ *	post_direct -c FILE [-m post|min|look] [-p processes] [-d seconds]
+ *	    [-r rate]
+ *
+ * With -r, the processes together start at most rate POSTs a second,
+ * each on its own schedule (a process that falls behind it sends at once):
+ * the load a given rate puts beside the worker, not the most it can do.
  *
  * Prints one line: "requests N seconds S rate R p50_ms A p99_ms B".
  */
@@ -35,14 +43,20 @@
 /* What a POST runs: its statements. */
 static const struct store_module mods[] = { { post_open, post_close } };
 
-/* The least a POST must do, and its statements. */
+enum mode { MODE_POST, MODE_MIN, MODE_LOOK };
+static const char *const mode_name[] = { "post", "min", "look" };
+
+/* The least a POST must do, and its statements; the look-up. */
 static const char *const min_sql[] = {
 	"INSERT INTO requests (ext_id, requested_at, total, collected, "
 	    "finished_at, cities) VALUES (?, UTC_TIMESTAMP(6), ?, ?, "
 	    "UTC_TIMESTAMP(6), ?)",
 	counters_post_sql,
+	post_look_sql,
 };
-static MYSQL_STMT	*min_st[2];
+static MYSQL_STMT	*min_st[3];
+static enum mode	 mode;
+static struct buf	 look_list;	/* [city, ...] */
 static struct db_set	 min_set = DB_SET(min_sql, min_st);
 static struct buf	 min_list;	/* [[city, reading, 0], ...] */
 static unsigned long long min_total;
@@ -68,9 +82,43 @@ min_init(const struct config *cf)
 		db_list_tuple(&min_list, t, 3);
 	}
 	buf_addc(&min_list, ']');
-	if (buf_cstr(&min_list) == NULL)
+	db_list_start(&look_list);
+	for (i = 0; i < cf->ncities; i++)
+		db_list_num(&look_list, cf->cities[i]);
+	buf_addc(&look_list, ']');
+	if (buf_cstr(&min_list) == NULL || buf_cstr(&look_list) == NULL)
 		fatalx(1, "city list: out of memory");
 	min_total = cf->ncities;
+}
+
+static int
+look_row(void *arg, struct db_err *e)
+{
+	(void)e;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* The look-up, its rows read and dropped: 0, or -1. */
+static int
+look(struct db_err *e)
+{
+	MYSQL_BIND	 b[3], o[6];
+	MYSQL_TIME	 now;
+	unsigned long long v[5];
+	long long	 reuse = 0;
+	unsigned long	 len;
+	size_t		 rows = 0;
+	int		 i;
+
+	db_bind_i64(&b[0], &reuse);
+	db_bind_i64(&b[1], &reuse);
+	db_bind_str(&b[2], look_list.data, &len);
+	db_bind_time(&o[0], &now);
+	for (i = 0; i < 5; i++)
+		db_bind_u64(&o[i + 1], &v[i]);
+	return db_rows(min_set.db, min_st[2], b, o, "look-up", look_row,
+	    &rows, e);
 }
 
 static int
@@ -86,7 +134,8 @@ min_body(void *arg, struct db_err *e)
 	db_bind_bytes(&b[0], r->id, r->idlen, &idlen);
 	db_bind_u64(&b[1], &min_total);
 	db_bind_u64(&b[2], &min_total);
-	if (db_run(min_set.db, min_st[0], b, "insert request", e) == -1 ||
+	if ((mode == MODE_LOOK && look(e) == -1) ||
+	    db_run(min_set.db, min_st[0], b, "insert request", e) == -1 ||
 	    counters_add_post(min_set.db, min_st[1], &c, r->id, r->idlen,
 	    e) == -1)
 		return -1;
@@ -133,18 +182,23 @@ main(int argc, char *argv[])
 	char		 err[512];
 	double		*lat, end, t0;
 	long		*count;
-	int		 ch, procs = 4, secs = 10, min = 0, p, i;
+	double		 rate = 0, next;
+	int		 ch, procs = 4, secs = 10, p, i, status, failed = 0;
 	long		 total = 0, n;
 
-	while ((ch = getopt(argc, argv, "c:m:p:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:m:p:d:r:")) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;
-		case 'm': min = strcmp(optarg, "min") == 0; break;
+		case 'm':
+			mode = strcmp(optarg, "min") == 0 ? MODE_MIN :
+			    strcmp(optarg, "look") == 0 ? MODE_LOOK : MODE_POST;
+			break;
 		case 'p': procs = atoi(optarg); break;
 		case 'd': secs = atoi(optarg); break;
+		case 'r': rate = atof(optarg); break;
 		default:
 			fprintf(stderr, "usage: post_direct -c file "
-			    "[-m post|min] [-p n] [-d secs]\n");
+			    "[-m post|min|look] [-p n] [-d secs] [-r rate]\n");
 			return 2;
 		}
 	}
@@ -162,7 +216,7 @@ main(int argc, char *argv[])
 	for (p = 0; p < procs; p++) {
 		if (fork() != 0)
 			continue;
-		if (min)
+		if (mode != MODE_POST)
 			min_init(&cf);
 		else {
 			post_init(&cf);
@@ -172,22 +226,34 @@ main(int argc, char *argv[])
 		}
 		memcpy(r.cities, cf.cities, cf.ncities * sizeof(r.cities[0]));
 		r.ncities = cf.ncities;
+		/* Each process's share of the rate, its starts spread out. */
+		next = now() + (rate > 0 ? p / rate : 0);
 		for (n = 0; now() < end; n++) {
+			if (rate > 0) {
+				if (next >= end)
+					break;
+				while ((t0 = now()) < next)
+					usleep((useconds_t)((next - t0) * 1e6));
+				next += procs / rate;
+			}
 			r.idlen = (size_t)snprintf(r.id, sizeof(r.id),
-			    "%s-%d-%d-%ld", min ? "min" : "direct",
+			    "%s-%d-%d-%ld", mode_name[mode],
 			    (int)getppid(), p, n);
 			t0 = now();
-			if (min ? min_collect(&r) == -1 :
+			if (mode != MODE_POST ? min_collect(&r) == -1 :
 			    post_collect(&r, &a) != STORE_OK)
-				fatalx(1, "%s failed", min ? "min" : "post");
+				fatalx(1, "%s failed", mode_name[mode]);
 			if (n < MAX_SAMPLES)
 				lat[p * MAX_SAMPLES + n] = now() - t0;
 		}
 		count[p] = n;
 		_exit(0);
 	}
-	while (wait(NULL) > 0)
-		;
+	while (wait(&status) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed = 1;
+	if (failed)
+		fatalx(1, "a process failed");
 	for (p = 0; p < procs; p++) {
 		long k = count[p] < MAX_SAMPLES ? count[p] : MAX_SAMPLES;
 

@@ -8,11 +8,16 @@ tables.  Before requests were stored by reference, a batch updated every
 waiting request's rows while POSTs share-locked its queue entries, and
 this load gave 503s ("still deadlocked after 5 tries")."""
 import os
+import sys
 import threading
 import time
 import unittest
 
 from harness import Stack, wait_until
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "bench"))
+import bench  # noqa: E402
 
 S = None
 ENV = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "60000", "OWMCOLLECT_OWM_MODE": "group",
@@ -95,6 +100,20 @@ class ColdPath(unittest.TestCase):
         self.assertEqual(counted[2], counted[3])
         self.assertEqual(counted[4], counted[5])
         self.assertEqual(lock_errors("worker.log"), [])
+
+    def test_the_bench_client_in_each_mode(self):
+        # make bench's ceilings beside the cold POSTs come from this C
+        # client: each mode must do what it says on this stack, and a
+        # process of it that fails must fail the run (its look-up once
+        # failed in every process and the bench printed 0 req/s).
+        for mode in ("min", "look", "post"):
+            rate, p50, p99 = bench.post_direct(S, mode, 2, 1, rate=40)
+            stored = int(S.sql("SELECT COUNT(*) FROM requests WHERE ext_id LIKE '%s-%%'"
+                               % mode)[0][0])
+            print("\n  post_direct -m %s: %.0f in 1 s, p50 %.1f ms, %d rows" % (mode, rate, p50,
+                                                                              stored))
+            self.assertGreater(rate, 10, mode)
+            self.assertEqual(stored, int(rate), mode)
 
 
 if __name__ == "__main__":
