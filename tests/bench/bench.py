@@ -482,7 +482,11 @@ def post_direct(s, mode, procs, secs, rate=None):
             "-p", str(procs), "-d", str(secs)]
     if rate:
         argv += ["-r", str(rate)]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    run = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError("post_direct -m %s: exit %d: %s" % (mode, run.returncode,
+                                                              run.stderr[-3000:]))
+    out = run.stdout
     m = dict(zip(out.split()[0::2], out.split()[1::2]))
     return (float(m["rate"]), float(m["p50_ms"]), float(m["p99_ms"]))
 

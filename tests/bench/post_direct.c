@@ -267,5 +267,6 @@ main(int argc, char *argv[])
 	printf("requests %ld seconds %d rate %.0f p50_ms %.2f p99_ms %.2f\n",
 	    n, secs, (double)n / secs, total ? lat[total / 2] * 1e3 : 0,
 	    total ? lat[i < total ? i : total - 1] * 1e3 : 0);
+	config_free(&cf);
 	return 0;
 }
