@@ -38,6 +38,9 @@
 -- finished_at as the references said when last settled; wait_fetch a
 -- fetch the request still waits for (NULL once finished), so a settle
 -- finds the requests a finished fetch may finish through its index.
+-- wait_fetch 0 (no fetch has that id): a deferred POST's request whose
+-- cities are not resolved yet (every one [city_id, 0, 0]); the worker's
+-- resolver finds it through the same index (worker/resolve.c).
 -- cancelled_at: DELETE /collect; cities not done by then failed.
 CREATE TABLE IF NOT EXISTS requests (
 	id		BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,

@@ -71,6 +71,12 @@ admit_behind(int64_t until_mono_us)
 	behind_until = until_mono_us;
 }
 
+int
+admit_behind_now(void)
+{
+	return daemon_mono_us() < behind_until;
+}
+
 /*
  * One try at a turn, waiting at most ms (0: not at all): 0, the moment
  * taken in taken_at, or -1.

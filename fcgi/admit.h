@@ -36,6 +36,8 @@ int	admit_on(void);
 /* What this process last read: the worker is behind until this moment
  * of the local monotonic clock (in the past: it is not). */
 void	admit_behind(int64_t until_mono_us);
+/* 1 when, as last read, the worker is behind now. */
+int	admit_behind_now(void);
 /* Before a POST's transaction: 1 when it took a turn (admit_leave after
  * the transaction), 0 when it needs none or waited in vain. */
 int	admit_enter(void);

@@ -60,7 +60,12 @@ static const char *const sql[HS_COUNT] = {
 	    "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, MIN(created_at), "
 	    "NOW(6)) FROM city_tasks), 0), "
 	    "COALESCE((SELECT behind_until > NOW(6) FROM rate_gate "
-	    "WHERE id = 1), 0) FROM "
+	    "WHERE id = 1), 0), "
+	    /* The oldest deferred request not resolved yet: the head of
+	     * the wait_fetch index's 0 entries (worker/resolve.c). */
+	    "COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, requested_at, "
+	    "NOW(6)) FROM requests FORCE INDEX (wait_fetch) "
+	    "WHERE wait_fetch = 0 ORDER BY id LIMIT 1), 0) FROM "
 	    "(SELECT " COUNTER("requests") " AS n, "
 	    COUNTER("cities") " AS cities, "
 	    COUNTER("collected") " AS collected, "
@@ -107,6 +112,7 @@ enum {
 	SUM_PAUSED_MONTH,
 	SUM_OLDEST_US,
 	SUM_BEHIND,
+	SUM_UNRESOLVED_US,
 	SUM_COLS
 };
 
@@ -273,6 +279,7 @@ read_sums(struct health_sums *m, struct db_err *e)
 		[SUM_PAUSED_MONTH] = &m->paused_month,
 		[SUM_OLDEST_US] = &m->oldest_us,
 		[SUM_BEHIND] = &m->behind,
+		[SUM_UNRESOLVED_US] = &m->unresolved_us,
 	};
 	MYSQL_BIND	 o[SUM_COLS];
 	my_bool		 null[SUM_COLS];

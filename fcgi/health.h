@@ -65,6 +65,8 @@ struct health_sums {
 	long long	 oldest_us;	/* the oldest queued city's age; 0:
 					 * none queued */
 	long long	 behind;	/* 0/1: the worker says it is behind */
+	long long	 unresolved_us;	/* the oldest deferred request not
+					 * resolved yet, its age; 0: none */
 	long long	 answers[ANSWERS_CLASSES]; /* by status class */
 	long long	 post_waits;	/* POSTs that waited for a turn */
 	double		 post_wait_s;	/* ... and their wait in all */

@@ -11,6 +11,11 @@
  * locks no row another request or a worker holds but its counters shard,
  * whatever the flood.
  *
+ * A deferred POST (http.defer: always, or while the worker is behind)
+ * writes only the request row, its cities unresolved ([[city_id, 0, 0],
+ * ...], wait_fetch 0), and the counters: the worker's resolver does the
+ * rest in rounds (worker/resolve.c).
+ *
  * Its locks take the steps of docs/design.md, "Lock order": the new
  * request row (lock 1, the requests step), the new queue entries (lock 2,
  * city_tasks ascending: lib/queue.c), the row's references (lock 3, its
@@ -60,36 +65,9 @@ enum {
 	POST_MINE,
 	POST_COUNTERS,
 	POST_BEHIND,
+	POST_CLOCK,
 	POST_COUNT
 };
-
-/*
- * The database's clock and the queue's current turn (queue.h:
- * QUEUE_TURN_SELECT), on every row; then, of the request's cities
- * ([id, ...] as JSON), those with a reading fresher than the
- * cut-off (? seconds before the clock; with 0, none is), and those
- * already queued, with their turn and fetch, one a row; a row of
- * NULLs after the first two columns when there is none.  A fresh
- * city's queue entry is not looked up (its reading serves it): a
- * POST of fresh cities reads one index entry a city, not two.  One
- * statement, one round trip: NOW(6) is the statement's start in
- * both places.  A plain SELECT: in READ COMMITTED a consistent read
- * that takes no lock, so a flood of POSTs of the same cities never
- * waits on the workers or on each other here.
- */
-const char post_look_sql[] =
-    "SELECT h.now, h.base, x.pos, x.reading, x.turn, x.fetch_id "
-    "FROM (" QUEUE_TURN_SELECT ") h LEFT JOIN ("
-    "SELECT j.pos - 1 AS pos, "
-    "IF(cl.fetched_at >= c.cut, cl.reading_id, 0) AS reading, "
-    "t.turn, t.fetch_id FROM (SELECT IF(? > 0, "
-    "NOW(6) - INTERVAL ? SECOND, TIMESTAMP'9999-12-31 23:59:59') "
-    "AS cut) c STRAIGHT_JOIN JSON_TABLE(?, '$[*]' "
-    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
-    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
-    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
-    "AND (cl.fetched_at IS NULL OR cl.fetched_at < c.cut) "
-    "WHERE cl.fetched_at >= c.cut OR t.turn IS NOT NULL) x ON TRUE";
 
 static const char *const sql[POST_COUNT] = {
 	/* For how many more microseconds the worker says it is behind
@@ -99,7 +77,9 @@ static const char *const sql[POST_COUNT] = {
 	[POST_BEHIND] =
 	    "SELECT COALESCE((SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), "
 	    "behind_until) FROM rate_gate WHERE id = 1), 0)",
-	[POST_LOOK] = post_look_sql,	/* above */
+	[POST_LOOK] = queue_look_sql,
+	/* A deferred POST's clock: its requested_at. */
+	[POST_CLOCK] = "SELECT NOW(6)",
 	/*
 	 * The request with every city it could resolve: [[city_id,
 	 * reading_id, fetch_id], ...].  Lock 1: a new row (its ext_id key
@@ -116,20 +96,13 @@ static const char *const sql[POST_COUNT] = {
 	[POST_QUEUE_LOCK] = queue_lock_sql,
 	/*
 	 * Fairness: entries queued earlier at a later turn than this
-	 * request gives them move forward ([[id, turn], ...], built in
-	 * ascending city_id: the list drives the join, STRAIGHT_JOIN even
-	 * on a small queue, so that is the lock order).  Rare: only when a
+	 * request gives them move forward (queue.h).  Rare: only when a
 	 * request puts a city earlier than a bigger one did.  A second
 	 * ascending pass after POST_QUEUE's, over other cities (those seen
 	 * queued); a cycle through the two would need another POST that
 	 * saw the queue otherwise at the same moment: the deadlock retry.
 	 */
-	[POST_LOWER] =
-	    "UPDATE JSON_TABLE(?, '$[*]' "
-	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
-	    "turn BIGINT UNSIGNED PATH '$[1]')) j "
-	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
-	    "SET t.turn = j.turn WHERE t.turn > j.turn",
+	[POST_LOWER] = queue_lower_sql,
 	/*
 	 * The fetches of the cities POST_QUEUE was given ([[id, pos], ...]):
 	 * a plain read, which sees the entries this transaction inserted
@@ -187,6 +160,7 @@ struct post {
 	unsigned long long fresh;	/* cities with a fresh reading */
 	unsigned long long queued;	/* queue entries it created */
 	size_t		 nnew, nlower;
+	int		 deferred;	/* its cities left to the resolver */
 };
 
 static const struct config	*cf;
@@ -377,7 +351,8 @@ insert_request(struct post *p, struct db_err *e)
 	MYSQL_BIND	 b[7];
 	unsigned long long total = p->r->ncities, wait = city_list(p->r);
 	unsigned long	 idlen, listlen;
-	my_bool		 unfinished = p->fresh < total, no_wait = wait == 0;
+	my_bool		 unfinished = p->fresh < total,
+			 no_wait = wait == 0 && !p->deferred;
 
 	if (db_list_bind(&b[5], &list, &listlen, "city list", e) == -1)
 		return STORE_FAILED;
@@ -535,7 +510,8 @@ read_behind(void)
 	long long	 behind;
 	int64_t		 now = daemon_mono_us();
 
-	if (!admit_on() || (last != 0 && now - last < BEHIND_EVERY_US) ||
+	if ((!admit_on() && cf->http.defer != DEFER_BEHIND) ||
+	    (last != 0 && now - last < BEHIND_EVERY_US) ||
 	    store_conn() == NULL)
 		return;
 	last = now;
@@ -583,6 +559,29 @@ collect_once(void *arg, struct db_err *e)
 }
 
 /*
+ * One attempt at a deferred POST: the request row with its cities
+ * unresolved ([[city_id, 0, 0], ...], wait_fetch 0: worker/resolve.c's
+ * mark) and the counters; no look-up, no queue.
+ */
+static int
+defer_once(void *arg, struct db_err *e)
+{
+	struct post	*p = arg;
+	MYSQL_BIND	 o[1];
+	enum store_rc	 rc;
+
+	*p = (struct post){ .r = p->r, .sent = p->sent, .deferred = 1 };
+	memset(reading, 0, p->r->ncities * sizeof(reading[0]));
+	memset(fetch, 0, p->r->ncities * sizeof(fetch[0]));
+	db_bind_time(&o[0], &p->now);
+	if (db_one_row(set.db, st[POST_CLOCK], NULL, o, "clock", e) != 0)
+		return STORE_FAILED;
+	if ((rc = insert_request(p, e)) != STORE_OK)
+		return rc;
+	return count(p, e);
+}
+
+/*
  * The attempt just made sent COMMIT and no answer came: what it wrote,
  * for the next attempt to recognise (a later unanswered one replaces it:
  * its INSERT succeeding proved this one had not committed).
@@ -601,13 +600,19 @@ post_collect(const struct collect_req *r, struct accepted *a)
 {
 	struct post	 p = { .r = r };
 	enum store_rc	 rc;
-	int		 turn_taken;
+	int		 turn_taken, defer;
 
-	/* While the worker is behind, a turn among this host's POSTs. */
+	/*
+	 * While the worker is behind, a turn among this host's POSTs, and
+	 * the cities left to the resolver (http.defer "behind"): a turn
+	 * then holds the database for the least a POST must do.
+	 */
 	read_behind();
+	defer = cf->http.defer == DEFER_ALWAYS ||
+	    (cf->http.defer == DEFER_BEHIND && admit_behind_now());
 	turn_taken = admit_enter();
-	rc = store_transaction("POST /collect", collect_once, collect_unsure,
-	    &p);
+	rc = store_transaction("POST /collect", defer ? defer_once :
+	    collect_once, collect_unsure, &p);
 	if (turn_taken)
 		admit_leave();
 	if (rc == STORE_DONE_BEFORE) {

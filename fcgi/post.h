@@ -18,10 +18,6 @@ struct accepted {
 	unsigned int	 done;		/* served from fresh readings */
 };
 
-/* The read a POST starts with (post.c says what it answers); the bench's
- * C client runs it alone too. */
-extern const char post_look_sql[];
-
 void	post_init(const struct config *);
 /* Prepare its statements on a new connection (store.c: on every
  * connect); 0, or -1 with e filled.  post_close closes them. */

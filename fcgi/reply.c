@@ -570,5 +570,12 @@ reply_metrics(struct buf *out, const struct health_sums *m, long long limit)
 	buf_printf(out, "owmcollect_queue_oldest_age_seconds %lld.%06lld\n",
 	    m->oldest_us > 0 ? m->oldest_us / 1000000 : 0,
 	    m->oldest_us > 0 ? m->oldest_us % 1000000 : 0);
+	family(out, "owmcollect_unresolved_oldest_age_seconds", "gauge",
+	    "Age of the oldest deferred collection whose cities the worker "
+	    "has not resolved yet (0 while none waits; http.defer).");
+	buf_printf(out, "owmcollect_unresolved_oldest_age_seconds "
+	    "%lld.%06lld\n",
+	    m->unresolved_us > 0 ? m->unresolved_us / 1000000 : 0,
+	    m->unresolved_us > 0 ? m->unresolved_us % 1000000 : 0);
 	metrics_answers(out, m);
 }

@@ -39,6 +39,7 @@ struct setting {
 
 static int	check_url(struct config *, const char *, const char **);
 static int	check_mode(struct config *, const char *, const char **);
+static int	check_defer(struct config *, const char *, const char **);
 static int	check_token(struct config *, const char *, const char **);
 
 #define I(g, n, f, d, lo, hi) \
@@ -75,6 +76,7 @@ static const struct setting settings[] = {
 	I(http, processes, http.processes, 12, 1, 256),
 	/* 0: POSTs never give way to the worker. */
 	I(http, posts_while_behind, http.posts_while_behind, 1, 0, 256),
+	S(http, defer, http.defer_name, "never", 16, check_defer, 0),
 	I(http, max_body, http.max_body, 65536, 1024, 1048576),
 	S(http, token, http.token, "", 256, check_token, 1),
 	S(mysql, host, mysql.host, "localhost", 255, NULL, 0),
@@ -128,6 +130,22 @@ check_mode(struct config *cf, const char *v, const char **why)
 		cf->owm.mode = OWM_MODE_GROUP;
 	else {
 		*why = "must be \"single\" or \"group\"";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_defer(struct config *cf, const char *v, const char **why)
+{
+	if (strcmp(v, "never") == 0)
+		cf->http.defer = DEFER_NEVER;
+	else if (strcmp(v, "behind") == 0)
+		cf->http.defer = DEFER_BEHIND;
+	else if (strcmp(v, "always") == 0)
+		cf->http.defer = DEFER_ALWAYS;
+	else {
+		*why = "must be \"never\", \"behind\" or \"always\"";
 		return -1;
 	}
 	return 0;

@@ -16,6 +16,11 @@
 #define OWM_MODE_SINGLE	0
 #define OWM_MODE_GROUP	1
 
+/* http.defer: when a POST leaves its cities to the worker's resolver. */
+#define DEFER_NEVER	0
+#define DEFER_BEHIND	1	/* while the worker says it is behind */
+#define DEFER_ALWAYS	2
+
 
 struct config {
 	char		*file;
@@ -58,6 +63,8 @@ struct config {
 		char		*socket_group;
 		long long	 processes;
 		long long	 posts_while_behind;
+		char		*defer_name;
+		int		 defer;		/* DEFER_* */
 		long long	 max_body;
 		char		*token;
 	} http;

@@ -20,6 +20,28 @@
 
 const char queue_turn_sql[] = QUEUE_TURN_SELECT;
 
+/*
+ * One statement, one round trip: NOW(6) is the statement's start in both
+ * places.  A fresh city's queue entry is not looked up (its reading
+ * serves it): a look-up of fresh cities reads one index entry a city, not
+ * two.  A plain SELECT: in READ COMMITTED a consistent read that takes no
+ * lock, so a flood of POSTs of the same cities never waits on the workers
+ * or on each other here.
+ */
+const char queue_look_sql[] =
+    "SELECT h.now, h.base, x.pos, x.reading, x.turn, x.fetch_id "
+    "FROM (" QUEUE_TURN_SELECT ") h LEFT JOIN ("
+    "SELECT j.pos - 1 AS pos, "
+    "IF(cl.fetched_at >= c.cut, cl.reading_id, 0) AS reading, "
+    "t.turn, t.fetch_id FROM (SELECT IF(? > 0, "
+    "NOW(6) - INTERVAL ? SECOND, TIMESTAMP'9999-12-31 23:59:59') "
+    "AS cut) c STRAIGHT_JOIN JSON_TABLE(?, '$[*]' "
+    "COLUMNS (pos FOR ORDINALITY, city_id INT UNSIGNED PATH '$')) j "
+    "LEFT JOIN city_latest cl ON cl.city_id = j.city_id "
+    "LEFT JOIN city_tasks t ON t.city_id = j.city_id "
+    "AND (cl.fetched_at IS NULL OR cl.fetched_at < c.cut) "
+    "WHERE cl.fetched_at >= c.cut OR t.turn IS NOT NULL) x ON TRUE";
+
 const char queue_lock_sql[] =
     "SELECT " QUEUE_LOCK_GET;
 
@@ -33,9 +55,18 @@ const char queue_lock_sql[] =
 const char queue_insert_sql[] =
     "INSERT IGNORE INTO city_tasks (city_id, turn, ready_at, created_at, "
     "created_by) "
-    "SELECT j.city_id, ? + j.pos, ?, ?, ? FROM JSON_TABLE(?, '$[*]' "
+    "SELECT j.city_id, ? + j.pos, ?, ?, COALESCE(j.req, ?) "
+    "FROM JSON_TABLE(?, '$[*]' "
     "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
-    "pos INT UNSIGNED PATH '$[1]')) j ORDER BY j.city_id";
+    "pos INT UNSIGNED PATH '$[1]', "
+    "req BIGINT UNSIGNED PATH '$[2]')) j ORDER BY j.city_id";
+
+const char queue_lower_sql[] =
+    "UPDATE JSON_TABLE(?, '$[*]' "
+    "COLUMNS (city_id INT UNSIGNED PATH '$[0]', "
+    "turn BIGINT UNSIGNED PATH '$[1]')) j "
+    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
+    "SET t.turn = j.turn WHERE t.turn > j.turn";
 
 #define QUEUE_UNLOCK	"DO RELEASE_LOCK('" QUEUE_LOCK_NAME "')"
 

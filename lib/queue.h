@@ -49,9 +49,27 @@ struct db_err;
 #define QUEUE_TURN_SELECT \
 	"SELECT NOW(6) AS now, COALESCE(MIN(turn), 0) AS base FROM city_tasks"
 extern const char queue_turn_sql[];
+/*
+ * The look-up a POST starts with, and the resolver's round (a plain read,
+ * no lock): the database's clock and the queue's turn as now and base on
+ * every row; then, of the cities ([id, ...]), those with a reading
+ * fresher than the cut-off (its two parameters, the same, before the
+ * list: worker.reuse_seconds; 0, none is) and those already queued, each
+ * with its pos in the list (0-based), that reading (0: none), and its
+ * queue entry's turn and fetch; one row of NULLs after now and base when
+ * there is none.
+ */
+extern const char queue_look_sql[];
 /* The queue lock: one parameter, the wait in milliseconds. */
 extern const char queue_lock_sql[];
-/* The entries: QUEUE_PARAMS parameters, queue_bind's. */
+/*
+ * Entries queued at a later turn than [[city_id, turn], ...] gives them
+ * move forward to it.  The list is in ascending city_id and drives the
+ * join (STRAIGHT_JOIN even on a small queue), so that is the lock order.
+ */
+extern const char queue_lower_sql[];
+/* The entries: QUEUE_PARAMS parameters, queue_bind's.  Each entry's
+ * created_by is its tuple's third number when it has one, else q->by. */
 extern const char queue_insert_sql[];
 #define QUEUE_PARAMS	5
 
@@ -60,8 +78,9 @@ struct queue_add {
 	MYSQL_TIME	 at;		/* ready_at and created_at */
 	unsigned long long base;	/* the turn: base + the city's pos */
 	unsigned long long by;		/* created_by: the request */
-	/* [[city_id, pos], ...] in ascending city_id, bound (db_list_bind):
-	 * the caller may read the same list again after. */
+	/* [[city_id, pos], ...] (or [[city_id, pos, by], ...]) in
+	 * ascending city_id, bound (db_list_bind): the caller may read the
+	 * same list again after. */
 	const MYSQL_BIND *cities;
 	long long	 read_timeout;	/* mysql.read_timeout (s): the wait */
 };

@@ -1,8 +1,12 @@
 /*
  * housekeep.c: see housekeep.h.  Owns the housekeeping child's process:
  * its signals, its connection (opened again after an outage, at
- * db_conn_up's pace) and when each step runs.  The work is settle.c's
- * and purge.c's, in steps that each end after at most one transaction:
+ * db_conn_up's pace) and when each step runs.  The work is resolve.c's,
+ * settle.c's and purge.c's, in steps that each end after at most one
+ * transaction:
+ * - the resolver's rounds: every RESOLVE_EVERY_US, at once again while a
+ *   round finds work; RETRY_US after one that failed.  First in each turn
+ *   of the loop: a deferred request's cities wait for it to be queued.
  * - the settle's passes: a sweep at start, after every reconnect and
  *   every SWEEP_EVERY_S; a fast pass every SETTLE_EVERY_US once a sweep
  *   has run, at once again while it finds work; a pass that failed
@@ -10,8 +14,9 @@
  * - the purge's passes when retention is on: one at start and every
  *   PURGE_EVERY_S, its steps paced by the pause each transaction earns
  *   (purge_pause_us).
- * Each turn of the loop runs one step of the settle when one is due, then
- * one of the purge when one is due, and sleeps until the next is due
+ * Each turn of the loop runs a round of the resolver when one is due, one
+ * step of the settle when one is due, then one of the purge when one is
+ * due, and sleeps until the next is due
  * when neither ran.  So the settle keeps its pace during a purge pass
  * that lasts minutes (at most one purge transaction between two of its
  * steps), the purge keeps its pauses and is never held back for long by
@@ -31,15 +36,17 @@
 #include "housekeep.h"
 #include "log.h"
 #include "purge.h"
+#include "resolve.h"
 #include "settle.h"
 
+#define RESOLVE_EVERY_US	50000LL		/* a round, when idle */
 #define SETTLE_EVERY_US		200000LL	/* a fast pass, when idle */
 #define SWEEP_EVERY_S		30
 #define RETRY_US		1000000LL	/* after a failed pass */
 
 /* When each is due next, on daemon_mono_us's clock. */
 struct due {
-	int64_t		 sweep, fast, purge;
+	int64_t		 resolve, sweep, fast, purge;
 };
 
 static const struct config	*cf;
@@ -74,6 +81,7 @@ conn_closing(void)
 {
 	purge_close();
 	settle_close();
+	resolve_close();
 }
 
 /* After every connect: the settle's statements and the purge's, and a
@@ -81,11 +89,31 @@ conn_closing(void)
 static int
 conn_ready(MYSQL *db, struct db_err *e)
 {
-	if (settle_open(db, cf, e) == -1 ||
+	if (resolve_open(db, cf, e) == -1 || settle_open(db, cf, e) == -1 ||
 	    (retention && purge_open(db, cf, e) == -1))
 		return -1;
-	due.sweep = due.fast = daemon_mono_us();
+	due.resolve = due.sweep = due.fast = daemon_mono_us();
 	return 0;
+}
+
+/* A round of the resolver if one is due: 1 ran, 0 none due, -1 the
+ * connection is gone (e). */
+static int
+resolve_turn(struct db_err *e)
+{
+	size_t	 found;
+
+	if (daemon_mono_us() < due.resolve)
+		return 0;
+	if (resolve_round(&found, e) == -1) {
+		if (db_error_is_gone(e->code))
+			return -1;
+		log_warnx("%s", e->msg);
+		due.resolve = daemon_mono_us() + RETRY_US;
+		return 1;
+	}
+	due.resolve = daemon_mono_us() + (found > 0 ? 0 : RESOLVE_EVERY_US);
+	return 1;
 }
 
 /* A settle step if one is due: 1 ran, 0 none due, -1 the connection is
@@ -149,8 +177,10 @@ purge_turn(struct db_err *e)
 static int64_t
 next_due(void)
 {
-	int64_t	 t = due.sweep;
+	int64_t	 t = due.resolve;
 
+	if (due.sweep < t)
+		t = due.sweep;
 	if (settle_can_fast() && due.fast < t)
 		t = due.fast;
 	if (retention && due.purge < t)
@@ -168,13 +198,14 @@ start(const struct config *conf)
 	/* ps and top tell it from the fetching children. */
 	(void)prctl(PR_SET_NAME, "owm-housekeep", 0, 0, 0);
 	if (retention)
-		log_info("housekeeping: settling requests; retention: requests "
-		    "kept %lld days, readings %lld days (0: for ever), in "
+		log_info("housekeeping: resolving and settling requests; "
+		    "retention: requests kept %lld days, readings %lld days (0: for ever), in "
 		    "transactions of at most %d rows",
 		    cf->retention.requests_days, cf->retention.readings_days,
 		    PURGE_MAX_ROWS);
 	else
-		log_info("housekeeping: settling requests; retention off");
+		log_info("housekeeping: resolving and settling requests; "
+		    "retention off");
 	due.purge = daemon_mono_us();
 }
 
@@ -182,7 +213,7 @@ int
 housekeep_run(const struct config *conf)
 {
 	struct db_err	 e;
-	int		 settled, purged;
+	int		 resolved, settled, purged;
 
 	start(conf);
 	while (!quit) {
@@ -190,13 +221,14 @@ housekeep_run(const struct config *conf)
 			nap_until(conn.next_try);
 			continue;
 		}
-		purged = 0;
-		if ((settled = settle_turn(&e)) == -1 ||
+		settled = purged = 0;
+		if ((resolved = resolve_turn(&e)) == -1 ||
+		    (!quit && (settled = settle_turn(&e)) == -1) ||
 		    (!quit && (purged = purge_turn(&e)) == -1)) {
 			db_conn_lost(&conn, &e);
 			continue;
 		}
-		if (settled == 0 && purged == 0)
+		if (resolved == 0 && settled == 0 && purged == 0)
 			nap_until(next_due());
 	}
 	db_conn_close(&conn);

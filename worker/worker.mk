@@ -6,7 +6,7 @@ WORKER_SRC	:= worker/main.c worker/child.c worker/answer.c \
 		   worker/rategate.c worker/gate_db.c worker/tasks.c \
 		   worker/sqlvec.c worker/owm_client.c worker/owm_parse.c \
 		   worker/notify.c worker/heartbeat.c worker/purge.c \
-		   worker/settle.c worker/housekeep.c
+		   worker/settle.c worker/resolve.c worker/housekeep.c
 WORKER_OBJ	 = $(WORKER_SRC:%.c=$(B)/%.o)
 CURL_LIBS	 = $(shell pkg-config --libs libcurl 2>/dev/null)
 # sd_notify (notify.c): only the worker links libsystemd.

@@ -505,6 +505,12 @@ def bench_cold():
     # Fewer FastCGI processes: fewer POSTs at the database at once.
     if os.environ.get("COLD_PROCESSES"):
         env["OWMCOLLECT_HTTP_PROCESSES"] = os.environ["COLD_PROCESSES"]
+    # When POSTs leave their cities to the worker's resolver (http.defer).
+    if os.environ.get("COLD_DEFER"):
+        env["OWMCOLLECT_HTTP_DEFER"] = os.environ["COLD_DEFER"]
+    # POSTs of a host at the database at once while the worker is behind.
+    if os.environ.get("COLD_TURNS"):
+        env["OWMCOLLECT_HTTP_POSTS_WHILE_BEHIND"] = os.environ["COLD_TURNS"]
     with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
         # A backlog for both phases and then some: the worker never idles.
         n = int(limit * (5 * secs + 60) / 60 / 1000) + 2
@@ -522,6 +528,7 @@ def bench_cold():
         f0, pc = time.time(), profile(s)
         post = wrk("http://127.0.0.1:%d/collect" % s.port, seconds=secs, script=lua, warmup=0)
         f1, pd = time.time(), profile(s)
+        lag = resolver_lag(s)
         ev = arrivals(s)
         calls, cities = arrived_between(ev, q0, q1)
         fcalls, fcities = arrived_between(ev, f0 + 1, f1)
@@ -537,9 +544,15 @@ def bench_cold():
         row("cold POST (167 default cities, stale), %d s of wrk" % secs, fmt(*post),
             note="(fcgi log: %d lock errors; target >= 1000 req/s, p99 < 100 ms, only 202)"
             % errs)
-        row("worker beside it (group, %s children, limit %d/min; %s FastCGI processes)"
+        if lag:
+            print("    deferred POSTs unresolved at the flood's end: %d, all resolved %.1f s "
+                  "later" % lag)
+        row("worker beside it (group, %s children, limit %d/min; %s FastCGI processes; "
+            "http.defer %s, posts_while_behind %s)"
             % (env["OWMCOLLECT_WORKER_CHILDREN"], limit,
-               env.get("OWMCOLLECT_HTTP_PROCESSES", "the configured")),
+               env.get("OWMCOLLECT_HTTP_PROCESSES", "the configured"),
+               env.get("OWMCOLLECT_HTTP_DEFER", "the configured"),
+               env.get("OWMCOLLECT_HTTP_POSTS_WHILE_BEHIND", "the configured")),
             (flood, "%.0f cities/min during the flood, %.0f before it" % (flood, quiet)),
             (quiet, "before"), "target >= 90 %")
         # What the target asks of any POST, beside the same worker: the
@@ -560,6 +573,17 @@ def bench_cold():
             row("%s (C, %d processes, %d/s asked), %d s" % (what, procs, rate, secs), fmt(*d))
             row("  worker beside it", (beside, "%.0f cities/min" % beside), (quiet, "before"),
                 "target >= 90 %")
+
+
+def resolver_lag(s):
+    """(requests still unresolved, seconds until none is) when a flood
+    ends; None when none was."""
+    q = "SELECT COUNT(*) FROM requests WHERE wait_fetch = 0"
+    left, t0 = int(s.sql(q)[0][0]), time.time()
+    if left == 0:
+        return None
+    wait_until(lambda: int(s.sql(q)[0][0]) == 0, 300, 0.2, what="the resolver to catch up")
+    return left, time.time() - t0
 
 
 def bench_waiters():

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "parse.h"
 #include "post.h"
+#include "queue.h"
 #include "store.h"
 
 #define MAX_SAMPLES	200000
@@ -52,7 +53,7 @@ static const char *const min_sql[] = {
 	    "finished_at, cities) VALUES (?, UTC_TIMESTAMP(6), ?, ?, "
 	    "UTC_TIMESTAMP(6), ?)",
 	counters_post_sql,
-	post_look_sql,
+	queue_look_sql,
 };
 static MYSQL_STMT	*min_st[3];
 static enum mode	 mode;

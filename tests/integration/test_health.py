@@ -40,6 +40,7 @@ FAMILIES = {
     "owmcollect_worker_behind": "gauge",
     "owmcollect_http_post_waits_total": "counter",
     "owmcollect_http_post_wait_seconds_total": "counter",
+    "owmcollect_unresolved_oldest_age_seconds": "gauge",
 }
 # Each running count (etc/schema.sql, counters) and what it counts.
 COUNTED = (("requests", "SELECT COUNT(*) FROM requests"),

@@ -177,6 +177,44 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* http.defer: each word its mode; anything else an error naming them. */
+static const struct {
+	const char	*value;
+	int		 defer;		/* -1: an error */
+} defer_cases[] = {
+	{ "never", DEFER_NEVER },
+	{ "behind", DEFER_BEHIND },
+	{ "always", DEFER_ALWAYS },
+	{ "Behind", -1 },
+	{ "", -1 },
+	{ "sometimes", -1 },
+};
+
+START_TEST(test_defer)
+{
+	struct config cf;
+	char	 err[512] = "";
+	int	 rc;
+
+	clear_env();
+	ck_assert_int_eq(setenv("OWMCOLLECT_HTTP_DEFER", defer_cases[_i].value,
+	    1), 0);
+	rc = config_load(&cf, NULL, err, sizeof(err), NULL, 0);
+	unsetenv("OWMCOLLECT_HTTP_DEFER");
+	if (defer_cases[_i].defer == -1) {
+		ck_assert_msg(rc == -1, "defer \"%s\" loaded",
+		    defer_cases[_i].value);
+		ck_assert_msg(strstr(err, "OWMCOLLECT_HTTP_DEFER: must be "
+		    "\"never\", \"behind\" or \"always\"") != NULL,
+		    "defer \"%s\": error \"%s\"", defer_cases[_i].value, err);
+		return;
+	}
+	ck_assert_msg(rc == 0, "defer \"%s\": %s", defer_cases[_i].value, err);
+	ck_assert_int_eq(cf.http.defer, defer_cases[_i].defer);
+	config_free(&cf);
+}
+END_TEST
+
 START_TEST(test_defaults_struct)
 {
 	struct config cf;
@@ -190,6 +228,7 @@ START_TEST(test_defaults_struct)
 	ck_assert_int_eq(cf.owm.batch_size, 20);
 	ck_assert_int_eq(cf.owm.mode, OWM_MODE_SINGLE);
 	ck_assert_str_eq(cf.owm.mode_name, "single");
+	ck_assert_int_eq(cf.http.defer, DEFER_NEVER);
 	ck_assert_str_eq(cf.owm.key, "");
 	ck_assert_str_eq(cf.http.token, "");
 	ck_assert_int_eq(cf.owm.cities_per_minute, 60);
@@ -735,6 +774,7 @@ config_suite(void)
 	tc = tcase_create("defaults");
 	tcase_add_loop_test(tc, test_defaults, 0, NELEM(default_cases));
 	tcase_add_test(tc, test_defaults_struct);
+	tcase_add_loop_test(tc, test_defer, 0, NELEM(defer_cases));
 	tcase_add_test(tc, test_shipped_conf);
 	suite_add_tcase(s, tc);
 

@@ -178,7 +178,7 @@ static const struct {
 	{ "turn", "? + j.pos", 0 },
 	{ "ready_at", "?", 1 },
 	{ "created_at", "?", 2 },
-	{ "created_by", "?", 3 },
+	{ "created_by", "COALESCE(j.req, ?)", 3 },	/* a tuple's own, or q.by */
 };
 
 START_TEST(test_queue_columns)
