@@ -569,6 +569,7 @@ START_TEST(test_metrics_whole)
 	m.answers[1] = 10;
 	m.answers[4] = 11;
 	m.behind = 1;
+	m.unresolved_us = 2500000;
 	m.post_waits = 12;
 	m.post_wait_s = 3.25;
 	m.call = calls;
@@ -637,6 +638,11 @@ START_TEST(test_metrics_whole)
 	    "queued city (0 while none is queued).\n"
 	    "# TYPE owmcollect_queue_oldest_age_seconds gauge\n"
 	    "owmcollect_queue_oldest_age_seconds 0.000000\n"
+	    "# HELP owmcollect_unresolved_oldest_age_seconds Age of the "
+	    "oldest deferred collection whose cities the worker has not "
+	    "resolved yet (0 while none waits; http.defer).\n"
+	    "# TYPE owmcollect_unresolved_oldest_age_seconds gauge\n"
+	    "owmcollect_unresolved_oldest_age_seconds 2.500000\n"
 	    "# HELP owmcollect_http_answers_total Answers of the FastCGI "
 	    "program since it started, by HTTP status class.\n"
 	    "# TYPE owmcollect_http_answers_total counter\n"
