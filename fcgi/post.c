@@ -569,16 +569,20 @@ defer_once(void *arg, struct db_err *e)
 	struct post	*p = arg;
 	MYSQL_BIND	 o[1];
 	enum store_rc	 rc;
+	int		 turn_taken;
 
 	*p = (struct post){ .r = p->r, .sent = p->sent, .deferred = 1 };
 	memset(reading, 0, p->r->ncities * sizeof(reading[0]));
 	memset(fetch, 0, p->r->ncities * sizeof(fetch[0]));
+	turn_taken = admit_enter();
 	db_bind_time(&o[0], &p->now);
 	if (db_one_row(set.db, st[POST_CLOCK], NULL, o, "clock", e) != 0)
-		return STORE_FAILED;
-	if ((rc = insert_request(p, e)) != STORE_OK)
-		return rc;
-	return count(p, e);
+		rc = STORE_FAILED;
+	else if ((rc = insert_request(p, e)) == STORE_OK)
+		rc = count(p, e);
+	if (turn_taken)
+		admit_leave();
+	return rc;
 }
 
 /*
@@ -604,13 +608,15 @@ post_collect(const struct collect_req *r, struct accepted *a)
 
 	/*
 	 * While the worker is behind, a turn among this host's POSTs, and
-	 * the cities left to the resolver (http.defer "behind"): a turn
-	 * then holds the database for the least a POST must do.
+	 * the cities left to the resolver (http.defer "behind"): a deferred
+	 * POST takes its turn for its statements (defer_once), not for its
+	 * COMMIT, which waits for the log's flush, not for the CPU, and
+	 * flushes with the others' commits.
 	 */
 	read_behind();
 	defer = cf->http.defer == DEFER_ALWAYS ||
 	    (cf->http.defer == DEFER_BEHIND && admit_behind_now());
-	turn_taken = admit_enter();
+	turn_taken = defer ? 0 : admit_enter();
 	rc = store_transaction("POST /collect", defer ? defer_once :
 	    collect_once, collect_unsure, &p);
 	if (turn_taken)

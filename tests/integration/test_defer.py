@@ -201,5 +201,37 @@ class Deferred(unittest.TestCase):
             self.assertEqual([l for l in f if "resolve:" in l and "warn" in l.lower()], [])
 
 
+class WhileBehind(unittest.TestCase):
+    """http.defer "behind": a POST is deferred only while the worker says
+    it is behind (rate_gate.behind_until, read at most every 250 ms)."""
+
+    def test_deferred_only_while_behind(self):
+        env = dict(ENV, OWMCOLLECT_HTTP_DEFER="behind")
+        with Stack(env=env) as b:
+            def stored(ident):
+                return b.sql("SELECT wait_fetch FROM requests WHERE ext_id = '%s'" % ident)[0][0]
+            hk = [p for p, c in b.children("worker").items() if c == "owm-housekeep"][0]
+            os.kill(hk, signal.SIGSTOP)
+            try:
+                self.assertEqual(b.post_collect({"id": "wb-1", "cities": [774001, 774002]}).status,
+                                 202)
+                self.assertNotEqual(stored("wb-1"), "0", "not behind: resolved by the POST")
+                b.sql("UPDATE rate_gate SET behind_until = NOW(6) + INTERVAL 60 SECOND "
+                      "WHERE id = 1")
+                time.sleep(0.5)     # every process reads it again within 250 ms
+                for i in range(12):     # each FastCGI process
+                    self.assertEqual(b.post_collect({"id": "wb-2-%d" % i,
+                                                     "cities": [774003, 774004]}).status, 202)
+                    self.assertEqual(stored("wb-2-%d" % i), "0", "behind: deferred")
+                b.sql("UPDATE rate_gate SET behind_until = NULL WHERE id = 1")
+                time.sleep(0.5)
+                self.assertEqual(b.post_collect({"id": "wb-3", "cities": [774005]}).status, 202)
+                self.assertNotEqual(stored("wb-3"), "0", "no longer behind")
+            finally:
+                os.kill(hk, signal.SIGCONT)
+            for i in range(12):
+                b.wait_progress("wb-2-%d" % i, 100, timeout=60)
+
+
 if __name__ == "__main__":
     unittest.main()

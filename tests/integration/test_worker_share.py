@@ -14,7 +14,11 @@ import unittest
 from harness import Stack, wait_until
 
 S = None
-ENV = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "100000", "OWMCOLLECT_OWM_MODE": "group",
+# A limit no 2-core machine reaches beside a flood: what holds the worker
+# back is the machine (at 100,000 a faster machine kept up, 90-100 % of
+# it, and rightly never said it was behind).
+LIMIT = 300000
+ENV = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": str(LIMIT), "OWMCOLLECT_OWM_MODE": "group",
        "OWMCOLLECT_WORKER_CHILDREN": "2", "OWMCOLLECT_WORKER_REUSE_SECONDS": "0",
        "OWMCOLLECT_OWM_MARGIN_MS": "100", "OWMCOLLECT_HTTP_POSTS_WHILE_BEHIND": "1",
        "POST_RATE": "100000"}
@@ -154,10 +158,11 @@ class WorkerShare(unittest.TestCase):
         when such a round ended its count, it said so in 11 and in 0 of
         13 samples."""
         not_behind()
-        backlog(792000001, 15000)
+        backlog(792000001, 30000)
         loops = [subprocess.Popen(["sh", "-c", "while :; do :; done"])
                  for _ in range(2)]
         seen = []
+        t0 = time.time()
         try:
             answers = flood(8, "busy", lambda: seen.append(
                 metrics()["owmcollect_worker_behind"]) and False)
@@ -165,9 +170,15 @@ class WorkerShare(unittest.TestCase):
             for p in loops:
                 p.kill()
                 p.wait()
+        t1 = time.time()
+        # The premise, where the API sees it: the machine held the worker
+        # well below its limit all along.
+        sent = sum(len(e["ids"]) for e in S.access_log() if t0 + 1 <= e["t"] <= t1)
+        rate = sent / (t1 - t0 - 1) * 60
         settled = seen[3:]      # from 1.5 s on: behind takes a second to say
-        print("\n  busy: %r; the worker behind in %d of %d samples from 1.5 s on" % (
-            answers, settled.count(1), len(settled)))
+        print("\n  busy: %r; the worker at %.0f cities/min (limit %d), behind in %d of %d "
+              "samples from 1.5 s on" % (answers, rate, LIMIT, settled.count(1), len(settled)))
+        self.assertLess(rate, 0.8 * LIMIT)
         self.assertEqual(set(answers), {202})
         self.assertGreaterEqual(len(settled), 8)
         self.assertGreaterEqual(settled.count(1), 0.9 * len(settled))

@@ -1,0 +1,2 @@
+/work/main/build-old/lib/log.o: lib/log.c lib/log.h
+lib/log.h:

@@ -1,0 +1,2 @@
+/work/main/build-old/lib/rules.o: lib/rules.c lib/rules.h
+lib/rules.h:

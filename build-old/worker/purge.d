@@ -1,0 +1,18 @@
+/work/main/build-old/worker/purge.o: worker/purge.c lib/buf.h \
+ lib/config.h lib/daemon.h lib/db.h /usr/include/mariadb/mysql.h \
+ /usr/include/mariadb/mariadb_com.h \
+ /usr/include/mariadb/mariadb_version.h /usr/include/mariadb/ma_list.h \
+ /usr/include/mariadb/mariadb_ctype.h /usr/include/mariadb/mariadb_stmt.h \
+ lib/log.h worker/purge.h
+lib/buf.h:
+lib/config.h:
+lib/daemon.h:
+lib/db.h:
+/usr/include/mariadb/mysql.h:
+/usr/include/mariadb/mariadb_com.h:
+/usr/include/mariadb/mariadb_version.h:
+/usr/include/mariadb/ma_list.h:
+/usr/include/mariadb/mariadb_ctype.h:
+/usr/include/mariadb/mariadb_stmt.h:
+lib/log.h:
+worker/purge.h:
