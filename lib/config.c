@@ -76,7 +76,7 @@ static const struct setting settings[] = {
 	I(http, processes, http.processes, 12, 1, 256),
 	/* 0: POSTs never give way to the worker. */
 	I(http, posts_while_behind, http.posts_while_behind, 1, 0, 256),
-	S(http, defer, http.defer_name, "never", 16, check_defer, 0),
+	S(http, defer, http.defer_name, "behind", 16, check_defer, 0),
 	I(http, max_body, http.max_body, 65536, 1024, 1048576),
 	S(http, token, http.token, "", 256, check_token, 1),
 	S(mysql, host, mysql.host, "localhost", 255, NULL, 0),

@@ -228,7 +228,7 @@ START_TEST(test_defaults_struct)
 	ck_assert_int_eq(cf.owm.batch_size, 20);
 	ck_assert_int_eq(cf.owm.mode, OWM_MODE_SINGLE);
 	ck_assert_str_eq(cf.owm.mode_name, "single");
-	ck_assert_int_eq(cf.http.defer, DEFER_NEVER);
+	ck_assert_int_eq(cf.http.defer, DEFER_BEHIND);
 	ck_assert_str_eq(cf.owm.key, "");
 	ck_assert_str_eq(cf.http.token, "");
 	ck_assert_int_eq(cf.owm.cities_per_minute, 60);
