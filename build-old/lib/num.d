@@ -1,2 +1,0 @@
-/work/main/build-old/lib/num.o: lib/num.c lib/num.h
-lib/num.h:
