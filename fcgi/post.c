@@ -210,25 +210,15 @@ sort_by_city(const struct collect_req *r)
 	qsort(byc, r->ncities, sizeof(byc[0]), city_cmp);
 }
 
-/* POST_LOOK's row, and where it goes. */
-struct look_row {
-	struct post	*p;
-	MYSQL_TIME	 now;
-	unsigned long long base, pos, reading, turn, fetch;
-	my_bool		 pos_null, turn_null, fetch_null;
-	size_t		 rows;
-};
-
+/* A row of POST_LOOK, into p and reading[], fetch[], lower[]. */
 static int
-look_row(void *arg, struct db_err *e)
+look_row(void *arg, const struct queue_look_row *l, struct db_err *e)
 {
-	struct look_row	*l = arg;
-	struct post	*p = l->p;
+	struct post	*p = arg;
 
 	(void)e;
 	p->now = l->now;
 	p->base = l->base;
-	l->rows++;
 	if (l->pos_null || l->pos >= p->r->ncities)
 		return 0;
 	if (l->reading != 0) {
@@ -252,10 +242,9 @@ look_row(void *arg, struct db_err *e)
 static enum store_rc
 look(struct post *p, struct db_err *e)
 {
-	struct look_row	 l = { .p = p };
-	MYSQL_BIND	 b[3], o[6];
-	long long	 reuse = cf->worker.reuse_seconds;
+	MYSQL_BIND	 b[1];
 	unsigned long	 len;
+	long long	 rows;
 	size_t		 i;
 
 	memset(reading, 0, p->r->ncities * sizeof(reading[0]));
@@ -264,23 +253,12 @@ look(struct post *p, struct db_err *e)
 	db_list_start(&list);
 	for (i = 0; i < p->r->ncities; i++)
 		db_list_num(&list, p->r->cities[i]);
-	if (db_list_bind(&b[2], &list, &len, "fresh readings", e) == -1)
+	if (db_list_bind(&b[0], &list, &len, "fresh readings", e) == -1)
 		return STORE_FAILED;
-	db_bind_i64(&b[0], &reuse);
-	db_bind_i64(&b[1], &reuse);
-	db_bind_time(&o[0], &l.now);
-	db_bind_u64(&o[1], &l.base);
-	db_bind_u64(&o[2], &l.pos);
-	o[2].is_null = &l.pos_null;
-	db_bind_u64(&o[3], &l.reading);
-	db_bind_u64(&o[4], &l.turn);
-	o[4].is_null = &l.turn_null;
-	db_bind_u64(&o[5], &l.fetch);
-	o[5].is_null = &l.fetch_null;
-	if (db_rows(set.db, st[POST_LOOK], b, o, "fresh readings", look_row,
-	    &l, e) == -1)
+	if ((rows = queue_look(set.db, st[POST_LOOK], cf->worker.reuse_seconds,
+	    &b[0], "fresh readings", look_row, p, e)) == -1)
 		return STORE_FAILED;
-	if (l.rows == 0) {
+	if (rows == 0) {
 		log_warnx("POST /collect: fresh readings: no clock");
 		return STORE_UNAVAILABLE;
 	}

@@ -68,6 +68,50 @@ const char queue_lower_sql[] =
     "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id "
     "SET t.turn = j.turn WHERE t.turn > j.turn";
 
+/* queue_look's state across db_rows' calls. */
+struct look {
+	struct queue_look_row r;
+	int		(*row)(void *, const struct queue_look_row *,
+			    struct db_err *);
+	void		*arg;
+	long long	 rows;
+};
+
+static int
+look_row(void *arg, struct db_err *e)
+{
+	struct look	*l = arg;
+
+	l->rows++;
+	return l->row(l->arg, &l->r, e);
+}
+
+long long
+queue_look(MYSQL *db, MYSQL_STMT *st, long long reuse,
+    const MYSQL_BIND *cities, const char *what,
+    int (*row)(void *, const struct queue_look_row *, struct db_err *),
+    void *arg, struct db_err *e)
+{
+	struct look	 l = { .row = row, .arg = arg };
+	MYSQL_BIND	 b[3], o[6];
+
+	db_bind_i64(&b[0], &reuse);
+	db_bind_i64(&b[1], &reuse);
+	b[2] = *cities;
+	db_bind_time(&o[0], &l.r.now);
+	db_bind_u64(&o[1], &l.r.base);
+	db_bind_u64(&o[2], &l.r.pos);
+	o[2].is_null = &l.r.pos_null;
+	db_bind_u64(&o[3], &l.r.reading);
+	db_bind_u64(&o[4], &l.r.turn);
+	o[4].is_null = &l.r.turn_null;
+	db_bind_u64(&o[5], &l.r.fetch);
+	o[5].is_null = &l.r.fetch_null;
+	if (db_rows(db, st, b, o, what, look_row, &l, e) == -1)
+		return -1;
+	return l.rows;
+}
+
 #define QUEUE_UNLOCK	"DO RELEASE_LOCK('" QUEUE_LOCK_NAME "')"
 
 void

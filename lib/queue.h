@@ -60,6 +60,22 @@ extern const char queue_turn_sql[];
  * there is none.
  */
 extern const char queue_look_sql[];
+
+/* A row of queue_look_sql: pos NULL on the row of no city. */
+struct queue_look_row {
+	MYSQL_TIME	 now;
+	unsigned long long base, pos, reading, turn, fetch;
+	my_bool		 pos_null, turn_null, fetch_null;
+};
+/*
+ * Run st (queue_look_sql on db) for the cities (a bound [id, ...] list)
+ * with worker.reuse_seconds reuse, calling row(arg, r, e) for each row.
+ * The rows it read, or -1 with e filled (what names it in the message).
+ */
+long long queue_look(MYSQL *db, MYSQL_STMT *st, long long reuse,
+	    const MYSQL_BIND *cities, const char *what,
+	    int (*row)(void *arg, const struct queue_look_row *,
+	    struct db_err *), void *arg, struct db_err *e);
 /* The queue lock: one parameter, the wait in milliseconds. */
 extern const char queue_lock_sql[];
 /*

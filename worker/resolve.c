@@ -269,28 +269,19 @@ find(struct round *r, unsigned long long city)
 	return NULL;
 }
 
-/* RS_LOOK's row. */
-struct look_row {
-	struct round	*r;
-	MYSQL_TIME	 now;
-	unsigned long long base, pos, reading, turn, fetch;
-	my_bool		 pos_null, turn_null, fetch_null;
-	size_t		 rows;
-};
-
+/* A row of RS_LOOK, into the round. */
 static int
-look_row(void *arg, struct db_err *e)
+look_row(void *arg, const struct queue_look_row *l, struct db_err *e)
 {
-	struct look_row	*l = arg;
+	struct round	*r = arg;
 	struct dcity	*d;
 
 	(void)e;
-	l->r->now = l->now;
-	l->r->base = l->base;
-	l->rows++;
-	if (l->pos_null || l->pos >= l->r->nd)
+	r->now = l->now;
+	r->base = l->base;
+	if (l->pos_null || l->pos >= r->nd)
 		return 0;
-	d = &l->r->d[l->pos];
+	d = &r->d[l->pos];
 	if (l->reading != 0)
 		d->reading = l->reading;
 	else if (!l->turn_null && !l->fetch_null) {
@@ -305,32 +296,20 @@ look_row(void *arg, struct db_err *e)
 static int
 look(struct round *r, struct db_err *e)
 {
-	struct look_row	 l = { .r = r };
-	long long	 reuse = cf->worker.reuse_seconds;
-	MYSQL_BIND	 b[3], o[6];
+	MYSQL_BIND	 b[1];
 	unsigned long	 len;
+	long long	 rows;
 	size_t		 i;
 
 	db_list_start(&list);
 	for (i = 0; i < r->nd; i++)
 		db_list_num(&list, r->d[i].city);
-	if (db_list_bind(&b[2], &list, &len, "resolve: look-up", e) == -1)
+	if (db_list_bind(&b[0], &list, &len, "resolve: look-up", e) == -1)
 		return -1;
-	db_bind_i64(&b[0], &reuse);
-	db_bind_i64(&b[1], &reuse);
-	db_bind_time(&o[0], &l.now);
-	db_bind_u64(&o[1], &l.base);
-	db_bind_u64(&o[2], &l.pos);
-	o[2].is_null = &l.pos_null;
-	db_bind_u64(&o[3], &l.reading);
-	db_bind_u64(&o[4], &l.turn);
-	o[4].is_null = &l.turn_null;
-	db_bind_u64(&o[5], &l.fetch);
-	o[5].is_null = &l.fetch_null;
-	if (db_rows(set.db, st[RS_LOOK], b, o, "resolve: look-up", look_row,
-	    &l, e) == -1)
+	if ((rows = queue_look(set.db, st[RS_LOOK], cf->worker.reuse_seconds,
+	    &b[0], "resolve: look-up", look_row, r, e)) == -1)
 		return -1;
-	return l.rows == 0 ? fail(e, "look-up: no clock") : 0;
+	return rows == 0 ? fail(e, "look-up: no clock") : 0;
 }
 
 /* RS_QUEUED's row. */

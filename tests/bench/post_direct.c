@@ -93,32 +93,25 @@ min_init(const struct config *cf)
 
 /* A row of the look-up: read, and nothing more to do with it. */
 static int
-look_row(void *arg, struct db_err *e)
+look_row(void *arg, const struct queue_look_row *r, struct db_err *e)
 {
 	(void)arg;
+	(void)r;
 	(void)e;
 	return 0;
 }
 
-/* The look-up, its rows read and dropped: 0, or -1. */
+/* The look-up (the product's own, lib/queue.c), its rows read and
+ * dropped: 0, or -1. */
 static int
 look(struct db_err *e)
 {
-	MYSQL_BIND	 b[3], o[6];
-	MYSQL_TIME	 now;
-	unsigned long long v[5];
-	long long	 reuse = 0;
+	MYSQL_BIND	 b[1];
 	unsigned long	 len;
-	int		 i;
 
-	db_bind_i64(&b[0], &reuse);
-	db_bind_i64(&b[1], &reuse);
-	db_bind_str(&b[2], look_list.data, &len);
-	db_bind_time(&o[0], &now);
-	for (i = 0; i < 5; i++)
-		db_bind_u64(&o[i + 1], &v[i]);
-	return db_rows(min_set.db, min_st[2], b, o, "look-up", look_row,
-	    NULL, e);
+	db_bind_str(&b[0], look_list.data, &len);
+	return queue_look(min_set.db, min_st[2], 0, &b[0], "look-up",
+	    look_row, NULL, e) == -1 ? -1 : 0;
 }
 
 static int
