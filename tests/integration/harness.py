@@ -796,6 +796,33 @@ def max_window(entries, window=60.0):
     return best
 
 
+def cold_flood(stack, prefix, cities, threads, seconds):
+    """POSTs of the same cities from threads clients for seconds, each
+    request's list shifted ("<prefix>-<client>-<n>"): the same cities,
+    queued in different orders by different requests.  Returns ({status:
+    count}, [ids answered 202])."""
+    answers, ids, lock = {}, [], threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(t):
+        n = 0
+        while time.monotonic() < stop:
+            ident = "%s-%d-%d" % (prefix, t, n)
+            k = (t * 13 + n) % len(cities)
+            r = stack.post_collect({"id": ident, "cities": cities[k:] + cities[:k]})
+            with lock:
+                answers[r.status] = answers.get(r.status, 0) + 1
+                if r.status == 202:
+                    ids.append(ident)
+            n += 1
+    workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return answers, ids
+
+
 def side_by_side(scenarios):
     """Run scenarios, each (name, fn, env), each on its own stack, side by
     side; {name: fn(stack), or the exception it raised}.  The stacks start

@@ -9,11 +9,9 @@ waiting request's rows while POSTs share-locked its queue entries, and
 this load gave 503s ("still deadlocked after 5 tries")."""
 import os
 import sys
-import threading
-import time
 import unittest
 
-from harness import Stack, wait_until
+from harness import Stack, cold_flood, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "bench"))
@@ -49,28 +47,7 @@ def warnings(name):
 
 class ColdPath(unittest.TestCase):
     def test_cold_posts_beside_their_batches(self):
-        answers, ids = {}, []
-        lock = threading.Lock()
-        stop = time.monotonic() + SECONDS
-
-        def client(t):
-            n = 0
-            while time.monotonic() < stop:
-                ident = "cold-%d-%d" % (t, n)
-                # Each client shifts the list: the same cities, queued in
-                # different orders by different requests.
-                k = (t * 13 + n) % len(CITIES)
-                r = S.post_collect({"id": ident, "cities": CITIES[k:] + CITIES[:k]})
-                with lock:
-                    answers[r.status] = answers.get(r.status, 0) + 1
-                    if r.status == 202:
-                        ids.append(ident)
-                n += 1
-        threads = [threading.Thread(target=client, args=(t,)) for t in range(THREADS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        answers, ids = cold_flood(S, "cold", CITIES, THREADS, SECONDS)
         print("\n  %d POSTs in %d s from %d clients: %r" % (sum(answers.values()), SECONDS,
                                                          THREADS, answers))
         self.assertEqual(set(answers), {202}, "%r; the FastCGI program's warnings: %s"

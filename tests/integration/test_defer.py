@@ -7,11 +7,10 @@ before the round wins (nothing is queued for it), and the running counts
 equal the tables."""
 import os
 import signal
-import threading
 import time
 import unittest
 
-from harness import Stack, wait_until
+from harness import Stack, cold_flood, wait_until
 
 S = None
 ENV = {"OWMCOLLECT_HTTP_DEFER": "always", "OWMCOLLECT_OWM_CITIES_PER_MINUTE": "60000",
@@ -170,25 +169,7 @@ class Deferred(unittest.TestCase):
 
     def test_5_a_flood_of_deferred_posts(self):
         cities = list(range(773001, 773168))
-        answers, ids, lock = {}, [], threading.Lock()
-        stop = time.monotonic() + 5
-
-        def client(t):
-            n = 0
-            while time.monotonic() < stop:
-                ident = "df-%d-%d" % (t, n)
-                k = (t * 13 + n) % len(cities)
-                r = S.post_collect({"id": ident, "cities": cities[k:] + cities[:k]})
-                with lock:
-                    answers[r.status] = answers.get(r.status, 0) + 1
-                    if r.status == 202:
-                        ids.append(ident)
-                n += 1
-        threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        answers, ids = cold_flood(S, "df", cities, 8, 5)
         print("\n  %d deferred POSTs in 5 s: %r" % (sum(answers.values()), answers))
         self.assertEqual(set(answers), {202})
         self.assertGreater(answers[202], 50)
