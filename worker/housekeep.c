@@ -16,8 +16,7 @@
  *   (purge_pause_us).
  * Each turn of the loop runs a round of the resolver when one is due, one
  * step of the settle when one is due, then one of the purge when one is
- * due, and sleeps until the next is due
- * when neither ran.  So the settle keeps its pace during a purge pass
+ * due, and sleeps until the next is due when none ran.  So the settle keeps its pace during a purge pass
  * that lasts minutes (at most one purge transaction between two of its
  * steps), the purge keeps its pauses and is never held back for long by
  * a busy settle, and SIGTERM is seen within one step.
@@ -199,8 +198,8 @@ start(const struct config *conf)
 	(void)prctl(PR_SET_NAME, "owm-housekeep", 0, 0, 0);
 	if (retention)
 		log_info("housekeeping: resolving and settling requests; "
-		    "retention: requests kept %lld days, readings %lld days (0: for ever), in "
-		    "transactions of at most %d rows",
+		    "retention: requests kept %lld days, readings %lld days "
+		    "(0: for ever), in transactions of at most %d rows",
 		    cf->retention.requests_days, cf->retention.readings_days,
 		    PURGE_MAX_ROWS);
 	else

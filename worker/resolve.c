@@ -34,6 +34,7 @@
 #include "rules.h"
 
 enum {
+	RS_ANY,
 	RS_LOCK,
 	RS_CITIES,
 	RS_LOOK,
@@ -47,6 +48,12 @@ enum {
 };
 
 static const char *const sql[RS_COUNT] = {
+	/* Whether any request is marked: a plain read of the index's head,
+	 * outside a transaction, so an idle round is one statement.
+	 * EXPLAIN: requests ref wait_fetch "Using index". */
+	[RS_ANY] =
+	    "SELECT EXISTS (SELECT 1 FROM requests FORCE INDEX (wait_fetch) "
+	    "WHERE wait_fetch = 0)",
 	/* Lock 1: the marked requests, ascending id.  EXPLAIN: requests
 	 * ref wait_fetch "Using where; Using index". */
 	[RS_LOCK] =
@@ -224,9 +231,7 @@ dcity_cmp(const void *a, const void *b)
 
 	if (x->city != y->city)
 		return x->city < y->city ? -1 : 1;
-	if (x->pos != y->pos)
-		return x->pos < y->pos ? -1 : 1;
-	return x->k < y->k ? -1 : x->k > y->k;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 /* The round's distinct cities, each at its earliest position and with
@@ -252,21 +257,20 @@ distinct(struct round *r, struct db_err *e)
 	return 0;
 }
 
+static int
+city_key_cmp(const void *key, const void *elem)
+{
+	unsigned long long city = *(const unsigned long long *)key;
+	const struct dcity *d = elem;
+
+	return city < d->city ? -1 : city > d->city;
+}
+
+/* The round's distinct city, or NULL. */
 static struct dcity *
 find(struct round *r, unsigned long long city)
 {
-	size_t	 lo = 0, hi = r->nd, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (r->d[mid].city == city)
-			return &r->d[mid];
-		if (r->d[mid].city < city)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return bsearch(&city, r->d, r->nd, sizeof(r->d[0]), city_key_cmp);
 }
 
 /* A row of RS_LOOK, into the round. */
@@ -397,7 +401,7 @@ lower(struct round *r, struct db_err *e)
 
 /* Lock 3: one request's references, as a POST would have written them. */
 static int
-refs(struct round *r, const struct req *q, struct db_err *e)
+refs(struct round *r, struct req *q, struct db_err *e)
 {
 	unsigned long long wait = 0, fresh = 0;
 	MYSQL_BIND	 b[5];
@@ -411,7 +415,7 @@ refs(struct round *r, const struct req *q, struct db_err *e)
 		if ((d = find(r, r->city[q->first + i])) == NULL)
 			return fail(e, "a city of the round not looked up");
 		db_list_tuple(&list, (unsigned long long[]){ d->city,
-		    d->reading, d->reading != 0 ? 0 : d->fetch }, 3);
+		    d->reading, d->fetch }, 3);
 		if (d->reading != 0)
 			fresh++;
 		else if (d->fetch > wait)
@@ -428,7 +432,7 @@ refs(struct round *r, const struct req *q, struct db_err *e)
 	db_bind_u64(&b[2], &fresh);
 	db_bind_time(&b[3], &r->now);
 	b[3].is_null = &unfinished;
-	db_bind_u64(&b[4], (unsigned long long *)&q->id);
+	db_bind_u64(&b[4], &q->id);
 	if (db_run(set.db, st[RS_REFS], b, "resolve: references", e) == -1)
 		return -1;
 	r->fresh += fresh;
@@ -470,9 +474,16 @@ int
 resolve_round(size_t *found, struct db_err *e)
 {
 	struct round	*r;
+	MYSQL_BIND	 o[1];
+	long long	 any = 0;
 	int		 rc;
 
 	*found = 0;
+	db_bind_i64(&o[0], &any);
+	if (db_one_row(set.db, st[RS_ANY], NULL, o, "resolve: any", e) != 0)
+		return -1;
+	if (!any)
+		return 0;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return fail(e, "out of memory");
 	if ((rc = db_transaction(set.db, round_once, r, e)) == 0) {
