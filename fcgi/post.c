@@ -552,11 +552,11 @@ defer_once(void *arg, struct db_err *e)
 	*p = (struct post){ .r = p->r, .sent = p->sent, .deferred = 1 };
 	memset(reading, 0, p->r->ncities * sizeof(reading[0]));
 	memset(fetch, 0, p->r->ncities * sizeof(fetch[0]));
-	turn_taken = admit_enter();
 	db_bind_time(&o[0], &p->now);
 	if (db_one_row(set.db, st[POST_CLOCK], NULL, o, "clock", e) != 0)
-		rc = STORE_FAILED;
-	else if ((rc = insert_request(p, e)) == STORE_OK)
+		return STORE_FAILED;
+	turn_taken = admit_enter();
+	if ((rc = insert_request(p, e)) == STORE_OK)
 		rc = count(p, e);
 	if (turn_taken)
 		admit_leave();
@@ -587,9 +587,9 @@ post_collect(const struct collect_req *r, struct accepted *a)
 	/*
 	 * While the worker is behind, a turn among this host's POSTs, and
 	 * the cities left to the resolver (http.defer "behind"): a deferred
-	 * POST takes its turn for its statements (defer_once), not for its
-	 * COMMIT, which waits for the log's flush, not for the CPU, and
-	 * flushes with the others' commits.
+	 * POST takes its turn for its writes (defer_once), not for its
+	 * clock or its COMMIT, which waits for the log's flush, not for the
+	 * CPU, and flushes with the others' commits.
 	 */
 	read_behind();
 	defer = cf->http.defer == DEFER_ALWAYS ||

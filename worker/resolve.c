@@ -33,6 +33,11 @@
 #include "resolve.h"
 #include "rules.h"
 
+/* The bytes of references one statement carries, about: a round of 200
+ * requests of 1,000 cities is some 5 MB, sent in parts well under the
+ * server's max_allowed_packet. */
+#define REFS_CHUNK	(256 * 1024)
+
 enum {
 	RS_ANY,
 	RS_LOCK,
@@ -80,11 +85,19 @@ static const char *const sql[RS_COUNT] = {
 	    "COLUMNS (city_id INT UNSIGNED PATH '$[0]')) j "
 	    "STRAIGHT_JOIN city_tasks t ON t.city_id = j.city_id",
 	[RS_LOWER] = queue_lower_sql,
-	/* Lock 3: a request's references; finished now when every city
-	 * was fresh (no fetch to wait for). */
+	/*
+	 * Lock 3: the requests' references, a chunk of the round's requests
+	 * at a time ([[id, wait_fetch or 0, collected, [[city, reading,
+	 * fetch], ...]], ...]); finished now when every city was fresh (no
+	 * fetch to wait for).  EXPLAIN: j ALL (the list), r eq_ref PRIMARY.
+	 */
 	[RS_REFS] =
-	    "UPDATE requests SET cities = ?, wait_fetch = ?, collected = ?, "
-	    "finished_at = ? WHERE id = ? AND wait_fetch = 0",
+	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', "
+	    "wait BIGINT UNSIGNED PATH '$[1]', fresh SMALLINT UNSIGNED PATH '$[2]', "
+	    "refs JSON PATH '$[3]')) j STRAIGHT_JOIN requests r ON r.id = j.id "
+	    "SET r.cities = j.refs, r.wait_fetch = NULLIF(j.wait, 0), "
+	    "r.collected = j.fresh, r.finished_at = IF(j.wait = 0, ?, NULL) "
+	    "WHERE r.wait_fetch = 0",
 	[RS_COUNTERS] = counters_add_sql,
 };
 
@@ -399,23 +412,39 @@ lower(struct round *r, struct db_err *e)
 	return db_run(set.db, st[RS_LOWER], b, "resolve: turns", e);
 }
 
-/* Lock 3: one request's references, as a POST would have written them. */
+/* Lock 3: the references of the requests listed since db_list_start
+ * (n of them), as a POST would have written them. */
 static int
-refs(struct round *r, struct req *q, struct db_err *e)
+refs_flush(struct round *r, size_t n, struct db_err *e)
+{
+	MYSQL_BIND	 b[2];
+	unsigned long	 len;
+
+	if (db_list_bind(&b[0], &list, &len, "resolve: references", e) == -1)
+		return -1;
+	db_bind_time(&b[1], &r->now);
+	if (db_run(set.db, st[RS_REFS], b, "resolve: references", e) == -1)
+		return -1;
+	if (mysql_stmt_affected_rows(st[RS_REFS]) != n)
+		return fail(e, "a request of the round was not updated");
+	r->resolved += n;
+	return 0;
+}
+
+/* One request's references, onto the list: [id, wait, fresh, [...]]. */
+static int
+refs_add(struct round *r, const struct req *q, struct db_err *e)
 {
 	unsigned long long wait = 0, fresh = 0;
-	MYSQL_BIND	 b[5];
-	unsigned long	 len;
-	my_bool		 no_wait, unfinished;
 	struct dcity	*d;
 	size_t		 i;
 
-	db_list_start(&list);
+	buf_adds(&list, list.len > 1 ? ",[" : "[");
+	buf_addu(&list, q->id);
+	buf_addc(&list, ',');
 	for (i = 0; i < q->n; i++) {
 		if ((d = find(r, r->city[q->first + i])) == NULL)
 			return fail(e, "a city of the round not looked up");
-		db_list_tuple(&list, (unsigned long long[]){ d->city,
-		    d->reading, d->fetch }, 3);
 		if (d->reading != 0)
 			fresh++;
 		else if (d->fetch > wait)
@@ -423,20 +452,39 @@ refs(struct round *r, struct req *q, struct db_err *e)
 	}
 	if (fresh < q->n && wait == 0)
 		return fail(e, "a city neither fresh nor queued");
-	if (db_list_bind(&b[0], &list, &len, "resolve: references", e) == -1)
-		return -1;
-	no_wait = wait == 0;
-	unfinished = !no_wait;
-	db_bind_u64(&b[1], &wait);
-	b[1].is_null = &no_wait;
-	db_bind_u64(&b[2], &fresh);
-	db_bind_time(&b[3], &r->now);
-	b[3].is_null = &unfinished;
-	db_bind_u64(&b[4], &q->id);
-	if (db_run(set.db, st[RS_REFS], b, "resolve: references", e) == -1)
-		return -1;
+	buf_addu(&list, wait);
+	buf_addc(&list, ',');
+	buf_addu(&list, fresh);
+	buf_adds(&list, ",[");
+	for (i = 0; i < q->n; i++) {
+		d = find(r, r->city[q->first + i]);
+		buf_printf(&list, "%s[%u,%llu,%llu]", i > 0 ? "," : "",
+		    d->city, d->reading, d->fetch);
+	}
+	buf_adds(&list, "]]");
 	r->fresh += fresh;
-	r->resolved++;
+	return 0;
+}
+
+/* Lock 3: every request's references, in statements of about
+ * REFS_CHUNK bytes. */
+static int
+refs(struct round *r, struct db_err *e)
+{
+	size_t	 i, n = 0;
+
+	db_list_start(&list);
+	for (i = 0; i < r->nreq; i++) {
+		if (refs_add(r, &r->req[i], e) == -1)
+			return -1;
+		n++;
+		if (i + 1 < r->nreq && list.len < REFS_CHUNK)
+			continue;
+		if (refs_flush(r, n, e) == -1)
+			return -1;
+		db_list_start(&list);
+		n = 0;
+	}
 	return 0;
 }
 
@@ -462,9 +510,8 @@ round_once(void *arg, struct db_err *e)
 			nnew++;
 	if ((nnew > 0 && queue(r, nnew, e) == -1) || lower(r, e) == -1)
 		return -1;
-	for (i = 0; i < r->nreq; i++)
-		if (refs(r, &r->req[i], e) == -1)
-			return -1;
+	if (refs(r, e) == -1)
+		return -1;
 	c = (struct counts){ .collected = (long long)r->fresh,
 	    .queued = (long long)r->queued, .ended = 1 };
 	return counters_add(set.db, st[RS_COUNTERS], &c, e);
@@ -496,5 +543,6 @@ resolve_round(size_t *found, struct db_err *e)
 	free(r->city);
 	free(r->d);
 	free(r);
+	buf_reset(&list);	/* a big round's list is not kept */
 	return rc == 0 ? 0 : -1;
 }

@@ -181,6 +181,34 @@ class Deferred(unittest.TestCase):
         with open(os.path.join(S.log, "worker.log"), errors="replace") as f:
             self.assertEqual([l for l in f if "resolve:" in l and "warn" in l.lower()], [])
 
+    def test_6_a_round_larger_than_one_statement(self):
+        # 200 requests of the same 1,000 cities, each in its own order
+        # (rotated by its number), resolved in one round whose references
+        # (some 4 MB) go to the database in several parts: every city of
+        # every request, at its place, refers to its city's one fetch.
+        n, base = 200, 775000
+        S.pause_gate(300)
+        try:
+            with Paused():
+                for i in range(n):
+                    cities = [base + (k + i) % 1000 for k in range(1000)]
+                    r = S.post_collect({"id": "big-%03d" % i, "cities": cities})
+                    self.assertEqual(r.status, 202)
+            wait_until(lambda: S.sql("SELECT COUNT(*) FROM requests WHERE ext_id LIKE 'big-%' "
+                                     "AND wait_fetch = 0")[0][0] == "0", 60,
+                       what="the big round resolved")
+            got = S.sql("SELECT COUNT(*), SUM(d.city_id = %d + MOD(d.pos + "
+                        "CAST(SUBSTRING(d.id, 5) AS UNSIGNED), 1000)), "
+                        "SUM(d.fetch_id = t.fetch_id), COUNT(DISTINCT d.fetch_id) "
+                        "FROM request_data d LEFT JOIN city_tasks t ON t.city_id = d.city_id "
+                        "WHERE d.id LIKE 'big-%%'" % base)[0]
+            self.assertEqual([int(x) for x in got], [n * 1000, n * 1000, n * 1000, 1000])
+        finally:
+            S.pause_gate(0)
+        for i in (0, n - 1):
+            S.wait_progress("big-%03d" % i, 100, timeout=120)
+        self.assert_counts()
+
 
 class WhileBehind(unittest.TestCase):
     """http.defer "behind": a POST is deferred only while the worker says
