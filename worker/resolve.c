@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "config.h"
 #include "counters.h"
+#include "daemon.h"
 #include "log.h"
 #include "queue.h"
 #include "resolve.h"
@@ -37,6 +38,18 @@
  * requests of 1,000 cities is some 5 MB, sent in parts well under the
  * server's max_allowed_packet. */
 #define REFS_CHUNK	(256 * 1024)
+
+/*
+ * A marked request that cannot be resolved (its total or its list out of
+ * bounds: written by hand, or by a bug) would fail every round, and so
+ * hold every other deferred request back.  Its round names it; it is
+ * passed over for PASS_US, logged each time, then tried again (a row
+ * mended by hand resolves then; a cancel ends it).  Meanwhile
+ * /metrics' oldest unresolved age grows, and OwmcollectUnresolvedStale
+ * fires.
+ */
+#define PASS_MAX	32
+#define PASS_US		(600 * 1000000LL)
 
 enum {
 	RS_ANY,
@@ -53,17 +66,20 @@ enum {
 };
 
 static const char *const sql[RS_COUNT] = {
-	/* Whether any request is marked: a plain read of the index's head,
-	 * outside a transaction, so an idle round is one statement.
-	 * EXPLAIN: requests ref wait_fetch "Using index". */
+	/* Whether any request is marked, but those passed over ([id, ...],
+	 * below): a plain read of the index's head, outside a transaction,
+	 * so an idle round is one statement.  EXPLAIN: requests ref
+	 * wait_fetch "Using where; Using index". */
 	[RS_ANY] =
 	    "SELECT EXISTS (SELECT 1 FROM requests FORCE INDEX (wait_fetch) "
-	    "WHERE wait_fetch = 0)",
-	/* Lock 1: the marked requests, ascending id.  EXPLAIN: requests
-	 * ref wait_fetch "Using where; Using index". */
+	    "WHERE wait_fetch = 0 AND NOT JSON_CONTAINS(?, CAST(id AS CHAR)))",
+	/* Lock 1: the marked requests, ascending id, but those passed
+	 * over.  EXPLAIN: requests ref wait_fetch "Using where; Using
+	 * index". */
 	[RS_LOCK] =
 	    "SELECT id, total FROM requests FORCE INDEX (wait_fetch) "
-	    "WHERE wait_fetch = 0 ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+	    "WHERE wait_fetch = 0 AND NOT JSON_CONTAINS(?, CAST(id AS CHAR)) "
+	    "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
 	/* Their cities ([id, ...]): the request's place in the list, the
 	 * city's in the request (both from 1) and the city.  Rows the
 	 * round holds locked: read as they are. */
@@ -126,12 +142,20 @@ struct round {
 	size_t		 nd;
 	MYSQL_TIME	 now;
 	unsigned long long base, fresh, queued, resolved;
+	unsigned long long bad;		/* the request its failure is of */
 };
+
+/* The requests passed over, and until when (daemon_mono_us). */
+static struct pass {
+	unsigned long long id;
+	int64_t		 until;
+} pass[PASS_MAX];
+static size_t		 npass;
 
 static const struct config	*cf;
 static MYSQL_STMT		*st[RS_COUNT];
 static struct db_set		 set = DB_SET(sql, st);
-static struct buf		 list;
+static struct buf		 list, passing;
 
 int
 resolve_open(MYSQL *db, const struct config *conf, struct db_err *e)
@@ -145,6 +169,7 @@ resolve_close(void)
 {
 	db_set_close(&set);
 	buf_free(&list);
+	buf_free(&passing);
 }
 
 static int
@@ -167,8 +192,12 @@ lock_row(void *arg, struct db_err *e)
 	struct lock_row	*l = arg;
 	struct round	*r = l->r;
 
-	if (r->nreq == RESOLVE_MAX || l->total == 0 || l->total > CITIES_MAX)
+	if (r->nreq == RESOLVE_MAX)
+		return fail(e, "more requests than the round asked for");
+	if (l->total == 0 || l->total > CITIES_MAX) {
+		r->bad = l->id;
 		return fail(e, "a marked request's total is out of bounds");
+	}
 	r->req[r->nreq] = (struct req){ .id = l->id, .first = r->ncity,
 	    .n = (size_t)l->total };
 	r->ncity += (size_t)l->total;
@@ -191,8 +220,10 @@ city_row(void *arg, struct db_err *e)
 	if (c->k == 0 || c->k > c->r->nreq)
 		return fail(e, "a city of no request in hand");
 	q = &c->r->req[c->k - 1];
-	if (c->pos == 0 || c->pos > q->n || c->city == 0)
+	if (c->pos == 0 || c->pos > q->n || c->city == 0) {
+		c->r->bad = q->id;
 		return fail(e, "a request's list does not match its total");
+	}
 	c->r->city[q->first + c->pos - 1] = (unsigned int)c->city;
 	q->got++;
 	return 0;
@@ -205,11 +236,12 @@ take(struct round *r, struct db_err *e)
 	struct lock_row	 l = { .r = r };
 	struct city_row	 c = { .r = r };
 	long long	 limit = RESOLVE_MAX;
-	MYSQL_BIND	 p[1], o[3];
-	unsigned long	 len;
+	MYSQL_BIND	 p[2], o[3];
+	unsigned long	 len, plen;
 	size_t		 i;
 
-	db_bind_i64(&p[0], &limit);
+	db_bind_str(&p[0], passing.data, &plen);
+	db_bind_i64(&p[1], &limit);
 	db_bind_u64(&o[0], &l.id);
 	db_bind_u64(&o[1], &l.total);
 	if (db_rows(set.db, st[RS_LOCK], p, o, "resolve: requests", lock_row,
@@ -231,9 +263,11 @@ take(struct round *r, struct db_err *e)
 	    &c, e) == -1)
 		return -1;
 	for (i = 0; i < r->nreq; i++)
-		if (r->req[i].got != r->req[i].n)
+		if (r->req[i].got != r->req[i].n) {
+			r->bad = r->req[i].id;
 			return fail(e, "a request's list does not match its "
 			    "total");
+		}
 	return 0;
 }
 
@@ -517,17 +551,59 @@ round_once(void *arg, struct db_err *e)
 	return counters_add(set.db, st[RS_COUNTERS], &c, e);
 }
 
+/* The list of the requests passed over ([id, ...]), those whose time
+ * is up dropped. */
+static int
+pass_list(struct db_err *e)
+{
+	int64_t	 now = daemon_mono_us();
+	size_t	 i;
+
+	db_list_start(&passing);
+	for (i = 0; i < npass;)
+		if (pass[i].until <= now)
+			pass[i] = pass[--npass];
+		else
+			db_list_num(&passing, pass[i++].id);
+	buf_addc(&passing, ']');
+	return buf_cstr(&passing) == NULL ? fail(e, "out of memory") : 0;
+}
+
+/* Pass over request id (its round failed on it: e), in place of the one
+ * whose time is up soonest when PASS_MAX are. */
+static void
+pass_over(unsigned long long id, const struct db_err *e)
+{
+	size_t	 i, k = npass;
+
+	if (npass == PASS_MAX)
+		for (i = k = 0; i < npass; i++)
+			if (pass[i].until < pass[k].until)
+				k = i;
+	pass[k] = (struct pass){ .id = id,
+	    .until = daemon_mono_us() + PASS_US };
+	if (k == npass)
+		npass++;
+	log_warnx("%s: request %llu cannot be resolved; the others' rounds "
+	    "pass it over for %lld s (a cancel ends it)", e->msg, id,
+	    PASS_US / 1000000);
+}
+
 int
 resolve_round(size_t *found, struct db_err *e)
 {
 	struct round	*r;
-	MYSQL_BIND	 o[1];
+	MYSQL_BIND	 p[1], o[1];
+	unsigned long	 len;
 	long long	 any = 0;
 	int		 rc;
 
 	*found = 0;
+	if (pass_list(e) == -1)
+		return -1;
+	db_bind_str(&p[0], passing.data, &len);
 	db_bind_i64(&o[0], &any);
-	if (db_one_row(set.db, st[RS_ANY], NULL, o, "resolve: any", e) != 0)
+	if (db_one_row(set.db, st[RS_ANY], p, o, "resolve: any", e) != 0)
 		return -1;
 	if (!any)
 		return 0;
@@ -539,6 +615,9 @@ resolve_round(size_t *found, struct db_err *e)
 			log_debug("resolve: %llu requests, %zu cities (%zu "
 			    "distinct): %llu fresh, %llu queued",
 			    r->resolved, r->ncity, r->nd, r->fresh, r->queued);
+	} else if (r->bad != 0) {
+		pass_over(r->bad, e);
+		rc = 0;
 	}
 	free(r->city);
 	free(r->d);

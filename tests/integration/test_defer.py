@@ -209,6 +209,27 @@ class Deferred(unittest.TestCase):
             S.wait_progress("big-%03d" % i, 100, timeout=120)
         self.assert_counts()
 
+    def test_7_a_request_that_cannot_be_resolved_holds_no_other_back(self):
+        # A marked request whose list is out of bounds (a city 0, as a hand
+        # or a bug might write it) fails its round: the resolver passes it
+        # over, with a warning naming it, and resolves the others.
+        with Paused():
+            for ident, first in (("p-1", 776001), ("p-2", 776011)):
+                r = S.post_collect({"id": ident, "cities": list(range(first, first + 3))})
+                self.assertEqual(r.status, 202)
+            S.sql("UPDATE requests SET cities = JSON_SET(cities, '$[1][0]', 0) "
+                  "WHERE ext_id = 'p-1'")
+        S.wait_progress("p-2", 100, timeout=60)
+        self.assertEqual(row("p-1")[0], "0", "p-1 still unresolved")
+        bad = S.sql("SELECT id FROM requests WHERE ext_id = 'p-1'")[0][0]
+        with open(os.path.join(S.log, "worker.log"), errors="replace") as f:
+            said = [l for l in f if "request %s cannot be resolved" % bad in l]
+        self.assertGreaterEqual(len(said), 1)
+        self.assertIn("does not match its total", said[0])
+        status, _, _ = S.request("DELETE", "/collect?id=p-1")
+        self.assertEqual(status, 200)
+        self.assertEqual(row("p-1")[3], "1", "cancelled")
+
 
 class WhileBehind(unittest.TestCase):
     """http.defer "behind": a POST is deferred only while the worker says
