@@ -60,6 +60,10 @@ DEB_INSTALLED_PACKAGES := debootstrap systemd-container wrk
 # "nobody" under root and cannot write the datadir).  iproute2's ss is how
 # the SST scripts find their listener.
 DEB_GALERA_PACKAGES := galera-4 haproxy mariadb-backup socat iproute2
+# make bench: the seed's stack (FastAPI + SQLAlchemy + MariaDB) beside
+# the POST (BENCH=seed, tests/bench/seedstack/).
+DEB_BENCH_PACKAGES := python3-fastapi python3-uvicorn python3-sqlalchemy \
+	python3-pymysql
 
 CC		?= cc
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
@@ -349,6 +353,7 @@ $(B)/tests/post_direct: $(B)/tests/bench/post_direct.o $(B)/fcgi/store.o \
 
 .PHONY: bench
 bench: deps-test
+	$(call install_missing,$(DEB_BENCH_PACKAGES),)
 	@$(MAKE) --no-print-directory all $(B)/tests/post_direct
 	B=$(B) python3 tests/bench/bench.py $(BENCH)
 

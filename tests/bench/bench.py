@@ -34,13 +34,17 @@ and, with BENCH_BEFORE=<another build folder>, that one in the same run.
 import http.client
 import json
 import os
+import pwd
 import re
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -330,6 +334,81 @@ def bench_http():
         queued = wrk(base + "/collect", script=lua_queued, warmup=1)
         row("POST, 167 cities all queued (none fresh)", fmt(*queued))
         return mem
+
+
+SEED_APP = os.path.join(ROOT, "tests", "bench", "seedstack")
+
+
+def seed_stack(s, rows):
+    """The seed's stack (seedstack/app.py) under uvicorn, one process a
+    core, its cities' rows written as rows says, in a database of its own
+    on s's MariaDB: (its process, its base URL)."""
+    db = "seed_" + rows
+    s.sql("CREATE DATABASE %s" % db)
+    port = free_port()
+    url = "mysql+pymysql://%s@localhost/%s?unix_socket=%s" % (
+        pwd.getpwuid(os.getuid()).pw_name, db, os.path.join(s.run, "mysqld.sock"))
+    env = dict(os.environ, SEED_DB_URL=url, SEED_ROWS=rows,
+               SEED_CITIES=os.path.join(ROOT, "etc", "cities.txt"))
+    with open(os.path.join(s.log, "seed-%s.log" % rows), "w") as log:
+        proc = subprocess.Popen(["/usr/bin/python3", "-m", "uvicorn", "app:app", "--app-dir",
+                                 SEED_APP, "--host", "127.0.0.1", "--port", str(port),
+                                 "--workers", str(os.cpu_count()), "--log-level", "warning",
+                                 "--no-access-log"], env=env, stdout=log, stderr=log,
+                                start_new_session=True)
+    base = "http://127.0.0.1:%d" % port
+
+    def up():
+        try:
+            urllib.request.urlopen(base + "/get/?id=none", timeout=2)
+        except urllib.error.HTTPError as e:
+            return e.code == 404
+        except OSError:
+            return False
+        return False
+    try:
+        wait_until(up, 60, 0.2, what="the seed's stack to answer")
+    except Exception:
+        os.killpg(proc.pid, signal.SIGTERM)
+        raise
+    return proc, base
+
+
+def bench_seed():
+    """POST with fresh readings (the 167 default cities, all fresh, as in
+    bench_http) beside the seed's stack, both ways its cities' rows are
+    commonly written.  The same wrk (-t2 -c32, unique ids), one after
+    another, in rounds; the seed is reached directly, this service
+    through nginx."""
+    env = {"OWMCOLLECT_OWM_CITIES_PER_MINUTE": "200000", "OWMCOLLECT_OWM_MODE": "group",
+           "POST_RATE": "100000"}
+    with Stack(env=env) as s, tempfile.TemporaryDirectory() as tmp:
+        s.post_collect({"id": "fresh"})
+        s.wait_progress("fresh", 100, timeout=120)
+        lua = os.path.join(tmp, "post.lua")
+        with open(lua, "w") as f:
+            f.write(POST_LUA % "")
+        lua_seed = os.path.join(tmp, "post-seed.lua")
+        with open(lua_seed, "w") as f:
+            f.write((POST_LUA % "").replace('"/collect"', '"/collect/"'))
+        for rows in ("orm", "many"):
+            proc, seed = seed_stack(s, rows)
+            try:
+                for rnd in range(int(os.environ.get("SEED_ROUNDS", "2"))):
+                    theirs = wrk(seed + "/collect/", script=lua_seed, warmup=1)
+                    ours = wrk("http://127.0.0.1:%d/collect" % s.port, script=lua, warmup=1)
+                    row("%s, round %d: the seed's stack, POST /collect/" % (rows, rnd + 1),
+                        fmt(*theirs))
+                    row("%s, round %d: POST /collect, 167 cities fresh" % (rows, rnd + 1),
+                        fmt(*ours), note="(%.1fx the seed's stack; target >= 15x)"
+                        % (ours[0] / max(theirs[0], 1e-9)))
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+            n = s._sql(os.path.join(s.run, "mysqld.sock"), "SELECT COUNT(*), "
+                       "(SELECT COUNT(*) FROM city_weather) FROM collections", "seed_" + rows)
+            print("    the seed's stack (%s) stored %s collections, %s city rows"
+                  % (rows, n[0][0], n[0][1]))
 
 
 def memory_load(s, tmp):
@@ -1179,6 +1258,10 @@ def main():
         bench_purge()
     if "growth" in sections:
         bench_growth()
+    if "seed" in sections:
+        print("POST beside the seed's stack (FastAPI + SQLAlchemy + MariaDB), wrk -t2 -c32, "
+              "10 s each", flush=True)
+        bench_seed()
     if "standin" in sections:
         print("The API stand-in, %d s per client" % STANDIN_SECONDS, flush=True)
         bench_standin()
