@@ -16,10 +16,11 @@
  *   (purge_pause_us).
  * Each turn of the loop runs a round of the resolver when one is due, one
  * step of the settle when one is due, then one of the purge when one is
- * due, and sleeps until the next is due when none ran.  So the settle keeps its pace during a purge pass
- * that lasts minutes (at most one purge transaction between two of its
- * steps), the purge keeps its pauses and is never held back for long by
- * a busy settle, and SIGTERM is seen within one step.
+ * due, and sleeps until the next is due when none ran.  So the settle
+ * keeps its pace during a purge pass that lasts minutes (at most one
+ * purge transaction between two of its steps), the purge keeps its
+ * pauses and is never held back for long by a busy settle, and SIGTERM
+ * is seen within one step.
  */
 #include <sys/prctl.h>
 

@@ -103,14 +103,15 @@ static const char *const sql[RS_COUNT] = {
 	[RS_LOWER] = queue_lower_sql,
 	/*
 	 * Lock 3: the requests' references, a chunk of the round's requests
-	 * at a time ([[id, wait_fetch or 0, collected, [[city, reading,
-	 * fetch], ...]], ...]); finished now when every city was fresh (no
+	 * at a time ([[id, [[city, reading, fetch], ...], wait_fetch or 0,
+	 * collected], ...]); finished now when every city was fresh (no
 	 * fetch to wait for).  EXPLAIN: j ALL (the list), r eq_ref PRIMARY.
 	 */
 	[RS_REFS] =
 	    "UPDATE JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT UNSIGNED PATH '$[0]', "
-	    "wait BIGINT UNSIGNED PATH '$[1]', fresh SMALLINT UNSIGNED PATH '$[2]', "
-	    "refs JSON PATH '$[3]')) j STRAIGHT_JOIN requests r ON r.id = j.id "
+	    "refs JSON PATH '$[1]', wait BIGINT UNSIGNED PATH '$[2]', "
+	    "fresh SMALLINT UNSIGNED PATH '$[3]')) j "
+	    "STRAIGHT_JOIN requests r ON r.id = j.id "
 	    "SET r.cities = j.refs, r.wait_fetch = NULLIF(j.wait, 0), "
 	    "r.collected = j.fresh, r.finished_at = IF(j.wait = 0, ?, NULL) "
 	    "WHERE r.wait_fetch = 0",
@@ -465,7 +466,7 @@ refs_flush(struct round *r, size_t n, struct db_err *e)
 	return 0;
 }
 
-/* One request's references, onto the list: [id, wait, fresh, [...]]. */
+/* One request's references, onto the list: [id, [...], wait, fresh]. */
 static int
 refs_add(struct round *r, const struct req *q, struct db_err *e)
 {
@@ -475,10 +476,12 @@ refs_add(struct round *r, const struct req *q, struct db_err *e)
 
 	buf_adds(&list, list.len > 1 ? ",[" : "[");
 	buf_addu(&list, q->id);
-	buf_addc(&list, ',');
+	buf_adds(&list, ",[");
 	for (i = 0; i < q->n; i++) {
 		if ((d = find(r, r->city[q->first + i])) == NULL)
 			return fail(e, "a city of the round not looked up");
+		buf_printf(&list, "%s[%u,%llu,%llu]", i > 0 ? "," : "",
+		    d->city, d->reading, d->fetch);
 		if (d->reading != 0)
 			fresh++;
 		else if (d->fetch > wait)
@@ -486,16 +489,7 @@ refs_add(struct round *r, const struct req *q, struct db_err *e)
 	}
 	if (fresh < q->n && wait == 0)
 		return fail(e, "a city neither fresh nor queued");
-	buf_addu(&list, wait);
-	buf_addc(&list, ',');
-	buf_addu(&list, fresh);
-	buf_adds(&list, ",[");
-	for (i = 0; i < q->n; i++) {
-		d = find(r, r->city[q->first + i]);
-		buf_printf(&list, "%s[%u,%llu,%llu]", i > 0 ? "," : "",
-		    d->city, d->reading, d->fetch);
-	}
-	buf_adds(&list, "]]");
+	buf_printf(&list, "],%llu,%llu]", wait, fresh);
 	r->fresh += fresh;
 	return 0;
 }

@@ -390,7 +390,9 @@ def bench_seed():
             f.write(POST_LUA % "")
         lua_seed = os.path.join(tmp, "post-seed.lua")
         with open(lua_seed, "w") as f:
-            f.write((POST_LUA % "").replace('"/collect"', '"/collect/"'))
+            text = (POST_LUA % "").replace('"/collect"', '"/collect/"')
+            assert '"/collect/"' in text, "POST_LUA no longer names /collect"
+            f.write(text)
         for rows in ("orm", "many"):
             proc, seed = seed_stack(s, rows)
             try:
@@ -405,8 +407,8 @@ def bench_seed():
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
-            n = s._sql(os.path.join(s.run, "mysqld.sock"), "SELECT COUNT(*), "
-                       "(SELECT COUNT(*) FROM city_weather) FROM collections", "seed_" + rows)
+            n = s.sql("SELECT COUNT(*), (SELECT COUNT(*) FROM seed_{0}.city_weather) "
+                      "FROM seed_{0}.collections".format(rows))
             print("    the seed's stack (%s) stored %s collections, %s city rows"
                   % (rows, n[0][0], n[0][1]))
 
